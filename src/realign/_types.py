@@ -1,0 +1,95 @@
+"""The seams of the pipeline: each is one method, injected through the ``Pipeline`` constructor.
+
+- :class:`LLM` - ``complete(request) -> Completion`` (the rewriter and the LLM classifier use it)
+- :class:`Classifier` - ``classify(instruction) -> TaskPrediction``
+- :class:`SearchClient` - ``search(query) -> list[Evidence]``
+- :data:`Check` - ``check(item) -> bool`` (True keeps the rewrite)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from ._models import Evidence, TaskPrediction, Usage
+
+__all__ = [
+    "LLM",
+    "ChatRequest",
+    "Check",
+    "CheckInput",
+    "Choice",
+    "Classifier",
+    "Completion",
+    "SearchClient",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """One chat-completion request, independent of any SDK."""
+
+    messages: tuple[tuple[str, str], ...]
+    """(role, content) pairs."""
+    n: int = 1
+    temperature: float = 0.3
+    top_p: float = 1.0
+    max_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One choice of a completion: its text and why generation stopped (``"length"`` = cut off)."""
+
+    text: str
+    finish_reason: str | None = "stop"
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """What an :class:`LLM` returns for one request."""
+
+    choices: list[Choice]
+    usage: Usage = field(default_factory=Usage)
+
+
+@runtime_checkable
+class LLM(Protocol):
+    """A chat model. ``identity`` names the endpoint and model (it keys the cache)."""
+
+    @property
+    def identity(self) -> str: ...
+
+    async def complete(self, request: ChatRequest) -> Completion: ...
+
+
+@runtime_checkable
+class Classifier(Protocol):
+    """Maps an instruction to one task name."""
+
+    async def classify(self, instruction: str) -> TaskPrediction: ...
+
+
+@runtime_checkable
+class SearchClient(Protocol):
+    """Finds evidence for a query. Raises ``SearchError`` (or ``FatalSearchError``) on failure."""
+
+    async def search(self, query: str) -> list[Evidence]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CheckInput:
+    """What a check sees of one candidate rewrite."""
+
+    task: str
+    question: str
+    original: str
+    rewrite: str
+    finish_reason: str | None = "stop"
+    evidence: Sequence[Evidence] = ()
+
+
+#: A check: returns True when the rewrite may be kept. Its ``name`` attribute (or ``__name__``)
+#: becomes the rejection reason ``filter:<name>``.
+Check = Callable[[CheckInput], bool]
