@@ -1,0 +1,819 @@
+"""The built-in checks ("guards"): each asks one question of a rewrite and rejects it on a "no".
+
+Every guard is a :class:`Guard`: it has a ``name`` (the rejection reason is ``filter:<name>``), a
+default set of tasks it applies to, and ``tasks=`` / ``skip_tasks=`` to change that. A guard passes
+rows it does not apply to and rows whose rewrite is the original unchanged (adaptive rewriting).
+
+Most guards look for something the *original* has and ask whether the rewrite kept it (the final
+answer, the chosen option, the verdict, the code, the numbers, the language), or for something the
+rewrite has and the original had not (leaked prompt scaffolding, a refusal). Comparing with the
+original is what keeps them from rejecting faithful rewrites of unusual rows.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from fractions import Fraction
+from typing import ClassVar
+
+from ._lang import detect_language
+from ._numbers import any_same, date_values, latex_to_text, mentions, value_set
+from ._tokens import count_tokens
+from ._types import CheckInput
+
+__all__ = [
+    "CodeFidelity",
+    "CodePresence",
+    "FinalAnswer",
+    "Guard",
+    "LanguageConsistency",
+    "LeakedScaffolding",
+    "LengthRatio",
+    "NumbersKept",
+    "OptionKept",
+    "Refusal",
+    "Truncation",
+    "VerdictKept",
+    "has_code",
+]
+
+
+class Guard:
+    """Base of the built-in checks: a named rule that applies to some tasks.
+
+    ``tasks`` replaces the guard's default task set (``None`` keeps it); ``skip_tasks`` removes
+    tasks from it. Subclasses implement :meth:`check`.
+    """
+
+    name: ClassVar[str] = "guard"
+    #: the tasks the guard applies to when ``tasks`` is not given; ``None`` means every task
+    default_tasks: ClassVar[frozenset[str] | None] = None
+
+    def __init__(self, *, tasks: Iterable[str] | None = None, skip_tasks: Iterable[str] = ()) -> None:
+        self.tasks = frozenset(tasks) if tasks is not None else self.default_tasks
+        self.skip_tasks = frozenset(skip_tasks)
+
+    def applies(self, task: str) -> bool:
+        """Whether the guard looks at rows of ``task`` at all."""
+        return task not in self.skip_tasks and (self.tasks is None or task in self.tasks)
+
+    def __call__(self, item: CheckInput) -> bool:
+        if item.rewrite == item.original or not self.applies(item.task):
+            return True
+        return self.check(item)
+
+    def check(self, item: CheckInput) -> bool:
+        """True keeps the rewrite. Only called for rows the guard applies to."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+# --- shared text helpers ------------------------------------------------------------------------
+
+_FENCE_LINE_RE = re.compile(r"^[ \t]*(```|~~~)", re.MULTILINE)
+_FENCED_RE = re.compile(r"^[ \t]*```[^\n]*\n(.*?)(?:^[ \t]*```[ \t]*$|\Z)", re.MULTILINE | re.DOTALL)
+_FENCED_WITH_TAG_RE = re.compile(
+    r"^[ \t]*```[ \t]*(?P<tag>[\w+#.-]*)[^\n]*\n(?P<body>.*?)(?:^[ \t]*```[ \t]*$|\Z)", re.MULTILINE | re.DOTALL
+)
+_INLINE_CODE_RE = re.compile(r"`[^`\n]+`")
+_URL_RE = re.compile(r"https?://\S+|www\.\S+")
+_MARKDOWN_RE = re.compile(r"\*\*|__|(?<!\w)[*_](?=\S)|(?<=\S)[*_](?!\w)|^#{1,6}\s+|^>\s?", re.MULTILINE)
+
+
+def has_code(text: str) -> bool:
+    """The paper's notion of "has code": a fenced block, or both ``def `` and ``return ``."""
+    return bool(_FENCE_LINE_RE.search(text)) or ("def " in text and "return " in text)
+
+
+def _prose(text: str) -> str:
+    """``text`` without code and URLs: what the prose guards should read."""
+    text = _FENCED_RE.sub("\n", text)
+    return _URL_RE.sub(" ", _INLINE_CODE_RE.sub(" ", text))
+
+
+def _plain(text: str) -> str:
+    """``text`` without markdown emphasis and heading marks, for matching words."""
+    return _MARKDOWN_RE.sub("", text)
+
+
+# --- the paper's two checks ---------------------------------------------------------------------
+
+
+class LengthRatio(Guard):
+    """Reject a rewrite that lost too much: at most ``min_ratio`` times the original's tokens.
+
+    Token counts are the offline estimate of :func:`realign._tokens.count_tokens`.
+    """
+
+    name = "length"
+
+    def __init__(
+        self, min_ratio: float = 0.5, *, tasks: Iterable[str] | None = None, skip_tasks: Iterable[str] = ()
+    ) -> None:
+        super().__init__(tasks=tasks, skip_tasks=skip_tasks)
+        self.min_ratio = min_ratio
+
+    def check(self, item: CheckInput) -> bool:
+        return count_tokens(item.rewrite) > self.min_ratio * count_tokens(item.original)
+
+    def __repr__(self) -> str:
+        return f"LengthRatio(min_ratio={self.min_ratio})"
+
+
+class CodePresence(Guard):
+    """Reject when one side has code and the other does not (code dropped, or code invented)."""
+
+    name = "code_presence"
+
+    def check(self, item: CheckInput) -> bool:
+        return has_code(item.original) == has_code(item.rewrite)
+
+
+# --- truncation ---------------------------------------------------------------------------------
+
+
+class Truncation(Guard):
+    """Reject a rewrite the model did not finish: cut at the token limit, or a code fence left open.
+
+    An open fence counts only when the original's fences were balanced.
+    """
+
+    name = "truncation"
+
+    def check(self, item: CheckInput) -> bool:
+        if item.finish_reason == "length":
+            return False
+        fences_open = len(_FENCE_LINE_RE.findall(item.rewrite)) % 2 == 1
+        return not fences_open or len(_FENCE_LINE_RE.findall(item.original)) % 2 == 1
+
+
+# --- leaked scaffolding -------------------------------------------------------------------------
+
+#: the tags the prompts use as delimiters; a rewrite containing one copied the prompt's frame
+DEFAULT_LEAK_TAGS = (
+    "question",
+    "response",
+    "evidence",
+    "criteria",
+    "answer",
+    "original",
+    "original_response",
+    "revised_response",
+    "rewrite",
+    "reasoning",
+)
+#: labels of the reply protocol and the prompt, at the start of a line
+DEFAULT_LEAK_LABELS = (
+    "Reasoning",
+    "Revised response",
+    "Revised answer",
+    "Rewritten response",
+    "Reformatted response",
+    "Original response",
+    "Original answer",
+    "Task type",
+    "Criteria",
+    "Format criteria",
+)
+_META_PATTERNS = (
+    # Talk about the rewriting itself, which must never reach the training data.
+    r"\bhere(?:'s| is| are)\s+(?:the|a|my|your)\s+(?:revised|rewritten|reformatted|restructured|improved"
+    r"|updated|polished|edited)\b",
+    r"\bI(?:'ve| have)?\s+(?:re-?formatted|rewritten|rewrote|revised|restructured|reorganized|reorganised)"
+    r"\s+(?:the|your|this)\b",
+    r"\b(?:the|your)\s+original\s+(?:response|answer|text)\b",
+    r"\b(?:revised|rewritten|reformatted)\s+(?:response|answer|version)\b",
+    r"\b(?:following|according to|as per|per)\s+the\s+(?:given\s+|provided\s+)?(?:format(?:ting)?\s+)?criteria\b",
+    r"\bformat(?:ting)?\s+criteria\b",
+    r"\bthe\s+criteria\s+(?:do|does|don't|doesn't|fit|apply)\b",
+    r"^\s*<{3}[^<>\n]*>{3}\s*$",  # <<<RESPONSE>>>
+    r"^\s*={3,}\s*[A-Za-z][\w ]*?\s*={3,}\s*$",  # === RESPONSE ===
+    r"^\s*-{3,}\s*(?:BEGIN|END)\b[^\n]*$",  # --- BEGIN RESPONSE ---
+)
+
+
+class LeakedScaffolding(Guard):
+    """Reject a rewrite that carries the prompt's or the protocol's scaffolding.
+
+    Three kinds, each counted only when the original does not contain it too: delimiter tags
+    (``<response>``...), protocol labels at the start of a line (``Reasoning:``...), and meta talk
+    about the rewriting ("Here is the revised response", "the original answer"...). ``tags``,
+    ``labels`` and ``extra_patterns`` (regular expressions) replace or extend the defaults.
+    """
+
+    name = "leak"
+
+    def __init__(
+        self,
+        *,
+        tags: Sequence[str] = DEFAULT_LEAK_TAGS,
+        labels: Sequence[str] = DEFAULT_LEAK_LABELS,
+        extra_patterns: Sequence[str] = (),
+        tasks: Iterable[str] | None = None,
+        skip_tasks: Iterable[str] = (),
+    ) -> None:
+        super().__init__(tasks=tasks, skip_tasks=skip_tasks)
+        patterns = [*_META_PATTERNS, *extra_patterns]
+        if tags:
+            patterns.append(r"</?\s*(?:" + "|".join(map(re.escape, tags)) + r")\s*>")
+        if labels:
+            label = "|".join(re.escape(lab).replace(r"\ ", r"\s+") for lab in labels)
+            patterns.append(r"^[\s>#*_]*(?:" + label + r")[\s*_]*:")
+        self._patterns = tuple(re.compile(p, re.IGNORECASE | re.MULTILINE) for p in patterns)
+
+    def check(self, item: CheckInput) -> bool:
+        return not any(p.search(item.rewrite) and not p.search(item.original) for p in self._patterns)
+
+
+# --- refusal ------------------------------------------------------------------------------------
+
+_REFUSAL_RE = re.compile(
+    r"\b(?:I|we)\s*(?:cannot|can(?:'|’)?t|can not|am unable to|(?:'|’)m unable to|am not able to"
+    r"|(?:'|’)m not able to|won(?:'|’)t|will not|must decline to|(?:do not|don(?:'|’)t) feel comfortable)"
+    r"\s+(?:help|assist|provide|fulfil|fulfill|comply|do that|answer|complete|create|write|rewrite"
+    r"|reformat|support|continue|engage|generate|give|share|process)"
+    r"|\bI\s*(?:'|’)?m sorry,? but\b|\bI am sorry,? but\b|\bI apologi[sz]e,? but\b|\bsorry,? (?:but )?I can"
+    r"|\bas an AI(?: language model)?,? I (?:cannot|can(?:'|’)t|am not able|do not|don(?:'|’)t)"
+    r"|\blo siento,? (?:pero )?no puedo|\bd[ée]sol[ée],? (?:mais )?je ne peux pas|\bje ne peux pas vous aider"
+    r"|\bes tut mir leid|\bmi dispiace,? (?:ma )?non posso|\bdesculpe,? (?:mas )?n[ãa]o posso"
+    r"|抱歉|对不起|很遗憾，?我(?:不能|无法)|我无法(?:帮助|提供|回答)|申し訳(?:ありません|ございません)"
+    r"|お答えできません|죄송합니다",
+    re.IGNORECASE,
+)
+_REFUSAL_HEAD = 240  # a refusal replaces the answer, so it sits at the very beginning
+
+
+def is_refusal(text: str) -> bool:
+    """Whether ``text`` opens with a refusal or an apology instead of an answer."""
+    return bool(_REFUSAL_RE.search(_plain(text.strip())[:_REFUSAL_HEAD]))
+
+
+class Refusal(Guard):
+    """Reject a rewrite that refuses or apologises instead of answering.
+
+    Not applied to the ``rejecting`` task (refusing is the answer there) nor when the original
+    itself refuses or apologises anywhere.
+    """
+
+    name = "refusal"
+
+    def __init__(self, *, tasks: Iterable[str] | None = None, skip_tasks: Iterable[str] = ("rejecting",)) -> None:
+        super().__init__(tasks=tasks, skip_tasks=skip_tasks)
+
+    def check(self, item: CheckInput) -> bool:
+        return not is_refusal(item.rewrite) or bool(_REFUSAL_RE.search(_plain(item.original)))
+
+
+# --- final answer -------------------------------------------------------------------------------
+
+_HASH_ANSWER_RE = re.compile(r"^[ \t]*####[ \t]*(?P<ans>[^#\n]*?)[ \t]*$", re.MULTILINE)
+_BOXED_RE = re.compile(r"\\(?:boxed|fbox)\s*\{")
+_PHRASE_ANSWER_RE = re.compile(
+    r"(?:\bfinal\s+answer\s*(?:is|:|=)?|\b(?:the|my|correct)\s+answer\s+(?:is|would be)\s*:?"
+    r"|^[ \t>*_#-]*answer[*_ ]*[:：][*_]*)"
+    r"[ \t*_]*(?P<ans>[^\n]*?)[ \t*_]*(?:\.(?=\s|$)|\n|$)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_WORDS_RE = re.compile(r"[^\W_]+")
+_ARTICLES = frozenset({"a", "an", "the"})
+
+#: tasks whose free text ("Answer: ...", "the answer is ...") states a final answer
+_PHRASE_TASKS_SKIP = frozenset(
+    {
+        "question_generation",
+        "data_generation",
+        "story_generation",
+        "poem_generation",
+        "email_generation",
+        "roleplay",
+        "text_to_text_translation",
+        "instructional_rewriting",
+        "language_polishing",
+        "paraphrasing",
+        "text_correction",
+    }
+)
+
+
+def _boxed_contents(text: str) -> list[str]:
+    """The contents of every ``\\boxed{...}``, nested braces included."""
+    found = []
+    for m in _BOXED_RE.finditer(text):
+        depth, i = 1, m.end()
+        while i < len(text) and depth:
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            i += 1
+        found.append(text[m.end() : i - 1])
+    return found
+
+
+def _hash_answer(text: str) -> str | None:
+    """The GSM8K answer (``#### 42``): the last ``####`` line that reads as a short answer."""
+    answers = [m["ans"] for m in _HASH_ANSWER_RE.finditer(text)]
+    return answers[-1] if answers and _looks_like_answer(answers[-1]) else None
+
+
+def _looks_like_answer(text: str) -> bool:
+    # "#### 42" is an answer; "#### Step 2: add the costs" is a markdown heading.
+    return len(text) <= 40 and (any(c.isdigit() for c in text) or len(text.split()) <= 2)
+
+
+def _final_answer(text: str, phrases: bool) -> tuple[str, str] | None:
+    """``(kind, answer)`` of the final answer ``text`` states, strongest marker first."""
+    hashed = _hash_answer(text)
+    if hashed is not None:
+        return "hash", hashed
+    boxed = _boxed_contents(text)
+    if boxed:
+        return "boxed", boxed[-1]
+    if phrases:
+        stated = [m["ans"] for m in _PHRASE_ANSWER_RE.finditer(text) if m["ans"].strip()]
+        if stated:
+            return "phrase", stated[-1]
+    return None
+
+
+def _answer_values(answer: str) -> list[frozenset[Fraction]]:
+    return [m.alternatives for m in mentions(latex_to_text(answer))]
+
+
+def _answer_words(answer: str) -> set[str]:
+    text = latex_to_text(_plain(answer)).lower()
+    return {w for w in _WORDS_RE.findall(text) if w not in _ARTICLES}
+
+
+def _same_answer(original: str, rewrite: str, known: set[Fraction]) -> bool:
+    """Whether the rewrite's answer states the original's.
+
+    With numbers: every number of the original's answer is in the rewrite's, and the rewrite's
+    answer has no number the original never mentioned (``known``). Without: the original's words
+    are among the rewrite's.
+    """
+    want, got = _answer_values(original), _answer_values(rewrite)
+    if want:
+        have = {v for alts in got for v in alts}
+        kept = all(any(any_same(v, have) for v in alts) for alts in want)
+        invented = any(not any(any_same(v, known) for v in alts) for alts in got)
+        return kept and not invented
+    words = _answer_words(original)
+    return bool(words) and words <= _answer_words(rewrite)
+
+
+def _tail(text: str, lines: int = 3) -> str:
+    return "\n".join([ln for ln in text.splitlines() if ln.strip()][-lines:])
+
+
+class FinalAnswer(Guard):
+    """Reject a rewrite whose final answer differs from the original's.
+
+    The original's answer is its ``#### N`` line (GSM8K), else its last ``\\boxed{...}``, else its
+    last "The answer is X" / "Answer: X" / "Final answer: X" (in answer-giving tasks only). Numbers
+    are compared as values (``1,000`` = ``1000.0`` = ``$1,000``; ``\\frac{1}{2}`` = ``1/2`` = ``0.5``).
+    A ``####`` line in the original must be kept as a ``####`` line. When the rewrite has no answer
+    marker at all, the answer must appear in its last lines.
+    """
+
+    name = "final_answer"
+
+    def check(self, item: CheckInput) -> bool:
+        phrases = item.task not in _PHRASE_TASKS_SKIP
+        original = _final_answer(item.original, phrases)
+        if original is None:
+            return True
+        kind, answer = original
+        known = value_set(latex_to_text(item.original + "\n" + item.question))
+        if kind == "hash":
+            stated = _hash_answer(item.rewrite)
+            return stated is not None and _same_answer(answer, stated, known)
+        rewrite = _final_answer(item.rewrite, phrases=True)
+        if rewrite is not None:
+            return _same_answer(answer, rewrite[1], known)
+        return _same_answer(answer, _tail(item.rewrite), value_set(latex_to_text(item.rewrite)))
+
+
+# --- multiple-choice option ---------------------------------------------------------------------
+
+_OPTION_LINE_RE = re.compile(
+    r"^[ \t]*(?:[-*][ \t]+)?(?:\(\s*(?P<a>[A-Ha-h])\s*\)|(?P<b>[A-Ha-h])\s*[).:])[ \t]+(?P<text>\S[^\n]*)$",
+    re.MULTILINE,
+)
+_OPTION_INLINE_RE = re.compile(r"(?:(?<=\s)|^)\(?(?P<l>[A-H])\)\s*(?P<text>[^\n]+?)(?=\s+\(?[A-H]\)\s|\s*$)")
+_LETTER_END = r"(?=[).:\],;*]|\s*$|\s+[-–—]|\s*\n)"
+_EXPLICIT_CHOICE_RE = re.compile(
+    r"(?:\banswer\b|\bcorrect\s+(?:option|choice|answer|response)|\bright\s+(?:option|answer)"
+    r"|\b(?:choose|select|pick)|\bbest\s+(?:option|answer|choice))"
+    r"\s*(?:is|would be|=|:)?\s*(?:\*\*)?\s*(?:option|choice)?\s*[(\[]?\s*(?P<l>[A-H])\s*" + _LETTER_END,
+    re.IGNORECASE,
+)
+_LEADING_CHOICE_RE = re.compile(r"^[\s*_#>]*(?:option\s+)?[(\[]?(?P<l>[A-H])\s*(?:[).:\]]|\*\*|$)", re.IGNORECASE)
+_TEXT_NORM_RE = re.compile(r"[^\w%.]+")
+
+
+def _options(question: str) -> dict[str, str]:
+    """The options a multiple-choice question lists, letter -> text; empty when it lists none."""
+    found: dict[str, str] = {}
+    for m in _OPTION_LINE_RE.finditer(question):
+        found.setdefault((m["a"] or m["b"]).upper(), m["text"].strip())
+    if len(found) < 2:
+        found = {m["l"]: m["text"].strip() for m in _OPTION_INLINE_RE.finditer(question)}
+    return found if {"A", "B"} <= found.keys() else {}
+
+
+def _norm(text: str) -> str:
+    return " " + _TEXT_NORM_RE.sub(" ", _plain(text).lower()).strip() + " "
+
+
+def _choice(text: str, options: Mapping[str, str]) -> str | None:
+    """The option ``text`` picks: an explicit "the answer is B", else a leading "B)", else the one
+    option whose text the first line quotes."""
+    explicit = [m["l"].upper() for m in _EXPLICIT_CHOICE_RE.finditer(text) if m["l"].upper() in options]
+    if explicit:
+        return explicit[-1]
+    lead = _LEADING_CHOICE_RE.match(text)
+    if lead and lead["l"].upper() in options:
+        return lead["l"].upper()
+    first_line = _norm(next((ln for ln in text.splitlines() if ln.strip()), ""))
+    quoted = [k for k, v in options.items() if len(v) >= 2 and _norm(v) in first_line]
+    return quoted[0] if len(quoted) == 1 else None
+
+
+def _mentions_option(text: str, letter: str, option_text: str) -> bool:
+    if re.search(rf"(?:\(\s*{letter}\s*\)|\b{letter}\)|\boption\s+{letter}\b|\*\*{letter}\*\*)", text):
+        return True
+    return len(option_text) >= 2 and _norm(option_text) in _norm(text)
+
+
+class OptionKept(Guard):
+    """Reject a rewrite that picks a different option of a multiple-choice question.
+
+    Applies when the question lists options (``A) ...``, ``(a) ...``, ``A. ...``) and the original's
+    pick can be read. A rewrite that picks no option must still name the original's.
+    """
+
+    name = "option"
+
+    def check(self, item: CheckInput) -> bool:
+        options = _options(item.question)
+        if not options:
+            return True
+        picked = _choice(item.original, options)
+        if picked is None:
+            return True
+        repicked = _choice(item.rewrite, options)
+        if repicked is not None:
+            return repicked == picked
+        return _mentions_option(item.rewrite, picked, options[picked])
+
+
+# --- verdict ------------------------------------------------------------------------------------
+
+_VERDICT_VOCAB: Mapping[str, Mapping[str, str]] = {
+    "truth": {
+        "partially true": "partial",
+        "partly true": "partial",
+        "half true": "partial",
+        "mostly true": "partial",
+        "partially correct": "partial",
+        "misleading": "partial",
+        "not enough information": "unknown",
+        "not enough evidence": "unknown",
+        "insufficient evidence": "unknown",
+        "insufficient information": "unknown",
+        "unverifiable": "unknown",
+        "cannot be determined": "unknown",
+        "can't be determined": "unknown",
+        "not true": "false",
+        "isn't true": "false",
+        "not correct": "false",
+        "not accurate": "false",
+        "untrue": "false",
+        "incorrect": "false",
+        "inaccurate": "false",
+        "false": "false",
+        "wrong": "false",
+        "refuted": "false",
+        "myth": "false",
+        "no": "false",
+        "true": "true",
+        "correct": "true",
+        "accurate": "true",
+        "supported": "true",
+        "yes": "true",
+    },
+    "sentiment": {
+        "positive": "positive",
+        "negative": "negative",
+        "neutral": "neutral",
+        "mixed": "mixed",
+    },
+    "language": {
+        lang: lang
+        for lang in (
+            "english spanish french german italian portuguese dutch swedish danish norwegian "
+            "finnish polish czech russian ukrainian greek turkish arabic hebrew hindi bengali "
+            "chinese mandarin cantonese japanese korean vietnamese thai indonesian malay swahili latin"
+        ).split()
+    },
+    "code": {
+        lang: lang
+        for lang in (
+            "python javascript typescript java kotlin scala c++ c# ruby php perl rust golang swift "
+            "haskell sql html css bash shell powershell lua matlab julia dart elixir erlang clojure "
+            "fortran cobol assembly objective-c"
+        ).split()
+    },
+}
+_FAMILY_RES = {
+    family: re.compile(
+        r"(?<![\w+#-])(" + "|".join(re.escape(w) for w in sorted(vocab, key=len, reverse=True)) + r")(?![\w+#-])",
+        re.IGNORECASE,
+    )
+    for family, vocab in _VERDICT_VOCAB.items()
+}
+#: task -> the verdict families its answers use
+_VERDICT_TASKS: Mapping[str, tuple[str, ...]] = {
+    "fact_verification": ("truth",),
+    "sentiment_analysis": ("sentiment",),
+    "language_classification": ("language",),
+    "code_language_classification": ("code",),
+    "general_classification": ("truth", "sentiment"),
+    "topic_classification": (),
+}
+_LABEL_RE = re.compile(
+    r"(?:verdict|label|sentiment|classification|category|class|topic|language|rating|conclusion"
+    r"|answer|(?:the\s+)?(?:claim|statement)\s+is|this\s+(?:claim|statement|review|text)\s+is)"
+    r"[*_\s]*[:：]?[*_\s]*(?P<value>[^\n.;]{1,60})",
+    re.IGNORECASE,
+)
+_NOISE_RE = re.compile(r"\btrue\s+or\s+false\b|\byes\s+or\s+no\b|\bno\s+(?=\w+\s+\w)", re.IGNORECASE)
+_LEAD_WORDS = 12
+_YES_NO_RE = re.compile(r"^[\s*_#>]*(yes|no)\b", re.IGNORECASE)
+_SHORT_LABEL_WORDS = 4
+
+
+def _family_verdict(text: str, family: str) -> str | None:
+    m = _FAMILY_RES[family].search(_NOISE_RE.sub(" ", text))
+    return _VERDICT_VOCAB[family][m.group(1).lower()] if m else None
+
+
+def _lead(text: str) -> str:
+    """The first words of ``text``, where a verdict is stated."""
+    return " ".join(_plain(_prose(text)).split()[:_LEAD_WORDS])
+
+
+def _verdict(text: str, family: str) -> str | None:
+    """The verdict ``text`` gives in ``family``: a labelled one ("Verdict: False") else a leading one."""
+    for m in _LABEL_RE.finditer(_plain(text)):
+        found = _family_verdict(m["value"], family)
+        if found is not None:
+            return found
+    return _family_verdict(_lead(text), family)
+
+
+def _short_label(text: str) -> str | None:
+    """A whole answer that is just a label ("Sports", "Spam."), normalised; None for longer text."""
+    words = _WORDS_RE.findall(_plain(text).lower())
+    return " ".join(words) if 0 < len(words) <= _SHORT_LABEL_WORDS else None
+
+
+class VerdictKept(Guard):
+    """Reject a rewrite that flips or drops the original's verdict.
+
+    In classification tasks and fact verification the verdict is read from a label ("Verdict:
+    False", "Sentiment: positive") or the first words: true/false (with yes/no, correct/incorrect,
+    partially true, not enough information), sentiment, a human or programming language. An
+    original that is only a short label ("Sports") must be found in the rewrite. In every other
+    task, an original opening with Yes or No must not become the opposite.
+    """
+
+    name = "verdict"
+
+    def check(self, item: CheckInput) -> bool:
+        families = _VERDICT_TASKS.get(item.task)
+        if families is None:
+            return self._yes_no_kept(item)
+        for family in families:
+            verdict = _verdict(item.original, family)
+            if verdict is not None:
+                return _verdict(item.rewrite, family) == verdict
+        label = _short_label(item.original)
+        return label is None or f" {label} " in _norm(item.rewrite)
+
+    @staticmethod
+    def _yes_no_kept(item: CheckInput) -> bool:
+        opening = _YES_NO_RE.match(_plain(item.original))
+        if opening is None:
+            return True
+        reopening = _YES_NO_RE.match(_plain(item.rewrite))
+        if reopening is not None:
+            return reopening[1].lower() == opening[1].lower()
+        flipped = _verdict(item.rewrite, "truth")
+        return flipped is None or flipped == ("true" if opening[1].lower() == "yes" else "false")
+
+
+# --- code ---------------------------------------------------------------------------------------
+
+_HASH_COMMENT_LANGS = frozenset(
+    "python py python3 sh bash shell zsh console ruby rb r yaml yml perl pl toml make makefile "
+    "dockerfile powershell ps1 elixir julia nim coffee tcl".split()
+)
+_SLASH_COMMENT_LANGS = frozenset(
+    "c cpp c++ h hpp java javascript js jsx ts tsx typescript go golang rust rs kotlin kt swift "
+    "csharp cs c# php scala dart groovy objc objective-c css scss less json5 solidity sol".split()
+)
+_DASH_COMMENT_LANGS = frozenset("sql mysql postgresql psql plsql lua haskell hs ada elm".split())
+_COMMENT_RES = {
+    "hash": re.compile(r"(?:^|(?<=\s))#(?![!{\[]).*$", re.MULTILINE),
+    "slash": re.compile(r"/\*.*?\*/|(?:^|(?<=\s))//.*$", re.MULTILINE | re.DOTALL),
+    "dash": re.compile(r"(?:^|(?<=\s))--.*$", re.MULTILINE),
+    "html": re.compile(r"<!--.*?-->", re.DOTALL),
+    "none": re.compile(r"(?!)"),
+}
+_CODE_TOKEN_RE = re.compile(r"\w+|[^\w\s]")
+_PY_HINT_RE = re.compile(r"^\s*(?:def |import |from \w+ import |class \w+.*:$|print\()", re.MULTILINE)
+
+
+def _comment_style(tag: str, body: str) -> str:
+    tag = tag.lower()
+    for style, langs in (("hash", _HASH_COMMENT_LANGS), ("slash", _SLASH_COMMENT_LANGS), ("dash", _DASH_COMMENT_LANGS)):
+        if tag in langs:
+            return style
+    if tag in ("html", "xml", "vue", "svelte"):
+        return "html"
+    if tag:
+        return "none"
+    # Untagged: guess from the code itself. Stripping the wrong style could hide a real change
+    # (`//` is floor division in Python), so guess only on clear signs.
+    if _PY_HINT_RE.search(body) and not re.search(r";\s*$", body, re.MULTILINE):
+        return "hash"
+    if re.search(r"[;{}]\s*$", body, re.MULTILINE):
+        return "slash"
+    return "none"
+
+
+def _code_tokens(code: str, style: str) -> list[str]:
+    """Code as tokens, with comments, whitespace and the choice of string quotes taken out."""
+    code = _COMMENT_RES[style].sub(" ", code).replace("'", '"')
+    return _CODE_TOKEN_RE.findall(code)
+
+
+def _blocks(text: str) -> list[tuple[str, str]]:
+    return [(m["tag"], m["body"]) for m in _FENCED_WITH_TAG_RE.finditer(text)]
+
+
+def _contains(haystack: list[str], needle: list[str]) -> bool:
+    joined, part = "\x00".join(haystack), "\x00".join(needle)
+    return f"\x00{part}\x00" in f"\x00{joined}\x00"
+
+
+class CodeFidelity(Guard):
+    """Reject a rewrite that changed the original's code, in any task: the rewriter only reformats.
+
+    Each fenced block of the original must appear in the rewrite's code (its blocks joined, so a
+    block split in two with prose between still counts) with the same tokens once comments,
+    whitespace and quote style are set aside. ``min_similarity`` below 1.0 accepts a block whose
+    tokens are mostly kept (difflib ratio); the default 1.0 is exact, because a single changed
+    token can change what code does.
+    """
+
+    name = "code"
+
+    def __init__(
+        self, min_similarity: float = 1.0, *, tasks: Iterable[str] | None = None, skip_tasks: Iterable[str] = ()
+    ) -> None:
+        super().__init__(tasks=tasks, skip_tasks=skip_tasks)
+        self.min_similarity = min_similarity
+
+    def check(self, item: CheckInput) -> bool:
+        original = _blocks(item.original)
+        if not original:
+            return True
+        rewrite_blocks = _blocks(item.rewrite)
+        for tag, body in original:
+            style = _comment_style(tag, body)
+            want = _code_tokens(body, style)
+            bodies = [b for _, b in rewrite_blocks] or [item.rewrite]
+            have = [tok for b in bodies for tok in _code_tokens(b, style)]
+            if want and not self._kept(want, have):
+                return False
+        return True
+
+    def _kept(self, want: list[str], have: list[str]) -> bool:
+        if _contains(have, want):
+            return True
+        if self.min_similarity >= 1.0:
+            return False
+        matcher = difflib.SequenceMatcher(None, want, have, autojunk=False)
+        matched = sum(block.size for block in matcher.get_matching_blocks())
+        return matched / len(want) >= self.min_similarity
+
+    def __repr__(self) -> str:
+        return f"CodeFidelity(min_similarity={self.min_similarity})"
+
+
+# --- numbers ------------------------------------------------------------------------------------
+
+#: tasks whose answers carry facts in numbers and dates
+NUMBER_TASKS = frozenset(
+    {
+        "open_qa",
+        "closed_qa",
+        "fact_verification",
+        "explain_answer",
+        "information_extraction",
+        "keywords_extraction",
+        "exam_problem_solving_tutor",
+        "math_puzzles",
+        "fill_in_the_blank",
+        "how_to_generation",
+        "planning",
+        "recommendations",
+        "data_generation",
+        "email_generation",
+        "ordering",
+    }
+)
+_NOT_SALIENT_RE = re.compile(
+    r"^[ \t]*(?:[-*+>][ \t]+)?(?:#{1,6}[ \t]*)?(?:\*\*)?(?:step[ \t]+)?\d{1,2}[.):](?=\s)"  # list markers
+    r"|\bstep[ \t]+\d+\b"  # "Step 3"
+    r"|\(\d{1,2}\)|(?<=\s)\d{1,2}\)(?=\s)"  # (1) and 1) enumerators
+    r"|\[\d+\]|#\d+\b"  # citations [1], #1
+    r"|<<[^<>\n]*>>",  # GSM8K calculator annotations <<48/2=24>>
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def _salient_text(text: str) -> str:
+    return _NOT_SALIENT_RE.sub(" ", latex_to_text(_prose(text)))
+
+
+def _missing_numbers(original: str, rewrite_values: set[Fraction]) -> Iterator[str]:
+    text = _salient_text(original)
+    date_spans = []
+    for start, end, parts in date_values(text):
+        date_spans.append((start, end))
+        if not all(Fraction(p) in rewrite_values for p in parts):
+            yield text[start:end]
+    for m in mentions(text):
+        if any(s <= m.start < e for s, e in date_spans):
+            continue
+        if not any(any_same(v, rewrite_values) for v in m.alternatives):
+            yield text[m.start : m.end]
+
+
+class NumbersKept(Guard):
+    """Reject a rewrite that dropped or changed a number or date of the original.
+
+    Applies to answer-type tasks (``NUMBER_TASKS``). Every number written in digits in the original's
+    prose must be expressed in the rewrite, as digits, words ("three") or another format (1,000 /
+    1000; 50% / 0.5; 1.5 million / 1,500,000). Not counted: list and step numbers, enumerators,
+    citation marks, calculator annotations, code. ``max_missing`` tolerates that many losses.
+    """
+
+    name = "numbers"
+    default_tasks = NUMBER_TASKS
+
+    def __init__(
+        self, max_missing: int = 0, *, tasks: Iterable[str] | None = None, skip_tasks: Iterable[str] = ()
+    ) -> None:
+        super().__init__(tasks=tasks, skip_tasks=skip_tasks)
+        self.max_missing = max_missing
+
+    def check(self, item: CheckInput) -> bool:
+        values = value_set(latex_to_text(item.rewrite))
+        missing = _missing_numbers(item.original, values)
+        return sum(1 for _ in missing) <= self.max_missing
+
+    def __repr__(self) -> str:
+        return f"NumbersKept(max_missing={self.max_missing})"
+
+
+# --- language -----------------------------------------------------------------------------------
+
+#: tasks whose answers mix languages by nature (a translation, a grammar lesson): the language
+#: must be unmistakable before we act
+MIXED_LANGUAGE_TASKS = frozenset({"text_to_text_translation", "natural_language_learning_tutor"})
+
+
+class LanguageConsistency(Guard):
+    """Reject a rewrite in another language or script than the original (Spanish stays Spanish).
+
+    Acts only when the detector is confident about both texts; in ``MIXED_LANGUAGE_TASKS`` only on
+    a change of script, since their prose legitimately mixes languages of one script.
+    """
+
+    name = "language"
+
+    def check(self, item: CheckInput) -> bool:
+        before, after = detect_language(item.original), detect_language(item.rewrite)
+        if not (before.confident and after.confident):
+            return True
+        if before.script != after.script:
+            return False
+        if item.task in MIXED_LANGUAGE_TASKS or "und" in (before.lang, after.lang):
+            return True
+        return before.lang == after.lang

@@ -1,0 +1,144 @@
+"""A small offline language identifier, good enough to notice a rewrite that switched language.
+
+Two stages: the writing system first (Han, kana, Hangul, Cyrillic, Arabic, ... are decisive on
+their own), then, for Latin and Cyrillic text, profiles of very common function words. It answers
+only when it is sure; the language guard does nothing on an uncertain answer, so a wrong guess
+costs a missed detection, never a rejected good rewrite.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+__all__ = ["LanguageGuess", "detect_language"]
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageGuess:
+    """``lang`` is an ISO 639-1 code, or ``"und"`` when the words do not decide it.
+
+    ``confident`` says the writing system (``script``) is certain; the language is certain only
+    when it is also not ``"und"``.
+    """
+
+    lang: str
+    script: str
+    confident: bool
+
+
+_UNDETERMINED = LanguageGuess("und", "und", False)
+
+# Scripts that identify a language (or a family we treat as one) without looking at words.
+_SCRIPTS: tuple[tuple[str, str], ...] = (
+    ("hangul", "\u1100-\u11ff\u3130-\u318f\uac00-\ud7af"),
+    ("kana", "\u3040-\u30ff"),
+    ("han", "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"),
+    ("cyrillic", "\u0400-\u04ff"),
+    ("greek", "\u0370-\u03ff"),
+    ("arabic", "\u0600-\u06ff\u0750-\u077f"),
+    ("hebrew", "\u0590-\u05ff"),
+    ("devanagari", "\u0900-\u097f"),
+    ("thai", "\u0e00-\u0e7f"),
+    ("latin", "A-Za-z\u00c0-\u024f"),
+)
+_SCRIPT_RE = re.compile("|".join(f"(?P<{name}>[{chars}]+)" for name, chars in _SCRIPTS))
+_SCRIPT_LANG = {"hangul": "ko", "greek": "el", "arabic": "ar", "hebrew": "he", "devanagari": "hi", "thai": "th"}
+
+# Function words: frequent, short, and together characteristic of one language. Words shared by
+# several languages (``a``, ``de``, ``la``...) are left out of all but the one they mark best.
+_STOPWORDS: Mapping[str, frozenset[str]] = {
+    lang: frozenset(words.split())
+    for lang, words in {
+        "en": "the and of to is in that it for with as was on are be this by not or have from which "
+        "you but they his at an were their has will would can there what when these how",
+        "es": "el los las que del por para con una es se lo como más pero sus le ya fue este entre "
+        "cuando muy sin sobre también hay son está puede esta estos donde",
+        "fr": "le les des est une que qui dans pour pas sur au avec ce il sont du mais ou se leur "
+        "aux elle être cette nous vous fait plus été ces où",
+        "de": "der die und das ist nicht ein eine zu den von mit sich des auf für im dem auch es "
+        "wird bei werden aus sind einer wie nach oder kann",
+        "it": "il di che è per una sono gli della con non le del si nel alla anche come più ma "
+        "questo degli delle ci essere ha stato tra dei",
+        "pt": "o os que do da em um uma para com não é no na dos das se mais ao como mas foi pelo "
+        "pela são também ser está isso você",
+        "nl": "de het een en van is dat op te in zijn niet met voor ook aan er maar als bij wordt "
+        "om dit uit worden hij kan naar",
+        "sv": "och att det är som en på av för med den till inte har de om ett var men sig jag "
+        "kan från eller vid också",
+        "da": "og at det er som en på af for med den til ikke har de om et var men sig jeg kan fra eller ved også",
+        "pl": "i w nie na się to że z do jest jak o co ale po tak za od jego przez są dla być już może tylko oraz",
+        "tr": "ve bir bu da de için ile çok ne gibi daha olarak var olan ama sonra kadar değil her ise ya en şey",
+        "id": "yang dan di ini itu dengan untuk dari tidak dalam akan pada ada juga ke karena "
+        "bisa oleh saya adalah atau sudah mereka",
+        "ro": "și în de la cu nu este că pe un o din care pentru mai sunt ca se au fost sau dar acest această",
+        "cs": "a je v se na že to s z do ve jako pro ale jsou by jeho tak k od po bylo být také nebo",
+        "vi": "và của là có không được trong cho những một các với người này đã để khi thì cũng",
+        "ru": "и в не на что с по как это он из но к у за от так для же все она был только или его бы уже также",
+        "uk": "і в не на що з та як це він до але за від так для же всі вона був тільки або його вже також є",
+    }.items()
+}
+_WORD_RE = re.compile(r"[^\W\d_]+")
+# Text that is not prose in any human language: code, URLs, markup.
+_NOT_PROSE_RE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]*`|https?://\S+|<[^>\n]{1,40}>", re.DOTALL)
+
+_MIN_WORDS = 6  # fewer words than this and nobody can tell (think "OK", "Paris", "42")
+_DOMINANT = 0.75  # share of the text a script must hold to decide the language alone
+_MIN_HIT_SHARE = 0.15  # share of words that must be function words of the winner
+_MARGIN = 2.0  # the winner must have this many times the runner-up's hits
+
+
+def _script_units(text: str) -> Counter[str]:
+    """How much text each script holds, in rough word units (1 CJK character = 1 unit)."""
+    units: Counter[str] = Counter()
+    for m in _SCRIPT_RE.finditer(text):
+        script = m.lastgroup or "und"
+        span = m.end() - m.start()
+        units[script] += span if script in ("han", "kana") else 1
+    return units
+
+
+def _cjk_lang(units: Counter[str]) -> str:
+    # Japanese mixes kanji with kana; Chinese has no kana; Korean is in Hangul.
+    if units["hangul"] >= max(units["han"], units["kana"]):
+        return "ko"
+    return "ja" if units["kana"] >= 0.1 * units["han"] else "zh"
+
+
+def _words_lang(text: str, candidates: tuple[str, ...]) -> LanguageGuess | None:
+    words = [w.lower() for w in _WORD_RE.findall(text)]
+    hits = {lang: sum(w in _STOPWORDS[lang] for w in words) for lang in candidates}
+    ranked = sorted(hits.items(), key=lambda kv: kv[1], reverse=True)
+    (best, best_hits), (_, second_hits) = ranked[0], ranked[1]
+    if best_hits < 3 or best_hits < _MIN_HIT_SHARE * len(words) or best_hits < _MARGIN * second_hits:
+        return None
+    return LanguageGuess(best, "cyrillic" if best in ("ru", "uk") else "latin", True)
+
+
+_LATIN_LANGS = tuple(lang for lang in _STOPWORDS if lang not in ("ru", "uk"))
+
+
+def detect_language(text: str) -> LanguageGuess:
+    """Guess the human language of ``text``; ``confident`` is False when it cannot tell.
+
+    Code blocks, inline code, URLs and tags are ignored. Danish and Norwegian share one profile
+    (``da``): function words cannot tell them apart.
+    """
+    prose = _NOT_PROSE_RE.sub(" ", text)
+    units = _script_units(prose)
+    total = sum(units.values())
+    if total < _MIN_WORDS:
+        return _UNDETERMINED
+    script, count = units.most_common(1)[0]
+    cjk = units["han"] + units["kana"] + units["hangul"]
+    if cjk >= _DOMINANT * total:
+        return LanguageGuess(_cjk_lang(units), "cjk", True)
+    if count < _DOMINANT * total:
+        return LanguageGuess("und", "mixed", False)
+    if script in _SCRIPT_LANG:
+        return LanguageGuess(_SCRIPT_LANG[script], script, True)
+    if script == "cyrillic":
+        return _words_lang(prose, ("ru", "uk")) or LanguageGuess("und", "cyrillic", True)
+    return _words_lang(prose, _LATIN_LANGS) or LanguageGuess("und", "latin", True)
