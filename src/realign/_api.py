@@ -1,0 +1,126 @@
+"""``realign.reformat()`` and ``realign.areformat()``: the one-call entry points."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Coroutine, Mapping, Sequence
+from typing import Any, TypeVar, overload
+
+from ._exceptions import UsageError
+from ._llm import DEFAULT_MODEL, OpenAIChat
+from ._models import Evidence, Example, Result
+from ._pipeline import Pipeline
+from ._types import LLM
+
+__all__ = ["areformat", "reformat"]
+
+T = TypeVar("T")
+ExampleLike = Example | Mapping[str, Any]
+
+
+def _example(item: ExampleLike) -> Example:
+    if isinstance(item, Example):
+        return item
+    if isinstance(item, Mapping):
+        try:
+            return Example.model_validate(dict(item))
+        except ValueError as exc:
+            raise UsageError(f"not an example (need 'question' and 'response'): {exc}") from exc
+    raise UsageError(f"expected an Example or a mapping, got {type(item).__name__}")
+
+
+def _examples(
+    first: str | ExampleLike | Sequence[ExampleLike],
+    response: str | None,
+    task: str | None,
+    evidence: Sequence[Evidence] | None,
+) -> tuple[list[Example], bool]:
+    """Normalise the accepted call shapes to a list of examples, and whether one was given."""
+    if isinstance(first, str):
+        if response is None:
+            raise UsageError("reformat(question, response): the response is missing")
+        ev = list(evidence) if evidence is not None else None
+        return [Example(question=first, response=response, task=task, evidence=ev)], True
+    if response is not None or task is not None or evidence is not None:
+        raise UsageError("response=, task= and evidence= go with reformat(question, response) only")
+    if isinstance(first, (Example, Mapping)):
+        return [_example(first)], True
+    return [_example(item) for item in first], False
+
+
+def _pipeline(pipeline: Pipeline | None, llm: LLM | None, model: str | None, options: dict[str, Any]) -> Pipeline:
+    if pipeline is not None:
+        if llm is not None or model is not None or options:
+            raise UsageError("pass either pipeline= or the pipeline's own arguments, not both")
+        return pipeline
+    if llm is None:
+        base_url, api_key = options.pop("base_url", None), options.pop("api_key", None)
+        llm = OpenAIChat(model or DEFAULT_MODEL, base_url=base_url, api_key=api_key)
+    return Pipeline(llm, **options)
+
+
+@overload
+async def areformat(first: str, response: str, **kwargs: Any) -> Result: ...
+@overload
+async def areformat(first: ExampleLike, response: None = None, **kwargs: Any) -> Result: ...
+@overload
+async def areformat(first: Sequence[ExampleLike], response: None = None, **kwargs: Any) -> list[Result]: ...
+
+
+async def areformat(
+    first: str | ExampleLike | Sequence[ExampleLike],
+    response: str | None = None,
+    *,
+    task: str | None = None,
+    evidence: Sequence[Evidence] | None = None,
+    pipeline: Pipeline | None = None,
+    llm: LLM | None = None,
+    model: str | None = None,
+    **options: Any,
+) -> Result | list[Result]:
+    """Async :func:`reformat`."""
+    examples, single = _examples(first, response, task, evidence)
+    own = pipeline is None
+    pipe = _pipeline(pipeline, llm, model, options)
+    try:
+        results = [r async for r in pipe.astream(examples)]
+    finally:
+        if own and isinstance(pipe.llm, OpenAIChat) and llm is None:
+            # We built this client, so we close it; the user's own collaborators stay open.
+            await pipe.llm.aclose()
+    return results[0] if single else results
+
+
+@overload
+def reformat(first: str, response: str, **kwargs: Any) -> Result: ...
+@overload
+def reformat(first: ExampleLike, response: None = None, **kwargs: Any) -> Result: ...
+@overload
+def reformat(first: Sequence[ExampleLike], response: None = None, **kwargs: Any) -> list[Result]: ...
+
+
+def reformat(
+    first: str | ExampleLike | Sequence[ExampleLike],
+    response: str | None = None,
+    **kwargs: Any,
+) -> Result | list[Result]:
+    """Reformat one example or a list of them.
+
+    ``reformat(question, response, task=None, evidence=None)`` returns one :class:`Result`;
+    ``reformat(example)`` (an :class:`Example` or a dict with ``question``/``response``) too;
+    ``reformat([...])`` returns a list in the same order. Pass ``pipeline=`` to reuse a configured
+    :class:`Pipeline`, or its arguments (``llm=``, ``model=``, ``base_url=``, ``classifier=``,
+    ``search=``, ``criteria=``, ``checks=``, ``n=``, ...) to build one for this call.
+    """
+    return _run(areformat(first, response, **kwargs))  # type: ignore[arg-type]
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion, also from inside a running loop (Jupyter)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()

@@ -1,0 +1,134 @@
+"""``realign classify``: label every row with its task, or evaluate a classifier on labelled rows."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._exceptions import InputError, UsageError
+from ._io import AtomicWriter, read_rows
+from ._job import RunStats, example_of, rows_of
+from ._llm import OpenAIChat
+from ._pipeline import Pipeline, ordered_map
+from ._tasks import GROUPS, Task
+from ._templates import Criteria
+from ._types import Classifier
+
+__all__ = ["EvalReport", "classify_command", "evaluate"]
+
+log = logging.getLogger("realign")
+BuildClassifier = Callable[[argparse.Namespace, Criteria, OpenAIChat | None], Classifier]
+
+
+@dataclass
+class EvalReport:
+    """Accuracy figures of a classifier on labelled rows."""
+
+    total: int = 0
+    correct: int = 0
+    pairs: Counter[tuple[str, str]] = field(default_factory=Counter)  # (gold, predicted)
+    groups: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.total if self.total else 0.0
+
+    def macro_f1(self) -> float:
+        labels = {gold for gold, _ in self.pairs} | {pred for _, pred in self.pairs}
+        scores = []
+        for label in labels:
+            tp = self.pairs[(label, label)]
+            fp = sum(n for (g, p), n in self.pairs.items() if p == label and g != label)
+            fn = sum(n for (g, p), n in self.pairs.items() if g == label and p != label)
+            scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+        return sum(scores) / len(scores) if scores else 0.0
+
+    def by_group(self) -> dict[str, tuple[int, int]]:
+        """group -> (correct, total), by the gold task's group."""
+        out: dict[str, list[int]] = {}
+        for (gold, pred), n in self.pairs.items():
+            cell = out.setdefault(self.groups.get(gold, "custom"), [0, 0])
+            cell[0] += n if gold == pred else 0
+            cell[1] += n
+        return {g: (c, t) for g, (c, t) in out.items()}
+
+    def text(self, top: int = 10) -> str:
+        lines = [f"rows: {self.total}  accuracy: {self.accuracy:.1%}  macro-F1: {self.macro_f1():.3f}", "by group:"]
+        order = [*GROUPS, "custom"]
+        for group, (correct, total) in sorted(self.by_group().items(), key=lambda kv: order.index(kv[0])):
+            lines.append(f"  {group:<16} {correct / total:6.1%}  ({correct}/{total})")
+        confusions = [(pair, n) for pair, n in self.pairs.most_common() if pair[0] != pair[1]][:top]
+        if confusions:
+            lines.append("most frequent confusions (gold -> predicted):")
+            lines += [f"  {n:4d}  {gold} -> {pred}" for (gold, pred), n in confusions]
+        return "\n".join(lines)
+
+
+async def evaluate(classifier: Classifier, path: str, tasks: dict[str, Task], window: int = 64) -> EvalReport:
+    """Run ``classifier`` over labelled JSONL rows ``{"instruction", "category"}``."""
+    report = EvalReport(groups={name: task.group for name, task in tasks.items()})
+
+    def labelled() -> Any:
+        for line, row in read_rows(path):
+            if not isinstance(row, dict) or not isinstance(row.get("instruction"), str) \
+                    or not isinstance(row.get("category"), str):
+                raise InputError("need an object with string 'instruction' and 'category'", path=path, line=line)
+            yield row
+
+    async def predict(row: dict[str, Any]) -> str:
+        return (await classifier.classify(row["instruction"])).task
+
+    async for row, predicted in ordered_map(predict, labelled(), window):
+        report.total += 1
+        report.correct += predicted == row["category"]
+        report.pairs[(row["category"], predicted)] += 1
+    return report
+
+
+async def classify_command(args: argparse.Namespace, build: BuildClassifier) -> int:
+    criteria = Criteria(args.criteria)
+    needs_llm = args.classifier != "embedded"
+    llm = OpenAIChat(args.model, base_url=args.base_url) if needs_llm else None
+    classifier = build(args, criteria, llm)
+    try:
+        if args.eval:
+            if args.input or args.output:
+                raise UsageError("classify --eval LABELLED takes no INPUT or -o")
+            print((await evaluate(classifier, args.eval, dict(criteria.tasks))).text())
+            return 0
+        if not args.input or not args.output:
+            raise UsageError("classify needs INPUT -o OUTPUT (or --eval LABELLED)")
+        stats = await _classify_file(args, classifier, criteria)
+    finally:
+        if llm is not None:
+            await llm.aclose()
+    if not args.quiet:
+        print(f"rows: {stats.rows}\nby task: " + ", ".join(f"{k} {v}" for k, v in stats.tasks.most_common()),
+              file=sys.stderr)
+        counts = getattr(classifier, "counts", None)
+        if counts:
+            print(f"classifier: {counts}", file=sys.stderr)
+    return 0
+
+
+async def _classify_file(args: argparse.Namespace, classifier: Classifier, criteria: Criteria) -> RunStats:
+    # The pipeline holds the rules for given categories (kept, unknown -> default or --strict error).
+    pipeline = Pipeline(None, classifier=classifier, criteria=criteria, strict=args.strict)
+    stats = RunStats()
+
+    async def label(item: Any) -> dict[str, Any]:
+        prediction = await pipeline.task_of(example_of(item, reclassify=args.reclassify))
+        previous = item.row.get("realign") if isinstance(item.row.get("realign"), dict) else {}
+        return {**item.row, "realign": {**previous, "task": prediction.task, "confidence": prediction.confidence}}
+
+    with AtomicWriter(args.output) as writer:
+        async for _, row in ordered_map(label, rows_of(args.input, stats), pipeline.window):
+            writer.write(row)
+            stats.rows += 1
+            stats.tasks[row["realign"]["task"]] += 1
+    return stats

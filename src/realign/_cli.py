@@ -1,0 +1,313 @@
+"""The ``realign`` command line. Thin: parses flags, builds the pipeline, runs a job, prints a summary."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from ._cache import SQLiteCache, default_cache_path
+from ._classify import CascadeClassifier, CompletionClassifier, LLMClassifier
+from ._cost import price_for
+from ._exceptions import FatalLLMError, FatalSearchError, InputError, RealignError, TemplateError, UsageError
+from ._job import RunStats, reformat_file, retrieve_file
+from ._llm import DEFAULT_MODEL, OpenAIChat
+from ._pipeline import Pipeline
+from ._plan import plan_file
+from ._progress import Progress, count_rows
+from ._protocol import RewritePrompt
+from ._ratelimit import RateLimiter
+from ._tasks import GROUPS
+from ._templates import Criteria, Prompts
+from ._types import Classifier
+
+__all__ = ["main"]
+
+CLASSIFIERS = ("embedded", "llm", "completion", "cascade")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse's own errors: one line, exit 2
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="realign", description="Reformat SFT data to per-task format criteria (ReAlign).")
+    parser.add_argument("--version", action="version", version=f"realign {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    tasks = sub.add_parser("tasks", help="print the task table")
+    tasks.add_argument("--criteria", metavar="DIR", help="include the custom tasks of a criteria folder")
+
+    run = sub.add_parser("reformat", help="reformat a dataset file")
+    run.add_argument("input", metavar="INPUT")
+    run.add_argument("-o", "--output", metavar="OUTPUT", help="output file (.jsonl, .json or .parquet)")
+    run.add_argument("--dry-run", action="store_true",
+                     help="no key, no server, no call: print what the run would do and cost")
+    _llm_flags(run)
+    _search_flags(run)
+    _classifier_flags(run)
+    run.add_argument("--criteria", metavar="DIR", help="folder of .j2 criteria overriding/adding tasks")
+    run.add_argument("--price-in", type=float, metavar="USD", help="prompt price, dollars per 1M tokens")
+    run.add_argument("--price-out", type=float, metavar="USD", help="completion price, dollars per 1M tokens")
+    run.add_argument("--rpm", type=float, metavar="N", help="at most N requests a minute")
+    run.add_argument("--tpm", type=float, metavar="N", help="at most N tokens a minute (prompt + max completion)")
+    run.add_argument("--concurrency", type=_positive, default=64, metavar="N",
+                     help="LLM requests in flight at once (default: 64)")
+    cache = run.add_mutually_exclusive_group()
+    cache.add_argument("--cache", metavar="PATH", help=f"response cache file (default: {default_cache_path()})")
+    cache.add_argument("--no-cache", action="store_true", help="do not read or write the response cache")
+    run.add_argument("--n", type=_positive, default=1, metavar="K", help="candidates per row (default: 1)")
+    run.add_argument("--temperature", type=float, default=0.3, metavar="T", help="default: 0.3")
+    run.add_argument("--top-p", type=float, default=1.0, metavar="P", help="default: 1.0")
+    run.add_argument("--max-tokens", type=_positive, default=None, metavar="N",
+                     help="cap on each rewrite's tokens (default: the server's)")
+    run.add_argument("--max-reasks", type=int, default=2, metavar="N",
+                     help="re-ask an unparsable reply up to N times (default: 2)")
+    run.add_argument("--reclassify", action="store_true", help="classify rows that already have a category")
+    run.add_argument("--strict", action="store_true", help="an unknown category is an error, not 'default'")
+    run.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
+
+    classify = sub.add_parser("classify", help="label each row with its task, or evaluate a classifier")
+    classify.add_argument("input", metavar="INPUT", nargs="?")
+    classify.add_argument("-o", "--output", metavar="OUTPUT")
+    classify.add_argument("--eval", metavar="LABELLED", help="JSONL rows {instruction, category}: print accuracy")
+    _llm_flags(classify)
+    _classifier_flags(classify)
+    classify.add_argument("--criteria", metavar="DIR", help="include the custom tasks of a criteria folder")
+    classify.add_argument("--reclassify", action="store_true", help="classify rows that already have a category")
+    classify.add_argument("--strict", action="store_true", help="an unknown category is an error")
+    classify.add_argument("-q", "--quiet", action="store_true")
+
+    retrieve = sub.add_parser("retrieve", help="classify and retrieve evidence only (inspect before paying)")
+    retrieve.add_argument("input", metavar="INPUT")
+    retrieve.add_argument("-o", "--output", metavar="OUTPUT", required=True)
+    _search_flags(retrieve, default="wikipedia")
+    _llm_flags(retrieve)
+    _classifier_flags(retrieve)
+    retrieve.add_argument("--criteria", metavar="DIR", help="include the custom tasks of a criteria folder")
+    retrieve.add_argument("--reclassify", action="store_true")
+    retrieve.add_argument("--strict", action="store_true")
+    retrieve.add_argument("-q", "--quiet", action="store_true")
+
+    index = sub.add_parser("index", help="build a local search index from your documents")
+    index.add_argument("corpus", metavar="CORPUS", help="JSONL rows with text (title, id, url optional) or a folder "
+                       "of .txt/.md files")
+    index.add_argument("-o", "--output", metavar="INDEX", required=True)
+    index.add_argument("--passage-words", type=_positive, default=200, metavar="N",
+                       help="split long documents into passages of about N words (default: 200)")
+
+    report = sub.add_parser("report", help="write an HTML review of a reformat output")
+    report.add_argument("input", metavar="OUTPUT_FILE")
+    report.add_argument("-o", "--output", metavar="HTML", required=True)
+    report.add_argument("--title", help="page title")
+    return parser
+
+
+def _search_flags(parser: argparse.ArgumentParser, default: str = "none") -> None:
+    parser.add_argument("--search", default=default, metavar="BACKEND",
+                        help=f"none|serper|tavily|brave|searxng:URL|wikipedia|exa|local:PATH (default: {default})")
+    parser.add_argument("--retrieval-tasks", metavar="T1,T2",
+                        help="tasks that get evidence (default: how_to_generation, open_qa, fact_verification, "
+                        "recommendations, explain_answer)")
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def _llm_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default=DEFAULT_MODEL, metavar="M", help=f"default: {DEFAULT_MODEL}")
+    parser.add_argument("--base-url", metavar="URL",
+                        help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (default: $OPENAI_BASE_URL "
+                        "or OpenAI)")
+
+
+def _classifier_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--classifier", choices=CLASSIFIERS, default="embedded",
+                        help="how rows without a category get their task (default: embedded, offline)")
+    parser.add_argument("--classifier-model", metavar="M", help="model for the llm/completion classifier "
+                        "(default: --model)")
+    parser.add_argument("--classifier-base-url", metavar="URL", help="endpoint of the classifier model "
+                        "(default: --base-url)")
+    parser.add_argument("--cascade-threshold", type=float, default=0.5, metavar="C",
+                        help="cascade: rows below this embedded confidence go to the LLM (default: 0.5)")
+
+
+def build_classifier(args: argparse.Namespace, criteria: Criteria, llm: OpenAIChat | None) -> Classifier:
+    """The classifier the flags ask for."""
+    from ._embedded import EmbeddedClassifier
+
+    if args.classifier == "embedded":
+        return EmbeddedClassifier(criteria.tasks)
+    if args.classifier_model or args.classifier_base_url or llm is None:
+        llm = OpenAIChat(args.classifier_model or args.model,
+                         base_url=args.classifier_base_url or args.base_url)
+    if args.classifier == "completion":
+        return CompletionClassifier(llm, tasks=criteria.tasks)
+    chat = LLMClassifier(llm, tasks=criteria.tasks)
+    if args.classifier == "llm":
+        return chat
+    return CascadeClassifier(EmbeddedClassifier(criteria.tasks), chat, threshold=args.cascade_threshold)
+
+
+def _search_client(spec: str) -> Any:
+    if spec == "none":
+        return None
+    from ._search import search_client_from_spec
+
+    return search_client_from_spec(spec)
+
+
+def _retrieval_tasks(args: argparse.Namespace) -> list[str] | None:
+    if not args.retrieval_tasks:
+        return None
+    return [name.strip() for name in args.retrieval_tasks.split(",") if name.strip()]
+
+
+def _check_flags(args: argparse.Namespace) -> None:
+    if args.dry_run:
+        return
+    if not args.output:
+        raise UsageError("reformat needs -o OUTPUT (or --dry-run)")
+    if Path(args.output).resolve() == Path(args.input).resolve():
+        raise UsageError("-o OUTPUT must not be the input file")
+
+
+def _dry_run(args: argparse.Namespace) -> int:
+    criteria = Criteria(args.criteria)
+    pipeline_tasks = criteria.tasks
+    retrieval = _retrieval_tasks(args)
+    wanted = frozenset(retrieval) if retrieval is not None else frozenset(
+        name for name, task in pipeline_tasks.items() if task.retrieval)
+    prompt = RewritePrompt(Prompts(), criteria)
+    plan = plan_file(args.input, prompt, pipeline_tasks, n=args.n, retrieval_tasks=wanted,
+                     search=args.search != "none", reclassify=args.reclassify)
+    price = price_for(args.model, price_in=args.price_in, price_out=args.price_out)
+    print(plan.report(args.model, price, search=args.search != "none"))
+    return 0
+
+
+async def _reformat(args: argparse.Namespace) -> int:
+    _check_flags(args)
+    if args.dry_run:
+        return _dry_run(args)
+    criteria = Criteria(args.criteria)
+    llm = OpenAIChat(args.model, base_url=args.base_url)  # a missing key fails here, before any work
+    price = price_for(args.model, price_in=args.price_in, price_out=args.price_out)
+    cache = None if args.no_cache else SQLiteCache(args.cache or default_cache_path())
+    classifier = build_classifier(args, criteria, llm)
+    pipeline = Pipeline(
+        llm, classifier=classifier, search=_search_client(args.search), criteria=criteria, cache=cache,
+        n=args.n, temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens,
+        max_reasks=args.max_reasks, concurrency=args.concurrency, strict=args.strict,
+        retrieval_tasks=_retrieval_tasks(args),
+        rate_limiter=RateLimiter(args.rpm, args.tpm) if args.rpm or args.tpm else None,
+    )
+    stats = RunStats()
+    progress = None if args.quiet else Progress(count_rows(args.input), price)
+    try:
+        await reformat_file(pipeline, args.input, args.output, reclassify=args.reclassify, stats=stats,
+                            progress=progress)
+    finally:
+        await pipeline.aclose()
+        if cache is not None:
+            cache.close()
+    if not args.quiet:
+        print(stats.summary(price), file=sys.stderr)
+        if isinstance(classifier, CascadeClassifier):
+            print(f"classifier: {classifier.counts}", file=sys.stderr)
+    return 0
+
+
+def _tasks(args: argparse.Namespace) -> int:
+    tasks = Criteria(args.criteria).tasks
+    width = max(len(name) for name in tasks)
+    print(f"{'task':<{width}}  {'group':<14}  rewrite  retrieval  description")
+    groups = [*GROUPS, "custom"]
+    for task in sorted(tasks.values(), key=lambda t: groups.index(t.group)):
+        print(f"{task.name:<{width}}  {task.group:<14}  {'yes' if task.rewrite else 'no':<7}  "
+              f"{'yes' if task.retrieval else 'no':<9}  {task.description}")
+    rewritten = sum(t.rewrite for t in tasks.values())
+    print(f"\n{len(tasks)} tasks, {rewritten} rewritten, {sum(t.retrieval for t in tasks.values())} with retrieval")
+    return 0
+
+
+async def _retrieve(args: argparse.Namespace) -> int:
+    criteria = Criteria(args.criteria)
+    llm = OpenAIChat(args.model, base_url=args.base_url) if args.classifier != "embedded" else None
+    pipeline = Pipeline(None, classifier=build_classifier(args, criteria, llm), search=_search_client(args.search),
+                        criteria=criteria, strict=args.strict, retrieval_tasks=_retrieval_tasks(args))
+    try:
+        stats = await retrieve_file(pipeline, args.input, args.output, reclassify=args.reclassify)
+    finally:
+        await pipeline.aclose()
+        if llm is not None:
+            await llm.aclose()
+    if not args.quiet:
+        print(stats.summary(), file=sys.stderr)
+    return 0
+
+
+def _index(args: argparse.Namespace) -> int:
+    from ._index import build_index
+
+    stats = build_index(Path(args.corpus), Path(args.output), passage_words=args.passage_words)
+    print(stats, file=sys.stderr)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from ._report import write_report
+
+    summary = write_report(args.input, args.output, title=args.title)
+    print(f"wrote {args.output}: {summary}", file=sys.stderr)
+    return 0
+
+
+def _classify(args: argparse.Namespace) -> int:
+    from ._classify_job import classify_command
+
+    return asyncio.run(classify_command(args, build_classifier))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``realign`` console script."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        if args.command == "tasks":
+            return _tasks(args)
+        if args.command == "classify":
+            return _classify(args)
+        if args.command == "retrieve":
+            return asyncio.run(_retrieve(args))
+        if args.command == "index":
+            return _index(args)
+        if args.command == "report":
+            return _report(args)
+        return asyncio.run(_reformat(args))
+    except (UsageError, InputError, TemplateError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (FatalLLMError, FatalSearchError) as exc:
+        print(f"error: {exc} (run stopped; finished requests are cached)", file=sys.stderr)
+        return 1
+    except RealignError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; finished requests are cached, run again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

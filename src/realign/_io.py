@@ -1,0 +1,233 @@
+"""Dataset files: streaming readers and atomic writers for JSONL, JSON arrays and Parquet.
+
+Readers yield ``(line, row)`` so every error can name the file and line (for Parquet, the row
+number). Writers write to a temporary file beside the target and rename it at the end, so a failed
+or interrupted run never leaves a half-written output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from ._exceptions import InputError, UsageError
+
+__all__ = ["AtomicWriter", "container_of", "read_rows"]
+
+_CONTAINERS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet"}
+_CHUNK = 1 << 20
+
+
+def container_of(path: str | Path) -> str:
+    """``jsonl``, ``json`` or ``parquet``, from the file's extension."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in _CONTAINERS:
+        raise UsageError(f"{path}: unsupported file type {suffix or '(none)'}; use .jsonl, .json or .parquet")
+    return _CONTAINERS[suffix]
+
+
+def read_rows(path: str | Path) -> Iterator[tuple[int, Any]]:
+    """Stream the rows of a dataset file as ``(line, row)``."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("file not found", path=path)
+    kind = container_of(path)
+    if kind == "parquet":
+        return _parquet_rows(path)
+    return _jsonl_rows(path) if kind == "jsonl" else _json_array_rows(path)
+
+
+def _open_text(path: Path) -> IO[str]:
+    return path.open("r", encoding="utf-8", newline="")
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    number = 0
+    try:
+        with _open_text(path) as handle:
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    yield number, json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"invalid JSON: {exc.msg} (column {exc.colno})", path=path,
+                                     line=number) from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text ({exc.reason})", path=path, line=number + 1) from exc
+
+
+def _json_array_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    """Stream the elements of a top-level JSON array without loading the whole file."""
+    decoder = json.JSONDecoder()
+    buffer, pos, line, started = "", 0, 1, False
+    try:
+        with _open_text(path) as handle:
+            eof = False
+            while True:
+                # Skip whitespace and separators, counting lines.
+                while True:
+                    if pos >= len(buffer) and not eof:
+                        chunk = handle.read(_CHUNK)
+                        eof = not chunk
+                        buffer, pos = buffer[pos:] + chunk, 0
+                    if pos >= len(buffer):
+                        break
+                    char = buffer[pos]
+                    if char == "\n":
+                        line += 1
+                    if char in " \t\r\n" or (started and char == ","):
+                        pos += 1
+                        continue
+                    break
+                if pos >= len(buffer):
+                    raise InputError("unexpected end of file: the JSON array is not closed", path=path, line=line)
+                char = buffer[pos]
+                if not started:
+                    if char != "[":
+                        raise InputError("expected a JSON array of rows (or use .jsonl)", path=path, line=line)
+                    started, pos = True, pos + 1
+                    continue
+                if char == "]":
+                    return
+                value, end = _decode_one(decoder, handle, path, line, buffer, pos)
+                buffer, pos = value[1], 0
+                yield line, value[0]
+                line += end
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text ({exc.reason})", path=path, line=line) from exc
+
+
+def _decode_one(
+    decoder: json.JSONDecoder, handle: IO[str], path: Path, line: int, buffer: str, pos: int
+) -> tuple[tuple[Any, str], int]:
+    """Decode the value at ``buffer[pos:]``, reading more as needed. Returns ((value, rest), newlines)."""
+    while True:
+        try:
+            value, end = decoder.raw_decode(buffer, pos)
+        except json.JSONDecodeError as exc:
+            chunk = handle.read(_CHUNK)
+            if not chunk:
+                where = line + buffer.count("\n", pos, exc.pos)
+                raise InputError(f"invalid JSON: {exc.msg}", path=path, line=where) from exc
+            buffer += chunk
+            continue
+        # A value cut at a chunk boundary can still decode (a number): make sure a separator follows.
+        if end == len(buffer):
+            chunk = handle.read(_CHUNK)
+            if chunk:
+                buffer += chunk
+                continue
+        return (value, buffer[end:]), buffer.count("\n", pos, end)
+
+
+def _parquet_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    import pyarrow.parquet as pq
+
+    try:
+        handle = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises several unrelated types for a bad file
+        raise InputError(f"not a readable Parquet file ({exc})", path=path) from exc
+    number = 0
+    for batch in handle.iter_batches(batch_size=1024):
+        for row in batch.to_pylist():
+            number += 1
+            if isinstance(row.get("realign"), str):  # our metadata column is stored as JSON text
+                row["realign"] = json.loads(row["realign"])
+            yield number, row
+
+
+class AtomicWriter:
+    """Writes rows to ``path`` through a temporary file that replaces it only on success."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.kind = container_of(self.path)
+        directory = self.path.parent if str(self.path.parent) else Path(".")
+        if not directory.is_dir():
+            raise UsageError(f"cannot write {self.path}: folder {directory} does not exist")
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
+        except OSError as exc:
+            raise UsageError(f"cannot write {self.path}: {exc.strerror}") from exc
+        os.close(fd)
+        self._tmp = Path(tmp)
+        self._count = 0
+        self._handle: IO[str] | None = None
+        self._parquet: Any = None
+        self._batch: list[dict[str, Any]] = []
+        if self.kind != "parquet":
+            self._handle = self._tmp.open("w", encoding="utf-8")
+            if self.kind == "json":
+                self._handle.write("[")
+
+    def write(self, row: dict[str, Any]) -> None:
+        if self._handle is not None:
+            if self.kind == "json":
+                self._handle.write(",\n" if self._count else "\n")
+            self._handle.write(json.dumps(row, ensure_ascii=False))
+            if self.kind == "jsonl":
+                self._handle.write("\n")
+        else:
+            self._batch.append(row)
+            if len(self._batch) >= 1024:
+                self._flush_parquet()
+        self._count += 1
+
+    def _flush_parquet(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        rows = [{**r, "realign": json.dumps(r["realign"], ensure_ascii=False)} if "realign" in r else r
+                for r in self._batch]
+        self._batch = []
+        if self._parquet is None:
+            table = pa.Table.from_pylist(rows)
+            self._parquet = pq.ParquetWriter(self._tmp, table.schema)
+        else:
+            table = pa.Table.from_pylist(rows, schema=self._parquet.schema)
+        self._parquet.write_table(table)
+
+    def commit(self) -> None:
+        """Finish the file and move it into place."""
+        if self._handle is not None:
+            if self.kind == "json":
+                self._handle.write("\n]\n" if self._count else "]\n")
+            self._handle.close()
+        else:
+            if self._batch or self._parquet is None:
+                self._flush_parquet() if self._batch else self._empty_parquet()
+            self._parquet.close()
+        os.replace(self._tmp, self.path)
+
+    def _empty_parquet(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self._parquet = pq.ParquetWriter(self._tmp, pa.schema([]))
+
+    def abort(self) -> None:
+        """Drop the temporary file; the target is left as it was."""
+        if self._handle is not None and not self._handle.closed:
+            self._handle.close()
+        if self._parquet is not None:
+            with contextlib.suppress(Exception):  # the file is deleted next anyway
+                self._parquet.close()
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> AtomicWriter:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.abort()

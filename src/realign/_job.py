@@ -1,0 +1,192 @@
+"""Whole-file jobs: read a dataset, run every row through the pipeline, write it back in its shape."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._cost import Price
+from ._exceptions import InputError
+from ._io import AtomicWriter, read_rows
+from ._models import Evidence, Example, Result, Usage
+from ._pipeline import Pipeline, ordered_map
+from ._progress import Progress
+from ._shapes import Extracted, Shape, ShapeError, detect_shape
+
+__all__ = ["RunStats", "reformat_file", "retrieve_file", "rows_of"]
+
+
+@dataclass
+class RunStats:
+    """Counts for the run summary."""
+
+    rows: int = 0
+    tags: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)
+    tasks: Counter[str] = field(default_factory=Counter)
+    shapes: Counter[str] = field(default_factory=Counter)
+    usage: Usage = field(default_factory=Usage)
+    started: float = field(default_factory=time.monotonic)
+
+    def add(self, meta: dict[str, Any], usage: Usage) -> None:
+        self.rows += 1
+        self.tags[meta["tag"]] += 1
+        self.reasons[meta["reason"] or "rewritten"] += 1
+        self.tasks[meta["task"]] += 1
+        self.usage += usage
+
+    def summary(self, price: Price | None = None, *, batch: bool = False) -> str:
+        elapsed = time.monotonic() - self.started
+        rewritten = self.tags.get("rewrite", 0)
+        share = f"{100 * rewritten / self.rows:.1f}%" if self.rows else "-"
+        lines = [
+            f"rows: {self.rows}  rewritten: {rewritten} ({share})  kept: {self.tags.get('original', 0)}",
+            "by reason: " + _counts(self.reasons),
+            "by task: " + _counts(self.tasks),
+            f"tokens: {self.usage.prompt_tokens} in ({self.usage.cached_tokens} cached), "
+            f"{self.usage.completion_tokens} out; LLM calls: {self.usage.calls}",
+            f"cost: ${price.cost(self.usage, batch=batch):,.4f}" if price else "cost: unknown (no price for this model)",
+            f"wall time: {elapsed:.1f}s",
+        ]
+        return "\n".join(lines)
+
+
+def _counts(counter: Counter[str]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counter.most_common()) or "-"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRow:
+    """A row read from a file, with where it came from and what it holds."""
+
+    line: int
+    row: dict[str, Any]
+    shape: Shape
+    data: Extracted
+
+
+def rows_of(path: str | Path, stats: RunStats | None = None) -> Iterator[SourceRow]:
+    """Stream a file's rows, each checked against the shape its file's first row has."""
+    shape: Shape | None = None
+    for line, row in read_rows(path):
+        if shape is None or not shape.matches(row):
+            found = detect_shape(row)
+            if found is None:
+                raise InputError("row of unknown shape (expected items, conversations, messages or "
+                                 "instruction/output)", path=path, line=line)
+            if shape is not None and found is not shape:
+                raise InputError(f"row has shape {found.name}, but the file's first row has shape "
+                                 f"{shape.name}", path=path, line=line)
+            shape = found
+        try:
+            data = shape.extract(row)
+        except ShapeError as exc:
+            raise InputError(f"{shape.name} row: {exc}", path=path, line=line) from exc
+        if stats is not None:
+            stats.shapes[shape.name] += 1
+        yield SourceRow(line, row, shape, data)
+
+
+def _previous(row: dict[str, Any]) -> dict[str, Any]:
+    meta = row.get("realign")
+    return meta if isinstance(meta, dict) else {}
+
+
+def example_of(source: SourceRow, *, reclassify: bool = False) -> Example:
+    """The example a row holds; a task or evidence from an earlier ``classify``/``retrieve`` is reused."""
+    previous = _previous(source.row)
+    task = None if reclassify else (source.data.category or previous.get("task"))
+    evidence = previous.get("evidence")
+    if not evidence and previous.get("retrieval") not in ("ok", "empty", "given"):
+        evidence = None  # retrieval failed or never ran for this row: search again
+    return Example(
+        question=source.data.question,
+        response=source.data.response,
+        task=task,
+        evidence=[Evidence.model_validate(e) for e in evidence] if isinstance(evidence, list) else None,
+        id=source.row.get("id"),
+    )
+
+
+def metadata(result: Result) -> dict[str, Any]:
+    """The ``realign`` object written into each output row."""
+    meta: dict[str, Any] = {
+        "task": result.task,
+        "confidence": result.confidence,
+        "tag": result.tag,
+        "reason": result.reason,
+        "evidence": [e.model_dump() for e in result.evidence],
+    }
+    if result.retrieval is not None:
+        meta["retrieval"] = result.retrieval
+    if result.tag == "rewrite":
+        meta["original"] = result.original
+    rejected = [c.rejected for c in result.candidates if c.rejected]
+    if rejected:
+        meta["rejected"] = rejected
+    if result.usage.calls:
+        meta["usage"] = result.usage.model_dump(exclude={"calls"})
+    return meta
+
+
+async def reformat_file(
+    pipeline: Pipeline,
+    source: str | Path,
+    output: str | Path,
+    *,
+    reclassify: bool = False,
+    stats: RunStats | None = None,
+    progress: Progress | None = None,
+) -> RunStats:
+    """Reformat every row of ``source`` into ``output`` (same shape and order, ``realign`` added)."""
+    stats = stats or RunStats()
+
+    async def process(item: SourceRow) -> tuple[dict[str, Any], Usage]:
+        previous = _previous(item.row)
+        if item.data.pass_reason is not None:
+            meta: dict[str, Any] = {"task": item.data.category or previous.get("task"), "confidence": None,
+                    "tag": "original", "reason": item.data.pass_reason, "evidence": []}
+            return {**item.row, "realign": meta}, Usage()
+        result = await pipeline.areformat_one(example_of(item, reclassify=reclassify))
+        row = item.shape.apply(item.row, result.response) if result.tag == "rewrite" else dict(item.row)
+        row["realign"] = metadata(result)
+        return row, result.usage
+
+    with AtomicWriter(output) as writer:
+        async for _, (row, usage) in ordered_map(process, rows_of(source, stats), pipeline.window):
+            writer.write(row)
+            stats.add(row["realign"], usage)
+            if progress is not None:
+                progress.update(stats)
+    if progress is not None:
+        progress.update(stats, force=True)
+        progress.close()
+    return stats
+
+
+async def retrieve_file(
+    pipeline: Pipeline, source: str | Path, output: str | Path, *, reclassify: bool = False
+) -> RunStats:
+    """Classify and retrieve only: each row gains ``realign.task``, ``confidence``, ``evidence`` and
+    ``retrieval``, for inspection before paying for rewrites (``reformat`` reuses that evidence)."""
+    stats = RunStats()
+
+    async def process(item: SourceRow) -> dict[str, Any]:
+        example = example_of(item, reclassify=reclassify)
+        prediction = await pipeline.task_of(example)
+        evidence, status = await pipeline.evidence_for(example, prediction.task)
+        meta = {**_previous(item.row), "task": prediction.task, "confidence": prediction.confidence,
+                "evidence": [e.model_dump() for e in evidence], "retrieval": status}
+        return {**item.row, "realign": meta}
+
+    with AtomicWriter(output) as writer:
+        async for _, row in ordered_map(process, rows_of(source, stats), pipeline.window):
+            writer.write(row)
+            stats.rows += 1
+            stats.tasks[row["realign"]["task"]] += 1
+            stats.reasons[f"retrieval {row['realign']['retrieval'] or 'not needed'}"] += 1
+    return stats

@@ -1,0 +1,245 @@
+"""The OpenAI-compatible chat client: the official SDK, bounded retries, a run-wide backoff gate.
+
+The SDK's own retries are switched off (``max_retries=0``) so that one policy, ours, decides: every
+transient failure (429, 5xx, timeouts, connection errors) is retried a bounded number of times with
+exponential backoff and jitter, honouring ``retry-after-ms``/``retry-after``. A 429 also closes a
+gate shared by every request of the client, so the whole run slows down instead of each row
+hammering the server on its own. Errors no retry can fix (bad key, no permission, out of quota,
+unknown model) raise :class:`FatalLLMError` at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import openai
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from ._exceptions import FatalLLMError, LLMError, UsageError
+from ._models import Usage
+from ._types import ChatRequest, Choice, Completion
+
+__all__ = ["DEFAULT_MODEL", "OpenAIChat", "RetryPolicy"]
+
+T = TypeVar("T")
+
+DEFAULT_MODEL = "gpt-4o-mini"
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+# Local servers (vLLM, Ollama) accept any key, but the SDK insists on one.
+_PLACEHOLDER_KEY = "not-needed"
+_TRANSIENT = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
+              openai.APIConnectionError, openai.ConflictError)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How transient failures are retried: ``attempts`` in all, waits from ``initial`` doubling up to
+    ``maximum`` seconds plus up to ``jitter`` seconds; a server's retry-after is honoured up to
+    ``max_retry_after`` seconds."""
+
+    attempts: int = 6
+    initial: float = 1.0
+    maximum: float = 60.0
+    jitter: float = 1.0
+    max_retry_after: float = 120.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise UsageError("RetryPolicy.attempts must be at least 1")
+
+
+def _status_code(exc: BaseException) -> int | None:
+    return exc.status_code if isinstance(exc, openai.APIStatusError) else None
+
+
+def _is_quota(exc: BaseException) -> bool:
+    return isinstance(exc, openai.APIError) and "insufficient_quota" in (exc.code, exc.type)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if _is_quota(exc):
+        return False
+    return isinstance(exc, _TRANSIENT) or _status_code(exc) == 408
+
+
+def _retry_after(exc: BaseException | None) -> float | None:
+    """Seconds the server asked us to wait, from ``retry-after-ms`` or ``retry-after`` (seconds)."""
+    if not isinstance(exc, openai.APIStatusError):
+        return None
+    headers = exc.response.headers
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return max(0.0, float(value) * scale)
+        except ValueError:
+            continue  # an HTTP date: rare for these APIs, fall back to our own backoff
+    return None
+
+
+def _translate(exc: openai.OpenAIError, model: str, base_url: str) -> LLMError:
+    """Map an SDK error to ours. Messages are written here, never copied, so no key can leak."""
+    status = _status_code(exc)
+    if _is_quota(exc):
+        return FatalLLMError(
+            f"{base_url}: out of quota (insufficient_quota); add credits or use another key", code="quota"
+        )
+    if isinstance(exc, openai.AuthenticationError):
+        return FatalLLMError(
+            f"{base_url}: authentication failed (401); check OPENAI_API_KEY", code="auth"
+        )
+    if isinstance(exc, openai.PermissionDeniedError):
+        return FatalLLMError(f"{base_url}: permission denied (403) for model {model!r}", code="permission")
+    if isinstance(exc, openai.NotFoundError):
+        return FatalLLMError(
+            f"{base_url}: model {model!r} or endpoint not found (404); check --model and --base-url",
+            code="not_found",
+        )
+    if isinstance(exc, openai.RateLimitError):
+        return LLMError("rate limited; retries exhausted", code="rate_limit")
+    if isinstance(exc, openai.APITimeoutError):
+        return LLMError("request timed out; retries exhausted", code="timeout")
+    if isinstance(exc, openai.APIConnectionError):
+        return LLMError(f"cannot connect to {base_url}; retries exhausted", code="connection")
+    if isinstance(exc, openai.APIError) and exc.code == "context_length_exceeded":
+        return LLMError("prompt longer than the model's context", code="context_length")
+    if status is not None and status >= 500:
+        return LLMError(f"server error {status}; retries exhausted", code="server_error")
+    if status is not None:
+        return LLMError(f"request rejected ({status})", code=f"http_{status}")
+    return LLMError(type(exc).__name__, code="error")
+
+
+class OpenAIChat:
+    """An :class:`~realign.LLM` backed by the official ``openai`` SDK (async).
+
+    Works with OpenAI and any OpenAI-compatible server (vLLM, Ollama, llama.cpp, TGI...). Pass a
+    ready-made ``openai.AsyncOpenAI`` as ``client`` to control transport and headers yourself;
+    otherwise one is built from ``base_url``/``api_key``, falling back to ``OPENAI_BASE_URL`` and
+    ``OPENAI_API_KEY``.
+    """
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        client: openai.AsyncOpenAI | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float = 300.0,
+        retry: RetryPolicy | None = None,
+        extra_body: dict[str, Any] | None = None,
+    ) -> None:
+        self.model = model
+        self.retry = retry or RetryPolicy()
+        self.extra_body = extra_body
+        if client is None:
+            client = self._build_client(base_url, api_key, timeout)
+        self.client = client
+        self.base_url = str(client.base_url).rstrip("/")
+        self._resume_at = 0.0  # monotonic time before which no request is sent (shared backoff)
+
+    @staticmethod
+    def _build_client(base_url: str | None, api_key: str | None, timeout: float) -> openai.AsyncOpenAI:
+        base_url = base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_BASE_URL
+        api_key = api_key or os.environ.get("OPENAI_API_KEY")
+        if not api_key:
+            if base_url.rstrip("/") == OPENAI_BASE_URL:
+                raise UsageError(
+                    "no OpenAI API key: set OPENAI_API_KEY (or pass --base-url for a local server)"
+                )
+            api_key = _PLACEHOLDER_KEY
+        return openai.AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=0)
+
+    @property
+    def identity(self) -> str:
+        return f"{self.base_url}|{self.model}"
+
+    def __repr__(self) -> str:  # never show the key
+        return f"OpenAIChat(model={self.model!r}, base_url={self.base_url!r})"
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        return await self._retrying(self._create, request)
+
+    async def complete_text(self, prompt: str, *, max_tokens: int) -> str:
+        """A raw ``/v1/completions`` call (no chat template), greedy, with the same retries."""
+        return await self._retrying(self._create_text, prompt, max_tokens)
+
+    async def _retrying(self, call: Callable[..., Awaitable[T]], *args: Any) -> T:
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(self.retry.attempts),
+                wait=self._wait,
+                retry=retry_if_exception(_is_transient),
+                reraise=True,
+            ):
+                with attempt:
+                    await self._gate()
+                    return await call(*args)
+        except openai.OpenAIError as exc:
+            raise _translate(exc, self.model, self.base_url) from exc
+        raise AssertionError("unreachable: tenacity either returns or re-raises")
+
+    async def _create_text(self, prompt: str, max_tokens: int) -> str:
+        response = await self.client.completions.create(
+            model=self.model, prompt=prompt, max_tokens=max_tokens, temperature=0.0, top_p=1.0
+        )
+        return (response.choices[0].text or "") if response.choices else ""
+
+    async def _create(self, request: ChatRequest) -> Completion:
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "messages": [{"role": role, "content": content} for role, content in request.messages],
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+        }
+        if request.n != 1:
+            kwargs["n"] = request.n
+        if request.max_tokens is not None:
+            kwargs["max_tokens"] = request.max_tokens
+        if self.extra_body:
+            kwargs["extra_body"] = self.extra_body
+        response = await self.client.chat.completions.create(**kwargs)
+        choices = [Choice(c.message.content or "", c.finish_reason) for c in response.choices]
+        return Completion(choices, _usage(response.usage))
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        policy = self.retry
+        delay = _retry_after(exc)
+        if delay is None:
+            delay = min(policy.maximum, policy.initial * 2 ** (state.attempt_number - 1))
+            delay += random.uniform(0, policy.jitter)
+        delay = min(delay, policy.max_retry_after)
+        if isinstance(exc, openai.RateLimitError):
+            # Every request of this client waits too: a 429 is about the account, not this row.
+            self._resume_at = max(self._resume_at, time.monotonic() + delay)
+        return delay
+
+    async def _gate(self) -> None:
+        pause = self._resume_at - time.monotonic()
+        if pause > 0:
+            await asyncio.sleep(pause)
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+
+def _usage(usage: Any) -> Usage:
+    if usage is None:  # some local servers omit it
+        return Usage(calls=1)
+    prompt_details = getattr(usage, "prompt_tokens_details", None)
+    cached = getattr(prompt_details, "cached_tokens", None) or 0
+    return Usage(
+        prompt_tokens=usage.prompt_tokens or 0,
+        completion_tokens=usage.completion_tokens or 0,
+        cached_tokens=cached,
+        calls=1,
+    )

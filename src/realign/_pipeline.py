@@ -1,0 +1,304 @@
+"""The pipeline: classify, retrieve, rewrite, check and select, one row at a time or a stream of rows.
+
+Each stage is a seam injected through the constructor (see ``_types.py``); the pipeline owns only
+the flow between them and the bounds that keep a run finite: at most ``n`` candidates and
+``max_reasks`` re-asks per candidate, at most ``concurrency`` requests in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from ._cache import Cache, request_key
+from ._checks import CheckError, default_checks, first_failure
+from ._exceptions import FatalLLMError, FatalSearchError, LLMError, SearchError, UsageError
+from ._models import Candidate, Evidence, Example, Result, TaskPrediction, Usage
+from ._protocol import RewritePrompt, parse_reply
+from ._ratelimit import RateLimiter
+from ._tasks import DEFAULT_TASK, Task
+from ._templates import Criteria, Prompts
+from ._tokens import count_tokens
+from ._types import LLM, ChatRequest, Check, CheckInput, Classifier, Completion, SearchClient
+
+__all__ = ["Pipeline"]
+
+log = logging.getLogger("realign")
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _default_classifier() -> Classifier:
+    from ._embedded import EmbeddedClassifier  # imported late: it trains a small model on first use
+
+    return EmbeddedClassifier()
+
+
+class Pipeline:
+    """Reformats examples with one LLM, classifier, search client, criteria set and list of checks.
+
+    Every collaborator is one constructor argument and can be replaced by anything with the same
+    one method: ``llm`` (:class:`~realign.LLM`, e.g. :class:`~realign.OpenAIChat` or
+    :class:`~realign.FakeLLM`), ``classifier``, ``search`` (None: no retrieval), ``criteria`` (a
+    :class:`~realign.Criteria` or a folder of user criteria), ``checks``, ``cache``.
+    """
+
+    def __init__(
+        self,
+        llm: LLM | None,
+        *,
+        classifier: Classifier | None = None,
+        search: SearchClient | None = None,
+        criteria: Criteria | str | Path | None = None,
+        checks: Sequence[Check] | None = None,
+        cache: Cache | None = None,
+        n: int = 1,
+        temperature: float = 0.3,
+        top_p: float = 1.0,
+        max_tokens: int | None = None,
+        max_reasks: int = 2,
+        concurrency: int = 64,
+        select: Literal["longest", "first"] = "longest",
+        retrieval_tasks: Iterable[str] | None = None,
+        strict: bool = False,
+        prompts: Prompts | None = None,
+        rate_limiter: RateLimiter | None = None,
+    ) -> None:
+        if n < 1 or concurrency < 1 or max_reasks < 0:
+            raise UsageError("n and concurrency must be at least 1, max_reasks at least 0")
+        self.llm = llm
+        self.classifier = classifier if classifier is not None else _default_classifier()
+        self.search = search
+        self.criteria = criteria if isinstance(criteria, Criteria) else Criteria(criteria)
+        self.checks = list(checks) if checks is not None else default_checks()
+        self.cache = cache
+        self.rate_limiter = rate_limiter
+        self.n, self.temperature, self.top_p, self.max_tokens = n, temperature, top_p, max_tokens
+        self.max_reasks, self.concurrency, self.select, self.strict = max_reasks, concurrency, select, strict
+        self.prompt = RewritePrompt(prompts or Prompts(), self.criteria)
+        tasks = self.criteria.tasks
+        if retrieval_tasks is None:
+            self.retrieval_tasks = frozenset(name for name, task in tasks.items() if task.retrieval)
+        else:
+            self.retrieval_tasks = frozenset(retrieval_tasks)
+            unknown = self.retrieval_tasks - set(tasks)
+            if unknown:
+                raise UsageError(f"unknown task(s) in retrieval_tasks: {', '.join(sorted(unknown))}")
+        self._limit: asyncio.Semaphore | None = None
+        self._limit_loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def tasks(self) -> dict[str, Task]:
+        return dict(self.criteria.tasks)
+
+    # ----------------------------------------------------------------------------- one example
+
+    async def areformat_one(self, example: Example) -> Result:
+        """Reformat one example. Raises only on errors that must stop a run (bad key, bad config)."""
+        prediction = await self.task_of(example)
+        task = self.criteria.tasks[prediction.task]
+        original = example.response
+        result = Result(response=original, tag="original", reason=None, task=task.name, original=original,
+                        confidence=prediction.confidence, id=example.id)
+        if not example.question.strip() or not original.strip():
+            return _keep(result, "empty_response")
+        if not task.rewrite or not self.criteria.has(task.name):
+            return _keep(result, "task_not_rewritten")
+        evidence, retrieval = await self.evidence_for(example, task.name)
+        result.evidence, result.retrieval = evidence, retrieval
+        if self.llm is None:
+            raise UsageError("this pipeline has no LLM (llm=None): it can classify and retrieve, not rewrite")
+        messages = self.prompt.messages(task.name, example.question, original, evidence)
+        request = ChatRequest(messages, self.n, self.temperature, self.top_p, self.max_tokens)
+        try:
+            candidates, usage = await self._candidates(request)
+        except FatalLLMError:
+            raise
+        except LLMError as exc:
+            return _keep(result, f"llm_error:{exc.code}")
+        result.usage = usage
+        result.candidates = [self._judge(c, task.name, example, evidence) for c in candidates]
+        return self._choose(result)
+
+    async def task_of(self, example: Example) -> TaskPrediction:
+        """The example's task: its own when given (checked against the table), else the classifier's."""
+        if example.task is None:
+            prediction = await self.classifier.classify(example.question)
+            if prediction.task in self.criteria.tasks:
+                return prediction
+            return TaskPrediction(task=DEFAULT_TASK, confidence=0.0, source=prediction.source)
+        if example.task in self.criteria.tasks:
+            return TaskPrediction(task=example.task, confidence=1.0, source="given")
+        if self.strict:
+            raise UsageError(f"unknown task {example.task!r} (see `realign tasks`)")
+        log.warning("unknown task %r: treated as %r", example.task, DEFAULT_TASK)
+        return TaskPrediction(task=DEFAULT_TASK, confidence=0.0, source="unknown")
+
+    async def evidence_for(self, example: Example, task: str) -> tuple[list[Evidence], str | None]:
+        """Evidence for the prompt and the retrieval status (None, ``given``, ``ok``, ``empty``, ``failed``)."""
+        if example.evidence is not None:
+            return list(example.evidence), "given"
+        if self.search is None or task not in self.retrieval_tasks:
+            return [], None
+        try:
+            found = await self.search.search(example.question)
+        except FatalSearchError:
+            raise
+        except SearchError as exc:
+            log.warning("search failed, going on without evidence: %s", exc)
+            return [], "failed"
+        return found, "ok" if found else "empty"
+
+    # ----------------------------------------------------------------------------- candidates
+
+    async def _candidates(self, request: ChatRequest) -> tuple[list[Candidate], Usage]:
+        """``n`` parsed candidates. Servers that ignore ``n`` (Ollama) are topped up with extra calls."""
+        usage = Usage()
+        choices: list[tuple[str, str | None]] = []
+        for call in range(self.n):  # bounded: at most n calls even if every call returns one choice
+            wanted = self.n - len(choices)
+            completion = await self._complete(replace(request, n=wanted), salt=f"topup{call}" if call else "")
+            usage += completion.usage
+            choices += [(c.text, c.finish_reason) for c in completion.choices[:wanted]]
+            if len(choices) >= self.n:
+                break
+        candidates = []
+        for text, finish in choices:
+            candidate, extra = await self._parse_or_reask(request, text, finish)
+            usage += extra
+            candidates.append(candidate)
+        return candidates, usage
+
+    async def _parse_or_reask(self, request: ChatRequest, text: str, finish: str | None) -> tuple[Candidate, Usage]:
+        usage = Usage()
+        for attempt in range(self.max_reasks + 1):
+            if finish == "length":
+                return Candidate(text=None, reasoning=text, finish_reason=finish, rejected="truncated"), usage
+            parsed = parse_reply(text)
+            if parsed.rewrite is not None:
+                return Candidate(text=parsed.rewrite, reasoning=parsed.reasoning, finish_reason=finish), usage
+            if attempt == self.max_reasks:
+                break
+            followup = self.prompt.reask(request, text, parsed.problem or "unparsable reply")
+            completion = await self._complete(followup, salt="")
+            usage += completion.usage
+            if not completion.choices:
+                break
+            text, finish = completion.choices[0].text, completion.choices[0].finish_reason
+        return Candidate(text=None, reasoning=text, finish_reason=finish, rejected="parse_error"), usage
+
+    async def _complete(self, request: ChatRequest, *, salt: str) -> Completion:
+        assert self.llm is not None  # checked in areformat_one
+        key = None
+        if self.cache is not None:
+            key = request_key(self.llm.identity, request, salt)
+            hit = self.cache.get(key)
+            if hit is not None:
+                return hit
+        async with self._limiter():
+            if self.rate_limiter is not None:
+                expected = sum(count_tokens(text) for _, text in request.messages) + (request.max_tokens or 0)
+                await self.rate_limiter.acquire(expected)
+            completion = await self.llm.complete(request)
+        if key is not None and self.cache is not None and completion.choices:
+            self.cache.put(key, completion)
+        return completion
+
+    def _limiter(self) -> asyncio.Semaphore:
+        # A semaphore belongs to one event loop; the sync API runs a fresh loop per call.
+        loop = asyncio.get_running_loop()
+        if self._limit is None or self._limit_loop is not loop:
+            self._limit, self._limit_loop = asyncio.Semaphore(self.concurrency), loop
+        return self._limit
+
+    # ----------------------------------------------------------------------------- checks, selection
+
+    def _judge(self, candidate: Candidate, task: str, example: Example, evidence: list[Evidence]) -> Candidate:
+        if candidate.text is None:
+            return candidate
+        item = CheckInput(task, example.question, example.response, candidate.text,
+                          candidate.finish_reason, tuple(evidence))
+        try:
+            failed = first_failure(self.checks, item)
+        except CheckError as exc:
+            log.error("%s; the row keeps its original", exc)
+            failed = f"check_error:{exc.check}"
+            return candidate.model_copy(update={"rejected": failed})
+        if failed is None:
+            return candidate
+        return candidate.model_copy(update={"rejected": f"filter:{failed}"})
+
+    def _choose(self, result: Result) -> Result:
+        passing = [c for c in result.candidates if c.rejected is None and c.text is not None]
+        if not passing:
+            return _keep(result, result.candidates[0].rejected if result.candidates else "no_candidate")
+        best = max(passing, key=lambda c: count_tokens(c.text or "")) if self.select == "longest" else passing[0]
+        text = best.text or ""
+        if text.strip() == result.original.strip():
+            # The model judged the criteria not to fit this row and kept it (adaptive rewriting).
+            return _keep(result, "unchanged")
+        result.response, result.tag, result.reason = text, "rewrite", None
+        return result
+
+    # ----------------------------------------------------------------------------- many examples
+
+    async def astream(self, examples: Iterable[Example] | AsyncIterable[Example]) -> AsyncIterator[Result]:
+        """Reformat a stream of examples concurrently; results come out in input order."""
+        async for _, result in ordered_map(self.areformat_one, examples, self.window):
+            yield result
+
+    @property
+    def window(self) -> int:
+        """Rows in progress at once. Larger than ``concurrency`` so one slow row does not stall the rest."""
+        return 4 * self.concurrency + 16
+
+    async def aclose(self) -> None:
+        for part in (self.llm, self.search):
+            close = getattr(part, "aclose", None)
+            if close is not None:
+                await close()
+
+
+def _keep(result: Result, reason: str | None) -> Result:
+    result.response, result.tag, result.reason = result.original, "original", reason
+    return result
+
+
+async def _aiter(items: Iterable[T] | AsyncIterable[T]) -> AsyncIterator[T]:
+    if isinstance(items, AsyncIterable):
+        async for item in items:
+            yield item
+    else:
+        for item in items:
+            yield item
+
+
+async def ordered_map(
+    func: Callable[[T], Awaitable[R]], items: Iterable[T] | AsyncIterable[T], window: int
+) -> AsyncIterator[tuple[T, R]]:
+    """Apply ``func`` to ``items`` with up to ``window`` in progress; yield ``(item, result)`` in order.
+
+    Memory stays bounded by ``window`` whatever the input size. If one call raises, the ones still
+    running are cancelled and the error propagates.
+    """
+    pending: deque[tuple[T, asyncio.Task[R]]] = deque()
+    try:
+        async for item in _aiter(items):
+            pending.append((item, asyncio.ensure_future(func(item))))
+            if len(pending) >= window:
+                head, task = pending.popleft()
+                yield head, await task
+        while pending:
+            head, task = pending.popleft()
+            yield head, await task
+    finally:
+        for _, task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*(t for _, t in pending), return_exceptions=True)

@@ -1,0 +1,77 @@
+"""A one-line progress display on stderr, shown only when stderr is a terminal."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from ._cost import Price
+from ._io import container_of
+
+if TYPE_CHECKING:
+    from ._job import RunStats
+
+__all__ = ["Progress", "count_rows"]
+
+
+def count_rows(path: str | Path) -> int | None:
+    """Rows in a file, cheaply: non-empty lines of JSONL, Parquet metadata; None for JSON arrays."""
+    kind = container_of(path)
+    try:
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        if kind == "jsonl":
+            rows = 0
+            with open(path, "rb") as handle:
+                for line in handle:
+                    rows += bool(line.strip())
+            return rows
+    except OSError:
+        return None
+    return None
+
+
+class Progress:
+    """Redraws ``done/total, rewritten, kept, tokens, $, ETA`` at most every ``interval`` seconds."""
+
+    def __init__(self, total: int | None, price: Price | None, *, stream: TextIO | None = None,
+                 enabled: bool | None = None, interval: float = 0.25) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.total, self.price, self.interval = total, price, interval
+        self.started = time.monotonic()
+        self._last = 0.0
+
+    def update(self, stats: RunStats, *, force: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if not force and now - self._last < self.interval:
+            return
+        self._last = now
+        elapsed = now - self.started
+        done, rewritten, usage = stats.rows, stats.tags.get("rewrite", 0), stats.usage
+        parts = [f"{done:,}" + (f"/{self.total:,}" if self.total else "") + " rows",
+                 f"rewritten {rewritten:,}", f"kept {done - rewritten:,}",
+                 f"tokens {usage.prompt_tokens:,} in / {usage.completion_tokens:,} out"]
+        if self.price is not None:
+            parts.append(f"${self.price.cost(usage):,.2f}")
+        if self.total and done:
+            remaining = elapsed / done * (self.total - done)
+            parts.append(f"ETA {_clock(remaining)}")
+        self.stream.write("\r\033[K" + "  ".join(parts))
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"

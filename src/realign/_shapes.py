@@ -1,0 +1,114 @@
+"""Dataset row shapes: find the (question, response) pair in a row and put a new response back.
+
+Four shapes are recognised, per file from its first row:
+
+- ``realign``  ``{"items": [{"from": "human", "value": Q, "category"?}, {"from": "gpt", "value": A}]}``
+- ``sharegpt`` ``{"conversations": [{"from": "human", "value": Q}, {"from": "gpt", "value": A}]}``
+- ``alpaca``   ``{"instruction": I, "input": X?, "output": A}`` (the question is I, then X)
+- ``openai``   ``{"messages": [{"role": "system"?}, {"role": "user", ...}, {"role": "assistant", ...}]}``
+
+Rows keep every other field; only the response text changes.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["SHAPES", "Extracted", "Shape", "detect_shape"]
+
+Row = dict[str, Any]
+
+_USER = {"human", "user"}
+_ASSISTANT = {"gpt", "assistant", "bot", "model"}
+
+
+@dataclass(frozen=True, slots=True)
+class Extracted:
+    """What a row holds. ``pass_reason`` is set for rows that are passed through unchanged."""
+
+    question: str
+    response: str
+    category: str | None = None
+    pass_reason: str | None = None
+
+
+class ShapeError(ValueError):
+    """A row that does not fit its file's shape; the message says what is wrong."""
+
+
+class Shape:
+    """Turn-list shapes (``items``, ``conversations``, ``messages``) share one implementation."""
+
+    def __init__(self, name: str, key: str, speaker: str, text: str) -> None:
+        self.name, self.key, self.speaker, self.text = name, key, speaker, text
+
+    def matches(self, row: Row) -> bool:
+        return isinstance(row.get(self.key), list)
+
+    def _turns(self, row: Row) -> list[dict[str, Any]]:
+        turns = row.get(self.key)
+        if not isinstance(turns, list) or not all(isinstance(t, dict) for t in turns):
+            raise ShapeError(f"'{self.key}' must be a list of objects")
+        return [t for t in turns if t.get(self.speaker) != "system"]
+
+    def extract(self, row: Row) -> Extracted:
+        turns = self._turns(row)
+        for turn in turns:
+            if not isinstance(turn.get(self.text), str):
+                raise ShapeError(f"every turn of '{self.key}' needs a string '{self.text}'")
+        if not turns:
+            return Extracted("", "", row.get("category"), "no_response")
+        first = turns[0]
+        category = first.get("category", row.get("category"))
+        question = first[self.text] if first.get(self.speaker) in _USER else ""
+        if len(turns) > 2:
+            return Extracted(question, turns[-1][self.text], category, "multi_turn")
+        if len(turns) < 2 or turns[1].get(self.speaker) not in _ASSISTANT:
+            return Extracted(question, "", category, "no_response")
+        return Extracted(question, turns[1][self.text], category)
+
+    def apply(self, row: Row, response: str) -> Row:
+        out = dict(row)
+        out[self.key] = turns = copy.copy(row[self.key])
+        last = max(i for i, t in enumerate(turns) if t.get(self.speaker) in _ASSISTANT)
+        turns[last] = {**turns[last], self.text: response}
+        return out
+
+
+class AlpacaShape(Shape):
+    def __init__(self) -> None:
+        super().__init__("alpaca", "instruction", "", "")
+
+    def matches(self, row: Row) -> bool:
+        return "instruction" in row and "items" not in row and "messages" not in row
+
+    def extract(self, row: Row) -> Extracted:
+        instruction, extra, output = row.get("instruction"), row.get("input") or "", row.get("output")
+        if not isinstance(instruction, str) or not isinstance(extra, str):
+            raise ShapeError("'instruction' and 'input' must be strings")
+        question = f"{instruction}\n\n{extra}" if extra.strip() else instruction
+        if output is None:
+            return Extracted(question, "", row.get("category"), "no_response")
+        if not isinstance(output, str):
+            raise ShapeError("'output' must be a string")
+        return Extracted(question, output, row.get("category"))
+
+    def apply(self, row: Row, response: str) -> Row:
+        return {**row, "output": response}
+
+
+SHAPES: tuple[Shape, ...] = (
+    Shape("realign", "items", "from", "value"),
+    Shape("sharegpt", "conversations", "from", "value"),
+    Shape("openai", "messages", "role", "content"),
+    AlpacaShape(),
+)
+
+
+def detect_shape(row: Any) -> Shape | None:
+    """The shape a row has, or None."""
+    if not isinstance(row, dict):
+        return None
+    return next((s for s in SHAPES if s.matches(row)), None)

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from stub_server import StubServer
+
+
+@pytest.fixture
+def server() -> Iterator[StubServer]:
+    with StubServer() as stub:
+        yield stub
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's keys or writes to their cache."""
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "SERPER_API_KEY", "TAVILY_API_KEY", "BRAVE_API_KEY",
+                 "EXA_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("REALIGN_CACHE", str(tmp_path / "default-cache.sqlite"))
+
+
+def realign_row(question: str, answer: str, category: str | None = None, **extra: Any) -> dict[str, Any]:
+    human: dict[str, Any] = {"from": "human", "value": question}
+    if category is not None:
+        human["category"] = category
+    return {**extra, "items": [human, {"from": "gpt", "value": answer}]}
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -1,0 +1,148 @@
+"""The OpenAI client against the API mocked at the HTTP level (httpx2.MockTransport under the real SDK)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx2
+import openai
+import pytest
+
+from realign import ChatRequest, FatalLLMError, LLMError, OpenAIChat, RetryPolicy, UsageError
+from stub_server import chat_reply
+
+FAST = RetryPolicy(attempts=5, initial=0.001, maximum=0.002, jitter=0.0)
+REQUEST = ChatRequest((("system", "s"), ("user", "u")), n=2, temperature=0.3, top_p=1.0, max_tokens=64)
+
+
+def client_for(responses: list[httpx2.Response], seen: list[httpx2.Request]) -> openai.AsyncOpenAI:
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        return responses.pop(0) if len(responses) > 1 else responses[0]
+
+    transport = httpx2.MockTransport(handler)
+    return openai.AsyncOpenAI(api_key="sk-test", base_url="http://llm.test/v1", max_retries=0,
+                              http_client=httpx2.AsyncClient(transport=transport))
+
+
+def ok(text: str = "Reasoning: r\nRevised response:\nX", **kw: Any) -> httpx2.Response:
+    return httpx2.Response(200, json=chat_reply(text, **kw))
+
+
+def error(status: int, body: Any, headers: dict[str, str] | None = None) -> httpx2.Response:
+    return httpx2.Response(status, json=body, headers=headers or {})
+
+
+RATE = {"error": {"message": "Rate limit reached. Please try again in 84ms", "type": "tokens",
+                  "code": "rate_limit_exceeded"}}
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def test_request_shape_usage_and_choices() -> None:
+    seen: list[httpx2.Request] = []
+    llm = OpenAIChat("m1", client=client_for([ok(n=2)], seen), retry=FAST)
+    completion = run(llm.complete(REQUEST))
+    body = json.loads(seen[0].content)
+    assert body["model"] == "m1" and body["n"] == 2 and body["temperature"] == 0.3
+    assert body["max_tokens"] == 64 and body["messages"][0] == {"role": "system", "content": "s"}
+    assert [c.text for c in completion.choices] == ["Reasoning: r\nRevised response:\nX"] * 2
+    assert completion.usage.prompt_tokens == 100 and completion.usage.cached_tokens == 20
+    assert completion.usage.calls == 1
+    assert llm.identity == "http://llm.test/v1|m1"
+
+
+def test_429_then_success_is_retried_and_honours_retry_after_ms() -> None:
+    seen: list[httpx2.Request] = []
+    llm = OpenAIChat("m", client=client_for([error(429, RATE, {"retry-after-ms": "5"}), ok()], seen), retry=FAST)
+    completion = run(llm.complete(REQUEST))
+    assert len(seen) == 2 and completion.choices[0].text.endswith("X")
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 408])
+def test_transient_errors_are_retried_then_succeed(status: int) -> None:
+    seen: list[httpx2.Request] = []
+    responses = [error(status, {"error": {"message": "boom"}}), error(status, {"error": {}}), ok()]
+    run(OpenAIChat("m", client=client_for(responses, seen), retry=FAST).complete(REQUEST))
+    assert len(seen) == 3
+
+
+def test_retries_are_bounded() -> None:
+    seen: list[httpx2.Request] = []
+    llm = OpenAIChat("m", client=client_for([error(503, {"error": {"message": "down"}})], seen), retry=FAST)
+    with pytest.raises(LLMError) as info:
+        run(llm.complete(REQUEST))
+    assert len(seen) == FAST.attempts and info.value.code == "server_error"
+    assert not isinstance(info.value, FatalLLMError)
+
+
+@pytest.mark.parametrize(
+    ("response", "code"),
+    [
+        (error(401, {"error": {"message": "Incorrect API key provided: sk-test", "code": "invalid_api_key"}}),
+         "auth"),
+        (error(403, {"error": {"message": "no access"}}), "permission"),
+        (error(429, {"error": {"message": "You exceeded your current quota", "type": "insufficient_quota",
+                               "code": "insufficient_quota"}}), "quota"),
+        (error(404, {"error": {"message": "model not found"}}), "not_found"),
+    ],
+)
+def test_fatal_errors_stop_at_once_and_never_show_the_key(response: httpx2.Response, code: str) -> None:
+    seen: list[httpx2.Request] = []
+    llm = OpenAIChat("m", client=client_for([response], seen), retry=FAST)
+    with pytest.raises(FatalLLMError) as info:
+        run(llm.complete(REQUEST))
+    assert len(seen) == 1 and info.value.code == code
+    assert "sk-test" not in str(info.value) and "sk-test" not in repr(llm)
+
+
+def test_flat_vllm_error_and_context_length() -> None:
+    seen: list[httpx2.Request] = []
+    flat = {"object": "error", "message": "This model's maximum context length is 4096 tokens",
+            "type": "BadRequestError", "code": "context_length_exceeded"}
+    llm = OpenAIChat("m", client=client_for([error(400, flat)], seen), retry=FAST)
+    with pytest.raises(LLMError) as info:
+        run(llm.complete(REQUEST))
+    assert info.value.code == "context_length" and len(seen) == 1
+
+
+def test_a_429_pauses_every_request_of_the_client() -> None:
+    seen: list[httpx2.Request] = []
+    llm = OpenAIChat("m", client=client_for([error(429, RATE, {"retry-after-ms": "300"}), ok()], seen),
+                     retry=FAST)
+
+    async def both() -> float:
+        loop = asyncio.get_running_loop()
+        first = asyncio.ensure_future(llm.complete(REQUEST))
+        await asyncio.sleep(0.05)  # the first request has hit the 429 by now
+        start = loop.time()
+        await llm.complete(REQUEST)
+        waited = loop.time() - start
+        await first
+        return waited
+
+    assert run(both()) >= 0.2
+
+
+def test_missing_key_names_the_variable_and_local_servers_need_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(UsageError, match="OPENAI_API_KEY"):
+        OpenAIChat("m")
+    assert OpenAIChat("m", base_url="http://localhost:11434/v1").base_url == "http://localhost:11434/v1"
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://localhost:8000/v1")
+    assert OpenAIChat("m").identity == "http://localhost:8000/v1|m"
+
+
+def test_raw_completion_call() -> None:
+    seen: list[httpx2.Request] = []
+    body = {"id": "c", "object": "text_completion", "created": 0, "model": "m",
+            "choices": [{"index": 0, "text": " math_puzzles", "finish_reason": "stop"}]}
+    llm = OpenAIChat("clf", client=client_for([httpx2.Response(200, json=body)], seen), retry=FAST)
+    assert run(llm.complete_text("Query: 2+2?", max_tokens=50)) == " math_puzzles"
+    sent = json.loads(seen[0].content)
+    assert seen[0].url.path.endswith("/completions") and sent["max_tokens"] == 50 and sent["temperature"] == 0
+
+

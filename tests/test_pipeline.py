@@ -1,0 +1,217 @@
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+import realign
+from realign import (
+    Choice,
+    Completion,
+    Evidence,
+    Example,
+    FakeLLM,
+    FatalLLMError,
+    LLMError,
+    Pipeline,
+    SQLiteCache,
+    TaskPrediction,
+    UsageError,
+)
+
+ORIGINAL = "Natalia sold 48/2 = 24 clips in May.\nShe sold 48+24 = 72 clips altogether.\n#### 72"
+GOOD = ("Reasoning: numbered steps help.\nRevised response:\nWe need the clips sold in April and May.\n\n"
+        "1. In May she sold 48 / 2 = 24 clips.\n2. Altogether she sold 48 + 24 = 72 clips.\n\n#### 72")
+
+
+class FixedClassifier:
+    def __init__(self, task: str = "math_puzzles", confidence: float = 0.9) -> None:
+        self.task, self.confidence, self.seen = task, confidence, 0
+
+    async def classify(self, instruction: str) -> TaskPrediction:
+        self.seen += 1
+        return TaskPrediction(task=self.task, confidence=self.confidence, source="fixed")
+
+
+def pipe(llm: FakeLLM, **kw: object) -> Pipeline:
+    kw.setdefault("classifier", FixedClassifier())
+    return Pipeline(llm, **kw)  # type: ignore[arg-type]
+
+
+def one(p: Pipeline, example: Example) -> realign.Result:
+    return asyncio.run(p.areformat_one(example))
+
+
+Q = "Natalia sold clips to 48 friends in April, and half as many in May. How many altogether?"
+
+
+def test_rewrite_is_accepted_with_metadata() -> None:
+    llm = FakeLLM([GOOD])
+    result = one(pipe(llm), Example(question=Q, response=ORIGINAL))
+    assert result.tag == "rewrite" and result.reason is None
+    assert result.response.startswith("We need") and result.response.endswith("#### 72")
+    assert result.original == ORIGINAL and result.task == "math_puzzles"
+    assert result.usage.calls == 1 and result.candidates[0].reasoning == "numbered steps help."
+    assert len(llm.requests) == 1 and llm.requests[0].n == 1
+
+
+def test_task_not_rewritten_makes_no_call() -> None:
+    llm = FakeLLM([])
+    result = one(pipe(llm), Example(question="Write a poem", response="Roses...", task="poem_generation"))
+    assert result.tag == "original" and result.reason == "task_not_rewritten" and llm.requests == []
+
+
+def test_given_task_skips_classifier_and_unknown_task_becomes_default() -> None:
+    classifier = FixedClassifier()
+    llm = FakeLLM([])
+    result = one(pipe(llm, classifier=classifier), Example(question=Q, response="x", task="no_such_task"))
+    assert result.task == "default" and result.reason == "task_not_rewritten" and classifier.seen == 0
+    with pytest.raises(UsageError, match="no_such_task"):
+        one(pipe(llm, strict=True), Example(question=Q, response="x", task="no_such_task"))
+
+
+def test_unparsable_reply_is_reasked_then_original_kept() -> None:
+    llm = FakeLLM(["Sure! Here it is.", "still no label", "nope"])
+    result = one(pipe(llm, max_reasks=2), Example(question=Q, response=ORIGINAL))
+    assert result.tag == "original" and result.reason == "parse_error"
+    assert len(llm.requests) == 3
+    reask = llm.requests[1]
+    assert reask.messages[-2] == ("assistant", "Sure! Here it is.") and "Revised response:" in reask.messages[-1][1]
+
+
+def test_reask_recovers() -> None:
+    llm = FakeLLM(["no label", GOOD])
+    result = one(pipe(llm), Example(question=Q, response=ORIGINAL))
+    assert result.tag == "rewrite" and result.usage.calls == 2
+
+
+def test_truncated_reply_is_a_failed_candidate() -> None:
+    llm = FakeLLM([Choice(GOOD, "length")])
+    result = one(pipe(llm), Example(question=Q, response=ORIGINAL))
+    assert result.tag == "original" and result.reason == "truncated" and len(llm.requests) == 1
+
+
+def test_length_filter_keeps_original() -> None:
+    llm = FakeLLM(["Reasoning: r\nRevised response:\n#### 72"])
+    result = one(pipe(llm), Example(question=Q, response=ORIGINAL * 3))
+    assert result.tag == "original" and result.reason == "filter:length"
+
+
+def test_code_presence_filter_keeps_original() -> None:
+    original = "Use this:\n```python\ndef add(a, b):\n    return a + b\n```\nIt adds two numbers together for you."
+    llm = FakeLLM(["Reasoning: r\nRevised response:\nDefine a function add that returns the sum of a and b, "
+                   "which adds two numbers together for you."])
+    result = one(pipe(llm, classifier=FixedClassifier("text_to_code_translation")),
+                 Example(question="Write add in Python", response=original))
+    assert result.reason == "filter:code_presence"
+
+
+def test_n_candidates_longest_passing_wins_and_ollama_is_topped_up() -> None:
+    short = "Reasoning: r\nRevised response:\n" + ORIGINAL
+    llm = FakeLLM(lambda req: Completion([Choice(short if len(llm.requests) == 1 else GOOD)]))
+    result = one(pipe(llm, n=3), Example(question=Q, response=ORIGINAL))
+    assert [r.n for r in llm.requests] == [3, 2, 1]  # the server ignored n: topped up, bounded
+    assert len(result.candidates) == 3 and result.response.startswith("We need")
+
+
+def test_model_returning_the_original_is_kept_as_unchanged() -> None:
+    result = one(pipe(FakeLLM()), Example(question=Q, response=ORIGINAL))
+    assert result.tag == "original" and result.reason == "unchanged"
+
+
+def test_llm_error_keeps_original_and_fatal_stops() -> None:
+    result = one(pipe(FakeLLM([LLMError("x", code="server_error")])), Example(question=Q, response=ORIGINAL))
+    assert result.reason == "llm_error:server_error"
+    with pytest.raises(FatalLLMError):
+        one(pipe(FakeLLM([FatalLLMError("bad key", code="auth")])), Example(question=Q, response=ORIGINAL))
+
+
+def test_empty_response_is_kept_with_reason() -> None:
+    llm = FakeLLM([])
+    assert one(pipe(llm), Example(question=Q, response="  \n")).reason == "empty_response"
+    assert llm.requests == []
+
+
+def test_given_evidence_reaches_the_prompt() -> None:
+    llm = FakeLLM([GOOD])
+    ev = [Evidence(text="Paris has been the capital since 508.", title="Paris", url="https://w.org/Paris")]
+    result = one(pipe(llm, classifier=FixedClassifier("open_qa")),
+                 Example(question="Capital of France?", response="Paris.", evidence=ev))
+    assert "Paris has been the capital since 508." in llm.requests[0].messages[1][1]
+    assert result.evidence == ev and result.retrieval == "given"
+
+
+def test_user_check_rejects() -> None:
+    def no_hashes(item: realign.CheckInput) -> bool:
+        return "####" not in item.rewrite
+
+    result = one(pipe(FakeLLM([GOOD]), checks=[no_hashes]), Example(question=Q, response=ORIGINAL))
+    assert result.reason == "filter:no_hashes" and result.candidates[0].rejected == "filter:no_hashes"
+
+
+def test_cache_makes_a_rerun_free(tmp_path: Path) -> None:
+    cache = SQLiteCache(tmp_path / "c.sqlite")
+    first = FakeLLM([GOOD])
+    one(pipe(first, cache=cache), Example(question=Q, response=ORIGINAL))
+    second = FakeLLM([])
+    result = one(pipe(second, cache=cache), Example(question=Q, response=ORIGINAL))
+    assert result.tag == "rewrite" and second.requests == [] and result.usage.calls == 0
+    other_model = FakeLLM([GOOD], identity="fake|other")
+    one(pipe(other_model, cache=cache), Example(question=Q, response=ORIGINAL))
+    assert len(other_model.requests) == 1  # the model is part of the key
+
+
+def test_stream_keeps_order_and_bounds_concurrency() -> None:
+    in_flight = peak = 0
+
+    class SlowLLM(FakeLLM):
+        async def complete(self, request: realign.ChatRequest) -> Completion:
+            nonlocal in_flight, peak
+            in_flight += 1
+            peak = max(peak, in_flight)
+            await asyncio.sleep(0.001 * (hash(request.messages[1][1]) % 5))
+            in_flight -= 1
+            return await super().complete(request)
+
+    def reply(req: realign.ChatRequest) -> str:
+        answer = req.messages[1][1].split("<response>\n")[1].split("\n</response>")[0]
+        return f"Reasoning: r\nRevised response:\n**{answer}** is the answer to this question."
+
+    p = pipe(SlowLLM(reply), concurrency=3)
+    examples = [Example(question=f"q{i}", response=f"a{i}") for i in range(40)]
+
+    async def collect() -> list[realign.Result]:
+        return [r async for r in p.astream(examples)]
+
+    results = asyncio.run(collect())
+    assert [r.original for r in results] == [f"a{i}" for i in range(40)]
+    assert peak <= 3
+
+
+def test_reformat_api_single_and_list() -> None:
+    llm = FakeLLM([GOOD, GOOD])
+    r = realign.reformat(Q, ORIGINAL, task="math_puzzles", llm=llm, classifier=FixedClassifier())
+    assert isinstance(r, realign.Result) and r.tag == "rewrite"
+    rs = realign.reformat([{"question": Q, "response": ORIGINAL, "task": "math_puzzles"},
+                           Example(question="hi", response="hello", task="roleplay")],
+                          llm=llm, classifier=FixedClassifier())
+    assert [x.tag for x in rs] == ["rewrite", "original"]
+
+
+def test_reformat_works_inside_a_running_loop() -> None:
+    async def notebook_cell() -> realign.Result:
+        return realign.reformat(Q, ORIGINAL, task="math_puzzles", llm=FakeLLM([GOOD]),
+                                classifier=FixedClassifier())
+
+    assert asyncio.run(notebook_cell()).tag == "rewrite"
+
+
+def test_areformat_and_bad_arguments() -> None:
+    r = asyncio.run(realign.areformat(Q, ORIGINAL, task="math_puzzles", llm=FakeLLM([GOOD]),
+                                      classifier=FixedClassifier()))
+    assert r.tag == "rewrite"
+    with pytest.raises(UsageError):
+        realign.reformat(Q)  # type: ignore[call-overload]
+    with pytest.raises(UsageError):
+        realign.reformat([{"question": "q"}], llm=FakeLLM())
