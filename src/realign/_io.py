@@ -35,9 +35,9 @@ def container_of(path: str | Path) -> str:
 def read_rows(path: str | Path) -> Iterator[tuple[int, Any]]:
     """Stream the rows of a dataset file as ``(line, row)``."""
     path = Path(path)
+    kind = container_of(path)
     if not path.is_file():
         raise InputError("file not found", path=path)
-    kind = container_of(path)
     if kind == "parquet":
         return _parquet_rows(path)
     return _jsonl_rows(path) if kind == "jsonl" else _json_array_rows(path)

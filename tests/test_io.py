@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from realign import InputError, UsageError
+from realign._io import AtomicWriter, read_rows
+from realign._job import rows_of
+from realign._shapes import detect_shape
+
+ROWS: list[dict[str, Any]] = [{"id": i, "text": "line\nbreak " * i, "nested": {"a": [1, 2, "]"]}} for i in range(50)]
+
+
+def test_json_array_streams_with_line_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "rows.json"
+    path.write_text(json.dumps(ROWS, indent=2))
+    rows = list(read_rows(path))
+    assert [r for _, r in rows] == ROWS
+    lines = [line for line, _ in rows]
+    assert lines == sorted(lines) and lines[0] == 2  # the first object starts on line 2 of an indented array
+
+
+def test_json_array_small_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("realign._io._CHUNK", 7)  # values cut at every possible boundary
+    path = tmp_path / "rows.json"
+    path.write_text(json.dumps([*ROWS, 12345, "x"]))
+    assert [r for _, r in read_rows(path)] == [*ROWS, 12345, "x"]
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [('[{"a": 1},\n{"a": 2\n', 3), ('{"a": 1}', 1), ('[{"a": 1},\n\n{"a" 2}]', 3)],
+)
+def test_json_array_errors_name_the_line(tmp_path: Path, text: str, line: int) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with pytest.raises(InputError) as info:
+        list(read_rows(path))
+    assert info.value.line == line and str(path) in str(info.value)
+
+
+def test_jsonl_errors(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"a": 1}\n\n{"a": \n')
+    with pytest.raises(InputError, match=r"bad.jsonl line 3: invalid JSON"):
+        list(read_rows(path))
+    latin = tmp_path / "latin.jsonl"
+    latin.write_bytes('{"a": "ok"}\n{"a": "caf\xe9"}\n'.encode("latin-1"))
+    with pytest.raises(InputError, match="not UTF-8"):
+        list(read_rows(latin))
+    with pytest.raises(InputError, match="file not found"):
+        list(read_rows(tmp_path / "missing.jsonl"))
+    with pytest.raises(UsageError, match="unsupported file type"):
+        list(read_rows(tmp_path / "rows.csv"))
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".json", ".parquet"])
+def test_writers_round_trip(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"out{suffix}"
+    rows = [{"id": i, "q": f"q{i}", "realign": {"task": "open_qa", "evidence": []}} for i in range(3000)]
+    with AtomicWriter(path) as writer:
+        for row in rows:
+            writer.write(row)
+    assert [r for _, r in read_rows(path)] == rows
+
+
+def test_writer_leaves_nothing_on_failure(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    with pytest.raises(RuntimeError), AtomicWriter(path) as writer:
+        writer.write({"a": 1})
+        raise RuntimeError("crash")
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(UsageError, match="does not exist"):
+        AtomicWriter(tmp_path / "no" / "dir" / "out.jsonl")
+
+
+SHAPED = {
+    "realign": {"id": 1, "items": [{"from": "human", "value": "Q", "category": "open_qa"},
+                                   {"from": "gpt", "value": "A"}]},
+    "sharegpt": {"conversations": [{"from": "system", "value": "S"}, {"from": "human", "value": "Q"},
+                                   {"from": "gpt", "value": "A"}], "category": "open_qa"},
+    "alpaca": {"instruction": "Q", "input": "", "output": "A", "category": "open_qa"},
+    "openai": {"messages": [{"role": "system", "content": "S"}, {"role": "user", "content": "Q"},
+                            {"role": "assistant", "content": "A"}], "category": "open_qa"},
+}
+
+
+@pytest.mark.parametrize("name", list(SHAPED))
+def test_shapes_extract_and_apply(name: str) -> None:
+    row = SHAPED[name]
+    shape = detect_shape(row)
+    assert shape is not None and shape.name == name
+    data = shape.extract(row)
+    assert (data.question, data.response, data.category, data.pass_reason) == ("Q", "A", "open_qa", None)
+    new = shape.apply(row, "B")
+    assert shape.extract(new).response == "B" and shape.extract(row).response == "A"  # input row untouched
+    assert {k for k in new} == {k for k in row}
+
+
+def test_alpaca_input_joins_the_question_and_multi_turn_passes() -> None:
+    alpaca = detect_shape({"instruction": "Summarise:", "input": "Long text", "output": "Short"})
+    assert alpaca is not None
+    assert alpaca.extract({"instruction": "Summarise:", "input": "Long text", "output": "S"}).question == \
+        "Summarise:\n\nLong text"
+    row = {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+                        {"role": "user", "content": "c"}, {"role": "assistant", "content": "d"}]}
+    shape = detect_shape(row)
+    assert shape is not None and shape.extract(row).pass_reason == "multi_turn"
+
+
+def test_rows_of_rejects_unknown_and_mixed_shapes(tmp_path: Path) -> None:
+    path = tmp_path / "x.jsonl"
+    path.write_text(json.dumps(SHAPED["alpaca"]) + "\n" + json.dumps({"prompt": "?"}) + "\n")
+    with pytest.raises(InputError, match=r"x.jsonl line 2: row of unknown shape"):
+        list(rows_of(path))
+    path.write_text(json.dumps(SHAPED["alpaca"]) + "\n" + json.dumps(SHAPED["openai"]) + "\n")
+    with pytest.raises(InputError, match=r"line 2: row has shape openai"):
+        list(rows_of(path))
+    path.write_text(json.dumps({"items": [{"from": "human", "value": 3}]}) + "\n")
+    with pytest.raises(InputError, match=r"line 1: realign row"):
+        list(rows_of(path))
