@@ -18,8 +18,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from fractions import Fraction
 from typing import ClassVar
 
-from ._lang import detect_language
-from ._numbers import any_same, date_values, latex_to_text, mentions, value_set
+from ._lang import detect_language, written_in_other_language
+from ._numbers import DateMention, Mention, any_same, dates, latex_to_text, mentions, value_set, word_mentions
 from ._tokens import count_tokens
 from ._types import CheckInput
 
@@ -185,7 +185,7 @@ _META_PATTERNS = (
     r"|updated|polished|edited)\b",
     r"\bI(?:'ve| have)?\s+(?:re-?formatted|rewritten|rewrote|revised|restructured|reorganized|reorganised)"
     r"\s+(?:the|your|this)\b",
-    r"\b(?:the|your)\s+original\s+(?:response|answer|text)\b",
+    r"\b(?:the|your)\s+original\s+(?:response|answer)\b",
     r"\b(?:revised|rewritten|reformatted)\s+(?:response|answer|version)\b",
     r"\b(?:following|according to|as per|per)\s+the\s+(?:given\s+|provided\s+)?(?:format(?:ting)?\s+)?criteria\b",
     r"\bformat(?:ting)?\s+criteria\b",
@@ -272,12 +272,17 @@ class Refusal(Guard):
 
 _HASH_ANSWER_RE = re.compile(r"^[ \t]*####[ \t]*(?P<ans>[^#\n]*?)[ \t]*$", re.MULTILINE)
 _BOXED_RE = re.compile(r"\\(?:boxed|fbox)\s*\{")
+_ANSWER_WORD = r"(?:(?:final|short|correct|best)\s+)?(?:answer|option|choice|result)"
 _PHRASE_ANSWER_RE = re.compile(
+    # "The final answer is X", "the answer is X", "Answer: X" (a label starting its line), and a
+    # heading or bold line "Answer" with X on the next line
     r"(?:\bfinal\s+answer\s*(?:is|:|=)?|\b(?:the|my|correct)\s+answer\s+(?:is|would be)\s*:?"
-    r"|^[ \t>*_#-]*answer[*_ ]*[:：][*_]*)"
+    rf"|^[ \t>*_#-]*{_ANSWER_WORD}[*_ ]*[:：][*_]*"
+    rf"|^[ \t]*(?:#{{1,6}}[ \t]*|\*\*|__){_ANSWER_WORD}(?:\*\*|__)?[ \t]*:?[ \t]*\n+)"
     r"[ \t*_]*(?P<ans>[^\n]*?)[ \t*_]*(?:\.(?=\s|$)|\n|$)",
     re.IGNORECASE | re.MULTILINE,
 )
+_OPTION_LETTER_RE = re.compile(r"^\W*[A-Ha-h]\W*$")
 _WORDS_RE = re.compile(r"[^\W_]+")
 _ARTICLES = frozenset({"a", "an", "the"})
 
@@ -338,7 +343,9 @@ def _final_answer(text: str, phrases: bool) -> tuple[str, str] | None:
 
 
 def _answer_values(answer: str) -> list[frozenset[Fraction]]:
-    return [m.alternatives for m in mentions(latex_to_text(answer))]
+    text = latex_to_text(answer)
+    found = sorted([*mentions(text), *word_mentions(text)], key=lambda m: m.start)
+    return [m.alternatives for m in found]
 
 
 def _answer_words(answer: str) -> set[str]:
@@ -346,19 +353,21 @@ def _answer_words(answer: str) -> set[str]:
     return {w for w in _WORDS_RE.findall(text) if w not in _ARTICLES}
 
 
-def _same_answer(original: str, rewrite: str, known: set[Fraction]) -> bool:
+def _same_answer(original: str, rewrite: str) -> bool:
     """Whether the rewrite's answer states the original's.
 
     With numbers: every number of the original's answer is in the rewrite's, and the rewrite's
-    answer has no number the original never mentioned (``known``). Without: the original's words
-    are among the rewrite's.
+    answer leads with one of them (so "5, not 6" does not pass for 6; "70 km/h (19.4 m/s)" does
+    pass for 70). Without numbers: the original's words are among the rewrite's.
     """
     want, got = _answer_values(original), _answer_values(rewrite)
     if want:
+        if not got:
+            return False
         have = {v for alts in got for v in alts}
+        wanted = {v for alts in want for v in alts}
         kept = all(any(any_same(v, have) for v in alts) for alts in want)
-        invented = any(not any(any_same(v, known) for v in alts) for alts in got)
-        return kept and not invented
+        return kept and any(any_same(v, wanted) for v in got[0])
     words = _answer_words(original)
     return bool(words) and words <= _answer_words(rewrite)
 
@@ -382,17 +391,16 @@ class FinalAnswer(Guard):
     def check(self, item: CheckInput) -> bool:
         phrases = item.task not in _PHRASE_TASKS_SKIP
         original = _final_answer(item.original, phrases)
-        if original is None:
-            return True
+        if original is None or _OPTION_LETTER_RE.match(original[1]):
+            return True  # no answer to keep, or an option letter: the option guard's business
         kind, answer = original
-        known = value_set(latex_to_text(item.original + "\n" + item.question))
         if kind == "hash":
             stated = _hash_answer(item.rewrite)
-            return stated is not None and _same_answer(answer, stated, known)
+            return stated is not None and _same_answer(answer, stated)
         rewrite = _final_answer(item.rewrite, phrases=True)
         if rewrite is not None:
-            return _same_answer(answer, rewrite[1], known)
-        return _same_answer(answer, _tail(item.rewrite), value_set(latex_to_text(item.rewrite)))
+            return _same_answer(answer, rewrite[1])
+        return _same_answer(answer, _tail(item.rewrite))
 
 
 # --- multiple-choice option ---------------------------------------------------------------------
@@ -410,7 +418,7 @@ _EXPLICIT_CHOICE_RE = re.compile(
     re.IGNORECASE,
 )
 _LEADING_CHOICE_RE = re.compile(r"^[\s*_#>]*(?:option\s+)?[(\[]?(?P<l>[A-H])\s*(?:[).:\]]|\*\*|$)", re.IGNORECASE)
-_TEXT_NORM_RE = re.compile(r"[^\w%.]+")
+_TEXT_NORM_RE = re.compile(r"(?:[^\w%.]|\.(?!\d))+")
 
 
 def _options(question: str) -> dict[str, str]:
@@ -580,6 +588,12 @@ def _short_label(text: str) -> str | None:
     return " ".join(words) if 0 < len(words) <= _SHORT_LABEL_WORDS else None
 
 
+def _label_kept(label: str, rewrite: str) -> bool:
+    """Whether ``rewrite`` states ``label`` un-negated ("spam" is not kept by "not spam")."""
+    pattern = rf"(?<!\bnot)(?<!\bnon)(?<!\bno) {re.escape(label)} "
+    return re.search(pattern, _norm(rewrite)) is not None
+
+
 class VerdictKept(Guard):
     """Reject a rewrite that flips or drops the original's verdict.
 
@@ -601,7 +615,7 @@ class VerdictKept(Guard):
             if verdict is not None:
                 return _verdict(item.rewrite, family) == verdict
         label = _short_label(item.original)
-        return label is None or f" {label} " in _norm(item.rewrite)
+        return label is None or _label_kept(label, item.rewrite)
 
     @staticmethod
     def _yes_no_kept(item: CheckInput) -> bool:
@@ -627,9 +641,9 @@ _SLASH_COMMENT_LANGS = frozenset(
 )
 _DASH_COMMENT_LANGS = frozenset("sql mysql postgresql psql plsql lua haskell hs ada elm".split())
 _COMMENT_RES = {
-    "hash": re.compile(r"(?:^|(?<=\s))#(?![!{\[]).*$", re.MULTILINE),
-    "slash": re.compile(r"/\*.*?\*/|(?:^|(?<=\s))//.*$", re.MULTILINE | re.DOTALL),
-    "dash": re.compile(r"(?:^|(?<=\s))--.*$", re.MULTILINE),
+    "hash": re.compile(r"(?:^|(?<=\s))#(?![!{\[])[^\n]*", re.MULTILINE),
+    "slash": re.compile(r"/\*.*?\*/|(?:^|(?<=\s))//[^\n]*", re.MULTILINE | re.DOTALL),
+    "dash": re.compile(r"(?:^|(?<=\s))--[^\n]*", re.MULTILINE),
     "html": re.compile(r"<!--.*?-->", re.DOTALL),
     "none": re.compile(r"(?!)"),
 }
@@ -751,18 +765,35 @@ def _salient_text(text: str) -> str:
     return _NOT_SALIENT_RE.sub(" ", latex_to_text(_prose(text)))
 
 
-def _missing_numbers(original: str, rewrite_values: set[Fraction]) -> Iterator[str]:
+def _date_kept(date: DateMention, rewrite_dates: list[DateMention], values: set[Fraction]) -> bool:
+    if any(date.matches(other) for other in rewrite_dates):
+        return True
+    # Another date written with the same parts is this date changed (March 5 read as May 3);
+    # otherwise the rewrite may use a form we do not parse (05.03.2024), so look for the parts.
+    if any(date.parts() <= other.parts() for other in rewrite_dates):
+        return False
+    return all(Fraction(p) in values for p in date.parts())
+
+
+def _number_kept(mention: Mention, values: set[Fraction]) -> bool:
+    if any(any_same(v, values) for v in mention.alternatives):
+        return True
+    return bool(mention.parts) and mention.parts <= values
+
+
+def _missing_numbers(original: str, rewrite: str) -> Iterator[str]:
+    """The numbers and dates of ``original``'s prose that ``rewrite`` does not express."""
     text = _salient_text(original)
-    date_spans = []
-    for start, end, parts in date_values(text):
-        date_spans.append((start, end))
-        if not all(Fraction(p) in rewrite_values for p in parts):
-            yield text[start:end]
-    for m in mentions(text):
-        if any(s <= m.start < e for s, e in date_spans):
-            continue
-        if not any(any_same(v, rewrite_values) for v in m.alternatives):
-            yield text[m.start : m.end]
+    rewrite = latex_to_text(rewrite)
+    values, rewrite_dates = value_set(rewrite), list(dates(rewrite))
+    spans = []
+    for date in dates(text):
+        spans.append((date.start, date.end))
+        if not _date_kept(date, rewrite_dates, values):
+            yield text[date.start : date.end]
+    for mention in [*mentions(text), *word_mentions(text, vague=False)]:
+        if not any(start <= mention.start < end for start, end in spans) and not _number_kept(mention, values):
+            yield text[mention.start : mention.end]
 
 
 class NumbersKept(Guard):
@@ -784,8 +815,7 @@ class NumbersKept(Guard):
         self.max_missing = max_missing
 
     def check(self, item: CheckInput) -> bool:
-        values = value_set(latex_to_text(item.rewrite))
-        missing = _missing_numbers(item.original, values)
+        missing = _missing_numbers(item.original, item.rewrite)
         return sum(1 for _ in missing) <= self.max_missing
 
     def __repr__(self) -> str:
@@ -794,26 +824,22 @@ class NumbersKept(Guard):
 
 # --- language -----------------------------------------------------------------------------------
 
-#: tasks whose answers mix languages by nature (a translation, a grammar lesson): the language
-#: must be unmistakable before we act
-MIXED_LANGUAGE_TASKS = frozenset({"text_to_text_translation", "natural_language_learning_tutor"})
-
 
 class LanguageConsistency(Guard):
     """Reject a rewrite in another language or script than the original (Spanish stays Spanish).
 
-    Acts only when the detector is confident about both texts; in ``MIXED_LANGUAGE_TASKS`` only on
-    a change of script, since their prose legitimately mixes languages of one script.
+    Acts only when the detector is confident about the original, and then only if the rewrite is
+    clearly in another script or language: an answer that mixes languages (a translation with
+    notes, a grammar lesson full of examples) is usually not confident, and then nothing happens.
     """
 
     name = "language"
 
     def check(self, item: CheckInput) -> bool:
-        before, after = detect_language(item.original), detect_language(item.rewrite)
-        if not (before.confident and after.confident):
+        before = detect_language(item.original)
+        if not before.confident:
             return True
-        if before.script != after.script:
+        after = detect_language(item.rewrite)
+        if after.confident and after.script != before.script:
             return False
-        if item.task in MIXED_LANGUAGE_TASKS or "und" in (before.lang, after.lang):
-            return True
-        return before.lang == after.lang
+        return before.lang == "und" or not written_in_other_language(item.rewrite, before.lang)

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["LanguageGuess", "detect_language"]
+__all__ = ["LanguageGuess", "detect_language", "written_in_other_language"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,34 +47,42 @@ _SCRIPTS: tuple[tuple[str, str], ...] = (
 _SCRIPT_RE = re.compile("|".join(f"(?P<{name}>[{chars}]+)" for name, chars in _SCRIPTS))
 _SCRIPT_LANG = {"hangul": "ko", "greek": "el", "arabic": "ar", "hebrew": "he", "devanagari": "hi", "thai": "th"}
 
-# Function words: frequent, short, and together characteristic of one language. Words shared by
-# several languages (``a``, ``de``, ``la``...) are left out of all but the one they mark best.
+# Function words: frequent, short, and together characteristic of one language. Words in several
+# profiles are weighted down (see _weights); one-letter words appear only where distinctive.
 _STOPWORDS: Mapping[str, frozenset[str]] = {
     lang: frozenset(words.split())
     for lang, words in {
-        "en": "the and of to is in that it for with as was on are be this by not or have from which "
-        "you but they his at an were their has will would can there what when these how",
-        "es": "el los las que del por para con una es se lo como más pero sus le ya fue este entre "
-        "cuando muy sin sobre también hay son está puede esta estos donde",
-        "fr": "le les des est une que qui dans pour pas sur au avec ce il sont du mais ou se leur "
-        "aux elle être cette nous vous fait plus été ces où",
-        "de": "der die und das ist nicht ein eine zu den von mit sich des auf für im dem auch es "
-        "wird bei werden aus sind einer wie nach oder kann",
-        "it": "il di che è per una sono gli della con non le del si nel alla anche come più ma "
-        "questo degli delle ci essere ha stato tra dei",
-        "pt": "o os que do da em um uma para com não é no na dos das se mais ao como mas foi pelo "
-        "pela são também ser está isso você",
-        "nl": "de het een en van is dat op te in zijn niet met voor ook aan er maar als bij wordt "
-        "om dit uit worden hij kan naar",
-        "sv": "och att det är som en på av för med den till inte har de om ett var men sig jag "
-        "kan från eller vid också",
-        "da": "og at det er som en på af for med den til ikke har de om et var men sig jeg kan fra eller ved også",
-        "pl": "i w nie na się to że z do jest jak o co ale po tak za od jego przez są dla być już może tylko oraz",
-        "tr": "ve bir bu da de için ile çok ne gibi daha olarak var olan ama sonra kadar değil her ise ya en şey",
-        "id": "yang dan di ini itu dengan untuk dari tidak dalam akan pada ada juga ke karena "
-        "bisa oleh saya adalah atau sudah mereka",
-        "ro": "și în de la cu nu este că pe un o din care pentru mai sunt ca se au fost sau dar acest această",
-        "cs": "a je v se na že to s z do ve jako pro ale jsou by jeho tak k od po bylo být také nebo",
+        "en": "the and of to is in that it for with as was on are be this by not or have from which you but "
+        "they his at an were their has will would can there what when these how its than into also "
+        "been",
+        "es": "el los las que del por para con una es se lo como más pero sus le ya fue este entre cuando "
+        "muy sin sobre también hay son está puede esta estos donde al porque así están y la de en un "
+        "su nos les mi tu",
+        "fr": "le les des est une que qui dans pour pas sur au avec ce il sont du mais ou se leur aux elle "
+        "être cette nous vous fait plus été ces où et la de en un je on ne sa son ses ils par chez "
+        "ont était comme très aussi leurs dont tout mon",
+        "de": "der die und das ist nicht ein eine zu den von mit sich des auf für im dem auch es wird bei "
+        "werden aus sind einer wie nach oder kann",
+        "it": "il di che è per una sono gli della con non le del si nel alla anche come più ma questo degli "
+        "delle ci essere ha stato tra dei la in un lo sul senza quando dal nella sulla questa ogni "
+        "molto tutto suo sua sempre",
+        "pt": "os que do da em um uma para com não no na dos das se mais ao como mas foi pelo pela são "
+        "também ser está isso você de o e seu sua muito quando porque já",
+        "nl": "de het een en van is dat op te in zijn niet met voor ook aan er maar als bij wordt om dit "
+        "uit worden hij kan naar",
+        "sv": "och att det är som en på av för med den till inte har de om ett var men sig jag kan från "
+        "eller vid också blev efter vara ska vill när mycket nu hon han dem deras",
+        "da": "og at det er som en på af for med den til ikke har de om et var men sig jeg kan fra eller "
+        "ved også blev hvor efter være skal vil når meget nu hun han dem deres",
+        "pl": "nie na się to że do jest jak co ale po tak za od jego przez są dla być już może tylko oraz w "
+        "z i który która które ze aby jednak bardzo został zostały",
+        "tr": "ve bir bu da de için ile çok ne gibi daha olarak var olan ama sonra kadar değil her ise ya "
+        "en şey az bunu şu kendi hem mi mı ki diye ancak ayrıca sadece tüm",
+        "id": "yang dan di ini itu dengan untuk dari tidak dalam akan pada ada juga ke karena bisa oleh "
+        "saya adalah atau sudah mereka",
+        "ro": "și în cu nu că pe din care pentru mai sunt au fost sau dar acest această fi lui unei de la un se ca",
+        "cs": "je se na že to do ve jako pro ale jsou by jeho tak od po bylo být také nebo v byly který "
+        "která které jak při až už aby mezi",
         "vi": "và của là có không được trong cho những một các với người này đã để khi thì cũng",
         "ru": "и в не на что с по как это он из но к у за от так для же все она был только или его бы уже также",
         "uk": "і в не на що з та як це він до але за від так для же всі вона був тільки або його вже також є",
@@ -88,6 +96,7 @@ _MIN_WORDS = 6  # fewer words than this and nobody can tell (think "OK", "Paris"
 _DOMINANT = 0.75  # share of the text a script must hold to decide the language alone
 _MIN_HIT_SHARE = 0.15  # share of words that must be function words of the winner
 _MARGIN = 2.0  # the winner must have this many times the runner-up's hits
+_MIN_SCORE = 2.5  # and at least this many (weighted) function words
 
 
 def _script_units(text: str) -> Counter[str]:
@@ -107,16 +116,39 @@ def _cjk_lang(units: Counter[str]) -> str:
     return "ja" if units["kana"] >= 0.1 * units["han"] else "zh"
 
 
-def _words_lang(text: str, candidates: tuple[str, ...]) -> LanguageGuess | None:
+def _scores(text: str, candidates: tuple[str, ...]) -> tuple[list[tuple[str, float]], int]:
+    """Function-word scores of ``candidates``, best first, and the number of words in ``text``."""
     words = [w.lower() for w in _WORD_RE.findall(text)]
-    hits = {lang: sum(w in _STOPWORDS[lang] for w in words) for lang in candidates}
-    ranked = sorted(hits.items(), key=lambda kv: kv[1], reverse=True)
-    (best, best_hits), (_, second_hits) = ranked[0], ranked[1]
-    if best_hits < 3 or best_hits < _MIN_HIT_SHARE * len(words) or best_hits < _MARGIN * second_hits:
+    scores = dict.fromkeys(candidates, 0.0)
+    for word in words:
+        for lang, weight in _WEIGHTS.get(word, ()):
+            if lang in scores:
+                scores[lang] += weight
+    return sorted(scores.items(), key=lambda kv: kv[1], reverse=True), len(words)
+
+
+def _clear_winner(score: float, rival: float, words: int) -> bool:
+    return score >= _MIN_SCORE and score >= _MIN_HIT_SHARE * words and score >= _MARGIN * rival
+
+
+def _words_lang(text: str, candidates: tuple[str, ...]) -> LanguageGuess | None:
+    ranked, words = _scores(text, candidates)
+    (best, top), (_, second) = ranked[0], ranked[1]
+    if not _clear_winner(top, second, words):
         return None
     return LanguageGuess(best, "cyrillic" if best in ("ru", "uk") else "latin", True)
 
 
+def _weights() -> dict[str, tuple[tuple[str, float], ...]]:
+    # A word shared by k profiles counts 1/k for each: "de" says little, "the" says English.
+    owners: dict[str, list[str]] = {}
+    for lang, words in _STOPWORDS.items():
+        for word in words:
+            owners.setdefault(word, []).append(lang)
+    return {word: tuple((lang, 1 / len(langs)) for lang in langs) for word, langs in owners.items()}
+
+
+_WEIGHTS = _weights()
 _LATIN_LANGS = tuple(lang for lang in _STOPWORDS if lang not in ("ru", "uk"))
 
 
@@ -142,3 +174,23 @@ def detect_language(text: str) -> LanguageGuess:
     if script == "cyrillic":
         return _words_lang(prose, ("ru", "uk")) or LanguageGuess("und", "cyrillic", True)
     return _words_lang(prose, _LATIN_LANGS) or LanguageGuess("und", "latin", True)
+
+
+def written_in_other_language(text: str, lang: str) -> bool:
+    """Whether ``text`` is clearly in a language other than ``lang`` (a code from :func:`detect_language`).
+
+    Asks less than a full detection: the rewrite's best language needs a clear lead over ``lang``
+    only, not over every other language (Spanish text may score close to Portuguese, but it is
+    clearly not English).
+    """
+    guess = detect_language(text)
+    if not guess.confident or guess.lang == lang:
+        return False
+    if guess.lang != "und":
+        return True
+    candidates = ("ru", "uk") if guess.script == "cyrillic" else _LATIN_LANGS
+    if lang not in candidates:
+        return False
+    ranked, words = _scores(_NOT_PROSE_RE.sub(" ", text), candidates)
+    best, top = ranked[0]
+    return best != lang and _clear_winner(top, dict(ranked)[lang], words)
