@@ -3,9 +3,8 @@
 The public API is what ``__all__`` lists; every other module is private.
 """
 
-from __future__ import annotations
 
-from ._api import areformat, reformat
+from ._api import areformat, areformat_file, reformat, reformat_file
 from ._cache import Cache, SQLiteCache
 from ._checks import CodePresence, LengthRatio, default_checks
 from ._classify import CascadeClassifier, CompletionClassifier, LLMClassifier
@@ -20,9 +19,12 @@ from ._exceptions import (
     UsageError,
 )
 from ._fakes import FakeLLM
+from ._job import RunStats
 from ._llm import OpenAIChat, RetryPolicy
 from ._models import Candidate, Evidence, Example, Result, TaskPrediction, Usage
 from ._pipeline import Pipeline
+from ._report import write_report
+from ._search import FakeSearch, search_client_from_spec
 from ._tasks import TASKS, Task
 from ._templates import Criteria
 from ._tokens import count_tokens
@@ -48,6 +50,7 @@ __all__ = [
     "Evidence",
     "Example",
     "FakeLLM",
+    "FakeSearch",
     "FatalLLMError",
     "FatalSearchError",
     "InputError",
@@ -59,6 +62,7 @@ __all__ = [
     "RealignError",
     "Result",
     "RetryPolicy",
+    "RunStats",
     "SQLiteCache",
     "SearchClient",
     "SearchError",
@@ -69,7 +73,11 @@ __all__ = [
     "UsageError",
     "__version__",
     "areformat",
+    "areformat_file",
     "count_tokens",
     "default_checks",
     "reformat",
+    "reformat_file",
+    "search_client_from_spec",
+    "write_report",
 ]

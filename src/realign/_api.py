@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 from collections.abc import Coroutine, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar, overload
 
 from ._exceptions import UsageError
+from ._job import RunStats
+from ._job import reformat_file as reformat_file_async
 from ._llm import DEFAULT_MODEL, OpenAIChat
 from ._models import Evidence, Example, Result
 from ._pipeline import Pipeline
 from ._types import LLM
 
-__all__ = ["areformat", "reformat"]
+__all__ = ["areformat", "areformat_file", "reformat", "reformat_file"]
 
 T = TypeVar("T")
 ExampleLike = Example | Mapping[str, Any]
@@ -69,7 +72,7 @@ async def areformat(first: Sequence[ExampleLike], response: None = None, **kwarg
 
 
 async def areformat(
-    first: str | ExampleLike | Sequence[ExampleLike],
+    first: str | ExampleLike | Sequence[ExampleLike] | Any,
     response: str | None = None,
     *,
     task: str | None = None,
@@ -80,6 +83,8 @@ async def areformat(
     **options: Any,
 ) -> Result | list[Result]:
     """Async :func:`reformat`."""
+    if _is_hf_dataset(first):
+        return await _reformat_dataset(first, _pipeline(pipeline, llm, model, options))
     examples, single = _examples(first, response, task, evidence)
     own = pipeline is None
     pipe = _pipeline(pipeline, llm, model, options)
@@ -101,19 +106,48 @@ def reformat(first: Sequence[ExampleLike], response: None = None, **kwargs: Any)
 
 
 def reformat(
-    first: str | ExampleLike | Sequence[ExampleLike],
+    first: str | ExampleLike | Sequence[ExampleLike] | Any,
     response: str | None = None,
     **kwargs: Any,
-) -> Result | list[Result]:
+) -> Result | list[Result] | Any:
     """Reformat one example or a list of them.
 
     ``reformat(question, response, task=None, evidence=None)`` returns one :class:`Result`;
     ``reformat(example)`` (an :class:`Example` or a dict with ``question``/``response``) too;
-    ``reformat([...])`` returns a list in the same order. Pass ``pipeline=`` to reuse a configured
-    :class:`Pipeline`, or its arguments (``llm=``, ``model=``, ``base_url=``, ``classifier=``,
-    ``search=``, ``criteria=``, ``checks=``, ``n=``, ...) to build one for this call.
+    ``reformat([...])`` returns a list in the same order; a Hugging Face ``datasets.Dataset`` of any
+    supported row shape gives back a ``Dataset`` of the same rows with a ``realign`` column.
+    Pass ``pipeline=`` to reuse a configured :class:`Pipeline`, or its arguments (``llm=``,
+    ``model=``, ``base_url=``, ``classifier=``, ``search=``, ``criteria=``, ``checks=``, ``n=``, ...)
+    to build one for this call.
     """
     return _run(areformat(first, response, **kwargs))  # type: ignore[arg-type]
+
+
+def _is_hf_dataset(obj: Any) -> bool:
+    # Duck-typed so that `datasets` stays an optional extra.
+    return hasattr(obj, "column_names") and hasattr(obj, "to_list") and hasattr(type(obj), "from_list")
+
+
+async def _reformat_dataset(dataset: Any, pipeline: Pipeline) -> Any:
+    from ._job import process_rows
+
+    rows = [row async for row in process_rows(pipeline, enumerate(dataset.to_list(), 1), source="dataset")]
+    return type(dataset).from_list(rows)
+
+
+async def areformat_file(
+    source: str | Path, output: str | Path, *, pipeline: Pipeline, reclassify: bool = False
+) -> RunStats:
+    """Async :func:`reformat_file`."""
+    return await reformat_file_async(pipeline, source, output, reclassify=reclassify)
+
+
+def reformat_file(
+    source: str | Path, output: str | Path, *, pipeline: Pipeline, reclassify: bool = False
+) -> RunStats:
+    """Reformat every row of a dataset file (JSONL, JSON or Parquet, any supported shape) into
+    ``output``: same rows, order and shape, with a ``realign`` object each. Returns the run's counts."""
+    return _run(areformat_file(source, output, pipeline=pipeline, reclassify=reclassify))
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:

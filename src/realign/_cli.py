@@ -12,6 +12,7 @@ from typing import Any
 
 from . import __version__
 from ._cache import SQLiteCache, default_cache_path
+from ._checks import build_checks
 from ._classify import CascadeClassifier, CompletionClassifier, LLMClassifier
 from ._cost import price_for
 from ._exceptions import FatalLLMError, FatalSearchError, InputError, RealignError, TemplateError, UsageError
@@ -53,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     _search_flags(run)
     _classifier_flags(run)
     run.add_argument("--criteria", metavar="DIR", help="folder of .j2 criteria overriding/adding tasks")
+    run.add_argument("--disable-check", action="append", default=[], metavar="[TASK:]NAME",
+                     help="switch a check off everywhere, or for one task (repeatable; see README: The checks)")
     run.add_argument("--price-in", type=float, metavar="USD", help="prompt price, dollars per 1M tokens")
     run.add_argument("--price-out", type=float, metavar="USD", help="completion price, dollars per 1M tokens")
     run.add_argument("--rpm", type=float, metavar="N", help="at most N requests a minute")
@@ -173,6 +176,16 @@ def _retrieval_tasks(args: argparse.Namespace) -> list[str] | None:
     return [name.strip() for name in args.retrieval_tasks.split(",") if name.strip()]
 
 
+def _checks(args: argparse.Namespace) -> list[Any]:
+    everywhere: list[str] = []
+    per_task: dict[str, list[str]] = {}
+    for spec in args.disable_check:
+        for part in spec.split(","):
+            task, _, name = part.strip().rpartition(":")
+            (per_task.setdefault(task, []) if task else everywhere).append(name)
+    return build_checks(disable=everywhere, per_task=per_task)
+
+
 def _check_flags(args: argparse.Namespace) -> None:
     if args.dry_run:
         return
@@ -198,6 +211,7 @@ def _dry_run(args: argparse.Namespace) -> int:
 
 async def _reformat(args: argparse.Namespace) -> int:
     _check_flags(args)
+    _checks(args)  # a bad check name is a usage error, also in a dry run
     if args.dry_run:
         return _dry_run(args)
     criteria = Criteria(args.criteria)
@@ -207,7 +221,7 @@ async def _reformat(args: argparse.Namespace) -> int:
     classifier = build_classifier(args, criteria, llm)
     pipeline = Pipeline(
         llm, classifier=classifier, search=_search_client(args.search), criteria=criteria, cache=cache,
-        n=args.n, temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens,
+        checks=_checks(args), n=args.n, temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens,
         max_reasks=args.max_reasks, concurrency=args.concurrency, strict=args.strict,
         retrieval_tasks=_retrieval_tasks(args),
         rate_limiter=RateLimiter(args.rpm, args.tpm) if args.rpm or args.tpm else None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from ._pipeline import Pipeline, ordered_map
 from ._progress import Progress
 from ._shapes import Extracted, Shape, ShapeError, detect_shape
 
-__all__ = ["RunStats", "reformat_file", "retrieve_file", "rows_of"]
+__all__ = ["RunStats", "process_rows", "reformat_file", "retrieve_file", "rows_of", "shaped_rows"]
 
 
 @dataclass
@@ -29,6 +29,8 @@ class RunStats:
     reasons: Counter[str] = field(default_factory=Counter)
     tasks: Counter[str] = field(default_factory=Counter)
     shapes: Counter[str] = field(default_factory=Counter)
+    #: (check, task) -> rejected candidates, over every candidate (not only the kept originals)
+    rejections: Counter[tuple[str, str]] = field(default_factory=Counter)
     usage: Usage = field(default_factory=Usage)
     started: float = field(default_factory=time.monotonic)
 
@@ -37,7 +39,15 @@ class RunStats:
         self.tags[meta["tag"]] += 1
         self.reasons[meta["reason"] or "rewritten"] += 1
         self.tasks[meta["task"]] += 1
+        for reason in meta.get("rejected", ()):
+            self.rejections[(reason, meta["task"])] += 1
         self.usage += usage
+
+    def _rejections_by_check(self) -> Counter[str]:
+        totals: Counter[str] = Counter()
+        for (check, _), count in self.rejections.items():
+            totals[check] += count
+        return totals
 
     def summary(self, price: Price | None = None, *, batch: bool = False) -> str:
         elapsed = time.monotonic() - self.started
@@ -47,9 +57,12 @@ class RunStats:
             f"rows: {self.rows}  rewritten: {rewritten} ({share})  kept: {self.tags.get('original', 0)}",
             "by reason: " + _counts(self.reasons),
             "by task: " + _counts(self.tasks),
+            "rejected candidates by check: " + _counts(self._rejections_by_check()),
+            "rejected candidates by check and task: "
+            + _counts(Counter({f"{k}/{t}": v for (k, t), v in self.rejections.items()})),
             f"tokens: {self.usage.prompt_tokens} in ({self.usage.cached_tokens} cached), "
             f"{self.usage.completion_tokens} out; LLM calls: {self.usage.calls}",
-            f"cost: ${price.cost(self.usage, batch=batch):,.4f}" if price else "cost: unknown (no price for this model)",
+            f"cost: ${price.cost(self.usage, batch=batch):,.4f}" if price else "cost: unknown (no price known)",
             f"wall time: {elapsed:.1f}s",
         ]
         return "\n".join(lines)
@@ -71,8 +84,15 @@ class SourceRow:
 
 def rows_of(path: str | Path, stats: RunStats | None = None) -> Iterator[SourceRow]:
     """Stream a file's rows, each checked against the shape its file's first row has."""
+    return shaped_rows(read_rows(path), path, stats)
+
+
+def shaped_rows(
+    rows: Iterable[tuple[int, Any]], path: str | Path, stats: RunStats | None = None
+) -> Iterator[SourceRow]:
+    """Check each ``(line, row)`` against the shape of the first row and extract its contents."""
     shape: Shape | None = None
-    for line, row in read_rows(path):
+    for line, row in rows:
         if shape is None or not shape.matches(row):
             found = detect_shape(row)
             if found is None:
@@ -133,6 +153,33 @@ def metadata(result: Result) -> dict[str, Any]:
     return meta
 
 
+async def process_rows(
+    pipeline: Pipeline,
+    rows: Iterable[tuple[int, Any]],
+    *,
+    source: str | Path,
+    reclassify: bool = False,
+    stats: RunStats | None = None,
+) -> AsyncIterator[dict[str, Any]]:
+    """Reformat ``(line, row)`` pairs concurrently; yield the output rows in input order."""
+
+    async def process(item: SourceRow) -> tuple[dict[str, Any], Usage]:
+        previous = _previous(item.row)
+        if item.data.pass_reason is not None:
+            meta = {"task": item.data.category or previous.get("task"), "confidence": None,
+                    "tag": "original", "reason": item.data.pass_reason, "evidence": []}
+            return {**item.row, "realign": meta}, Usage()
+        result = await pipeline.areformat_one(example_of(item, reclassify=reclassify))
+        row = item.shape.apply(item.row, result.response) if result.tag == "rewrite" else dict(item.row)
+        row["realign"] = metadata(result)
+        return row, result.usage
+
+    async for _, (row, usage) in ordered_map(process, shaped_rows(rows, source, stats), pipeline.window):
+        if stats is not None:
+            stats.add(row["realign"], usage)
+        yield row
+
+
 async def reformat_file(
     pipeline: Pipeline,
     source: str | Path,
@@ -144,22 +191,10 @@ async def reformat_file(
 ) -> RunStats:
     """Reformat every row of ``source`` into ``output`` (same shape and order, ``realign`` added)."""
     stats = stats or RunStats()
-
-    async def process(item: SourceRow) -> tuple[dict[str, Any], Usage]:
-        previous = _previous(item.row)
-        if item.data.pass_reason is not None:
-            meta: dict[str, Any] = {"task": item.data.category or previous.get("task"), "confidence": None,
-                    "tag": "original", "reason": item.data.pass_reason, "evidence": []}
-            return {**item.row, "realign": meta}, Usage()
-        result = await pipeline.areformat_one(example_of(item, reclassify=reclassify))
-        row = item.shape.apply(item.row, result.response) if result.tag == "rewrite" else dict(item.row)
-        row["realign"] = metadata(result)
-        return row, result.usage
-
     with AtomicWriter(output) as writer:
-        async for _, (row, usage) in ordered_map(process, rows_of(source, stats), pipeline.window):
+        async for row in process_rows(pipeline, read_rows(source), source=source, reclassify=reclassify,
+                                      stats=stats):
             writer.write(row)
-            stats.add(row["realign"], usage)
             if progress is not None:
                 progress.update(stats)
     if progress is not None:

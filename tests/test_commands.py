@@ -1,0 +1,166 @@
+"""The other commands end to end: dry run, classify (embedded, LLM, completion, cascade, --eval), retrieve."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import read_jsonl, realign_row, write_jsonl
+from realign._cli import main
+from realign._cost import Price, price_for
+from realign._models import Usage
+from stub_server import StubServer, chat_reply
+
+SAMPLE = Path(__file__).parent.parent / "notebooks" / "sample.jsonl"
+
+
+def test_dry_run_needs_no_key_and_makes_no_call(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["reformat", str(SAMPLE), "--dry-run", "--model", "gpt-4o-mini"]) == 0
+    out = capsys.readouterr().out
+    assert "dry run: no call made" in out and "rows: 10  (realign 10)" in out
+    assert "to rewrite:" in out and "rows needing retrieval:" in out
+    assert "$" in out and "with --batch" in out
+    assert "example prompt:" in out and "<response>" in out
+
+
+def test_dry_run_unknown_model_price(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["reformat", str(SAMPLE), "--dry-run", "--model", "my-local-model"]) == 0
+    assert "give --price-in and --price-out" in capsys.readouterr().out
+    assert main(["reformat", str(SAMPLE), "--dry-run", "--model", "my-local-model", "--price-in", "1",
+                 "--price-out", "2"]) == 0
+    assert "at $1.0/1M in, $2.0/1M out" in capsys.readouterr().out
+
+
+def test_reformat_without_output_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["reformat", str(SAMPLE)]) == 2
+    assert "needs -o OUTPUT" in capsys.readouterr().err
+
+
+def test_prices() -> None:
+    usage = Usage(prompt_tokens=1_000_000, completion_tokens=1_000_000, cached_tokens=500_000)
+    price = price_for("gpt-4o-mini-2024-07-18")
+    assert price is not None
+    assert price.cost(usage) == pytest.approx(0.5 * 0.15 + 0.5 * 0.075 + 0.60)
+    assert price.cost(usage, batch=True) == pytest.approx(price.cost(usage) / 2)
+    assert price_for("unknown") is None
+    assert price_for("unknown", price_in=1, price_out=2) == Price(1, 2)
+
+
+def test_classify_embedded_keeps_fields_and_given_categories(tmp_path: Path) -> None:
+    rows = [{"instruction": "Translate 'good morning' into French.", "extra": 1},
+            {"instruction": "Whatever", "category": "poem_generation"}]
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
+    out = tmp_path / "out.jsonl"
+    assert main(["classify", str(source), "-o", str(out), "--classifier", "embedded", "-q"]) == 0
+    first, second = read_jsonl(out)
+    assert first["extra"] == 1 and first["realign"]["task"] == "text_to_text_translation"
+    assert 0 <= first["realign"]["confidence"] <= 1
+    assert second["realign"] == {"task": "poem_generation", "confidence": 1.0}
+
+
+def test_classify_unknown_category_default_or_strict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"instruction": "x", "category": "no_such"}])
+    out = tmp_path / "out.jsonl"
+    assert main(["classify", str(source), "-o", str(out), "-q"]) == 0
+    assert read_jsonl(out)[0]["realign"]["task"] == "default"
+    assert "unknown task 'no_such'" in capsys.readouterr().err
+    assert main(["classify", str(source), "-o", str(out), "--strict"]) == 2
+
+
+def answer_with(text: str) -> Any:
+    def handler(path: str, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        if path.endswith("/chat/completions"):
+            return 200, {}, chat_reply(text)
+        return 200, {}, {"id": "c", "object": "text_completion", "created": 0, "model": "m",
+                         "choices": [{"index": 0, "text": text, "finish_reason": "stop"}]}
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("mode", "answer", "expected"),
+    [("llm", "`Math_Puzzles`", "math_puzzles"), ("llm", "The task is open qa.", "open_qa"),
+     ("llm", "no idea", "default"), ("completion", " code_correction\n", "code_correction")],
+)
+def test_classify_with_llm_modes(tmp_path: Path, mode: str, answer: str, expected: str) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"instruction": "What is 2+2?"}])
+    out = tmp_path / "out.jsonl"
+    with StubServer(answer_with(answer)) as stub:
+        assert main(["classify", str(source), "-o", str(out), "--classifier", mode, "--base-url", stub.base_url,
+                     "--model", "clf", "-q"]) == 0
+        path, body = stub.requests[0]
+    assert read_jsonl(out)[0]["realign"]["task"] == expected
+    if mode == "completion":
+        assert path.endswith("/v1/completions") and "Query: What is 2+2?" in body["prompt"]
+        assert body["max_tokens"] == 50 and body["temperature"] == 0
+    else:
+        prompt = body["messages"][-1]["content"]
+        assert "- math_puzzles:" in prompt and prompt.rstrip().endswith("Task name:")
+        assert body["temperature"] == 0
+
+
+def test_cascade_sends_only_unsure_rows_to_the_llm(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [{"instruction": "Translate 'thank you very much' into German."}, {"instruction": "hmm"}]
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
+    out = tmp_path / "out.jsonl"
+    with StubServer(answer_with("open_qa")) as stub:
+        assert main(["classify", str(source), "-o", str(out), "--classifier", "cascade", "--base-url",
+                     stub.base_url, "--cascade-threshold", "0.99"]) == 0
+        calls = len(stub.requests)
+    err = capsys.readouterr().err
+    assert "classifier: {'embedded':" in err
+    assert 1 <= calls <= 2
+
+
+def test_classify_eval(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    labelled = write_jsonl(tmp_path / "gold.jsonl", [
+        {"instruction": "Translate 'good night' into Italian.", "category": "text_to_text_translation"},
+        {"instruction": "Write a haiku about snow.", "category": "poem_generation"},
+    ])
+    assert main(["classify", "--eval", str(labelled)]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy:" in out and "macro-F1:" in out and "by group:" in out
+
+
+def test_retrieve_then_reformat_reuses_evidence(tmp_path: Path, server: StubServer) -> None:
+    docs = write_jsonl(tmp_path / "docs.jsonl", [
+        {"title": "Boiling point", "text": "Water boils at 100 degrees Celsius at sea level pressure."},
+        {"title": "Granite", "text": "Granite is an igneous rock rich in quartz and feldspar."},
+    ])
+    index = tmp_path / "docs.idx"
+    assert main(["index", str(docs), "-o", str(index)]) == 0
+    rows = [realign_row("At what temperature does water boil at sea level?", "100 degrees Celsius.", "open_qa"),
+            realign_row("Write a haiku", "Snow", "poem_generation")]
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
+    staged = tmp_path / "staged.jsonl"
+    assert main(["retrieve", str(source), "-o", str(staged), "--search", f"local:{index}", "-q"]) == 0
+    qa, poem = read_jsonl(staged)
+    assert qa["realign"]["retrieval"] == "ok" and "boils at 100" in qa["realign"]["evidence"][0]["text"]
+    assert poem["realign"]["evidence"] == [] and poem["realign"]["retrieval"] is None
+    out = tmp_path / "out.jsonl"
+    assert main(["reformat", str(staged), "-o", str(out), "--base-url", server.base_url, "--no-cache", "-q"]) == 0
+    prompt = server.chat_requests()[0]["messages"][-1]["content"]
+    assert "<evidence>" in prompt and "boils at 100" in prompt
+    assert read_jsonl(out)[0]["realign"]["evidence"] == qa["realign"]["evidence"]
+
+
+def test_reformat_with_local_search(tmp_path: Path, server: StubServer) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "tea.md").write_text("# Green tea\n\nGreen tea is brewed at 80 degrees, not boiling.\n")
+    index = tmp_path / "idx.db"
+    assert main(["index", str(docs), "-o", str(index)]) == 0
+    rows = [realign_row("How do I brew green tea?", "Heat water to 80 degrees and steep for two minutes.",
+                        "how_to_generation"),
+            realign_row("Fix my code: print(1", "Add the missing bracket: print(1)", "code_correction")]
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
+    out = tmp_path / "out.json"
+    assert main(["reformat", str(source), "-o", str(out), "--base-url", server.base_url, "--no-cache",
+                 "--search", f"local:{index}", "-q"]) == 0
+    tea, code = json.loads(out.read_text())
+    assert tea["realign"]["evidence"] and "80 degrees" in tea["realign"]["evidence"][0]["text"]
+    assert code["realign"]["evidence"] == []
+    prompts = [b["messages"][-1]["content"] for b in server.chat_requests()]
+    assert sum("<evidence>" in p for p in prompts) == 1
