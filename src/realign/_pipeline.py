@@ -201,6 +201,12 @@ class Pipeline:
             hit = self.cache.get(key)
             if hit is not None:
                 return hit
+        # A deferring LLM (the Batch API's RequestCollector) needs the key its answer will be looked up
+        # under, which the request alone does not give (the salt). It calls no API: no limits apply.
+        keyed = getattr(self.llm, "complete_keyed", None) if key is not None else None
+        if keyed is not None:
+            deferred: Completion = await keyed(request, key)
+            return deferred
         async with self._limiter():
             if self.rate_limiter is not None:
                 expected = sum(count_tokens(text) for _, text in request.messages) + (request.max_tokens or 0)
