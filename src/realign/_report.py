@@ -1,0 +1,452 @@
+"""``realign report``: one self-contained HTML page to review a reformat output row by row.
+
+The page carries everything inline (CSS, JS, SVG charts); it loads nothing from the network. The rows
+are embedded once, as JSON in a ``<script type="application/json">`` tag, and rendered by the page's
+script a page at a time, so a 10k-row report stays a single file of roughly the dataset's size and
+the word diff is only computed for the rows on screen.
+
+Everything taken from the data is escaped for where it goes: ``html.escape`` in the HTML Python
+writes, ``<``/``>``/``&`` as ``\\u003c``... inside the JSON, and ``textContent`` in the browser.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+import re
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ._exceptions import InputError, UsageError
+from ._job import SourceRow, rows_of
+
+__all__ = ["ReportSummary", "write_report"]
+
+_GUARD_PREFIX = "filter:"
+_EVIDENCE_CHARS = 300  # evidence is context for the reviewer, not the point: keep the file small
+_SCATTER_POINTS = 2000  # more dots add bytes, not information
+_TEMPLATE = "_report_template.html"
+
+
+@dataclass
+class ReportSummary:
+    """The counts the report shows. ``by_reason`` counts rewritten rows under ``"rewritten"``, as the run summary
+    does; guards are the reasons starting with ``filter:``."""
+
+    rows: int = 0
+    rewritten: int = 0
+    by_task: Counter[str] = field(default_factory=Counter)
+    by_reason: Counter[str] = field(default_factory=Counter)
+    rewritten_by_task: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cost: float | None = None
+
+    @property
+    def kept(self) -> int:
+        return self.rows - self.rewritten
+
+    @property
+    def guards(self) -> Counter[str]:
+        """Rows kept because a guard (``filter:<guard>``) blocked every rewrite, by guard name."""
+        return Counter({k.removeprefix(_GUARD_PREFIX): v for k, v in self.by_reason.items()
+                        if k.startswith(_GUARD_PREFIX)})
+
+
+@dataclass
+class _Collected:
+    summary: ReportSummary = field(default_factory=ReportSummary)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    tasks: dict[str, int] = field(default_factory=dict)  # name -> index in the page data
+    lengths: list[tuple[int, int]] = field(default_factory=list)  # (original, final) words of rewritten rows
+    has_metadata: bool = False
+
+
+def write_report(source: str | Path, output: str | Path, *, title: str | None = None) -> ReportSummary:
+    """Write an HTML review of the reformat output ``source`` to ``output`` and return its counts.
+
+    Raises :class:`InputError` for a file that cannot be read (or holds no ``realign`` metadata) and
+    :class:`UsageError` for an output that cannot be written.
+    """
+    source, output = Path(source), Path(output)
+    _check_output(source, output)
+    collected = _collect(rows_of(source), source)
+    page = _render(_template(), {
+        "TITLE": html.escape(title or f"ReAlign review · {source.name}"),
+        "SUBTITLE": _subtitle(source, collected.summary),
+        "SUMMARY": _summary_html(collected.summary),
+        "CHARTS": _charts_html(collected),
+        "DATA": _script_json({"tasks": list(collected.tasks), "rows": collected.rows}),
+    })
+    _write_atomic(output, page)
+    return collected.summary
+
+
+def _check_output(source: Path, output: Path) -> None:
+    if output.is_dir():
+        raise UsageError(f"cannot write {output}: it is a folder; give a file name such as report.html")
+    if not output.parent.is_dir():
+        raise UsageError(f"cannot write {output}: folder {output.parent} does not exist")
+    if source.exists() and output.resolve() == source.resolve():
+        raise UsageError("-o HTML must not be the input file")
+
+
+# Reading ------------------------------------------------------------------------------------------------------
+
+
+def _collect(rows: Iterable[SourceRow], source: Path) -> _Collected:
+    collected = _Collected()
+    for item in rows:
+        meta = item.row.get("realign")
+        if isinstance(meta, dict):
+            collected.has_metadata = True
+        else:
+            meta = {}
+        collected.rows.append(_entry(item, meta, collected))
+    if collected.rows and not collected.has_metadata:
+        raise InputError("no row has a 'realign' object: report on the output of `realign reformat`", path=source)
+    return collected
+
+
+def _entry(item: SourceRow, meta: dict[str, Any], collected: _Collected) -> dict[str, Any]:
+    """Count one row and return its compact form for the page (short keys: the JSON is most of the file)."""
+    summary = collected.summary
+    task = str(meta.get("task") or item.data.category or "unknown")
+    rewritten = meta.get("tag") == "rewrite"
+    reason = _reason(meta, rewritten)
+    final = item.data.response
+    kept_original = meta.get("original")
+    original = kept_original if rewritten and isinstance(kept_original, str) else final
+    summary.rows += 1
+    summary.by_task[task] += 1
+    summary.by_reason[reason or "rewritten"] += 1
+    rejected = [str(r) for r in meta.get("rejected") or [] if r]
+    summary.rejected.update(rejected)
+    _add_usage(summary, meta)
+    words = (_words(original), _words(final))
+    entry: dict[str, Any] = {"n": item.line, "t": collected.tasks.setdefault(task, len(collected.tasks)),
+                             "q": item.data.question, "f": final, "wo": words[0], "wf": words[1]}
+    if rewritten:
+        summary.rewritten += 1
+        summary.rewritten_by_task[task] += 1
+        collected.lengths.append(words)
+        entry.update(g=1, o=original)
+    else:
+        entry.update(g=0, r=reason)
+    _optional(entry, meta, rejected)
+    return entry
+
+
+def _reason(meta: Mapping[str, Any], rewritten: bool) -> str | None:
+    if rewritten:
+        return None
+    if "tag" not in meta:  # e.g. the output of `realign classify`: nothing was tried yet
+        return "not_reformatted"
+    return str(meta.get("reason") or "unknown")
+
+
+def _optional(entry: dict[str, Any], meta: Mapping[str, Any], rejected: list[str]) -> None:
+    """Fields most rows lack are only written when present."""
+    if rejected:
+        entry["x"] = rejected
+    confidence = meta.get("confidence")
+    if isinstance(confidence, (int, float)) and not isinstance(confidence, bool):
+        entry["c"] = round(float(confidence), 3)
+    evidence = [e for e in meta.get("evidence") or [] if isinstance(e, dict)]
+    if evidence:
+        entry["e"] = [[str(e.get("title") or ""), str(e.get("url") or ""), str(e.get("text") or "")[:_EVIDENCE_CHARS]]
+                      for e in evidence]
+
+
+def _add_usage(summary: ReportSummary, meta: Mapping[str, Any]) -> None:
+    usage = meta.get("usage")
+    usage = usage if isinstance(usage, dict) else {}
+    summary.prompt_tokens += _int(usage.get("prompt_tokens"))
+    summary.completion_tokens += _int(usage.get("completion_tokens"))
+    summary.cached_tokens += _int(usage.get("cached_tokens"))
+    # No writer records a per-row cost today; a run that adds one (dollars) gets it summed here.
+    for cost in (meta.get("cost"), usage.get("cost")):
+        if isinstance(cost, (int, float)) and not isinstance(cost, bool):
+            summary.cost = (summary.cost or 0.0) + float(cost)
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+# Summary HTML ----------------------------------------------------------------------------------------------------
+
+
+def _subtitle(source: Path, summary: ReportSummary) -> str:
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"{html.escape(str(source))} · {summary.rows:,} rows · generated {when}"
+
+
+def _summary_html(summary: ReportSummary) -> str:
+    return _cards(summary) + '<div class="tables">' + _task_table(summary) + _reason_tables(summary) + "</div>"
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "–"
+
+
+def _card(label: str, value: str, note: str = "", kind: str = "") -> str:
+    note_html = f'<div class="card-note">{note}</div>' if note else ""
+    return (f'<div class="card {kind}"><div class="card-label">{label}</div>'
+            f'<div class="card-value">{value}</div>{note_html}</div>')
+
+
+def _cards(summary: ReportSummary) -> str:
+    share = summary.rewritten / summary.rows if summary.rows else 0.0
+    meter = f'<div class="meter" aria-hidden="true"><span style="width:{100 * share:.1f}%"></span></div>'
+    guarded = sum(summary.guards.values())
+    cards = [
+        _card("Rows", f"{summary.rows:,}"),
+        _card("Rewritten", f"{summary.rewritten:,}", _percent(summary.rewritten, summary.rows) + meter, "accent"),
+        _card("Kept original", f"{summary.kept:,}", _percent(summary.kept, summary.rows)),
+        _card("Guard blocks", f"{guarded:,}", f"{len(summary.guards)} guard(s)"),
+        _card("Tokens in", _short(summary.prompt_tokens), f"{_short(summary.cached_tokens)} cached"),
+        _card("Tokens out", _short(summary.completion_tokens)),
+    ]
+    if summary.cost is not None:
+        cards.append(_card("Cost", f"${summary.cost:,.2f}"))
+    return '<div class="cards">' + "".join(cards) + "</div>"
+
+
+def _short(number: int) -> str:
+    """12,345 -> 12.3k: token counts run into the millions and only their size matters at a glance."""
+    for size, unit in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")):
+        if number >= size:
+            return f"{number / size:.1f}{unit}"
+    return str(number)
+
+
+def _filter_button(kind: str, value: str, label: str | None = None) -> str:
+    """A table cell that filters the rows below; the page's script wires ``data-filter-*`` buttons."""
+    return (f'<button type="button" class="link" data-filter-{kind}="{html.escape(value)}">'
+            f"{html.escape(label or value)}</button>")
+
+
+def _task_table(summary: ReportSummary) -> str:
+    body = []
+    for task, rows in summary.by_task.most_common():
+        done = summary.rewritten_by_task[task]
+        share = done / rows if rows else 0.0
+        body.append(f"<tr><td>{_filter_button('task', task)}</td><td class='num'>{rows:,}</td>"
+                    f"<td class='num'>{done:,}</td><td class='share'>"
+                    f"<span class='bar' style='width:{100 * share:.0f}%'></span>"
+                    f"<span class='share-label'>{100 * share:.0f}%</span></td></tr>")
+    return _table("By task", ("Task", "Rows", "Rewritten", "Share"), body)
+
+
+def _reason_tables(summary: ReportSummary) -> str:
+    kept = [(r, n) for r, n in summary.by_reason.most_common() if r != "rewritten" and not r.startswith(_GUARD_PREFIX)]
+    why = [f"<tr><td>{_filter_button('reason', r)}</td><td class='num'>{n:,}</td></tr>" for r, n in kept]
+    guards = [f"<tr><td>{_filter_button('reason', _GUARD_PREFIX + g, g)}</td><td class='num'>{n:,}</td></tr>"
+              for g, n in summary.guards.most_common()]
+    tables = _table("Why rows were kept", ("Reason", "Rows"), why) + _table("Guards", ("Guard", "Rows blocked"), guards)
+    if summary.rejected:
+        rejected = [f"<tr><td>{html.escape(r)}</td><td class='num'>{n:,}</td></tr>"
+                    for r, n in summary.rejected.most_common()]
+        tables += _table("Rejected candidates", ("Reason", "Candidates"), rejected)
+    return tables
+
+
+def _table(caption: str, head: tuple[str, ...], body: list[str]) -> str:
+    if not body:
+        return (f'<section class="panel"><h3>{caption}</h3><p class="empty">None.</p></section>')
+    cells = "".join(f"<th scope='col'{' class=num' if i else ''}>{h}</th>" for i, h in enumerate(head))
+    return (f'<section class="panel"><h3>{caption}</h3><div class="table-wrap"><table><thead><tr>{cells}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div></section>")
+
+
+# Charts (inline SVG) ------------------------------------------------------------------------------------------
+
+
+def _charts_html(collected: _Collected) -> str:
+    summary = collected.summary
+    charts = [("Rows by task", _task_chart(summary)),
+              ("Length in words: original vs rewrite", _scatter(collected.lengths)),
+              ("Length distribution of rewritten rows", _histogram(collected.lengths))]
+    return "".join(f'<figure class="panel chart"><figcaption>{caption}</figcaption>{svg}</figure>'
+                   for caption, svg in charts)
+
+
+def _svg(width: int, height: int, label: str, body: str) -> str:
+    # No xmlns: inline SVG in HTML does not need one, and the page must hold no URL at all.
+    return (f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{html.escape(label)}" '
+            f'preserveAspectRatio="xMinYMin meet">{body}</svg>')
+
+
+def _empty_chart(message: str) -> str:
+    return f'<p class="empty">{message}</p>'
+
+
+def _task_chart(summary: ReportSummary) -> str:
+    if not summary.rows:
+        return _empty_chart("No rows.")
+    label_w, bar_w, row_h, top = 170, 210, 20, 26
+    tasks = summary.by_task.most_common()
+    most = tasks[0][1]
+    parts = [_legend(label_w, (("rewritten", "rewrite"), ("kept", "kept")))]
+    for i, (task, rows) in enumerate(tasks):
+        y = top + i * row_h
+        done = summary.rewritten_by_task[task]
+        whole, part = bar_w * rows / most, bar_w * done / most
+        name = task if len(task) <= 26 else task[:25] + "…"
+        parts.append(
+            f"<g><title>{html.escape(task)}: {rows:,} rows, {done:,} rewritten</title>"
+            f'<text x="{label_w - 8}" y="{y + 13}" text-anchor="end" class="label">{html.escape(name)}</text>'
+            f'<rect x="{label_w}" y="{y + 3}" width="{whole:.1f}" height="{row_h - 6}" rx="2" class="kept"/>'
+            f'<rect x="{label_w}" y="{y + 3}" width="{part:.1f}" height="{row_h - 6}" rx="2" class="rewrite"/>'
+            f'<text x="{label_w + whole + 5:.1f}" y="{y + 13}" class="value">{rows:,}</text></g>')
+    return _svg(label_w + bar_w + 50, top + len(tasks) * row_h + 6, "Rows by task", "".join(parts))
+
+
+def _legend(x: int, items: tuple[tuple[str, str], ...]) -> str:
+    out = []
+    for i, (label, css) in enumerate(items):
+        left = x + i * 110
+        out.append(f'<rect x="{left}" y="4" width="12" height="12" rx="2" class="{css}"/>'
+                   f'<text x="{left + 17}" y="14" class="label">{label}</text>')
+    return "".join(out)
+
+
+def _nice_max(value: float) -> float:
+    """The smallest 1/2/5 x 10^k at or above ``value``, so the axis ends on a round number."""
+    if value <= 0:
+        return 1.0
+    power = 10.0 ** math.floor(math.log10(value))
+    return next(step * power for step in (1, 2, 5, 10) if step * power >= value)
+
+
+def _axis_max(values: list[int]) -> float:
+    # The 99th percentile, not the max: one 20k-word outlier would squash every other point into a corner.
+    ordered = sorted(values)
+    return _nice_max(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))])
+
+
+def _axes(x0: int, y0: int, size: int, top: float, x_label: str, y_label: str, y_top: float | None = None) -> str:
+    """Frame, gridlines and tick labels of a ``size`` x ``size`` plot whose lower-left corner is (x0, y0)."""
+    y_top = top if y_top is None else y_top
+    parts = [f'<rect x="{x0}" y="{y0 - size}" width="{size}" height="{size}" class="frame"/>']
+    for i in range(6):
+        at = size * i / 5
+        parts.append(f'<line x1="{x0 + at:.1f}" y1="{y0 - size}" x2="{x0 + at:.1f}" y2="{y0}" class="grid"/>'
+                     f'<line x1="{x0}" y1="{y0 - at:.1f}" x2="{x0 + size}" y2="{y0 - at:.1f}" class="grid"/>'
+                     f'<text x="{x0 + at:.1f}" y="{y0 + 15}" text-anchor="middle" class="tick">'
+                     f"{_tick(top * i / 5)}</text>"
+                     f'<text x="{x0 - 6}" y="{y0 - at + 4:.1f}" text-anchor="end" class="tick">'
+                     f"{_tick(y_top * i / 5)}</text>")
+    parts.append(f'<text x="{x0 + size / 2}" y="{y0 + 34}" text-anchor="middle" class="label">{x_label}</text>'
+                 f'<text transform="translate(14 {y0 - size / 2}) rotate(-90)" text-anchor="middle" class="label">'
+                 f"{y_label}</text>")
+    return "".join(parts)
+
+
+def _tick(value: float) -> str:
+    return f"{value / 1000:g}k" if value >= 1000 else f"{value:g}"
+
+
+def _scatter(lengths: list[tuple[int, int]]) -> str:
+    if not lengths:
+        return _empty_chart("No rewritten rows.")
+    x0, y0, size = 56, 290, 260
+    top = _axis_max([v for pair in lengths for v in pair])
+    step = max(1, math.ceil(len(lengths) / _SCATTER_POINTS))
+    dots = []
+    for before, after in lengths[::step]:
+        x = x0 + size * min(before, top) / top
+        y = y0 - size * min(after, top) / top
+        dots.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.6" class="dot"/>')
+    diagonal = f'<line x1="{x0}" y1="{y0}" x2="{x0 + size}" y2="{y0 - size}" class="diagonal"/>'
+    note = (f'<text x="{x0 + 6}" y="{y0 - size + 16}" class="tick">above the line: rewrite is longer</text>')
+    body = _axes(x0, y0, size, top, "original (words)", "rewrite (words)") + diagonal + "".join(dots) + note
+    return _svg(x0 + size + 24, y0 + 44, "Scatter of original vs rewritten length in words", body)
+
+
+def _histogram(lengths: list[tuple[int, int]]) -> str:
+    if not lengths:
+        return _empty_chart("No rewritten rows.")
+    x0, y0, size, bins = 56, 290, 260, 20
+    top = _axis_max([v for pair in lengths for v in pair])
+    before = _bin([b for b, _ in lengths], top, bins)
+    after = _bin([a for _, a in lengths], top, bins)
+    y_top = _nice_max(max(max(before), max(after)))
+    width = size / bins
+    bars = [_legend(x0, (("original", "kept"), ("rewrite", "rewrite")))]
+    for i, (b, a) in enumerate(zip(before, after, strict=True)):
+        x = x0 + i * width
+        for offset, count, css in ((0.5, b, "kept"), (width / 2, a, "rewrite")):
+            h = size * count / y_top
+            bars.append(f'<rect x="{x + offset:.1f}" y="{y0 - h:.1f}" width="{width / 2 - 0.5:.1f}" height="{h:.1f}" '
+                        f'class="{css}"><title>{_tick(top * i / bins)}–{_tick(top * (i + 1) / bins)} words: '
+                        f"{count:,} {'original' if css == 'kept' else 'rewrite'}</title></rect>")
+    body = _axes(x0, y0, size, top, "words", "rows", y_top) + "".join(bars)
+    return _svg(x0 + size + 24, y0 + 44, "Histogram of response length before and after the rewrite", body)
+
+
+def _bin(values: list[int], top: float, bins: int) -> list[int]:
+    counts = [0] * bins
+    for value in values:
+        counts[min(bins - 1, int(bins * value / top))] += 1
+    return counts
+
+
+# Page ------------------------------------------------------------------------------------------------------------
+
+
+def _template() -> str:
+    return resources.files("realign").joinpath(_TEMPLATE).read_text(encoding="utf-8")
+
+
+_PLACEHOLDER = re.compile(r"@@([A-Z]+)@@")
+
+
+def _render(template: str, values: Mapping[str, str]) -> str:
+    """Fill ``@@NAME@@`` placeholders in one pass, so a placeholder-like string in the data is never expanded."""
+    replace: Callable[[re.Match[str]], str] = lambda m: values[m.group(1)]  # noqa: E731 - a one-liner, typed
+    return _PLACEHOLDER.sub(replace, template)
+
+
+# Inside <script> the HTML parser ends the element at the first "</script", whatever the JSON means:
+# escaping < > & as JSON \u escapes keeps the value identical and the markup inert.
+_SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
+                              "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def _script_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).translate(_SCRIPT_SAFE)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write through a temporary file beside ``path``: a failed write never leaves half a report."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
+    try:
+        # errors="replace": a lone surrogate (valid in JSON, not in UTF-8) must not sink the whole report.
+        with os.fdopen(fd, "w", encoding="utf-8", errors="replace") as handle:
+            handle.write(text)
+        # mkstemp makes the file private (0600); a report is meant to be shared like any other file.
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    finally:
+        Path(tmp).unlink(missing_ok=True)  # a no-op once os.replace has moved it

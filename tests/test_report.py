@@ -1,0 +1,344 @@
+"""``realign report``: the summary counts, the escaping, the atomic write, and the page in a real browser."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import realign_row, write_jsonl
+from realign._exceptions import InputError, UsageError
+from realign._report import ReportSummary, write_report
+
+DATA_TAG = re.compile(r'<script type="application/json" id="report-data">(.*?)</script>', re.S)
+
+
+def rewritten(question: str, original: str, final: str, task: str = "open_qa", **meta: Any) -> dict[str, Any]:
+    return realign_row(question, final, realign={"task": task, "confidence": 0.9, "tag": "rewrite", "reason": None,
+                                                 "evidence": [], "original": original, **meta})
+
+
+def kept(question: str, answer: str, reason: str, task: str = "open_qa", **meta: Any) -> dict[str, Any]:
+    return realign_row(question, answer, realign={"task": task, "confidence": 0.9, "tag": "original", "reason": reason,
+                                                  "evidence": [], **meta})
+
+
+def usage(prompt: int, completion: int, cached: int = 0) -> dict[str, int]:
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "cached_tokens": cached}
+
+
+XSS = [
+    '<script>document.body.dataset.pwned = "script"</script>',
+    '</script><script>document.body.dataset.pwned = "breakout"</script>',
+    '<img src=x onerror="document.body.dataset.pwned = \'img\'">',
+]
+
+
+def sample_rows() -> list[dict[str, Any]]:
+    return [
+        rewritten("Why is the sky blue?", "The sky is blue because of scattering.",
+                  "The sky is blue because of **Rayleigh scattering**.", usage=usage(1000, 200, 500),
+                  evidence=[{"title": "Rayleigh", "url": "https://en.wikipedia.org/wiki/Rayleigh_scattering",
+                             "text": "see http://example.org/x"}]),
+        rewritten("How do I boil an egg?", "Boil it for 9 minutes.", "1. Boil water.\n2. Cook the egg 9 minutes.",
+                  task="how_to_generation", usage=usage(800, 100), rejected=["filter:length"]),
+        kept("Write a poem about the sea.", "Waves upon waves...", "task_not_rewritten", task="poem_generation"),
+        kept("What is 17 * 23?", "391", "filter:final_answer", task="math_puzzles", usage=usage(500, 50),
+             rejected=["filter:final_answer"]),
+        kept("Translate: good morning", "Bonjour", "filter:length", task="text_to_text_translation",
+             usage=usage(400, 40)),
+        kept(XSS[0], XSS[1], "llm_error:timeout", task="email_generation"),
+        kept(XSS[2], "fine", "unchanged", task="email_generation"),
+    ]
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    return write_jsonl(tmp_path / "out.jsonl", sample_rows())
+
+
+def embedded(page: str) -> dict[str, Any]:
+    match = DATA_TAG.search(page)
+    assert match is not None
+    data: dict[str, Any] = json.loads(match.group(1))
+    return data
+
+
+# Counts ---------------------------------------------------------------------------------------------------------
+
+
+def test_summary_counts(source: Path, tmp_path: Path) -> None:
+    summary = write_report(source, tmp_path / "report.html")
+
+    assert isinstance(summary, ReportSummary)
+    assert (summary.rows, summary.rewritten, summary.kept) == (7, 2, 5)
+    assert summary.by_task == {"open_qa": 1, "how_to_generation": 1, "poem_generation": 1, "math_puzzles": 1,
+                               "text_to_text_translation": 1, "email_generation": 2}
+    assert summary.by_reason == {"rewritten": 2, "task_not_rewritten": 1, "filter:final_answer": 1, "filter:length": 1,
+                                 "llm_error:timeout": 1, "unchanged": 1}
+    assert summary.guards == {"final_answer": 1, "length": 1}
+    assert summary.rejected == {"filter:length": 1, "filter:final_answer": 1}
+    assert (summary.prompt_tokens, summary.completion_tokens, summary.cached_tokens) == (2700, 390, 500)
+    assert summary.cost is None
+
+
+def test_cost_is_summed_when_rows_carry_one(tmp_path: Path) -> None:
+    rows = [rewritten("q", "a", "b", cost=0.25), kept("q", "a", "unchanged", usage={**usage(1, 1), "cost": 0.5})]
+    summary = write_report(write_jsonl(tmp_path / "out.jsonl", rows), tmp_path / "r.html")
+
+    assert summary.cost == pytest.approx(0.75)
+    assert "$0.75" in (tmp_path / "r.html").read_text(encoding="utf-8")
+
+
+def test_page_shows_the_summary_and_embeds_each_row_once(source: Path, tmp_path: Path) -> None:
+    page_path = tmp_path / "report.html"
+    write_report(source, page_path, title="Batch 7 review")
+    page = page_path.read_text(encoding="utf-8")
+    data = embedded(page)
+
+    assert "<title>Batch 7 review</title>" in page
+    assert "<svg" in page and "Rows by task" in page
+    assert page.count("Why is the sky blue?") == 1  # only in the JSON: rows are rendered by the page's script
+    first = data["rows"][0]
+    assert (first["q"], first["o"], first["f"], first["g"]) == (
+        "Why is the sky blue?", "The sky is blue because of scattering.",
+        "The sky is blue because of **Rayleigh scattering**.", 1)
+    assert data["tasks"][first["t"]] == "open_qa"
+    poem = data["rows"][2]
+    assert (poem["g"], poem["r"], "o" in poem) == (0, "task_not_rewritten", False)
+
+
+def test_rows_without_a_tag_are_shown_as_not_reformatted(tmp_path: Path) -> None:
+    rows = [realign_row("q", "a", realign={"task": "open_qa", "confidence": 0.7})]  # `realign classify` output
+    summary = write_report(write_jsonl(tmp_path / "c.jsonl", rows), tmp_path / "r.html")
+
+    assert summary.by_reason == {"not_reformatted": 1}
+
+
+def test_an_empty_file_gives_an_empty_report(tmp_path: Path) -> None:
+    source = tmp_path / "empty.jsonl"
+    source.write_text("", encoding="utf-8")
+
+    summary = write_report(source, tmp_path / "r.html")
+
+    assert summary.rows == 0
+    assert embedded((tmp_path / "r.html").read_text(encoding="utf-8"))["rows"] == []
+
+
+# Escaping -------------------------------------------------------------------------------------------------------
+
+
+def test_markup_in_the_data_cannot_leave_its_script_tag(source: Path, tmp_path: Path) -> None:
+    rows = [*sample_rows(), kept("q", "a", "filter:<i>odd</i>", task="<b>bold</b>")]
+    page_path = tmp_path / "report.html"
+    write_report(write_jsonl(tmp_path / "x.jsonl", rows), page_path)
+    page = page_path.read_text(encoding="utf-8")
+    template = (Path(__file__).parents[1] / "src/realign/_report_template.html").read_text(encoding="utf-8")
+
+    assert page.lower().count("</script") == template.lower().count("</script")
+    assert "<b>bold</b>" not in page and "&lt;b&gt;bold&lt;/b&gt;" in page
+    assert "<i>odd</i>" not in page
+    assert "<img" not in page
+    questions = [row["q"] for row in embedded(page)["rows"]]
+    assert XSS[0] in questions and XSS[2] in questions  # escaped in the markup, intact once parsed
+
+
+def test_a_placeholder_in_the_data_is_not_expanded(tmp_path: Path) -> None:
+    rows = [rewritten("@@SUMMARY@@ and @@DATA@@", "a", "b")]
+    page_path = tmp_path / "r.html"
+    write_report(write_jsonl(tmp_path / "x.jsonl", rows), page_path)
+
+    assert embedded(page_path.read_text(encoding="utf-8"))["rows"][0]["q"] == "@@SUMMARY@@ and @@DATA@@"
+
+
+def test_no_url_outside_the_embedded_data(source: Path, tmp_path: Path) -> None:
+    page_path = tmp_path / "report.html"
+    write_report(source, page_path)
+    page = page_path.read_text(encoding="utf-8")
+    outside = DATA_TAG.sub("", page)
+
+    assert "https://en.wikipedia.org" in page  # the evidence link is there, as data
+    assert "http://" not in outside and "https://" not in outside
+    assert "<link" not in outside and not re.search(r"\bsrc\s*=", outside) and "url(" not in outside
+
+
+def test_a_lone_surrogate_does_not_break_the_report(tmp_path: Path) -> None:
+    source = tmp_path / "s.jsonl"
+    source.write_text(json.dumps(rewritten("bad \ud800 text", "a", "b")) + "\n", encoding="utf-8")
+
+    assert write_report(source, tmp_path / "r.html").rows == 1
+
+
+# Writing --------------------------------------------------------------------------------------------------------
+
+
+def test_the_report_is_written_atomically(source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "report.html"
+    target.write_text("previous report", encoding="utf-8")
+    moves: list[tuple[str, str]] = []
+    real_replace = os.replace
+
+    def spy(src: str, dst: str) -> None:
+        moves.append((str(src), str(dst)))
+        assert Path(src).parent == target.parent and Path(src).read_text(encoding="utf-8").startswith("<!doctype")
+        real_replace(src, dst)
+
+    monkeypatch.setattr("realign._report.os.replace", spy)
+    write_report(source, target)
+
+    assert len(moves) == 1 and moves[0][1] == str(target)
+    assert target.read_text(encoding="utf-8").startswith("<!doctype html>")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl", "report.html"]  # no temp file left
+    assert target.stat().st_mode & 0o777 == 0o644 or os.name == "nt"
+
+
+def test_a_failed_write_keeps_the_previous_report(source: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "report.html"
+    target.write_text("previous report", encoding="utf-8")
+
+    def fail(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("realign._report.os.replace", fail)
+    with pytest.raises(UsageError, match="No space left"):
+        write_report(source, target)
+
+    assert target.read_text(encoding="utf-8") == "previous report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl", "report.html"]
+
+
+def test_a_bad_row_fails_before_anything_is_written(tmp_path: Path) -> None:
+    source = tmp_path / "out.jsonl"
+    source.write_text(json.dumps(rewritten("q", "a", "b")) + "\n{not json\n", encoding="utf-8")
+    target = tmp_path / "report.html"
+
+    with pytest.raises(InputError, match="line 2"):
+        write_report(source, target)
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
+
+
+@pytest.mark.parametrize(("name", "content", "error", "message"), [
+    ("missing.jsonl", None, InputError, "file not found"),
+    ("data.csv", "a,b\n", UsageError, "unsupported file type"),
+    ("plain.jsonl", json.dumps(realign_row("q", "a")) + "\n", InputError, "no row has a 'realign' object"),
+    ("odd.jsonl", json.dumps({"text": "x"}) + "\n", InputError, "unknown shape"),
+])
+def test_bad_input(tmp_path: Path, name: str, content: str | None, error: type[Exception], message: str) -> None:
+    source = tmp_path / name
+    if content is not None:
+        source.write_text(content, encoding="utf-8")
+
+    with pytest.raises(error, match=message):
+        write_report(source, tmp_path / "report.html")
+
+
+def test_bad_output(source: Path, tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="does not exist"):
+        write_report(source, tmp_path / "nowhere" / "report.html")
+    with pytest.raises(UsageError, match="is a folder"):
+        write_report(source, tmp_path)
+    with pytest.raises(UsageError, match="must not be the input"):
+        write_report(source, source)
+
+
+def test_the_template_ships_as_package_data() -> None:
+    from importlib import resources
+
+    assert "@@DATA@@" in resources.files("realign").joinpath("_report_template.html").read_text(encoding="utf-8")
+
+
+# In a real browser ---------------------------------------------------------------------------------------------
+
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--enable-logging=stderr", "--v=0",
+]
+
+
+def chromium() -> str:
+    """The browser, or a skip; under CI a missing browser fails, so the test cannot silently stop running."""
+    found = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+    if found:
+        return found
+    if os.environ.get("CI"):
+        pytest.fail("chromium is not installed (apt-get install chromium): CI must run the browser tests")
+    pytest.skip("chromium is not installed (apt-get install chromium)")
+
+
+def run_chromium(url: str, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    profile = tmp_path / f"profile-{time.monotonic_ns()}"
+    done = subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *extra, url],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
+def dump_dom(page: Path, tmp_path: Path, fragment: str = "") -> tuple[str, str]:
+    done = run_chromium(page.as_uri() + fragment, tmp_path, "--dump-dom")
+    return done.stdout, done.stderr
+
+
+def body(dom: str) -> str:
+    """The attributes of <body>: the page reports ``data-ready`` and any ``data-errors`` (or ``data-pwned``) there."""
+    match = re.search(r"<body([^>]*)>", dom)
+    assert match is not None
+    return match.group(1)
+
+
+def console_lines(stderr: str) -> list[str]:
+    # Chromium logs every console message and uncaught error as "...:INFO:CONSOLE..."; the page logs nothing.
+    return [line for line in stderr.splitlines() if ":CONSOLE" in line]
+
+
+@pytest.fixture
+def page(tmp_path: Path) -> Path:
+    chromium()
+    cats = rewritten("Tell me about cats.", "The cat sat on the mat.", "The black cat sat on the mat.")
+    rows = [*sample_rows(), cats]
+    target = tmp_path / "site" / "report.html"
+    target.parent.mkdir()
+    write_report(write_jsonl(tmp_path / "cats.jsonl", rows), target)
+    return target
+
+
+def test_browser_renders_rows_without_errors_and_keeps_data_inert(page: Path, tmp_path: Path) -> None:
+    dom, stderr = dump_dom(page, tmp_path)
+
+    assert 'data-ready="1"' in body(dom)
+    assert "data-errors" not in body(dom) and console_lines(stderr) == []
+    assert 'data-matches="8"' in dom and dom.count("<article") == 8
+    assert "data-pwned" not in body(dom)  # neither the <script>, the </script> breakout nor the <img onerror> ran
+    assert "&lt;script&gt;document.body.dataset.pwned" in dom  # ...and the question shows as text
+    assert "<ins>black</ins>" in dom  # the word diff of the last row
+    assert "<del>scattering</del>" not in dom and "<ins>**Rayleigh</ins>" in dom
+
+
+def test_browser_applies_filters_from_the_url_hash(page: Path, tmp_path: Path) -> None:
+    dom, stderr = dump_dom(page, tmp_path, "#tag=original&task=email_generation&q=PWNED")
+
+    assert 'data-ready="1"' in body(dom) and "data-errors" not in body(dom) and console_lines(stderr) == []
+    assert 'data-matches="2"' in dom and "2 of 8 rows match" in dom
+    assert re.findall(r'data-tag="(\w+)"', dom) == ["original", "original"]
+
+    dom, _ = dump_dom(page, tmp_path, "#reason=filter%3Alength")
+    assert 'data-matches="1"' in dom and "Bonjour" in dom
+
+
+def test_browser_screenshot(page: Path, tmp_path: Path) -> None:
+    shot = tmp_path / "report.png"
+    run_chromium(page.as_uri(), tmp_path, f"--screenshot={shot}", "--window-size=1280,900", "--hide-scrollbars")
+
+    png = shot.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    assert struct.unpack(">II", png[16:24]) == (1280, 900)
