@@ -61,12 +61,12 @@ def test_classify_embedded_keeps_fields_and_given_categories(tmp_path: Path) -> 
     assert second["realign"] == {"task": "poem_generation", "confidence": 1.0}
 
 
-def test_classify_unknown_category_default_or_strict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_classify_unknown_category_default_or_strict(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", [{"instruction": "x", "category": "no_such"}])
     out = tmp_path / "out.jsonl"
     assert main(["classify", str(source), "-o", str(out), "-q"]) == 0
     assert read_jsonl(out)[0]["realign"]["task"] == "default"
-    assert "unknown task 'no_such'" in capsys.readouterr().err
+    assert "unknown task 'no_such'" in caplog.text
     assert main(["classify", str(source), "-o", str(out), "--strict"]) == 2
 
 

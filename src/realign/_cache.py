@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from ._exceptions import UsageError
-from ._models import Usage
-from ._types import ChatRequest, Choice, Completion
+from ._models import Evidence, Usage
+from ._types import ChatRequest, Choice, Completion, SearchClient
 
-__all__ = ["Cache", "SQLiteCache", "default_cache_path", "request_key"]
+__all__ = ["Cache", "CachedSearch", "SQLiteCache", "default_cache_path", "request_key"]
 
 
 @runtime_checkable
@@ -60,9 +60,8 @@ class SQLiteCache:
             self._db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode survives a killed process (only power loss can drop the last commits).
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS completions (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
-            )
+            for table in ("completions", "searches"):
+                self._db.execute(f"CREATE TABLE IF NOT EXISTS {table} (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         except (OSError, sqlite3.Error) as exc:
             raise UsageError(f"cannot open cache {self.path}: {exc}") from exc
         self._lock = threading.Lock()
@@ -84,6 +83,17 @@ class SQLiteCache:
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO completions (key, value) VALUES (?, ?)", (key, blob))
 
+    def get_evidence(self, key: str) -> list[Evidence] | None:
+        """Search results stored under ``key``, or None."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM searches WHERE key = ?", (key,)).fetchone()
+        return None if row is None else [Evidence.model_validate(item) for item in json.loads(row[0])]
+
+    def put_evidence(self, key: str, evidence: list[Evidence]) -> None:
+        blob = json.dumps([e.model_dump() for e in evidence], ensure_ascii=False)
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO searches (key, value) VALUES (?, ?)", (key, blob))
+
     def __len__(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM completions").fetchone()[0])
@@ -91,3 +101,28 @@ class SQLiteCache:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+class CachedSearch:
+    """A :class:`~realign.SearchClient` that stores every successful search in the response cache.
+
+    Re-runs (and the passes of a Batch API run) then see the same evidence, so their prompts, and
+    the cache keys of their rewrites, stay the same. ``name`` identifies the backend (``serper``,
+    ``local:/path/idx.db``...): the same query on another backend is another entry.
+    """
+
+    def __init__(self, client: SearchClient, cache: SQLiteCache, name: str) -> None:
+        self.client, self.cache, self.name = client, cache, name
+
+    async def search(self, query: str) -> list[Evidence]:
+        key = hashlib.sha256(json.dumps([self.name, query]).encode("utf-8")).hexdigest()
+        found = self.cache.get_evidence(key)
+        if found is None:
+            found = await self.client.search(query)  # failures raise and are not stored
+            self.cache.put_evidence(key, found)
+        return found
+
+    async def aclose(self) -> None:
+        close = getattr(self.client, "aclose", None)
+        if close is not None:
+            await close()

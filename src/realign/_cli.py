@@ -6,26 +6,29 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import __version__
-from ._cache import SQLiteCache, default_cache_path
+from ._batch import BatchReport, BatchRunner, RequestCollector, run_batch_rounds
+from ._cache import CachedSearch, SQLiteCache, default_cache_path
 from ._checks import build_checks
 from ._classify import CascadeClassifier, CompletionClassifier, LLMClassifier
 from ._cost import price_for
 from ._exceptions import FatalLLMError, FatalSearchError, InputError, RealignError, TemplateError, UsageError
-from ._job import RunStats, reformat_file, retrieve_file
+from ._job import RunStats, example_of, reformat_file, retrieve_file, rows_of
 from ._llm import DEFAULT_MODEL, OpenAIChat
+from ._models import Example
 from ._pipeline import Pipeline
 from ._plan import plan_file
 from ._progress import Progress, count_rows
 from ._protocol import RewritePrompt
 from ._ratelimit import RateLimiter
+from ._search import search_client_from_spec
 from ._tasks import GROUPS
 from ._templates import Criteria, Prompts
-from ._types import Classifier
+from ._types import LLM, Classifier, SearchClient
 
 __all__ = ["main"]
 
@@ -54,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     _search_flags(run)
     _classifier_flags(run)
     run.add_argument("--criteria", metavar="DIR", help="folder of .j2 criteria overriding/adding tasks")
+    run.add_argument("--batch", action="store_true", help="use the OpenAI Batch API (half price, within 24 h)")
+    run.add_argument("--batch-retry-online", action="store_true",
+                     help="--batch: send requests the Batch API failed or expired online instead of keeping originals")
+    run.add_argument("--batch-state", metavar="DIR", help="--batch: where batch ids are saved for resuming "
+                     "(default: beside the cache)")
+    run.add_argument("--batch-poll", type=float, default=30.0, metavar="S", help=argparse.SUPPRESS)
     run.add_argument("--disable-check", action="append", default=[], metavar="[TASK:]NAME",
                      help="switch a check off everywhere, or for one task (repeatable; see README: The checks)")
     run.add_argument("--price-in", type=float, metavar="USD", help="prompt price, dollars per 1M tokens")
@@ -162,12 +171,11 @@ def build_classifier(args: argparse.Namespace, criteria: Criteria, llm: OpenAICh
     return CascadeClassifier(EmbeddedClassifier(criteria.tasks), chat, threshold=args.cascade_threshold)
 
 
-def _search_client(spec: str) -> Any:
-    if spec == "none":
-        return None
-    from ._search import search_client_from_spec
-
-    return search_client_from_spec(spec)
+def _search_client(spec: str, cache: SQLiteCache | None = None) -> SearchClient | None:
+    client = search_client_from_spec(spec)
+    if client is None or cache is None:
+        return client
+    return CachedSearch(client, cache, spec)
 
 
 def _retrieval_tasks(args: argparse.Namespace) -> list[str] | None:
@@ -218,28 +226,64 @@ async def _reformat(args: argparse.Namespace) -> int:
     llm = OpenAIChat(args.model, base_url=args.base_url)  # a missing key fails here, before any work
     price = price_for(args.model, price_in=args.price_in, price_out=args.price_out)
     cache = None if args.no_cache else SQLiteCache(args.cache or default_cache_path())
+    search = _search_client(args.search, cache)
     classifier = build_classifier(args, criteria, llm)
-    pipeline = Pipeline(
-        llm, classifier=classifier, search=_search_client(args.search), criteria=criteria, cache=cache,
-        checks=_checks(args), n=args.n, temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens,
-        max_reasks=args.max_reasks, concurrency=args.concurrency, strict=args.strict,
-        retrieval_tasks=_retrieval_tasks(args),
-        rate_limiter=RateLimiter(args.rpm, args.tpm) if args.rpm or args.tpm else None,
-    )
+
+    def make_pipeline(model: LLM) -> Pipeline:
+        return Pipeline(
+            model, classifier=classifier, search=search, criteria=criteria, cache=cache, checks=_checks(args),
+            n=args.n, temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens,
+            max_reasks=args.max_reasks, concurrency=args.concurrency, strict=args.strict,
+            retrieval_tasks=_retrieval_tasks(args),
+            rate_limiter=RateLimiter(args.rpm, args.tpm) if args.rpm or args.tpm else None,
+        )
+
     stats = RunStats()
-    progress = None if args.quiet else Progress(count_rows(args.input), price)
     try:
+        final_llm: LLM = llm
+        batch = None
+        if args.batch:
+            batch, final_llm = await _submit_batches(args, llm, cache, make_pipeline)
+        pipeline = make_pipeline(final_llm)
+        progress = None if args.quiet else Progress(count_rows(args.input), price)
         await reformat_file(pipeline, args.input, args.output, reclassify=args.reclassify, stats=stats,
                             progress=progress)
     finally:
-        await pipeline.aclose()
+        await llm.aclose()
+        if search is not None and hasattr(search, "aclose"):
+            await search.aclose()
         if cache is not None:
             cache.close()
     if not args.quiet:
         print(stats.summary(price), file=sys.stderr)
+        if batch is not None:
+            cost = f" (${price.cost(batch.usage, batch=True):,.4f} at Batch API prices)" if price else ""
+            print(batch.summary() + cost, file=sys.stderr)
         if isinstance(classifier, CascadeClassifier):
             print(f"classifier: {classifier.counts}", file=sys.stderr)
     return 0
+
+
+async def _submit_batches(
+    args: argparse.Namespace, llm: OpenAIChat, cache: SQLiteCache | None, make_pipeline: Callable[[LLM], Pipeline]
+) -> tuple[BatchReport, LLM]:
+    """Send every request through the Batch API into the cache; return the report and the LLM of the
+    final writing pass (which is then served from the cache)."""
+    if cache is None:
+        raise UsageError("--batch needs the response cache: drop --no-cache")
+    state = Path(args.batch_state) if args.batch_state else default_cache_path().parent / "batches"
+    runner = BatchRunner(llm, cache, state, poll_interval=args.batch_poll,
+                         progress=None if args.quiet else lambda line: print(line, file=sys.stderr))
+
+    def examples() -> Iterator[Example]:
+        for item in rows_of(args.input):
+            if item.data.pass_reason is None:
+                yield example_of(item, reclassify=args.reclassify)
+
+    report = await run_batch_rounds(make_pipeline, examples, runner)
+    # Requests the Batch API could not answer: online on request, else the row keeps its original.
+    final: LLM = llm if args.batch_retry_online else RequestCollector(llm.identity, code="batch_failed")
+    return report, final
 
 
 def _tasks(args: argparse.Namespace) -> int:
@@ -258,7 +302,8 @@ def _tasks(args: argparse.Namespace) -> int:
 async def _retrieve(args: argparse.Namespace) -> int:
     criteria = Criteria(args.criteria)
     llm = OpenAIChat(args.model, base_url=args.base_url) if args.classifier != "embedded" else None
-    pipeline = Pipeline(None, classifier=build_classifier(args, criteria, llm), search=_search_client(args.search),
+    search = _search_client(args.search)
+    pipeline = Pipeline(None, classifier=build_classifier(args, criteria, llm), search=search,
                         criteria=criteria, strict=args.strict, retrieval_tasks=_retrieval_tasks(args))
     try:
         stats = await retrieve_file(pipeline, args.input, args.output, reclassify=args.reclassify)
