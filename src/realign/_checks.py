@@ -11,7 +11,7 @@ globally or per task and appending the user's own checks.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from ._exceptions import RealignError, UsageError
 from ._guards import (
@@ -24,6 +24,7 @@ from ._guards import (
     LengthRatio,
     NumbersKept,
     OptionKept,
+    OrderKept,
     Refusal,
     Truncation,
     VerdictKept,
@@ -57,7 +58,7 @@ class CheckError(RealignError):
 
 
 #: The built-in checks, cheapest first: the order they run in. Each factory takes ``skip_tasks``.
-_BUILTIN: Mapping[str, Callable[..., Guard]] = {
+_BUILTIN: Mapping[str, type[Guard]] = {
     Truncation.name: Truncation,
     LengthRatio.name: LengthRatio,
     CodePresence.name: CodePresence,
@@ -65,6 +66,7 @@ _BUILTIN: Mapping[str, Callable[..., Guard]] = {
     Refusal.name: Refusal,
     FinalAnswer.name: FinalAnswer,
     OptionKept.name: OptionKept,
+    OrderKept.name: OrderKept,
     VerdictKept.name: VerdictKept,
     CodeFidelity.name: CodeFidelity,
     NumbersKept.name: NumbersKept,
@@ -152,14 +154,10 @@ def build_checks(
         if name in extras:
             chosen.append(extras.pop(name))
         else:
-            chosen.append(factory(skip_tasks=off.pop(name, set()) | _default_skips(factory)))
+            # Per-task switches add to the guard's own default skips rather than replace them.
+            chosen.append(factory(skip_tasks=factory.default_skip_tasks | off.pop(name, set())))
     chosen += [c for name, c in extras.items() if name not in disabled]
     return [skip_tasks(c, off[check_name(c)]) if check_name(c) in off else c for c in chosen]
-
-
-def _default_skips(factory: Callable[..., Guard]) -> set[str]:
-    # Refusal skips `rejecting` by default; per-task switches add to that rather than replace it.
-    return {"rejecting"} if factory is Refusal else set()
 
 
 def default_checks() -> list[Check]:

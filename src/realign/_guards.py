@@ -33,6 +33,7 @@ __all__ = [
     "LengthRatio",
     "NumbersKept",
     "OptionKept",
+    "OrderKept",
     "Refusal",
     "Truncation",
     "VerdictKept",
@@ -43,17 +44,19 @@ __all__ = [
 class Guard:
     """Base of the built-in checks: a named rule that applies to some tasks.
 
-    ``tasks`` replaces the guard's default task set (``None`` keeps it); ``skip_tasks`` removes
-    tasks from it. Subclasses implement :meth:`check`.
+    ``tasks`` replaces the guard's default task set; ``skip_tasks`` replaces its default list of
+    tasks to leave alone (``None`` keeps a default). Subclasses implement :meth:`check`.
     """
 
     name: ClassVar[str] = "guard"
     #: the tasks the guard applies to when ``tasks`` is not given; ``None`` means every task
     default_tasks: ClassVar[frozenset[str] | None] = None
+    #: the tasks it leaves alone when ``skip_tasks`` is not given
+    default_skip_tasks: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, *, tasks: Iterable[str] | None = None, skip_tasks: Iterable[str] = ()) -> None:
+    def __init__(self, *, tasks: Iterable[str] | None = None, skip_tasks: Iterable[str] | None = None) -> None:
         self.tasks = frozenset(tasks) if tasks is not None else self.default_tasks
-        self.skip_tasks = frozenset(skip_tasks)
+        self.skip_tasks = frozenset(skip_tasks) if skip_tasks is not None else self.default_skip_tasks
 
     def applies(self, task: str) -> bool:
         """Whether the guard looks at rows of ``task`` at all."""
@@ -112,7 +115,7 @@ class LengthRatio(Guard):
     name = "length"
 
     def __init__(
-        self, min_ratio: float = 0.5, *, tasks: Iterable[str] | None = None, skip_tasks: Iterable[str] = ()
+        self, min_ratio: float = 0.5, *, tasks: Iterable[str] | None = None, skip_tasks: Iterable[str] | None = None
     ) -> None:
         super().__init__(tasks=tasks, skip_tasks=skip_tasks)
         self.min_ratio = min_ratio
@@ -214,7 +217,7 @@ class LeakedScaffolding(Guard):
         labels: Sequence[str] = DEFAULT_LEAK_LABELS,
         extra_patterns: Sequence[str] = (),
         tasks: Iterable[str] | None = None,
-        skip_tasks: Iterable[str] = (),
+        skip_tasks: Iterable[str] | None = None,
     ) -> None:
         super().__init__(tasks=tasks, skip_tasks=skip_tasks)
         patterns = [*_META_PATTERNS, *extra_patterns]
@@ -260,9 +263,7 @@ class Refusal(Guard):
     """
 
     name = "refusal"
-
-    def __init__(self, *, tasks: Iterable[str] | None = None, skip_tasks: Iterable[str] = ("rejecting",)) -> None:
-        super().__init__(tasks=tasks, skip_tasks=skip_tasks)
+    default_skip_tasks = frozenset({"rejecting"})
 
     def check(self, item: CheckInput) -> bool:
         return not is_refusal(item.rewrite) or bool(_REFUSAL_RE.search(_plain(item.original)))
@@ -327,6 +328,18 @@ def _looks_like_answer(text: str) -> bool:
     return len(text) <= 40 and (any(c.isdigit() for c in text) or len(text.split()) <= 2)
 
 
+_SHORT_ANSWER_WORDS = 4
+_SHORT_ANSWER_CHARS = 40  # CJK text has no spaces: a long sentence is one "word"
+
+
+def _short_answer(text: str) -> str | None:
+    """A whole answer of a few words and no sentence ("Tokyo", "206.", "x = 6"), else None."""
+    plain = _plain(text).strip()
+    if "\n" in plain or len(plain.split()) > _SHORT_ANSWER_WORDS or len(plain) > _SHORT_ANSWER_CHARS:
+        return None
+    return plain or None
+
+
 def _final_answer(text: str, phrases: bool) -> tuple[str, str] | None:
     """``(kind, answer)`` of the final answer ``text`` states, strongest marker first."""
     hashed = _hash_answer(text)
@@ -342,6 +355,15 @@ def _final_answer(text: str, phrases: bool) -> tuple[str, str] | None:
     return None
 
 
+def _original_answer(text: str, phrases: bool) -> tuple[str, str] | None:
+    """Like :func:`_final_answer`, and an original that is only a short answer is its own answer."""
+    found = _final_answer(text, phrases)
+    if found is None and phrases:
+        short = _short_answer(text)
+        return None if short is None else ("short", short)
+    return found
+
+
 def _answer_values(answer: str) -> list[frozenset[Fraction]]:
     text = latex_to_text(answer)
     found = sorted([*mentions(text), *word_mentions(text)], key=lambda m: m.start)
@@ -353,12 +375,12 @@ def _answer_words(answer: str) -> set[str]:
     return {w for w in _WORDS_RE.findall(text) if w not in _ARTICLES}
 
 
-def _same_answer(original: str, rewrite: str) -> bool:
+def _same_answer(original: str, rewrite: str, *, leading: bool = True) -> bool:
     """Whether the rewrite's answer states the original's.
 
-    With numbers: every number of the original's answer is in the rewrite's, and the rewrite's
-    answer leads with one of them (so "5, not 6" does not pass for 6; "70 km/h (19.4 m/s)" does
-    pass for 70). Without numbers: the original's words are among the rewrite's.
+    With numbers: every number of the original's answer is in the rewrite's, and (``leading``)
+    the rewrite's answer leads with one of them (so "5, not 6" does not pass for 6; "70 km/h
+    (19.4 m/s)" does pass for 70). Without numbers: the original's words are among the rewrite's.
     """
     want, got = _answer_values(original), _answer_values(rewrite)
     if want:
@@ -367,7 +389,7 @@ def _same_answer(original: str, rewrite: str) -> bool:
         have = {v for alts in got for v in alts}
         wanted = {v for alts in want for v in alts}
         kept = all(any(any_same(v, have) for v in alts) for alts in want)
-        return kept and any(any_same(v, wanted) for v in got[0])
+        return kept and (not leading or any(any_same(v, wanted) for v in got[0]))
     words = _answer_words(original)
     return bool(words) and words <= _answer_words(rewrite)
 
@@ -382,25 +404,30 @@ class FinalAnswer(Guard):
     The original's answer is its ``#### N`` line (GSM8K), else its last ``\\boxed{...}``, else its
     last "The answer is X" / "Answer: X" / "Final answer: X" (in answer-giving tasks only). Numbers
     are compared as values (``1,000`` = ``1000.0`` = ``$1,000``; ``\\frac{1}{2}`` = ``1/2`` = ``0.5``).
-    A ``####`` line in the original must be kept as a ``####`` line. When the rewrite has no answer
-    marker at all, the answer must appear in its last lines.
+    An original that is only a short answer ("Tokyo", "206.") is its own answer. A ``####`` line in
+    the original must be kept as a ``####`` line. When the rewrite has no answer marker at all, the
+    answer must appear in its last lines.
     """
 
     name = "final_answer"
 
     def check(self, item: CheckInput) -> bool:
         phrases = item.task not in _PHRASE_TASKS_SKIP
-        original = _final_answer(item.original, phrases)
+        original = _original_answer(item.original, phrases)
         if original is None or _OPTION_LETTER_RE.match(original[1]):
             return True  # no answer to keep, or an option letter: the option guard's business
         kind, answer = original
         if kind == "hash":
             stated = _hash_answer(item.rewrite)
             return stated is not None and _same_answer(answer, stated)
+        if kind == "short":
+            # A bare answer is usually expanded into sentences: look for it anywhere.
+            return _same_answer(answer, item.rewrite, leading=False)
         rewrite = _final_answer(item.rewrite, phrases=True)
         if rewrite is not None:
             return _same_answer(answer, rewrite[1])
-        return _same_answer(answer, _tail(item.rewrite))
+        # No marker: the answer must be among the closing lines' numbers or words.
+        return _same_answer(answer, _tail(item.rewrite), leading=False)
 
 
 # --- multiple-choice option ---------------------------------------------------------------------
@@ -409,7 +436,9 @@ _OPTION_LINE_RE = re.compile(
     r"^[ \t]*(?:[-*][ \t]+)?(?:\(\s*(?P<a>[A-Ha-h])\s*\)|(?P<b>[A-Ha-h])\s*[).:])[ \t]+(?P<text>\S[^\n]*)$",
     re.MULTILINE,
 )
-_OPTION_INLINE_RE = re.compile(r"(?:(?<=\s)|^)\(?(?P<l>[A-H])\)\s*(?P<text>[^\n]+?)(?=\s+\(?[A-H]\)\s|\s*$)")
+_OPTION_INLINE_RE = re.compile(
+    r"(?:(?<=\s)|^)\(?(?P<l>[A-H])[).:]\s*(?P<text>[^\n]+?)(?=\s+\(?[A-H][).:]\s|\s*$)", re.MULTILINE
+)
 _LETTER_END = r"(?=[).:\],;*]|\s*$|\s+[-–—]|\s*\n)"
 _EXPLICIT_CHOICE_RE = re.compile(
     r"(?:\banswer\b|\bcorrect\s+(?:option|choice|answer|response)|\bright\s+(?:option|answer)"
@@ -629,6 +658,47 @@ class VerdictKept(Guard):
         return flipped is None or flipped == ("true" if opening[1].lower() == "yes" else "false")
 
 
+# --- order --------------------------------------------------------------------------------------
+
+_ITEM_SPLIT_RE = re.compile(r"\s*(?:,|;|→|->|>|<|\n|\band\b)\s*")
+_ITEM_MARKER_RE = re.compile(r"^(?:[-*+]|\d{1,2}[.)])\s+")
+_ITEM_KEY_RE = re.compile(r"^[^\W_]+(?:[ '-][^\W_]+){0,2}?(?=\s*(?:[(:–—-]|$))|^[^\W_]+")
+
+
+def _items(original: str) -> list[str]:
+    """The items an ordering answer lists, as short keys (the name before any detail)."""
+    keys = []
+    for raw in _ITEM_SPLIT_RE.split(_plain(original)):
+        text = _ITEM_MARKER_RE.sub("", raw.strip()).strip(" .")
+        m = _ITEM_KEY_RE.match(text)
+        if m:
+            keys.append(m.group(0).lower())
+    return list(dict.fromkeys(keys))
+
+
+class OrderKept(Guard):
+    """Reject a rewrite of an ordering answer that lists the items in another order.
+
+    The original's items (split on commas, arrows, ``and`` or lines) must appear in the rewrite in
+    the same order; items the rewrite words differently are not judged.
+    """
+
+    name = "order"
+    default_tasks = frozenset({"ordering"})
+
+    def check(self, item: CheckInput) -> bool:
+        keys = _items(item.original)
+        text = _norm(item.rewrite)
+        present = [k for k in keys if f" {_norm(k).strip()} " in text]
+        position = 0
+        for key in present:
+            found = text.find(f" {_norm(key).strip()} ", position)
+            if found < 0:
+                return False
+            position = found + 1
+        return True
+
+
 # --- code ---------------------------------------------------------------------------------------
 
 _HASH_COMMENT_LANGS = frozenset(
@@ -697,7 +767,11 @@ class CodeFidelity(Guard):
     name = "code"
 
     def __init__(
-        self, min_similarity: float = 1.0, *, tasks: Iterable[str] | None = None, skip_tasks: Iterable[str] = ()
+        self,
+        min_similarity: float = 1.0,
+        *,
+        tasks: Iterable[str] | None = None,
+        skip_tasks: Iterable[str] | None = None,
     ) -> None:
         super().__init__(tasks=tasks, skip_tasks=skip_tasks)
         self.min_similarity = min_similarity
@@ -731,24 +805,15 @@ class CodeFidelity(Guard):
 
 # --- numbers ------------------------------------------------------------------------------------
 
-#: tasks whose answers carry facts in numbers and dates
-NUMBER_TASKS = frozenset(
+#: tasks whose answers may drop numbers on purpose (a summary, a title, a new story)
+NUMBER_SKIP_TASKS = frozenset(
     {
-        "open_qa",
-        "closed_qa",
-        "fact_verification",
-        "explain_answer",
-        "information_extraction",
-        "keywords_extraction",
-        "exam_problem_solving_tutor",
-        "math_puzzles",
-        "fill_in_the_blank",
-        "how_to_generation",
-        "planning",
-        "recommendations",
-        "data_generation",
-        "email_generation",
-        "ordering",
+        "text_summarization",
+        "note_summarization",
+        "title_generation",
+        "story_generation",
+        "poem_generation",
+        "roleplay",
     }
 )
 _NOT_SALIENT_RE = re.compile(
@@ -799,17 +864,19 @@ def _missing_numbers(original: str, rewrite: str) -> Iterator[str]:
 class NumbersKept(Guard):
     """Reject a rewrite that dropped or changed a number or date of the original.
 
-    Applies to answer-type tasks (``NUMBER_TASKS``). Every number written in digits in the original's
-    prose must be expressed in the rewrite, as digits, words ("three") or another format (1,000 /
-    1000; 50% / 0.5; 1.5 million / 1,500,000). Not counted: list and step numbers, enumerators,
-    citation marks, calculator annotations, code. ``max_missing`` tolerates that many losses.
+    Applies to every task but those that drop numbers on purpose (``NUMBER_SKIP_TASKS``). Every
+    number of the original's prose (digits, or English words from "two" up) must be expressed in
+    the rewrite, as digits, words ("three") or another format (1,000 / 1000; 50% / 0.5; 1.5
+    million / 1,500,000); dates must keep their day, month and year. Not counted: list and step
+    numbers, enumerators, citation marks, calculator annotations, code. ``max_missing`` tolerates
+    that many losses.
     """
 
     name = "numbers"
-    default_tasks = NUMBER_TASKS
+    default_skip_tasks = NUMBER_SKIP_TASKS
 
     def __init__(
-        self, max_missing: int = 0, *, tasks: Iterable[str] | None = None, skip_tasks: Iterable[str] = ()
+        self, max_missing: int = 0, *, tasks: Iterable[str] | None = None, skip_tasks: Iterable[str] | None = None
     ) -> None:
         super().__init__(tasks=tasks, skip_tasks=skip_tasks)
         self.max_missing = max_missing
@@ -828,18 +895,18 @@ class NumbersKept(Guard):
 class LanguageConsistency(Guard):
     """Reject a rewrite in another language or script than the original (Spanish stays Spanish).
 
-    Acts only when the detector is confident about the original, and then only if the rewrite is
-    clearly in another script or language: an answer that mixes languages (a translation with
-    notes, a grammar lesson full of examples) is usually not confident, and then nothing happens.
+    Rejects when both texts are clearly in different scripts, or when one text is confidently in a
+    language and the other clearly reads as another one. Text that mixes languages (a translation
+    with notes, a grammar lesson full of examples) rarely gives a clear reading, and then the
+    guard does nothing.
     """
 
     name = "language"
 
     def check(self, item: CheckInput) -> bool:
-        before = detect_language(item.original)
-        if not before.confident:
-            return True
-        after = detect_language(item.rewrite)
-        if after.confident and after.script != before.script:
+        before, after = detect_language(item.original), detect_language(item.rewrite)
+        if before.confident and after.confident and before.script != after.script:
             return False
-        return before.lang == "und" or not written_in_other_language(item.rewrite, before.lang)
+        if before.lang != "und" and written_in_other_language(item.rewrite, before.lang):
+            return False
+        return after.lang in ("und", before.lang) or not written_in_other_language(item.original, after.lang)

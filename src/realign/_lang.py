@@ -127,8 +127,10 @@ def _scores(text: str, candidates: tuple[str, ...]) -> tuple[list[tuple[str, flo
     return sorted(scores.items(), key=lambda kv: kv[1], reverse=True), len(words)
 
 
-def _clear_winner(score: float, rival: float, words: int) -> bool:
-    return score >= _MIN_SCORE and score >= _MIN_HIT_SHARE * words and score >= _MARGIN * rival
+def _clear_winner(score: float, rival: float, words: int | None) -> bool:
+    # words=None skips the density test: enough when the question is only "this or that language?"
+    dense = words is None or score >= _MIN_HIT_SHARE * words
+    return score >= _MIN_SCORE and dense and score >= _MARGIN * rival
 
 
 def _words_lang(text: str, candidates: tuple[str, ...]) -> LanguageGuess | None:
@@ -177,20 +179,17 @@ def detect_language(text: str) -> LanguageGuess:
 
 
 def written_in_other_language(text: str, lang: str) -> bool:
-    """Whether ``text`` is clearly in a language other than ``lang`` (a code from :func:`detect_language`).
+    """Whether ``text`` clearly reads as some language other than ``lang`` (a code from
+    :func:`detect_language`).
 
-    Asks less than a full detection: the rewrite's best language needs a clear lead over ``lang``
-    only, not over every other language (Spanish text may score close to Portuguese, but it is
-    clearly not English).
+    Asks less than a full detection: the best language needs a clear lead over ``lang`` only, not
+    over every other language (Spanish text may score close to Portuguese, but it is clearly not
+    English), so it can speak about text too short or too full of names for a confident guess.
     """
-    guess = detect_language(text)
-    if not guess.confident or guess.lang == lang:
+    script = "cyrillic" if lang in ("ru", "uk") else "latin" if lang in _LATIN_LANGS else None
+    if script is None:
         return False
-    if guess.lang != "und":
-        return True
-    candidates = ("ru", "uk") if guess.script == "cyrillic" else _LATIN_LANGS
-    if lang not in candidates:
-        return False
-    ranked, words = _scores(_NOT_PROSE_RE.sub(" ", text), candidates)
+    candidates = ("ru", "uk") if script == "cyrillic" else _LATIN_LANGS
+    ranked, _ = _scores(_NOT_PROSE_RE.sub(" ", text), candidates)
     best, top = ranked[0]
-    return best != lang and _clear_winner(top, dict(ranked)[lang], words)
+    return best != lang and _clear_winner(top, dict(ranked)[lang], None)

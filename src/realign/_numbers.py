@@ -161,13 +161,16 @@ def word_mentions(text: str, *, vague: bool = True) -> Iterator[Mention]:
         yield Mention(value, m.start(), m.end(), frozenset({value}))
 
 
+_Reading = tuple[int | None, int | None, int | None]
+
+
 @dataclass(frozen=True, slots=True)
 class DateMention:
     """A date in a text: the ``(year, month, day)`` readings it allows (None = not written)."""
 
     start: int
     end: int
-    readings: frozenset[tuple[int | None, int | None, int | None]]
+    readings: frozenset[_Reading]
 
     def parts(self) -> set[int]:
         """Every number the date is written with."""
@@ -182,10 +185,14 @@ class DateMention:
         )
 
 
-def _readings(parts: dict[str, str | None], both_orders: bool) -> frozenset[tuple[int | None, int | None, int | None]]:
-    year = int(parts["year"]) if parts.get("year") else None
-    day = int(parts["day"]) if parts.get("day") else None
-    month = _MONTHS[parts["month"]] if parts.get("month") else int(parts["m"] or 0)
+def _readings(parts: dict[str, str | None], both_orders: bool) -> frozenset[_Reading]:
+    def number(key: str) -> int | None:
+        value = parts.get(key)
+        return int(value) if value else None
+
+    year, day = number("year"), number("day")
+    name = parts.get("month")
+    month = _MONTHS[name] if name else number("m")
     readings = {(year, month, day)}
     if both_orders and day is not None:
         readings.add((year, day, month))
