@@ -112,7 +112,9 @@ class CachedSearch:
     """
 
     def __init__(self, client: SearchClient, cache: SQLiteCache, name: str) -> None:
-        self.client, self.cache, self.name = client, cache, name
+        self.client, self.cache = client, cache
+        # A client's identity names every setting that changes its results (a local index: its content).
+        self.name = str(getattr(client, "identity", name))
 
     async def search(self, query: str) -> list[Evidence]:
         key = hashlib.sha256(json.dumps([self.name, query]).encode("utf-8")).hexdigest()
