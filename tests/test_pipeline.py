@@ -215,3 +215,45 @@ def test_areformat_and_bad_arguments() -> None:
         realign.reformat(Q)  # type: ignore[call-overload]
     with pytest.raises(UsageError):
         realign.reformat([{"question": "q"}], llm=FakeLLM())
+
+
+def test_search_results_are_cached_with_the_llm_cache(tmp_path: Path) -> None:
+    from realign import FakeSearch
+    from realign._cache import CachedSearch
+
+    fake = FakeSearch({"Capital of France?": [Evidence(text="Paris is the capital.", title="Paris")]})
+    cache = SQLiteCache(tmp_path / "c.sqlite")
+    cached = CachedSearch(fake, cache, "fake")
+    p = pipe(FakeLLM([GOOD, GOOD]), classifier=FixedClassifier("open_qa"), search=cached)
+    first = one(p, Example(question="Capital of France?", response="Paris."))
+    second = one(p, Example(question="Capital of France?", response="Paris."))
+    assert first.evidence == second.evidence == [Evidence(text="Paris is the capital.", title="Paris")]
+    assert fake.queries == ["Capital of France?"] and first.retrieval == "ok"
+
+
+def test_search_failure_goes_on_without_evidence_and_fatal_stops() -> None:
+    from realign import FakeSearch, FatalSearchError, SearchError
+
+    def failing(query: str) -> list[Evidence]:
+        raise SearchError("timeout after 4 attempts")
+
+    p = pipe(FakeLLM([GOOD]), classifier=FixedClassifier("open_qa"), search=FakeSearch(failing))
+    result = one(p, Example(question="Who?", response="Him, the one who did it."))
+    assert result.retrieval == "failed" and result.evidence == []
+
+    def bad_key(query: str) -> list[Evidence]:
+        raise FatalSearchError("serper: bad key")
+
+    with pytest.raises(FatalSearchError):
+        one(pipe(FakeLLM([GOOD]), classifier=FixedClassifier("open_qa"), search=FakeSearch(bad_key)),
+            Example(question="Who?", response="Him."))
+
+
+def test_only_retrieval_tasks_search() -> None:
+    from realign import FakeSearch
+
+    fake = FakeSearch({})
+    one(pipe(FakeLLM([GOOD]), search=fake), Example(question=Q, response=ORIGINAL))  # math_puzzles
+    assert fake.queries == []
+    one(pipe(FakeLLM([GOOD]), search=fake, retrieval_tasks=["math_puzzles"]), Example(question=Q, response=ORIGINAL))
+    assert fake.queries == [Q]
