@@ -1,0 +1,132 @@
+"""Every kind of bad input meets one clear line on stderr, a non-zero exit, no traceback, no output file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import read_jsonl, realign_row, write_jsonl
+from realign._cli import main
+from stub_server import StubServer, rewrite_handler
+
+ROW = realign_row("What is the capital of Peru?", "Lima is the capital of Peru.", "open_qa")
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = main(list(args))
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return code, err
+
+
+def reformat(tmp_path: Path, source: Path, *extra: str, base_url: str = "http://127.0.0.1:9/v1") -> list[str]:
+    return ["reformat", str(source), "-o", str(tmp_path / "out.jsonl"), "--base-url", base_url, "--no-cache",
+            *extra]
+
+
+def no_output(tmp_path: Path) -> bool:
+    return not (tmp_path / "out.jsonl").exists() and not list(tmp_path.glob(".out.jsonl*"))
+
+
+def test_unknown_shape_names_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps(ROW) + "\n" + json.dumps({"prompt": "x", "completion": "y"}) + "\n")
+    code, err = run(capsys, *reformat(tmp_path, source))
+    assert code == 2 and err == f"error: {source} line 2: row of unknown shape " \
+        "(expected items, conversations, messages or instruction/output)\n"
+    assert no_output(tmp_path)
+
+
+def test_not_an_object(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text('["a", "b"]\n')
+    code, err = run(capsys, *reformat(tmp_path, source))
+    assert code == 2 and f"{source} line 1: row of unknown shape" in err
+
+
+def test_non_utf8(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(json.dumps(ROW).encode() + b"\n" + '{"x": "\xe9t\xe9"}\n'.encode("latin-1"))
+    code, err = run(capsys, *reformat(tmp_path, source))
+    assert code == 2 and "not UTF-8" in err and str(source) in err and no_output(tmp_path)
+
+
+def test_missing_input_and_unwritable_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = run(capsys, *reformat(tmp_path, tmp_path / "nope.jsonl"))
+    assert code == 2 and err.strip() == f"error: {tmp_path / 'nope.jsonl'}: file not found"
+    source = write_jsonl(tmp_path / "in.jsonl", [ROW])
+    code, err = run(capsys, "reformat", str(source), "-o", str(tmp_path / "missing" / "out.jsonl"),
+                    "--base-url", "http://127.0.0.1:9/v1")
+    assert code == 2 and "does not exist" in err
+    code, err = run(capsys, "reformat", str(source), "-o", str(tmp_path / "out.csv"), "--base-url",
+                    "http://127.0.0.1:9/v1")
+    assert code == 2 and "unsupported file type .csv" in err
+
+
+def test_output_over_input_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [ROW])
+    code, err = run(capsys, "reformat", str(source), "-o", str(source), "--base-url", "http://127.0.0.1:9/v1")
+    assert code == 2 and "must not be the input" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--cache", "c.sqlite", "--no-cache"], "not allowed with argument"),
+        (["--batch", "--no-cache"], "--batch needs the response cache"),
+        (["--n", "0"], "must be at least 1"),
+        (["--classifier", "magic"], "invalid choice"),
+        (["--disable-check", "nonsense"], "nonsense"),
+        (["--search", "bing"], "unknown search backend"),
+        (["--criteria", "/no/such/dir"], "criteria folder not found"),
+    ],
+)
+def test_invalid_flags_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
+                                        message: str) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [ROW])
+    try:
+        code, err = run(capsys, *reformat(tmp_path, source)[:-1], *args)
+    except SystemExit as exit_:  # argparse's own errors
+        code, err = int(exit_.code or 0), capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) <= 2  # argparse adds a usage line
+
+
+def test_classify_flag_combinations(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = run(capsys, "classify", str(tmp_path / "x.jsonl"))
+    assert code == 2 and "classify needs INPUT -o OUTPUT" in err
+    labelled = write_jsonl(tmp_path / "gold.jsonl", [{"instruction": "x"}])
+    code, err = run(capsys, "classify", "--eval", str(labelled))
+    assert code == 2 and f"{labelled} line 1: need an object" in err
+
+
+def test_too_long_for_the_context_is_kept_with_a_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def handler(path: str, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        if len(body["messages"][-1]["content"]) > 5000:
+            return 400, {}, {"error": {"message": "This model's maximum context length is 4096 tokens",
+                                       "type": "invalid_request_error", "code": "context_length_exceeded"}}
+        return rewrite_handler(path, body)
+
+    long_row = realign_row("Summarise the history of Rome in detail.", "Rome " * 3000, "open_qa")
+    source = write_jsonl(tmp_path / "in.jsonl", [long_row, ROW])
+    with StubServer(handler) as stub:
+        code, _ = run(capsys, *reformat(tmp_path, source, base_url=stub.base_url))
+    rows = read_jsonl(tmp_path / "out.jsonl")
+    assert code == 0 and rows[0]["realign"]["reason"] == "llm_error:context_length"
+    assert rows[0]["items"] == long_row["items"] and rows[1]["realign"]["tag"] == "rewrite"
+
+
+def test_empty_response_is_kept_and_no_row_is_dropped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [realign_row("Say something", "   ", "open_qa"),
+            {"items": [{"from": "human", "value": "Only a question"}]},
+            {"items": [{"from": "human", "value": "a"}, {"from": "gpt", "value": "b"},
+                       {"from": "human", "value": "c"}, {"from": "gpt", "value": "d"}]}]
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
+    with StubServer() as stub:
+        code, _ = run(capsys, *reformat(tmp_path, source, base_url=stub.base_url))
+        assert stub.requests == []
+    out = read_jsonl(tmp_path / "out.jsonl")
+    assert code == 0 and [r["realign"]["reason"] for r in out] == ["empty_response", "no_response", "multi_turn"]
