@@ -42,7 +42,7 @@ class Outcome:
 
     @property
     def correct(self) -> bool:
-        return self.rejected == (self.row["expected"] == "reject")
+        return self.rejected == (str(self.row["expected"]) == "reject")
 
 
 @dataclass

@@ -1,24 +1,48 @@
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
 import pytest
 
 from realign._checks import (
+    CHECK_NAMES,
     CheckError,
     CodePresence,
     LengthRatio,
+    build_checks,
     check_name,
     default_checks,
     first_failure,
 )
-from realign._exceptions import RealignError
+from realign._exceptions import RealignError, UsageError
+from realign._guards import (
+    CodeFidelity,
+    FinalAnswer,
+    LanguageConsistency,
+    LeakedScaffolding,
+    NumbersKept,
+    OptionKept,
+    OrderKept,
+    Refusal,
+    Truncation,
+    VerdictKept,
+)
+from realign._lang import detect_language
 from realign._tokens import count_tokens
-from realign._types import CheckInput
+from realign._types import Check, CheckInput
 
 
 def item(
-    original: str, rewrite: str, task: str = "open_qa", question: str = "Q?", **kw: object
+    original: str, rewrite: str, task: str = "open_qa", question: str = "Q?", finish_reason: str | None = "stop"
 ) -> CheckInput:
-    return CheckInput(task=task, question=question, original=original, rewrite=rewrite, **kw)  # type: ignore[arg-type]
+    return CheckInput(task, question, original, rewrite, finish_reason)
+
+
+def reason(original: str, rewrite: str, task: str = "open_qa", question: str = "Q?", **kw: str) -> str | None:
+    return first_failure(default_checks(), item(original, rewrite, task, question, **kw))
 
 
 # --- token estimate -------------------------------------------------------------------------------
@@ -74,9 +98,243 @@ def test_code_presence() -> None:
     assert CodePresence()(item("no code", "still no code"))
 
 
+# --- the guards: one faithful rewrite kept, one unfaithful rejected -------------------------------
+
+GSM = "Half of 48 is 48/2 = <<48/2=24>>24.\nIn total 48 + 24 = <<48+24=72>>72.\n#### 72"
+
+
+def test_final_answer_gsm8k_line() -> None:
+    good = "1. May: 48 / 2 = 24 clips.\n2. Total: 48 + 24 = 72 clips.\n\n**Answer:** 72 clips\n#### 72"
+    assert FinalAnswer()(item(GSM, good, "math_puzzles"))
+    assert not FinalAnswer()(item(GSM, good.replace("#### 72", "#### 27"), "math_puzzles"))
+    assert not FinalAnswer()(item(GSM, good.replace("\n#### 72", ""), "math_puzzles"))
+
+
+def test_final_answer_compares_values_not_spelling() -> None:
+    original = "8% of 1,250,000 is 100,000.\n#### 100000"
+    assert FinalAnswer()(item(original, "0.08 × 1250000 = 100000\n#### 100,000", "math_puzzles"))
+    assert FinalAnswer()(item("The answer is 1/2 cup.", "The answer is $\\frac{1}{2}$ cup.", "math_puzzles"))
+    assert FinalAnswer()(item("The answer is 1/2 cup.", "**Final answer:** 0.5 cup", "math_puzzles"))
+    assert not FinalAnswer()(item("The answer is 1/2 cup.", "The answer is 2/3 cup.", "math_puzzles"))
+
+
+def test_final_answer_boxed_with_nested_braces() -> None:
+    original = "So the sum is $\\boxed{\\frac{7}{10}}$."
+    assert FinalAnswer()(item(original, "Adding gives $\\boxed{\\frac{7}{10}}$, i.e. 0.7.", "math_puzzles"))
+    assert not FinalAnswer()(item(original, "Adding gives $\\boxed{\\frac{7}{20}}$.", "math_puzzles"))
+
+
+def test_final_answer_short_bare_original() -> None:
+    assert FinalAnswer()(item("Tokyo", "**Tokyo** is the capital of Japan.", "fill_in_the_blank"))
+    assert not FinalAnswer()(item("Tokyo", "**Kyoto**, the old capital.", "fill_in_the_blank"))
+
+
+OPTIONS_Q = "Which planet is the Red Planet?\nA) Venus\nB) Mars\nC) Jupiter\nD) Saturn"
+
+
+def test_option_guard() -> None:
+    original = "B) Mars. Iron oxide makes it red."
+    kept = "Venus (A) is bright but yellowish. Mars is red from iron oxide, so the correct answer is **B**."
+    assert OptionKept()(item(original, kept, "exam_problem_solving_tutor", OPTIONS_Q))
+    changed = "**Answer: C) Jupiter** - its Great Red Spot."
+    assert not OptionKept()(item(original, changed, "exam_problem_solving_tutor", OPTIONS_Q))
+
+
+def test_option_guard_inline_options_and_text_only_original() -> None:
+    question = "Pick the odd one out: A. Copper B. Iron C. Oxygen D. Zinc"
+    assert not OptionKept()(item("The answer is C. Oxygen is a non-metal.", "The answer is D.", "exam", question))
+    gas_q = "Most abundant gas?\nA) Oxygen\nB) Nitrogen"
+    assert OptionKept()(item("Nitrogen, about 78%.", "**B) Nitrogen**, about 78%.", "exam", gas_q))
+    assert not OptionKept()(item("Nitrogen, about 78%.", "**A) Oxygen**, about 78%.", "exam", gas_q))
+
+
+def test_verdict_guard() -> None:
+    original = "False. The wall is only a few meters wide, too narrow to see from orbit."
+    kept = "**Verdict:** False\n\n- The wall is only a few meters wide.\n- Too narrow to see from orbit."
+    assert VerdictKept()(item(original, kept, "fact_verification"))
+    assert not VerdictKept()(item(original, kept.replace("False", "True"), "fact_verification"))
+
+
+def test_verdict_guard_labels_sentiment_and_yes_no() -> None:
+    assert VerdictKept()(item("Negative", "**Sentiment:** Negative - the battery dies.", "sentiment_analysis"))
+    assert not VerdictKept()(item("Negative", "**Sentiment:** Neutral.", "sentiment_analysis"))
+    assert not VerdictKept()(item("Spam", "**Classification:** Not spam", "general_classification"))
+    assert VerdictKept()(item("Sports", "**Topic:** Sports. A match report.", "topic_classification"))
+    original = "No. Penguins are flightless birds."
+    assert VerdictKept()(item(original, "**Short answer:** No.\n\nPenguins are flightless.", "open_qa"))
+    assert not VerdictKept()(item(original, "Yes, penguins can fly short distances.", "open_qa"))
+
+
+def test_order_guard() -> None:
+    assert OrderKept()(item("3, 7, 19, 42", "Smallest first:\n\n3 → 7 → 19 → 42", "ordering"))
+    assert not OrderKept()(item("3, 7, 19, 42", "Smallest first:\n\n3 → 7 → 42 → 19", "ordering"))
+
+
+CODE = "```python\ndef half(total):\n    return total // 2\n```"
+
+
+def test_code_guard_keeps_reformatted_code() -> None:
+    commented = "Use floor division:\n\n```py\ndef half(total):\n    # round down\n    return total // 2  # int\n```"
+    assert CodeFidelity()(item(CODE, commented, "code_correction"))
+    split = "First:\n```python\ndef half(total):\n```\nthen:\n```python\n    return total // 2\n```"
+    assert CodeFidelity()(item(CODE, split, "code_correction"))
+
+
+def test_code_guard_rejects_changed_code() -> None:
+    assert not CodeFidelity()(item(CODE, CODE.replace("//", "/"), "code_correction"))
+    assert not CodeFidelity()(item(CODE, CODE.replace("2", "3"), "explain_code"))
+    assert CodeFidelity(min_similarity=0.8)(item(CODE, CODE.replace("2", "3"), "explain_code"))
+
+
+def test_numbers_guard() -> None:
+    original = "The wall fell on 9 November 1989; about 1,000 people crossed in the first hour, 3 gates opened."
+    kept = "**Date:** November 9, 1989\n\n- About 1000 people crossed in the first hour.\n- Three gates opened."
+    assert NumbersKept()(item(original, kept))
+    assert not NumbersKept()(item(original, kept.replace("1989", "1991")))
+    assert not NumbersKept()(item(original, kept.replace("November 9", "November 19")))
+
+
+def test_numbers_guard_ignores_list_markers_and_calculator_notes() -> None:
+    original = "1. Preheat to 180 °C.\n2. Bake 25 minutes.\nStep 3: cool. 48/2 = <<48/2=24>>24"
+    assert NumbersKept()(item(original, "- Preheat to 180 °C\n- Bake for 25 minutes\n- Cool\n\n48 ÷ 2 = 24"))
+
+
+def test_numbers_guard_dates_keep_their_order() -> None:
+    original = "Shipped on 2024-03-05."
+    assert NumbersKept()(item(original, "Shipped on March 5, 2024.", "information_extraction"))
+    assert not NumbersKept()(item(original, "Shipped on May 3, 2024.", "information_extraction"))
+
+
+SPANISH = (
+    "En otoño los días son más cortos y los árboles dejan de producir clorofila, así que las hojas se caen para "
+    "ahorrar agua durante el invierno."
+)
+
+
+def test_language_guard() -> None:
+    kept = "**Respuesta:** los árboles ahorran agua.\n\n1. Los días son más cortos.\n2. Dejan de producir clorofila."
+    assert LanguageConsistency()(item(SPANISH, kept))
+    english = (
+        "**Answer:** trees save water.\n\n1. The days are shorter and it is colder.\n2. They stop making chlorophyll."
+    )
+    assert not LanguageConsistency()(item(SPANISH, english))
+    assert not LanguageConsistency()(
+        item(
+            "富士山の高さは3776メートルで、日本で一番高い山です。", "Mount Fuji is 3,776 m tall, the highest in Japan."
+        )
+    )
+
+
+def test_language_detector_is_unsure_on_short_text() -> None:
+    assert not detect_language("Positive").confident
+    assert detect_language(SPANISH).lang == "es"
+
+
+def test_leak_guard() -> None:
+    original = "Ottawa is the capital of Canada."
+    assert LeakedScaffolding()(item(original, "**Ottawa** is the capital of Canada, in Ontario."))
+    assert not LeakedScaffolding()(item(original, "Here is the revised response:\n\nOttawa is the capital."))
+    assert not LeakedScaffolding()(item(original, "<response>\nOttawa is the capital of Canada.\n</response>"))
+    assert not LeakedScaffolding()(item(original, "Reasoning: fits.\nRevised response:\nOttawa is the capital."))
+    # A label the original itself used is not a leak; neither is "the original text" as content.
+    labelled = "Reasoning: 17 has two divisors.\nConclusion: prime."
+    assert LeakedScaffolding()(item(labelled, "**Reasoning:** 17 has only two divisors.\n\n**Conclusion:** prime."))
+    assert LeakedScaffolding()(item(original, "The original text of the act names Ottawa."))
+    custom = LeakedScaffolding(tags=("answer",), labels=(), extra_patterns=(r"^##+ Rewrite",))
+    assert not custom(item(original, "## Rewrite\nOttawa."))
+
+
+def test_refusal_guard() -> None:
+    original = "Call a licensed locksmith; most open a standard lock in 30 minutes."
+    assert Refusal()(item(original, "Unfortunately you need help: call a licensed locksmith (about 30 minutes)."))
+    assert not Refusal()(item(original, "I'm sorry, but I can't help with getting into a locked building."))
+    refusal = "I can't help create a fake note: that is fraud."
+    assert Refusal()(item(refusal, "I can't help create a fake note.\n\n**Why:** it is fraud.", "rejecting"))
+    declined = "I'm sorry, but I don't have real-time prices."
+    assert Refusal()(item(declined, "I'm sorry, but I can't give live prices.\n\n- check an exchange"))
+
+
+def test_truncation_guard() -> None:
+    original = "```python\nprint(1)\n```"
+    assert Truncation()(item(original, "Prints one:\n```python\nprint(1)\n```"))
+    assert not Truncation()(item(original, "Prints one:\n```python\nprint(1)\n"))
+    assert not Truncation()(item("Some text.", "Some text, cut", finish_reason="length"))
+    unbalanced = "Run:\n```bash\nls\n```\nthen\n```"
+    assert Truncation()(item(unbalanced, "**Run:**\n```bash\nls\n```\nthen\n```"))
+
+
+def test_unchanged_rewrite_always_passes() -> None:
+    # Adaptive rewriting returns the original unchanged; nothing can be lost.
+    text = "I'm sorry, but I can't help. Reasoning: <response> 42"
+    assert reason(text, text, "math_puzzles") is None
+
+
+# --- assembling the list --------------------------------------------------------------------------
+
+
+def test_default_checks_run_cheapest_first() -> None:
+    assert [check_name(c) for c in default_checks()] == list(CHECK_NAMES)
+    assert CHECK_NAMES[:3] == ("truncation", "length", "code_presence")
+
+
+def test_disable_globally_and_enable_only() -> None:
+    names = [check_name(c) for c in build_checks(disable=["numbers", "language"])]
+    assert "numbers" not in names and "language" not in names and "final_answer" in names
+    assert [check_name(c) for c in build_checks(enable_only=["length", "code"])] == ["length", "code"]
+
+
+def test_disable_per_task() -> None:
+    checks = build_checks(per_task={"open_qa": ["numbers"], "math_puzzles": "final_answer"})
+    original, changed = "It is 330 m tall.", "It is 300 m tall, more or less."
+    assert first_failure(checks, item(original, changed, "open_qa")) is None
+    assert first_failure(checks, item(original, changed, "closed_qa")) == "numbers"
+    wrong_line = GSM.replace("#### 72", "#### 27")
+    assert first_failure(checks, item(GSM, wrong_line, "math_puzzles")) is None
+    assert first_failure(default_checks(), item(GSM, wrong_line, "math_puzzles")) == "final_answer"
+    # per-task switches add to a guard's own default skips
+    refusal = next(c for c in checks if check_name(c) == "refusal")
+    assert isinstance(refusal, Refusal) and "rejecting" in refusal.skip_tasks
+
+
+def test_guard_constructor_scoping() -> None:
+    assert NumbersKept(tasks=["math_puzzles"]).applies("math_puzzles")
+    assert not NumbersKept(tasks=["math_puzzles"]).applies("open_qa")
+    assert not NumbersKept(skip_tasks=["open_qa"]).applies("open_qa")
+    assert not NumbersKept().applies("text_summarization")
+
+
+def test_unknown_names_raise_usage_error_listing_valid_names() -> None:
+    with pytest.raises(UsageError, match="numbrs") as info:
+        build_checks(disable=["numbrs"])
+    assert "final_answer" in str(info.value)
+    with pytest.raises(UsageError):
+        build_checks(per_task={"open_qa": ["nope"]})
+    with pytest.raises(UsageError):
+        build_checks(enable_only=["nope"])
+
+
+def test_user_guard() -> None:
+    def no_exclamations(candidate: CheckInput) -> bool:
+        return "!" not in candidate.rewrite
+
+    checks = build_checks(extra=[no_exclamations])
+    assert check_name(checks[-1]) == "no_exclamations"
+    assert first_failure(checks, item("Paris.", "Paris!")) == "no_exclamations"
+    scoped = build_checks(extra=[no_exclamations], per_task={"open_qa": ["no_exclamations"]})
+    assert first_failure(scoped, item("Paris.", "Paris!")) is None
+    assert first_failure(build_checks(extra=[no_exclamations], disable=["no_exclamations"]), item("a", "a!")) is None
+
+
+def test_user_check_named_like_a_builtin_replaces_it() -> None:
+    checks: list[Check] = build_checks(extra=[LengthRatio(min_ratio=0.1)])
+    lengths = [c for c in checks if check_name(c) == "length"]
+    assert len(lengths) == 1 and isinstance(lengths[0], LengthRatio) and lengths[0].min_ratio == 0.1
+    assert [check_name(c) for c in checks] == list(CHECK_NAMES)
+
+
 def test_first_failure_and_names() -> None:
     original = "word " * 100
-    assert first_failure(default_checks(), item(original, original)) is None
+    assert first_failure(default_checks(), item(original, original + "\n\nword.")) is None
     assert first_failure(default_checks(), item(original, "word")) == "length"
 
     def my_guard(_: CheckInput) -> bool:
@@ -95,3 +353,31 @@ def test_a_raising_check_is_wrapped() -> None:
     assert info.value.check == "broken"
     assert isinstance(info.value, RealignError)
     assert isinstance(info.value.__cause__, ValueError)
+
+
+# --- the evaluation sets --------------------------------------------------------------------------
+
+BENCHMARK = Path(__file__).parents[1] / "benchmarks" / "fidelity.py"
+#: answer-changing rewrites the rule checks are known to accept, each explained in its row's note:
+#: fe-291 swaps the meaning of a table while keeping every token; fh-086 (held out, never tuned on)
+#: drops one of two quiz questions while the added heading keeps it above the length ratio.
+KNOWN_MISSES = {"fe-291", "fh-086"}
+
+
+def _benchmark() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("fidelity_benchmark", BENCHMARK)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", ["fidelity_eval.jsonl", "fidelity_heldout.jsonl"])
+def test_eval_set_meets_targets(name: str) -> None:
+    bench = _benchmark()
+    report = bench.evaluate(BENCHMARK.parent / "data" / name, default_checks())
+    assert len(report.outcomes) >= 60
+    assert report.accuracy >= 0.97, bench.render(report)
+    assert report.good_rejected_share <= 0.03, bench.render(report)
+    assert {o.row["id"] for o in report.answer_changing_accepted} <= KNOWN_MISSES, bench.render(report)
