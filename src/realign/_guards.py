@@ -78,8 +78,7 @@ class Guard:
 # --- shared text helpers ------------------------------------------------------------------------
 
 _FENCE_LINE_RE = re.compile(r"^[ \t]*(```|~~~)", re.MULTILINE)
-_FENCED_RE = re.compile(r"^[ \t]*```[^\n]*\n(.*?)(?:^[ \t]*```[ \t]*$|\Z)", re.MULTILINE | re.DOTALL)
-_FENCED_WITH_TAG_RE = re.compile(
+_FENCED_RE = re.compile(
     r"^[ \t]*```[ \t]*(?P<tag>[\w+#.-]*)[^\n]*\n(?P<body>.*?)(?:^[ \t]*```[ \t]*$|\Z)", re.MULTILINE | re.DOTALL
 )
 _INLINE_CODE_RE = re.compile(r"`[^`\n]+`")
@@ -287,7 +286,8 @@ _OPTION_LETTER_RE = re.compile(r"^\W*[A-Ha-h]\W*$")
 _WORDS_RE = re.compile(r"[^\W_]+")
 _ARTICLES = frozenset({"a", "an", "the"})
 
-#: tasks whose free text ("Answer: ...", "the answer is ...") states a final answer
+#: tasks whose text is not an answer to a question: an "Answer: ..." there is content (a quiz's
+#: answer key, a line of a letter), so only #### and \boxed markers are read
 _PHRASE_TASKS_SKIP = frozenset(
     {
         "question_generation",
@@ -687,12 +687,13 @@ class OrderKept(Guard):
     default_tasks = frozenset({"ordering"})
 
     def check(self, item: CheckInput) -> bool:
-        keys = _items(item.original)
         text = _norm(item.rewrite)
-        present = [k for k in keys if f" {_norm(k).strip()} " in text]
+        needles = [_norm(key) for key in _items(item.original)]
+        # Earliest-next matching finds the items in order whenever any in-order reading exists,
+        # so an introduction that names an item early does not count as a reordering.
         position = 0
-        for key in present:
-            found = text.find(f" {_norm(key).strip()} ", position)
+        for needle in (n for n in needles if n in text):
+            found = text.find(needle, position)
             if found < 0:
                 return False
             position = found + 1
@@ -746,7 +747,7 @@ def _code_tokens(code: str, style: str) -> list[str]:
 
 
 def _blocks(text: str) -> list[tuple[str, str]]:
-    return [(m["tag"], m["body"]) for m in _FENCED_WITH_TAG_RE.finditer(text)]
+    return [(m["tag"], m["body"]) for m in _FENCED_RE.finditer(text)]
 
 
 def _contains(haystack: list[str], needle: list[str]) -> bool:
@@ -851,14 +852,15 @@ def _missing_numbers(original: str, rewrite: str) -> Iterator[str]:
     text = _salient_text(original)
     rewrite = latex_to_text(rewrite)
     values, rewrite_dates = value_set(rewrite), list(dates(rewrite))
-    spans = []
+    chars = list(text)
     for date in dates(text):
-        spans.append((date.start, date.end))
+        chars[date.start : date.end] = " " * (date.end - date.start)  # its numbers are judged as a date
         if not _date_kept(date, rewrite_dates, values):
             yield text[date.start : date.end]
-    for mention in [*mentions(text), *word_mentions(text, vague=False)]:
-        if not any(start <= mention.start < end for start, end in spans) and not _number_kept(mention, values):
-            yield text[mention.start : mention.end]
+    rest = "".join(chars)
+    for mention in [*mentions(rest), *word_mentions(rest, vague=False)]:
+        if not _number_kept(mention, values):
+            yield rest[mention.start : mention.end]
 
 
 class NumbersKept(Guard):

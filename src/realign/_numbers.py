@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
@@ -119,6 +120,7 @@ class Mention:
     parts: frozenset[Fraction] = frozenset()
 
 
+@functools.lru_cache(maxsize=4096)
 def _to_fraction(digits: str) -> Fraction:
     return Fraction(re.sub(r"[,\s\u00a0\u202f]", "", digits))
 
