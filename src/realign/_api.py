@@ -81,7 +81,7 @@ async def areformat(
     llm: LLM | None = None,
     model: str | None = None,
     **options: Any,
-) -> Result | list[Result]:
+) -> Result | list[Result] | Any:
     """Async :func:`reformat`."""
     if _is_hf_dataset(first):
         return await _reformat_dataset(first, _pipeline(pipeline, llm, model, options))

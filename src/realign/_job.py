@@ -166,8 +166,8 @@ async def process_rows(
     async def process(item: SourceRow) -> tuple[dict[str, Any], Usage]:
         previous = _previous(item.row)
         if item.data.pass_reason is not None:
-            meta = {"task": item.data.category or previous.get("task"), "confidence": None,
-                    "tag": "original", "reason": item.data.pass_reason, "evidence": []}
+            meta: dict[str, Any] = {"task": item.data.category or previous.get("task"), "confidence": None,
+                                    "tag": "original", "reason": item.data.pass_reason, "evidence": []}
             return {**item.row, "realign": meta}, Usage()
         result = await pipeline.areformat_one(example_of(item, reclassify=reclassify))
         row = item.shape.apply(item.row, result.response) if result.tag == "rewrite" else dict(item.row)
