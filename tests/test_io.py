@@ -122,3 +122,21 @@ def test_rows_of_rejects_unknown_and_mixed_shapes(tmp_path: Path) -> None:
     path.write_text(json.dumps({"items": [{"from": "human", "value": 3}]}) + "\n")
     with pytest.raises(InputError, match=r"line 1: realign row"):
         list(rows_of(path))
+
+
+def test_parquet_rows_that_do_not_fit_one_schema_are_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "out.parquet"
+    with pytest.raises(InputError, match="'late'"), AtomicWriter(path) as writer:
+        for i in range(1100):
+            writer.write({"id": i, **({"late": 1} if i == 1050 else {})})
+    with pytest.raises(InputError, match="Parquet schema"), AtomicWriter(path) as writer:
+        for i in range(1100):
+            writer.write({"id": i if i < 1024 else f"x{i}"})
+    assert list(tmp_path.iterdir()) == []  # no output, no temporary file
+
+
+def test_output_files_get_normal_permissions(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    with AtomicWriter(path) as writer:
+        writer.write({"a": 1})
+    assert path.stat().st_mode & 0o044  # readable by group/others under a usual umask

@@ -257,3 +257,27 @@ def test_only_retrieval_tasks_search() -> None:
     assert fake.queries == []
     one(pipe(FakeLLM([GOOD]), search=fake, retrieval_tasks=["math_puzzles"]), Example(question=Q, response=ORIGINAL))
     assert fake.queries == [Q]
+
+
+def test_a_pipeline_is_reusable_across_sync_calls() -> None:
+    p = pipe(FakeLLM([GOOD, GOOD]))
+    for _ in range(2):
+        assert realign.reformat(Q, ORIGINAL, task="math_puzzles", pipeline=p).tag == "rewrite"
+
+
+def test_a_failing_classifier_keeps_the_row_and_the_run_goes_on() -> None:
+    class Flaky:
+        async def classify(self, instruction: str) -> TaskPrediction:
+            if instruction == "bad":
+                raise LLMError("server down", code="server_error")
+            return TaskPrediction(task="math_puzzles", confidence=1.0, source="t")
+
+    p = pipe(FakeLLM([GOOD]), classifier=Flaky())
+    results = realign.reformat([{"question": "bad", "response": "x"}, {"question": Q, "response": ORIGINAL}],
+                               pipeline=p)
+    assert [r.reason for r in results] == ["llm_error:server_error", None]
+
+
+def test_misspelled_option_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="temprature"):
+        realign.reformat(Q, ORIGINAL, llm=FakeLLM([GOOD]), temprature=0.2)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import threading
 from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, overload
@@ -60,7 +60,10 @@ def _pipeline(pipeline: Pipeline | None, llm: LLM | None, model: str | None, opt
     if llm is None:
         base_url, api_key = options.pop("base_url", None), options.pop("api_key", None)
         llm = OpenAIChat(model or DEFAULT_MODEL, base_url=base_url, api_key=api_key)
-    return Pipeline(llm, **options)
+    try:
+        return Pipeline(llm, **options)
+    except TypeError as exc:  # a misspelled option
+        raise UsageError(f"reformat(): {exc}".replace("Pipeline.__init__()", "")) from exc
 
 
 @overload
@@ -83,12 +86,15 @@ async def areformat(
     **options: Any,
 ) -> Result | list[Result] | Any:
     """Async :func:`reformat`."""
-    if _is_hf_dataset(first):
-        return await _reformat_dataset(first, _pipeline(pipeline, llm, model, options))
-    examples, single = _examples(first, response, task, evidence)
+    dataset = _is_hf_dataset(first)
+    if dataset and (response is not None or task is not None or evidence is not None):
+        raise UsageError("response=, task= and evidence= go with reformat(question, response) only")
+    examples, single = ([], False) if dataset else _examples(first, response, task, evidence)
     own = pipeline is None
     pipe = _pipeline(pipeline, llm, model, options)
     try:
+        if dataset:
+            return await _reformat_dataset(first, pipe)
         results = [r async for r in pipe.astream(examples)]
     finally:
         if own and isinstance(pipe.llm, OpenAIChat) and llm is None:
@@ -150,11 +156,25 @@ def reformat_file(
     return _run(areformat_file(source, output, pipeline=pipeline, reclassify=reclassify))
 
 
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+
+
+def _background_loop() -> asyncio.AbstractEventLoop:
+    """One event loop on a daemon thread for every sync call of the process.
+
+    HTTP clients and semaphores belong to the loop they were first used on, so a ``Pipeline``
+    reused across sync calls must always run on the same loop; running it on a thread also makes
+    the sync API work where a loop is already running (Jupyter).
+    """
+    global _loop
+    with _loop_lock:
+        if _loop is None or _loop.is_closed():
+            _loop = asyncio.new_event_loop()
+            threading.Thread(target=_loop.run_forever, name="realign-loop", daemon=True).start()
+        return _loop
+
+
 def _run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to completion, also from inside a running loop (Jupyter)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+    """Run a coroutine to completion from synchronous code."""
+    return asyncio.run_coroutine_threadsafe(coro, _background_loop()).result()

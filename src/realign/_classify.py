@@ -6,16 +6,17 @@ words, a description instead of a name); anything else becomes ``default``.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping
-from typing import Any
 
+from ._cache import Cache, request_key
 from ._exceptions import FatalLLMError, LLMError
 from ._llm import OpenAIChat
 from ._models import TaskPrediction
 from ._tasks import DEFAULT_TASK, TASKS, Task
 from ._templates import Prompts
-from ._types import ChatRequest, Classifier
+from ._types import LLM, ChatRequest, Choice, Classifier, Completion
 
 __all__ = ["CascadeClassifier", "CompletionClassifier", "LLMClassifier", "normalise_task"]
 
@@ -48,17 +49,42 @@ def normalise_task(answer: str, tasks: Mapping[str, Task] = TASKS) -> str | None
 
 
 class _PromptClassifier:
-    """Shared part of the chat and completion classifiers: the prompt and the answer's normalisation."""
+    """Shared part of the chat and completion classifiers: the prompt, the answer's normalisation,
+    and the bounds every model call has (the response cache and a concurrency limit)."""
 
-    def __init__(self, tasks: Mapping[str, Task] | None, prompts: Prompts | None, template: str) -> None:
+    source = "llm"
+
+    def __init__(self, tasks: Mapping[str, Task] | None, prompts: Prompts | None, template: str, *,
+                 max_tokens: int, cache: Cache | None, concurrency: int) -> None:
         self.tasks = dict(tasks if tasks is not None else TASKS)
         self._prompts = prompts or Prompts()
         self._template = template
-        self.source = template.removeprefix("classify_")
+        self.max_tokens = max_tokens
+        self.cache = cache
+        self.concurrency = concurrency
+        self._limit: asyncio.Semaphore | None = None
 
-    def _prompt(self, instruction: str) -> str:
-        return self._prompts.render(self._template, {"tasks": list(self.tasks.values()),
-                                                     "instruction": instruction.strip()})
+    async def classify(self, instruction: str) -> TaskPrediction:
+        prompt = self._prompts.render(self._template, {"tasks": list(self.tasks.values()),
+                                                       "instruction": instruction.strip()})
+        request = ChatRequest((("user", prompt),), n=1, temperature=0.0, top_p=1.0, max_tokens=self.max_tokens)
+        key = request_key(self._identity(), request, self._template) if self.cache is not None else None
+        hit = self.cache.get(key) if self.cache is not None and key is not None else None
+        if hit is not None and hit.choices:
+            return self._prediction(hit.choices[0].text)
+        if self._limit is None:
+            self._limit = asyncio.Semaphore(self.concurrency)
+        async with self._limit:
+            answer = await self._ask(request)
+        if self.cache is not None and key is not None:
+            self.cache.put(key, Completion([Choice(answer)]))
+        return self._prediction(answer)
+
+    def _identity(self) -> str:
+        raise NotImplementedError
+
+    async def _ask(self, request: ChatRequest) -> str:
+        raise NotImplementedError
 
     def _prediction(self, answer: str) -> TaskPrediction:
         name = normalise_task(answer, self.tasks)
@@ -68,35 +94,44 @@ class _PromptClassifier:
 
 
 class LLMClassifier(_PromptClassifier):
-    """Classifies with a chat model: greedy decoding, a short answer."""
+    """Classifies with a chat model (any :class:`~realign.LLM`): greedy decoding, a short answer.
 
-    def __init__(self, llm: Any, *, tasks: Mapping[str, Task] | None = None, prompts: Prompts | None = None,
-                 max_tokens: int = 20) -> None:
-        super().__init__(tasks, prompts, "classify_chat")
+    ``cache`` (e.g. the pipeline's :class:`~realign.SQLiteCache`) makes re-runs free; at most
+    ``concurrency`` calls are in flight.
+    """
+
+    def __init__(self, llm: LLM, *, tasks: Mapping[str, Task] | None = None, prompts: Prompts | None = None,
+                 max_tokens: int = 20, cache: Cache | None = None, concurrency: int = 16) -> None:
+        super().__init__(tasks, prompts, "classify_chat", max_tokens=max_tokens, cache=cache,
+                         concurrency=concurrency)
         self.llm = llm
-        self.max_tokens = max_tokens
-        self.source = "llm"
 
-    async def classify(self, instruction: str) -> TaskPrediction:
-        request = ChatRequest((("user", self._prompt(instruction)),), n=1, temperature=0.0, top_p=1.0,
-                              max_tokens=self.max_tokens)
+    def _identity(self) -> str:
+        return self.llm.identity
+
+    async def _ask(self, request: ChatRequest) -> str:
         completion = await self.llm.complete(request)
-        return self._prediction(completion.choices[0].text if completion.choices else "")
+        return completion.choices[0].text if completion.choices else ""
 
 
 class CompletionClassifier(_PromptClassifier):
     """Classifies with a raw prompt on ``/v1/completions`` (no chat template), as a fine-tuned
-    classifier served by vLLM expects."""
+    classifier served by vLLM expects (the public ReAlign classifier reads such a prompt)."""
+
+    source = "completion"
 
     def __init__(self, chat: OpenAIChat, *, tasks: Mapping[str, Task] | None = None,
-                 prompts: Prompts | None = None, max_tokens: int = 50) -> None:
-        super().__init__(tasks, prompts, "classify_completion")
+                 prompts: Prompts | None = None, max_tokens: int = 50, cache: Cache | None = None,
+                 concurrency: int = 16) -> None:
+        super().__init__(tasks, prompts, "classify_completion", max_tokens=max_tokens, cache=cache,
+                         concurrency=concurrency)
         self.chat = chat  # reuses its client, retry policy and error translation
-        self.max_tokens = max_tokens
 
-    async def classify(self, instruction: str) -> TaskPrediction:
-        text = await self.chat.complete_text(self._prompt(instruction), max_tokens=self.max_tokens)
-        return self._prediction(text)
+    def _identity(self) -> str:
+        return self.chat.identity + "|completions"
+
+    async def _ask(self, request: ChatRequest) -> str:
+        return await self.chat.complete_text(request.messages[0][1], max_tokens=self.max_tokens)
 
 
 class CascadeClassifier:

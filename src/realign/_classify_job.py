@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._cache import SQLiteCache
+from ._classify import CascadeClassifier, CompletionClassifier, LLMClassifier
 from ._exceptions import InputError, UsageError
 from ._io import AtomicWriter, read_rows
 from ._job import RunStats, example_of, rows_of
@@ -19,10 +21,9 @@ from ._tasks import GROUPS, Task
 from ._templates import Criteria
 from ._types import Classifier
 
-__all__ = ["EvalReport", "classify_command", "evaluate"]
+__all__ = ["EvalReport", "build_classifier", "classify_command", "evaluate"]
 
 log = logging.getLogger("realign")
-BuildClassifier = Callable[[argparse.Namespace, Criteria, OpenAIChat | None], Classifier]
 
 
 @dataclass
@@ -90,23 +91,28 @@ async def evaluate(classifier: Classifier, path: str, tasks: dict[str, Task], wi
     return report
 
 
-async def classify_command(args: argparse.Namespace, build: BuildClassifier) -> int:
+async def classify_command(args: argparse.Namespace) -> int:
+    async with contextlib.AsyncExitStack() as stack:
+        return await _classify_command(args, stack)
+
+
+async def _classify_command(args: argparse.Namespace, stack: contextlib.AsyncExitStack) -> int:
+    if not args.eval and (not args.input or not args.output):  # before any client is built
+        raise UsageError("classify needs INPUT -o OUTPUT (or --eval LABELLED)")
     criteria = Criteria(args.criteria)
     needs_llm = args.classifier != "embedded"
     llm = OpenAIChat(args.model, base_url=args.base_url) if needs_llm else None
-    classifier = build(args, criteria, llm)
-    try:
-        if args.eval:
-            if args.input or args.output:
-                raise UsageError("classify --eval LABELLED takes no INPUT or -o")
-            print((await evaluate(classifier, args.eval, dict(criteria.tasks))).text())
-            return 0
-        if not args.input or not args.output:
-            raise UsageError("classify needs INPUT -o OUTPUT (or --eval LABELLED)")
-        stats = await _classify_file(args, classifier, criteria)
-    finally:
-        if llm is not None:
-            await llm.aclose()
+    if llm is not None:
+        stack.push_async_callback(llm.aclose)
+    classifier = build_classifier(args, criteria, llm, stack)
+    if args.eval:
+        if args.input or args.output:
+            raise UsageError("classify --eval LABELLED takes no INPUT or -o")
+        print((await evaluate(classifier, args.eval, dict(criteria.tasks))).text())
+        return 0
+    if not args.input or not args.output:
+        raise UsageError("classify needs INPUT -o OUTPUT (or --eval LABELLED)")
+    stats = await _classify_file(args, classifier, criteria)
     if not args.quiet:
         print(f"rows: {stats.rows}\nby task: " + ", ".join(f"{k} {v}" for k, v in stats.tasks.most_common()),
               file=sys.stderr)
@@ -114,6 +120,25 @@ async def classify_command(args: argparse.Namespace, build: BuildClassifier) -> 
         if counts:
             print(f"classifier: {counts}", file=sys.stderr)
     return 0
+
+
+def build_classifier(args: argparse.Namespace, criteria: Criteria, llm: OpenAIChat | None,
+                     stack: contextlib.AsyncExitStack, cache: SQLiteCache | None = None) -> Classifier:
+    """The classifier the flags ask for; a client it opens is closed with ``stack``."""
+    from ._embedded import EmbeddedClassifier
+
+    if args.classifier == "embedded":
+        return EmbeddedClassifier(criteria.tasks)
+    if args.classifier_model or args.classifier_base_url or llm is None:
+        llm = OpenAIChat(args.classifier_model or args.model,
+                         base_url=args.classifier_base_url or args.base_url)
+        stack.push_async_callback(llm.aclose)
+    if args.classifier == "completion":
+        return CompletionClassifier(llm, tasks=criteria.tasks, cache=cache)
+    chat = LLMClassifier(llm, tasks=criteria.tasks, cache=cache)
+    if args.classifier == "llm":
+        return chat
+    return CascadeClassifier(EmbeddedClassifier(criteria.tasks), chat, threshold=args.cascade_threshold)
 
 
 async def _classify_file(args: argparse.Namespace, classifier: Classifier, criteria: Criteria) -> RunStats:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -14,9 +15,11 @@ from . import __version__
 from ._batch import BatchReport, BatchRunner, RequestCollector, run_batch_rounds
 from ._cache import CachedSearch, SQLiteCache, default_cache_path
 from ._checks import build_checks
-from ._classify import CascadeClassifier, CompletionClassifier, LLMClassifier
+from ._classify import CascadeClassifier
+from ._classify_job import build_classifier, classify_command
 from ._cost import price_for
 from ._exceptions import FatalLLMError, FatalSearchError, InputError, RealignError, TemplateError, UsageError
+from ._io import container_of
 from ._job import RunStats, example_of, reformat_file, retrieve_file, rows_of
 from ._llm import DEFAULT_MODEL, OpenAIChat
 from ._models import Example
@@ -28,7 +31,7 @@ from ._ratelimit import RateLimiter
 from ._search import search_client_from_spec
 from ._tasks import GROUPS
 from ._templates import Criteria, Prompts
-from ._types import LLM, Classifier, SearchClient
+from ._types import LLM, SearchClient
 
 __all__ = ["main"]
 
@@ -154,23 +157,6 @@ def _classifier_flags(parser: argparse.ArgumentParser) -> None:
                         help="cascade: rows below this embedded confidence go to the LLM (default: 0.5)")
 
 
-def build_classifier(args: argparse.Namespace, criteria: Criteria, llm: OpenAIChat | None) -> Classifier:
-    """The classifier the flags ask for."""
-    from ._embedded import EmbeddedClassifier
-
-    if args.classifier == "embedded":
-        return EmbeddedClassifier(criteria.tasks)
-    if args.classifier_model or args.classifier_base_url or llm is None:
-        llm = OpenAIChat(args.classifier_model or args.model,
-                         base_url=args.classifier_base_url or args.base_url)
-    if args.classifier == "completion":
-        return CompletionClassifier(llm, tasks=criteria.tasks)
-    chat = LLMClassifier(llm, tasks=criteria.tasks)
-    if args.classifier == "llm":
-        return chat
-    return CascadeClassifier(EmbeddedClassifier(criteria.tasks), chat, threshold=args.cascade_threshold)
-
-
 def _search_client(spec: str, cache: SQLiteCache | None = None) -> SearchClient | None:
     client = search_client_from_spec(spec)
     if client is None or cache is None:
@@ -199,8 +185,12 @@ def _check_flags(args: argparse.Namespace) -> None:
         return
     if not args.output:
         raise UsageError("reformat needs -o OUTPUT (or --dry-run)")
-    if Path(args.output).resolve() == Path(args.input).resolve():
+    output = Path(args.output)
+    container_of(output)  # an unsupported extension fails now, not after hours of --batch
+    if output.resolve() == Path(args.input).resolve():
         raise UsageError("-o OUTPUT must not be the input file")
+    if not output.resolve().parent.is_dir():
+        raise UsageError(f"cannot write {output}: folder {output.parent} does not exist")
 
 
 def _dry_run(args: argparse.Namespace) -> int:
@@ -222,12 +212,22 @@ async def _reformat(args: argparse.Namespace) -> int:
     _checks(args)  # a bad check name is a usage error, also in a dry run
     if args.dry_run:
         return _dry_run(args)
+    async with contextlib.AsyncExitStack() as stack:
+        return await _reformat_run(args, stack)
+
+
+async def _reformat_run(args: argparse.Namespace, stack: contextlib.AsyncExitStack) -> int:
     criteria = Criteria(args.criteria)
     llm = OpenAIChat(args.model, base_url=args.base_url)  # a missing key fails here, before any work
+    stack.push_async_callback(llm.aclose)
     price = price_for(args.model, price_in=args.price_in, price_out=args.price_out)
     cache = None if args.no_cache else SQLiteCache(args.cache or default_cache_path())
+    if cache is not None:
+        stack.callback(cache.close)
     search = _search_client(args.search, cache)
-    classifier = build_classifier(args, criteria, llm)
+    if search is not None and hasattr(search, "aclose"):
+        stack.push_async_callback(search.aclose)
+    classifier = build_classifier(args, criteria, llm, stack, cache)
 
     def make_pipeline(model: LLM) -> Pipeline:
         return Pipeline(
@@ -239,21 +239,16 @@ async def _reformat(args: argparse.Namespace) -> int:
         )
 
     stats = RunStats()
-    try:
-        final_llm: LLM = llm
-        batch = None
-        if args.batch:
-            batch, final_llm = await _submit_batches(args, llm, cache, make_pipeline)
-        pipeline = make_pipeline(final_llm)
-        progress = None if args.quiet else Progress(count_rows(args.input), price)
-        await reformat_file(pipeline, args.input, args.output, reclassify=args.reclassify, stats=stats,
-                            progress=progress)
-    finally:
-        await llm.aclose()
-        if search is not None and hasattr(search, "aclose"):
-            await search.aclose()
-        if cache is not None:
-            cache.close()
+    final_llm: LLM = llm
+    batch = None
+    if args.batch:
+        batch, final_llm = await _submit_batches(args, llm, cache, make_pipeline)
+    pipeline = make_pipeline(final_llm)
+    progress = Progress(None, price)
+    if not args.quiet and progress.enabled:
+        progress.total = count_rows(args.input)  # a pass over the file only when a bar is shown
+    await reformat_file(pipeline, args.input, args.output, reclassify=args.reclassify, stats=stats,
+                        progress=None if args.quiet else progress)
     if not args.quiet:
         print(stats.summary(price), file=sys.stderr)
         if batch is not None:
@@ -301,16 +296,16 @@ def _tasks(args: argparse.Namespace) -> int:
 
 async def _retrieve(args: argparse.Namespace) -> int:
     criteria = Criteria(args.criteria)
-    llm = OpenAIChat(args.model, base_url=args.base_url) if args.classifier != "embedded" else None
-    search = _search_client(args.search)
-    pipeline = Pipeline(None, classifier=build_classifier(args, criteria, llm), search=search,
-                        criteria=criteria, strict=args.strict, retrieval_tasks=_retrieval_tasks(args))
-    try:
-        stats = await retrieve_file(pipeline, args.input, args.output, reclassify=args.reclassify)
-    finally:
-        await pipeline.aclose()
+    async with contextlib.AsyncExitStack() as stack:
+        llm = OpenAIChat(args.model, base_url=args.base_url) if args.classifier != "embedded" else None
         if llm is not None:
-            await llm.aclose()
+            stack.push_async_callback(llm.aclose)
+        search = _search_client(args.search)
+        if search is not None and hasattr(search, "aclose"):
+            stack.push_async_callback(search.aclose)
+        pipeline = Pipeline(None, classifier=build_classifier(args, criteria, llm, stack), search=search,
+                            criteria=criteria, strict=args.strict, retrieval_tasks=_retrieval_tasks(args))
+        stats = await retrieve_file(pipeline, args.input, args.output, reclassify=args.reclassify)
     if not args.quiet:
         print(stats.summary(), file=sys.stderr)
     return 0
@@ -333,9 +328,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _classify(args: argparse.Namespace) -> int:
-    from ._classify_job import classify_command
-
-    return asyncio.run(classify_command(args, build_classifier))
+    return asyncio.run(classify_command(args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -363,6 +356,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RealignError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # a file we could not read or write, named by the OS error
+        print(f"error: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""), file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted; finished requests are cached, run again to resume", file=sys.stderr)
         return 130

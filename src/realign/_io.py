@@ -22,6 +22,8 @@ __all__ = ["AtomicWriter", "container_of", "read_rows"]
 
 _CONTAINERS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet"}
 _CHUNK = 1 << 20
+# One element of a JSON array larger than this is an error, not a reason to read the whole file.
+_MAX_ELEMENT = 64 << 20
 
 
 def container_of(path: str | Path) -> str:
@@ -112,7 +114,7 @@ def _decode_one(
         try:
             value, end = decoder.raw_decode(buffer, pos)
         except json.JSONDecodeError as exc:
-            chunk = handle.read(_CHUNK)
+            chunk = handle.read(_CHUNK) if len(buffer) - pos < _MAX_ELEMENT else ""
             if not chunk:
                 where = line + buffer.count("\n", pos, exc.pos)
                 raise InputError(f"invalid JSON: {exc.msg}", path=path, line=where) from exc
@@ -174,11 +176,12 @@ class AtomicWriter:
             self._handle.write(json.dumps(row, ensure_ascii=False))
             if self.kind == "jsonl":
                 self._handle.write("\n")
+            self._count += 1
         else:
             self._batch.append(row)
+            self._count += 1
             if len(self._batch) >= 1024:
                 self._flush_parquet()
-        self._count += 1
 
     def _flush_parquet(self) -> None:
         import pyarrow as pa
@@ -186,13 +189,24 @@ class AtomicWriter:
 
         rows = [{**r, "realign": json.dumps(r["realign"], ensure_ascii=False)} if "realign" in r else r
                 for r in self._batch]
+        first = self._count - len(rows) + 1
         self._batch = []
-        if self._parquet is None:
-            table = pa.Table.from_pylist(rows)
-            self._parquet = pq.ParquetWriter(self._tmp, table.schema)
-        else:
-            table = pa.Table.from_pylist(rows, schema=self._parquet.schema)
-        self._parquet.write_table(table)
+        try:
+            if self._parquet is None:
+                table = pa.Table.from_pylist(rows)
+                self._parquet = pq.ParquetWriter(self._tmp, table.schema)
+            else:
+                # A Parquet file has one schema: later rows must fit the one the first rows set.
+                names = set(self._parquet.schema.names)
+                extra = next((key for row in rows for key in row if key not in names), None)
+                if extra is not None:
+                    raise InputError(f"field {extra!r} is missing from the first rows; Parquet needs one schema "
+                                     "for all rows (write .jsonl instead)", path=self.path, line=first)
+                table = pa.Table.from_pylist(rows, schema=self._parquet.schema)
+            self._parquet.write_table(table)
+        except (pa.ArrowException, ValueError, TypeError) as exc:
+            raise InputError(f"rows {first}-{self._count} do not fit one Parquet schema ({exc}); "
+                             "write .jsonl instead", path=self.path) from exc
 
     def commit(self) -> None:
         """Finish the file and move it into place."""
@@ -204,6 +218,10 @@ class AtomicWriter:
             if self._batch or self._parquet is None:
                 self._flush_parquet() if self._batch else self._empty_parquet()
             self._parquet.close()
+        # mkstemp creates the file private (0600); give the output the permissions of a normal new file.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self._tmp, 0o666 & ~umask)
         os.replace(self._tmp, self.path)
 
     def _empty_parquet(self) -> None:
@@ -227,7 +245,11 @@ class AtomicWriter:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if kind is None:
-            self.commit()
-        else:
+        if kind is not None:
             self.abort()
+            return
+        try:
+            self.commit()
+        except BaseException:
+            self.abort()
+            raise

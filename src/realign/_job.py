@@ -80,6 +80,7 @@ class SourceRow:
     row: dict[str, Any]
     shape: Shape
     data: Extracted
+    path: str = ""
 
 
 def rows_of(path: str | Path, stats: RunStats | None = None) -> Iterator[SourceRow]:
@@ -108,7 +109,7 @@ def shaped_rows(
             raise InputError(f"{shape.name} row: {exc}", path=path, line=line) from exc
         if stats is not None:
             stats.shapes[shape.name] += 1
-        yield SourceRow(line, row, shape, data)
+        yield SourceRow(line, row, shape, data, str(path))
 
 
 def _previous(row: dict[str, Any]) -> dict[str, Any]:
@@ -123,13 +124,17 @@ def example_of(source: SourceRow, *, reclassify: bool = False) -> Example:
     evidence = previous.get("evidence")
     if not evidence and previous.get("retrieval") not in ("ok", "empty", "given"):
         evidence = None  # retrieval failed or never ran for this row: search again
-    return Example(
-        question=source.data.question,
-        response=source.data.response,
-        task=task,
-        evidence=[Evidence.model_validate(e) for e in evidence] if isinstance(evidence, list) else None,
-        id=source.row.get("id"),
-    )
+    try:
+        return Example(
+            question=source.data.question,
+            response=source.data.response,
+            task=task,
+            evidence=[Evidence.model_validate(e) for e in evidence] if isinstance(evidence, list) else None,
+            id=source.row.get("id"),
+        )
+    except ValueError as exc:  # pydantic's ValidationError: a malformed earlier `realign` object
+        problem = str(exc).splitlines()[0]
+        raise InputError(f"invalid 'realign' metadata ({problem})", path=source.path, line=source.line) from exc
 
 
 def metadata(result: Result) -> dict[str, Any]:
@@ -191,15 +196,17 @@ async def reformat_file(
 ) -> RunStats:
     """Reformat every row of ``source`` into ``output`` (same shape and order, ``realign`` added)."""
     stats = stats or RunStats()
-    with AtomicWriter(output) as writer:
-        async for row in process_rows(pipeline, read_rows(source), source=source, reclassify=reclassify,
-                                      stats=stats):
-            writer.write(row)
-            if progress is not None:
-                progress.update(stats)
-    if progress is not None:
-        progress.update(stats, force=True)
-        progress.close()
+    try:
+        with AtomicWriter(output) as writer:
+            async for row in process_rows(pipeline, read_rows(source), source=source, reclassify=reclassify,
+                                          stats=stats):
+                writer.write(row)
+                if progress is not None:
+                    progress.update(stats)
+    finally:
+        if progress is not None:  # end the progress line, so a message after it starts on its own line
+            progress.update(stats, force=True)
+            progress.close()
     return stats
 
 

@@ -11,6 +11,7 @@ unknown model) raise :class:`FatalLLMError` at once.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import time
@@ -142,6 +143,9 @@ class OpenAIChat:
         self.extra_body = extra_body
         if client is None:
             client = self._build_client(base_url, api_key, timeout)
+        else:
+            # One retry policy, ours: the SDK's own retries would multiply the attempts and the waits.
+            client = client.with_options(max_retries=0)
         self.client = client
         self.base_url = str(client.base_url).rstrip("/")
         self._resume_at = 0.0  # monotonic time before which no request is sent (shared backoff)
@@ -160,7 +164,9 @@ class OpenAIChat:
 
     @property
     def identity(self) -> str:
-        return f"{self.base_url}|{self.model}"
+        """Endpoint, model and extra body parameters: what keys this client's answers in the cache."""
+        extra = json.dumps(self.extra_body, sort_keys=True) if self.extra_body else ""
+        return f"{self.base_url}|{self.model}" + (f"|{extra}" if extra else "")
 
     def __repr__(self) -> str:  # never show the key
         return f"OpenAIChat(model={self.model!r}, base_url={self.base_url!r})"

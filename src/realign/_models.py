@@ -12,7 +12,8 @@ __all__ = ["Candidate", "Evidence", "Example", "Result", "TaskPrediction", "Usag
 class Evidence(BaseModel):
     """One piece of retrieved reference text, with where it came from."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Extra keys (a search API's score, a date) are dropped: rows carry evidence from many sources.
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     text: str
     title: str = ""

@@ -101,9 +101,16 @@ class Pipeline:
 
     async def areformat_one(self, example: Example) -> Result:
         """Reformat one example. Raises only on errors that must stop a run (bad key, bad config)."""
-        prediction = await self.task_of(example)
-        task = self.criteria.tasks[prediction.task]
         original = example.response
+        try:
+            prediction = await self.task_of(example)
+        except FatalLLMError:
+            raise
+        except LLMError as exc:  # an LLM classifier failed for this row: keep it, go on with the rest
+            result = Result(response=original, tag="original", reason=None, task=DEFAULT_TASK, original=original,
+                            confidence=0.0, id=example.id)
+            return _keep(result, f"llm_error:{exc.code}")
+        task = self.criteria.tasks[prediction.task]
         result = Result(response=original, tag="original", reason=None, task=task.name, original=original,
                         confidence=prediction.confidence, id=example.id)
         if not example.question.strip() or not original.strip():

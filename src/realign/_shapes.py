@@ -59,9 +59,9 @@ class Shape:
             if not isinstance(turn.get(self.text), str):
                 raise ShapeError(f"every turn of '{self.key}' needs a string '{self.text}'")
         if not turns:
-            return Extracted("", "", row.get("category"), "no_response")
+            return Extracted("", "", _category(row.get("category")), "no_response")
         first = turns[0]
-        category = first.get("category", row.get("category"))
+        category = _category(first.get("category", row.get("category")))
         question = first[self.text] if first.get(self.speaker) in _USER else ""
         if len(turns) > 2:
             return Extracted(question, turns[-1][self.text], category, "multi_turn")
@@ -77,6 +77,12 @@ class Shape:
         return out
 
 
+def _category(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value or None
+    raise ShapeError(f"'category' must be a string, not {type(value).__name__}")
+
+
 class AlpacaShape(Shape):
     def __init__(self) -> None:
         super().__init__("alpaca", "instruction", "", "")
@@ -90,10 +96,10 @@ class AlpacaShape(Shape):
             raise ShapeError("'instruction' and 'input' must be strings")
         question = f"{instruction}\n\n{extra}" if extra.strip() else instruction
         if output is None:
-            return Extracted(question, "", row.get("category"), "no_response")
+            return Extracted(question, "", _category(row.get("category")), "no_response")
         if not isinstance(output, str):
             raise ShapeError("'output' must be a string")
-        return Extracted(question, output, row.get("category"))
+        return Extracted(question, output, _category(row.get("category")))
 
     def apply(self, row: Row, response: str) -> Row:
         return {**row, "output": response}
