@@ -170,7 +170,7 @@ def test_stream_keeps_order_and_bounds_concurrency() -> None:
             nonlocal in_flight, peak
             in_flight += 1
             peak = max(peak, in_flight)
-            await asyncio.sleep(0.001 * (hash(request.messages[1][1]) % 5))
+            await asyncio.sleep(0.001 * (len(request.messages[1][1]) % 5))
             in_flight -= 1
             return await super().complete(request)
 
@@ -186,7 +186,7 @@ def test_stream_keeps_order_and_bounds_concurrency() -> None:
 
     results = asyncio.run(collect())
     assert [r.original for r in results] == [f"a{i}" for i in range(40)]
-    assert peak <= 3
+    assert peak == 3  # bounded, and really concurrent
 
 
 def test_reformat_api_single_and_list() -> None:

@@ -30,7 +30,8 @@ def test_every_criteria_renders_for_every_flag_combination(task: str) -> None:
         assert text.strip() and "\n\n\n" not in text
         assert "{{" not in text and "{%" not in text
         outputs.add(text)
-    assert outputs
+    if task in ("math_puzzles", "code_correction", "open_qa"):
+        assert len(outputs) > 1  # these criteria adapt to the row (final answer, code, evidence)
 
 
 def test_prompt_puts_static_text_first_and_row_text_last() -> None:
