@@ -11,6 +11,7 @@ unknown model) raise :class:`FatalLLMError` at once.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import os
 import random
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import openai
+from openai.resources.chat.completions import AsyncCompletions
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from ._exceptions import FatalLLMError, LLMError, UsageError
@@ -36,6 +38,11 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 _PLACEHOLDER_KEY = "not-needed"
 _TRANSIENT = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
               openai.APIConnectionError, openai.ConflictError)
+# Body fields the SDK's chat.completions.create takes as keywords. Its transport options (timeout,
+# extra_headers...) are not body fields, and ``stream`` would change what the call returns.
+_SDK_BODY_FIELDS = frozenset(inspect.signature(AsyncCompletions.create).parameters) - {
+    "self", "stream", "extra_headers", "extra_query", "extra_body", "timeout"
+}
 
 
 @dataclass(frozen=True)
@@ -199,19 +206,30 @@ class OpenAIChat:
         )
         return (response.choices[0].text or "") if response.choices else ""
 
-    async def _create(self, request: ChatRequest) -> Completion:
-        kwargs: dict[str, Any] = {
+    def request_body(self, request: ChatRequest) -> dict[str, Any]:
+        """The JSON body of the chat completion this client sends for ``request``.
+
+        ``extra_body`` is merged in last and wins, as the SDK does with its ``extra_body=``.
+        """
+        body: dict[str, Any] = {
             "model": self.model,
             "messages": [{"role": role, "content": content} for role, content in request.messages],
             "temperature": request.temperature,
             "top_p": request.top_p,
         }
         if request.n != 1:
-            kwargs["n"] = request.n
+            body["n"] = request.n
         if request.max_tokens is not None:
-            kwargs["max_tokens"] = request.max_tokens
-        if self.extra_body:
-            kwargs["extra_body"] = self.extra_body
+            body["max_tokens"] = request.max_tokens
+        return {**body, **(self.extra_body or {})}
+
+    async def _create(self, request: ChatRequest) -> Completion:
+        body = self.request_body(request)
+        # The SDK only takes the parameters it knows as keywords; the rest ride in its extra_body.
+        kwargs = {key: value for key, value in body.items() if key in _SDK_BODY_FIELDS}
+        extra = {key: value for key, value in body.items() if key not in _SDK_BODY_FIELDS}
+        if extra:
+            kwargs["extra_body"] = extra
         response = await self.client.chat.completions.create(**kwargs)
         choices = [Choice(c.message.content or "", c.finish_reason) for c in response.choices]
         return Completion(choices, _usage(response.usage))
