@@ -10,14 +10,10 @@ unknown model) raise :class:`FatalLLMError` at once.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import json
 import os
-import random
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import openai
@@ -26,6 +22,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 
 from ._exceptions import FatalLLMError, LLMError, UsageError
 from ._models import Usage
+from ._retry import PauseGate, RetryPolicy, backoff_seconds, parse_retry_after
 from ._types import ChatRequest, Choice, Completion
 
 __all__ = ["DEFAULT_MODEL", "OpenAIChat", "RetryPolicy"]
@@ -45,23 +42,6 @@ _SDK_BODY_FIELDS = frozenset(inspect.signature(AsyncCompletions.create).paramete
 }
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How transient failures are retried: ``attempts`` in all, waits from ``initial`` doubling up to
-    ``maximum`` seconds plus up to ``jitter`` seconds; a server's retry-after is honoured up to
-    ``max_retry_after`` seconds."""
-
-    attempts: int = 6
-    initial: float = 1.0
-    maximum: float = 60.0
-    jitter: float = 1.0
-    max_retry_after: float = 120.0
-
-    def __post_init__(self) -> None:
-        if self.attempts < 1:
-            raise UsageError("RetryPolicy.attempts must be at least 1")
-
-
 def _status_code(exc: BaseException) -> int | None:
     return exc.status_code if isinstance(exc, openai.APIStatusError) else None
 
@@ -77,19 +57,8 @@ def _is_transient(exc: BaseException) -> bool:
 
 
 def _retry_after(exc: BaseException | None) -> float | None:
-    """Seconds the server asked us to wait, from ``retry-after-ms`` or ``retry-after`` (seconds)."""
-    if not isinstance(exc, openai.APIStatusError):
-        return None
-    headers = exc.response.headers
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            return max(0.0, float(value) * scale)
-        except ValueError:
-            continue  # an HTTP date: rare for these APIs, fall back to our own backoff
-    return None
+    """Seconds the server asked us to wait, if ``exc`` is an HTTP error that says."""
+    return parse_retry_after(exc.response.headers) if isinstance(exc, openai.APIStatusError) else None
 
 
 def _translate(exc: openai.OpenAIError, model: str, base_url: str) -> LLMError:
@@ -155,7 +124,7 @@ class OpenAIChat:
             client = client.with_options(max_retries=0)
         self.client = client
         self.base_url = str(client.base_url).rstrip("/")
-        self._resume_at = 0.0  # monotonic time before which no request is sent (shared backoff)
+        self._gate = PauseGate()  # shared backoff: a 429 holds back every request of this client
 
     @staticmethod
     def _build_client(base_url: str | None, api_key: str | None, timeout: float) -> openai.AsyncOpenAI:
@@ -194,7 +163,7 @@ class OpenAIChat:
                 reraise=True,
             ):
                 with attempt:
-                    await self._gate()
+                    await self._gate.wait()
                     return await call(*args)
         except openai.OpenAIError as exc:
             raise _translate(exc, self.model, self.base_url) from exc
@@ -236,21 +205,11 @@ class OpenAIChat:
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        policy = self.retry
-        delay = _retry_after(exc)
-        if delay is None:
-            delay = min(policy.maximum, policy.initial * 2 ** (state.attempt_number - 1))
-            delay += random.uniform(0, policy.jitter)
-        delay = min(delay, policy.max_retry_after)
+        delay = backoff_seconds(self.retry, state.attempt_number, _retry_after(exc))
         if isinstance(exc, openai.RateLimitError):
             # Every request of this client waits too: a 429 is about the account, not this row.
-            self._resume_at = max(self._resume_at, time.monotonic() + delay)
+            self._gate.pause(delay)
         return delay
-
-    async def _gate(self) -> None:
-        pause = self._resume_at - time.monotonic()
-        if pause > 0:
-            await asyncio.sleep(pause)
 
     async def aclose(self) -> None:
         await self.client.close()

@@ -30,13 +30,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import re
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from functools import partial
 from importlib import metadata
 from pathlib import Path
@@ -50,8 +46,8 @@ from tenacity import AsyncRetrying, RetryCallState, RetryError, retry_if_excepti
 from ._evidence import clean_evidence, truncate_words
 from ._exceptions import FatalSearchError, SearchError, UsageError
 from ._index import LocalIndex, query_terms
-from ._llm import RetryPolicy
 from ._models import Evidence
+from ._retry import PauseGate, RetryPolicy, backoff_seconds, parse_retry_after
 from ._types import SearchClient
 
 if TYPE_CHECKING:
@@ -113,19 +109,6 @@ def trim_query(text: str, *, max_chars: int, max_words: int | None = None) -> st
 DEFAULT_SEARCH_RETRY = RetryPolicy(attempts=4, initial=0.5, maximum=8.0, jitter=0.5, max_retry_after=30.0)
 
 
-def backoff_seconds(policy: RetryPolicy, attempt: int, retry_after: float | None = None) -> float:
-    """Seconds to wait after failed attempt number ``attempt`` (1-based).
-
-    ``initial`` doubling up to ``maximum`` plus up to ``jitter`` random seconds (so a burst of rows
-    does not retry in lockstep); a server's ``Retry-After`` replaces that. Capped at ``max_retry_after``.
-    """
-    if retry_after is None:
-        delay = min(policy.maximum, policy.initial * 2.0 ** (attempt - 1)) + random.uniform(0, policy.jitter)
-    else:
-        delay = max(retry_after, 0.0)
-    return min(delay, policy.max_retry_after)
-
-
 class _Transient(Exception):
     """A failure worth retrying; ``retry_after`` is the server's requested wait, if it gave one."""
 
@@ -136,21 +119,8 @@ class _Transient(Exception):
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    """Parse ``Retry-After`` (seconds or an HTTP date)."""
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    """The wait the server asked for, from ``Retry-After`` (seconds or an HTTP date) or ``retry-after-ms``."""
+    return parse_retry_after(response.headers)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,7 +217,7 @@ class _WebSearch(ABC):
         if concurrency < 1:
             raise UsageError(f"search concurrency must be at least 1 (got {concurrency})")
         self._semaphore = asyncio.Semaphore(concurrency)
-        self._resume_at = 0.0  # monotonic time before which no request is sent (after a 429)
+        self._gate = PauseGate()  # after a 429, holds back every search of this client
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=10.0))
 
@@ -334,16 +304,11 @@ class _WebSearch(ABC):
         delay = backoff_seconds(self.retry, state.attempt_number, retry_after)
         if transient is not None and transient.rate_limited:
             # A 429 is about the account, not this query: every search of this client waits too.
-            self._resume_at = max(self._resume_at, time.monotonic() + delay)
+            self._gate.pause(delay)
         return delay
 
-    async def _gate(self) -> None:
-        pause = self._resume_at - time.monotonic()
-        if pause > 0:
-            await asyncio.sleep(pause)
-
     async def _send(self, method: str, url: str, *, params: Mapping[str, Any] | None, json: Any) -> Any:
-        await self._gate()
+        await self._gate.wait()
         try:
             response = await self._http.request(
                 method, url, params=params, json=json, headers=self._headers(), follow_redirects=True
