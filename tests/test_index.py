@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -246,6 +247,43 @@ def test_non_utf8_source(tmp_path: Path) -> None:
 def test_missing_source(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="no such file"):
         build_index(tmp_path / "nope.jsonl", tmp_path / "i.sqlite")
+
+
+def test_unwritable_output_folder_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = write_jsonl(tmp_path / "d.jsonl", DOCS)
+    folder = tmp_path / "out"
+    folder.mkdir()
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise PermissionError(13, "Permission denied")
+
+    # Root may write anywhere, so the refusal is simulated where the temporary file is created.
+    monkeypatch.setattr("realign._io.tempfile.mkstemp", refuse)
+    with pytest.raises(UsageError, match=r"cannot write .*i\.sqlite: cannot create a file in .*out") as info:
+        build_index(source, folder / "i.sqlite")
+    assert "(Permission denied)" in str(info.value)
+    assert list(folder.iterdir()) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="needs a user that permissions bind")
+def test_read_only_output_folder_is_a_usage_error(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "d.jsonl", DOCS)
+    folder = tmp_path / "out"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        with pytest.raises(UsageError, match=r"cannot write .*Permission denied"):
+            build_index(source, folder / "i.sqlite")
+    finally:
+        folder.chmod(0o700)
+
+
+def test_output_folder_that_cannot_be_created_is_a_usage_error(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "d.jsonl", DOCS)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    with pytest.raises(UsageError, match=r"cannot write .*cannot create folder"):
+        build_index(source, blocker / "sub" / "i.sqlite")
 
 
 @pytest.mark.parametrize(("words", "overlap"), [(5, 0), (100, -1), (100, 50), (100, 200)])

@@ -10,10 +10,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import re
 import sqlite3
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -24,6 +22,7 @@ from typing import Any
 
 from ._evidence import clean_evidence
 from ._exceptions import InputError, UsageError
+from ._io import atomic_file
 from ._models import Evidence
 
 __all__ = ["IndexStats", "LocalIndex", "build_index", "query_terms"]
@@ -104,7 +103,8 @@ def build_index(source: Path, output: Path, *, passage_words: int = 200, overlap
     a half-written index at ``output``.
 
     Raises :class:`InputError` (with ``path`` and ``line``) for a JSONL line that cannot be used
-    and :class:`UsageError` for a missing source or bad split settings.
+    and :class:`UsageError` for a missing source, bad split settings or an output folder that cannot
+    be written.
     """
     source, output = Path(source), Path(output)
     overlap = passage_words // 5 if overlap is None else overlap
@@ -112,16 +112,13 @@ def build_index(source: Path, output: Path, *, passage_words: int = 200, overlap
     if not source.exists():
         raise UsageError(f"cannot index {source}: no such file or folder")
     started = time.perf_counter()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
     try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        message = f"cannot write {output}: cannot create folder {output.parent} ({exc.strerror or exc})"
+        raise UsageError(message) from exc
+    with atomic_file(output, None) as tmp:
         documents, passages, digest = _write_index(tmp, _read_documents(source), passage_words, overlap)
-        os.replace(tmp, output)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return IndexStats(
         path=output,
         documents=documents,

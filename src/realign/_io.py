@@ -12,13 +12,14 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, Literal, overload
 
 from ._exceptions import InputError, UsageError
 
-__all__ = ["AtomicWriter", "container_of", "read_rows"]
+__all__ = ["AtomicWriter", "atomic_file", "container_of", "read_rows"]
 
 _CONTAINERS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet"}
 _CHUNK = 1 << 20
@@ -253,3 +254,50 @@ class AtomicWriter:
         except BaseException:
             self.abort()
             raise
+
+
+@overload
+def atomic_file(path: Path, mode: Literal["w"] = ..., *, errors: str = ...) -> AbstractContextManager[IO[str]]: ...
+
+
+@overload
+def atomic_file(path: Path, mode: Literal["wb"], *, errors: str = ...) -> AbstractContextManager[IO[bytes]]: ...
+
+
+@overload
+def atomic_file(path: Path, mode: None, *, errors: str = ...) -> AbstractContextManager[Path]: ...
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path, mode: Literal["w", "wb"] | None = "w", *, errors: str = "strict") -> Iterator[Any]:
+    """Write ``path`` through a temporary file beside it that replaces it only on success.
+
+    Yields the open temporary file (``"w"``: UTF-8 text with ``errors``, ``"wb"``: bytes), or with
+    ``mode=None`` its path, for writers that open the file themselves (SQLite). When the block ends
+    without an exception the file gets the permissions of a normal new file and is renamed to
+    ``path``; when it raises, the temporary file is deleted and ``path`` is left as it was.
+    Raises :class:`UsageError` when no file can be created in the folder; later OS errors (disk
+    full, a failed rename) propagate for the caller to word.
+    """
+    path = Path(path)
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: cannot create a file in {path.parent} ({exc.strerror or exc})") from exc
+    tmp = Path(name)
+    try:
+        if mode is None:
+            os.close(fd)
+            yield tmp
+        else:
+            with os.fdopen(fd, mode, encoding="utf-8" if mode == "w" else None,
+                           errors=errors if mode == "w" else None) as handle:
+                yield handle
+        # mkstemp creates the file private (0600); give the output the permissions of a normal new file.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -14,9 +14,8 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
+import os  # noqa: F401  -- tests/test_report.py patches realign._report.os.replace (the rename is in _io)
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ._exceptions import InputError, UsageError
+from ._io import atomic_file
 from ._job import SourceRow, rows_of
 
 __all__ = ["ReportSummary", "write_report"]
@@ -436,17 +436,8 @@ def _script_json(value: Any) -> str:
 def _write_atomic(path: Path, text: str) -> None:
     """Write through a temporary file beside ``path``: a failed write never leaves half a report."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
-    try:
         # errors="replace": a lone surrogate (valid in JSON, not in UTF-8) must not sink the whole report.
-        with os.fdopen(fd, "w", encoding="utf-8", errors="replace") as handle:
+        with atomic_file(path, errors="replace") as handle:
             handle.write(text)
-        # mkstemp makes the file private (0600); a report is meant to be shared like any other file.
-        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
-        os.replace(tmp, path)
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    finally:
-        Path(tmp).unlink(missing_ok=True)  # a no-op once os.replace has moved it
