@@ -1,7 +1,8 @@
 """An embedded full-text index: evidence retrieval that needs no key and no network.
 
-:func:`build_index` turns a JSONL file (rows with ``text`` and optional ``title``, ``id``, ``url``)
-or a folder of ``.txt``/``.md`` files into one SQLite file with an FTS5 table ranked by BM25.
+:func:`build_index` turns a dataset file (``.jsonl``, ``.json`` or ``.parquet`` rows with ``text`` and
+optional ``title``, ``id``, ``url``) or a folder of ``.txt``/``.md`` files into one SQLite file with
+an FTS5 table ranked by BM25.
 :class:`LocalIndex` searches that file and implements the ``SearchClient`` seam.
 """
 
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import re
 import sqlite3
 import threading
@@ -22,7 +22,7 @@ from typing import Any
 
 from ._evidence import clean_evidence
 from ._exceptions import InputError, UsageError
-from ._io import atomic_file
+from ._io import atomic_file, read_rows
 from ._models import Evidence
 
 __all__ = ["IndexStats", "LocalIndex", "build_index", "query_terms"]
@@ -94,7 +94,7 @@ class _Document:
 
 
 def build_index(source: Path, output: Path, *, passage_words: int = 200, overlap: int | None = None) -> IndexStats:
-    """Index ``source`` (a JSONL file, a ``.txt``/``.md`` file or a folder of them) into ``output``.
+    """Index ``source`` (a JSONL/JSON/Parquet file, a ``.txt``/``.md`` file or a folder of them) into ``output``.
 
     Documents are split into passages of whole paragraphs, up to about ``passage_words`` words
     each; a paragraph longer than that is cut into windows that share ``overlap`` words (default:
@@ -102,7 +102,7 @@ def build_index(source: Path, output: Path, *, passage_words: int = 200, overlap
     The file is written under a temporary name and renamed at the end: a failed build never leaves
     a half-written index at ``output``.
 
-    Raises :class:`InputError` (with ``path`` and ``line``) for a JSONL line that cannot be used
+    Raises :class:`InputError` (with ``path`` and ``line``) for a row that cannot be used
     and :class:`UsageError` for a missing source, bad split settings or an output folder that cannot
     be written.
     """
@@ -210,26 +210,16 @@ def _read_documents(source: Path) -> Iterator[_Document]:
         return _read_folder(source)
     if source.suffix.lower() in TEXT_SUFFIXES:
         return iter([_read_text_file(source)])
-    return _read_jsonl(source)
+    return _read_rows(source)
 
 
-def _read_jsonl(path: Path) -> Iterator[_Document]:
-    try:
-        with path.open(encoding="utf-8") as lines:
-            for number, line in enumerate(lines, start=1):
-                if line.strip():
-                    doc = _jsonl_document(path, number, line)
-                    if doc is not None:
-                        yield doc
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text ({exc.reason})", path=path) from exc
+def _read_rows(path: Path) -> Iterator[_Document]:
+    rows = read_rows(path)  # checks the file type now, before anything is written
+    documents = (_row_document(path, number, row) for number, row in rows)
+    return (doc for doc in documents if doc is not None)
 
 
-def _jsonl_document(path: Path, number: int, line: str) -> _Document | None:
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=number) from exc
+def _row_document(path: Path, number: int, row: Any) -> _Document | None:
     if not isinstance(row, dict) or not isinstance(row.get("text"), str):
         raise InputError('expected a JSON object with a string field "text"', path=path, line=number)
     if not row["text"].strip():
