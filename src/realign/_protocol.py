@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ._checks import has_code
+from ._guards import _final_answer
 from ._models import Evidence
 from ._templates import Criteria, Prompts
 from ._types import ChatRequest
@@ -23,10 +24,6 @@ _REVISED = re.compile(
     rf"^{_DECOR}revised[ \t]+response{_DECOR}[ \t]*:?{_DECOR}[ \t]*", re.IGNORECASE | re.MULTILINE
 )
 _REASONING = re.compile(rf"^{_DECOR}reasoning{_DECOR}[ \t]*:?{_DECOR}[ \t]*", re.IGNORECASE | re.MULTILINE)
-
-_FINAL = re.compile(
-    r"^\s*####\s*\S|\\boxed\s*\{|\b(?:the\s+)?(?:final\s+)?answer\s*(?:is|:)", re.IGNORECASE | re.MULTILINE
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +50,12 @@ def parse_reply(text: str) -> ParsedReply:
 
 
 def has_final_answer(text: str) -> bool:
-    """The response carries a final-answer marker (``#### 42``, ``\\boxed{}``, "The answer is")."""
-    return bool(_FINAL.search(text))
+    """The response states a final answer (``#### 42``, ``\\boxed{}``, "The answer is ...").
+
+    The guard :class:`~realign._guards.FinalAnswer` reads answers the same way, so the prompt asks
+    to keep a final-answer line exactly when the guard will check one.
+    """
+    return _final_answer(text, phrases=True) is not None
 
 
 class RewritePrompt:
