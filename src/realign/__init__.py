@@ -6,8 +6,9 @@ The public API is what ``__all__`` lists; every other module is private.
 
 from ._api import areformat, areformat_file, reformat, reformat_file
 from ._cache import Cache, SQLiteCache
-from ._checks import CodePresence, LengthRatio, default_checks
+from ._checks import CHECK_NAMES, CodePresence, LengthRatio, build_checks, default_checks
 from ._classify import CascadeClassifier, CompletionClassifier, LLMClassifier
+from ._embedded import EmbeddedClassifier
 from ._exceptions import (
     FatalLLMError,
     FatalSearchError,
@@ -19,12 +20,22 @@ from ._exceptions import (
     UsageError,
 )
 from ._fakes import FakeLLM
+from ._index import LocalIndex, build_index
 from ._job import RunStats
 from ._llm import OpenAIChat, RetryPolicy
 from ._models import Candidate, Evidence, Example, Result, TaskPrediction, Usage
 from ._pipeline import Pipeline
-from ._report import write_report
-from ._search import FakeSearch, search_client_from_spec
+from ._report import ReportSummary, write_report
+from ._search import (
+    BraveSearch,
+    ExaSearch,
+    FakeSearch,
+    SearxngSearch,
+    SerperSearch,
+    TavilySearch,
+    WikipediaSearch,
+    search_client_from_spec,
+)
 from ._tasks import TASKS, Task
 from ._templates import Criteria
 from ._tokens import count_tokens
@@ -33,8 +44,10 @@ from ._types import LLM, ChatRequest, Check, CheckInput, Choice, Classifier, Com
 __version__ = "0.1.0"
 
 __all__ = [
+    "CHECK_NAMES",
     "LLM",
     "TASKS",
+    "BraveSearch",
     "Cache",
     "Candidate",
     "CascadeClassifier",
@@ -47,7 +60,9 @@ __all__ = [
     "Completion",
     "CompletionClassifier",
     "Criteria",
+    "EmbeddedClassifier",
     "Evidence",
+    "ExaSearch",
     "Example",
     "FakeLLM",
     "FakeSearch",
@@ -57,23 +72,31 @@ __all__ = [
     "LLMClassifier",
     "LLMError",
     "LengthRatio",
+    "LocalIndex",
     "OpenAIChat",
     "Pipeline",
     "RealignError",
+    "ReportSummary",
     "Result",
     "RetryPolicy",
     "RunStats",
     "SQLiteCache",
     "SearchClient",
     "SearchError",
+    "SearxngSearch",
+    "SerperSearch",
     "Task",
     "TaskPrediction",
+    "TavilySearch",
     "TemplateError",
     "Usage",
     "UsageError",
+    "WikipediaSearch",
     "__version__",
     "areformat",
     "areformat_file",
+    "build_checks",
+    "build_index",
     "count_tokens",
     "default_checks",
     "reformat",
