@@ -73,7 +73,8 @@ class SQLiteCache:
             return None
         data = json.loads(row[0])
         choices = [Choice(text, finish) for text, finish in data["choices"]]
-        # A hit costs nothing now; the original usage is kept for reports under "cached".
+        # A hit costs nothing now, so it reports no usage. The usage ``put`` stored is not read back:
+        # it is only there for whoever inspects the cache file.
         return Completion(choices, Usage())
 
     def put(self, key: str, value: Completion) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_TASK", "GROUPS", "TASKS", "Task", "task_names"]
+__all__ = ["DEFAULT_TASK", "GROUPS", "TASKS", "Task"]
 
 DEFAULT_TASK = "default"
 
@@ -99,8 +99,3 @@ TASKS: Mapping[str, Task] = {t.name: t for t in _ALL}
 
 #: group names, in display order
 GROUPS: tuple[str, ...] = tuple(dict.fromkeys(t.group for t in _ALL))
-
-
-def task_names() -> list[str]:
-    """The 46 built-in task names, in the taxonomy's order."""
-    return list(TASKS)
