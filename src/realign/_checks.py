@@ -25,6 +25,7 @@ from ._guards import (
     NumbersKept,
     OptionKept,
     OrderKept,
+    QuestionsKept,
     Refusal,
     Truncation,
     VerdictKept,
@@ -69,6 +70,7 @@ _BUILTIN: Mapping[str, type[Guard]] = {
     OrderKept.name: OrderKept,
     VerdictKept.name: VerdictKept,
     CodeFidelity.name: CodeFidelity,
+    QuestionsKept.name: QuestionsKept,
     NumbersKept.name: NumbersKept,
     LanguageConsistency.name: LanguageConsistency,
 }

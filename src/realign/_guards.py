@@ -804,6 +804,20 @@ class CodeFidelity(Guard):
         return f"CodeFidelity(min_similarity={self.min_similarity})"
 
 
+# --- questions ----------------------------------------------------------------------------------
+
+
+class QuestionsKept(Guard):
+    """Reject a rewrite of generated questions that has fewer questions than the original: a dropped
+    quiz question changes the answer as surely as a changed number, and can hide under the length ratio."""
+
+    name = "questions"
+    default_tasks = frozenset({"question_generation"})
+
+    def check(self, item: CheckInput) -> bool:
+        return _prose(item.rewrite).count("?") >= _prose(item.original).count("?")
+
+
 # --- numbers ------------------------------------------------------------------------------------
 
 #: tasks whose answers may drop numbers on purpose (a summary, a title, a new story)
