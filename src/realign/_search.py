@@ -141,6 +141,18 @@ def _as_str(value: object) -> str:
     return "" if value is None or isinstance(value, (dict, list)) else str(value)
 
 
+def _result_list(
+    results: object, text: str | Callable[[dict[str, Any]], str], *, url: str = "url"
+) -> list[Evidence]:
+    """Evidence from a list of result objects, each with a ``title``; its text is the field named
+    ``text`` (or what ``text`` makes of the result) and its address the field named ``url``."""
+    found = []
+    for result in map(_as_dict, _as_list(results)):
+        body = text(result) if callable(text) else _as_str(result.get(text))
+        found.append(Evidence(text=body, title=_as_str(result.get("title")), url=_as_str(result.get(url))))
+    return found
+
+
 def _message_from(body: object) -> str:
     """The human part of an error body, whatever its shape (``message``, ``error.code``, ``detail``...)."""
     if isinstance(body, str):
@@ -415,15 +427,8 @@ def serper_evidence(body: object) -> list[Evidence]:
     found = [
         _answer_box(_as_dict(reply.get("answerBox"))),
         _knowledge_graph(_as_dict(reply.get("knowledgeGraph"))),
+        *_result_list(reply.get("organic"), "snippet", url="link"),
     ]
-    for result in map(_as_dict, _as_list(reply.get("organic"))):
-        found.append(
-            Evidence(
-                text=_as_str(result.get("snippet")),
-                title=_as_str(result.get("title")),
-                url=_as_str(result.get("link")),
-            )
-        )
     return [item for item in found if item.text]
 
 
@@ -495,15 +500,7 @@ class TavilySearch(_WebSearch):
         }
         reply = _as_dict(await self._call("POST", self.endpoint, json=body))
         found = [Evidence(text=_as_str(reply.get("answer")), title="Tavily answer")] if self.include_answer else []
-        for result in map(_as_dict, _as_list(reply.get("results"))):
-            found.append(
-                Evidence(
-                    text=_as_str(result.get("content")),
-                    title=_as_str(result.get("title")),
-                    url=_as_str(result.get("url")),
-                )
-            )
-        return found
+        return found + _result_list(reply.get("results"), "content")
 
     def _fatal_message(self, status: int, detail: str) -> str | None:
         if status in (432, 433):
@@ -530,25 +527,17 @@ class BraveSearch(_WebSearch):
         # Without text decorations the snippets come without <strong> markup.
         params = {"q": query, "count": self.num_results, "text_decorations": "false"}
         reply = _as_dict(await self._call("GET", self.endpoint, params=params))
-        found = []
-        for result in map(_as_dict, _as_list(_as_dict(reply.get("web")).get("results"))):
-            snippets = [
-                _as_str(result.get("description")),
-                *map(_as_str, _as_list(result.get("extra_snippets"))),
-            ]
-            found.append(
-                Evidence(
-                    text=" ".join(s for s in snippets if s),
-                    title=_as_str(result.get("title")),
-                    url=_as_str(result.get("url")),
-                )
-            )
-        return found
+        return _result_list(_as_dict(reply.get("web")).get("results"), _brave_text)
 
     def _fatal_message(self, status: int, detail: str) -> str | None:
         if "SUBSCRIPTION_TOKEN_INVALID" in detail:
             return f"Brave refused the subscription token (HTTP {status}: {detail}). {self._key_advice()}"
         return super()._fatal_message(status, detail)
+
+
+def _brave_text(result: dict[str, Any]) -> str:
+    snippets = [_as_str(result.get("description")), *map(_as_str, _as_list(result.get("extra_snippets")))]
+    return " ".join(s for s in snippets if s)
 
 
 class SearxngSearch(_WebSearch):
@@ -575,16 +564,11 @@ class SearxngSearch(_WebSearch):
         if not results and _as_list(reply.get("unresponsive_engines")):
             failed = ", ".join(" ".join(map(_as_str, _as_list(e))) for e in _as_list(reply["unresponsive_engines"]))
             raise SearchError(f"SearXNG: no results, every engine failed ({failed})")
-        found = [*_searxng_answers(reply), *_searxng_infoboxes(reply)]
-        for result in map(_as_dict, results[: self.num_results]):
-            found.append(
-                Evidence(
-                    text=_as_str(result.get("content")),
-                    title=_as_str(result.get("title")),
-                    url=_as_str(result.get("url")),
-                )
-            )
-        return found
+        return [
+            *_searxng_answers(reply),
+            *_searxng_infoboxes(reply),
+            *_result_list(results[: self.num_results], "content"),
+        ]
 
     def _fatal_message(self, status: int, detail: str) -> str | None:
         if status == 403:
@@ -714,12 +698,11 @@ class ExaSearch(_WebSearch):
             "contents": {"highlights": {"numSentences": 3, "highlightsPerUrl": 2}},
         }
         reply = _as_dict(await self._call("POST", self.endpoint, json=body))
-        found = []
-        for result in map(_as_dict, _as_list(reply.get("results"))):
-            highlights = " ".join(map(_as_str, _as_list(result.get("highlights"))))
-            text = highlights or truncate_words(_as_str(result.get("text")), self.max_text_chars)
-            found.append(Evidence(text=text, title=_as_str(result.get("title")), url=_as_str(result.get("url"))))
-        return found
+        return _result_list(reply.get("results"), self._text)
+
+    def _text(self, result: dict[str, Any]) -> str:
+        highlights = " ".join(map(_as_str, _as_list(result.get("highlights"))))
+        return highlights or truncate_words(_as_str(result.get("text")), self.max_text_chars)
 
 
 # ---------------------------------------------------------------------------------------------
