@@ -246,7 +246,10 @@ class Pipeline:
         passing = [c for c in result.candidates if c.rejected is None and c.text is not None]
         if not passing:
             return _keep(result, result.candidates[0].rejected if result.candidates else "no_candidate")
-        best = max(passing, key=lambda c: count_tokens(c.text or "")) if self.select == "longest" else passing[0]
+        if len(passing) == 1 or self.select == "first":
+            best = passing[0]
+        else:
+            best = max(passing, key=lambda c: count_tokens(c.text or ""))
         text = best.text or ""
         if text.strip() == result.original.strip():
             # The model judged the criteria not to fit this row and kept it (adaptive rewriting).
