@@ -270,7 +270,6 @@ class Pipeline:
         return 4 * self.concurrency + 16
 
     async def aclose(self) -> None:
-        await self._senders.aclose()
         for part in (self.llm, self.search):
             close = getattr(part, "aclose", None)
             if close is not None:
@@ -278,31 +277,32 @@ class Pipeline:
 
 
 class _SenderPool:
-    """``size`` long-lived tasks that send requests one after another: the concurrency bound.
+    """At most ``size`` sender tasks that send queued requests one after another: the concurrency bound.
 
     Better than a semaphore around each call: a sender that finishes a request takes the next one
     at once, on the connection it just released, instead of waking a waiter on a later pass of the
-    event loop; at high concurrency that keeps every connection busy and saves client CPU.
+    event loop; at high concurrency that keeps every connection busy and saves client CPU. Senders
+    start on demand and end when the queue is empty, so nothing lingers between runs.
     """
 
     def __init__(self, send: Callable[[ChatRequest], Awaitable[Completion]], size: int) -> None:
         self._send, self._size = send, size
-        self._queue: asyncio.Queue[tuple[ChatRequest, asyncio.Future[Completion]]] = asyncio.Queue()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._workers: list[asyncio.Task[None]] = []
+        self._queue: deque[tuple[ChatRequest, asyncio.Future[Completion]]] = deque()
+        self._senders: set[asyncio.Task[None]] = set()  # strong references: the loop keeps only weak ones
 
     async def submit(self, request: ChatRequest) -> Completion:
         loop = asyncio.get_running_loop()
-        if self._loop is not loop:  # tasks and futures belong to one loop: start (again) on this one
-            self._queue, self._loop = asyncio.Queue(), loop
-            self._workers = [loop.create_task(self._work(self._queue)) for _ in range(self._size)]
         future: asyncio.Future[Completion] = loop.create_future()
-        self._queue.put_nowait((request, future))
+        self._queue.append((request, future))
+        if len(self._senders) < self._size:
+            sender = loop.create_task(self._work())
+            self._senders.add(sender)
+            sender.add_done_callback(self._senders.discard)
         return await future
 
-    async def _work(self, queue: asyncio.Queue[tuple[ChatRequest, asyncio.Future[Completion]]]) -> None:
-        while True:
-            request, future = await queue.get()
+    async def _work(self) -> None:
+        while self._queue:
+            request, future = self._queue.popleft()
             if future.done():  # its row was cancelled while it waited
                 continue
             try:
@@ -313,12 +313,6 @@ class _SenderPool:
             else:
                 if not future.done():
                     future.set_result(completion)
-
-    async def aclose(self) -> None:
-        for worker in self._workers:
-            worker.cancel()
-        await asyncio.gather(*self._workers, return_exceptions=True)
-        self._workers, self._loop = [], None
 
 
 def _keep(result: Result, reason: str | None) -> Result:
