@@ -1,11 +1,15 @@
-"""A fake OpenAI Batch API for tests, served through ``httpx2.MockTransport`` under the real SDK.
+"""A fake OpenAI Batch API for tests: under the real SDK through ``httpx2.MockTransport``
+(``FakeBatchAPI.client()``), or on a real socket on 127.0.0.1 (``BatchServer``).
 
 It implements ``POST /v1/files`` (multipart), ``POST /v1/batches``, ``GET /v1/batches/{id}`` and
 ``GET /v1/files/{id}/content`` with the shapes of the real API. A batch stays ``in_progress`` for
 ``polls`` retrievals, then ends with ``final_status`` (``None``: never ends). ``route(body)`` decides
 each request's fate: ``"ok"`` (answered by ``reply``), ``"error"`` (a 400 line in the error file),
 ``"expired"`` (a ``batch_expired`` line) or ``"drop"`` (no line at all). Output lines are shuffled,
-as the real API does not keep the input order.
+as the real API does not keep the input order. File contents are sent in ``chunk_size``-byte pieces
+(cut mid-line and mid-character); ``break_downloads`` makes that many downloads fail midway with a
+transport error. ``online=True`` also answers ``POST /v1/chat/completions`` with ``reply`` (else a
+404); every online body is kept in ``chat_bodies``.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ import itertools
 import json
 import random
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 
 import httpx2
@@ -55,12 +61,18 @@ class FakeBatchAPI:
         route: Callable[[dict[str, Any]], str] = lambda body: "ok",
         reply: Callable[[dict[str, Any]], dict[str, Any]] = rewrite,
         seed: int = 7,
+        chunk_size: int = 4096,
+        online: bool = False,
     ) -> None:
         self.polls, self.final_status, self.route, self.reply = polls, final_status, route, reply
+        self.chunk_size, self.online = chunk_size, online
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, FakeBatch] = {}
         self.calls: list[tuple[str, str]] = []
+        self.chat_bodies: list[dict[str, Any]] = []
         self.fail_upload_with: int | None = None
+        self.break_downloads = 0
+        self.downloads = 0
         self._ids = itertools.count(1)
         self._random = random.Random(seed)
 
@@ -72,6 +84,10 @@ class FakeBatchAPI:
     @property
     def creates(self) -> int:
         return sum(1 for method, path in self.calls if method == "POST" and path == "/v1/batches")
+
+    @property
+    def chat_calls(self) -> int:
+        return sum(1 for _, path in self.calls if path.endswith("/chat/completions"))
 
     def uploaded_lines(self) -> list[list[dict[str, Any]]]:
         """The JSONL lines of every batch input file, one list per file."""
@@ -89,8 +105,34 @@ class FakeBatchAPI:
         if match := re.fullmatch(r"/v1/batches/([^/]+)", path):
             return self._retrieve(match.group(1))
         if match := re.fullmatch(r"/v1/files/([^/]+)/content", path):
-            return httpx2.Response(200, content=self.files[match.group(1)])
+            return httpx2.Response(200, headers={"content-type": "application/octet-stream"},
+                                   content=self._pieces(self.content(match.group(1))))
+        if method == "POST" and path == "/v1/chat/completions" and self.online:
+            body = json.loads(request.content)
+            self.chat_bodies.append(body)
+            return httpx2.Response(200, json=self.reply(body))
         return _error(404, "not_found", f"no route {method} {path}")
+
+    def content(self, file_id: str) -> Iterator[bytes]:
+        """A file's content in ``chunk_size`` pieces, made as they are sent; a broken download stops
+        halfway with an empty piece (where the connection drops)."""
+        self.downloads += 1
+        data = memoryview(self.files[file_id])
+        stop = len(data)
+        if self.break_downloads > 0:
+            self.break_downloads -= 1
+            stop = len(data) // 2
+        for start in range(0, stop, self.chunk_size):
+            yield bytes(data[start:min(start + self.chunk_size, stop)])
+        if stop < len(data):
+            yield b""
+
+    @staticmethod
+    async def _pieces(pieces: Iterator[bytes]) -> AsyncIterator[bytes]:
+        for piece in pieces:
+            if not piece:
+                raise httpx2.ReadError("connection reset by peer")
+            yield piece
 
     def _upload(self, request: httpx2.Request) -> httpx2.Response:
         if self.fail_upload_with is not None:
@@ -181,3 +223,78 @@ def _result(line: dict[str, Any], status: int, body: dict[str, Any]) -> dict[str
 def _error(status: int, code: str, message: str) -> httpx2.Response:
     return httpx2.Response(status, json={"error": {"message": message, "type": "invalid_request_error",
                                                    "code": code, "param": None}})
+
+
+class BatchServer:
+    """``api`` behind a threaded HTTP server on 127.0.0.1 (real sockets, file contents chunked)."""
+
+    def __init__(self, api: FakeBatchAPI) -> None:
+        self.api = api
+        lock = threading.Lock()
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                self._serve(b"")
+
+            def do_POST(self) -> None:
+                self._serve(self._body())
+
+            def _body(self) -> bytes:
+                if self.headers.get("transfer-encoding", "").lower() == "chunked":
+                    data = b""
+                    while size := int(self.rfile.readline().split(b";")[0], 16):
+                        data += self.rfile.read(size)
+                        self.rfile.readline()
+                    self.rfile.readline()
+                    return data
+                return self.rfile.read(int(self.headers.get("content-length", 0)))
+
+            def _serve(self, body: bytes) -> None:
+                request = httpx2.Request(self.command, f"http://127.0.0.1{self.path}", headers=dict(self.headers),
+                                         content=body)
+                with lock:
+                    if match := re.fullmatch(r"/v1/files/([^/]+)/content", request.url.path):
+                        api.calls.append((self.command, request.url.path))
+                        self._send_chunked(api.content(match.group(1)))
+                        return
+                    response = api.handle(request)
+                data = response.content
+                self.send_response(response.status_code)
+                self.send_header("content-type", response.headers.get("content-type", "application/json"))
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _send_chunked(self, pieces: Iterator[bytes]) -> None:
+                self.send_response(200)
+                self.send_header("content-type", "application/octet-stream")
+                self.send_header("transfer-encoding", "chunked")
+                self.end_headers()
+                for piece in pieces:
+                    if not piece:  # a broken download: the connection drops mid-body
+                        self.close_connection = True
+                        return
+                    self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                    self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def __enter__(self) -> BatchServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from ._batch import BatchReport, BatchRunner, RequestCollector, run_batch_rounds
+from ._batch import BatchReport, BatchRunner, FailedRequests, run_batch_rounds
 from ._cache import CachedSearch, SQLiteCache, default_cache_path
 from ._checks import build_checks
 from ._classify import CascadeClassifier
@@ -276,8 +276,9 @@ async def _submit_batches(
                 yield example_of(item, reclassify=args.reclassify)
 
     report = await run_batch_rounds(make_pipeline, examples, runner)
-    # Requests the Batch API could not answer: online on request, else the row keeps its original.
-    final: LLM = llm if args.batch_retry_online else RequestCollector(llm.identity, code="batch_failed")
+    # Requests the Batch API could not answer: online on request, else the row keeps its original
+    # with the batch's own reason for it (llm_error:batch_expired, llm_error:invalid_value...).
+    final: LLM = llm if args.batch_retry_online else FailedRequests(runner)
     return report, final
 
 
