@@ -130,3 +130,9 @@ def test_empty_response_is_kept_and_no_row_is_dropped(tmp_path: Path, capsys: py
         assert stub.requests == []
     out = read_jsonl(tmp_path / "out.jsonl")
     assert code == 0 and [r["realign"]["reason"] for r in out] == ["empty_response", "no_response", "multi_turn"]
+
+
+def test_retrieve_needs_a_search_backend(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [ROW])
+    code, err = run(capsys, "retrieve", str(source), "-o", str(tmp_path / "out.jsonl"))
+    assert code == 2 and "retrieve needs --search" in err and not (tmp_path / "out.jsonl").exists()

@@ -102,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     retrieve = sub.add_parser("retrieve", help="classify and retrieve evidence only (inspect before paying)")
     retrieve.add_argument("input", metavar="INPUT")
     retrieve.add_argument("-o", "--output", metavar="OUTPUT", required=True)
-    _search_flags(retrieve, default="wikipedia")
+    _search_flags(retrieve)
     _llm_flags(retrieve)
     _classifier_flags(retrieve)
     retrieve.add_argument("--criteria", metavar="DIR", help="include the custom tasks of a criteria folder")
@@ -296,6 +296,8 @@ def _tasks(args: argparse.Namespace) -> int:
 
 
 async def _retrieve(args: argparse.Namespace) -> int:
+    if args.search == "none":
+        raise UsageError("retrieve needs --search BACKEND (e.g. local:INDEX, wikipedia, serper)")
     criteria = Criteria(args.criteria)
     async with contextlib.AsyncExitStack() as stack:
         llm = OpenAIChat(args.model, base_url=args.base_url) if args.classifier != "embedded" else None
