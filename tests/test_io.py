@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -140,3 +141,14 @@ def test_output_files_get_normal_permissions(tmp_path: Path) -> None:
     with AtomicWriter(path) as writer:
         writer.write({"a": 1})
     assert path.stat().st_mode & 0o044  # readable by group/others under a usual umask
+
+
+def test_temporary_files_of_dead_runs_are_cleaned(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    stale = tmp_path / ".out.jsonl.999999999.abc123.tmp"  # no such process
+    stale.write_text("half a file")
+    live = tmp_path / f".out.jsonl.{os.getpid()}.def456.tmp"  # a live writer: left alone
+    live.write_text("in progress")
+    with AtomicWriter(path) as writer:
+        writer.write({"a": 1})
+    assert not stale.exists() and live.exists() and path.exists()

@@ -8,6 +8,7 @@ or interrupted run never leaves a half-written output.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import tempfile
@@ -155,12 +156,8 @@ class AtomicWriter:
         directory = self.path.parent if str(self.path.parent) else Path(".")
         if not directory.is_dir():
             raise UsageError(f"cannot write {self.path}: folder {directory} does not exist")
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
-        except OSError as exc:
-            raise UsageError(f"cannot write {self.path}: {exc.strerror}") from exc
+        fd, self._tmp = _temp_beside(self.path)
         os.close(fd)
-        self._tmp = Path(tmp)
         self._count = 0
         self._handle: IO[str] | None = None
         self._parquet: Any = None
@@ -219,11 +216,7 @@ class AtomicWriter:
             if self._batch or self._parquet is None:
                 self._flush_parquet() if self._batch else self._empty_parquet()
             self._parquet.close()
-        # mkstemp creates the file private (0600); give the output the permissions of a normal new file.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self._tmp, 0o666 & ~umask)
-        os.replace(self._tmp, self.path)
+        _publish(self._tmp, self.path)
 
     def _empty_parquet(self) -> None:
         import pyarrow as pa
@@ -256,6 +249,43 @@ class AtomicWriter:
             raise
 
 
+def _temp_beside(path: Path) -> tuple[int, Path]:
+    """A new temporary file next to ``path``, named after it and this process.
+
+    A process killed with SIGKILL cannot remove its temporary file; the next writer of the same
+    path removes those whose process is gone, so a crashed big run leaves no big stray file for long.
+    """
+    directory = path.parent if str(path.parent) else Path(".")
+    for stale in directory.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = stale.name[len(path.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            stale.unlink(missing_ok=True)
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: cannot create a file in {directory} ({exc.strerror or exc})") from exc
+    return fd, Path(name)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def _publish(tmp: Path, path: Path) -> None:
+    """Move a finished temporary file into place, with the permissions of a normal new file
+    (mkstemp creates it private, 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
+
+
 @overload
 def atomic_file(path: Path, mode: Literal["w"] = ..., *, errors: str = ...) -> AbstractContextManager[IO[str]]: ...
 
@@ -280,11 +310,7 @@ def atomic_file(path: Path, mode: Literal["w", "wb"] | None = "w", *, errors: st
     full, a failed rename) propagate for the caller to word.
     """
     path = Path(path)
-    try:
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: cannot create a file in {path.parent} ({exc.strerror or exc})") from exc
-    tmp = Path(name)
+    fd, tmp = _temp_beside(path)
     try:
         if mode is None:
             os.close(fd)
@@ -293,11 +319,7 @@ def atomic_file(path: Path, mode: Literal["w", "wb"] | None = "w", *, errors: st
             with os.fdopen(fd, mode, encoding="utf-8" if mode == "w" else None,
                            errors=errors if mode == "w" else None) as handle:
                 yield handle
-        # mkstemp creates the file private (0600); give the output the permissions of a normal new file.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
+        _publish(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
