@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -19,6 +19,7 @@ __all__ = [
     "Mention",
     "any_same",
     "dates",
+    "fold_case",
     "latex_to_text",
     "mentions",
     "same_value",
@@ -30,8 +31,14 @@ _SCALES = {"thousand": 1000, "million": 10**6, "billion": 10**9, "trillion": 10*
 _SPACE_GROUP = "[ \u00a0\u202f]"  # "4 400" and its no-break variants, common outside English
 
 _NUMBER_RE = re.compile(
-    r"(?<![\w.,/])"  # not the tail of a word, a decimal or a fraction
-    rf"(?P<num>\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|\d{{1,3}}(?:{_SPACE_GROUP}\d{{3}})+(?![\d.,])|\d+(?:\.\d+)?|\.\d+)"
+    # num: 1,000.5 | 4 400 | 12.5 | .5, none the tail of a word, a decimal or a fraction. Written to start
+    # with a character class, so that the regex engine skips straight to the next digit or dot: the first
+    # character is read, then the lookbehind checks the one before it, then the rest of each form.
+    r"(?P<num>[\d.](?<![\w.,/][\d.])"
+    r"(?:(?<=\d)\d{0,2}(?:,\d{3})+(?:\.\d+)?"
+    rf"|(?<=\d)\d{{0,2}}(?:{_SPACE_GROUP}\d{{3}})+(?![\d.,])"
+    r"|(?<=\d)\d*(?:\.\d+)?"
+    r"|(?<=\.)\d+))"
     r"(?:\s*/\s*(?P<den>\d+(?:\.\d+)?)(?![\d.]))?"
     r"(?P<pct>\s*(?:%|percent\b|per cent\b))?"
     r"(?:\s*(?P<scale>thousand|million|billion|trillion)\b)?",
@@ -53,6 +60,55 @@ _WORD_RE = re.compile(
     r"|(?P<word>" + "|".join(sorted(_WORD_VALUES, key=len, reverse=True)) + r"))\b",
     re.IGNORECASE,
 )
+_NUMBER_WORDS = frozenset(_WORD_VALUES)
+_TENS_WORDS = frozenset(_TENS)
+_UNIT_WORDS = frozenset(_UNITS[1:10])
+_ASCII_LETTERS_RE = re.compile("[a-z]+")
+# The characters outside ASCII that a case-insensitive regex takes for an ASCII letter, and which
+# str.lower() does not turn into it (checked exhaustively by the tests).
+_FOLD_SPECIAL = {0x130: "i", 0x131: "i", 0x17F: "s", 0x212A: "k"}
+_FOLD_SPECIAL_RE = re.compile("[\u0130\u0131\u017f\u212a]")
+
+
+def fold_case(text: str) -> str:
+    """``text`` lowercased, with the few characters a case-insensitive regex reads as an ASCII letter
+    (``ſ`` as ``s``, the Kelvin sign as ``k``, ``ı`` and ``İ`` as ``i``) written as that letter.
+
+    Same length as ``text``, and each character is a word character (``\\w``) where the original is
+    one, so positions carry over. A character of the result is an ASCII letter exactly where the
+    original matches that letter under ``re.IGNORECASE``; so an ASCII pattern matches ``text``
+    case-insensitively exactly where it matches the result case-sensitively.
+    """
+    if text.isascii():
+        return text.lower()
+    if _FOLD_SPECIAL_RE.search(text):
+        text = text.translate(_FOLD_SPECIAL)
+    return text.lower()
+
+
+def _is_word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"  # what \w matches
+
+
+def _number_word_spans(folded: str) -> list[tuple[int, int]]:
+    """Where ``folded`` (see :func:`fold_case`) has a number word as a whole word, in order."""
+    present = _NUMBER_WORDS.intersection(_ASCII_LETTERS_RE.findall(folded))
+    if not present:
+        return []
+    size = len(folded)
+    spans = []
+    for word in present:
+        i = folded.find(word)
+        while i >= 0:
+            end = i + len(word)
+            if (i == 0 or not _is_word_char(folded[i - 1])) and (end == size or not _is_word_char(folded[end])):
+                spans.append((i, end))
+            # A whole-word occurrence cannot start inside another occurrence: skip past this one.
+            i = folded.find(word, end)
+    spans.sort()
+    return spans
+
+
 # Number words that are mostly not numbers ("one of", "first, ...", "half the time", "hundreds"):
 # they count when a copy writes them, but an original's use of them is not a fact to keep.
 _VAGUE_WORDS = frozenset({"zero", "one", "first", "second", "half", "dozen", "hundred", "zeroth"})
@@ -81,15 +137,30 @@ _MONTHS = {
 _MONTH = "(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
 _DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
 _YEAR = r"(?P<year>\d{4})"
+# The patterns starting with a number start with a character class and check the word boundary
+# (``\b``) just after it, so that the regex engine skips straight to the next digit.
+_DAY_FIRST = r"(?P<day>\d(?<!\w\d)\d?)(?:st|nd|rd|th)?"  # _DAY at a word boundary
 _DATE_RES = tuple(
     re.compile(p)
     for p in (
-        r"\b(?P<year>\d{4})-(?P<m>\d{1,2})-(?P<day>\d{1,2})\b",  # 2021-03-05
-        r"\b(?P<m>\d{1,2})/(?P<day>\d{1,2})/(?P<year>\d{4})\b",  # 03/05/2021 (either order)
+        r"(?P<year>\d(?<!\w\d)\d{3})-(?P<m>\d{1,2})-(?P<day>\d{1,2})\b",  # 2021-03-05
+        r"(?P<m>\d(?<!\w\d)\d?)/(?P<day>\d{1,2})/(?P<year>\d{4})\b",  # 03/05/2021 (either order)
         rf"\b{_MONTH}\s+{_DAY}(?:,?\s+{_YEAR})?\b",  # March 5, 2021
-        rf"\b{_DAY}(?:\s+of)?\s+{_MONTH}(?:,?\s+{_YEAR})?\b",  # 5 March 2021
+        rf"{_DAY_FIRST}(?:\s+of)?\s+{_MONTH}(?:,?\s+{_YEAR})?\b",  # 5 March 2021
         rf"\b{_MONTH},?\s+{_YEAR}\b",  # March 2021
     )
+)
+_NUMERIC_DATE_RES = _DATE_RES[:2]
+_DIGIT_RE = re.compile(r"\d")
+# A month name as a whole word: every month-name pattern needs one (it is preceded by a word boundary
+# or a space, and followed by a dot, a comma, a space or a word boundary). Starting each branch with
+# its capital letter lets the engine skip to the next candidate letter.
+_MONTH_TAILS = {
+    c: sorted((n[1:] for n in _MONTHS if n[0] == c), key=len, reverse=True)
+    for c in {n[0] for n in _MONTHS}
+}
+_MONTH_WORD_RE = re.compile(
+    "(?:" + "|".join(f"{c}(?<!\\w{c})(?:{'|'.join(_MONTH_TAILS[c])})" for c in sorted(_MONTH_TAILS)) + ")(?!\\w)"
 )
 
 _FRAC_RE = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
@@ -99,6 +170,8 @@ _LATEX_DROP_RE = re.compile(r"\\(?:left|right|displaystyle|[,;:!]|\s)|\$|\\\(|\\
 
 def latex_to_text(text: str) -> str:
     """Turn the bits of LaTeX that hide numbers into plain text (``\\frac{1}{2}`` -> ``1/2``)."""
+    if "\\" not in text:  # every pattern but the dollar sign needs a backslash
+        return text.replace("$", " ") if "$" in text else text
     text = _TEXT_RE.sub(r"\1", text)
     text = _FRAC_RE.sub(r"\1/\2", text)
     text = text.replace("\\%", "%").replace("\\cdot", "*").replace("\\times", "*").replace("\\div", "/")
@@ -125,9 +198,13 @@ def _to_fraction(digits: str) -> Fraction:
     return Fraction(re.sub(r"[,\s\u00a0\u202f]", "", digits))
 
 
+_SPACE_GROUP_RE = re.compile(_SPACE_GROUP)
+
+
 def _mention(m: re.Match[str]) -> Mention:
-    value = _to_fraction(m["num"])
-    parts = {_to_fraction(p) for p in re.split(_SPACE_GROUP, m["num"])} if re.search(_SPACE_GROUP, m["num"]) else set()
+    num = m["num"]
+    value = _to_fraction(num)
+    parts = {_to_fraction(p) for p in _SPACE_GROUP_RE.split(num)} if _SPACE_GROUP_RE.search(num) else set()
     if m["den"] is not None:
         den = _to_fraction(m["den"])
         parts |= {value, den}
@@ -146,6 +223,8 @@ def mentions(text: str) -> Iterator[Mention]:
 
     Digits glued to a preceding letter (``H2O``, ``mp3``) are part of a name, not numbers.
     """
+    if not _DIGIT_RE.search(text):  # every number has a digit
+        return
     for m in _NUMBER_RE.finditer(text):
         yield _mention(m)
 
@@ -153,14 +232,33 @@ def mentions(text: str) -> Iterator[Mention]:
 def word_mentions(text: str, *, vague: bool = True) -> Iterator[Mention]:
     """Numbers spelled out in English words (``three``, ``twenty-one``); ``vague=False`` leaves out
     words that are mostly not numbers (``one``, ``first``, ``half``...)."""
-    for m in _WORD_RE.finditer(text):
-        if m["tens"]:
-            value = _WORD_VALUES[m["tens"].lower()] + _WORD_VALUES[m["unit"].lower()]
-        elif vague or m["word"].lower() not in _VAGUE_WORDS:
-            value = _WORD_VALUES[m["word"].lower()]
+    # What _WORD_RE.finditer(text) finds, without trying its long case-insensitive alternation at
+    # every position: the number words standing as whole words, "tens-unit" pairs joined.
+    folded = fold_case(text)
+    spans = _number_word_spans(folded)
+    k, count = 0, len(spans)
+    while k < count:
+        start, end = spans[k]
+        k += 1
+        if (
+            k < count
+            and spans[k][0] == end + 1
+            and folded[end] in "- "
+            and folded[start:end] in _TENS_WORDS
+            and folded[end + 1 : spans[k][1]] in _UNIT_WORDS
+        ):
+            unit_end = spans[k][1]
+            k += 1
+            # The words as written, lowercased, as _WORD_RE's groups were.
+            value = _WORD_VALUES[text[start:end].lower()] + _WORD_VALUES[text[end + 1 : unit_end].lower()]
+            yield Mention(value, start, unit_end, frozenset({value}))
+            continue
+        word = text[start:end].lower()
+        if vague or word not in _VAGUE_WORDS:
+            value = _WORD_VALUES[word]
         else:
             continue
-        yield Mention(value, m.start(), m.end(), frozenset({value}))
+        yield Mention(value, start, end, frozenset({value}))
 
 
 _Reading = tuple[int | None, int | None, int | None]
@@ -203,19 +301,25 @@ def _readings(parts: dict[str, str | None], both_orders: bool) -> frozenset[_Rea
 
 def dates(text: str) -> Iterator[DateMention]:
     """The dates written in ``text`` (ISO, numeric, and English month names)."""
-    for index, pattern in enumerate(_DATE_RES):
+    if not _DIGIT_RE.search(text):  # every date has a digit
+        return
+    patterns = _DATE_RES if _MONTH_WORD_RE.search(text) else _NUMERIC_DATE_RES
+    for index, pattern in enumerate(patterns):
         for m in pattern.finditer(text):
             readings = _readings(m.groupdict(), both_orders=index == 1)  # 03/05/2021 reads both ways
             if readings:
                 yield DateMention(m.start(), m.end(), readings)
 
 
-def value_set(text: str) -> set[Fraction]:
-    """Every value ``text`` expresses, in digits, words or dates: what a faithful copy can match."""
+def value_set(text: str, text_dates: Iterable[DateMention] | None = None) -> set[Fraction]:
+    """Every value ``text`` expresses, in digits, words or dates: what a faithful copy can match.
+
+    ``text_dates`` are ``dates(text)`` when the caller has them already.
+    """
     values: set[Fraction] = set()
     for mention in [*mentions(text), *word_mentions(text)]:
         values |= mention.alternatives | mention.parts
-    for date in dates(text):
+    for date in dates(text) if text_dates is None else text_dates:
         values.update(Fraction(v) for v in date.parts())
     return values
 
