@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -86,6 +87,25 @@ def fold_case(text: str) -> str:
     return text.lower()
 
 
+def _int_digits_limit() -> int:
+    get = getattr(sys, "get_int_max_str_digits", None)  # Python 3.11 (and 3.10.7+)
+    return int(get()) if get is not None else 0
+
+
+def _reading_may_raise(text: str) -> bool:
+    """Whether reading the numbers of ``text`` (:func:`mentions`, :func:`word_mentions`,
+    :func:`dates`) may raise; when False it cannot.
+
+    It raises on a number word or scale spelled with a character that only a case-insensitive
+    regex takes for an ASCII letter ("ſix": not a key of the word values), and on a number with more
+    digits than ``int()`` accepts.
+    """
+    if not text.isascii() and _FOLD_SPECIAL_RE.search(text):
+        return True
+    limit = _int_digits_limit()
+    return 0 < limit <= len(text) and len(_DIGIT_RE.findall(text)) >= limit
+
+
 def _is_word_char(char: str) -> bool:
     return char.isalnum() or char == "_"  # what \w matches
 
@@ -137,31 +157,33 @@ _MONTHS = {
 _MONTH = "(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
 _DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
 _YEAR = r"(?P<year>\d{4})"
-# The patterns starting with a number start with a character class and check the word boundary
-# (``\b``) just after it, so that the regex engine skips straight to the next digit.
-_DAY_FIRST = r"(?P<day>\d(?<!\w\d)\d?)(?:st|nd|rd|th)?"  # _DAY at a word boundary
+# Every pattern starts with a character class and checks the word boundary (``\b``) just after its
+# first character, so that the regex engine skips straight to the next digit or capital letter.
+_DAY_FIRST = r"(?P<day>\d(?<!\w\d)\d?)(?:st|nd|rd|th)?"  # \b{_DAY}
+# \b{_MONTH}: a branch per capital letter. Whatever follows a month name in a date is not a letter,
+# so at most one name fits at a place and the order of the names does not matter.
+_MONTH_TAILS = {
+    c: sorted((n[1:] for n in _MONTHS if n[0] == c), key=len, reverse=True)
+    for c in {n[0] for n in _MONTHS}
+}
+_MONTH_NAME_FIRST = "|".join(f"{c}(?<!\\w{c})(?:{'|'.join(_MONTH_TAILS[c])})" for c in sorted(_MONTH_TAILS))
+_MONTH_FIRST = f"(?P<month>{_MONTH_NAME_FIRST})\\.?"
 _DATE_RES = tuple(
     re.compile(p)
     for p in (
         r"(?P<year>\d(?<!\w\d)\d{3})-(?P<m>\d{1,2})-(?P<day>\d{1,2})\b",  # 2021-03-05
         r"(?P<m>\d(?<!\w\d)\d?)/(?P<day>\d{1,2})/(?P<year>\d{4})\b",  # 03/05/2021 (either order)
-        rf"\b{_MONTH}\s+{_DAY}(?:,?\s+{_YEAR})?\b",  # March 5, 2021
+        rf"{_MONTH_FIRST}\s+{_DAY}(?:,?\s+{_YEAR})?\b",  # March 5, 2021
         rf"{_DAY_FIRST}(?:\s+of)?\s+{_MONTH}(?:,?\s+{_YEAR})?\b",  # 5 March 2021
-        rf"\b{_MONTH},?\s+{_YEAR}\b",  # March 2021
+        rf"{_MONTH_FIRST},?\s+{_YEAR}\b",  # March 2021
     )
 )
-_NUMERIC_DATE_RES = _DATE_RES[:2]
+#: what each of _DATE_RES needs in the text: a hyphen, a slash, or (None) a month name
+_DATE_NEEDS = ("-", "/", None, None, None)
 _DIGIT_RE = re.compile(r"\d")
 # A month name as a whole word: every month-name pattern needs one (it is preceded by a word boundary
-# or a space, and followed by a dot, a comma, a space or a word boundary). Starting each branch with
-# its capital letter lets the engine skip to the next candidate letter.
-_MONTH_TAILS = {
-    c: sorted((n[1:] for n in _MONTHS if n[0] == c), key=len, reverse=True)
-    for c in {n[0] for n in _MONTHS}
-}
-_MONTH_WORD_RE = re.compile(
-    "(?:" + "|".join(f"{c}(?<!\\w{c})(?:{'|'.join(_MONTH_TAILS[c])})" for c in sorted(_MONTH_TAILS)) + ")(?!\\w)"
-)
+# or a space, and followed by a dot, a comma, a space or a word boundary).
+_MONTH_WORD_RE = re.compile(f"(?:{_MONTH_NAME_FIRST})(?!\\w)")
 
 _FRAC_RE = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
 _TEXT_RE = re.compile(r"\\(?:text|mathrm|textbf|mbox|operatorname)\s*\{([^{}]*)\}")
@@ -303,8 +325,10 @@ def dates(text: str) -> Iterator[DateMention]:
     """The dates written in ``text`` (ISO, numeric, and English month names)."""
     if not _DIGIT_RE.search(text):  # every date has a digit
         return
-    patterns = _DATE_RES if _MONTH_WORD_RE.search(text) else _NUMERIC_DATE_RES
-    for index, pattern in enumerate(patterns):
+    months = _MONTH_WORD_RE.search(text) is not None
+    for index, (pattern, needs) in enumerate(zip(_DATE_RES, _DATE_NEEDS, strict=True)):
+        if not (months if needs is None else needs in text):
+            continue
         for m in pattern.finditer(text):
             readings = _readings(m.groupdict(), both_orders=index == 1)  # 03/05/2021 reads both ways
             if readings:
