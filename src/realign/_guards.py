@@ -13,13 +13,26 @@ original is what keeps them from rejecting faithful rewrites of unusual rows.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from fractions import Fraction
 from typing import ClassVar
 
 from ._lang import detect_language, written_in_other_language
-from ._numbers import DateMention, Mention, any_same, dates, latex_to_text, mentions, value_set, word_mentions
+from ._numbers import (
+    _DIGIT_RE,
+    DateMention,
+    Mention,
+    _reading_may_raise,
+    any_same,
+    dates,
+    fold_case,
+    latex_to_text,
+    mentions,
+    value_set,
+    word_mentions,
+)
 from ._tokens import count_tokens
 from ._types import CheckInput
 
@@ -83,18 +96,33 @@ _FENCED_RE = re.compile(
 )
 _INLINE_CODE_RE = re.compile(r"`[^`\n]+`")
 _URL_RE = re.compile(r"https?://\S+|www\.\S+")
-_MARKDOWN_RE = re.compile(r"\*\*|__|(?<!\w)[*_](?=\S)|(?<=\S)[*_](?!\w)|^#{1,6}\s+|^>\s?", re.MULTILINE)
+# Every match starts with one of * _ # >: the lookahead lets the engine give up at once elsewhere.
+_MARKDOWN_RE = re.compile(
+    r"(?=[*_#>])(?:\*\*|__|(?<!\w)[*_](?=\S)|(?<=\S)[*_](?!\w)|^#{1,6}\s+|^>\s?)", re.MULTILINE
+)
+_SPACE_RE = re.compile(r"\s")
+
+#: How many texts the per-text helpers remember. A row's original is read by several guards and again
+#: for each of its candidates, and a candidate by several guards: a few entries would do.
+_CACHE_SIZE = 256
+
+
+def _has_fence(text: str) -> bool:
+    return ("```" in text or "~~~" in text) and bool(_FENCE_LINE_RE.search(text))
 
 
 def has_code(text: str) -> bool:
     """The paper's notion of "has code": a fenced block, or both ``def `` and ``return ``."""
-    return bool(_FENCE_LINE_RE.search(text)) or ("def " in text and "return " in text)
+    return _has_fence(text) or ("def " in text and "return " in text)
 
 
 def _prose(text: str) -> str:
     """``text`` without code and URLs: what the prose guards should read."""
-    text = _FENCED_RE.sub("\n", text)
-    return _URL_RE.sub(" ", _INLINE_CODE_RE.sub(" ", text))
+    if "```" in text:
+        text = _FENCED_RE.sub("\n", text)
+    if "`" in text:
+        text = _INLINE_CODE_RE.sub(" ", text)
+    return _URL_RE.sub(" ", text) if "://" in text or "www." in text else text
 
 
 def _plain(text: str) -> str:
@@ -102,7 +130,27 @@ def _plain(text: str) -> str:
     return _MARKDOWN_RE.sub("", text)
 
 
+def _plain_head(text: str, size: int) -> str:
+    """``_plain(text)[:size]``, reading only the beginning of a long text.
+
+    Markdown marks are taken out where they stand, looking at most one character ahead, or through a
+    run of spaces; so cut just after a space, the beginning of a text comes out as it would whole,
+    and when that gives ``size`` characters they are the answer.
+    """
+    cut = 2 * size
+    if len(text) > 2 * cut:
+        space = _SPACE_RE.search(text, cut)
+        if space is not None:
+            head = _plain(text[: space.end()])
+            if len(head) >= size:
+                return head[:size]
+    return _plain(text)[:size]
+
+
 # --- the paper's two checks ---------------------------------------------------------------------
+
+#: count_tokens remembering the last texts: an original is counted again for every candidate
+_count_tokens_cached = functools.lru_cache(maxsize=_CACHE_SIZE)(count_tokens)
 
 
 class LengthRatio(Guard):
@@ -120,7 +168,10 @@ class LengthRatio(Guard):
         self.min_ratio = min_ratio
 
     def check(self, item: CheckInput) -> bool:
-        return count_tokens(item.rewrite) > self.min_ratio * count_tokens(item.original)
+        limit = self.min_ratio * _count_tokens_cached(item.original)
+        # Every whitespace-separated chunk holds at least one token: when the chunks alone pass,
+        # counting is not needed.
+        return len(item.rewrite.split()) > limit or count_tokens(item.rewrite) > limit
 
     def __repr__(self) -> str:
         return f"LengthRatio(min_ratio={self.min_ratio})"
@@ -149,7 +200,7 @@ class Truncation(Guard):
     def check(self, item: CheckInput) -> bool:
         if item.finish_reason == "length":
             return False
-        fences_open = len(_FENCE_LINE_RE.findall(item.rewrite)) % 2 == 1
+        fences_open = _has_fence(item.rewrite) and len(_FENCE_LINE_RE.findall(item.rewrite)) % 2 == 1
         return not fences_open or len(_FENCE_LINE_RE.findall(item.original)) % 2 == 1
 
 
@@ -181,7 +232,7 @@ DEFAULT_LEAK_LABELS = (
     "Criteria",
     "Format criteria",
 )
-_META_PATTERNS = (
+_META_PATTERNS = (  # each with words one of which any match contains (see _keywords)
     # Talk about the rewriting itself, which must never reach the training data.
     r"\bhere(?:'s| is| are)\s+(?:the|a|my|your)\s+(?:revised|rewritten|reformatted|restructured|improved"
     r"|updated|polished|edited)\b",
@@ -196,6 +247,28 @@ _META_PATTERNS = (
     r"^\s*={3,}\s*[A-Za-z][\w ]*?\s*={3,}\s*$",  # === RESPONSE ===
     r"^\s*-{3,}\s*(?:BEGIN|END)\b[^\n]*$",  # --- BEGIN RESPONSE ---
 )
+#: for each of _META_PATTERNS, words one of which every match of it contains, lowercase
+_META_KEYWORDS: tuple[tuple[str, ...] | None, ...] = (
+    ("here",),
+    ("formatted", "rewr", "revised", "restructured", "reorgani"),
+    ("original",),
+    ("revised", "rewritten", "reformatted"),
+    ("criteria",),
+    ("criteria",),
+    ("criteria",),
+    ("<<<",),
+    ("===",),
+    ("---",),
+)
+
+
+def _ascii_keywords(words: Iterable[str]) -> tuple[str, ...] | None:
+    """``words`` lowercased as keywords, or None when one is not plain ASCII (a case-insensitive
+    match of a non-ASCII word may be spelled in ways lowercasing does not bring together)."""
+    found = tuple(words)
+    if not found or not all(w.isascii() and w for w in found):
+        return None
+    return tuple(w.lower() for w in found)
 
 
 class LeakedScaffolding(Guard):
@@ -226,9 +299,23 @@ class LeakedScaffolding(Guard):
             label = "|".join(re.escape(lab).replace(r"\ ", r"\s+") for lab in labels)
             patterns.append(r"^[\s>#*_]*(?:" + label + r")[\s*_]*:")
         self._patterns = tuple(re.compile(p, re.IGNORECASE | re.MULTILINE) for p in patterns)
+        # For each pattern, words one of which every match contains (lowercase ASCII), or None: a
+        # pattern none of whose words is in the case-folded rewrite cannot match it, and is skipped.
+        keywords: list[tuple[str, ...] | None] = [*_META_KEYWORDS, *(None for _ in extra_patterns)]
+        if tags:
+            keywords.append(_ascii_keywords(tags))
+        if labels:
+            keywords.append(_ascii_keywords(lab.split()[0] if lab.split() else lab for lab in labels))
+        self._keywords = tuple(keywords)
 
     def check(self, item: CheckInput) -> bool:
-        return not any(p.search(item.rewrite) and not p.search(item.original) for p in self._patterns)
+        folded = fold_case(item.rewrite)
+        for pattern, words in zip(self._patterns, self._keywords, strict=True):
+            if words is not None and not any(word in folded for word in words):
+                continue
+            if pattern.search(item.rewrite) and not pattern.search(item.original):
+                return False
+        return True
 
 
 # --- refusal ------------------------------------------------------------------------------------
@@ -251,7 +338,7 @@ _REFUSAL_HEAD = 240  # a refusal replaces the answer, so it sits at the very beg
 
 def is_refusal(text: str) -> bool:
     """Whether ``text`` opens with a refusal or an apology instead of an answer."""
-    return bool(_REFUSAL_RE.search(_plain(text.strip())[:_REFUSAL_HEAD]))
+    return bool(_REFUSAL_RE.search(_plain_head(text.strip(), _REFUSAL_HEAD)))
 
 
 class Refusal(Guard):
@@ -282,6 +369,7 @@ _PHRASE_ANSWER_RE = re.compile(
     r"[ \t*_]*(?P<ans>[^\n]*?)[ \t*_]*(?:\.(?=\s|$)|\n|$)",
     re.IGNORECASE | re.MULTILINE,
 )
+_PHRASE_ANSWER_WORDS = ("answer", "option", "choice", "result")  # every match has one
 _OPTION_LETTER_RE = re.compile(r"^\W*[A-Ha-h]\W*$")
 _WORDS_RE = re.compile(r"[^\W_]+")
 _ARTICLES = frozenset({"a", "an", "the"})
@@ -319,6 +407,8 @@ def _boxed_contents(text: str) -> list[str]:
 
 def _hash_answer(text: str) -> str | None:
     """The GSM8K answer (``#### 42``): the last ``####`` line that reads as a short answer."""
+    if "####" not in text:
+        return None
     answers = [m["ans"] for m in _HASH_ANSWER_RE.finditer(text)]
     return answers[-1] if answers and _looks_like_answer(answers[-1]) else None
 
@@ -334,10 +424,21 @@ _SHORT_ANSWER_CHARS = 40  # CJK text has no spaces: a long sentence is one "word
 
 def _short_answer(text: str) -> str | None:
     """A whole answer of a few words and no sentence ("Tokyo", "206.", "x = 6"), else None."""
+    # Only * _ # > and white space can go, so more other characters than the limit mean no short
+    # answer: look at the beginning of a long text before taking its markdown out.
+    kept = "".join(text[: 4 * _SHORT_ANSWER_CHARS].split())
+    if len(kept) - sum(map(kept.count, "*_#>")) > _SHORT_ANSWER_CHARS:
+        return None
     plain = _plain(text).strip()
     if "\n" in plain or len(plain.split()) > _SHORT_ANSWER_WORDS or len(plain) > _SHORT_ANSWER_CHARS:
         return None
     return plain or None
+
+
+def _may_state_answer(text: str) -> bool:
+    """False when _PHRASE_ANSWER_RE cannot match ``text``: none of its words is there."""
+    folded = fold_case(text)
+    return any(word in folded for word in _PHRASE_ANSWER_WORDS)
 
 
 def _final_answer(text: str, phrases: bool) -> tuple[str, str] | None:
@@ -348,7 +449,7 @@ def _final_answer(text: str, phrases: bool) -> tuple[str, str] | None:
     boxed = _boxed_contents(text)
     if boxed:
         return "boxed", boxed[-1]
-    if phrases:
+    if phrases and _may_state_answer(text):
         stated = [m["ans"] for m in _PHRASE_ANSWER_RE.finditer(text) if m["ans"].strip()]
         if stated:
             return "phrase", stated[-1]
@@ -589,7 +690,19 @@ _LABEL_RE = re.compile(
 _NOISE_RE = re.compile(r"\btrue\s+or\s+false\b|\byes\s+or\s+no\b|\bno\s+(?=\w+\s+\w)", re.IGNORECASE)
 _LEAD_WORDS = 12
 _YES_NO_RE = re.compile(r"^[\s*_#>]*(yes|no)\b", re.IGNORECASE)
+_LEADING_MARKS_RE = re.compile(r"[\s*_#>]*")
+_YES_NO_HEAD = 120
 _SHORT_LABEL_WORDS = 4
+
+
+def _yes_no(text: str) -> re.Match[str] | None:
+    """``_YES_NO_RE.match(_plain(text))``, reading only the beginning of a long text."""
+    head = _plain_head(text, _YES_NO_HEAD)
+    # The match reads the leading marks and at most 4 characters after them.
+    marks = _LEADING_MARKS_RE.match(head)
+    if len(head) == _YES_NO_HEAD and (marks is None or marks.end() + 4 > len(head)):
+        head = _plain(text)
+    return _YES_NO_RE.match(head)
 
 
 def _family_verdict(text: str, family: str) -> str | None:
@@ -648,10 +761,10 @@ class VerdictKept(Guard):
 
     @staticmethod
     def _yes_no_kept(item: CheckInput) -> bool:
-        opening = _YES_NO_RE.match(_plain(item.original))
+        opening = _yes_no(item.original)
         if opening is None:
             return True
-        reopening = _YES_NO_RE.match(_plain(item.rewrite))
+        reopening = _yes_no(item.rewrite)
         if reopening is not None:
             return reopening[1].lower() == opening[1].lower()
         flipped = _verdict(item.rewrite, "truth")
@@ -842,7 +955,15 @@ _NOT_SALIENT_RE = re.compile(
 
 
 def _salient_text(text: str) -> str:
-    return _NOT_SALIENT_RE.sub(" ", latex_to_text(_prose(text)))
+    text = latex_to_text(_prose(text))
+    # Every match holds a digit or "<<", and stays on its line (looking at most at the line breaks
+    # around it): only lines with a digit or "<<" need the regex, each with its line break.
+    lines = text.split("\n")
+    last = len(lines) - 1
+    for i, line in enumerate(lines):
+        if _DIGIT_RE.search(line) or "<<" in line:
+            lines[i] = _NOT_SALIENT_RE.sub(" ", line + "\n")[:-1] if i < last else _NOT_SALIENT_RE.sub(" ", line)
+    return "\n".join(lines)
 
 
 def _date_kept(date: DateMention, rewrite_dates: list[DateMention], values: set[Fraction]) -> bool:
@@ -861,20 +982,43 @@ def _number_kept(mention: Mention, values: set[Fraction]) -> bool:
     return bool(mention.parts) and mention.parts <= values
 
 
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _original_numbers(original: str) -> tuple[tuple[tuple[DateMention, str], ...], tuple[tuple[Mention, str], ...]]:
+    """The dates and the numbers of ``original``'s prose, each with its text, in the order judged."""
+    text = _salient_text(original)
+    found = list(dates(text))
+    rest = text
+    if found:
+        chars = list(text)
+        for date in found:
+            chars[date.start : date.end] = " " * (date.end - date.start)  # its numbers are judged as a date
+        rest = "".join(chars)
+    numbers = [*mentions(rest), *word_mentions(rest, vague=False)]
+    return tuple((d, text[d.start : d.end]) for d in found), tuple((m, rest[m.start : m.end]) for m in numbers)
+
+
+def _rewrite_numbers(rewrite: str) -> tuple[set[Fraction], list[DateMention]]:
+    """Every value ``rewrite`` expresses, and its dates."""
+    rewrite = latex_to_text(rewrite)
+    rewrite_dates = list(dates(rewrite))
+    return value_set(rewrite, rewrite_dates), rewrite_dates
+
+
 def _missing_numbers(original: str, rewrite: str) -> Iterator[str]:
     """The numbers and dates of ``original``'s prose that ``rewrite`` does not express."""
-    text = _salient_text(original)
-    rewrite = latex_to_text(rewrite)
-    values, rewrite_dates = value_set(rewrite), list(dates(rewrite))
-    chars = list(text)
-    for date in dates(text):
-        chars[date.start : date.end] = " " * (date.end - date.start)  # its numbers are judged as a date
+    # The rewrite is read only when the original has numbers, unless reading it may raise: then it is
+    # read first, as it always was, so that the same error comes out.
+    rewrite_read = _rewrite_numbers(rewrite) if _reading_may_raise(rewrite) else None
+    original_dates, original_numbers = _original_numbers(original)
+    if not original_dates and not original_numbers:
+        return
+    values, rewrite_dates = rewrite_read or _rewrite_numbers(rewrite)
+    for date, written in original_dates:
         if not _date_kept(date, rewrite_dates, values):
-            yield text[date.start : date.end]
-    rest = "".join(chars)
-    for mention in [*mentions(rest), *word_mentions(rest, vague=False)]:
+            yield written
+    for mention, written in original_numbers:
         if not _number_kept(mention, values):
-            yield rest[mention.start : mention.end]
+            yield written
 
 
 class NumbersKept(Guard):
