@@ -1065,6 +1065,10 @@ class LanguageConsistency(Guard):
 
     def check(self, item: CheckInput) -> bool:
         before, after = detect_language(item.original), detect_language(item.rewrite)
+        if before == after:
+            # One language (or one undetermined script): a detected language is also the best of the
+            # function-word scores, so neither text reads as another language.
+            return True
         if before.confident and after.confident and before.script != after.script:
             return False
         if before.lang != "und" and written_in_other_language(item.rewrite, before.lang):

@@ -8,6 +8,7 @@ costs a missed detection, never a rejected good rewrite.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -45,6 +46,8 @@ _SCRIPTS: tuple[tuple[str, str], ...] = (
     ("latin", "A-Za-z\u00c0-\u024f"),
 )
 _SCRIPT_RE = re.compile("|".join(f"(?P<{name}>[{chars}]+)" for name, chars in _SCRIPTS))
+_LATIN_RUN_RE = re.compile(f"[{dict(_SCRIPTS)['latin']}]+")
+_OTHER_SCRIPT_RE = re.compile("[" + "".join(chars for name, chars in _SCRIPTS if name != "latin") + "]")
 _SCRIPT_LANG = {"hangul": "ko", "greek": "el", "arabic": "ar", "hebrew": "he", "devanagari": "hi", "thai": "th"}
 
 # Function words: frequent, short, and together characteristic of one language. Words in several
@@ -91,6 +94,7 @@ _STOPWORDS: Mapping[str, frozenset[str]] = {
 _WORD_RE = re.compile(r"[^\W\d_]+")
 # Text that is not prose in any human language: code, URLs, markup.
 _NOT_PROSE_RE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]*`|https?://\S+|<[^>\n]{1,40}>", re.DOTALL)
+_CACHE_SIZE = 256  # texts whose reading is remembered: a row's original and its candidates
 
 _MIN_WORDS = 6  # fewer words than this and nobody can tell (think "OK", "Paris", "42")
 _DOMINANT = 0.75  # share of the text a script must hold to decide the language alone
@@ -101,6 +105,10 @@ _MIN_SCORE = 2.5  # and at least this many (weighted) function words
 
 def _script_units(text: str) -> Counter[str]:
     """How much text each script holds, in rough word units (1 CJK character = 1 unit)."""
+    if text.isascii() or _OTHER_SCRIPT_RE.search(text) is None:
+        # Latin script only (the scripts' characters do not overlap): count its runs.
+        runs = len(_LATIN_RUN_RE.findall(text))
+        return Counter({"latin": runs}) if runs else Counter()
     units: Counter[str] = Counter()
     for m in _SCRIPT_RE.finditer(text):
         script = m.lastgroup or "und"
@@ -116,15 +124,35 @@ def _cjk_lang(units: Counter[str]) -> str:
     return "ja" if units["kana"] >= 0.1 * units["han"] else "zh"
 
 
-def _scores(text: str, candidates: tuple[str, ...]) -> tuple[list[tuple[str, float]], int]:
-    """Function-word scores of ``candidates``, best first, and the number of words in ``text``."""
-    words = [w.lower() for w in _WORD_RE.findall(text)]
-    scores = dict.fromkeys(candidates, 0.0)
-    for word in words:
-        for lang, weight in _WEIGHTS.get(word, ()):
-            if lang in scores:
-                scores[lang] += weight
-    return sorted(scores.items(), key=lambda kv: kv[1], reverse=True), len(words)
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _reading(text: str) -> tuple[Counter[str], int, dict[str, float]]:
+    """What the detector reads in ``text``, once: the units of each script of its prose, its number
+    of words, and the function-word score of every language.
+
+    Code, URLs and tags are taken out first. Each language's score adds its weights in the order
+    of the words, so it is the same float whichever languages are compared.
+    """
+    prose = _NOT_PROSE_RE.sub(" ", text) if "`" in text or "://" in text or "<" in text else text
+    if prose.isascii():
+        # ASCII words are the Latin-script runs of the script count too.
+        words = _WORD_RE.findall(prose.lower())
+        units = Counter({"latin": len(words)}) if words else Counter()
+    else:
+        found = _WORD_RE.findall(prose)
+        # One lower() of the words joined by spaces lowercases each as on its own (a space is
+        # neither cased nor case-ignorable, so even a final sigma comes out the same).
+        words = " ".join(found).lower().split(" ") if found else []
+        units = _script_units(prose)
+    scores = dict.fromkeys(_STOPWORDS, 0.0)
+    for word in filter(_WEIGHTS.__contains__, words):
+        for lang, weight in _WEIGHTS[word]:
+            scores[lang] += weight
+    return units, len(words), scores
+
+
+def _ranked(scores: Mapping[str, float], candidates: tuple[str, ...]) -> list[tuple[str, float]]:
+    """The scores of ``candidates``, best first (ties in the order of ``candidates``)."""
+    return sorted(((lang, scores[lang]) for lang in candidates), key=lambda kv: kv[1], reverse=True)
 
 
 def _clear_winner(score: float, rival: float, words: int | None) -> bool:
@@ -133,8 +161,8 @@ def _clear_winner(score: float, rival: float, words: int | None) -> bool:
     return score >= _MIN_SCORE and dense and score >= _MARGIN * rival
 
 
-def _words_lang(text: str, candidates: tuple[str, ...]) -> LanguageGuess | None:
-    ranked, words = _scores(text, candidates)
+def _words_lang(scores: Mapping[str, float], words: int, candidates: tuple[str, ...]) -> LanguageGuess | None:
+    ranked = _ranked(scores, candidates)
     (best, top), (_, second) = ranked[0], ranked[1]
     if not _clear_winner(top, second, words):
         return None
@@ -160,8 +188,7 @@ def detect_language(text: str) -> LanguageGuess:
     Code blocks, inline code, URLs and tags are ignored. Danish and Norwegian share one profile
     (``da``): function words cannot tell them apart.
     """
-    prose = _NOT_PROSE_RE.sub(" ", text)
-    units = _script_units(prose)
+    units, words, scores = _reading(text)
     total = sum(units.values())
     if total < _MIN_WORDS:
         return _UNDETERMINED
@@ -174,8 +201,8 @@ def detect_language(text: str) -> LanguageGuess:
     if script in _SCRIPT_LANG:
         return LanguageGuess(_SCRIPT_LANG[script], script, True)
     if script == "cyrillic":
-        return _words_lang(prose, ("ru", "uk")) or LanguageGuess("und", "cyrillic", True)
-    return _words_lang(prose, _LATIN_LANGS) or LanguageGuess("und", "latin", True)
+        return _words_lang(scores, words, ("ru", "uk")) or LanguageGuess("und", "cyrillic", True)
+    return _words_lang(scores, words, _LATIN_LANGS) or LanguageGuess("und", "latin", True)
 
 
 def written_in_other_language(text: str, lang: str) -> bool:
@@ -190,6 +217,6 @@ def written_in_other_language(text: str, lang: str) -> bool:
     if script is None:
         return False
     candidates = ("ru", "uk") if script == "cyrillic" else _LATIN_LANGS
-    ranked, _ = _scores(_NOT_PROSE_RE.sub(" ", text), candidates)
+    ranked = _ranked(_reading(text)[2], candidates)
     best, top = ranked[0]
     return best != lang and _clear_winner(top, dict(ranked)[lang], None)
