@@ -71,10 +71,56 @@ _PIECES_RE = re.compile(
     rf"|(?![{_CLAIMED}])[^\w\s]{{3,}}|_{{3,}})"
     rf"|[{_CJK}{_CJK_PUNCT}]|[{_LATIN}]+|\d+|[^\W\d_{_CJK}]+|\n[\n\r\t ]*|[ \t]{{2,}}|[^\w\s]+|_+"
 )
-# The same for ASCII text, where there is no CJK and no "word" outside the Latin alphabet.
-_ASCII_PIECES_RE = re.compile(
-    r"([A-Za-z']{12,}|\d{4,}|(?!')[^\w\s]{3,}|_{3,})|[A-Za-z']+|\d+|\n[\n\r\t ]*|[ \t]{2,}|[^\w\s]+|_+"
-)
+
+# ASCII text is counted without a regex pass over every piece. Each character is written as its
+# class: "a" a letter, "q" an apostrophe, "0" a digit, "_" an underscore, "." other punctuation,
+# " " white space. A piece is then a run of one class, once the apostrophes are settled (one
+# right after punctuation is part of that punctuation, as in _TOKEN_RE; any other starts or
+# continues a Latin word); so the pieces other than white space are the whitespace-separated
+# chunks plus the places where the class changes inside a chunk, and white space is counted apart.
+def _ascii_class(char: str) -> str:
+    if char.isalpha():
+        return "a"
+    if char in "'_":
+        return "q" if char == "'" else "_"
+    if char.isdigit():
+        return "0"
+    return " " if char.isspace() else "."  # the same white space as str.split() and \s
+
+
+_ASCII_CLASSES = str.maketrans({chr(i): _ascii_class(chr(i)) for i in range(128)})
+_ABSORBED_APOSTROPHES_RE = re.compile(r"(?<=\.)q+")
+#: class -> (its kind for _cost, the length from which a run costs more than 1 token, its run regex)
+_ASCII_KINDS = {
+    c: (kind, size, re.compile(re.escape(c) + "+"))
+    for c, kind, size in (("a", "latin", 12), ("0", "digits", 4), (".", "punct", 3), ("_", "punct", 3))
+}
+_WHITE_PIECES_RE = re.compile(r"\n[\n\r\t ]*|[ \t]{2,}")
+_NEWLINE_PIECES_RE = re.compile(r"\n[\n\r\t ]*")
+
+
+def _count_ascii(text: str) -> int:
+    """count_tokens of ASCII text (see _ASCII_CLASSES)."""
+    classes = text.translate(_ASCII_CLASSES)
+    if "q" in classes:
+        if ".q" in classes:
+            classes = _ABSORBED_APOSTROPHES_RE.sub(lambda m: "." * len(m[0]), classes)
+        classes = classes.replace("q", "a")
+    present = [c for c in _ASCII_KINDS if c in classes]
+    count = len(classes.split()) + sum(classes.count(x + y) for x in present for y in present if x != y)
+    for c in present:
+        kind, size, run_re = _ASCII_KINDS[c]
+        start = classes.find(c * size)
+        while start >= 0:  # the start of a run of at least ``size``: the search starts after a run
+            run = run_re.match(classes, start)
+            end = run.end() if run else start + size
+            count += _cost(kind, end - start) - 1
+            start = classes.find(c * size, end)
+    if "  " in text or "\t" in text:
+        count += len(_WHITE_PIECES_RE.findall(text))
+    elif "\n" in text:
+        count += len(_NEWLINE_PIECES_RE.findall(text))
+    return count
 
 
 def _extra(piece: str) -> int:
@@ -93,5 +139,7 @@ def count_tokens(text: str) -> int:
     Good for comparing lengths (the length check); see the module docstring for the rules.
     """
     # Same count as sum(_cost(m.lastgroup, m.end() - m.start()) for m in _TOKEN_RE.finditer(text)).
-    pieces = (_ASCII_PIECES_RE if text.isascii() else _PIECES_RE).findall(text)
+    if text.isascii():
+        return _count_ascii(text)
+    pieces = _PIECES_RE.findall(text)
     return len(pieces) + sum(map(_extra, filter(None, pieces)))
