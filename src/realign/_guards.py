@@ -247,28 +247,34 @@ _META_PATTERNS = (  # each with words one of which any match contains (see _keyw
     r"^\s*={3,}\s*[A-Za-z][\w ]*?\s*={3,}\s*$",  # === RESPONSE ===
     r"^\s*-{3,}\s*(?:BEGIN|END)\b[^\n]*$",  # --- BEGIN RESPONSE ---
 )
-#: for each of _META_PATTERNS, words one of which every match of it contains, lowercase
-_META_KEYWORDS: tuple[tuple[str, ...] | None, ...] = (
-    ("here",),
-    ("formatted", "rewr", "revised", "restructured", "reorgani"),
-    ("original",),
-    ("revised", "rewritten", "reformatted"),
-    ("criteria",),
-    ("criteria",),
-    ("criteria",),
-    ("<<<",),
-    ("===",),
-    ("---",),
+#: For each of _META_PATTERNS, what every match of it contains: groups of lowercase words, one word
+#: of each group (see LeakedScaffolding.check).
+_META_KEYWORDS: tuple[tuple[tuple[str, ...], ...], ...] = (
+    (("here's", "here is", "here are"),),
+    (("formatted", "rewr", "revised", "restructured", "reorgani"),),
+    (("original",), ("response", "answer")),
+    (("revised", "rewritten", "reformatted"), ("response", "answer", "version")),
+    (("criteria",),),
+    (("format",), ("criteria",)),
+    (("criteria",),),
+    (("<<<",), (">>>",)),
+    (("===",),),
+    (("---",), ("begin", "end")),
 )
 
 
 def _ascii_keywords(words: Iterable[str]) -> tuple[str, ...] | None:
-    """``words`` lowercased as keywords, or None when one is not plain ASCII (a case-insensitive
+    """``words`` lowercased as keywords, or None when one is empty or not ASCII (a case-insensitive
     match of a non-ASCII word may be spelled in ways lowercasing does not bring together)."""
     found = tuple(words)
     if not found or not all(w.isascii() and w for w in found):
         return None
     return tuple(w.lower() for w in found)
+
+
+def _may_match(folded: str, keywords: tuple[tuple[str, ...], ...] | None) -> bool:
+    """False when ``folded`` lacks every word of one of the groups of ``keywords``."""
+    return keywords is None or all(any(word in folded for word in group) for group in keywords)
 
 
 class LeakedScaffolding(Guard):
@@ -299,19 +305,22 @@ class LeakedScaffolding(Guard):
             label = "|".join(re.escape(lab).replace(r"\ ", r"\s+") for lab in labels)
             patterns.append(r"^[\s>#*_]*(?:" + label + r")[\s*_]*:")
         self._patterns = tuple(re.compile(p, re.IGNORECASE | re.MULTILINE) for p in patterns)
-        # For each pattern, words one of which every match contains (lowercase ASCII), or None: a
-        # pattern none of whose words is in the case-folded rewrite cannot match it, and is skipped.
-        keywords: list[tuple[str, ...] | None] = [*_META_KEYWORDS, *(None for _ in extra_patterns)]
+        # For each pattern, what every match of it contains (groups of lowercase ASCII words, one of
+        # each group), or None: a pattern whose keywords are not in the case-folded rewrite cannot
+        # match it (see fold_case), and is skipped.
+        keywords: list[tuple[tuple[str, ...], ...] | None] = [*_META_KEYWORDS, *(None for _ in extra_patterns)]
         if tags:
-            keywords.append(_ascii_keywords(tags))
+            names = _ascii_keywords(tags)
+            keywords.append(None if names is None else (names, ("<",), (">",)))
         if labels:
-            keywords.append(_ascii_keywords(lab.split()[0] if lab.split() else lab for lab in labels))
+            firsts = _ascii_keywords(lab.split()[0] if lab.split() else lab for lab in labels)
+            keywords.append(None if firsts is None else (firsts, (":",)))
         self._keywords = tuple(keywords)
 
     def check(self, item: CheckInput) -> bool:
         folded = fold_case(item.rewrite)
-        for pattern, words in zip(self._patterns, self._keywords, strict=True):
-            if words is not None and not any(word in folded for word in words):
+        for pattern, keywords in zip(self._patterns, self._keywords, strict=True):
+            if not _may_match(folded, keywords):
                 continue
             if pattern.search(item.rewrite) and not pattern.search(item.original):
                 return False
@@ -370,6 +379,7 @@ _PHRASE_ANSWER_RE = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _PHRASE_ANSWER_WORDS = ("answer", "option", "choice", "result")  # every match has one
+_ANSWER_LINE_RE = re.compile(r"^[ \t>*_#-]*(?:final|short|correct|best|option|choice|result)", re.I | re.M)
 _OPTION_LETTER_RE = re.compile(r"^\W*[A-Ha-h]\W*$")
 _WORDS_RE = re.compile(r"[^\W_]+")
 _ARTICLES = frozenset({"a", "an", "the"})
@@ -436,9 +446,15 @@ def _short_answer(text: str) -> str | None:
 
 
 def _may_state_answer(text: str) -> bool:
-    """False when _PHRASE_ANSWER_RE cannot match ``text``: none of its words is there."""
+    """False when _PHRASE_ANSWER_RE cannot match ``text``.
+
+    Its first two forms need "answer"; the two others a line starting with an answer word or its
+    qualifier, after marks.
+    """
     folded = fold_case(text)
-    return any(word in folded for word in _PHRASE_ANSWER_WORDS)
+    if "answer" in folded:
+        return True
+    return any(word in folded for word in _PHRASE_ANSWER_WORDS) and bool(_ANSWER_LINE_RE.search(text))
 
 
 def _final_answer(text: str, phrases: bool) -> tuple[str, str] | None:
@@ -456,6 +472,7 @@ def _final_answer(text: str, phrases: bool) -> tuple[str, str] | None:
     return None
 
 
+@functools.lru_cache(maxsize=_CACHE_SIZE)
 def _original_answer(text: str, phrases: bool) -> tuple[str, str] | None:
     """Like :func:`_final_answer`, and an original that is only a short answer is its own answer."""
     found = _final_answer(text, phrases)
@@ -945,25 +962,23 @@ NUMBER_SKIP_TASKS = frozenset(
     }
 )
 _NOT_SALIENT_RE = re.compile(
+    # Every match starts at a line start or with one of these characters (s for "step"): the
+    # lookahead lets the engine give up at once elsewhere.
+    r"(?:^|(?-i:(?=[\d(\[#<sS\u017f])))(?:"
     r"^[ \t]*(?:[-*+>][ \t]+)?(?:#{1,6}[ \t]*)?(?:\*\*)?(?:step[ \t]+)?\d{1,2}[.):](?=\s)"  # list markers
     r"|\bstep[ \t]+\d+\b"  # "Step 3"
     r"|\(\d{1,2}\)|(?<=\s)\d{1,2}\)(?=\s)"  # (1) and 1) enumerators
     r"|\[\d+\]|#\d+\b"  # citations [1], #1
-    r"|<<[^<>\n]*>>",  # GSM8K calculator annotations <<48/2=24>>
+    r"|<<[^<>\n]*>>)",  # GSM8K calculator annotations <<48/2=24>>
     re.IGNORECASE | re.MULTILINE,
 )
 
 
 def _salient_text(text: str) -> str:
     text = latex_to_text(_prose(text))
-    # Every match holds a digit or "<<", and stays on its line (looking at most at the line breaks
-    # around it): only lines with a digit or "<<" need the regex, each with its line break.
-    lines = text.split("\n")
-    last = len(lines) - 1
-    for i, line in enumerate(lines):
-        if _DIGIT_RE.search(line) or "<<" in line:
-            lines[i] = _NOT_SALIENT_RE.sub(" ", line + "\n")[:-1] if i < last else _NOT_SALIENT_RE.sub(" ", line)
-    return "\n".join(lines)
+    if "<<" not in text and not _DIGIT_RE.search(text):
+        return text  # every match holds a digit or "<<"
+    return _NOT_SALIENT_RE.sub(" ", text)
 
 
 def _date_kept(date: DateMention, rewrite_dates: list[DateMention], values: set[Fraction]) -> bool:

@@ -92,6 +92,7 @@ _STOPWORDS: Mapping[str, frozenset[str]] = {
     }.items()
 }
 _WORD_RE = re.compile(r"[^\W\d_]+")
+_ASCII_NON_LETTERS = str.maketrans({chr(i): " " for i in range(128) if not chr(i).isalpha()})
 # Text that is not prose in any human language: code, URLs, markup.
 _NOT_PROSE_RE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]*`|https?://\S+|<[^>\n]{1,40}>", re.DOTALL)
 _CACHE_SIZE = 256  # texts whose reading is remembered: a row's original and its candidates
@@ -134,8 +135,9 @@ def _reading(text: str) -> tuple[Counter[str], int, dict[str, float]]:
     """
     prose = _NOT_PROSE_RE.sub(" ", text) if "`" in text or "://" in text or "<" in text else text
     if prose.isascii():
-        # ASCII words are the Latin-script runs of the script count too.
-        words = _WORD_RE.findall(prose.lower())
+        # ASCII words are runs of letters (split apart at every other character), and the
+        # Latin-script runs of the script count too.
+        words = prose.lower().translate(_ASCII_NON_LETTERS).split()
         units = Counter({"latin": len(words)}) if words else Counter()
     else:
         found = _WORD_RE.findall(prose)

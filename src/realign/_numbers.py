@@ -65,6 +65,7 @@ _NUMBER_WORDS = frozenset(_WORD_VALUES)
 _TENS_WORDS = frozenset(_TENS)
 _UNIT_WORDS = frozenset(_UNITS[1:10])
 _ASCII_LETTERS_RE = re.compile("[a-z]+")
+_ASCII_NON_LETTERS = str.maketrans({chr(i): " " for i in range(128) if not chr(i).isalpha()})
 # The characters outside ASCII that a case-insensitive regex takes for an ASCII letter, and which
 # str.lower() does not turn into it (checked exhaustively by the tests).
 _FOLD_SPECIAL = {0x130: "i", 0x131: "i", 0x17F: "s", 0x212A: "k"}
@@ -112,7 +113,9 @@ def _is_word_char(char: str) -> bool:
 
 def _number_word_spans(folded: str) -> list[tuple[int, int]]:
     """Where ``folded`` (see :func:`fold_case`) has a number word as a whole word, in order."""
-    present = _NUMBER_WORDS.intersection(_ASCII_LETTERS_RE.findall(folded))
+    # Its runs of ASCII letters: on ASCII text, the rest made spaces and split, which is faster.
+    runs = folded.translate(_ASCII_NON_LETTERS).split() if folded.isascii() else _ASCII_LETTERS_RE.findall(folded)
+    present = _NUMBER_WORDS.intersection(runs)
     if not present:
         return []
     size = len(folded)
