@@ -962,23 +962,39 @@ NUMBER_SKIP_TASKS = frozenset(
     }
 )
 _NOT_SALIENT_RE = re.compile(
-    # Every match starts at a line start or with one of these characters (s for "step"): the
-    # lookahead lets the engine give up at once elsewhere.
-    r"(?:^|(?-i:(?=[\d(\[#<sS\u017f])))(?:"
     r"^[ \t]*(?:[-*+>][ \t]+)?(?:#{1,6}[ \t]*)?(?:\*\*)?(?:step[ \t]+)?\d{1,2}[.):](?=\s)"  # list markers
     r"|\bstep[ \t]+\d+\b"  # "Step 3"
     r"|\(\d{1,2}\)|(?<=\s)\d{1,2}\)(?=\s)"  # (1) and 1) enumerators
     r"|\[\d+\]|#\d+\b"  # citations [1], #1
-    r"|<<[^<>\n]*>>)",  # GSM8K calculator annotations <<48/2=24>>
+    r"|<<[^<>\n]*>>",  # GSM8K calculator annotations <<48/2=24>>
     re.IGNORECASE | re.MULTILINE,
 )
+# _NOT_SALIENT_RE rewritten to start with a character class, so that the regex engine skips to the
+# next place a match can start instead of trying every branch everywhere: each branch checks the
+# character read first with a lookbehind. A list marker, which starts its line, is matched from the
+# line break before it (a match never holds a line break, so none starts on one), which is put back;
+# the text is read with a line break in front so that its first line has one.
+_NOT_SALIENT_FAST_RE = re.compile(
+    r"(?-i:[\n(\[#<\dsS\u017f])(?:"
+    r"(?<=\n)[ \t]*(?:[-*+>][ \t]+)?(?:#{1,6}[ \t]*)?(?:\*\*)?(?:step[ \t]+)?\d{1,2}[.):](?=\s)"
+    r"|(?<=s)(?<!\ws)tep[ \t]+\d+\b"
+    r"|(?<=\()\d{1,2}\)|(?<=\s\d)\d?\)(?=\s)"
+    r"|(?<=\[)\d+\]|(?<=\#)\d+\b"
+    r"|(?<=<)<[^<>\n]*>>)",
+    re.IGNORECASE,
+)
+
+
+def _not_salient_blank(match: re.Match[str]) -> str:
+    return "\n " if match.group().startswith("\n") else " "
 
 
 def _salient_text(text: str) -> str:
     text = latex_to_text(_prose(text))
     if "<<" not in text and not _DIGIT_RE.search(text):
         return text  # every match holds a digit or "<<"
-    return _NOT_SALIENT_RE.sub(" ", text)
+    # The same as _NOT_SALIENT_RE.sub(" ", text).
+    return _NOT_SALIENT_FAST_RE.sub(_not_salient_blank, "\n" + text)[1:]
 
 
 def _date_kept(date: DateMention, rewrite_dates: list[DateMention], values: set[Fraction]) -> bool:

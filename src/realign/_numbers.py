@@ -62,6 +62,13 @@ _WORD_RE = re.compile(
     re.IGNORECASE,
 )
 _NUMBER_WORDS = frozenset(_WORD_VALUES)
+# Ready-made alternatives of the words and of the "twenty-one" pairs (hashing Fractions is slow).
+_WORD_ALTERNATIVES = {word: frozenset({value}) for word, value in _WORD_VALUES.items()}
+_PAIR_VALUES = {
+    (tens, unit): (_WORD_VALUES[tens] + _WORD_VALUES[unit], frozenset({_WORD_VALUES[tens] + _WORD_VALUES[unit]}))
+    for tens in _TENS
+    for unit in _UNITS[1:10]
+}
 _TENS_WORDS = frozenset(_TENS)
 _UNIT_WORDS = frozenset(_UNITS[1:10])
 _ASCII_LETTERS_RE = re.compile("[a-z]+")
@@ -181,8 +188,9 @@ _DATE_RES = tuple(
         rf"{_MONTH_FIRST},?\s+{_YEAR}\b",  # March 2021
     )
 )
-#: what each of _DATE_RES needs in the text: a hyphen, a slash, or (None) a month name
-_DATE_NEEDS = ("-", "/", None, None, None)
+#: what each of _DATE_RES needs in the text: a hyphen, a slash, a month name ("month": to start
+#: with), or (None) a month name after the day
+_DATE_NEEDS = ("-", "/", "month", None, "month")
 _DIGIT_RE = re.compile(r"\d")
 # A month name as a whole word: every month-name pattern needs one (it is preceded by a word boundary
 # or a space, and followed by a dot, a comma, a space or a word boundary).
@@ -226,21 +234,34 @@ def _to_fraction(digits: str) -> Fraction:
 _SPACE_GROUP_RE = re.compile(_SPACE_GROUP)
 
 
-def _mention(m: re.Match[str]) -> Mention:
-    num = m["num"]
+@functools.lru_cache(maxsize=4096)
+def _number_values(
+    num: str, den: str | None, pct: bool, scale: str | None
+) -> tuple[Fraction, frozenset[Fraction], frozenset[Fraction]]:
+    """``(value, alternatives, parts)`` of a number written ``num`` [``/ den``] [``%``] [``scale``].
+
+    Remembered: the same numbers come back in a row's original and candidates, and hashing
+    Fractions into sets is slow.
+    """
     value = _to_fraction(num)
     parts = {_to_fraction(p) for p in _SPACE_GROUP_RE.split(num)} if _SPACE_GROUP_RE.search(num) else set()
-    if m["den"] is not None:
-        den = _to_fraction(m["den"])
-        parts |= {value, den}
-        if den:
-            value = value / den
+    if den is not None:
+        denominator = _to_fraction(den)
+        parts |= {value, denominator}
+        if denominator:
+            value = value / denominator
     alts = {value}
-    if m["pct"]:
+    if pct:
         alts.add(value / 100)
-    if m["scale"]:
-        alts.add(value * _SCALES[m["scale"].lower()])
-    return Mention(value, m.start(), m.end(), frozenset(alts), frozenset(parts))
+    if scale:
+        alts.add(value * _SCALES[scale.lower()])
+    return value, frozenset(alts), frozenset(parts)
+
+
+def _mention(m: re.Match[str]) -> Mention:
+    num, den, pct, scale = m.group("num", "den", "pct", "scale")
+    value, alts, parts = _number_values(num, den, bool(pct), scale)
+    return Mention(value, m.start(), m.end(), alts, parts)
 
 
 def mentions(text: str) -> Iterator[Mention]:
@@ -275,15 +296,19 @@ def word_mentions(text: str, *, vague: bool = True) -> Iterator[Mention]:
             unit_end = spans[k][1]
             k += 1
             # The words as written, lowercased, as _WORD_RE's groups were.
-            value = _WORD_VALUES[text[start:end].lower()] + _WORD_VALUES[text[end + 1 : unit_end].lower()]
-            yield Mention(value, start, unit_end, frozenset({value}))
+            tens, unit = text[start:end].lower(), text[end + 1 : unit_end].lower()
+            known = _PAIR_VALUES.get((tens, unit))
+            if known is None:  # not one of the pairs: fails as _WORD_RE's reading did
+                value = _WORD_VALUES[tens] + _WORD_VALUES[unit]
+                known = value, frozenset({value})
+            yield Mention(known[0], start, unit_end, known[1])
             continue
         word = text[start:end].lower()
         if vague or word not in _VAGUE_WORDS:
             value = _WORD_VALUES[word]
         else:
             continue
-        yield Mention(value, start, end, frozenset({value}))
+        yield Mention(value, start, end, _WORD_ALTERNATIVES[word])
 
 
 _Reading = tuple[int | None, int | None, int | None]
@@ -328,11 +353,18 @@ def dates(text: str) -> Iterator[DateMention]:
     """The dates written in ``text`` (ISO, numeric, and English month names)."""
     if not _DIGIT_RE.search(text):  # every date has a digit
         return
-    months = _MONTH_WORD_RE.search(text) is not None
+    month = _MONTH_WORD_RE.search(text)
     for index, (pattern, needs) in enumerate(zip(_DATE_RES, _DATE_NEEDS, strict=True)):
-        if not (months if needs is None else needs in text):
+        start = 0
+        if needs is None or needs == "month":
+            if month is None:
+                continue
+            # A pattern starting with the month name has no match before the first one (its
+            # lookbehind still sees the text before ``start``).
+            start = month.start() if needs == "month" else 0
+        elif needs not in text:
             continue
-        for m in pattern.finditer(text):
+        for m in pattern.finditer(text, start):
             readings = _readings(m.groupdict(), both_orders=index == 1)  # 03/05/2021 reads both ways
             if readings:
                 yield DateMention(m.start(), m.end(), readings)
