@@ -330,6 +330,9 @@ class LeakedScaffolding(Guard):
 # --- refusal ------------------------------------------------------------------------------------
 
 _REFUSAL_RE = re.compile(
+    # Every branch starts with a word starting with one of these letters, or one of these characters:
+    # the lookahead lets the engine give up at once elsewhere.
+    r"(?:\b(?=[iwsaldjem])|(?=[抱对很我申お죄]))(?:"
     r"\b(?:I|we)\s*(?:cannot|can(?:'|’)?t|can not|am unable to|(?:'|’)m unable to|am not able to"
     r"|(?:'|’)m not able to|won(?:'|’)t|will not|must decline to|(?:do not|don(?:'|’)t) feel comfortable)"
     r"\s+(?:help|assist|provide|fulfil|fulfill|comply|do that|answer|complete|create|write|rewrite"
@@ -339,7 +342,7 @@ _REFUSAL_RE = re.compile(
     r"|\blo siento,? (?:pero )?no puedo|\bd[ée]sol[ée],? (?:mais )?je ne peux pas|\bje ne peux pas vous aider"
     r"|\bes tut mir leid|\bmi dispiace,? (?:ma )?non posso|\bdesculpe,? (?:mas )?n[ãa]o posso"
     r"|抱歉|对不起|很遗憾，?我(?:不能|无法)|我无法(?:帮助|提供|回答)|申し訳(?:ありません|ございません)"
-    r"|お答えできません|죄송합니다",
+    r"|お答えできません|죄송합니다)",
     re.IGNORECASE,
 )
 _REFUSAL_HEAD = 240  # a refusal replaces the answer, so it sits at the very beginning

@@ -11,8 +11,10 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from ._numbers import ascii_words
 
 __all__ = ["LanguageGuess", "detect_language", "written_in_other_language"]
 
@@ -92,7 +94,6 @@ _STOPWORDS: Mapping[str, frozenset[str]] = {
     }.items()
 }
 _WORD_RE = re.compile(r"[^\W\d_]+")
-_ASCII_NON_LETTERS = str.maketrans({chr(i): " " for i in range(128) if not chr(i).isalpha()})
 # Text that is not prose in any human language: code, URLs, markup.
 _NOT_PROSE_RE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]*`|https?://\S+|<[^>\n]{1,40}>", re.DOTALL)
 _CACHE_SIZE = 256  # texts whose reading is remembered: a row's original and its candidates
@@ -137,7 +138,7 @@ def _reading(text: str) -> tuple[Counter[str], int, dict[str, float]]:
     if prose.isascii():
         # ASCII words are runs of letters (split apart at every other character), and the
         # Latin-script runs of the script count too.
-        words = prose.lower().translate(_ASCII_NON_LETTERS).split()
+        words: Sequence[str] = ascii_words(prose.lower())
         units = Counter({"latin": len(words)}) if words else Counter()
     else:
         found = _WORD_RE.findall(prose)

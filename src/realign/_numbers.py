@@ -19,6 +19,7 @@ __all__ = [
     "DateMention",
     "Mention",
     "any_same",
+    "ascii_words",
     "dates",
     "fold_case",
     "latex_to_text",
@@ -114,14 +115,22 @@ def _reading_may_raise(text: str) -> bool:
     return 0 < limit <= len(text) and len(_DIGIT_RE.findall(text)) >= limit
 
 
+@functools.lru_cache(maxsize=64)
+def ascii_words(text: str) -> tuple[str, ...]:
+    """The runs of letters of ASCII ``text``, in order (every other character made a space, split).
+
+    Remembered for a few texts: the number guard and the language detector read the same words.
+    """
+    return tuple(text.translate(_ASCII_NON_LETTERS).split())
+
+
 def _is_word_char(char: str) -> bool:
     return char.isalnum() or char == "_"  # what \w matches
 
 
 def _number_word_spans(folded: str) -> list[tuple[int, int]]:
     """Where ``folded`` (see :func:`fold_case`) has a number word as a whole word, in order."""
-    # Its runs of ASCII letters: on ASCII text, the rest made spaces and split, which is faster.
-    runs = folded.translate(_ASCII_NON_LETTERS).split() if folded.isascii() else _ASCII_LETTERS_RE.findall(folded)
+    runs = ascii_words(folded) if folded.isascii() else _ASCII_LETTERS_RE.findall(folded)
     present = _NUMBER_WORDS.intersection(runs)
     if not present:
         return []
