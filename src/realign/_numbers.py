@@ -197,9 +197,9 @@ _DATE_RES = tuple(
         rf"{_MONTH_FIRST},?\s+{_YEAR}\b",  # March 2021
     )
 )
-#: what each of _DATE_RES needs in the text: a hyphen, a slash, a month name ("month": to start
-#: with), or (None) a month name after the day
-_DATE_NEEDS = ("-", "/", "month", None, "month")
+_DIGIT_HYPHEN_RE = re.compile(r"-(?<=\d-)\d")
+_DIGIT_SLASH_RE = re.compile(r"/(?<=\d/)\d")
+_DAY_TO_MONTH = frozenset("stndrhof")  # the letters between a day and its month: 5th of March
 _DIGIT_RE = re.compile(r"\d")
 # A month name as a whole word: every month-name pattern needs one (it is preceded by a word boundary
 # or a space, and followed by a dot, a comma, a space or a word boundary).
@@ -237,10 +237,18 @@ class Mention:
 
 @functools.lru_cache(maxsize=4096)
 def _to_fraction(digits: str) -> Fraction:
-    return Fraction(re.sub(r"[,\s\u00a0\u202f]", "", digits))
+    if not digits.isdecimal():
+        digits = _SEPARATORS_RE.sub("", digits)
+    # What Fraction(digits) does with "123" or "12.5", without its general parser.
+    whole, _, decimals = digits.partition(".")
+    if not decimals:
+        return Fraction(int(whole))
+    scale = 10 ** len(decimals)
+    return Fraction(int(whole or "0") * scale + int(decimals), scale)
 
 
 _SPACE_GROUP_RE = re.compile(_SPACE_GROUP)
+_SEPARATORS_RE = re.compile(r"[,\s\u00a0\u202f]")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -358,20 +366,37 @@ def _readings(parts: dict[str, str | None], both_orders: bool) -> frozenset[_Rea
     return frozenset(r for r in readings if r[1] is not None and 1 <= r[1] <= 12)
 
 
+def _day_before(text: str, month: int) -> int:
+    """Where "5th of March" can start at the earliest, given the first month name at ``month``.
+
+    Only digits, white space and the letters of "st", "nd", "rd", "th" and "of" stand between a
+    day and its month; so the first match starts at the run of those before the first month name
+    or after that name (a match with a later month cannot hold the capital of the first).
+    """
+    start = month
+    while start > 0 and (text[start - 1].isspace() or text[start - 1].isdecimal() or text[start - 1] in _DAY_TO_MONTH):
+        start -= 1
+    return start
+
+
 def dates(text: str) -> Iterator[DateMention]:
     """The dates written in ``text`` (ISO, numeric, and English month names)."""
     if not _DIGIT_RE.search(text):  # every date has a digit
         return
+    # Each pattern runs from where its first match can start at the earliest, if anywhere (a
+    # lookbehind at that place still sees the text before it).
     month = _MONTH_WORD_RE.search(text)
-    for index, (pattern, needs) in enumerate(zip(_DATE_RES, _DATE_NEEDS, strict=True)):
-        start = 0
-        if needs is None or needs == "month":
-            if month is None:
-                continue
-            # A pattern starting with the month name has no match before the first one (its
-            # lookbehind still sees the text before ``start``).
-            start = month.start() if needs == "month" else 0
-        elif needs not in text:
+    hyphen = _DIGIT_HYPHEN_RE.search(text)  # 2021-03-05: 4 digits before the first such hyphen
+    slash = _DIGIT_SLASH_RE.search(text)  # 03/05/2021: 1 or 2 digits before the first such slash
+    starts = (
+        None if hyphen is None else max(0, hyphen.start() - 4),
+        None if slash is None else max(0, slash.start() - 2),
+        None if month is None else month.start(),
+        None if month is None else _day_before(text, month.start()),
+        None if month is None else month.start(),
+    )
+    for index, (pattern, start) in enumerate(zip(_DATE_RES, starts, strict=True)):
+        if start is None:
             continue
         for m in pattern.finditer(text, start):
             readings = _readings(m.groupdict(), both_orders=index == 1)  # 03/05/2021 reads both ways
