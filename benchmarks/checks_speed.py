@@ -7,7 +7,8 @@ CPU adds up. This times them over three sets of rows:
   (short and medium answers, many tasks, about half of them rejected early by some check);
 - ``long_english``: long plain-English answers (300-800 words from a fixed vocabulary, with
   numbers, a date or two and some number words), each checked against two faithful reformattings,
-  the case where every check runs to the end.
+  the case where every check runs to the end. As in model output, half of them are typeset
+  (curly apostrophes and quotes, em dashes) and some of those have an accented word (café).
 
     python benchmarks/checks_speed.py                  # median of 7 repeats
     python benchmarks/checks_speed.py --repeats 15 --long-rows 400 --json out.json
@@ -59,11 +60,25 @@ _VOCAB = (
     "local show whether five gave either quite economic process energy temperature pressure students "
     "research method results analysis model design network growth market history policy theory practice"
 ).split()
+_TYPESET_VOCAB = ("it's", "don't", "isn't", "you're", "we'll", "they've", "can't")
+_ACCENTED = ("café", "naïve", "résumé", "déjà vu", "Zürich", "façade")
 _MONTHS = "January February March April May June July August September October November December".split()
 
 
-def _sentence(rng: random.Random) -> str:
+def _sentence(rng: random.Random, style: str = "ascii") -> str:
     words = [rng.choice(_VOCAB) for _ in range(rng.randint(8, 22))]
+    if style != "ascii":
+        if rng.random() < 0.5:
+            words.insert(rng.randrange(len(words)), rng.choice(_TYPESET_VOCAB).replace("'", "\u2019"))
+        if rng.random() < 0.2:
+            i = rng.randrange(len(words) - 1)
+            words[i : i + 2] = [f"\u201c{words[i]} {words[i + 1]}\u201d"]
+        if rng.random() < 0.15:
+            words.insert(rng.randrange(len(words)), "\u2014")
+        if style == "accented" and rng.random() < 0.1:
+            words.insert(rng.randrange(len(words)), rng.choice(_ACCENTED))
+    elif rng.random() < 0.3:
+        words.insert(rng.randrange(len(words)), rng.choice(_TYPESET_VOCAB))
     roll = rng.random()
     if roll < 0.25:
         words.insert(rng.randrange(len(words)), f"{rng.randint(2, 9999):,}")
@@ -79,10 +94,12 @@ def _sentence(rng: random.Random) -> str:
 def _long_answer(rng: random.Random) -> tuple[str, list[list[str]]]:
     """A plain-English answer of 300-800 words, and its paragraphs as lists of sentences."""
     target = rng.randint(300, 800)
+    roll = rng.random()
+    style = "ascii" if roll < 0.5 else "typeset" if roll < 0.85 else "accented"
     paragraphs: list[list[str]] = []
     words = 0
     while words < target:
-        para = [_sentence(rng) for _ in range(rng.randint(2, 6))]
+        para = [_sentence(rng, style) for _ in range(rng.randint(2, 6))]
         words += sum(len(s.split()) for s in para)
         paragraphs.append(para)
     return "\n\n".join(" ".join(p) for p in paragraphs), paragraphs

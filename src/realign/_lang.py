@@ -126,6 +126,22 @@ def _cjk_lang(units: Counter[str]) -> str:
     return "ja" if units["kana"] >= 0.1 * units["han"] else "zh"
 
 
+_NON_ASCII_RE = re.compile(r"[^\x00-\x7f]")
+# A letter outside ASCII, or a character of a script; the letters of text without any are ASCII.
+_NON_ASCII_LETTER_RES = (
+    re.compile(r"[^\W\d_\x00-\x7f]"),
+    re.compile("[" + "".join(chars for name, chars in _SCRIPTS if name != "latin") + "\u00c0-\u024f]"),
+)
+
+
+def _ascii_letters_only(text: str) -> str | None:
+    """``text`` with every non-ASCII character made a space, when none is a letter or a character of
+    a script (typeset quotes, dashes); then it has the same words and script units. Else None."""
+    if any(letter.search(text) for letter in _NON_ASCII_LETTER_RES):
+        return None
+    return _NON_ASCII_RE.sub(" ", text)
+
+
 @functools.lru_cache(maxsize=_CACHE_SIZE)
 def _reading(text: str) -> tuple[Counter[str], int, dict[str, float]]:
     """What the detector reads in ``text``, once: the units of each script of its prose, its number
@@ -135,10 +151,11 @@ def _reading(text: str) -> tuple[Counter[str], int, dict[str, float]]:
     of the words, so it is the same float whichever languages are compared.
     """
     prose = _NOT_PROSE_RE.sub(" ", text) if "`" in text or "://" in text or "<" in text else text
-    if prose.isascii():
+    ascii_prose = prose if prose.isascii() else _ascii_letters_only(prose)
+    if ascii_prose is not None:
         # ASCII words are runs of letters (split apart at every other character), and the
         # Latin-script runs of the script count too.
-        words: Sequence[str] = ascii_words(prose.lower())
+        words: Sequence[str] = ascii_words(ascii_prose.lower())
         units = Counter({"latin": len(words)}) if words else Counter()
     else:
         found = _WORD_RE.findall(prose)

@@ -72,7 +72,7 @@ _PAIR_VALUES = {
 }
 _TENS_WORDS = frozenset(_TENS)
 _UNIT_WORDS = frozenset(_UNITS[1:10])
-_ASCII_LETTERS_RE = re.compile("[a-z]+")
+_NON_ASCII_RE = re.compile(r"[^\x00-\x7f]")
 _ASCII_NON_LETTERS = str.maketrans({chr(i): " " for i in range(128) if not chr(i).isalpha()})
 # The characters outside ASCII that a case-insensitive regex takes for an ASCII letter, and which
 # str.lower() does not turn into it (checked exhaustively by the tests).
@@ -130,7 +130,8 @@ def _is_word_char(char: str) -> bool:
 
 def _number_word_spans(folded: str) -> list[tuple[int, int]]:
     """Where ``folded`` (see :func:`fold_case`) has a number word as a whole word, in order."""
-    runs = ascii_words(folded) if folded.isascii() else _ASCII_LETTERS_RE.findall(folded)
+    # Its runs of ASCII letters (the other characters, ASCII or not, separate them).
+    runs = ascii_words(folded if folded.isascii() else _NON_ASCII_RE.sub(" ", folded))
     present = _NUMBER_WORDS.intersection(runs)
     if not present:
         return []

@@ -123,6 +123,32 @@ def _count_ascii(text: str) -> int:
     return count
 
 
+# Text that is ASCII but for accented Latin letters, punctuation and spaces (typeset quotes, dashes,
+# no-break spaces) counts as its "shadow": each of those characters replaced by an ASCII one of the
+# same kind for _TOKEN_RE: "a" for a Latin letter, "'" for × and ÷ (Latin and punctuation both, as
+# the apostrophe), "." for punctuation, a vertical tab for a space (white space that is neither a
+# line break nor an indent, as they are). Anything else outside ASCII (CJK, other alphabets, digits
+# of other scripts) takes the general way.
+_NON_ASCII_RE = re.compile(r"[^\x00-\x7f]")
+_NO_SHADOW_RES = (re.compile(r"[^\W\x00-\x7f\u00c0-\u024f]"), re.compile(f"[{_CJK}{_CJK_PUNCT}]"))
+
+
+def _shadow_char(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in "\u00d7\u00f7":
+        return "'"  # × and ÷ are in the Latin class and punctuation both, like the apostrophe
+    if "\u00c0" <= char <= "\u024f":
+        return "a"
+    return "\x0b" if char.isspace() else "."
+
+
+def _ascii_shadow(text: str) -> str | None:
+    """An ASCII text with ``text``'s count, or None when ``text`` has characters without one."""
+    if any(no.search(text) for no in _NO_SHADOW_RES):
+        return None
+    return _NON_ASCII_RE.sub(_shadow_char, text)
+
+
 def _extra(piece: str) -> int:
     """What a piece of 2+ tokens costs beyond its first token (see :func:`_cost`)."""
     first, length = piece[0], len(piece)
@@ -141,5 +167,8 @@ def count_tokens(text: str) -> int:
     # Same count as sum(_cost(m.lastgroup, m.end() - m.start()) for m in _TOKEN_RE.finditer(text)).
     if text.isascii():
         return _count_ascii(text)
+    shadow = _ascii_shadow(text)
+    if shadow is not None:
+        return _count_ascii(shadow)
     pieces = _PIECES_RE.findall(text)
     return len(pieces) + sum(map(_extra, filter(None, pieces)))
