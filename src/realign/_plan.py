@@ -53,11 +53,15 @@ class Plan:
             lines.append(f"estimated cost: unknown price for {model}; give --price-in and --price-out ($/1M tokens)")
         else:
             online, batch = price.cost(self.usage), price.cost(self.usage, batch=True)
-            lines.append(f"estimated cost: ${online:,.2f} online, ${batch:,.2f} with --batch "
+            lines.append(f"estimated cost: {_dollars(online)} online, {_dollars(batch)} with --batch "
                          f"(at ${price.input}/1M in, ${price.output}/1M out; provider prompt caching may lower it)")
         if self.example:
             lines += ["", "example prompt:", self.example]
         return "\n".join(lines)
+
+
+def _dollars(amount: float) -> str:
+    return f"${amount:,.2f}" if amount >= 1 else f"${amount:.4f}"
 
 
 def plan_file(
