@@ -29,6 +29,7 @@ from ._numbers import (
     dates,
     fold_case,
     latex_to_text,
+    letter_words,
     mentions,
     value_set,
     word_mentions,
@@ -247,20 +248,22 @@ _META_PATTERNS = (  # each with words one of which any match contains (see _keyw
     r"^\s*={3,}\s*[A-Za-z][\w ]*?\s*={3,}\s*$",  # === RESPONSE ===
     r"^\s*-{3,}\s*(?:BEGIN|END)\b[^\n]*$",  # --- BEGIN RESPONSE ---
 )
-#: For each of _META_PATTERNS, what every match of it contains: groups of lowercase words, one word
-#: of each group (see LeakedScaffolding.check).
+#: For each of _META_PATTERNS, what every match of it contains: groups of lowercase keywords, one of
+#: each group. A keyword of letters only stands as a whole word in every match (between characters
+#: that are not letters) and is looked up among the words; any other is looked up as text.
 _META_KEYWORDS: tuple[tuple[tuple[str, ...], ...], ...] = (
-    (("here's", "here is", "here are"),),
-    (("formatted", "rewr", "revised", "restructured", "reorgani"),),
+    (("here",), ("revised", "rewritten", "reformatted", "restructured", "improved", "updated", "polished", "edited")),
+    (("reformatted", "formatted", "rewritten", "rewrote", "revised", "restructured", "reorganized", "reorganised"),),
     (("original",), ("response", "answer")),
     (("revised", "rewritten", "reformatted"), ("response", "answer", "version")),
     (("criteria",),),
-    (("format",), ("criteria",)),
+    (("criteria",), ("format", "formatting")),
     (("criteria",),),
     (("<<<",), (">>>",)),
     (("===",),),
     (("---",), ("begin", "end")),
 )
+_Keywords = tuple[tuple[bool, tuple[str, ...]], ...]  # (whole words?, keywords) for each group
 
 
 def _ascii_keywords(words: Iterable[str]) -> tuple[str, ...] | None:
@@ -272,9 +275,29 @@ def _ascii_keywords(words: Iterable[str]) -> tuple[str, ...] | None:
     return tuple(w.lower() for w in found)
 
 
-def _may_match(folded: str, keywords: tuple[tuple[str, ...], ...] | None) -> bool:
-    """False when ``folded`` lacks every word of one of the groups of ``keywords``."""
-    return keywords is None or all(any(word in folded for word in group) for group in keywords)
+def _keyword_groups(groups: Iterable[tuple[str, ...]]) -> _Keywords:
+    return tuple((all(w.isalpha() for w in group), group) for group in groups)
+
+
+class _Lookup:
+    """What the keyword checks read of a text: its case-folded form, and its words when asked."""
+
+    __slots__ = ("_words", "folded")
+
+    def __init__(self, text: str) -> None:
+        self.folded = fold_case(text)
+        self._words: frozenset[str] | None = None
+
+    def has_any(self, whole_words: bool, keywords: tuple[str, ...]) -> bool:
+        if not whole_words:
+            return any(keyword in self.folded for keyword in keywords)
+        if self._words is None:
+            self._words = frozenset(letter_words(self.folded))
+        return not self._words.isdisjoint(keywords)
+
+    def may_match(self, keywords: _Keywords | None) -> bool:
+        """False when a group of ``keywords`` has none of its keywords here."""
+        return keywords is None or all(self.has_any(whole, group) for whole, group in keywords)
 
 
 class LeakedScaffolding(Guard):
@@ -305,24 +328,24 @@ class LeakedScaffolding(Guard):
             label = "|".join(re.escape(lab).replace(r"\ ", r"\s+") for lab in labels)
             patterns.append(r"^[\s>#*_]*(?:" + label + r")[\s*_]*:")
         self._patterns = tuple(re.compile(p, re.IGNORECASE | re.MULTILINE) for p in patterns)
-        # For each pattern, what every match of it contains (groups of lowercase ASCII words, one of
-        # each group), or None: a pattern whose keywords are not in the case-folded rewrite cannot
-        # match it (see fold_case), and is skipped.
-        keywords: list[tuple[tuple[str, ...], ...] | None] = [*_META_KEYWORDS, *(None for _ in extra_patterns)]
+        # For each pattern, what every match of it contains (see _META_KEYWORDS), or None: a pattern
+        # whose keywords are not in the case-folded rewrite cannot match it (see fold_case), and is
+        # skipped. A tag stands between "<" or "/" or spaces and spaces or ">"; a label's first word
+        # between marks or spaces and spaces or ":".
+        keywords: list[_Keywords | None] = [*map(_keyword_groups, _META_KEYWORDS)]
+        keywords += [None for _ in extra_patterns]
         if tags:
             names = _ascii_keywords(tags)
-            keywords.append(None if names is None else (names, ("<",), (">",)))
+            keywords.append(None if names is None else _keyword_groups([("<",), (">",), names]))
         if labels:
             firsts = _ascii_keywords(lab.split()[0] if lab.split() else lab for lab in labels)
-            keywords.append(None if firsts is None else (firsts, (":",)))
+            keywords.append(None if firsts is None else _keyword_groups([(":",), firsts]))
         self._keywords = tuple(keywords)
 
     def check(self, item: CheckInput) -> bool:
-        folded = fold_case(item.rewrite)
+        rewrite = _Lookup(item.rewrite)
         for pattern, keywords in zip(self._patterns, self._keywords, strict=True):
-            if not _may_match(folded, keywords):
-                continue
-            if pattern.search(item.rewrite) and not pattern.search(item.original):
+            if rewrite.may_match(keywords) and pattern.search(item.rewrite) and not pattern.search(item.original):
                 return False
         return True
 

@@ -23,6 +23,7 @@ __all__ = [
     "dates",
     "fold_case",
     "latex_to_text",
+    "letter_words",
     "mentions",
     "same_value",
     "value_set",
@@ -124,15 +125,19 @@ def ascii_words(text: str) -> tuple[str, ...]:
     return tuple(text.translate(_ASCII_NON_LETTERS).split())
 
 
+def letter_words(folded: str) -> tuple[str, ...]:
+    """The runs of ASCII letters of ``folded`` (see :func:`fold_case`): every other character, ASCII
+    or not, separates them. A word a case-insensitive regex matches between non-letters is one."""
+    return ascii_words(folded if folded.isascii() else _NON_ASCII_RE.sub(" ", folded))
+
+
 def _is_word_char(char: str) -> bool:
     return char.isalnum() or char == "_"  # what \w matches
 
 
 def _number_word_spans(folded: str) -> list[tuple[int, int]]:
     """Where ``folded`` (see :func:`fold_case`) has a number word as a whole word, in order."""
-    # Its runs of ASCII letters (the other characters, ASCII or not, separate them).
-    runs = ascii_words(folded if folded.isascii() else _NON_ASCII_RE.sub(" ", folded))
-    present = _NUMBER_WORDS.intersection(runs)
+    present = _NUMBER_WORDS.intersection(letter_words(folded))
     if not present:
         return []
     size = len(folded)
