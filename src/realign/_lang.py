@@ -127,6 +127,9 @@ def _cjk_lang(units: Counter[str]) -> str:
 
 
 _NON_ASCII_RE = re.compile(r"[^\x00-\x7f]")
+# A word character (no digit, no underscore) outside the Latin script's letters (which are all of
+# A-Za-z and \u00c0-\u024f but × and ÷).
+_NON_LATIN_LETTER_RE = re.compile(r"[^\W\d_A-Za-z\u00c0-\u024f]")
 # A letter outside ASCII, or a character of a script; the letters of text without any are ASCII.
 _NON_ASCII_LETTER_RES = (
     re.compile(r"[^\W\d_\x00-\x7f]"),
@@ -162,7 +165,10 @@ def _reading(text: str) -> tuple[Counter[str], int, dict[str, float]]:
         # One lower() of the words joined by spaces lowercases each as on its own (a space is
         # neither cased nor case-ignorable, so even a final sigma comes out the same).
         words = " ".join(found).lower().split(" ") if found else []
-        units = _script_units(prose)
+        if _OTHER_SCRIPT_RE.search(prose) or _NON_LATIN_LETTER_RE.search(prose) or "×" in prose or "÷" in prose:
+            units = _script_units(prose)
+        else:  # its letters are the Latin script's characters: the words are its Latin runs
+            units = Counter({"latin": len(words)}) if words else Counter()
     scores = dict.fromkeys(_STOPWORDS, 0.0)
     for word in filter(_WEIGHTS.__contains__, words):
         for lang, weight in _WEIGHTS[word]:
