@@ -81,6 +81,7 @@ _FOLD_SPECIAL = {0x130: "i", 0x131: "i", 0x17F: "s", 0x212A: "k"}
 _FOLD_SPECIAL_RE = re.compile("[\u0130\u0131\u017f\u212a]")
 
 
+@functools.lru_cache(maxsize=256)
 def fold_case(text: str) -> str:
     """``text`` lowercased, with the few characters a case-insensitive regex reads as an ASCII letter
     (``ſ`` as ``s``, the Kelvin sign as ``k``, ``ı`` and ``İ`` as ``i``) written as that letter.
@@ -88,7 +89,8 @@ def fold_case(text: str) -> str:
     Same length as ``text``, and each character is a word character (``\\w``) where the original is
     one, so positions carry over. A character of the result is an ASCII letter exactly where the
     original matches that letter under ``re.IGNORECASE``; so an ASCII pattern matches ``text``
-    case-insensitively exactly where it matches the result case-sensitively.
+    case-insensitively exactly where it matches the result case-sensitively. Remembered for a few
+    texts: several guards read the same rewrite.
     """
     if text.isascii():
         return text.lower()
