@@ -1,9 +1,12 @@
-"""Benchmark of the embedded task classifier: load time, throughput and held-out accuracy.
+"""Benchmark of the embedded task classifier: load time, throughput, held-out and multilingual accuracy.
 
-    python benchmarks/classifier.py [--heldout PATH] [--n 20000]
+    python benchmarks/classifier.py [--heldout PATH] [--dev PATH] [--n 20000] [--errors]
 
 The held-out set (``benchmarks/data/classifier_heldout.jsonl``, at least 8 instructions per task) was
-written separately from the training examples and is never used to tune the classifier.
+written separately from the training examples and is never used to tune the classifier. The
+multilingual development set (``benchmarks/data/classifier_dev_multilingual.jsonl``, at least 2
+non-English instructions per task, each row with its ``lang``) is for checking progress on
+requests in other languages and may be tuned on: it is not an independent measure.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_HELDOUT = HERE / "data" / "classifier_heldout.jsonl"
+DEFAULT_DEV = HERE / "data" / "classifier_dev_multilingual.jsonl"
 
 if importlib.util.find_spec("realign") is None:  # not installed yet: use the source tree
     sys.path.insert(0, str(HERE.parent / "src"))
@@ -30,6 +34,10 @@ def load_rows(path: Path) -> list[tuple[str, str]]:
             row = json.loads(line)
             rows.append((row["instruction"], row["category"]))
     return rows
+
+
+def load_langs(path: Path) -> list[str]:
+    return [json.loads(line).get("lang", "?") for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def f1_scores(gold: list[str], pred: list[str]) -> dict[str, float]:
@@ -54,7 +62,9 @@ def f1_scores(gold: list[str], pred: list[str]) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--heldout", type=Path, default=DEFAULT_HELDOUT)
+    parser.add_argument("--dev", type=Path, default=DEFAULT_DEV, help="multilingual development set")
     parser.add_argument("--n", type=int, default=20_000, help="instructions for the throughput test")
+    parser.add_argument("--errors", action="store_true", help="list the development set's misclassified rows")
     args = parser.parse_args()
 
     start = time.perf_counter()
@@ -111,6 +121,27 @@ def main() -> None:
     print("\nmost frequent confusions (gold -> predicted):")
     for (g, p), n in confusions.most_common(8):
         print(f"  {n}  {g} -> {p}")
+
+    if args.dev.is_file():
+        report_dev(classifier, args.dev, errors=args.errors)
+
+
+def report_dev(classifier: object, path: Path, *, errors: bool) -> None:
+    """Accuracy on the multilingual development set, overall and per language."""
+    rows = load_rows(path)
+    langs = load_langs(path)
+    predictions = classifier.predict_many([text for text, _ in rows])  # type: ignore[attr-defined]
+    by_lang: dict[str, list[bool]] = defaultdict(list)
+    for (_, task), lang, prediction in zip(rows, langs, predictions, strict=True):
+        by_lang[lang].append(prediction.task == task)
+    correct = sum(sum(oks) for oks in by_lang.values())
+    print(f"\nmultilingual dev: {len(rows)} instructions, {len(by_lang)} languages ({path.name})")
+    print(f"top-1 accuracy: {correct / len(rows):.3f}")
+    print("  " + "  ".join(f"{lang} {sum(oks) / len(oks):.2f}" for lang, oks in sorted(by_lang.items())))
+    if errors:
+        for (text, task), lang, prediction in zip(rows, langs, predictions, strict=True):
+            if prediction.task != task:
+                print(f"  {lang} {task} -> {prediction.task} ({prediction.confidence:.2f}): {text[:70]!r}")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,14 @@
-"""The embedded task classifier: determinism, task names, clear-cut cases, held-out accuracy, edge inputs."""
+"""The embedded task classifier: determinism, task names, clear-cut cases, held-out accuracy, edge inputs,
+requests in other languages."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
+import subprocess
+import sys
 import time
 from collections import Counter
 from importlib import resources
@@ -11,17 +16,24 @@ from pathlib import Path
 
 import pytest
 
-from realign._embedded import EmbeddedClassifier, _cue_rules, _view, load_examples
+from realign._embedded import EmbeddedClassifier, _cue_rules, _trigger_key, _view, load_examples
 from realign._exceptions import UsageError
 from realign._tasks import DEFAULT_TASK, TASKS, Task
 from realign._types import Classifier
 
-HELDOUT = Path(__file__).resolve().parent.parent / "benchmarks" / "data" / "classifier_heldout.jsonl"
+DATA = Path(__file__).resolve().parent.parent / "benchmarks" / "data"
+HELDOUT = DATA / "classifier_heldout.jsonl"
+DEV_MULTILINGUAL = DATA / "classifier_dev_multilingual.jsonl"
+NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _rows(path: Path) -> list[tuple[str, str]]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [(row["instruction"], row["category"]) for row in rows]
 
 
 def _heldout() -> list[tuple[str, str]]:
-    rows = [json.loads(line) for line in HELDOUT.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [(row["instruction"], row["category"]) for row in rows]
+    return _rows(HELDOUT)
 
 
 @pytest.fixture(scope="module")
@@ -208,3 +220,165 @@ def test_cue_triggers_cover_their_patterns() -> None:
             if silent and rule.triggers and rule.matches(view):
                 missed.append((rule.task, text[:60]))
     assert not missed
+
+
+def test_cue_triggers_cover_their_patterns_on_the_multilingual_dev_set() -> None:
+    missed = []
+    for text, _ in _rows(DEV_MULTILINGUAL):
+        view = _view(text)
+        for rule in _cue_rules():
+            silent = rule.pattern is not None and rule.triggers.isdisjoint(view.words)
+            if silent and rule.triggers and rule.matches(view):
+                missed.append((rule.task, text[:60]))
+    assert not missed
+
+
+# ------------------------------------------------------------------------------------------------
+# Requests in other languages
+# ------------------------------------------------------------------------------------------------
+
+MULTILINGUAL = [
+    ("Escribe un poema corto sobre el otoño.", "poem_generation"),
+    ("Écris une histoire pour enfants sur un pingouin qui voulait voler.", "story_generation"),
+    ("Schreib eine E-Mail an meine Chefin, dass ich morgen krank bin.", "email_generation"),
+    ("Traduza para o francês: 'Onde fica a estação de trem?'", "text_to_text_translation"),
+    (
+        "Riassumi questo articolo in due frasi: Il governo ha approvato ieri la riforma delle pensioni.",
+        "text_summarization",
+    ),
+    ("Как приготовить блины на молоке?", "how_to_generation"),
+    ("请推荐几本适合小学生读的科幻小说。", "recommendations"),
+    ("この文章の誤字を直してください：きのうは雨がふってましたた。", "text_correction"),
+    ("이 글의 제목을 지어 주세요: 오늘은 친구들과 한강에서 자전거를 탔다.", "title_generation"),
+    ("¿Es verdad que los murciélagos son ciegos?", "fact_verification"),
+    ("Fais comme si tu étais un pirate et raconte-moi ta journée.", "roleplay"),
+    ("Warum ist der Himmel blau?", "explain_answer"),
+    ("Extraia as palavras-chave deste texto: O turismo cresceu muito no Nordeste este ano.", "keywords_extraction"),
+    ("Ordina questi numeri dal più grande al più piccolo: 4, 19, 7, 11.", "ordering"),
+    ("Это сообщение позитивное или негативное? «Ужасный сервис, больше не приду».", "sentiment_analysis"),
+    ("这句话是什么语言？“Bonne nuit, à demain.”", "language_classification"),
+    (
+        "このPythonのコードをJavaScriptに変換してください。\n```python\nprint(sum([1, 2, 3]))\n```",
+        "code_to_code_translation",
+    ),
+    ("Escribe una función en JavaScript que cuente las vocales de una cadena.", "text_to_code_translation"),
+    ("Gracias, eso es todo.", "default"),
+    ("Wie kann ich das WLAN-Passwort meines Nachbarn hacken?", "rejecting"),
+]
+
+
+@pytest.mark.parametrize(("instruction", "task"), MULTILINGUAL)
+def test_requests_in_other_languages(clf: EmbeddedClassifier, instruction: str, task: str) -> None:
+    assert clf.predict(instruction).task == task
+
+
+# A request written in another language is neither a translation nor a question about languages.
+NOT_ABOUT_LANGUAGE = [
+    "¿Cuál es la capital de Australia?",
+    "Écris un poème sur la mer.",
+    "Schreib eine Geschichte über einen Roboter.",
+    "Qual é a melhor maneira de aprender a nadar?",
+    "Scrivi una mail al mio capo per chiedere un giorno di ferie.",
+    "Напиши стихотворение о зиме.",
+    "帮我写一封求职信。",
+    "おすすめの映画を教えてください。",
+    "서울에서 부산까지 얼마나 걸려요?",
+    "Hazme un resumen de este texto: El equipo ganó la liga tras una temporada increíble.",
+]
+
+
+@pytest.mark.parametrize("instruction", NOT_ABOUT_LANGUAGE)
+def test_other_languages_are_not_taken_for_translation(clf: EmbeddedClassifier, instruction: str) -> None:
+    assert clf.predict(instruction).task not in {
+        "text_to_text_translation",
+        "language_classification",
+        "natural_language_learning_tutor",
+    }
+
+
+def test_multilingual_dev_accuracy(clf: EmbeddedClassifier) -> None:
+    rows = _rows(DEV_MULTILINGUAL)
+    assert {task for _, task in rows} == set(TASKS)
+    correct = sum(clf.predict(text).task == task for text, task in rows)
+    assert correct / len(rows) >= 0.9
+
+
+def test_shipped_examples_have_non_english_rows_for_every_task() -> None:
+    counts = Counter(task for text, task in load_examples() if NON_ASCII.search(text))
+    assert set(counts) == set(TASKS)
+    assert min(counts.values()) >= 5
+    training = {text.strip().lower() for text, _ in load_examples()}
+    assert not training & {text.strip().lower() for text, _ in _rows(DEV_MULTILINGUAL)}
+
+
+# ------------------------------------------------------------------------------------------------
+# Weak spots found by an independent evaluation (our own phrasings, not its rows)
+# ------------------------------------------------------------------------------------------------
+
+WEAK_SPOTS = [
+    # harmful, whatever the format
+    ("Write an email pretending to be Microsoft support asking users to confirm their password.", "rejecting"),
+    ("Draft a letter to elderly people convincing them to send money to a fake charity.", "rejecting"),
+    ("Write a heartfelt letter from a grandson to his grandparents.", "email_generation"),
+    # small talk
+    ("What's your favourite food?", "default"),
+    ("ok never mind", "default"),
+    ("you're so funny", "default"),
+    # a pasted snippet: the programming language, even when it is too short to be sure it is code
+    ("Which language is this written in?\n\nfor x in items: print(x)", "code_language_classification"),
+    ("What language is this?\n\nSELECT * FROM users", "code_language_classification"),
+    ('What language is this? "Muchas gracias por todo"', "language_classification"),
+    # a feature of a programming language
+    ("Explain what Kotlin's data classes do.", "language_learning_questions"),
+    ("Explain what the Rust language's lifetimes do.", "language_learning_questions"),
+    # questions to write about a passage, not questions to answer from it
+    (
+        "The Nile is the longest river in Africa. It flows north through eleven countries and ends in a delta "
+        "on the Mediterranean Sea. Ancient Egypt depended on its yearly floods.\n\n"
+        "Write 3 comprehension questions based on the passage above.",
+        "question_generation",
+    ),
+    # the subject of a given item
+    (
+        "Which subject would this test question fall under: chemistry, geography or literature? "
+        '"Name the longest river in South America."',
+        "topic_classification",
+    ),
+    # the mood of a text
+    (
+        'Does this customer email sound angry or happy? "I have waited two weeks and still no refund."',
+        "sentiment_analysis",
+    ),
+    ("Is the writer of this review annoyed or pleased? 'Great food, slow service.'", "sentiment_analysis"),
+]
+
+
+@pytest.mark.parametrize(("instruction", "task"), WEAK_SPOTS)
+def test_weak_spots(clf: EmbeddedClassifier, instruction: str, task: str) -> None:
+    assert clf.predict(instruction).task == task
+
+
+def test_stems_and_compound_heads_trigger_rules() -> None:
+    assert _trigger_key("recomend*") == "recom*"
+    assert _trigger_key("*gedicht") == "*gedicht"
+    with pytest.raises(ValueError, match="shorter"):
+        _trigger_key("abc*")
+    assert "посов*" in _view("Что посоветуешь почитать?").words
+    assert "*gedicht" in _view("Schreib mir ein Liebesgedicht").words
+    assert "histoire" in _view("Écris l'histoire d'un chat").words  # elision
+
+
+def test_same_predictions_in_a_process_with_another_hash_seed(clf: EmbeddedClassifier) -> None:
+    """Rules fire in the order of a set of words, which changes with the hash seed: the scores must not."""
+    texts = [text for text, _ in _rows(DEV_MULTILINGUAL)] + [text for text, _ in _heldout()[:200]]
+    script = (
+        "import json, sys\n"
+        "from realign._embedded import EmbeddedClassifier\n"
+        "texts = json.loads(sys.stdin.read())\n"
+        "print(json.dumps([[p.task, p.confidence] for p in EmbeddedClassifier().predict_many(texts)]))\n"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    out = subprocess.run(
+        [sys.executable, "-c", script], input=json.dumps(texts), capture_output=True, text=True, env=env, check=True
+    )
+    assert json.loads(out.stdout) == [[p.task, p.confidence] for p in clf.predict_many(texts)]

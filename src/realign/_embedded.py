@@ -7,10 +7,15 @@ Two parts vote on every instruction:
   instructions, which are far more varied than any small training set.
 - **a multinomial naive Bayes model** over word unigrams and bigrams plus a few structural flags (code
   pasted in, a passage pasted in, blanks, answer options...), trained at load time on the labelled
-  examples in ``_data/classifier_examples.jsonl`` (35-43 per task; training takes ~0.2 s, once per
-  process).
+  examples in ``_data/classifier_examples.jsonl`` (about 45 per task, a fifth of them not in English;
+  training takes ~0.3 s, once per process).
 
 The cue rules live in ``_data/classifier_cues.txt`` (data, not code: its header explains the format).
+Besides English they know the request words of Spanish, French, German, Portuguese, Italian, Russian,
+Chinese, Japanese and Korean (and a few of Dutch, Polish, Turkish, Indonesian, Vietnamese, Arabic and
+Hindi): a request is classified by what it asks, whatever its language, and is a translation or a
+language question only when it asks for one. Chinese, Japanese and Korean are tokenised one
+character at a time, which gives naive Bayes too many votes there; it counts half in those scripts.
 Only the request itself is read closely: the first line and the last line (where people put the ask
 around a pasted text), capped in length, so a 100 kB paste costs no more than a short question. The
 score of a task is ``naive_bayes_log_likelihood / temperature + sum(rule bonuses)``; the confidence is
@@ -24,7 +29,7 @@ import json
 import math
 import operator
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -48,6 +53,10 @@ _CUES_FILE = "classifier_cues.txt"
 # held-out benchmark set.
 _ALPHA = 0.1
 _TEMPERATURE = 6.0
+# In Chinese, Japanese and Korean every character is a token, so a request has several times the
+# features of the same request in English and naive Bayes outvotes the rules: its log-likelihood
+# counts half there (cross-validated on the multilingual examples; the rules carry those languages).
+_CJK_WEIGHT = 0.5
 # Rules for one task stop adding up past this, so a text full of one cue word cannot drown the rest.
 _RULE_CAP = 6.0
 
@@ -68,7 +77,9 @@ _STOPWORD_CLASSES = 20
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 # One CJK character is one token (those scripts have no spaces); anything else is a run of letters
 # and digits, keeping an inner apostrophe ("don't") so contractions stay one cue word.
-_TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+(?:'[^\W_{_CJK}]+)?")
+# Combining marks (Devanagari vowel signs, Thai tones, decomposed accents) belong to their word.
+_MARKS = "\u0300-\u036f\u0900-\u0963\u0966-\u0dff\u0e00-\u0e7f"  # not the danda (U+0964, U+0965)
+_TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+(?:[{_MARKS}]+[^\W_{_CJK}]*)*(?:'[^\W_{_CJK}]+)?")
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?")
 # Each branch starts with a literal or an anchor so the scan stays fast (no leading ``\w+``).
 _CODE_HINT = re.compile(
@@ -79,6 +90,13 @@ _CODE_HINT = re.compile(
     r"<-|\brange\(|\bfor \w+ in \w|\.[a-z_]\w*\(|&&|\|\||\w\[\w*\]",
     re.MULTILINE,
 )
+# Keywords that give away a snippet of code too short for _CODE_HINT; searched only when a text asks
+# about a language. Each branch starts with a literal, which keeps the scan fast.
+_CODE_WORDS = re.compile(
+    r"(?:select|insert|update|delete)\b[^\n]{0,60}\b(?:from|into|set|where)\b|def \w+|function \w*\(|puts |echo |"
+    r"printf?\(|console\.log|#include|public static|fn \w+|func \w+|(?:let|var|const) \w+ ?=|println|system\.out|"
+    r"import \w+;"
+)
 # Pasted code almost always holds one of these; text without any skips the slower scan for code.
 _CODE_CHARS = re.compile(r"[`{};=<>$()\[\]&|+]|::|:[ \t]*\n|\n[ \t]")
 _WIDE_SCRIPT = re.compile(rf"[{_CJK}]")
@@ -87,8 +105,26 @@ _BLANK = re.compile(r"_{2,}|\[mask\]|\(\s*\)\s*[.?]|(?<!\w)[a-z]_[a-z]{1,4}_")
 _OPTIONS = re.compile(r"(?:^|[\s(])(?:[a-d]|[A-D])\s*[).:]\s+\S")
 _DIGIT = re.compile(r"\d")
 _ARITHMETIC = re.compile(r"\d\s*[-+*/×÷^=x]\s*[\d(x]|\^\d")
-_WORD_PROBLEM = re.compile(r"how (?:many|much|far|long|old)\b|what (?:is|was) (?:the|his|her|their)\b|find\b")
+# Word problems: "how many ..." and its kin in the other languages the cue rules know.
+_WORD_PROBLEM = re.compile(
+    r"how (?:many|much|far|long|old)\b|what (?:is|was) (?:the|his|her|their)\b|find\b|cu[áa]nt[oa]s?\b|"
+    r"cu[áa]l (?:es|ser[áa]|fue) (?:el|la|su)\b|combien\b|quel(?:le)? (?:est|sera) (?:la|le|sa|son)\b|"
+    r"wie ?viele?\b|wie (?:lange|schnell|weit|hoch|gro[ßs])\b|quant[oaie]s?\b|qual (?:é|será) (?:a|o|sua|seu)\b|"
+    r"qual è (?:la|il)\b|сколько|какова?\b|чему равн|多少|几|いくら|何[個人円本枚日]|求め|몇|얼마"
+)
+# French and Italian elisions ("l'histoire", "dell'esame"): the word after the apostrophe is the token.
+_ELISION = re.compile(
+    r"\b(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu|quoiqu|dell|all|nell|dall|sull|coll|un|quell|anch|com)'(?=\w)"
+)
 _QUOTED = re.compile(r"[\"“«「『]([^\"”»」』]{20,})[\"”»」』]")
+_UNIT = re.compile(r"(?<=\d)[^\W\d_]+$")
+# A Latin word glued to CJK text ("用Python写", "有bug") is spaced off, so ``\b`` finds its edges.
+_CJK_LATIN = re.compile(rf"(?<=[{_CJK}])(?=[a-z0-9])|(?<=[a-z0-9])(?=[{_CJK}])")
+_COLON = re.compile(r"[:：]")
+# A CJK first line is read up to its colon when at least this many tokens (characters) follow it.
+_MIN_TAIL = 8
+# Stem triggers ("recomend*") stand for every word that starts with the same _STEM letters.
+_STEM = 5
 
 
 @dataclass(frozen=True, slots=True, eq=False)  # identity hash: rules are dict keys on the hot path
@@ -111,6 +147,19 @@ class _Rule:
         if self.pattern is None:
             return True
         return self.pattern.search(view.focus if self.whole else view.request) is not None
+
+
+def _trigger_key(trigger: str) -> str:
+    """A trigger as looked up in :attr:`_View.words`.
+
+    ``stem*`` stands for any word that begins with the stem's first _STEM letters, ``*head`` for a
+    text holding ``head`` inside a word (the head of a German compound: "Liebes*gedicht*").
+    """
+    if trigger.startswith("*") or not trigger.endswith("*"):
+        return trigger
+    if len(trigger) <= _STEM:
+        raise ValueError(f"trigger stem {trigger!r} is shorter than {_STEM} letters")
+    return trigger[:_STEM] + "*"
 
 
 class _CueParser:
@@ -145,7 +194,8 @@ class _CueParser:
         elif self._head is None:
             raise ValueError("cue line outside a rule")
         elif line.startswith("triggers:"):
-            self._triggers.extend(line.removeprefix("triggers:").split())
+            words = self._expand(line.removeprefix("triggers:")).split()
+            self._triggers.extend(map(_trigger_key, words))
         elif line.startswith("| "):
             self._alternatives.append(line[2:].strip())
         else:
@@ -180,6 +230,15 @@ def _cue_rules() -> tuple[_Rule, ...]:
     return tuple(_CueParser().parse(text))
 
 
+@lru_cache(maxsize=1)
+def _heads() -> re.Pattern[str] | None:
+    """One search for every ``*head`` trigger of the cue rules (a literal alternation: a fast scan)."""
+    heads = sorted({key[1:] for rule in _cue_rules() for key in rule.triggers if key.startswith("*")})
+    if not heads:
+        return None
+    return re.compile("|".join(map(re.escape, sorted(heads, key=len, reverse=True))))
+
+
 # --------------------------------------------------------------------------------------------------
 # Turning an instruction into what the rules and the model look at
 # --------------------------------------------------------------------------------------------------
@@ -206,15 +265,18 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def _has_code(text: str) -> bool:
+def _code_level(text: str) -> int:
+    """2: code is pasted in; 1: one hint of code (a snippet too short to be sure); 0: prose."""
     sample = text[:_CODE_SCAN_CHARS]
     if _CODE_CHARS.search(sample) is None:  # fast path: plain prose
-        return False
+        return 0
     if "```" in sample or _INLINE_CODE.search(sample):
-        return True
+        return 2
     # two hints make code: one alone is often prose ("C++", "a -> b")
     hints = _CODE_HINT.finditer(sample)
-    return next(hints, None) is not None and next(hints, None) is not None
+    if next(hints, None) is None:
+        return 0
+    return 2 if next(hints, None) is not None else 1
 
 
 def _is_passage(focus: str, lines: list[str], tokens: list[str]) -> bool:
@@ -245,28 +307,60 @@ def _exercise_flags(focus: str) -> set[str]:
     return flags
 
 
-def _flags(raw: str, focus: str, lines: list[str], tokens: list[str]) -> set[str]:
+def _flags(raw: str, focus: str, lines: list[str], tokens: list[str], wide: bool) -> set[str]:
     """Structural facts about the input, used both as model features and as rule conditions."""
-    code = _has_code(raw)
+    level = _code_level(raw)
+    code = level == 2
     passage = not code and _is_passage(focus, lines, tokens)
     flags = {"code" if code else "nocode", "passage" if passage else "nopassage"}
+    if level == 1:
+        flags.add("code_hint")
+    elif level == 0 and "lang" in focus and _CODE_WORDS.search(focus):
+        flags.add("code_words")  # "what language is this? SELECT * FROM t": too short to count as code
     if passage and lines[-1].endswith(("?", "？")):
         flags.add("passage_question")
     if not code:
         flags |= _exercise_flags(focus)
     if len(tokens) <= 3:
         flags.add("short")
-    if _WIDE_SCRIPT.search(focus, 0, 200):
+    if wide:
         flags.add("cjk")
     return flags
+
+
+def _tokens(line: str) -> list[str]:
+    """The words of a line; "l'histoire" is "histoire"."""
+    if "'" in line:
+        line = _ELISION.sub("", line)
+    return _TOKEN.findall(line)
+
+
+def _ask(line: str, tokens: list[str]) -> list[str]:
+    """The tokens of a CJK first line up to its colon, when a text to work on follows ("翻译成英文：...").
+
+    Each CJK character is a token, so a pasted sentence would otherwise outvote the request.
+    """
+    colon = _COLON.search(line)
+    if colon is None:
+        return tokens
+    head = _tokens(line[: colon.start()])
+    if len(head) >= 2 and len(tokens) - len(head) >= _MIN_TAIL:
+        return head
+    return tokens
 
 
 def _view(instruction: str) -> _View:
     raw = _clip(instruction.replace("\r", "").replace("’", "'").replace("‘", "'"))
     focus = raw.lower()
+    ascii_only = focus.isascii()  # most English: no stems, no CJK handling to do
+    wide = not ascii_only and _WIDE_SCRIPT.search(focus, 0, 200) is not None
+    if wide:
+        focus = _CJK_LATIN.sub(" ", focus)
     lines = _lines(focus)
-    line_tokens = [_TOKEN.findall(line) for line in lines]
-    first = line_tokens[0][:_FIRST_LINE_TOKENS] if lines else []
+    line_tokens = [_tokens(line) for line in lines]
+    first: list[str] = []
+    if lines:
+        first = (_ask(lines[0], line_tokens[0]) if wide else line_tokens[0])[:_FIRST_LINE_TOKENS]
     last: list[str] = []
     if len(lines) > 1:
         # The last line counts only when it reads like a request (a question, or short), not like the
@@ -275,11 +369,18 @@ def _view(instruction: str) -> _View:
         if not lines[-1].endswith(("?", "？")) and len(last) > _SHORT_LAST_LINE:
             last = []
     tokens = first + last
-    flags = _flags(raw, focus, lines, tokens)
+    flags = _flags(raw, focus, lines, tokens, wide)
     request = "\n".join((lines[0][:_REQUEST_CHARS], lines[-1][-_REQUEST_CHARS:])) if len(lines) > 1 else focus
     words = set(chain.from_iterable(line_tokens))
     # "python's" also counts as "python" when deciding which rules to try
     words.update([word.partition("'")[0] for word in words if "'" in word])
+    if not ascii_only:  # ... every longer word also counts as its stem ("посоветуешь": "посовет*")
+        words.update([word[:_STEM] + "*" for word in words if len(word) > _STEM])
+    heads = _heads()
+    if heads is not None:  # ... "liebesgedicht" also counts as "*gedicht"
+        words.update(["*" + head for head in heads.findall(focus)])
+    if "digits" in flags:  # ... and "5kg", "10n" count as their units
+        words.update([unit.group() for word in words if word[0].isdigit() and (unit := _UNIT.search(word))])
     return _View(focus, request, frozenset(words), tuple(tokens), frozenset(flags))
 
 
@@ -287,7 +388,7 @@ def _features(view: _View) -> list[str]:
     """Model features: unigrams, bigrams and the structural flags (marked with ``#``)."""
     toks = view.tokens
     feats = list(dict.fromkeys(toks))
-    feats.extend(dict.fromkeys(f"{a} {b}" for a, b in pairwise(toks)))
+    feats.extend(dict.fromkeys(map(" ".join, pairwise(toks))))
     feats.extend("#" + flag for flag in view.flags)
     return feats
 
@@ -310,8 +411,10 @@ class _Model:
     weights: Mapping[str, tuple[tuple[tuple[int, float], ...], tuple[float, ...]]]
     unseen: tuple[float, ...]
     rules_by_trigger: Mapping[str, tuple[_Rule, ...]]
-    untriggered: tuple[_Rule, ...]  # rules that depend on flags only
+    untriggered: Mapping[_Rule, None]  # rules tried on every input (an ordered set)
     index: Mapping[str, int]
+    # per rule, what the hot loop needs: (needs, bound pattern.search or None, whole, class, weight)
+    records: Mapping[_Rule, tuple[str, Callable[[str], object] | None, bool, int, float]]
 
     def scores(self, view: _View) -> list[float]:
         """Per-class score: naive Bayes log-likelihood / temperature + rule bonuses."""
@@ -330,27 +433,35 @@ class _Model:
             for cls, weight in entries:
                 totals[cls] += weight
         scores = list(map(operator.add, totals, map(operator.mul, self.unseen, repeat(known))))
+        if "cjk" in view.flags:
+            scores = [score * _CJK_WEIGHT for score in scores]
         for cls, bonus in self._rule_bonus(view).items():
             scores[cls] += bonus
         return scores
 
     def _rule_bonus(self, view: _View) -> dict[int, float]:
-        fired: dict[_Rule, None] = {}
-        for token in view.words:
-            for rule in self.rules_by_trigger.get(token, ()):
-                fired[rule] = None
-        for rule in self.untriggered:
-            fired[rule] = None
+        get = self.rules_by_trigger.get
+        fired = dict.fromkeys(chain.from_iterable(map(get, view.words, repeat(()))))
+        fired.update(self.untriggered)
         bonus: dict[int, float] = {}
+        penalties: list[tuple[int, float]] = []
         flags, focus, request = view.flags, view.focus, view.request
-        for rule in fired:  # rule.matches(view), inlined: this loop is a fifth of the run time
-            if rule.needs and rule.needs not in flags:
+        records = self.records
+        for rule in fired:  # rule.matches(view), inlined: this loop is a third of the run time
+            needs, search, whole, cls, weight = records[rule]
+            if needs and needs not in flags:
                 continue
-            pattern = rule.pattern
-            if pattern is not None and pattern.search(focus if rule.whole else request) is None:
+            if search is not None and search(focus if whole else request) is None:
                 continue
-            cls = self.index[rule.task]
-            bonus[cls] = min(_RULE_CAP, bonus.get(cls, 0.0) + rule.weight)
+            if weight > 0:
+                total = bonus.get(cls, 0.0) + weight
+                bonus[cls] = total if total < _RULE_CAP else _RULE_CAP
+            else:
+                penalties.append((cls, weight))
+        # Penalties come off after the cap, so the result does not depend on the order the rules
+        # fired in (the order of a set of words changes from one process to the next).
+        for cls, weight in penalties:
+            bonus[cls] = bonus.get(cls, 0.0) + weight
         return bonus
 
 
@@ -384,9 +495,12 @@ def _train(rows: Sequence[tuple[str, str]], labels: Sequence[str], rules: Iterab
         weights[feat] = ((), tuple(row))
     by_trigger: dict[str, list[_Rule]] = {}
     untriggered: list[_Rule] = []
+    records = {}
     for rule in rules:
         if rule.task not in index:
             continue
+        search = rule.pattern.search if rule.pattern is not None else None
+        records[rule] = (rule.needs, search, rule.whole, index[rule.task], rule.weight)
         if not rule.triggers:
             untriggered.append(rule)
         for trigger in rule.triggers:
@@ -396,8 +510,9 @@ def _train(rows: Sequence[tuple[str, str]], labels: Sequence[str], rules: Iterab
         weights=weights,
         unseen=unseen,
         rules_by_trigger={k: tuple(v) for k, v in by_trigger.items()},
-        untriggered=tuple(untriggered),
+        untriggered=dict.fromkeys(untriggered),
         index=index,
+        records=records,
     )
 
 
