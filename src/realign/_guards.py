@@ -103,9 +103,10 @@ _MARKDOWN_RE = re.compile(
 )
 _SPACE_RE = re.compile(r"\s")
 
-#: How many texts the per-text helpers remember. A row's original is read by several guards and again
-#: for each of its candidates, and a candidate by several guards: a few entries would do.
-_CACHE_SIZE = 256
+#: How many texts the per-text helpers remember. A row's candidates are judged one after the other,
+#: each by every guard, so the original and its candidates are read again within a few calls; a
+#: small bound keeps the memory to a few texts whatever their length.
+_CACHE_SIZE = 64
 
 
 def _has_fence(text: str) -> bool:

@@ -96,7 +96,7 @@ _STOPWORDS: Mapping[str, frozenset[str]] = {
 _WORD_RE = re.compile(r"[^\W\d_]+")
 # Text that is not prose in any human language: code, URLs, markup.
 _NOT_PROSE_RE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]*`|https?://\S+|<[^>\n]{1,40}>", re.DOTALL)
-_CACHE_SIZE = 256  # texts whose reading is remembered: a row's original and its candidates
+_CACHE_SIZE = 64  # texts whose reading is remembered: a row's original and its candidates
 
 _MIN_WORDS = 6  # fewer words than this and nobody can tell (think "OK", "Paris", "42")
 _DOMINANT = 0.75  # share of the text a script must hold to decide the language alone

@@ -81,7 +81,7 @@ _FOLD_SPECIAL = {0x130: "i", 0x131: "i", 0x17F: "s", 0x212A: "k"}
 _FOLD_SPECIAL_RE = re.compile("[\u0130\u0131\u017f\u212a]")
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=64)
 def fold_case(text: str) -> str:
     """``text`` lowercased, with the few characters a case-insensitive regex reads as an ASCII letter
     (``ſ`` as ``s``, the Kelvin sign as ``k``, ``ı`` and ``İ`` as ``i``) written as that letter.
