@@ -588,7 +588,7 @@ def test_helpers_remember_a_bounded_number_of_texts() -> None:
 
     for cached in (_guards._count_tokens_cached, _guards._original_numbers, _guards._original_answer, _lang._reading):
         assert 0 < (cached.cache_info().maxsize or 0) <= 4096
-    for cached_text in (_numbers.ascii_words, _numbers.fold_case, _numbers._number_values):
+    for cached_text in (_numbers.letter_words, _numbers.fold_case, _numbers._number_values):
         assert 0 < (cached_text.cache_info().maxsize or 0) <= 4096
 
 

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ._numbers import ascii_words
+from ._numbers import fold_case, letter_words
 
 __all__ = ["LanguageGuess", "detect_language", "written_in_other_language"]
 
@@ -126,7 +126,6 @@ def _cjk_lang(units: Counter[str]) -> str:
     return "ja" if units["kana"] >= 0.1 * units["han"] else "zh"
 
 
-_NON_ASCII_RE = re.compile(r"[^\x00-\x7f]")
 # A word character (no digit, no underscore) outside the Latin script's letters (which are all of
 # A-Za-z and \u00c0-\u024f but × and ÷).
 _NON_LATIN_LETTER_RE = re.compile(r"[^\W\d_A-Za-z\u00c0-\u024f]")
@@ -135,14 +134,6 @@ _NON_ASCII_LETTER_RES = (
     re.compile(r"[^\W\d_\x00-\x7f]"),
     re.compile("[" + "".join(chars for name, chars in _SCRIPTS if name != "latin") + "\u00c0-\u024f]"),
 )
-
-
-def _ascii_letters_only(text: str) -> str | None:
-    """``text`` with every non-ASCII character made a space, when none is a letter or a character of
-    a script (typeset quotes, dashes); then it has the same words and script units. Else None."""
-    if any(letter.search(text) for letter in _NON_ASCII_LETTER_RES):
-        return None
-    return _NON_ASCII_RE.sub(" ", text)
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)
@@ -154,11 +145,11 @@ def _reading(text: str) -> tuple[Counter[str], int, dict[str, float]]:
     of the words, so it is the same float whichever languages are compared.
     """
     prose = _NOT_PROSE_RE.sub(" ", text) if "`" in text or "://" in text or "<" in text else text
-    ascii_prose = prose if prose.isascii() else _ascii_letters_only(prose)
-    if ascii_prose is not None:
-        # ASCII words are runs of letters (split apart at every other character), and the
-        # Latin-script runs of the script count too.
-        words: Sequence[str] = ascii_words(ascii_prose.lower())
+    if prose.isascii() or not any(letter.search(prose) for letter in _NON_ASCII_LETTER_RES):
+        # All its letters are ASCII (any other character, typeset quotes and dashes, separates
+        # words): its words are its runs of ASCII letters, lowercased as fold_case does, and its
+        # Latin-script runs too.
+        words: Sequence[str] = letter_words(fold_case(prose))
         units = Counter({"latin": len(words)}) if words else Counter()
     else:
         found = _WORD_RE.findall(prose)

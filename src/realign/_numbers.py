@@ -19,7 +19,6 @@ __all__ = [
     "DateMention",
     "Mention",
     "any_same",
-    "ascii_words",
     "dates",
     "fold_case",
     "latex_to_text",
@@ -119,18 +118,16 @@ def _reading_may_raise(text: str) -> bool:
 
 
 @functools.lru_cache(maxsize=64)
-def ascii_words(text: str) -> tuple[str, ...]:
-    """The runs of letters of ASCII ``text``, in order (every other character made a space, split).
-
-    Remembered for a few texts: the number guard and the language detector read the same words.
-    """
-    return tuple(text.translate(_ASCII_NON_LETTERS).split())
-
-
 def letter_words(folded: str) -> tuple[str, ...]:
-    """The runs of ASCII letters of ``folded`` (see :func:`fold_case`): every other character, ASCII
-    or not, separates them. A word a case-insensitive regex matches between non-letters is one."""
-    return ascii_words(folded if folded.isascii() else _NON_ASCII_RE.sub(" ", folded))
+    """The runs of ASCII letters of ``folded`` (see :func:`fold_case`), in order: every other
+    character, ASCII or not, separates them. A word a case-insensitive regex matches between
+    non-letters is one.
+
+    Remembered for a few texts: the leak and number guards and the language detector read the
+    same words of a rewrite.
+    """
+    ascii_text = folded if folded.isascii() else _NON_ASCII_RE.sub(" ", folded)
+    return tuple(ascii_text.translate(_ASCII_NON_LETTERS).split())
 
 
 def _is_word_char(char: str) -> bool:
