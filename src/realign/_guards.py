@@ -1034,15 +1034,30 @@ def _date_kept(date: DateMention, rewrite_dates: list[DateMention], values: set[
     return all(Fraction(p) in values for p in date.parts())
 
 
-def _number_kept(mention: Mention, values: set[Fraction]) -> bool:
-    if any(any_same(v, values) for v in mention.alternatives):
+_Pairs = frozenset[tuple[int, int]]
+
+
+def _pairs(values: Iterable[Fraction]) -> _Pairs:
+    """``values`` as (numerator, denominator) pairs: equal exactly when the values are, and much
+    faster to hash than Fractions."""
+    return frozenset((v.numerator, v.denominator) for v in values)
+
+
+def _number_kept(mention: Mention, values: set[Fraction], pairs: _Pairs, alternatives: _Pairs) -> bool:
+    # ``pairs`` and ``alternatives`` are those of ``values`` and ``mention.alternatives``: a shared
+    # pair is an alternative found among the values, which any_same would find first.
+    if not pairs.isdisjoint(alternatives) or any(any_same(v, values) for v in mention.alternatives):
         return True
     return bool(mention.parts) and mention.parts <= values
 
 
+_OriginalNumbers = tuple[tuple[tuple[DateMention, str], ...], tuple[tuple[Mention, str, _Pairs], ...]]
+
+
 @functools.lru_cache(maxsize=_CACHE_SIZE)
-def _original_numbers(original: str) -> tuple[tuple[tuple[DateMention, str], ...], tuple[tuple[Mention, str], ...]]:
-    """The dates and the numbers of ``original``'s prose, each with its text, in the order judged."""
+def _original_numbers(original: str) -> _OriginalNumbers:
+    """The dates and the numbers of ``original``'s prose, each with its text (and a number with the
+    pairs of its alternatives), in the order judged."""
     text = _salient_text(original)
     found = list(dates(text))
     rest = text
@@ -1052,7 +1067,10 @@ def _original_numbers(original: str) -> tuple[tuple[tuple[DateMention, str], ...
             chars[date.start : date.end] = " " * (date.end - date.start)  # its numbers are judged as a date
         rest = "".join(chars)
     numbers = [*mentions(rest), *word_mentions(rest, vague=False)]
-    return tuple((d, text[d.start : d.end]) for d in found), tuple((m, rest[m.start : m.end]) for m in numbers)
+    return (
+        tuple((d, text[d.start : d.end]) for d in found),
+        tuple((m, rest[m.start : m.end], _pairs(m.alternatives)) for m in numbers),
+    )
 
 
 def _rewrite_numbers(rewrite: str) -> tuple[set[Fraction], list[DateMention]]:
@@ -1074,8 +1092,9 @@ def _missing_numbers(original: str, rewrite: str) -> Iterator[str]:
     for date, written in original_dates:
         if not _date_kept(date, rewrite_dates, values):
             yield written
-    for mention, written in original_numbers:
-        if not _number_kept(mention, values):
+    pairs = _pairs(values)
+    for mention, written, alternatives in original_numbers:
+        if not _number_kept(mention, values, pairs, alternatives):
             yield written
 
 

@@ -416,7 +416,8 @@ def value_set(text: str, text_dates: Iterable[DateMention] | None = None) -> set
     """
     values: set[Fraction] = set()
     for mention in [*mentions(text), *word_mentions(text)]:
-        values |= mention.alternatives | mention.parts
+        values.update(mention.alternatives)
+        values.update(mention.parts)
     for date in dates(text) if text_dates is None else text_dates:
         values.update(Fraction(v) for v in date.parts())
     return values
