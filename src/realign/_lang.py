@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ._numbers import fold_case, letter_words
+from ._tokens import non_ascii_chars
 
 __all__ = ["LanguageGuess", "detect_language", "written_in_other_language"]
 
@@ -126,14 +127,21 @@ def _cjk_lang(units: Counter[str]) -> str:
     return "ja" if units["kana"] >= 0.1 * units["han"] else "zh"
 
 
-# A word character (no digit, no underscore) outside the Latin script's letters (which are all of
-# A-Za-z and \u00c0-\u024f but × and ÷).
-_NON_LATIN_LETTER_RE = re.compile(r"[^\W\d_A-Za-z\u00c0-\u024f]")
-# A letter outside ASCII, or a character of a script; the letters of text without any are ASCII.
-_NON_ASCII_LETTER_RES = (
-    re.compile(r"[^\W\d_\x00-\x7f]"),
-    re.compile("[" + "".join(chars for name, chars in _SCRIPTS if name != "latin") + "\u00c0-\u024f]"),
-)
+# A character of a script outside ASCII (of another script, or an accented Latin letter).
+_NON_ASCII_SCRIPT_RE = re.compile("[" + "".join(c for name, c in _SCRIPTS if name != "latin") + "\u00c0-\u024f]")
+
+
+def _is_letter(char: str) -> bool:
+    return char.isalnum() and not char.isdecimal()  # what [^\W\d_] matches, outside ASCII
+
+
+def _latin_only(chars: frozenset[str]) -> bool:
+    """Whether text whose non-ASCII characters are ``chars`` has only Latin-script letters (A-Za-z
+    and \u00c0-\u024f but × and ÷, which are in the script and no letters) and no character of
+    another script: then its words are its Latin runs."""
+    return not any(
+        _OTHER_SCRIPT_RE.match(c) or c in "×÷" or (_is_letter(c) and not "\u00c0" <= c <= "\u024f") for c in chars
+    )
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)
@@ -145,21 +153,18 @@ def _reading(text: str) -> tuple[Counter[str], int, dict[str, float]]:
     of the words, so it is the same float whichever languages are compared.
     """
     prose = _NOT_PROSE_RE.sub(" ", text) if "`" in text or "://" in text or "<" in text else text
-    if prose.isascii() or not any(letter.search(prose) for letter in _NON_ASCII_LETTER_RES):
+    chars = non_ascii_chars(prose)
+    if not any(_is_letter(c) or _NON_ASCII_SCRIPT_RE.match(c) for c in chars):
         # All its letters are ASCII (any other character, typeset quotes and dashes, separates
-        # words): its words are its runs of ASCII letters, lowercased as fold_case does, and its
-        # Latin-script runs too.
+        # words): its words are its runs of ASCII letters, lowercased as fold_case does.
         words: Sequence[str] = letter_words(fold_case(prose))
-        units = Counter({"latin": len(words)}) if words else Counter()
     else:
         found = _WORD_RE.findall(prose)
         # One lower() of the words joined by spaces lowercases each as on its own (a space is
         # neither cased nor case-ignorable, so even a final sigma comes out the same).
         words = " ".join(found).lower().split(" ") if found else []
-        if _OTHER_SCRIPT_RE.search(prose) or _NON_LATIN_LETTER_RE.search(prose) or "×" in prose or "÷" in prose:
-            units = _script_units(prose)
-        else:  # its letters are the Latin script's characters: the words are its Latin runs
-            units = Counter({"latin": len(words)}) if words else Counter()
+    latin_words = Counter({"latin": len(words)}) if words else Counter()
+    units = latin_words if _latin_only(chars) else _script_units(prose)  # the words are the Latin runs, or not
     scores = dict.fromkeys(_STOPWORDS, 0.0)
     for word in filter(_WEIGHTS.__contains__, words):
         for lang, weight in _WEIGHTS[word]:

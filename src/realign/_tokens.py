@@ -20,9 +20,10 @@ estimate for comparing lengths: never use it for billing or to fit a context win
 
 from __future__ import annotations
 
+import functools
 import re
 
-__all__ = ["count_tokens"]
+__all__ = ["count_tokens", "non_ascii_chars"]
 
 _CJK = (
     "\u1100-\u11ff"  # Hangul jamo
@@ -130,23 +131,34 @@ def _count_ascii(text: str) -> int:
 # line break nor an indent, as they are). Anything else outside ASCII (CJK, other alphabets, digits
 # of other scripts) takes the general way.
 _NON_ASCII_RE = re.compile(r"[^\x00-\x7f]")
-_NO_SHADOW_RES = (re.compile(r"[^\W\x00-\x7f\u00c0-\u024f]"), re.compile(f"[{_CJK}{_CJK_PUNCT}]"))
+_CJK_CHAR_RE = re.compile(f"[{_CJK}{_CJK_PUNCT}]")
 
 
-def _shadow_char(match: re.Match[str]) -> str:
-    char = match.group()
-    if char in "\u00d7\u00f7":
-        return "'"  # × and ÷ are in the Latin class and punctuation both, like the apostrophe
+@functools.lru_cache(maxsize=64)
+def non_ascii_chars(text: str) -> frozenset[str]:
+    """The distinct characters of ``text`` outside ASCII (few, in most text): looking at them
+    tells which fast ways a text can take. Remembered for a few texts."""
+    return frozenset() if text.isascii() else frozenset(_NON_ASCII_RE.findall(text))
+
+
+def _shadow_char(char: str) -> str | None:
+    """The ASCII character standing for ``char`` in a shadow, or None when there is none."""
     if "\u00c0" <= char <= "\u024f":
-        return "a"
+        # × and ÷ are in the Latin class and punctuation both, like the apostrophe.
+        return "'" if char in "\u00d7\u00f7" else "a"
+    if char.isalnum() or _CJK_CHAR_RE.match(char):
+        return None  # a word character of another alphabet (\w), or CJK
     return "\x0b" if char.isspace() else "."
 
 
 def _ascii_shadow(text: str) -> str | None:
     """An ASCII text with ``text``'s count, or None when ``text`` has characters without one."""
-    if any(no.search(text) for no in _NO_SHADOW_RES):
+    shadows = {char: _shadow_char(char) for char in non_ascii_chars(text)}
+    if None in shadows.values():
         return None
-    return _NON_ASCII_RE.sub(_shadow_char, text)
+    for char, shadow in shadows.items():
+        text = text.replace(char, shadow or "")
+    return text if text.isascii() else None
 
 
 def _extra(piece: str) -> int:
