@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from fractions import Fraction
 from typing import ClassVar
 
@@ -289,12 +289,16 @@ class _Lookup:
         self.folded = fold_case(text)
         self._words: frozenset[str] | None = None
 
-    def has_any(self, whole_words: bool, keywords: tuple[str, ...]) -> bool:
-        if not whole_words:
-            return any(keyword in self.folded for keyword in keywords)
+    @property
+    def words(self) -> frozenset[str]:
         if self._words is None:
             self._words = frozenset(letter_words(self.folded))
-        return not self._words.isdisjoint(keywords)
+        return self._words
+
+    def has_any(self, whole_words: bool, keywords: Collection[str]) -> bool:
+        if not whole_words:
+            return any(keyword in self.folded for keyword in keywords)
+        return not self.words.isdisjoint(keywords)
 
     def may_match(self, keywords: _Keywords | None) -> bool:
         """False when a group of ``keywords`` has none of its keywords here."""
@@ -342,10 +346,16 @@ class LeakedScaffolding(Guard):
             firsts = _ascii_keywords(lab.split()[0] if lab.split() else lab for lab in labels)
             keywords.append(None if firsts is None else _keyword_groups([(":",), firsts]))
         self._keywords = tuple(keywords)
+        # A pattern with a group of whole words cannot match a rewrite that has none of the words of
+        # all such groups: most rewrites, which then need only the other patterns looked at.
+        self._any_words = frozenset(w for k in keywords if k for whole, group in k if whole for w in group)
+        self._checks = tuple(zip(self._patterns, self._keywords, strict=True))
+        self._wordless = tuple((p, k) for p, k in self._checks if not k or not any(whole for whole, _ in k))
 
     def check(self, item: CheckInput) -> bool:
         rewrite = _Lookup(item.rewrite)
-        for pattern, keywords in zip(self._patterns, self._keywords, strict=True):
+        checks = self._wordless if not rewrite.has_any(True, self._any_words) else self._checks
+        for pattern, keywords in checks:
             if rewrite.may_match(keywords) and pattern.search(item.rewrite) and not pattern.search(item.original):
                 return False
         return True
