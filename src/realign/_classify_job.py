@@ -13,8 +13,8 @@ from typing import Any
 from ._cache import SQLiteCache
 from ._classify import CascadeClassifier, CompletionClassifier, LLMClassifier
 from ._exceptions import InputError, UsageError
-from ._io import AtomicWriter, read_rows
-from ._job import RunStats, example_of, rows_of
+from ._io import read_rows
+from ._job import RunStats, SourceRow, annotate_file, example_of, format_counts
 from ._llm import OpenAIChat
 from ._pipeline import Pipeline, ordered_map
 from ._tasks import GROUPS, Task
@@ -114,7 +114,7 @@ async def _classify_command(args: argparse.Namespace, stack: contextlib.AsyncExi
         raise UsageError("classify needs INPUT -o OUTPUT (or --eval LABELLED)")
     stats = await _classify_file(args, classifier, criteria)
     if not args.quiet:
-        print(f"rows: {stats.rows}\nby task: " + ", ".join(f"{k} {v}" for k, v in stats.tasks.most_common()),
+        print(f"rows: {stats.rows}\nby task: " + format_counts(stats.tasks),
               file=sys.stderr)
         counts = getattr(classifier, "counts", None)
         if counts:
@@ -144,16 +144,9 @@ def build_classifier(args: argparse.Namespace, criteria: Criteria, llm: OpenAICh
 async def _classify_file(args: argparse.Namespace, classifier: Classifier, criteria: Criteria) -> RunStats:
     # The pipeline holds the rules for given categories (kept, unknown -> default or --strict error).
     pipeline = Pipeline(None, classifier=classifier, criteria=criteria, strict=args.strict)
-    stats = RunStats()
 
-    async def label(item: Any) -> dict[str, Any]:
+    async def label(item: SourceRow) -> dict[str, Any]:
         prediction = await pipeline.task_of(example_of(item, reclassify=args.reclassify))
-        previous = item.row.get("realign") if isinstance(item.row.get("realign"), dict) else {}
-        return {**item.row, "realign": {**previous, "task": prediction.task, "confidence": prediction.confidence}}
+        return {"task": prediction.task, "confidence": prediction.confidence}
 
-    with AtomicWriter(args.output) as writer:
-        async for _, row in ordered_map(label, rows_of(args.input, stats), pipeline.window):
-            writer.write(row)
-            stats.rows += 1
-            stats.tasks[row["realign"]["task"]] += 1
-    return stats
+    return await annotate_file(args.input, args.output, label, window=pipeline.window)

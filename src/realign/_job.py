@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,16 @@ from ._pipeline import Pipeline, ordered_map
 from ._progress import Progress
 from ._shapes import Extracted, Shape, ShapeError, detect_shape
 
-__all__ = ["RunStats", "process_rows", "reformat_file", "retrieve_file", "rows_of", "shaped_rows"]
+__all__ = [
+    "RunStats",
+    "annotate_file",
+    "format_counts",
+    "process_rows",
+    "reformat_file",
+    "retrieve_file",
+    "rows_of",
+    "shaped_rows",
+]
 
 
 @dataclass
@@ -55,11 +64,11 @@ class RunStats:
         share = f"{100 * rewritten / self.rows:.1f}%" if self.rows else "-"
         lines = [
             f"rows: {self.rows}  rewritten: {rewritten} ({share})  kept: {self.tags.get('original', 0)}",
-            "by reason: " + _counts(self.reasons),
-            "by task: " + _counts(self.tasks),
-            "rejected candidates by check: " + _counts(self._rejections_by_check()),
+            "by reason: " + format_counts(self.reasons),
+            "by task: " + format_counts(self.tasks),
+            "rejected candidates by check: " + format_counts(self._rejections_by_check()),
             "rejected candidates by check and task: "
-            + _counts(Counter({f"{k}/{t}": v for (k, t), v in self.rejections.items()})),
+            + format_counts(Counter({f"{k}/{t}": v for (k, t), v in self.rejections.items()})),
             f"tokens: {self.usage.prompt_tokens} in ({self.usage.cached_tokens} cached), "
             f"{self.usage.completion_tokens} out; LLM calls: {self.usage.calls}",
             f"cost: ${price.cost(self.usage, batch=batch):,.4f}" if price else "cost: unknown (no price known)",
@@ -68,7 +77,8 @@ class RunStats:
         return "\n".join(lines)
 
 
-def _counts(counter: Counter[str]) -> str:
+def format_counts(counter: Counter[str]) -> str:
+    """``a 3, b 1``: a counter's entries, most common first (``-`` when empty)."""
     return ", ".join(f"{k} {v}" for k, v in counter.most_common()) or "-"
 
 
@@ -210,25 +220,44 @@ async def reformat_file(
     return stats
 
 
+async def annotate_file(
+    source: str | Path,
+    output: str | Path,
+    annotate: Callable[[SourceRow], Awaitable[dict[str, Any]]],
+    *,
+    window: int,
+) -> RunStats:
+    """Write every row of ``source`` to ``output`` with its ``realign`` object updated by ``annotate``
+    (which returns the fields to set), concurrently and in order. Counts rows by ``realign.task``."""
+    stats = RunStats()
+
+    async def process(item: SourceRow) -> dict[str, Any]:
+        return {**item.row, "realign": {**_previous(item.row), **await annotate(item)}}
+
+    with AtomicWriter(output) as writer:
+        async for _, row in ordered_map(process, rows_of(source, stats), window):
+            writer.write(row)
+            stats.rows += 1
+            stats.tasks[row["realign"]["task"]] += 1
+    return stats
+
+
 async def retrieve_file(
     pipeline: Pipeline, source: str | Path, output: str | Path, *, reclassify: bool = False
 ) -> RunStats:
     """Classify and retrieve only: each row gains ``realign.task``, ``confidence``, ``evidence`` and
     ``retrieval``, for inspection before paying for rewrites (``reformat`` reuses that evidence)."""
-    stats = RunStats()
 
-    async def process(item: SourceRow) -> dict[str, Any]:
+    statuses: Counter[str] = Counter()
+
+    async def retrieve(item: SourceRow) -> dict[str, Any]:
         example = example_of(item, reclassify=reclassify)
         prediction = await pipeline.task_of(example)
         evidence, status = await pipeline.evidence_for(example, prediction.task)
-        meta = {**_previous(item.row), "task": prediction.task, "confidence": prediction.confidence,
+        statuses[f"retrieval {status or 'not needed'}"] += 1
+        return {"task": prediction.task, "confidence": prediction.confidence,
                 "evidence": [e.model_dump() for e in evidence], "retrieval": status}
-        return {**item.row, "realign": meta}
 
-    with AtomicWriter(output) as writer:
-        async for _, row in ordered_map(process, rows_of(source, stats), pipeline.window):
-            writer.write(row)
-            stats.rows += 1
-            stats.tasks[row["realign"]["task"]] += 1
-            stats.reasons[f"retrieval {row['realign']['retrieval'] or 'not needed'}"] += 1
+    stats = await annotate_file(source, output, retrieve, window=pipeline.window)
+    stats.reasons += statuses
     return stats

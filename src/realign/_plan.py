@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ._cost import Price
-from ._job import example_of, rows_of
+from ._job import example_of, format_counts, rows_of
 from ._models import Usage
 from ._protocol import RewritePrompt
 from ._tasks import Task
@@ -40,11 +40,11 @@ class Plan:
     def report(self, model: str, price: Price | None, *, search: bool) -> str:
         lines = [
             f"dry run: no call made; model {model}",
-            f"rows: {self.rows}  (" + ", ".join(f"{k} {v}" for k, v in self.shapes.most_common()) + ")",
+            f"rows: {self.rows}  ({format_counts(self.shapes)})",
             f"to rewrite: {self.to_rewrite}  passed through: {sum(self.passed.values())}  ("
-            + ", ".join(f"{k} {v}" for k, v in self.passed.most_common()) + ")",
+            + format_counts(self.passed) + ")",
             f"tasks ({self.classified} rows classified by the embedded classifier): "
-            + ", ".join(f"{k} {v}" for k, v in self.tasks.most_common()),
+            + format_counts(self.tasks),
             f"rows needing retrieval: {self.retrieval}" + ("" if search else " (no --search given: none will run)"),
             f"estimated tokens: {self.usage.prompt_tokens:,} prompt, {self.usage.completion_tokens:,} completion "
             f"in {self.usage.calls:,} requests",
