@@ -56,6 +56,8 @@ from openai.types.chat import ChatCompletion
 
 from ._cache import Cache
 from ._exceptions import FatalLLMError, LLMError, UsageError
+from ._io import atomic_file
+from ._job import format_counts
 from ._llm import OpenAIChat, _usage
 from ._models import Example, Usage
 from ._pipeline import Pipeline
@@ -404,7 +406,7 @@ class BatchReport:
 
     def summary(self) -> str:
         """One line for the end-of-run summary."""
-        failed = ", ".join(f"{k} {v}" for k, v in self.reasons.most_common()) or "-"
+        failed = format_counts(self.reasons)
         return (f"batch: {self.submitted} requests in {len(self.batch_ids)} batch(es), {self.succeeded} answered, "
                 f"{self.failed} failed ({failed}); tokens at batch price: {self.usage.prompt_tokens} in, "
                 f"{self.usage.completion_tokens} out")
@@ -493,11 +495,9 @@ class BatchRunner:
         return _Ledger(self.state_dir / LEDGER_NAME)
 
     def _save(self, chunk: _Chunk) -> None:
-        # Written to a temporary file and renamed: a kill mid-write never leaves half a state file.
-        path = self._path(chunk.id)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(chunk)), encoding="utf-8")
-        os.replace(tmp, path)
+        # Atomic: a kill mid-write never leaves half a state file.
+        with atomic_file(self._path(chunk.id)) as handle:
+            handle.write(json.dumps(asdict(chunk)))
 
     def _unfinished(self) -> list[_Chunk]:
         """Unfinished chunks of this endpoint and model that can still be submitted or polled."""
