@@ -22,13 +22,13 @@ import re
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, cast
 
 import httpx2
 import openai
 
-from stub_server import chat_reply, original_of
+from stub_server import LocalHTTPServer, chat_reply, original_of
 
 
 def rewrite(body: dict[str, Any]) -> dict[str, Any]:
@@ -225,7 +225,7 @@ def _error(status: int, code: str, message: str) -> httpx2.Response:
                                                    "code": code, "param": None}})
 
 
-class BatchServer:
+class BatchServer(LocalHTTPServer):
     """``api`` behind a threaded HTTP server on 127.0.0.1 (real sockets, file contents chunked)."""
 
     def __init__(self, api: FakeBatchAPI) -> None:
@@ -283,18 +283,4 @@ class BatchServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
-
-    def __enter__(self) -> BatchServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(_Handler)

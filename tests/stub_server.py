@@ -13,10 +13,11 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 
 Reply = tuple[int, dict[str, str], Any]
 Handler = Callable[[str, dict[str, Any]], Reply]
+S = TypeVar("S", bound="LocalHTTPServer")
 
 _RESPONSE = re.compile(r"<response>\n(.*)\n</response>", re.DOTALL)
 
@@ -46,8 +47,29 @@ def rewrite_handler(path: str, body: dict[str, Any]) -> Reply:
     return 200, {}, chat_reply(text, n=body.get("n", 1))
 
 
-class StubServer:
-    """Threaded HTTP server; ``requests`` records (path, body) of every call, ``latency`` delays each."""
+class LocalHTTPServer:
+    """A threaded HTTP server on a free port of 127.0.0.1, serving inside a ``with`` block."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def __enter__(self: S) -> S:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class StubServer(LocalHTTPServer):
+    """Chat completions stand-in; ``requests`` records (path, body) of every call, ``latency`` delays each."""
 
     def __init__(self, handler: Handler = rewrite_handler, *, latency: float = 0.0) -> None:
         self.handler = handler
@@ -79,21 +101,7 @@ class StubServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        super().__init__(_Handler)
 
     def chat_requests(self) -> list[dict[str, Any]]:
         return [body for path, body in self.requests if path.endswith("/chat/completions")]
-
-    def __enter__(self) -> StubServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
