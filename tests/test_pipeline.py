@@ -281,3 +281,10 @@ def test_a_failing_classifier_keeps_the_row_and_the_run_goes_on() -> None:
 def test_misspelled_option_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="temprature"):
         realign.reformat(Q, ORIGINAL, llm=FakeLLM([GOOD]), temprature=0.2)
+
+
+def test_an_unknown_task_is_warned_about_once(caplog: pytest.LogCaptureFixture) -> None:
+    p = pipe(FakeLLM([]))
+    for _ in range(3):
+        assert one(p, Example(question=Q, response="x", task="no_such_task")).task == "default"
+    assert caplog.text.count("unknown task 'no_such_task'") == 1

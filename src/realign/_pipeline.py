@@ -21,7 +21,7 @@ from ._exceptions import FatalLLMError, FatalSearchError, LLMError, SearchError,
 from ._models import Candidate, Evidence, Example, Result, TaskPrediction, Usage
 from ._protocol import RewritePrompt, parse_reply
 from ._ratelimit import RateLimiter
-from ._tasks import DEFAULT_TASK, Task
+from ._tasks import DEFAULT_TASK
 from ._templates import Criteria, Prompts
 from ._tokens import count_tokens
 from ._types import LLM, ChatRequest, Check, CheckInput, Classifier, Completion, SearchClient
@@ -91,10 +91,7 @@ class Pipeline:
             if unknown:
                 raise UsageError(f"unknown task(s) in retrieval_tasks: {', '.join(sorted(unknown))}")
         self._senders = _SenderPool(self._send, concurrency)
-
-    @property
-    def tasks(self) -> dict[str, Task]:
-        return dict(self.criteria.tasks)
+        self._unknown_tasks: set[str] = set()
 
     # ----------------------------------------------------------------------------- one example
 
@@ -143,7 +140,9 @@ class Pipeline:
             return TaskPrediction(task=example.task, confidence=1.0, source="given")
         if self.strict:
             raise UsageError(f"unknown task {example.task!r} (see `realign tasks`)")
-        log.warning("unknown task %r: treated as %r", example.task, DEFAULT_TASK)
+        if example.task not in self._unknown_tasks:  # once per name, not once per row of a big file
+            self._unknown_tasks.add(example.task)
+            log.warning("unknown task %r: treated as %r", example.task, DEFAULT_TASK)
         return TaskPrediction(task=DEFAULT_TASK, confidence=0.0, source="unknown")
 
     async def evidence_for(self, example: Example, task: str) -> tuple[list[Evidence], str | None]:
