@@ -17,6 +17,7 @@ from realign._exceptions import FatalSearchError, SearchError, UsageError
 from realign._index import LocalIndex, build_index
 from realign._llm import RetryPolicy
 from realign._models import Evidence
+from realign._retry import parse_retry_after
 from realign._search import (
     DEFAULT_USER_AGENT,
     SPEC_CHOICES,
@@ -28,7 +29,6 @@ from realign._search import (
     SerperSearch,
     TavilySearch,
     WikipediaSearch,
-    _retry_after,
     backoff_seconds,
     search_client_from_spec,
     trim_query,
@@ -293,12 +293,12 @@ def test_backoff_grows_and_honours_retry_after_with_a_cap() -> None:
 
 def test_retry_after_header_forms() -> None:
     def parsed(value: str) -> float | None:
-        return _retry_after(httpx.Response(429, headers={"Retry-After": value}))
+        return parse_retry_after(httpx.Response(429, headers={"Retry-After": value}).headers)
 
     assert parsed("7") == 7.0
     assert parsed("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date in the past: no wait
     assert parsed("soon") is None
-    assert _retry_after(httpx.Response(429)) is None
+    assert parse_retry_after(httpx.Response(429).headers) is None
 
 
 def test_retry_after_is_used_between_attempts(mock: respx.Router) -> None:

@@ -118,11 +118,6 @@ class _Transient(Exception):
         self.rate_limited = rate_limited
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    """The wait the server asked for, from ``Retry-After`` (seconds or an HTTP date) or ``retry-after-ms``."""
-    return parse_retry_after(response.headers)
-
-
 # ---------------------------------------------------------------------------------------------
 # Reading loosely-typed JSON: every block of every API is optional.
 
@@ -352,7 +347,8 @@ class _WebSearch(ABC):
         if fatal is not None:
             raise FatalSearchError(fatal)
         if status in (408, 429) or status >= 500:
-            raise _Transient(f"HTTP {status}: {detail}", retry_after=_retry_after(response), rate_limited=status == 429)
+            raise _Transient(f"HTTP {status}: {detail}", retry_after=parse_retry_after(response.headers),
+                             rate_limited=status == 429)
         raise SearchError(f"{self.name}: HTTP {status}: {detail}")
 
     def _fatal_message(self, status: int, detail: str) -> str | None:
