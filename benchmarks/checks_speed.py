@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import realign
-from realign._checks import default_checks, first_failure
+from realign._checks.registry import default_checks, first_failure
 from realign._types import Check, CheckInput
 
 DATA = Path(__file__).parent / "data"

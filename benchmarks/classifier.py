@@ -68,7 +68,7 @@ def main() -> None:
     args = parser.parse_args()
 
     start = time.perf_counter()
-    from realign import _embedded
+    from realign._classify import embedded as _embedded
     from realign._tasks import TASKS
 
     imported = time.perf_counter()

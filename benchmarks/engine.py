@@ -67,8 +67,18 @@ SENTENCES = [
     "Remember to save your work often and keep a backup copy.",
     "Both options have advantages, so the choice depends on your budget.",
 ]
-TOPICS = ["the heating", "a late delivery", "the team meeting", "a refund", "the project deadline",
-          "the garden fence", "a new laptop", "the train timetable", "a birthday party", "the budget review"]
+TOPICS = [
+    "the heating",
+    "a late delivery",
+    "the team meeting",
+    "a refund",
+    "the project deadline",
+    "the garden fence",
+    "a new laptop",
+    "the train timetable",
+    "a birthday party",
+    "the budget review",
+]
 
 
 def _filler(rng: random.Random, sentences: int) -> str:
@@ -81,10 +91,14 @@ def make_row(index: int, seed: int, *, task: str | None = None, category: bool =
     kind = task or ("math_puzzles", "open_qa", "email_generation", "code_correction", "how_to_generation")[index % 5]
     if kind == "math_puzzles":
         a, b = rng.randint(10, 99), rng.randint(2, 30)
-        question = (f"A shop sold {a} pencils on Monday and {b} more on Tuesday than on Monday. "
-                    f"How many pencils did it sell on the two days? (row {index})")
-        response = (f"On Tuesday the shop sold {a} + {b} = {a + b} pencils.\n{_filler(rng, 3)}\n"
-                    f"Altogether it sold {a} + {a + b} = {2 * a + b} pencils.\n#### {2 * a + b}")
+        question = (
+            f"A shop sold {a} pencils on Monday and {b} more on Tuesday than on Monday. "
+            f"How many pencils did it sell on the two days? (row {index})"
+        )
+        response = (
+            f"On Tuesday the shop sold {a} + {b} = {a + b} pencils.\n{_filler(rng, 3)}\n"
+            f"Altogether it sold {a} + {a + b} = {2 * a + b} pencils.\n#### {2 * a + b}"
+        )
     elif kind == "open_qa":
         question = f"Why does water boil at a lower temperature in the mountains? Explain briefly (row {index})."
         response = _filler(rng, rng.randint(4, 8))
@@ -94,12 +108,16 @@ def make_row(index: int, seed: int, *, task: str | None = None, category: bool =
         body = _filler(rng, rng.randint(3, 6))
         response = f"Dear Mr. Smith,\n\nI am writing about {topic}. {body}\n\nBest regards,\nAnna"
     elif kind == "code_correction":
-        question = (f"Fix the bug in this function, it should return the largest number (row {index}):\n\n"
-                    "def largest(xs):\n    best = 0\n    for x in xs:\n        if x > best:\n            best = x\n"
-                    "    return best")
-        response = ("The function fails for lists of negative numbers because best starts at 0. "
-                    f"{_filler(rng, 2)}\n\n```python\ndef largest(xs):\n    best = xs[0]\n    for x in xs[1:]:\n"
-                    "        if x > best:\n            best = x\n    return best\n```")
+        question = (
+            f"Fix the bug in this function, it should return the largest number (row {index}):\n\n"
+            "def largest(xs):\n    best = 0\n    for x in xs:\n        if x > best:\n            best = x\n"
+            "    return best"
+        )
+        response = (
+            "The function fails for lists of negative numbers because best starts at 0. "
+            f"{_filler(rng, 2)}\n\n```python\ndef largest(xs):\n    best = xs[0]\n    for x in xs[1:]:\n"
+            "        if x > best:\n            best = x\n    return best\n```"
+        )
     elif kind == "how_to_generation":
         question = f"How do I repot a houseplant without hurting it? (row {index})"
         response = "\n".join(f"{i}. {rng.choice(SENTENCES)}" for i in range(1, rng.randint(4, 7)))
@@ -151,9 +169,24 @@ class Server:
 def stand_in(latency: float = 0.0, fault_rate: float = 0.0, seed: int = 7, jitter: float = 0.0) -> Iterator[Server]:
     """Start ``stand_in.py`` in its own process, yield it, stop it (by its pid)."""
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "stand_in.py"), "--port", "0", "--latency", str(latency),
-         "--fault-rate", str(fault_rate), "--seed", str(seed), "--retry-after-ms", "50", "--jitter", str(jitter)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            str(HERE / "stand_in.py"),
+            "--port",
+            "0",
+            "--latency",
+            str(latency),
+            "--fault-rate",
+            str(fault_rate),
+            "--seed",
+            str(seed),
+            "--retry-after-ms",
+            "50",
+            "--jitter",
+            str(jitter),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None
@@ -175,16 +208,20 @@ def stand_in(latency: float = 0.0, fault_rate: float = 0.0, seed: int = 7, jitte
 
 def child_env() -> dict[str, str]:
     """The environment of child processes: no real keys or endpoints, a throwaway default cache."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("OPENAI_", "SERPER_", "TAVILY_", "BRAVE_", "EXA_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SERPER_", "TAVILY_", "BRAVE_", "EXA_"))}
     env.setdefault("REALIGN_CACHE", str(Path(tempfile.gettempdir()) / "realign-bench-default-cache.sqlite"))
     return env
 
 
 def run_worker(spec: dict[str, Any], timeout: float = 900) -> dict[str, Any]:
     """Run ``engine.py worker SPEC`` in a fresh process; its last stdout line is the JSON result."""
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "worker", json.dumps(spec)],
-                          capture_output=True, text=True, timeout=timeout, env=child_env())
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "worker", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=child_env(),
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"worker {spec['kind']} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
@@ -222,8 +259,9 @@ def _examples(count: int, seed: int, with_task: bool) -> list[Any]:
     for i in range(count):
         row = make_row(i, seed)
         human, gpt = row["items"]
-        out.append(Example(question=human["value"], response=gpt["value"],
-                           task=human["category"] if with_task else None, id=i))
+        out.append(
+            Example(question=human["value"], response=gpt["value"], task=human["category"] if with_task else None, id=i)
+        )
     return out
 
 
@@ -235,8 +273,13 @@ async def _pipeline_worker(spec: dict[str, Any]) -> dict[str, Any]:
     with_task = spec["classifier"] == "given"
     llm = OpenAIChat(MODEL, base_url=base_url, api_key="bench")
     cache = SQLiteCache(spec["cache"]) if spec.get("cache") else None
-    pipeline = Pipeline(llm, classifier=_GivenOnly() if with_task else None, cache=cache,
-                        concurrency=spec["concurrency"], checks=[] if spec.get("no_checks") else None)
+    pipeline = Pipeline(
+        llm,
+        classifier=_GivenOnly() if with_task else None,
+        cache=cache,
+        concurrency=spec["concurrency"],
+        checks=[] if spec.get("no_checks") else None,
+    )
     warm = _examples(spec["warmup"], spec["seed"] + 1, with_task)
     async for _ in pipeline.astream(warm):  # connections, lazy imports, the classifier's training
         pass
@@ -253,10 +296,16 @@ async def _pipeline_worker(spec: dict[str, Any]) -> dict[str, Any]:
     wall, cpu = took
     after = server.stats()
     await pipeline.aclose()
-    return {"rows": len(ids), "in_order": ids == list(range(spec["rows"])), "wall": wall, "cpu": cpu,
-            "tags": dict(tags), "reasons": dict(reasons),
-            "server": {k: after[k] - before[k] for k in ("chat", "ok", "429", "500")},
-            "peak_in_flight": after["peak_in_flight"]}
+    return {
+        "rows": len(ids),
+        "in_order": ids == list(range(spec["rows"])),
+        "wall": wall,
+        "cpu": cpu,
+        "tags": dict(tags),
+        "reasons": dict(reasons),
+        "server": {k: after[k] - before[k] for k in ("chat", "ok", "429", "500")},
+        "peak_in_flight": after["peak_in_flight"],
+    }
 
 
 async def _sdk_worker(spec: dict[str, Any]) -> dict[str, Any]:
@@ -270,15 +319,24 @@ async def _sdk_worker(spec: dict[str, Any]) -> dict[str, Any]:
     prompt = RewritePrompt(Prompts(), Criteria(None))
 
     def messages(examples: list[Any]) -> list[list[dict[str, str]]]:
-        return [[{"role": role, "content": content}
-                 for role, content in prompt.messages(e.task, e.question, e.response, [])] for e in examples]
+        return [
+            [
+                {"role": role, "content": content}
+                for role, content in prompt.messages(e.task, e.question, e.response, [])
+            ]
+            for e in examples
+        ]
 
     texts: list[str] = []
 
     async def worker(queue: Iterator[list[dict[str, str]]]) -> None:
         for msgs in queue:
-            reply = await client.chat.completions.create(model=MODEL, messages=msgs,  # type: ignore[arg-type]
-                                                         temperature=0.3, top_p=1.0)
+            reply = await client.chat.completions.create(
+                model=MODEL,
+                messages=msgs,  # type: ignore[arg-type]
+                temperature=0.3,
+                top_p=1.0,
+            )
             texts.append(reply.choices[0].message.content or "")
 
     async def run(batch: list[list[dict[str, str]]]) -> None:
@@ -301,8 +359,10 @@ async def _raw_worker(spec: dict[str, Any]) -> dict[str, Any]:
 
     url = urlsplit(spec["base_url"])
     body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "<response>\nhi\n</response>"}]})
-    request = (f"POST {url.path}/chat/completions HTTP/1.1\r\nhost: {url.netloc}\r\n"
-               f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n{body}").encode()
+    request = (
+        f"POST {url.path}/chat/completions HTTP/1.1\r\nhost: {url.netloc}\r\n"
+        f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n{body}"
+    ).encode()
 
     async def worker(queue: Iterator[int]) -> None:
         reader, writer = await asyncio.open_connection(url.hostname, url.port)
@@ -310,8 +370,11 @@ async def _raw_worker(spec: dict[str, Any]) -> dict[str, Any]:
             writer.write(request)
             await writer.drain()
             head = await reader.readuntil(b"\r\n\r\n")
-            length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                          if line.lower().startswith(b"content-length:"))
+            length = next(
+                int(line.split(b":", 1)[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
             await reader.readexactly(length)
         writer.close()
 
@@ -331,8 +394,21 @@ def worker_main(spec: dict[str, Any]) -> None:
 
 
 def cli_command(source: Path, output: Path, base_url: str, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "realign._cli", "reformat", str(source), "-o", str(output),
-            "--base-url", base_url, "--model", MODEL, "-q", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "realign._cli.main",
+        "reformat",
+        str(source),
+        "-o",
+        str(output),
+        "--base-url",
+        base_url,
+        "--model",
+        MODEL,
+        "-q",
+        *extra,
+    ]
 
 
 @dataclass
@@ -418,8 +494,13 @@ QUICK = Sizes(a_rows=500, a_latency=1.0, b_rows=500, b_repeats=1, c_rows=20_000,
 def bench_throughput(s: Sizes, seed: int) -> list[Figure]:
     with stand_in(latency=s.a_latency) as server:
         # warm-up: 5 rows, so one-time lazy imports and model building in the SDK are not counted
-        base = {"base_url": server.base_url, "rows": s.a_rows, "seed": seed, "concurrency": s.a_concurrency,
-                "warmup": 5}
+        base = {
+            "base_url": server.base_url,
+            "rows": s.a_rows,
+            "seed": seed,
+            "concurrency": s.a_concurrency,
+            "warmup": 5,
+        }
         raw = run_worker({**base, "kind": "raw"})
         sdk = run_worker({**base, "kind": "sdk"})
         server.reset()
@@ -429,16 +510,35 @@ def bench_throughput(s: Sizes, seed: int) -> list[Figure]:
     rewritten = r["tags"].get("rewrite", 0)
     ratio = (r["cpu"] / r["rows"]) / (sdk["cpu"] / sdk["rows"])
     return [
-        Figure("a", f"throughput, {s.a_rows} rows, {s.a_latency:g}s latency, concurrency {s.a_concurrency}",
-               f"{fraction:.3f} of ideal ({r['wall']:.2f}s vs {ideal:.2f}s; {r['rows'] / r['wall']:.1f} rows/s)",
-               ">= 0.95", fraction >= 0.95),
-        Figure("a", "  reference: the bare SDK, same calls",
-               f"{ideal / sdk['wall']:.3f} of ideal ({sdk['wall']:.2f}s)", "", None),
-        Figure("a", "  reference: a minimal asyncio HTTP client (server ceiling)",
-               f"{ideal / raw['wall']:.3f} of ideal ({raw['wall']:.2f}s)", "", None),
-        Figure("a", "  rows rewritten / server peak in flight / CPU per row vs SDK",
-               f"{rewritten}/{r['rows']} / {r['peak_in_flight']} / {ratio:.2f}x "
-               f"({1000 * r['cpu'] / r['rows']:.2f} vs {1000 * sdk['cpu'] / sdk['rows']:.2f} ms)", "", None),
+        Figure(
+            "a",
+            f"throughput, {s.a_rows} rows, {s.a_latency:g}s latency, concurrency {s.a_concurrency}",
+            f"{fraction:.3f} of ideal ({r['wall']:.2f}s vs {ideal:.2f}s; {r['rows'] / r['wall']:.1f} rows/s)",
+            ">= 0.95",
+            fraction >= 0.95,
+        ),
+        Figure(
+            "a",
+            "  reference: the bare SDK, same calls",
+            f"{ideal / sdk['wall']:.3f} of ideal ({sdk['wall']:.2f}s)",
+            "",
+            None,
+        ),
+        Figure(
+            "a",
+            "  reference: a minimal asyncio HTTP client (server ceiling)",
+            f"{ideal / raw['wall']:.3f} of ideal ({raw['wall']:.2f}s)",
+            "",
+            None,
+        ),
+        Figure(
+            "a",
+            "  rows rewritten / server peak in flight / CPU per row vs SDK",
+            f"{rewritten}/{r['rows']} / {r['peak_in_flight']} / {ratio:.2f}x "
+            f"({1000 * r['cpu'] / r['rows']:.2f} vs {1000 * sdk['cpu'] / sdk['rows']:.2f} ms)",
+            "",
+            None,
+        ),
     ]
 
 
@@ -446,8 +546,13 @@ def bench_cpu(s: Sizes, seed: int, tmp: Path, profile_dir: Path | None) -> list[
     concurrency = 100
     results: dict[str, list[dict[str, Any]]] = {}
     with stand_in() as server:
-        base = {"base_url": server.base_url, "rows": s.b_rows, "seed": seed, "concurrency": concurrency,
-                "warmup": min(200, s.b_rows)}
+        base = {
+            "base_url": server.base_url,
+            "rows": s.b_rows,
+            "seed": seed,
+            "concurrency": concurrency,
+            "warmup": min(200, s.b_rows),
+        }
         modes: dict[str, dict[str, Any]] = {
             "sdk": {"kind": "sdk"},
             "nocache": {"kind": "pipeline", "classifier": "given"},
@@ -477,10 +582,20 @@ def bench_cpu(s: Sizes, seed: int, tmp: Path, profile_dir: Path | None) -> list[
         return min(float(r["cpu"]) / int(r["rows"]) for r in results[mode])  # the least-disturbed repeat
 
     sdk = per_row("sdk")
-    figures = [Figure("b", f"bare SDK CPU per request ({s.b_rows} calls, concurrency {concurrency}, 0 latency)",
-                      f"{sdk * 1000:.2f} ms", "", None)]
-    labels = {"nocache": "Pipeline, task given, no cache", "cache": "Pipeline, task given, SQLite cache (cold)",
-              "embedded": "Pipeline, embedded classifier, no cache"}
+    figures = [
+        Figure(
+            "b",
+            f"bare SDK CPU per request ({s.b_rows} calls, concurrency {concurrency}, 0 latency)",
+            f"{sdk * 1000:.2f} ms",
+            "",
+            None,
+        )
+    ]
+    labels = {
+        "nocache": "Pipeline, task given, no cache",
+        "cache": "Pipeline, task given, SQLite cache (cold)",
+        "embedded": "Pipeline, embedded classifier, no cache",
+    }
     for mode, label in labels.items():
         if mode not in results:
             error = results.get("embedded_error", [{"error": "not run"}])[0]["error"]
@@ -490,10 +605,16 @@ def bench_cpu(s: Sizes, seed: int, tmp: Path, profile_dir: Path | None) -> list[
         last = results[mode][-1]
         calls = last["server"]["chat"]
         note = "" if calls == last["rows"] else f", {calls} calls"
-        figures.append(Figure("b", f"CPU ratio: {label}",
-                              f"{ours / sdk:.2f}x ({ours * 1000:.2f} ms/row{note}; "
-                              f"rewritten {last['tags'].get('rewrite', 0)}/{last['rows']})",
-                              "<= 1.5", ours / sdk <= 1.5))
+        figures.append(
+            Figure(
+                "b",
+                f"CPU ratio: {label}",
+                f"{ours / sdk:.2f}x ({ours * 1000:.2f} ms/row{note}; "
+                f"rewritten {last['tags'].get('rewrite', 0)}/{last['rows']})",
+                "<= 1.5",
+                ours / sdk <= 1.5,
+            )
+        )
     return figures
 
 
@@ -506,21 +627,32 @@ def bench_memory(s: Sizes, seed: int, tmp: Path) -> list[Figure]:
         for label, flags in (("--no-cache", ["--no-cache"]), ("--cache", ["--cache", str(tmp / "rss-cache.sqlite")])):
             output = tmp / f"rss-output{label}.jsonl"
             server.reset()
-            run = run_cli(cli_command(source, output, server.base_url, *flags, "--concurrency", "64"),
-                          sample_rss=True)
+            run = run_cli(cli_command(source, output, server.base_url, *flags, "--concurrency", "64"), sample_rss=True)
             if run.returncode != 0:
-                figures.append(Figure("c", f"peak RSS, {s.c_rows:,} rows, {label}", f"CLI failed: "
-                                      f"{run.stderr.strip().splitlines()[-1:]}", "< 300 MB", False))
+                figures.append(
+                    Figure(
+                        "c",
+                        f"peak RSS, {s.c_rows:,} rows, {label}",
+                        f"CLI failed: {run.stderr.strip().splitlines()[-1:]}",
+                        "< 300 MB",
+                        False,
+                    )
+                )
                 continue
             lines = sum(1 for _ in output.open(encoding="utf-8"))
             served = server.stats()["chat"]
             early = [mb for t, mb in run.rss_samples if t >= run.wall * 0.2]
             growth = f"; RSS at 20% of the run {early[0]:.0f} MB" if early else ""
             ok = run.maxrss_mb < 300 and lines == s.c_rows
-            figures.append(Figure(
-                "c", f"peak RSS, CLI, {s.c_rows:,} rows ({size_mb:.0f} MB, {calls:,} need a call), {label}",
-                f"{run.maxrss_mb:.0f} MB{growth}; {lines:,} rows out, {served:,} calls, {run.wall:.0f}s",
-                "< 300 MB", ok))
+            figures.append(
+                Figure(
+                    "c",
+                    f"peak RSS, CLI, {s.c_rows:,} rows ({size_mb:.0f} MB, {calls:,} need a call), {label}",
+                    f"{run.maxrss_mb:.0f} MB{growth}; {lines:,} rows out, {served:,} calls, {run.wall:.0f}s",
+                    "< 300 MB",
+                    ok,
+                )
+            )
     return figures
 
 
@@ -542,23 +674,43 @@ def bench_resume(s: Sizes, seed: int, tmp: Path) -> list[Figure]:
     rewritten = sum(r["realign"]["tag"] == "rewrite" for r in out)
     twice = total - rows
     figures = [
-        Figure("d", f"calls paid twice after SIGKILL ({rows} rows, 0.2s latency, concurrency {concurrency})",
-               f"{twice} (killed at {at_kill} calls, exit {first.returncode}; {total} calls in all)",
-               f"<= {concurrency}", 0 <= twice <= concurrency),
-        Figure("d", "  every row out after the resumed run",
-               f"{len(out)}/{rows} rows, in order: {complete}, rewritten {rewritten}, exit {second.returncode}",
-               "all rows", complete and second.returncode == 0),
+        Figure(
+            "d",
+            f"calls paid twice after SIGKILL ({rows} rows, 0.2s latency, concurrency {concurrency})",
+            f"{twice} (killed at {at_kill} calls, exit {first.returncode}; {total} calls in all)",
+            f"<= {concurrency}",
+            0 <= twice <= concurrency,
+        ),
+        Figure(
+            "d",
+            "  every row out after the resumed run",
+            f"{len(out)}/{rows} rows, in order: {complete}, rewritten {rewritten}, exit {second.returncode}",
+            "all rows",
+            complete and second.returncode == 0,
+        ),
     ]
     if leftovers:
-        figures.append(Figure("d", "  temporary files of the killed run left beside the output",
-                              ", ".join(leftovers[:3]), "", None))
+        figures.append(
+            Figure(
+                "d", "  temporary files of the killed run left beside the output", ", ".join(leftovers[:3]), "", None
+            )
+        )
     return figures
 
 
 def bench_faults(s: Sizes, seed: int) -> list[Figure]:
     with stand_in(latency=0.2, fault_rate=0.2, seed=seed) as server:
-        r = run_worker({"kind": "pipeline", "base_url": server.base_url, "rows": s.e_rows, "seed": seed,
-                        "concurrency": 100, "classifier": "given", "warmup": 0})
+        r = run_worker(
+            {
+                "kind": "pipeline",
+                "base_url": server.base_url,
+                "rows": s.e_rows,
+                "seed": seed,
+                "concurrency": 100,
+                "classifier": "given",
+                "warmup": 0,
+            }
+        )
     rewritten = r["tags"].get("rewrite", 0)
     share = rewritten / s.e_rows
     faults = r["server"]["429"] + r["server"]["500"]
@@ -566,26 +718,36 @@ def bench_faults(s: Sizes, seed: int) -> list[Figure]:
     failed_rows = sum(given_up.values())
     why = f" ({', '.join(f'{k} {v}' for k, v in given_up.items())})" if given_up else ""
     return [
-        Figure("e", f"20% faults (429 retry-after-ms 50 / 500), {s.e_rows} rows, 0.2s latency",
-               f"{share:.1%} rewritten; {r['rows']}/{s.e_rows} rows out in order: {r['in_order']}",
-               ">= 99%, all rows", share >= 0.99 and r["rows"] == s.e_rows and r["in_order"]),
-        Figure("e", "  retries / faults (429, 500) / rows given up / wall time",
-               f"{faults - failed_rows} / {faults} ({r['server']['429']}, {r['server']['500']}) / {failed_rows}{why} / "
-               f"{r['wall']:.1f}s (no-fault ideal {s.e_rows * 0.2 / 100:.1f}s)", "", None),
+        Figure(
+            "e",
+            f"20% faults (429 retry-after-ms 50 / 500), {s.e_rows} rows, 0.2s latency",
+            f"{share:.1%} rewritten; {r['rows']}/{s.e_rows} rows out in order: {r['in_order']}",
+            ">= 99%, all rows",
+            share >= 0.99 and r["rows"] == s.e_rows and r["in_order"],
+        ),
+        Figure(
+            "e",
+            "  retries / faults (429, 500) / rows given up / wall time",
+            f"{faults - failed_rows} / {faults} ({r['server']['429']}, {r['server']['500']}) / {failed_rows}{why} / "
+            f"{r['wall']:.1f}s (no-fault ideal {s.e_rows * 0.2 / 100:.1f}s)",
+            "",
+            None,
+        ),
     ]
 
 
 def embedded_ready(wait: float) -> bool:
-    """The CLI needs ``realign._embedded``; wait up to ``wait`` seconds for it to appear."""
+    """The CLI needs ``realign._classify.embedded``; wait up to ``wait`` seconds for it to appear."""
     deadline = time.monotonic() + wait
     while True:
-        probe = subprocess.run([sys.executable, "-c", "import realign._embedded"], capture_output=True,
-                               env=child_env())
+        probe = subprocess.run(
+            [sys.executable, "-c", "import realign._classify.embedded"], capture_output=True, env=child_env()
+        )
         if probe.returncode == 0:
             return True
         if time.monotonic() >= deadline:
             return False
-        print("waiting for realign._embedded ...", file=sys.stderr)
+        print("waiting for realign._classify.embedded ...", file=sys.stderr)
         time.sleep(min(60.0, max(1.0, deadline - time.monotonic())))
 
 
@@ -608,10 +770,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="a,b,c,d,e", help="comma-separated parts to run (default: all)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--rss-rows", type=int, help="rows of the memory benchmark (default: 200000; quick 20000)")
-    parser.add_argument("--rss-call-share", type=float,
-                        help="share of those rows that need an LLM call (default: 0.1; the rest pass through)")
-    parser.add_argument("--wait-embedded", type=float, default=0, metavar="S",
-                        help="wait up to S seconds for realign._embedded (the CLI needs it)")
+    parser.add_argument(
+        "--rss-call-share",
+        type=float,
+        help="share of those rows that need an LLM call (default: 0.1; the rest pass through)",
+    )
+    parser.add_argument(
+        "--wait-embedded",
+        type=float,
+        default=0,
+        metavar="S",
+        help="wait up to S seconds for realign._classify.embedded (the CLI needs it)",
+    )
     parser.add_argument("--profile", metavar="DIR", help="write cProfile stats of the (b) runs into DIR")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
     args = parser.parse_args(argv)
@@ -640,17 +810,24 @@ def main(argv: list[str] | None = None) -> int:
             if part not in parts:
                 continue
             if part in "cd" and not cli_ok:
-                figures.append(Figure(part, "CLI benchmark", "not run: realign._embedded is missing", "", False))
+                figures.append(
+                    Figure(part, "CLI benchmark", "not run: realign._classify.embedded is missing", "", False)
+                )
                 continue
             t0 = time.perf_counter()
             print(f"running ({part}); load average {os.getloadavg()[0]:.2f} ...", file=sys.stderr, flush=True)
             figures.extend(step())
-            print(f"  ({part}) took {time.perf_counter() - t0:.0f}s; load average {os.getloadavg()[0]:.2f}",
-                  file=sys.stderr, flush=True)
+            print(
+                f"  ({part}) took {time.perf_counter() - t0:.0f}s; load average {os.getloadavg()[0]:.2f}",
+                file=sys.stderr,
+                flush=True,
+            )
     figures.sort(key=lambda f: f.part)
     print_table(figures)
-    print(f"\ntotal time {time.perf_counter() - started:.0f}s; "
-          f"{sum(f.passed is True for f in figures)} pass, {sum(f.passed is False for f in figures)} fail")
+    print(
+        f"\ntotal time {time.perf_counter() - started:.0f}s; "
+        f"{sum(f.passed is True for f in figures)} pass, {sum(f.passed is False for f in figures)} fail"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps([f.__dict__ for f in figures], indent=2) + "\n", encoding="utf-8")
     return 0 if all(f.passed is not False for f in figures) else 1

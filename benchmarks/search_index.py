@@ -1,4 +1,4 @@
-"""Benchmark of the embedded search index (``realign._index``): build speed, size, query latency.
+"""Benchmark of the embedded search index (``realign._search.index``): build speed, size, query latency.
 
 Builds an index of synthetic passages (deterministic pseudo-text drawn from a Zipf-distributed
 vocabulary, no downloads), then times instruction-like queries through ``LocalIndex.search``, one
@@ -24,10 +24,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 try:
-    from realign._index import COMMON_FRACTION, LocalIndex, build_index
+    from realign._search.index import COMMON_FRACTION, LocalIndex, build_index
 except ImportError:  # run from a checkout without installing the package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from realign._index import COMMON_FRACTION, LocalIndex, build_index
+    from realign._search.index import COMMON_FRACTION, LocalIndex, build_index
 
 SYLLABLES = [c + v for c in "bcdfghjklmnprstvwz" for v in ("a", "e", "i", "o", "u", "ai", "ou")]
 TEMPLATES = [

@@ -45,8 +45,18 @@ class StandIn:
         self.reset()
 
     def reset(self) -> None:
-        self.counts: dict[str, int] = {"requests": 0, "chat": 0, "ok": 0, "429": 0, "500": 0, "completions": 0,
-                                       "completed": 0, "in_flight": 0, "peak_in_flight": 0, "connections": 0}
+        self.counts: dict[str, int] = {
+            "requests": 0,
+            "chat": 0,
+            "ok": 0,
+            "429": 0,
+            "500": 0,
+            "completions": 0,
+            "completed": 0,
+            "in_flight": 0,
+            "peak_in_flight": 0,
+            "connections": 0,
+        }
 
     def delay(self) -> float:
         if not self.jitter:
@@ -71,9 +81,14 @@ class StandIn:
             return await self.chat(body)
         if path.endswith("/completions"):
             self.counts["completions"] += 1
-            reply = {"id": "cmpl-standin", "object": "text_completion", "created": 0, "model": "stand-in",
-                     "choices": [{"index": 0, "text": " open_qa", "finish_reason": "stop", "logprobs": None}],
-                     "usage": {"prompt_tokens": 100, "completion_tokens": 2, "total_tokens": 102}}
+            reply = {
+                "id": "cmpl-standin",
+                "object": "text_completion",
+                "created": 0,
+                "model": "stand-in",
+                "choices": [{"index": 0, "text": " open_qa", "finish_reason": "stop", "logprobs": None}],
+                "usage": {"prompt_tokens": 100, "completion_tokens": 2, "total_tokens": 102},
+            }
             if self.latency:
                 await asyncio.sleep(self.latency)
             return 200, {}, json.dumps(reply).encode()
@@ -84,8 +99,11 @@ class StandIn:
         if self.fault_rate and self.rng.random() < self.fault_rate:
             if self.rng.random() < 0.5:
                 self.counts["429"] += 1
-                return 429, {"retry-after-ms": str(self.retry_after_ms)}, _error(
-                    "Rate limit reached (stand-in)", "requests", code="rate_limit_exceeded")
+                return (
+                    429,
+                    {"retry-after-ms": str(self.retry_after_ms)},
+                    _error("Rate limit reached (stand-in)", "requests", code="rate_limit_exceeded"),
+                )
             self.counts["500"] += 1
             return 500, {}, _error("The server had an error (stand-in)", "server_error")
         try:
@@ -104,12 +122,25 @@ class StandIn:
         text = f"Reasoning: the criteria ask for a heading first.\nRevised response:\n**Answer**\n\n{original}"
         n = int(body.get("n") or 1)
         reply = {
-            "id": "chatcmpl-standin", "object": "chat.completion", "created": 0, "model": body.get("model", "stand-in"),
-            "choices": [{"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": "stop",
-                         "logprobs": None} for i in range(n)],
-            "usage": {"prompt_tokens": prompt_chars // 4, "completion_tokens": n * (len(text) // 4),
-                      "total_tokens": prompt_chars // 4 + n * (len(text) // 4),
-                      "prompt_tokens_details": {"cached_tokens": 0}},
+            "id": "chatcmpl-standin",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body.get("model", "stand-in"),
+            "choices": [
+                {
+                    "index": i,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": "stop",
+                    "logprobs": None,
+                }
+                for i in range(n)
+            ],
+            "usage": {
+                "prompt_tokens": prompt_chars // 4,
+                "completion_tokens": n * (len(text) // 4),
+                "total_tokens": prompt_chars // 4 + n * (len(text) // 4),
+                "prompt_tokens_details": {"cached_tokens": 0},
+            },
         }
         if self.latency:
             await asyncio.sleep(self.delay())
@@ -149,9 +180,12 @@ class StandIn:
                 finally:
                     self.counts["in_flight"] -= 1
                 close = headers.get("connection", "").lower() == "close" or version == "HTTP/1.0"
-                out = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}",
-                       "content-type: application/json", f"content-length: {len(payload)}",
-                       "connection: close" if close else "connection: keep-alive"]
+                out = [
+                    f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}",
+                    "content-type: application/json",
+                    f"content-length: {len(payload)}",
+                    "connection: close" if close else "connection: keep-alive",
+                ]
                 out += [f"{k}: {v}" for k, v in extra.items()]
                 writer.write(("\r\n".join(out) + "\r\n\r\n").encode("latin-1") + payload)
                 await writer.drain()
@@ -197,8 +231,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0: any free port (printed on stdout)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
-    parser.add_argument("--jitter", type=float, default=0.0,
-                        help="spread of the latency: uniform in latency x [1-J, 1+J] (mean unchanged)")
+    parser.add_argument(
+        "--jitter",
+        type=float,
+        default=0.0,
+        help="spread of the latency: uniform in latency x [1-J, 1+J] (mean unchanged)",
+    )
     parser.add_argument("--fault-rate", type=float, default=0.0, help="share of chat calls answered 429/500")
     parser.add_argument("--seed", type=int, default=0, help="seed of the fault draws")
     parser.add_argument("--retry-after-ms", type=int, default=50, help="retry-after-ms of the 429 answers")

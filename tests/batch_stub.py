@@ -78,8 +78,12 @@ class FakeBatchAPI:
 
     def client(self) -> openai.AsyncOpenAI:
         transport = httpx2.MockTransport(self.handle)
-        return openai.AsyncOpenAI(api_key="sk-test", base_url="https://api.openai.test/v1", max_retries=0,
-                                  http_client=httpx2.AsyncClient(transport=transport))
+        return openai.AsyncOpenAI(
+            api_key="sk-test",
+            base_url="https://api.openai.test/v1",
+            max_retries=0,
+            http_client=httpx2.AsyncClient(transport=transport),
+        )
 
     @property
     def creates(self) -> int:
@@ -105,8 +109,11 @@ class FakeBatchAPI:
         if match := re.fullmatch(r"/v1/batches/([^/]+)", path):
             return self._retrieve(match.group(1))
         if match := re.fullmatch(r"/v1/files/([^/]+)/content", path):
-            return httpx2.Response(200, headers={"content-type": "application/octet-stream"},
-                                   content=self._pieces(self.content(match.group(1))))
+            return httpx2.Response(
+                200,
+                headers={"content-type": "application/octet-stream"},
+                content=self._pieces(self.content(match.group(1))),
+            )
         if method == "POST" and path == "/v1/chat/completions" and self.online:
             body = json.loads(request.content)
             self.chat_bodies.append(body)
@@ -123,7 +130,7 @@ class FakeBatchAPI:
             self.break_downloads -= 1
             stop = len(data) // 2
         for start in range(0, stop, self.chunk_size):
-            yield bytes(data[start:min(start + self.chunk_size, stop)])
+            yield bytes(data[start : min(start + self.chunk_size, stop)])
         if stop < len(data):
             yield b""
 
@@ -139,15 +146,26 @@ class FakeBatchAPI:
             return _error(self.fail_upload_with, "invalid_api_key", "Incorrect API key provided")
         head = f"Content-Type: {request.headers['content-type']}\r\n\r\n".encode()
         message = email.parser.BytesParser().parsebytes(head + request.content)
-        parts: dict[Any, Any] = {part.get_param("name", header="content-disposition"): part
-                                 for part in cast(list[Any], message.get_payload())}
+        parts: dict[Any, Any] = {
+            part.get_param("name", header="content-disposition"): part
+            for part in cast(list[Any], message.get_payload())
+        }
         assert parts["purpose"].get_payload() == "batch"
         data: bytes = parts["file"].get_payload(decode=True)
         file_id = f"file-{next(self._ids)}"
         self.files[file_id] = data
-        return httpx2.Response(200, json={"id": file_id, "object": "file", "bytes": len(data), "created_at": 0,
-                                          "filename": parts["file"].get_filename(), "purpose": "batch",
-                                          "status": "processed"})
+        return httpx2.Response(
+            200,
+            json={
+                "id": file_id,
+                "object": "file",
+                "bytes": len(data),
+                "created_at": 0,
+                "filename": parts["file"].get_filename(),
+                "purpose": "batch",
+                "status": "processed",
+            },
+        )
 
     def _create(self, body: dict[str, Any]) -> httpx2.Response:
         assert body["endpoint"] == "/v1/chat/completions" and body["completion_window"] == "24h"
@@ -185,12 +203,31 @@ class FakeBatchAPI:
             if fate == "ok":
                 output.append(_result(line, 200, self.reply(line["body"])))
             elif fate == "error":
-                errors.append(_result(line, 400, {"error": {"message": "Invalid 'messages'", "type":
-                                                            "invalid_request_error", "code": "invalid_value"}}))
+                errors.append(
+                    _result(
+                        line,
+                        400,
+                        {
+                            "error": {
+                                "message": "Invalid 'messages'",
+                                "type": "invalid_request_error",
+                                "code": "invalid_value",
+                            }
+                        },
+                    )
+                )
             elif fate == "expired":
-                errors.append({"id": "r", "custom_id": line["custom_id"], "response": None,
-                               "error": {"code": "batch_expired", "message": "This request could not be executed "
-                                         "before the completion window expired."}})
+                errors.append(
+                    {
+                        "id": "r",
+                        "custom_id": line["custom_id"],
+                        "response": None,
+                        "error": {
+                            "code": "batch_expired",
+                            "message": "This request could not be executed before the completion window expired.",
+                        },
+                    }
+                )
         self._random.shuffle(output)
         batch.counts = {"completed": len(output), "failed": len(errors)}
         batch.output_file_id = self._store(output)
@@ -206,23 +243,39 @@ class FakeBatchAPI:
     def _json(self, batch: FakeBatch) -> dict[str, Any]:
         errors = None
         if batch.status == "failed":
-            errors = {"object": "list", "data": [{"code": "invalid_model", "message": "model not available",
-                                                  "line": 1, "param": "body.model"}]}
+            errors = {
+                "object": "list",
+                "data": [{"code": "invalid_model", "message": "model not available", "line": 1, "param": "body.model"}],
+            }
         counts = {"total": len(batch.lines), "completed": 0, "failed": 0, **batch.counts}
-        return {"id": batch.id, "object": "batch", "endpoint": "/v1/chat/completions", "completion_window": "24h",
-                "created_at": 0, "input_file_id": batch.input_file_id, "status": batch.status,
-                "output_file_id": batch.output_file_id, "error_file_id": batch.error_file_id, "errors": errors,
-                "request_counts": counts}
+        return {
+            "id": batch.id,
+            "object": "batch",
+            "endpoint": "/v1/chat/completions",
+            "completion_window": "24h",
+            "created_at": 0,
+            "input_file_id": batch.input_file_id,
+            "status": batch.status,
+            "output_file_id": batch.output_file_id,
+            "error_file_id": batch.error_file_id,
+            "errors": errors,
+            "request_counts": counts,
+        }
 
 
 def _result(line: dict[str, Any], status: int, body: dict[str, Any]) -> dict[str, Any]:
-    return {"id": f"batch_req_{line['custom_id'][:8]}", "custom_id": line["custom_id"],
-            "response": {"status_code": status, "request_id": "req", "body": body}, "error": None}
+    return {
+        "id": f"batch_req_{line['custom_id'][:8]}",
+        "custom_id": line["custom_id"],
+        "response": {"status_code": status, "request_id": "req", "body": body},
+        "error": None,
+    }
 
 
 def _error(status: int, code: str, message: str) -> httpx2.Response:
-    return httpx2.Response(status, json={"error": {"message": message, "type": "invalid_request_error",
-                                                   "code": code, "param": None}})
+    return httpx2.Response(
+        status, json={"error": {"message": message, "type": "invalid_request_error", "code": code, "param": None}}
+    )
 
 
 class BatchServer(LocalHTTPServer):
@@ -252,8 +305,9 @@ class BatchServer(LocalHTTPServer):
                 return self.rfile.read(int(self.headers.get("content-length", 0)))
 
             def _serve(self, body: bytes) -> None:
-                request = httpx2.Request(self.command, f"http://127.0.0.1{self.path}", headers=dict(self.headers),
-                                         content=body)
+                request = httpx2.Request(
+                    self.command, f"http://127.0.0.1{self.path}", headers=dict(self.headers), content=body
+                )
                 with lock:
                     if match := re.fullmatch(r"/v1/files/([^/]+)/content", request.url.path):
                         api.calls.append((self.command, request.url.path))

@@ -24,11 +24,20 @@ _RESPONSE = re.compile(r"<response>\n(.*)\n</response>", re.DOTALL)
 
 def chat_reply(text: str, *, n: int = 1, finish: str = "stop", usage: dict[str, Any] | None = None) -> Any:
     return {
-        "id": "chatcmpl-stub", "object": "chat.completion", "created": 0, "model": "stub",
-        "choices": [{"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": finish}
-                    for i in range(n)],
-        "usage": usage or {"prompt_tokens": 100, "completion_tokens": 40, "total_tokens": 140,
-                           "prompt_tokens_details": {"cached_tokens": 20}},
+        "id": "chatcmpl-stub",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "stub",
+        "choices": [
+            {"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": finish} for i in range(n)
+        ],
+        "usage": usage
+        or {
+            "prompt_tokens": 100,
+            "completion_tokens": 40,
+            "total_tokens": 140,
+            "prompt_tokens_details": {"cached_tokens": 20},
+        },
     }
 
 
@@ -40,8 +49,17 @@ def original_of(body: dict[str, Any]) -> str:
 def rewrite_handler(path: str, body: dict[str, Any]) -> Reply:
     """Rewrites by adding a short heading line: a faithful, longer rewrite that passes the checks."""
     if path.endswith("/completions") and "prompt" in body:
-        return 200, {}, {"id": "cmpl", "object": "text_completion", "created": 0, "model": "stub",
-                         "choices": [{"index": 0, "text": " open_qa", "finish_reason": "stop"}]}
+        return (
+            200,
+            {},
+            {
+                "id": "cmpl",
+                "object": "text_completion",
+                "created": 0,
+                "model": "stub",
+                "choices": [{"index": 0, "text": " open_qa", "finish_reason": "stop"}],
+            },
+        )
     original = original_of(body)
     text = f"Reasoning: add a heading.\nRevised response:\n**Answer**\n\n{original}"
     return 200, {}, chat_reply(text, n=body.get("n", 1))

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from conftest import read_jsonl, realign_row, write_jsonl
-from realign._cli import main
+from realign._cli.main import main
 from stub_server import StubServer, rewrite_handler
 
 ROW = realign_row("What is the capital of Peru?", "Lima is the capital of Peru.", "open_qa")
@@ -23,8 +23,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
 
 
 def reformat(tmp_path: Path, source: Path, *extra: str, base_url: str = "http://127.0.0.1:9/v1") -> list[str]:
-    return ["reformat", str(source), "-o", str(tmp_path / "out.jsonl"), "--base-url", base_url, "--no-cache",
-            *extra]
+    return ["reformat", str(source), "-o", str(tmp_path / "out.jsonl"), "--base-url", base_url, "--no-cache", *extra]
 
 
 def no_output(tmp_path: Path) -> bool:
@@ -35,8 +34,12 @@ def test_unknown_shape_names_the_line(tmp_path: Path, capsys: pytest.CaptureFixt
     source = tmp_path / "in.jsonl"
     source.write_text(json.dumps(ROW) + "\n" + json.dumps({"prompt": "x", "completion": "y"}) + "\n")
     code, err = run(capsys, *reformat(tmp_path, source))
-    assert code == 2 and err == f"error: {source} line 2: row of unknown shape " \
+    assert (
+        code == 2
+        and err
+        == f"error: {source} line 2: row of unknown shape "
         "(expected items, conversations, messages or instruction/output)\n"
+    )
     assert no_output(tmp_path)
 
 
@@ -58,11 +61,19 @@ def test_missing_input_and_unwritable_output(tmp_path: Path, capsys: pytest.Capt
     code, err = run(capsys, *reformat(tmp_path, tmp_path / "nope.jsonl"))
     assert code == 2 and err.strip() == f"error: {tmp_path / 'nope.jsonl'}: file not found"
     source = write_jsonl(tmp_path / "in.jsonl", [ROW])
-    code, err = run(capsys, "reformat", str(source), "-o", str(tmp_path / "missing" / "out.jsonl"),
-                    "--base-url", "http://127.0.0.1:9/v1")
+    code, err = run(
+        capsys,
+        "reformat",
+        str(source),
+        "-o",
+        str(tmp_path / "missing" / "out.jsonl"),
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+    )
     assert code == 2 and "does not exist" in err
-    code, err = run(capsys, "reformat", str(source), "-o", str(tmp_path / "out.csv"), "--base-url",
-                    "http://127.0.0.1:9/v1")
+    code, err = run(
+        capsys, "reformat", str(source), "-o", str(tmp_path / "out.csv"), "--base-url", "http://127.0.0.1:9/v1"
+    )
     assert code == 2 and "unsupported file type .csv" in err
 
 
@@ -84,8 +95,9 @@ def test_output_over_input_is_refused(tmp_path: Path, capsys: pytest.CaptureFixt
         (["--criteria", "/no/such/dir"], "criteria folder not found"),
     ],
 )
-def test_invalid_flags_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
-                                        message: str) -> None:
+def test_invalid_flags_are_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", [ROW])
     try:
         code, err = run(capsys, *reformat(tmp_path, source)[:-1], *args)
@@ -106,8 +118,17 @@ def test_classify_flag_combinations(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_too_long_for_the_context_is_kept_with_a_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     def handler(path: str, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
         if len(body["messages"][-1]["content"]) > 5000:
-            return 400, {}, {"error": {"message": "This model's maximum context length is 4096 tokens",
-                                       "type": "invalid_request_error", "code": "context_length_exceeded"}}
+            return (
+                400,
+                {},
+                {
+                    "error": {
+                        "message": "This model's maximum context length is 4096 tokens",
+                        "type": "invalid_request_error",
+                        "code": "context_length_exceeded",
+                    }
+                },
+            )
         return rewrite_handler(path, body)
 
     long_row = realign_row("Summarise the history of Rome in detail.", "Rome " * 3000, "open_qa")
@@ -120,10 +141,18 @@ def test_too_long_for_the_context_is_kept_with_a_reason(tmp_path: Path, capsys: 
 
 
 def test_empty_response_is_kept_and_no_row_is_dropped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rows = [realign_row("Say something", "   ", "open_qa"),
-            {"items": [{"from": "human", "value": "Only a question"}]},
-            {"items": [{"from": "human", "value": "a"}, {"from": "gpt", "value": "b"},
-                       {"from": "human", "value": "c"}, {"from": "gpt", "value": "d"}]}]
+    rows = [
+        realign_row("Say something", "   ", "open_qa"),
+        {"items": [{"from": "human", "value": "Only a question"}]},
+        {
+            "items": [
+                {"from": "human", "value": "a"},
+                {"from": "gpt", "value": "b"},
+                {"from": "human", "value": "c"},
+                {"from": "gpt", "value": "d"},
+            ]
+        },
+    ]
     source = write_jsonl(tmp_path / "in.jsonl", rows)
     with StubServer() as stub:
         code, _ = run(capsys, *reformat(tmp_path, source, base_url=stub.base_url))

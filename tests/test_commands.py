@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from conftest import read_jsonl, realign_row, write_jsonl
-from realign._cli import main
-from realign._cost import Price, price_for
+from realign._cli.main import main
+from realign._jobs.cost import Price, price_for
 from realign._models import Usage
 from stub_server import StubServer, chat_reply
 
@@ -30,8 +30,10 @@ def test_dry_run_needs_no_key_and_makes_no_call(capsys: pytest.CaptureFixture[st
 def test_dry_run_unknown_model_price(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["reformat", str(SAMPLE), "--dry-run", "--model", "my-local-model"]) == 0
     assert "give --price-in and --price-out" in capsys.readouterr().out
-    assert main(["reformat", str(SAMPLE), "--dry-run", "--model", "my-local-model", "--price-in", "1",
-                 "--price-out", "2"]) == 0
+    assert (
+        main(["reformat", str(SAMPLE), "--dry-run", "--model", "my-local-model", "--price-in", "1", "--price-out", "2"])
+        == 0
+    )
     assert "at $1.0/1M in, $2.0/1M out" in capsys.readouterr().out
 
 
@@ -51,8 +53,10 @@ def test_prices() -> None:
 
 
 def test_classify_embedded_keeps_fields_and_given_categories(tmp_path: Path) -> None:
-    rows = [{"instruction": "Translate 'good morning' into French.", "extra": 1},
-            {"instruction": "Whatever", "category": "poem_generation"}]
+    rows = [
+        {"instruction": "Translate 'good morning' into French.", "extra": 1},
+        {"instruction": "Whatever", "category": "poem_generation"},
+    ]
     source = write_jsonl(tmp_path / "in.jsonl", rows)
     out = tmp_path / "out.jsonl"
     assert main(["classify", str(source), "-o", str(out), "--classifier", "embedded", "-q"]) == 0
@@ -75,22 +79,52 @@ def answer_with(text: str) -> Any:
     def handler(path: str, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
         if path.endswith("/chat/completions"):
             return 200, {}, chat_reply(text)
-        return 200, {}, {"id": "c", "object": "text_completion", "created": 0, "model": "m",
-                         "choices": [{"index": 0, "text": text, "finish_reason": "stop"}]}
+        return (
+            200,
+            {},
+            {
+                "id": "c",
+                "object": "text_completion",
+                "created": 0,
+                "model": "m",
+                "choices": [{"index": 0, "text": text, "finish_reason": "stop"}],
+            },
+        )
+
     return handler
 
 
 @pytest.mark.parametrize(
     ("mode", "answer", "expected"),
-    [("llm", "`Math_Puzzles`", "math_puzzles"), ("llm", "The task is open qa.", "open_qa"),
-     ("llm", "no idea", "default"), ("completion", " code_correction\n", "code_correction")],
+    [
+        ("llm", "`Math_Puzzles`", "math_puzzles"),
+        ("llm", "The task is open qa.", "open_qa"),
+        ("llm", "no idea", "default"),
+        ("completion", " code_correction\n", "code_correction"),
+    ],
 )
 def test_classify_with_llm_modes(tmp_path: Path, mode: str, answer: str, expected: str) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", [{"instruction": "What is 2+2?"}])
     out = tmp_path / "out.jsonl"
     with StubServer(answer_with(answer)) as stub:
-        assert main(["classify", str(source), "-o", str(out), "--classifier", mode, "--base-url", stub.base_url,
-                     "--model", "clf", "-q"]) == 0
+        assert (
+            main(
+                [
+                    "classify",
+                    str(source),
+                    "-o",
+                    str(out),
+                    "--classifier",
+                    mode,
+                    "--base-url",
+                    stub.base_url,
+                    "--model",
+                    "clf",
+                    "-q",
+                ]
+            )
+            == 0
+        )
         path, body = stub.requests[0]
     assert read_jsonl(out)[0]["realign"]["task"] == expected
     if mode == "completion":
@@ -107,8 +141,23 @@ def test_cascade_sends_only_unsure_rows_to_the_llm(tmp_path: Path, capsys: pytes
     source = write_jsonl(tmp_path / "in.jsonl", rows)
     out = tmp_path / "out.jsonl"
     with StubServer(answer_with("open_qa")) as stub:
-        assert main(["classify", str(source), "-o", str(out), "--classifier", "cascade", "--base-url",
-                     stub.base_url, "--cascade-threshold", "0.99"]) == 0
+        assert (
+            main(
+                [
+                    "classify",
+                    str(source),
+                    "-o",
+                    str(out),
+                    "--classifier",
+                    "cascade",
+                    "--base-url",
+                    stub.base_url,
+                    "--cascade-threshold",
+                    "0.99",
+                ]
+            )
+            == 0
+        )
         calls = len(stub.requests)
     err = capsys.readouterr().err
     counts = ast.literal_eval(err.split("classifier: ")[1].splitlines()[0])  # the summary prints a dict
@@ -117,24 +166,32 @@ def test_cascade_sends_only_unsure_rows_to_the_llm(tmp_path: Path, capsys: pytes
 
 
 def test_classify_eval(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    labelled = write_jsonl(tmp_path / "gold.jsonl", [
-        {"instruction": "Translate 'good night' into Italian.", "category": "text_to_text_translation"},
-        {"instruction": "Write a haiku about snow.", "category": "poem_generation"},
-    ])
+    labelled = write_jsonl(
+        tmp_path / "gold.jsonl",
+        [
+            {"instruction": "Translate 'good night' into Italian.", "category": "text_to_text_translation"},
+            {"instruction": "Write a haiku about snow.", "category": "poem_generation"},
+        ],
+    )
     assert main(["classify", "--eval", str(labelled)]) == 0
     out = capsys.readouterr().out
     assert "rows: 2  accuracy: 100.0%  macro-F1: 1.000" in out and "by group:" in out
 
 
 def test_retrieve_then_reformat_reuses_evidence(tmp_path: Path, server: StubServer) -> None:
-    docs = write_jsonl(tmp_path / "docs.jsonl", [
-        {"title": "Boiling point", "text": "Water boils at 100 degrees Celsius at sea level pressure."},
-        {"title": "Granite", "text": "Granite is an igneous rock rich in quartz and feldspar."},
-    ])
+    docs = write_jsonl(
+        tmp_path / "docs.jsonl",
+        [
+            {"title": "Boiling point", "text": "Water boils at 100 degrees Celsius at sea level pressure."},
+            {"title": "Granite", "text": "Granite is an igneous rock rich in quartz and feldspar."},
+        ],
+    )
     index = tmp_path / "docs.idx"
     assert main(["index", str(docs), "-o", str(index)]) == 0
-    rows = [realign_row("At what temperature does water boil at sea level?", "100 degrees Celsius.", "open_qa"),
-            realign_row("Write a haiku", "Snow", "poem_generation")]
+    rows = [
+        realign_row("At what temperature does water boil at sea level?", "100 degrees Celsius.", "open_qa"),
+        realign_row("Write a haiku", "Snow", "poem_generation"),
+    ]
     source = write_jsonl(tmp_path / "in.jsonl", rows)
     staged = tmp_path / "staged.jsonl"
     assert main(["retrieve", str(source), "-o", str(staged), "--search", f"local:{index}", "-q"]) == 0
@@ -154,13 +211,31 @@ def test_reformat_with_local_search(tmp_path: Path, server: StubServer) -> None:
     (docs / "tea.md").write_text("# Green tea\n\nGreen tea is brewed at 80 degrees, not boiling.\n")
     index = tmp_path / "idx.db"
     assert main(["index", str(docs), "-o", str(index)]) == 0
-    rows = [realign_row("How do I brew green tea?", "Heat water to 80 degrees and steep for two minutes.",
-                        "how_to_generation"),
-            realign_row("Fix my code: print(1", "Add the missing bracket: print(1)", "code_correction")]
+    rows = [
+        realign_row(
+            "How do I brew green tea?", "Heat water to 80 degrees and steep for two minutes.", "how_to_generation"
+        ),
+        realign_row("Fix my code: print(1", "Add the missing bracket: print(1)", "code_correction"),
+    ]
     source = write_jsonl(tmp_path / "in.jsonl", rows)
     out = tmp_path / "out.json"
-    assert main(["reformat", str(source), "-o", str(out), "--base-url", server.base_url, "--no-cache",
-                 "--search", f"local:{index}", "-q"]) == 0
+    assert (
+        main(
+            [
+                "reformat",
+                str(source),
+                "-o",
+                str(out),
+                "--base-url",
+                server.base_url,
+                "--no-cache",
+                "--search",
+                f"local:{index}",
+                "-q",
+            ]
+        )
+        == 0
+    )
     tea, code = json.loads(out.read_text())
     assert tea["realign"]["evidence"] and "80 degrees" in tea["realign"]["evidence"][0]["text"]
     assert code["realign"]["evidence"] == []

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from realign._embedded import EmbeddedClassifier, _cue_rules, _trigger_key, _view, load_examples
+from realign._classify.embedded import EmbeddedClassifier, _cue_rules, _trigger_key, _view, load_examples
 from realign._exceptions import UsageError
 from realign._tasks import DEFAULT_TASK, TASKS, Task
 from realign._types import Classifier
@@ -373,7 +373,7 @@ def test_same_predictions_in_a_process_with_another_hash_seed(clf: EmbeddedClass
     texts = [text for text, _ in _rows(DEV_MULTILINGUAL)] + [text for text, _ in _heldout()[:200]]
     script = (
         "import json, sys\n"
-        "from realign._embedded import EmbeddedClassifier\n"
+        "from realign._classify.embedded import EmbeddedClassifier\n"
         "texts = json.loads(sys.stdin.read())\n"
         "print(json.dumps([[p.task, p.confidence] for p in EmbeddedClassifier().predict_many(texts)]))\n"
     )

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from realign._evidence import clean_evidence
 from realign._exceptions import InputError, UsageError
-from realign._index import LocalIndex, build_index, fts_query, query_terms, split_passages
 from realign._models import Evidence
+from realign._search.evidence import clean_evidence
+from realign._search.index import LocalIndex, build_index, fts_query, query_terms, split_passages
 
 DOCS = [
     {
@@ -258,7 +258,7 @@ def test_unwritable_output_folder_is_a_usage_error(tmp_path: Path, monkeypatch: 
         raise PermissionError(13, "Permission denied")
 
     # Root may write anywhere, so the refusal is simulated where the temporary file is created.
-    monkeypatch.setattr("realign._io.tempfile.mkstemp", refuse)
+    monkeypatch.setattr("realign._io.files.tempfile.mkstemp", refuse)
     with pytest.raises(UsageError, match=r"cannot write .*i\.sqlite: cannot create a file in .*out") as info:
         build_index(source, folder / "i.sqlite")
     assert "(Permission denied)" in str(info.value)

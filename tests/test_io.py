@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from realign import InputError, UsageError
-from realign._io import AtomicWriter, read_rows
-from realign._job import rows_of
-from realign._shapes import detect_shape
+from realign._io.files import AtomicWriter, read_rows
+from realign._io.shapes import detect_shape
+from realign._jobs.job import rows_of
 
 ROWS: list[dict[str, Any]] = [{"id": i, "text": "line\nbreak " * i, "nested": {"a": [1, 2, "]"]}} for i in range(50)]
 
@@ -25,7 +25,7 @@ def test_json_array_streams_with_line_numbers(tmp_path: Path) -> None:
 
 
 def test_json_array_small_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("realign._io._CHUNK", 7)  # values cut at every possible boundary
+    monkeypatch.setattr("realign._io.files._CHUNK", 7)  # values cut at every possible boundary
     path = tmp_path / "rows.json"
     path.write_text(json.dumps([*ROWS, 12345, "x"]))
     assert [r for _, r in read_rows(path)] == [*ROWS, 12345, "x"]
@@ -79,13 +79,27 @@ def test_writer_leaves_nothing_on_failure(tmp_path: Path) -> None:
 
 
 SHAPED = {
-    "realign": {"id": 1, "items": [{"from": "human", "value": "Q", "category": "open_qa"},
-                                   {"from": "gpt", "value": "A"}]},
-    "sharegpt": {"conversations": [{"from": "system", "value": "S"}, {"from": "human", "value": "Q"},
-                                   {"from": "gpt", "value": "A"}], "category": "open_qa"},
+    "realign": {
+        "id": 1,
+        "items": [{"from": "human", "value": "Q", "category": "open_qa"}, {"from": "gpt", "value": "A"}],
+    },
+    "sharegpt": {
+        "conversations": [
+            {"from": "system", "value": "S"},
+            {"from": "human", "value": "Q"},
+            {"from": "gpt", "value": "A"},
+        ],
+        "category": "open_qa",
+    },
     "alpaca": {"instruction": "Q", "input": "", "output": "A", "category": "open_qa"},
-    "openai": {"messages": [{"role": "system", "content": "S"}, {"role": "user", "content": "Q"},
-                            {"role": "assistant", "content": "A"}], "category": "open_qa"},
+    "openai": {
+        "messages": [
+            {"role": "system", "content": "S"},
+            {"role": "user", "content": "Q"},
+            {"role": "assistant", "content": "A"},
+        ],
+        "category": "open_qa",
+    },
 }
 
 
@@ -104,10 +118,18 @@ def test_shapes_extract_and_apply(name: str) -> None:
 def test_alpaca_input_joins_the_question_and_multi_turn_passes() -> None:
     alpaca = detect_shape({"instruction": "Summarise:", "input": "Long text", "output": "Short"})
     assert alpaca is not None
-    assert alpaca.extract({"instruction": "Summarise:", "input": "Long text", "output": "S"}).question == \
-        "Summarise:\n\nLong text"
-    row = {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
-                        {"role": "user", "content": "c"}, {"role": "assistant", "content": "d"}]}
+    assert (
+        alpaca.extract({"instruction": "Summarise:", "input": "Long text", "output": "S"}).question
+        == "Summarise:\n\nLong text"
+    )
+    row = {
+        "messages": [
+            {"role": "user", "content": "a"},
+            {"role": "assistant", "content": "b"},
+            {"role": "user", "content": "c"},
+            {"role": "assistant", "content": "d"},
+        ]
+    }
     shape = detect_shape(row)
     assert shape is not None and shape.extract(row).pass_reason == "multi_turn"
 

@@ -23,8 +23,12 @@ def client_for(responses: list[httpx2.Response], seen: list[httpx2.Request]) -> 
         return responses.pop(0) if len(responses) > 1 else responses[0]
 
     transport = httpx2.MockTransport(handler)
-    return openai.AsyncOpenAI(api_key="sk-test", base_url="http://llm.test/v1", max_retries=0,
-                              http_client=httpx2.AsyncClient(transport=transport))
+    return openai.AsyncOpenAI(
+        api_key="sk-test",
+        base_url="http://llm.test/v1",
+        max_retries=0,
+        http_client=httpx2.AsyncClient(transport=transport),
+    )
 
 
 def ok(text: str = "Reasoning: r\nRevised response:\nX", **kw: Any) -> httpx2.Response:
@@ -35,8 +39,13 @@ def error(status: int, body: Any, headers: dict[str, str] | None = None) -> http
     return httpx2.Response(status, json=body, headers=headers or {})
 
 
-RATE = {"error": {"message": "Rate limit reached. Please try again in 84ms", "type": "tokens",
-                  "code": "rate_limit_exceeded"}}
+RATE = {
+    "error": {
+        "message": "Rate limit reached. Please try again in 84ms",
+        "type": "tokens",
+        "code": "rate_limit_exceeded",
+    }
+}
 
 
 def run(coro: Any) -> Any:
@@ -83,11 +92,21 @@ def test_retries_are_bounded() -> None:
 @pytest.mark.parametrize(
     ("response", "code"),
     [
-        (error(401, {"error": {"message": "Incorrect API key provided: sk-test", "code": "invalid_api_key"}}),
-         "auth"),
+        (error(401, {"error": {"message": "Incorrect API key provided: sk-test", "code": "invalid_api_key"}}), "auth"),
         (error(403, {"error": {"message": "no access"}}), "permission"),
-        (error(429, {"error": {"message": "You exceeded your current quota", "type": "insufficient_quota",
-                               "code": "insufficient_quota"}}), "quota"),
+        (
+            error(
+                429,
+                {
+                    "error": {
+                        "message": "You exceeded your current quota",
+                        "type": "insufficient_quota",
+                        "code": "insufficient_quota",
+                    }
+                },
+            ),
+            "quota",
+        ),
         (error(404, {"error": {"message": "model not found"}}), "not_found"),
     ],
 )
@@ -102,8 +121,12 @@ def test_fatal_errors_stop_at_once_and_never_show_the_key(response: httpx2.Respo
 
 def test_flat_vllm_error_and_context_length() -> None:
     seen: list[httpx2.Request] = []
-    flat = {"object": "error", "message": "This model's maximum context length is 4096 tokens",
-            "type": "BadRequestError", "code": "context_length_exceeded"}
+    flat = {
+        "object": "error",
+        "message": "This model's maximum context length is 4096 tokens",
+        "type": "BadRequestError",
+        "code": "context_length_exceeded",
+    }
     llm = OpenAIChat("m", client=client_for([error(400, flat)], seen), retry=FAST)
     with pytest.raises(LLMError) as info:
         run(llm.complete(REQUEST))
@@ -112,8 +135,7 @@ def test_flat_vllm_error_and_context_length() -> None:
 
 def test_a_429_pauses_every_request_of_the_client() -> None:
     seen: list[httpx2.Request] = []
-    llm = OpenAIChat("m", client=client_for([error(429, RATE, {"retry-after-ms": "300"}), ok()], seen),
-                     retry=FAST)
+    llm = OpenAIChat("m", client=client_for([error(429, RATE, {"retry-after-ms": "300"}), ok()], seen), retry=FAST)
 
     async def both() -> float:
         loop = asyncio.get_running_loop()
@@ -138,11 +160,14 @@ def test_missing_key_names_the_variable_and_local_servers_need_none(monkeypatch:
 
 def test_raw_completion_call() -> None:
     seen: list[httpx2.Request] = []
-    body = {"id": "c", "object": "text_completion", "created": 0, "model": "m",
-            "choices": [{"index": 0, "text": " math_puzzles", "finish_reason": "stop"}]}
+    body = {
+        "id": "c",
+        "object": "text_completion",
+        "created": 0,
+        "model": "m",
+        "choices": [{"index": 0, "text": " math_puzzles", "finish_reason": "stop"}],
+    }
     llm = OpenAIChat("clf", client=client_for([httpx2.Response(200, json=body)], seen), retry=FAST)
     assert run(llm.complete_text("Query: 2+2?", max_tokens=50)) == " math_puzzles"
     sent = json.loads(seen[0].content)
     assert seen[0].url.path.endswith("/completions") and sent["max_tokens"] == 50 and sent["temperature"] == 0
-
-

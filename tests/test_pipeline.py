@@ -21,8 +21,10 @@ from realign import (
 )
 
 ORIGINAL = "Natalia sold 48/2 = 24 clips in May.\nShe sold 48+24 = 72 clips altogether.\n#### 72"
-GOOD = ("Reasoning: numbered steps help.\nRevised response:\nWe need the clips sold in April and May.\n\n"
-        "1. In May she sold 48 / 2 = 24 clips.\n2. Altogether she sold 48 + 24 = 72 clips.\n\n#### 72")
+GOOD = (
+    "Reasoning: numbered steps help.\nRevised response:\nWe need the clips sold in April and May.\n\n"
+    "1. In May she sold 48 / 2 = 24 clips.\n2. Altogether she sold 48 + 24 = 72 clips.\n\n#### 72"
+)
 
 
 class FixedClassifier:
@@ -100,10 +102,16 @@ def test_length_filter_keeps_original() -> None:
 
 def test_code_presence_filter_keeps_original() -> None:
     original = "Use this:\n```python\ndef add(a, b):\n    return a + b\n```\nIt adds two numbers together for you."
-    llm = FakeLLM(["Reasoning: r\nRevised response:\nDefine a function add that returns the sum of a and b, "
-                   "which adds two numbers together for you."])
-    result = one(pipe(llm, classifier=FixedClassifier("text_to_code_translation")),
-                 Example(question="Write add in Python", response=original))
+    llm = FakeLLM(
+        [
+            "Reasoning: r\nRevised response:\nDefine a function add that returns the sum of a and b, "
+            "which adds two numbers together for you."
+        ]
+    )
+    result = one(
+        pipe(llm, classifier=FixedClassifier("text_to_code_translation")),
+        Example(question="Write add in Python", response=original),
+    )
     assert result.reason == "filter:code_presence"
 
 
@@ -136,8 +144,10 @@ def test_empty_response_is_kept_with_reason() -> None:
 def test_given_evidence_reaches_the_prompt() -> None:
     llm = FakeLLM([GOOD])
     ev = [Evidence(text="Paris has been the capital since 508.", title="Paris", url="https://w.org/Paris")]
-    result = one(pipe(llm, classifier=FixedClassifier("open_qa")),
-                 Example(question="Capital of France?", response="Paris.", evidence=ev))
+    result = one(
+        pipe(llm, classifier=FixedClassifier("open_qa")),
+        Example(question="Capital of France?", response="Paris.", evidence=ev),
+    )
     assert "Paris has been the capital since 508." in llm.requests[0].messages[1][1]
     assert result.evidence == ev and result.retrieval == "given"
 
@@ -193,23 +203,28 @@ def test_reformat_api_single_and_list() -> None:
     llm = FakeLLM([GOOD, GOOD])
     r = realign.reformat(Q, ORIGINAL, task="math_puzzles", llm=llm, classifier=FixedClassifier())
     assert isinstance(r, realign.Result) and r.tag == "rewrite"
-    rs = realign.reformat([{"question": Q, "response": ORIGINAL, "task": "math_puzzles"},
-                           Example(question="hi", response="hello", task="roleplay")],
-                          llm=llm, classifier=FixedClassifier())
+    rs = realign.reformat(
+        [
+            {"question": Q, "response": ORIGINAL, "task": "math_puzzles"},
+            Example(question="hi", response="hello", task="roleplay"),
+        ],
+        llm=llm,
+        classifier=FixedClassifier(),
+    )
     assert [x.tag for x in rs] == ["rewrite", "original"]
 
 
 def test_reformat_works_inside_a_running_loop() -> None:
     async def notebook_cell() -> realign.Result:
-        return realign.reformat(Q, ORIGINAL, task="math_puzzles", llm=FakeLLM([GOOD]),
-                                classifier=FixedClassifier())
+        return realign.reformat(Q, ORIGINAL, task="math_puzzles", llm=FakeLLM([GOOD]), classifier=FixedClassifier())
 
     assert asyncio.run(notebook_cell()).tag == "rewrite"
 
 
 def test_areformat_and_bad_arguments() -> None:
-    r = asyncio.run(realign.areformat(Q, ORIGINAL, task="math_puzzles", llm=FakeLLM([GOOD]),
-                                      classifier=FixedClassifier()))
+    r = asyncio.run(
+        realign.areformat(Q, ORIGINAL, task="math_puzzles", llm=FakeLLM([GOOD]), classifier=FixedClassifier())
+    )
     assert r.tag == "rewrite"
     with pytest.raises(UsageError):
         realign.reformat(Q)  # type: ignore[call-overload]
@@ -219,7 +234,7 @@ def test_areformat_and_bad_arguments() -> None:
 
 def test_search_results_are_cached_with_the_llm_cache(tmp_path: Path) -> None:
     from realign import FakeSearch
-    from realign._cache import CachedSearch
+    from realign._llm.cache import CachedSearch
 
     fake = FakeSearch({"Capital of France?": [Evidence(text="Paris is the capital.", title="Paris")]})
     cache = SQLiteCache(tmp_path / "c.sqlite")
@@ -245,8 +260,10 @@ def test_search_failure_goes_on_without_evidence_and_fatal_stops() -> None:
         raise FatalSearchError("serper: bad key")
 
     with pytest.raises(FatalSearchError):
-        one(pipe(FakeLLM([GOOD]), classifier=FixedClassifier("open_qa"), search=FakeSearch(bad_key)),
-            Example(question="Who?", response="Him."))
+        one(
+            pipe(FakeLLM([GOOD]), classifier=FixedClassifier("open_qa"), search=FakeSearch(bad_key)),
+            Example(question="Who?", response="Him."),
+        )
 
 
 def test_only_retrieval_tasks_search() -> None:
@@ -273,8 +290,9 @@ def test_a_failing_classifier_keeps_the_row_and_the_run_goes_on() -> None:
             return TaskPrediction(task="math_puzzles", confidence=1.0, source="t")
 
     p = pipe(FakeLLM([GOOD]), classifier=Flaky())
-    results = realign.reformat([{"question": "bad", "response": "x"}, {"question": Q, "response": ORIGINAL}],
-                               pipeline=p)
+    results = realign.reformat(
+        [{"question": "bad", "response": "x"}, {"question": Q, "response": ORIGINAL}], pipeline=p
+    )
     assert [r.reason for r in results] == ["llm_error:server_error", None]
 
 

@@ -21,8 +21,15 @@ def test_every_public_name_is_documented() -> None:
 
 
 def test_one_exception_tree() -> None:
-    for name in ("UsageError", "InputError", "TemplateError", "LLMError", "FatalLLMError", "SearchError",
-                 "FatalSearchError"):
+    for name in (
+        "UsageError",
+        "InputError",
+        "TemplateError",
+        "LLMError",
+        "FatalLLMError",
+        "SearchError",
+        "FatalSearchError",
+    ):
         assert issubclass(getattr(realign, name), realign.RealignError)
 
 

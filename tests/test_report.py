@@ -16,19 +16,33 @@ import pytest
 
 from conftest import realign_row, write_jsonl
 from realign._exceptions import InputError, UsageError
-from realign._report import ReportSummary, write_report
+from realign._report.html import ReportSummary, write_report
 
 DATA_TAG = re.compile(r'<script type="application/json" id="report-data">(.*?)</script>', re.S)
 
 
 def rewritten(question: str, original: str, final: str, task: str = "open_qa", **meta: Any) -> dict[str, Any]:
-    return realign_row(question, final, realign={"task": task, "confidence": 0.9, "tag": "rewrite", "reason": None,
-                                                 "evidence": [], "original": original, **meta})
+    return realign_row(
+        question,
+        final,
+        realign={
+            "task": task,
+            "confidence": 0.9,
+            "tag": "rewrite",
+            "reason": None,
+            "evidence": [],
+            "original": original,
+            **meta,
+        },
+    )
 
 
 def kept(question: str, answer: str, reason: str, task: str = "open_qa", **meta: Any) -> dict[str, Any]:
-    return realign_row(question, answer, realign={"task": task, "confidence": 0.9, "tag": "original", "reason": reason,
-                                                  "evidence": [], **meta})
+    return realign_row(
+        question,
+        answer,
+        realign={"task": task, "confidence": 0.9, "tag": "original", "reason": reason, "evidence": [], **meta},
+    )
 
 
 def usage(prompt: int, completion: int, cached: int = 0) -> dict[str, int]:
@@ -38,23 +52,45 @@ def usage(prompt: int, completion: int, cached: int = 0) -> dict[str, int]:
 XSS = [
     '<script>document.body.dataset.pwned = "script"</script>',
     '</script><script>document.body.dataset.pwned = "breakout"</script>',
-    '<img src=x onerror="document.body.dataset.pwned = \'img\'">',
+    "<img src=x onerror=\"document.body.dataset.pwned = 'img'\">",
 ]
 
 
 def sample_rows() -> list[dict[str, Any]]:
     return [
-        rewritten("Why is the sky blue?", "The sky is blue because of scattering.",
-                  "The sky is blue because of **Rayleigh scattering**.", usage=usage(1000, 200, 500),
-                  evidence=[{"title": "Rayleigh", "url": "https://en.wikipedia.org/wiki/Rayleigh_scattering",
-                             "text": "see http://example.org/x"}]),
-        rewritten("How do I boil an egg?", "Boil it for 9 minutes.", "1. Boil water.\n2. Cook the egg 9 minutes.",
-                  task="how_to_generation", usage=usage(800, 100), rejected=["filter:length"]),
+        rewritten(
+            "Why is the sky blue?",
+            "The sky is blue because of scattering.",
+            "The sky is blue because of **Rayleigh scattering**.",
+            usage=usage(1000, 200, 500),
+            evidence=[
+                {
+                    "title": "Rayleigh",
+                    "url": "https://en.wikipedia.org/wiki/Rayleigh_scattering",
+                    "text": "see http://example.org/x",
+                }
+            ],
+        ),
+        rewritten(
+            "How do I boil an egg?",
+            "Boil it for 9 minutes.",
+            "1. Boil water.\n2. Cook the egg 9 minutes.",
+            task="how_to_generation",
+            usage=usage(800, 100),
+            rejected=["filter:length"],
+        ),
         kept("Write a poem about the sea.", "Waves upon waves...", "task_not_rewritten", task="poem_generation"),
-        kept("What is 17 * 23?", "391", "filter:final_answer", task="math_puzzles", usage=usage(500, 50),
-             rejected=["filter:final_answer"]),
-        kept("Translate: good morning", "Bonjour", "filter:length", task="text_to_text_translation",
-             usage=usage(400, 40)),
+        kept(
+            "What is 17 * 23?",
+            "391",
+            "filter:final_answer",
+            task="math_puzzles",
+            usage=usage(500, 50),
+            rejected=["filter:final_answer"],
+        ),
+        kept(
+            "Translate: good morning", "Bonjour", "filter:length", task="text_to_text_translation", usage=usage(400, 40)
+        ),
         kept(XSS[0], XSS[1], "llm_error:timeout", task="email_generation"),
         kept(XSS[2], "fine", "unchanged", task="email_generation"),
     ]
@@ -80,10 +116,22 @@ def test_summary_counts(source: Path, tmp_path: Path) -> None:
 
     assert isinstance(summary, ReportSummary)
     assert (summary.rows, summary.rewritten, summary.kept) == (7, 2, 5)
-    assert summary.by_task == {"open_qa": 1, "how_to_generation": 1, "poem_generation": 1, "math_puzzles": 1,
-                               "text_to_text_translation": 1, "email_generation": 2}
-    assert summary.by_reason == {"rewritten": 2, "task_not_rewritten": 1, "filter:final_answer": 1, "filter:length": 1,
-                                 "llm_error:timeout": 1, "unchanged": 1}
+    assert summary.by_task == {
+        "open_qa": 1,
+        "how_to_generation": 1,
+        "poem_generation": 1,
+        "math_puzzles": 1,
+        "text_to_text_translation": 1,
+        "email_generation": 2,
+    }
+    assert summary.by_reason == {
+        "rewritten": 2,
+        "task_not_rewritten": 1,
+        "filter:final_answer": 1,
+        "filter:length": 1,
+        "llm_error:timeout": 1,
+        "unchanged": 1,
+    }
     assert summary.guards == {"final_answer": 1, "length": 1}
     assert summary.rejected == {"filter:length": 1, "filter:final_answer": 1}
     assert (summary.prompt_tokens, summary.completion_tokens, summary.cached_tokens) == (2700, 390, 500)
@@ -109,8 +157,11 @@ def test_page_shows_the_summary_and_embeds_each_row_once(source: Path, tmp_path:
     assert page.count("Why is the sky blue?") == 1  # only in the JSON: rows are rendered by the page's script
     first = data["rows"][0]
     assert (first["q"], first["o"], first["f"], first["g"]) == (
-        "Why is the sky blue?", "The sky is blue because of scattering.",
-        "The sky is blue because of **Rayleigh scattering**.", 1)
+        "Why is the sky blue?",
+        "The sky is blue because of scattering.",
+        "The sky is blue because of **Rayleigh scattering**.",
+        1,
+    )
     assert data["tasks"][first["t"]] == "open_qa"
     poem = data["rows"][2]
     assert (poem["g"], poem["r"], "o" in poem) == (0, "task_not_rewritten", False)
@@ -141,7 +192,7 @@ def test_markup_in_the_data_cannot_leave_its_script_tag(source: Path, tmp_path: 
     page_path = tmp_path / "report.html"
     write_report(write_jsonl(tmp_path / "x.jsonl", rows), page_path)
     page = page_path.read_text(encoding="utf-8")
-    template = (Path(__file__).parents[1] / "src/realign/_report_template.html").read_text(encoding="utf-8")
+    template = (Path(__file__).parents[1] / "src/realign/_report/template.html").read_text(encoding="utf-8")
 
     assert page.lower().count("</script") == template.lower().count("</script")
     assert "<b>bold</b>" not in page and "&lt;b&gt;bold&lt;/b&gt;" in page
@@ -191,7 +242,7 @@ def test_the_report_is_written_atomically(source: Path, tmp_path: Path, monkeypa
         assert Path(src).parent == target.parent and Path(src).read_text(encoding="utf-8").startswith("<!doctype")
         real_replace(src, dst)
 
-    monkeypatch.setattr("realign._report.os.replace", spy)
+    monkeypatch.setattr("realign._report.html.os.replace", spy)
     write_report(source, target)
 
     assert len(moves) == 1 and moves[0][1] == str(target)
@@ -200,15 +251,16 @@ def test_the_report_is_written_atomically(source: Path, tmp_path: Path, monkeypa
     assert target.stat().st_mode & 0o777 == 0o644 or os.name == "nt"
 
 
-def test_a_failed_write_keeps_the_previous_report(source: Path, tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_write_keeps_the_previous_report(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = tmp_path / "report.html"
     target.write_text("previous report", encoding="utf-8")
 
     def fail(src: str, dst: str) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("realign._report.os.replace", fail)
+    monkeypatch.setattr("realign._report.html.os.replace", fail)
     with pytest.raises(UsageError, match="No space left"):
         write_report(source, target)
 
@@ -227,12 +279,15 @@ def test_a_bad_row_fails_before_anything_is_written(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
 
 
-@pytest.mark.parametrize(("name", "content", "error", "message"), [
-    ("missing.jsonl", None, InputError, "file not found"),
-    ("data.csv", "a,b\n", UsageError, "unsupported file type"),
-    ("plain.jsonl", json.dumps(realign_row("q", "a")) + "\n", InputError, "no row has a 'realign' object"),
-    ("odd.jsonl", json.dumps({"text": "x"}) + "\n", InputError, "unknown shape"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "error", "message"),
+    [
+        ("missing.jsonl", None, InputError, "file not found"),
+        ("data.csv", "a,b\n", UsageError, "unsupported file type"),
+        ("plain.jsonl", json.dumps(realign_row("q", "a")) + "\n", InputError, "no row has a 'realign' object"),
+        ("odd.jsonl", json.dumps({"text": "x"}) + "\n", InputError, "unknown shape"),
+    ],
+)
 def test_bad_input(tmp_path: Path, name: str, content: str | None, error: type[Exception], message: str) -> None:
     source = tmp_path / name
     if content is not None:
@@ -254,15 +309,22 @@ def test_bad_output(source: Path, tmp_path: Path) -> None:
 def test_the_template_ships_as_package_data() -> None:
     from importlib import resources
 
-    assert "@@DATA@@" in resources.files("realign").joinpath("_report_template.html").read_text(encoding="utf-8")
+    assert "@@DATA@@" in resources.files("realign").joinpath("_report", "template.html").read_text(encoding="utf-8")
 
 
 # In a real browser ---------------------------------------------------------------------------------------------
 
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--enable-logging=stderr", "--v=0",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--enable-logging=stderr",
+    "--v=0",
 ]
 
 
@@ -278,8 +340,13 @@ def chromium() -> str:
 
 def run_chromium(url: str, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     profile = tmp_path / f"profile-{time.monotonic_ns()}"
-    done = subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *extra, url],
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *extra, url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return done
 

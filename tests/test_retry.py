@@ -12,8 +12,8 @@ import pytest
 
 import realign
 from realign import UsageError
-from realign._llm import RetryPolicy as LLMRetryPolicy
-from realign._retry import PauseGate, RetryPolicy, backoff_seconds, parse_retry_after
+from realign._llm.openai_chat import RetryPolicy as LLMRetryPolicy
+from realign._llm.retry import PauseGate, RetryPolicy, backoff_seconds, parse_retry_after
 
 
 def test_retry_policy_is_one_class_everywhere() -> None:

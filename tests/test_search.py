@@ -12,13 +12,13 @@ import httpx
 import pytest
 import respx
 
-from realign._evidence import clean_evidence, clean_text, truncate_words
 from realign._exceptions import FatalSearchError, SearchError, UsageError
-from realign._index import LocalIndex, build_index
-from realign._llm import RetryPolicy
+from realign._llm.openai_chat import RetryPolicy
+from realign._llm.retry import parse_retry_after
 from realign._models import Evidence
-from realign._retry import parse_retry_after
-from realign._search import (
+from realign._search.evidence import clean_evidence, clean_text, truncate_words
+from realign._search.index import LocalIndex, build_index
+from realign._search.web import (
     DEFAULT_USER_AGENT,
     SPEC_CHOICES,
     BraveSearch,

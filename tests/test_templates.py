@@ -25,8 +25,17 @@ def test_every_criteria_renders_for_every_flag_combination(task: str) -> None:
     criteria = Criteria()
     outputs = set()
     for code, evidence, final in itertools.product([False, True], repeat=3):
-        text = criteria.render(task, {"task": task, "question": "Q", "response": "R", "has_code": code,
-                                      "has_evidence": evidence, "has_final_answer": final})
+        text = criteria.render(
+            task,
+            {
+                "task": task,
+                "question": "Q",
+                "response": "R",
+                "has_code": code,
+                "has_evidence": evidence,
+                "has_final_answer": final,
+            },
+        )
         assert text.strip() and "\n\n\n" not in text
         assert "{{" not in text and "{%" not in text
         outputs.add(text)
@@ -68,8 +77,14 @@ def test_user_criteria_override_and_add_tasks(tmp_path: Path) -> None:
     header = "{# sql_queries: SQL answers with a query block #}\n"
     (tmp_path / "sql_queries.j2").write_text(header + "- Put SQL in a block.\n")
     criteria = Criteria(tmp_path)
-    ctx = {"task": "x", "question": "q", "response": "r", "has_code": False, "has_evidence": False,
-           "has_final_answer": False}
+    ctx = {
+        "task": "x",
+        "question": "q",
+        "response": "r",
+        "has_code": False,
+        "has_evidence": False,
+        "has_final_answer": False,
+    }
     assert criteria.render("math_puzzles", ctx) == "- Use exactly three steps."
     assert criteria.render("sql_queries", ctx) == "- Put SQL in a block."
     assert criteria.tasks["sql_queries"].description == "SQL answers with a query block"
@@ -81,8 +96,14 @@ def test_user_criteria_are_sandboxed_and_strict(tmp_path: Path) -> None:
     (tmp_path / "evil.j2").write_text("{{ ''.__class__.__mro__[1].__subclasses__() }}")
     (tmp_path / "typo.j2").write_text("{{ questoin }}")
     criteria = Criteria(tmp_path)
-    ctx = {"task": "x", "question": "q", "response": "r", "has_code": False, "has_evidence": False,
-           "has_final_answer": False}
+    ctx = {
+        "task": "x",
+        "question": "q",
+        "response": "r",
+        "has_code": False,
+        "has_evidence": False,
+        "has_final_answer": False,
+    }
     with pytest.raises(TemplateError):
         criteria.render("evil", ctx)
     with pytest.raises(TemplateError, match="questoin"):

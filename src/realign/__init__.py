@@ -3,12 +3,10 @@
 The public API is what ``__all__`` lists; every other module is private.
 """
 
-
 from ._api import areformat, areformat_file, reformat, reformat_file
-from ._cache import Cache, SQLiteCache
-from ._checks import CHECK_NAMES, CodePresence, LengthRatio, build_checks, default_checks
-from ._classify import CascadeClassifier, CompletionClassifier, LLMClassifier
-from ._embedded import EmbeddedClassifier
+from ._checks.registry import CHECK_NAMES, CodePresence, LengthRatio, build_checks, default_checks
+from ._classify.embedded import EmbeddedClassifier
+from ._classify.llm import CascadeClassifier, CompletionClassifier, LLMClassifier
 from ._exceptions import (
     FatalLLMError,
     FatalSearchError,
@@ -19,14 +17,15 @@ from ._exceptions import (
     TemplateError,
     UsageError,
 )
-from ._fakes import FakeLLM
-from ._index import LocalIndex, build_index
-from ._job import RunStats
-from ._llm import OpenAIChat, RetryPolicy
+from ._jobs.job import RunStats
+from ._llm.cache import Cache, SQLiteCache
+from ._llm.fake import FakeLLM
+from ._llm.openai_chat import OpenAIChat, RetryPolicy
 from ._models import Candidate, Evidence, Example, Result, TaskPrediction, Usage
 from ._pipeline import Pipeline
-from ._report import ReportSummary, write_report
-from ._search import (
+from ._report.html import ReportSummary, write_report
+from ._search.index import LocalIndex, build_index
+from ._search.web import (
     BraveSearch,
     ExaSearch,
     FakeSearch,

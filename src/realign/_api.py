@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any, TypeVar, overload
 
 from ._exceptions import UsageError
-from ._job import RunStats
-from ._job import reformat_file as reformat_file_async
-from ._llm import DEFAULT_MODEL, OpenAIChat
+from ._jobs.job import RunStats
+from ._jobs.job import reformat_file as reformat_file_async
+from ._llm.openai_chat import DEFAULT_MODEL, OpenAIChat
 from ._models import Evidence, Example, Result
 from ._pipeline import Pipeline
 from ._types import LLM
@@ -135,7 +135,7 @@ def _is_hf_dataset(obj: Any) -> bool:
 
 
 async def _reformat_dataset(dataset: Any, pipeline: Pipeline) -> Any:
-    from ._job import process_rows
+    from ._jobs.job import process_rows
 
     rows = [row async for row in process_rows(pipeline, enumerate(dataset.to_list(), 1), source="dataset")]
     return type(dataset).from_list(rows)
@@ -148,9 +148,7 @@ async def areformat_file(
     return await reformat_file_async(pipeline, source, output, reclassify=reclassify)
 
 
-def reformat_file(
-    source: str | Path, output: str | Path, *, pipeline: Pipeline, reclassify: bool = False
-) -> RunStats:
+def reformat_file(source: str | Path, output: str | Path, *, pipeline: Pipeline, reclassify: bool = False) -> RunStats:
     """Reformat every row of a dataset file (JSONL, JSON or Parquet, any supported shape) into
     ``output``: same rows, order and shape, with a ``realign`` object each. Returns the run's counts."""
     return _run(areformat_file(source, output, pipeline=pipeline, reclassify=reclassify))

@@ -15,12 +15,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from ._cache import Cache, request_key
-from ._checks import CheckError, default_checks, first_failure
+from ._checks.registry import CheckError, default_checks, first_failure
 from ._exceptions import FatalLLMError, FatalSearchError, LLMError, SearchError, UsageError
+from ._llm.cache import Cache, request_key
+from ._llm.ratelimit import RateLimiter
 from ._models import Candidate, Evidence, Example, Result, TaskPrediction, Usage
 from ._protocol import RewritePrompt, parse_reply
-from ._ratelimit import RateLimiter
 from ._tasks import DEFAULT_TASK
 from ._templates import Criteria, Prompts
 from ._tokens import count_tokens
@@ -35,7 +35,7 @@ R = TypeVar("R")
 
 
 def _default_classifier() -> Classifier:
-    from ._embedded import EmbeddedClassifier  # imported late: it trains a small model on first use
+    from ._classify.embedded import EmbeddedClassifier  # imported late: it trains a small model on first use
 
     return EmbeddedClassifier()
 
@@ -103,12 +103,26 @@ class Pipeline:
         except FatalLLMError:
             raise
         except LLMError as exc:  # an LLM classifier failed for this row: keep it, go on with the rest
-            result = Result(response=original, tag="original", reason=None, task=DEFAULT_TASK, original=original,
-                            confidence=0.0, id=example.id)
+            result = Result(
+                response=original,
+                tag="original",
+                reason=None,
+                task=DEFAULT_TASK,
+                original=original,
+                confidence=0.0,
+                id=example.id,
+            )
             return _keep(result, f"llm_error:{exc.code}")
         task = self.criteria.tasks[prediction.task]
-        result = Result(response=original, tag="original", reason=None, task=task.name, original=original,
-                        confidence=prediction.confidence, id=example.id)
+        result = Result(
+            response=original,
+            tag="original",
+            reason=None,
+            task=task.name,
+            original=original,
+            confidence=prediction.confidence,
+            id=example.id,
+        )
         if not example.question.strip() or not original.strip():
             return _keep(result, "empty_response")
         if not task.rewrite or not self.criteria.has(task.name):
@@ -229,8 +243,9 @@ class Pipeline:
     def _judge(self, candidate: Candidate, task: str, example: Example, evidence: list[Evidence]) -> Candidate:
         if candidate.text is None:
             return candidate
-        item = CheckInput(task, example.question, example.response, candidate.text,
-                          candidate.finish_reason, tuple(evidence))
+        item = CheckInput(
+            task, example.question, example.response, candidate.text, candidate.finish_reason, tuple(evidence)
+        )
         try:
             failed = first_failure(self.checks, item)
         except CheckError as exc:

@@ -11,8 +11,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ._checks import has_code
-from ._guards import _final_answer
+from ._checks.guards import _final_answer
+from ._checks.registry import has_code
 from ._models import Evidence
 from ._templates import Criteria, Prompts
 from ._types import ChatRequest
@@ -20,9 +20,7 @@ from ._types import ChatRequest
 __all__ = ["ParsedReply", "RewritePrompt", "has_final_answer", "parse_reply"]
 
 _DECOR = r"[ \t>#*_`]*"
-_REVISED = re.compile(
-    rf"^{_DECOR}revised[ \t]+response{_DECOR}[ \t]*:?{_DECOR}[ \t]*", re.IGNORECASE | re.MULTILINE
-)
+_REVISED = re.compile(rf"^{_DECOR}revised[ \t]+response{_DECOR}[ \t]*:?{_DECOR}[ \t]*", re.IGNORECASE | re.MULTILINE)
 _REASONING = re.compile(rf"^{_DECOR}reasoning{_DECOR}[ \t]*:?{_DECOR}[ \t]*", re.IGNORECASE | re.MULTILINE)
 
 

@@ -119,8 +119,7 @@ class Criteria:
 class Prompts:
     """The rewriter's and classifiers' prompt templates (``prompts/``), compiled once."""
 
-    NAMES = ("rewrite_system", "rewrite_user", "rewrite_user_evidence", "reask", "classify_chat",
-             "classify_completion")
+    NAMES = ("rewrite_system", "rewrite_user", "rewrite_user_evidence", "reask", "classify_chat", "classify_completion")
 
     def __init__(self, directory: str | Path | None = None) -> None:
         folder = Path(directory) if directory is not None else builtin_dir("prompts")

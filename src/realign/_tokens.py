@@ -73,6 +73,7 @@ _PIECES_RE = re.compile(
     rf"|[{_CJK}{_CJK_PUNCT}]|[{_LATIN}]+|\d+|[^\W\d_{_CJK}]+|\n[\n\r\t ]*|[ \t]{{2,}}|[^\w\s]+|_+"
 )
 
+
 # ASCII text is counted without a regex pass over every piece. Each character is written as its
 # class: "a" a letter, "q" an apostrophe, "0" a digit, "_" an underscore, "." other punctuation,
 # " " white space. A piece is then a run of one class, once the apostrophes are settled (one

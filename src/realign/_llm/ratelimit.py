@@ -42,8 +42,10 @@ class RateLimiter:
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:  # one waiter at a time keeps the order fair
-            wait = max(self._requests.wait_for(1) if self._requests else 0.0,
-                       self._tokens.wait_for(tokens) if self._tokens else 0.0)
+            wait = max(
+                self._requests.wait_for(1) if self._requests else 0.0,
+                self._tokens.wait_for(tokens) if self._tokens else 0.0,
+            )
             if wait > 0:
                 await asyncio.sleep(wait)
                 # After sleeping both buckets hold enough (a request larger than a bucket is clamped).

@@ -54,14 +54,14 @@ import openai
 from openai.types import Batch, FileObject
 from openai.types.chat import ChatCompletion
 
-from ._cache import Cache
-from ._exceptions import FatalLLMError, LLMError, UsageError
-from ._io import atomic_file
-from ._job import format_counts
-from ._llm import OpenAIChat, _usage
-from ._models import Example, Usage
-from ._pipeline import Pipeline
-from ._types import LLM, ChatRequest, Choice, Completion
+from .._exceptions import FatalLLMError, LLMError, UsageError
+from .._io.files import atomic_file
+from .._jobs.job import format_counts
+from .._models import Example, Usage
+from .._pipeline import Pipeline
+from .._types import LLM, ChatRequest, Choice, Completion
+from .cache import Cache
+from .openai_chat import OpenAIChat, _usage
 
 __all__ = [
     "NOT_SUBMITTED_CODE",
@@ -130,8 +130,10 @@ class _Ledger:
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("CREATE TABLE IF NOT EXISTS requests (key TEXT PRIMARY KEY, chunk TEXT NOT NULL, outcome TEXT) "
-                       "WITHOUT ROWID")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS requests (key TEXT PRIMARY KEY, chunk TEXT NOT NULL, outcome TEXT) "
+                "WITHOUT ROWID"
+            )
             db.execute("CREATE INDEX IF NOT EXISTS requests_chunk ON requests (chunk)")
             db.commit()
         except sqlite3.Error as exc:
@@ -165,8 +167,13 @@ class _Ledger:
     def fail(self, key: str, chunk: str, reason: str) -> bool:
         """Note why the key of ``chunk`` got no answer; False when ``chunk`` does not hold it."""
         # An answer wins over a stray error line for the same key.
-        if self._write("UPDATE requests SET outcome = ? WHERE key = ? AND chunk = ? AND outcome IS NOT ?",
-                       reason, key, chunk, _ANSWERED):
+        if self._write(
+            "UPDATE requests SET outcome = ? WHERE key = ? AND chunk = ? AND outcome IS NOT ?",
+            reason,
+            key,
+            chunk,
+            _ANSWERED,
+        ):
             return True
         return self.chunk_of(key) == chunk
 
@@ -178,7 +185,9 @@ class _Ledger:
         """The keys of ``chunk`` answered, and the failed ones counted by reason code."""
         rows = self._db.execute(
             "SELECT substr(outcome, 1, instr(outcome || ':', ':') - 1), COUNT(*) FROM requests "
-            "WHERE chunk = ? GROUP BY 1", (chunk,)).fetchall()
+            "WHERE chunk = ? GROUP BY 1",
+            (chunk,),
+        ).fetchall()
         answered = sum(n for code, n in rows if code == _ANSWERED)
         return answered, Counter({str(code): n for code, n in rows if code not in (None, _ANSWERED)})
 
@@ -277,8 +286,9 @@ class RequestCollector:
             raise UsageError("this RequestCollector is closed")
         line = self._runner._line(key, request)
         runner = self._runner
-        if self._chunk is not None and (self._chunk.count >= runner.max_requests_per_file
-                                        or self._size + len(line) > runner.max_bytes_per_file):
+        if self._chunk is not None and (
+            self._chunk.count >= runner.max_requests_per_file or self._size + len(line) > runner.max_bytes_per_file
+        ):
             self._seal()
         if self._chunk is None:  # the next file's id; the file itself is made with its first line
             self._chunk = _Chunk(id=f"batch-{uuid.uuid4().hex[:16]}", identity=self.identity, count=0)
@@ -407,9 +417,11 @@ class BatchReport:
     def summary(self) -> str:
         """One line for the end-of-run summary."""
         failed = format_counts(self.reasons)
-        return (f"batch: {self.submitted} requests in {len(self.batch_ids)} batch(es), {self.succeeded} answered, "
-                f"{self.failed} failed ({failed}); tokens at batch price: {self.usage.prompt_tokens} in, "
-                f"{self.usage.completion_tokens} out")
+        return (
+            f"batch: {self.submitted} requests in {len(self.batch_ids)} batch(es), {self.succeeded} answered, "
+            f"{self.failed} failed ({failed}); tokens at batch price: {self.usage.prompt_tokens} in, "
+            f"{self.usage.completion_tokens} out"
+        )
 
 
 # ----------------------------------------------------------------------------- step 2: submit
@@ -467,8 +479,11 @@ class BatchRunner:
                     collector.add(key, request)
         if collector.resumed:
             log.info("resuming %d batch(es) from %s", len(collector.resumed), self.state_dir)
-        chunks = [chunk for chunk_id in [*sorted(collector.resumed), *collector.files]
-                  if (chunk := _Chunk.load(self._path(chunk_id))) is not None]
+        chunks = [
+            chunk
+            for chunk_id in [*sorted(collector.resumed), *collector.files]
+            if (chunk := _Chunk.load(self._path(chunk_id))) is not None
+        ]
         if not chunks:
             return BatchReport()
         report = BatchReport(submitted=sum(c.count for c in chunks))
@@ -542,11 +557,11 @@ class BatchRunner:
         # path would be read whole into memory); each attempt opens the file afresh.
         with self._path(chunk.id, ".jsonl").open("rb") as handle:
             return await self.chat.client.files.create(
-                file=(f"{chunk.id}.jsonl", handle, "application/jsonl"), purpose="batch")
+                file=(f"{chunk.id}.jsonl", handle, "application/jsonl"), purpose="batch"
+            )
 
     async def _create(self, file_id: str) -> Batch:
-        return await self.chat.client.batches.create(input_file_id=file_id, endpoint=ENDPOINT,
-                                                     completion_window="24h")
+        return await self.chat.client.batches.create(input_file_id=file_id, endpoint=ENDPOINT, completion_window="24h")
 
     # -- waiting and collecting ---------------------------------------------------------------
 
@@ -572,7 +587,8 @@ class BatchRunner:
                 raise BatchTimeoutError(
                     f"{len(pending)} batch(es) still running after {self.max_wait:.0f}s; they go on on the "
                     f"server: run again with the same arguments to resume waiting (state in {self.state_dir})",
-                    code="batch_timeout")
+                    code="batch_timeout",
+                )
             await asyncio.sleep(min(self.poll_interval, self.max_wait - elapsed))
 
     async def _retrieve(self, chunk: _Chunk) -> Batch | None:
@@ -594,8 +610,10 @@ class BatchRunner:
         done, failed = sum(c.completed for c in counts), sum(c.failed for c in counts)
         total = sum(c.total for c in counts)
         states = ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
-        self.progress(f"batch: {len(batches)} batch(es): {states}; requests {done}/{total} completed, "
-                      f"{failed} failed; waited {elapsed / 60:.1f} min")
+        self.progress(
+            f"batch: {len(batches)} batch(es): {states}; requests {done}/{total} completed, "
+            f"{failed} failed; waited {elapsed / 60:.1f} min"
+        )
 
     async def _collect(self, chunk: _Chunk, batch: Batch | None, report: BatchReport, ledger: _Ledger) -> None:
         """Store the answers of an ended batch; every key without one gets a reason in the ledger."""
@@ -629,8 +647,9 @@ class BatchRunner:
                     except openai.OpenAIError:
                         raise
                     except Exception as exc:  # the transport's read errors (its own classes): retried as such
-                        raise openai.APIConnectionError(message="batch output download interrupted",
-                                                        request=response.http_response.request) from exc
+                        raise openai.APIConnectionError(
+                            message="batch output download interrupted", request=response.http_response.request
+                        ) from exc
                     # Split on b"\n" only: JSON text has no raw newline, but may hold U+2028 and the like.
                     start = 0
                     while (end := data.find(b"\n", start)) >= 0:
@@ -661,8 +680,9 @@ class BatchRunner:
             log.warning("batch output line %d is not a result line; skipped", number)
             return Usage()
         completion, reason = _parse_result(line) if isinstance(key, str) else (None, None)
-        if not isinstance(key, str) or not (ledger.answer(key, chunk.id) if completion is not None
-                                            else ledger.fail(key, chunk.id, reason or "error")):
+        if not isinstance(key, str) or not (
+            ledger.answer(key, chunk.id) if completion is not None else ledger.fail(key, chunk.id, reason or "error")
+        ):
             log.warning("batch output names an unknown custom_id %r; skipped", key)
             return Usage()
         if completion is None:
@@ -756,8 +776,12 @@ async def run_batch_rounds(
                 pass  # the collect run's rows are placeholders; only the requests matter
         if not collector.count and not collector.resumed:
             break
-        log.info("batch round %d: %d request(s) to submit, %d earlier batch(es) to resume",
-                 number, collector.count, len(collector.resumed))
+        log.info(
+            "batch round %d: %d request(s) to submit, %d earlier batch(es) to resume",
+            number,
+            collector.count,
+            len(collector.resumed),
+        )
         report = await runner.run(collector)
         total.submitted += report.submitted
         total.succeeded += report.succeeded

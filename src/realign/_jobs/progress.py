@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from ._cost import Price
-from ._io import container_of
+from .._io.files import container_of
+from .cost import Price
 
 if TYPE_CHECKING:
-    from ._job import RunStats
+    from .job import RunStats
 
 __all__ = ["Progress", "count_rows"]
 
@@ -38,8 +38,15 @@ def count_rows(path: str | Path) -> int | None:
 class Progress:
     """Redraws ``done/total, rewritten, kept, tokens, $, ETA`` at most every ``interval`` seconds."""
 
-    def __init__(self, total: int | None, price: Price | None, *, stream: TextIO | None = None,
-                 enabled: bool | None = None, interval: float = 0.25) -> None:
+    def __init__(
+        self,
+        total: int | None,
+        price: Price | None,
+        *,
+        stream: TextIO | None = None,
+        enabled: bool | None = None,
+        interval: float = 0.25,
+    ) -> None:
         self.stream = stream or sys.stderr
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self.total, self.price, self.interval = total, price, interval
@@ -55,9 +62,12 @@ class Progress:
         self._last = now
         elapsed = now - self.started
         done, rewritten, usage = stats.rows, stats.tags.get("rewrite", 0), stats.usage
-        parts = [f"{done:,}" + (f"/{self.total:,}" if self.total else "") + " rows",
-                 f"rewritten {rewritten:,}", f"kept {done - rewritten:,}",
-                 f"tokens {usage.prompt_tokens:,} in / {usage.completion_tokens:,} out"]
+        parts = [
+            f"{done:,}" + (f"/{self.total:,}" if self.total else "") + " rows",
+            f"rewritten {rewritten:,}",
+            f"kept {done - rewritten:,}",
+            f"tokens {usage.prompt_tokens:,} in / {usage.completion_tokens:,} out",
+        ]
         if self.price is not None:
             parts.append(f"${self.price.cost(usage):,.2f}")
         if self.total and done:

@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._cost import Price
-from ._job import example_of, format_counts, rows_of
-from ._models import Usage
-from ._protocol import RewritePrompt
-from ._tasks import Task
-from ._tokens import count_tokens
+from .._models import Usage
+from .._protocol import RewritePrompt
+from .._tasks import Task
+from .._tokens import count_tokens
+from .cost import Price
+from .job import example_of, format_counts, rows_of
 
 __all__ = ["Plan", "plan_file"]
 
@@ -42,9 +42,9 @@ class Plan:
             f"dry run: no call made; model {model}",
             f"rows: {self.rows}  ({format_counts(self.shapes)})",
             f"to rewrite: {self.to_rewrite}  passed through: {sum(self.passed.values())}  ("
-            + format_counts(self.passed) + ")",
-            f"tasks ({self.classified} rows classified by the embedded classifier): "
-            + format_counts(self.tasks),
+            + format_counts(self.passed)
+            + ")",
+            f"tasks ({self.classified} rows classified by the embedded classifier): " + format_counts(self.tasks),
             f"rows needing retrieval: {self.retrieval}" + ("" if search else " (no --search given: none will run)"),
             f"estimated tokens: {self.usage.prompt_tokens:,} prompt, {self.usage.completion_tokens:,} completion "
             f"in {self.usage.calls:,} requests",
@@ -53,8 +53,10 @@ class Plan:
             lines.append(f"estimated cost: unknown price for {model}; give --price-in and --price-out ($/1M tokens)")
         else:
             online, batch = price.cost(self.usage), price.cost(self.usage, batch=True)
-            lines.append(f"estimated cost: {_dollars(online)} online, {_dollars(batch)} with --batch "
-                         f"(at ${price.input}/1M in, ${price.output}/1M out; provider prompt caching may lower it)")
+            lines.append(
+                f"estimated cost: {_dollars(online)} online, {_dollars(batch)} with --batch "
+                f"(at ${price.input}/1M in, ${price.output}/1M out; provider prompt caching may lower it)"
+            )
         if self.example:
             lines += ["", "example prompt:", self.example]
         return "\n".join(lines)
@@ -75,7 +77,7 @@ def plan_file(
     reclassify: bool = False,
 ) -> Plan:
     """Stream ``source`` and count what a run would do; render one prompt as an example."""
-    from ._embedded import EmbeddedClassifier
+    from .._classify.embedded import EmbeddedClassifier
 
     classifier = EmbeddedClassifier(tasks)
     plan = Plan()

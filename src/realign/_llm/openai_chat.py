@@ -20,10 +20,10 @@ import openai
 from openai.resources.chat.completions import AsyncCompletions
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
-from ._exceptions import FatalLLMError, LLMError, UsageError
-from ._models import Usage
-from ._retry import PauseGate, RetryPolicy, backoff_seconds, parse_retry_after
-from ._types import ChatRequest, Choice, Completion
+from .._exceptions import FatalLLMError, LLMError, UsageError
+from .._models import Usage
+from .._types import ChatRequest, Choice, Completion
+from .retry import PauseGate, RetryPolicy, backoff_seconds, parse_retry_after
 
 __all__ = ["DEFAULT_MODEL", "OpenAIChat", "RetryPolicy"]
 
@@ -33,12 +33,22 @@ DEFAULT_MODEL = "gpt-4o-mini"
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 # Local servers (vLLM, Ollama) accept any key, but the SDK insists on one.
 _PLACEHOLDER_KEY = "not-needed"
-_TRANSIENT = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
-              openai.APIConnectionError, openai.ConflictError)
+_TRANSIENT = (
+    openai.RateLimitError,
+    openai.InternalServerError,
+    openai.APITimeoutError,
+    openai.APIConnectionError,
+    openai.ConflictError,
+)
 # Body fields the SDK's chat.completions.create takes as keywords. Its transport options (timeout,
 # extra_headers...) are not body fields, and ``stream`` would change what the call returns.
 _SDK_BODY_FIELDS = frozenset(inspect.signature(AsyncCompletions.create).parameters) - {
-    "self", "stream", "extra_headers", "extra_query", "extra_body", "timeout"
+    "self",
+    "stream",
+    "extra_headers",
+    "extra_query",
+    "extra_body",
+    "timeout",
 }
 
 
@@ -69,9 +79,7 @@ def _translate(exc: openai.OpenAIError, model: str, base_url: str) -> LLMError:
             f"{base_url}: out of quota (insufficient_quota); add credits or use another key", code="quota"
         )
     if isinstance(exc, openai.AuthenticationError):
-        return FatalLLMError(
-            f"{base_url}: authentication failed (401); check OPENAI_API_KEY", code="auth"
-        )
+        return FatalLLMError(f"{base_url}: authentication failed (401); check OPENAI_API_KEY", code="auth")
     if isinstance(exc, openai.PermissionDeniedError):
         return FatalLLMError(f"{base_url}: permission denied (403) for model {model!r}", code="permission")
     if isinstance(exc, openai.NotFoundError):
@@ -132,9 +140,7 @@ class OpenAIChat:
         api_key = api_key or os.environ.get("OPENAI_API_KEY")
         if not api_key:
             if base_url.rstrip("/") == OPENAI_BASE_URL:
-                raise UsageError(
-                    "no OpenAI API key: set OPENAI_API_KEY (or pass --base-url for a local server)"
-                )
+                raise UsageError("no OpenAI API key: set OPENAI_API_KEY (or pass --base-url for a local server)")
             api_key = _PLACEHOLDER_KEY
         return openai.AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=0)
 

@@ -19,8 +19,10 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from fractions import Fraction
 from typing import ClassVar
 
-from ._lang import detect_language, written_in_other_language
-from ._numbers import (
+from .._tokens import count_tokens
+from .._types import CheckInput
+from .lang import detect_language, written_in_other_language
+from .numbers import (
     _DIGIT_RE,
     DateMention,
     Mention,
@@ -34,8 +36,6 @@ from ._numbers import (
     value_set,
     word_mentions,
 )
-from ._tokens import count_tokens
-from ._types import CheckInput
 
 __all__ = [
     "CodeFidelity",
@@ -98,9 +98,7 @@ _FENCED_RE = re.compile(
 _INLINE_CODE_RE = re.compile(r"`[^`\n]+`")
 _URL_RE = re.compile(r"https?://\S+|www\.\S+")
 # Every match starts with one of * _ # >: the lookahead lets the engine give up at once elsewhere.
-_MARKDOWN_RE = re.compile(
-    r"(?=[*_#>])(?:\*\*|__|(?<!\w)[*_](?=\S)|(?<=\S)[*_](?!\w)|^#{1,6}\s+|^>\s?)", re.MULTILINE
-)
+_MARKDOWN_RE = re.compile(r"(?=[*_#>])(?:\*\*|__|(?<!\w)[*_](?=\S)|(?<=\S)[*_](?!\w)|^#{1,6}\s+|^>\s?)", re.MULTILINE)
 _SPACE_RE = re.compile(r"\s")
 
 #: How many texts the per-text helpers remember. A row's candidates are judged one after the other,

@@ -187,8 +187,7 @@ _DAY_FIRST = r"(?P<day>\d(?<!\w\d)\d?)(?:st|nd|rd|th)?"  # \b{_DAY}
 # \b{_MONTH}: a branch per capital letter. Whatever follows a month name in a date is not a letter,
 # so at most one name fits at a place and the order of the names does not matter.
 _MONTH_TAILS = {
-    c: sorted((n[1:] for n in _MONTHS if n[0] == c), key=len, reverse=True)
-    for c in {n[0] for n in _MONTHS}
+    c: sorted((n[1:] for n in _MONTHS if n[0] == c), key=len, reverse=True) for c in {n[0] for n in _MONTHS}
 }
 _MONTH_NAME_FIRST = "|".join(f"{c}(?<!\\w{c})(?:{'|'.join(_MONTH_TAILS[c])})" for c in sorted(_MONTH_TAILS))
 _MONTH_FIRST = f"(?P<month>{_MONTH_NAME_FIRST})\\.?"

@@ -10,13 +10,13 @@ import asyncio
 import re
 from collections.abc import Mapping
 
-from ._cache import Cache, request_key
-from ._exceptions import FatalLLMError, LLMError
-from ._llm import OpenAIChat
-from ._models import TaskPrediction
-from ._tasks import DEFAULT_TASK, TASKS, Task
-from ._templates import Prompts
-from ._types import LLM, ChatRequest, Choice, Classifier, Completion
+from .._exceptions import FatalLLMError, LLMError
+from .._llm.cache import Cache, request_key
+from .._llm.openai_chat import OpenAIChat
+from .._models import TaskPrediction
+from .._tasks import DEFAULT_TASK, TASKS, Task
+from .._templates import Prompts
+from .._types import LLM, ChatRequest, Choice, Classifier, Completion
 
 __all__ = ["CascadeClassifier", "CompletionClassifier", "LLMClassifier", "normalise_task"]
 
@@ -54,8 +54,16 @@ class _PromptClassifier:
 
     source = "llm"
 
-    def __init__(self, tasks: Mapping[str, Task] | None, prompts: Prompts | None, template: str, *,
-                 max_tokens: int, cache: Cache | None, concurrency: int) -> None:
+    def __init__(
+        self,
+        tasks: Mapping[str, Task] | None,
+        prompts: Prompts | None,
+        template: str,
+        *,
+        max_tokens: int,
+        cache: Cache | None,
+        concurrency: int,
+    ) -> None:
         self.tasks = dict(tasks if tasks is not None else TASKS)
         self._prompts = prompts or Prompts()
         self._template = template
@@ -65,8 +73,9 @@ class _PromptClassifier:
         self._limit: asyncio.Semaphore | None = None
 
     async def classify(self, instruction: str) -> TaskPrediction:
-        prompt = self._prompts.render(self._template, {"tasks": list(self.tasks.values()),
-                                                       "instruction": instruction.strip()})
+        prompt = self._prompts.render(
+            self._template, {"tasks": list(self.tasks.values()), "instruction": instruction.strip()}
+        )
         request = ChatRequest((("user", prompt),), n=1, temperature=0.0, top_p=1.0, max_tokens=self.max_tokens)
         key = request_key(self._identity(), request, self._template) if self.cache is not None else None
         hit = self.cache.get(key) if self.cache is not None and key is not None else None
@@ -100,10 +109,17 @@ class LLMClassifier(_PromptClassifier):
     ``concurrency`` calls are in flight.
     """
 
-    def __init__(self, llm: LLM, *, tasks: Mapping[str, Task] | None = None, prompts: Prompts | None = None,
-                 max_tokens: int = 20, cache: Cache | None = None, concurrency: int = 16) -> None:
-        super().__init__(tasks, prompts, "classify_chat", max_tokens=max_tokens, cache=cache,
-                         concurrency=concurrency)
+    def __init__(
+        self,
+        llm: LLM,
+        *,
+        tasks: Mapping[str, Task] | None = None,
+        prompts: Prompts | None = None,
+        max_tokens: int = 20,
+        cache: Cache | None = None,
+        concurrency: int = 16,
+    ) -> None:
+        super().__init__(tasks, prompts, "classify_chat", max_tokens=max_tokens, cache=cache, concurrency=concurrency)
         self.llm = llm
 
     def _identity(self) -> str:
@@ -120,11 +136,19 @@ class CompletionClassifier(_PromptClassifier):
 
     source = "completion"
 
-    def __init__(self, chat: OpenAIChat, *, tasks: Mapping[str, Task] | None = None,
-                 prompts: Prompts | None = None, max_tokens: int = 50, cache: Cache | None = None,
-                 concurrency: int = 16) -> None:
-        super().__init__(tasks, prompts, "classify_completion", max_tokens=max_tokens, cache=cache,
-                         concurrency=concurrency)
+    def __init__(
+        self,
+        chat: OpenAIChat,
+        *,
+        tasks: Mapping[str, Task] | None = None,
+        prompts: Prompts | None = None,
+        max_tokens: int = 50,
+        cache: Cache | None = None,
+        concurrency: int = 16,
+    ) -> None:
+        super().__init__(
+            tasks, prompts, "classify_completion", max_tokens=max_tokens, cache=cache, concurrency=concurrency
+        )
         self.chat = chat  # reuses its client, retry policy and error translation
 
     def _identity(self) -> str:

@@ -11,7 +11,7 @@ import html
 import re
 from collections.abc import Iterable
 
-from ._models import Evidence
+from .._models import Evidence
 
 __all__ = ["clean_evidence", "clean_text", "truncate_words"]
 

@@ -24,16 +24,16 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ._exceptions import InputError, UsageError
-from ._io import atomic_file
-from ._job import SourceRow, rows_of
+from .._exceptions import InputError, UsageError
+from .._io.files import atomic_file
+from .._jobs.job import SourceRow, rows_of
 
 __all__ = ["ReportSummary", "write_report"]
 
 _GUARD_PREFIX = "filter:"
 _EVIDENCE_CHARS = 300  # evidence is context for the reviewer, not the point: keep the file small
 _SCATTER_POINTS = 2000  # more dots add bytes, not information
-_TEMPLATE = "_report_template.html"
+_TEMPLATE = "template.html"
 
 
 @dataclass
@@ -59,8 +59,9 @@ class ReportSummary:
     @property
     def guards(self) -> Counter[str]:
         """Rows kept because a guard (``filter:<guard>``) blocked every rewrite, by guard name."""
-        return Counter({k.removeprefix(_GUARD_PREFIX): v for k, v in self.by_reason.items()
-                        if k.startswith(_GUARD_PREFIX)})
+        return Counter(
+            {k.removeprefix(_GUARD_PREFIX): v for k, v in self.by_reason.items() if k.startswith(_GUARD_PREFIX)}
+        )
 
 
 @dataclass
@@ -81,13 +82,16 @@ def write_report(source: str | Path, output: str | Path, *, title: str | None = 
     source, output = Path(source), Path(output)
     _check_output(source, output)
     collected = _collect(rows_of(source), source)
-    page = _render(_template(), {
-        "TITLE": html.escape(title or f"ReAlign review · {source.name}"),
-        "SUBTITLE": _subtitle(source, collected.summary),
-        "SUMMARY": _summary_html(collected.summary),
-        "CHARTS": _charts_html(collected),
-        "DATA": _script_json({"tasks": list(collected.tasks), "rows": collected.rows}),
-    })
+    page = _render(
+        _template(),
+        {
+            "TITLE": html.escape(title or f"ReAlign review · {source.name}"),
+            "SUBTITLE": _subtitle(source, collected.summary),
+            "SUMMARY": _summary_html(collected.summary),
+            "CHARTS": _charts_html(collected),
+            "DATA": _script_json({"tasks": list(collected.tasks), "rows": collected.rows}),
+        },
+    )
     _write_atomic(output, page)
     return collected.summary
 
@@ -134,8 +138,14 @@ def _entry(item: SourceRow, meta: dict[str, Any], collected: _Collected) -> dict
     summary.rejected.update(rejected)
     _add_usage(summary, meta)
     words = (_words(original), _words(final))
-    entry: dict[str, Any] = {"n": item.line, "t": collected.tasks.setdefault(task, len(collected.tasks)),
-                             "q": item.data.question, "f": final, "wo": words[0], "wf": words[1]}
+    entry: dict[str, Any] = {
+        "n": item.line,
+        "t": collected.tasks.setdefault(task, len(collected.tasks)),
+        "q": item.data.question,
+        "f": final,
+        "wo": words[0],
+        "wf": words[1],
+    }
     if rewritten:
         summary.rewritten += 1
         summary.rewritten_by_task[task] += 1
@@ -164,8 +174,10 @@ def _optional(entry: dict[str, Any], meta: Mapping[str, Any], rejected: list[str
         entry["c"] = round(float(confidence), 3)
     evidence = [e for e in meta.get("evidence") or [] if isinstance(e, dict)]
     if evidence:
-        entry["e"] = [[str(e.get("title") or ""), str(e.get("url") or ""), str(e.get("text") or "")[:_EVIDENCE_CHARS]]
-                      for e in evidence]
+        entry["e"] = [
+            [str(e.get("title") or ""), str(e.get("url") or ""), str(e.get("text") or "")[:_EVIDENCE_CHARS]]
+            for e in evidence
+        ]
 
 
 def _add_usage(summary: ReportSummary, meta: Mapping[str, Any]) -> None:
@@ -206,8 +218,10 @@ def _percent(part: int, whole: int) -> str:
 
 def _card(label: str, value: str, note: str = "", kind: str = "") -> str:
     note_html = f'<div class="card-note">{note}</div>' if note else ""
-    return (f'<div class="card {kind}"><div class="card-label">{label}</div>'
-            f'<div class="card-value">{value}</div>{note_html}</div>')
+    return (
+        f'<div class="card {kind}"><div class="card-label">{label}</div>'
+        f'<div class="card-value">{value}</div>{note_html}</div>'
+    )
 
 
 def _cards(summary: ReportSummary) -> str:
@@ -237,8 +251,10 @@ def _short(number: int) -> str:
 
 def _filter_button(kind: str, value: str, label: str | None = None) -> str:
     """A table cell that filters the rows below; the page's script wires ``data-filter-*`` buttons."""
-    return (f'<button type="button" class="link" data-filter-{kind}="{html.escape(value)}">'
-            f"{html.escape(label or value)}</button>")
+    return (
+        f'<button type="button" class="link" data-filter-{kind}="{html.escape(value)}">'
+        f"{html.escape(label or value)}</button>"
+    )
 
 
 def _task_table(summary: ReportSummary) -> str:
@@ -246,32 +262,39 @@ def _task_table(summary: ReportSummary) -> str:
     for task, rows in summary.by_task.most_common():
         done = summary.rewritten_by_task[task]
         share = done / rows if rows else 0.0
-        body.append(f"<tr><td>{_filter_button('task', task)}</td><td class='num'>{rows:,}</td>"
-                    f"<td class='num'>{done:,}</td><td class='share'>"
-                    f"<span class='bar' style='width:{100 * share:.0f}%'></span>"
-                    f"<span class='share-label'>{100 * share:.0f}%</span></td></tr>")
+        body.append(
+            f"<tr><td>{_filter_button('task', task)}</td><td class='num'>{rows:,}</td>"
+            f"<td class='num'>{done:,}</td><td class='share'>"
+            f"<span class='bar' style='width:{100 * share:.0f}%'></span>"
+            f"<span class='share-label'>{100 * share:.0f}%</span></td></tr>"
+        )
     return _table("By task", ("Task", "Rows", "Rewritten", "Share"), body)
 
 
 def _reason_tables(summary: ReportSummary) -> str:
     kept = [(r, n) for r, n in summary.by_reason.most_common() if r != "rewritten" and not r.startswith(_GUARD_PREFIX)]
     why = [f"<tr><td>{_filter_button('reason', r)}</td><td class='num'>{n:,}</td></tr>" for r, n in kept]
-    guards = [f"<tr><td>{_filter_button('reason', _GUARD_PREFIX + g, g)}</td><td class='num'>{n:,}</td></tr>"
-              for g, n in summary.guards.most_common()]
+    guards = [
+        f"<tr><td>{_filter_button('reason', _GUARD_PREFIX + g, g)}</td><td class='num'>{n:,}</td></tr>"
+        for g, n in summary.guards.most_common()
+    ]
     tables = _table("Why rows were kept", ("Reason", "Rows"), why) + _table("Guards", ("Guard", "Rows blocked"), guards)
     if summary.rejected:
-        rejected = [f"<tr><td>{html.escape(r)}</td><td class='num'>{n:,}</td></tr>"
-                    for r, n in summary.rejected.most_common()]
+        rejected = [
+            f"<tr><td>{html.escape(r)}</td><td class='num'>{n:,}</td></tr>" for r, n in summary.rejected.most_common()
+        ]
         tables += _table("Rejected candidates", ("Reason", "Candidates"), rejected)
     return tables
 
 
 def _table(caption: str, head: tuple[str, ...], body: list[str]) -> str:
     if not body:
-        return (f'<section class="panel"><h3>{caption}</h3><p class="empty">None.</p></section>')
+        return f'<section class="panel"><h3>{caption}</h3><p class="empty">None.</p></section>'
     cells = "".join(f"<th scope='col'{' class=num' if i else ''}>{h}</th>" for i, h in enumerate(head))
-    return (f'<section class="panel"><h3>{caption}</h3><div class="table-wrap"><table><thead><tr>{cells}</tr></thead>'
-            f"<tbody>{''.join(body)}</tbody></table></div></section>")
+    return (
+        f'<section class="panel"><h3>{caption}</h3><div class="table-wrap"><table><thead><tr>{cells}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div></section>"
+    )
 
 
 # Charts (inline SVG) ------------------------------------------------------------------------------------------
@@ -279,17 +302,22 @@ def _table(caption: str, head: tuple[str, ...], body: list[str]) -> str:
 
 def _charts_html(collected: _Collected) -> str:
     summary = collected.summary
-    charts = [("Rows by task", _task_chart(summary)),
-              ("Length in words: original vs rewrite", _scatter(collected.lengths)),
-              ("Length distribution of rewritten rows", _histogram(collected.lengths))]
-    return "".join(f'<figure class="panel chart"><figcaption>{caption}</figcaption>{svg}</figure>'
-                   for caption, svg in charts)
+    charts = [
+        ("Rows by task", _task_chart(summary)),
+        ("Length in words: original vs rewrite", _scatter(collected.lengths)),
+        ("Length distribution of rewritten rows", _histogram(collected.lengths)),
+    ]
+    return "".join(
+        f'<figure class="panel chart"><figcaption>{caption}</figcaption>{svg}</figure>' for caption, svg in charts
+    )
 
 
 def _svg(width: int, height: int, label: str, body: str) -> str:
     # No xmlns: inline SVG in HTML does not need one, and the page must hold no URL at all.
-    return (f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{html.escape(label)}" '
-            f'preserveAspectRatio="xMinYMin meet">{body}</svg>')
+    return (
+        f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{html.escape(label)}" '
+        f'preserveAspectRatio="xMinYMin meet">{body}</svg>'
+    )
 
 
 def _empty_chart(message: str) -> str:
@@ -313,7 +341,8 @@ def _task_chart(summary: ReportSummary) -> str:
             f'<text x="{label_w - 8}" y="{y + 13}" text-anchor="end" class="label">{html.escape(name)}</text>'
             f'<rect x="{label_w}" y="{y + 3}" width="{whole:.1f}" height="{row_h - 6}" rx="2" class="kept"/>'
             f'<rect x="{label_w}" y="{y + 3}" width="{part:.1f}" height="{row_h - 6}" rx="2" class="rewrite"/>'
-            f'<text x="{label_w + whole + 5:.1f}" y="{y + 13}" class="value">{rows:,}</text></g>')
+            f'<text x="{label_w + whole + 5:.1f}" y="{y + 13}" class="value">{rows:,}</text></g>'
+        )
     return _svg(label_w + bar_w + 50, top + len(tasks) * row_h + 6, "Rows by task", "".join(parts))
 
 
@@ -321,8 +350,10 @@ def _legend(x: int, items: tuple[tuple[str, str], ...]) -> str:
     out = []
     for i, (label, css) in enumerate(items):
         left = x + i * 110
-        out.append(f'<rect x="{left}" y="4" width="12" height="12" rx="2" class="{css}"/>'
-                   f'<text x="{left + 17}" y="14" class="label">{label}</text>')
+        out.append(
+            f'<rect x="{left}" y="4" width="12" height="12" rx="2" class="{css}"/>'
+            f'<text x="{left + 17}" y="14" class="label">{label}</text>'
+        )
     return "".join(out)
 
 
@@ -346,15 +377,19 @@ def _axes(x0: int, y0: int, size: int, top: float, x_label: str, y_label: str, y
     parts = [f'<rect x="{x0}" y="{y0 - size}" width="{size}" height="{size}" class="frame"/>']
     for i in range(6):
         at = size * i / 5
-        parts.append(f'<line x1="{x0 + at:.1f}" y1="{y0 - size}" x2="{x0 + at:.1f}" y2="{y0}" class="grid"/>'
-                     f'<line x1="{x0}" y1="{y0 - at:.1f}" x2="{x0 + size}" y2="{y0 - at:.1f}" class="grid"/>'
-                     f'<text x="{x0 + at:.1f}" y="{y0 + 15}" text-anchor="middle" class="tick">'
-                     f"{_tick(top * i / 5)}</text>"
-                     f'<text x="{x0 - 6}" y="{y0 - at + 4:.1f}" text-anchor="end" class="tick">'
-                     f"{_tick(y_top * i / 5)}</text>")
-    parts.append(f'<text x="{x0 + size / 2}" y="{y0 + 34}" text-anchor="middle" class="label">{x_label}</text>'
-                 f'<text transform="translate(14 {y0 - size / 2}) rotate(-90)" text-anchor="middle" class="label">'
-                 f"{y_label}</text>")
+        parts.append(
+            f'<line x1="{x0 + at:.1f}" y1="{y0 - size}" x2="{x0 + at:.1f}" y2="{y0}" class="grid"/>'
+            f'<line x1="{x0}" y1="{y0 - at:.1f}" x2="{x0 + size}" y2="{y0 - at:.1f}" class="grid"/>'
+            f'<text x="{x0 + at:.1f}" y="{y0 + 15}" text-anchor="middle" class="tick">'
+            f"{_tick(top * i / 5)}</text>"
+            f'<text x="{x0 - 6}" y="{y0 - at + 4:.1f}" text-anchor="end" class="tick">'
+            f"{_tick(y_top * i / 5)}</text>"
+        )
+    parts.append(
+        f'<text x="{x0 + size / 2}" y="{y0 + 34}" text-anchor="middle" class="label">{x_label}</text>'
+        f'<text transform="translate(14 {y0 - size / 2}) rotate(-90)" text-anchor="middle" class="label">'
+        f"{y_label}</text>"
+    )
     return "".join(parts)
 
 
@@ -374,7 +409,7 @@ def _scatter(lengths: list[tuple[int, int]]) -> str:
         y = y0 - size * min(after, top) / top
         dots.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.6" class="dot"/>')
     diagonal = f'<line x1="{x0}" y1="{y0}" x2="{x0 + size}" y2="{y0 - size}" class="diagonal"/>'
-    note = (f'<text x="{x0 + 6}" y="{y0 - size + 16}" class="tick">above the line: rewrite is longer</text>')
+    note = f'<text x="{x0 + 6}" y="{y0 - size + 16}" class="tick">above the line: rewrite is longer</text>'
     body = _axes(x0, y0, size, top, "original (words)", "rewrite (words)") + diagonal + "".join(dots) + note
     return _svg(x0 + size + 24, y0 + 44, "Scatter of original vs rewritten length in words", body)
 
@@ -393,9 +428,11 @@ def _histogram(lengths: list[tuple[int, int]]) -> str:
         x = x0 + i * width
         for offset, count, css in ((0.5, b, "kept"), (width / 2, a, "rewrite")):
             h = size * count / y_top
-            bars.append(f'<rect x="{x + offset:.1f}" y="{y0 - h:.1f}" width="{width / 2 - 0.5:.1f}" height="{h:.1f}" '
-                        f'class="{css}"><title>{_tick(top * i / bins)}–{_tick(top * (i + 1) / bins)} words: '
-                        f"{count:,} {'original' if css == 'kept' else 'rewrite'}</title></rect>")
+            bars.append(
+                f'<rect x="{x + offset:.1f}" y="{y0 - h:.1f}" width="{width / 2 - 0.5:.1f}" height="{h:.1f}" '
+                f'class="{css}"><title>{_tick(top * i / bins)}–{_tick(top * (i + 1) / bins)} words: '
+                f"{count:,} {'original' if css == 'kept' else 'rewrite'}</title></rect>"
+            )
     body = _axes(x0, y0, size, top, "words", "rows", y_top) + "".join(bars)
     return _svg(x0 + size + 24, y0 + 44, "Histogram of response length before and after the rewrite", body)
 
@@ -411,7 +448,7 @@ def _bin(values: list[int], top: float, bins: int) -> list[int]:
 
 
 def _template() -> str:
-    return resources.files("realign").joinpath(_TEMPLATE).read_text(encoding="utf-8")
+    return (resources.files("realign") / "_report" / _TEMPLATE).read_text(encoding="utf-8")
 
 
 _PLACEHOLDER = re.compile(r"@@([A-Z]+)@@")
@@ -425,8 +462,7 @@ def _render(template: str, values: Mapping[str, str]) -> str:
 
 # Inside <script> the HTML parser ends the element at the first "</script", whatever the JSON means:
 # escaping < > & as JSON \u escapes keeps the value identical and the markup inert.
-_SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
-                              "\u2028": "\\u2028", "\u2029": "\\u2029"})
+_SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 
 
 def _script_json(value: Any) -> str:

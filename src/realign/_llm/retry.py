@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
-from ._exceptions import UsageError
+from .._exceptions import UsageError
 
 __all__ = ["PauseGate", "RetryPolicy", "backoff_seconds", "parse_retry_after"]
 

@@ -6,9 +6,9 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterable
 
-from ._exceptions import LLMError
-from ._models import Usage
-from ._types import ChatRequest, Choice, Completion
+from .._exceptions import LLMError
+from .._models import Usage
+from .._types import ChatRequest, Choice, Completion
 
 __all__ = ["FakeLLM"]
 
@@ -84,5 +84,9 @@ class FakeLLM:
 
     def _usage_for(self, choices: int) -> Usage:
         u = self._usage
-        return Usage(prompt_tokens=u.prompt_tokens, completion_tokens=u.completion_tokens * choices,
-                     cached_tokens=u.cached_tokens, calls=1)
+        return Usage(
+            prompt_tokens=u.prompt_tokens,
+            completion_tokens=u.completion_tokens * choices,
+            cached_tokens=u.cached_tokens,
+            calls=1,
+        )

@@ -16,9 +16,9 @@ import threading
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from ._exceptions import UsageError
-from ._models import Evidence, Usage
-from ._types import ChatRequest, Choice, Completion, SearchClient
+from .._exceptions import UsageError
+from .._models import Evidence, Usage
+from .._types import ChatRequest, Choice, Completion, SearchClient
 
 __all__ = ["Cache", "CachedSearch", "SQLiteCache", "default_cache_path", "request_key"]
 
@@ -43,8 +43,7 @@ def default_cache_path() -> Path:
 
 def request_key(identity: str, request: ChatRequest, salt: str = "") -> str:
     """A stable hash of everything that changes the reply to ``request``."""
-    payload = [identity, request.messages, request.n, request.temperature, request.top_p,
-               request.max_tokens, salt]
+    payload = [identity, request.messages, request.n, request.temperature, request.top_p, request.max_tokens, salt]
     blob = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
@@ -78,8 +77,7 @@ class SQLiteCache:
         return Completion(choices, Usage())
 
     def put(self, key: str, value: Completion) -> None:
-        data = {"choices": [[c.text, c.finish_reason] for c in value.choices],
-                "usage": value.usage.model_dump()}
+        data = {"choices": [[c.text, c.finish_reason] for c in value.choices], "usage": value.usage.model_dump()}
         blob = json.dumps(data, ensure_ascii=False)
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO completions (key, value) VALUES (?, ?)", (key, blob))

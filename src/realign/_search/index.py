@@ -20,10 +20,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ._evidence import clean_evidence
-from ._exceptions import InputError, UsageError
-from ._io import atomic_file, read_rows
-from ._models import Evidence
+from .._exceptions import InputError, UsageError
+from .._io.files import atomic_file, read_rows
+from .._models import Evidence
+from .evidence import clean_evidence
 
 __all__ = ["IndexStats", "LocalIndex", "build_index", "query_terms"]
 

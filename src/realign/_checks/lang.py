@@ -14,8 +14,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ._numbers import fold_case, letter_words
-from ._tokens import non_ascii_chars
+from .._tokens import non_ascii_chars
+from .numbers import fold_case, letter_words
 
 __all__ = ["LanguageGuess", "detect_language", "written_in_other_language"]
 

@@ -12,27 +12,27 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from ._batch import BatchReport, BatchRunner, FailedRequests, run_batch_rounds
-from ._cache import CachedSearch, SQLiteCache, default_cache_path
-from ._checks import build_checks
-from ._classify import CascadeClassifier
-from ._classify_job import build_classifier, classify_command
-from ._cost import price_for
-from ._exceptions import FatalLLMError, FatalSearchError, InputError, RealignError, TemplateError, UsageError
-from ._io import container_of
-from ._job import RunStats, example_of, reformat_file, retrieve_file, rows_of
-from ._llm import DEFAULT_MODEL, OpenAIChat
-from ._models import Example
-from ._pipeline import Pipeline
-from ._plan import plan_file
-from ._progress import Progress, count_rows
-from ._protocol import RewritePrompt
-from ._ratelimit import RateLimiter
-from ._search import search_client_from_spec
-from ._tasks import GROUPS
-from ._templates import Criteria, Prompts
-from ._types import LLM, SearchClient
+from .. import __version__
+from .._checks.registry import build_checks
+from .._classify.llm import CascadeClassifier
+from .._exceptions import FatalLLMError, FatalSearchError, InputError, RealignError, TemplateError, UsageError
+from .._io.files import container_of
+from .._jobs.classify import build_classifier, classify_command
+from .._jobs.cost import price_for
+from .._jobs.job import RunStats, example_of, reformat_file, retrieve_file, rows_of
+from .._jobs.plan import plan_file
+from .._jobs.progress import Progress, count_rows
+from .._llm.batch import BatchReport, BatchRunner, FailedRequests, run_batch_rounds
+from .._llm.cache import CachedSearch, SQLiteCache, default_cache_path
+from .._llm.openai_chat import DEFAULT_MODEL, OpenAIChat
+from .._llm.ratelimit import RateLimiter
+from .._models import Example
+from .._pipeline import Pipeline
+from .._protocol import RewritePrompt
+from .._search.web import search_client_from_spec
+from .._tasks import GROUPS
+from .._templates import Criteria, Prompts
+from .._types import LLM, SearchClient
 
 __all__ = ["main"]
 
@@ -55,36 +55,55 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("reformat", help="reformat a dataset file")
     run.add_argument("input", metavar="INPUT")
     run.add_argument("-o", "--output", metavar="OUTPUT", help="output file (.jsonl, .json or .parquet)")
-    run.add_argument("--dry-run", action="store_true",
-                     help="no key, no server, no call: print what the run would do and cost")
+    run.add_argument(
+        "--dry-run", action="store_true", help="no key, no server, no call: print what the run would do and cost"
+    )
     _llm_flags(run)
     _search_flags(run)
     _classifier_flags(run)
     run.add_argument("--criteria", metavar="DIR", help="folder of .j2 criteria overriding/adding tasks")
     run.add_argument("--batch", action="store_true", help="use the OpenAI Batch API (half price, within 24 h)")
-    run.add_argument("--batch-retry-online", action="store_true",
-                     help="--batch: send requests the Batch API failed or expired online instead of keeping originals")
-    run.add_argument("--batch-state", metavar="DIR", help="--batch: where batch ids are saved for resuming "
-                     "(default: beside the cache)")
+    run.add_argument(
+        "--batch-retry-online",
+        action="store_true",
+        help="--batch: send requests the Batch API failed or expired online instead of keeping originals",
+    )
+    run.add_argument(
+        "--batch-state",
+        metavar="DIR",
+        help="--batch: where batch ids are saved for resuming (default: beside the cache)",
+    )
     run.add_argument("--batch-poll", type=float, default=30.0, metavar="S", help=argparse.SUPPRESS)
-    run.add_argument("--disable-check", action="append", default=[], metavar="[TASK:]NAME",
-                     help="switch a check off everywhere, or for one task (repeatable; see README: The checks)")
+    run.add_argument(
+        "--disable-check",
+        action="append",
+        default=[],
+        metavar="[TASK:]NAME",
+        help="switch a check off everywhere, or for one task (repeatable; see README: The checks)",
+    )
     run.add_argument("--price-in", type=float, metavar="USD", help="prompt price, dollars per 1M tokens")
     run.add_argument("--price-out", type=float, metavar="USD", help="completion price, dollars per 1M tokens")
     run.add_argument("--rpm", type=float, metavar="N", help="at most N requests a minute")
     run.add_argument("--tpm", type=float, metavar="N", help="at most N tokens a minute (prompt + max completion)")
-    run.add_argument("--concurrency", type=_positive, default=64, metavar="N",
-                     help="LLM requests in flight at once (default: 64)")
+    run.add_argument(
+        "--concurrency", type=_positive, default=64, metavar="N", help="LLM requests in flight at once (default: 64)"
+    )
     cache = run.add_mutually_exclusive_group()
     cache.add_argument("--cache", metavar="PATH", help=f"response cache file (default: {default_cache_path()})")
     cache.add_argument("--no-cache", action="store_true", help="do not read or write the response cache")
     run.add_argument("--n", type=_positive, default=1, metavar="K", help="candidates per row (default: 1)")
     run.add_argument("--temperature", type=float, default=0.3, metavar="T", help="default: 0.3")
     run.add_argument("--top-p", type=float, default=1.0, metavar="P", help="default: 1.0")
-    run.add_argument("--max-tokens", type=_positive, default=None, metavar="N",
-                     help="cap on each rewrite's tokens (default: the server's)")
-    run.add_argument("--max-reasks", type=int, default=2, metavar="N",
-                     help="re-ask an unparsable reply up to N times (default: 2)")
+    run.add_argument(
+        "--max-tokens",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="cap on each rewrite's tokens (default: the server's)",
+    )
+    run.add_argument(
+        "--max-reasks", type=int, default=2, metavar="N", help="re-ask an unparsable reply up to N times (default: 2)"
+    )
     run.add_argument("--reclassify", action="store_true", help="classify rows that already have a category")
     run.add_argument("--strict", action="store_true", help="an unknown category is an error, not 'default'")
     run.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
@@ -112,11 +131,17 @@ def _parser() -> argparse.ArgumentParser:
     retrieve.add_argument("-q", "--quiet", action="store_true")
 
     index = sub.add_parser("index", help="build a local search index from your documents")
-    index.add_argument("corpus", metavar="CORPUS", help="JSONL rows with text (title, id, url optional) or a folder "
-                       "of .txt/.md files")
+    index.add_argument(
+        "corpus", metavar="CORPUS", help="JSONL rows with text (title, id, url optional) or a folder of .txt/.md files"
+    )
     index.add_argument("-o", "--output", metavar="INDEX", required=True)
-    index.add_argument("--passage-words", type=_positive, default=200, metavar="N",
-                       help="split long documents into passages of about N words (default: 200)")
+    index.add_argument(
+        "--passage-words",
+        type=_positive,
+        default=200,
+        metavar="N",
+        help="split long documents into passages of about N words (default: 200)",
+    )
 
     report = sub.add_parser("report", help="write an HTML review of a reformat output")
     report.add_argument("input", metavar="OUTPUT_FILE")
@@ -126,11 +151,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _search_flags(parser: argparse.ArgumentParser, default: str = "none") -> None:
-    parser.add_argument("--search", default=default, metavar="BACKEND",
-                        help=f"none|serper|tavily|brave|searxng:URL|wikipedia|exa|local:PATH (default: {default})")
-    parser.add_argument("--retrieval-tasks", metavar="T1,T2",
-                        help="tasks that get evidence (default: how_to_generation, open_qa, fact_verification, "
-                        "recommendations, explain_answer)")
+    parser.add_argument(
+        "--search",
+        default=default,
+        metavar="BACKEND",
+        help=f"none|serper|tavily|brave|searxng:URL|wikipedia|exa|local:PATH (default: {default})",
+    )
+    parser.add_argument(
+        "--retrieval-tasks",
+        metavar="T1,T2",
+        help="tasks that get evidence (default: how_to_generation, open_qa, fact_verification, "
+        "recommendations, explain_answer)",
+    )
 
 
 def _positive(value: str) -> int:
@@ -142,20 +174,33 @@ def _positive(value: str) -> int:
 
 def _llm_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=DEFAULT_MODEL, metavar="M", help=f"default: {DEFAULT_MODEL}")
-    parser.add_argument("--base-url", metavar="URL",
-                        help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (default: $OPENAI_BASE_URL "
-                        "or OpenAI)")
+    parser.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (default: $OPENAI_BASE_URL or OpenAI)",
+    )
 
 
 def _classifier_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--classifier", choices=CLASSIFIERS, default="embedded",
-                        help="how rows without a category get their task (default: embedded, offline)")
-    parser.add_argument("--classifier-model", metavar="M", help="model for the llm/completion classifier "
-                        "(default: --model)")
-    parser.add_argument("--classifier-base-url", metavar="URL", help="endpoint of the classifier model "
-                        "(default: --base-url)")
-    parser.add_argument("--cascade-threshold", type=float, default=0.5, metavar="C",
-                        help="cascade: rows below this embedded confidence go to the LLM (default: 0.5)")
+    parser.add_argument(
+        "--classifier",
+        choices=CLASSIFIERS,
+        default="embedded",
+        help="how rows without a category get their task (default: embedded, offline)",
+    )
+    parser.add_argument(
+        "--classifier-model", metavar="M", help="model for the llm/completion classifier (default: --model)"
+    )
+    parser.add_argument(
+        "--classifier-base-url", metavar="URL", help="endpoint of the classifier model (default: --base-url)"
+    )
+    parser.add_argument(
+        "--cascade-threshold",
+        type=float,
+        default=0.5,
+        metavar="C",
+        help="cascade: rows below this embedded confidence go to the LLM (default: 0.5)",
+    )
 
 
 def _search_client(spec: str, cache: SQLiteCache | None = None) -> SearchClient | None:
@@ -198,11 +243,21 @@ def _dry_run(args: argparse.Namespace) -> int:
     criteria = Criteria(args.criteria)
     pipeline_tasks = criteria.tasks
     retrieval = _retrieval_tasks(args)
-    wanted = frozenset(retrieval) if retrieval is not None else frozenset(
-        name for name, task in pipeline_tasks.items() if task.retrieval)
+    wanted = (
+        frozenset(retrieval)
+        if retrieval is not None
+        else frozenset(name for name, task in pipeline_tasks.items() if task.retrieval)
+    )
     prompt = RewritePrompt(Prompts(), criteria)
-    plan = plan_file(args.input, prompt, pipeline_tasks, n=args.n, retrieval_tasks=wanted,
-                     search=args.search != "none", reclassify=args.reclassify)
+    plan = plan_file(
+        args.input,
+        prompt,
+        pipeline_tasks,
+        n=args.n,
+        retrieval_tasks=wanted,
+        search=args.search != "none",
+        reclassify=args.reclassify,
+    )
     price = price_for(args.model, price_in=args.price_in, price_out=args.price_out)
     print(plan.report(args.model, price, search=args.search != "none"))
     return 0
@@ -232,9 +287,19 @@ async def _reformat_run(args: argparse.Namespace, stack: contextlib.AsyncExitSta
 
     def make_pipeline(model: LLM) -> Pipeline:
         return Pipeline(
-            model, classifier=classifier, search=search, criteria=criteria, cache=cache, checks=_checks(args),
-            n=args.n, temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens,
-            max_reasks=args.max_reasks, concurrency=args.concurrency, strict=args.strict,
+            model,
+            classifier=classifier,
+            search=search,
+            criteria=criteria,
+            cache=cache,
+            checks=_checks(args),
+            n=args.n,
+            temperature=args.temperature,
+            top_p=args.top_p,
+            max_tokens=args.max_tokens,
+            max_reasks=args.max_reasks,
+            concurrency=args.concurrency,
+            strict=args.strict,
             retrieval_tasks=_retrieval_tasks(args),
             rate_limiter=RateLimiter(args.rpm, args.tpm) if args.rpm or args.tpm else None,
         )
@@ -248,8 +313,14 @@ async def _reformat_run(args: argparse.Namespace, stack: contextlib.AsyncExitSta
     progress = Progress(None, price)
     if not args.quiet and progress.enabled:
         progress.total = count_rows(args.input)  # a pass over the file only when a bar is shown
-    await reformat_file(pipeline, args.input, args.output, reclassify=args.reclassify, stats=stats,
-                        progress=None if args.quiet else progress)
+    await reformat_file(
+        pipeline,
+        args.input,
+        args.output,
+        reclassify=args.reclassify,
+        stats=stats,
+        progress=None if args.quiet else progress,
+    )
     if not args.quiet:
         print(stats.summary(price), file=sys.stderr)
         if batch is not None:
@@ -268,8 +339,13 @@ async def _submit_batches(
     if cache is None:
         raise UsageError("--batch needs the response cache: drop --no-cache")
     state = Path(args.batch_state) if args.batch_state else default_cache_path().parent / "batches"
-    runner = BatchRunner(llm, cache, state, poll_interval=args.batch_poll,
-                         progress=None if args.quiet else lambda line: print(line, file=sys.stderr))
+    runner = BatchRunner(
+        llm,
+        cache,
+        state,
+        poll_interval=args.batch_poll,
+        progress=None if args.quiet else lambda line: print(line, file=sys.stderr),
+    )
 
     def examples() -> Iterator[Example]:
         for item in rows_of(args.input):
@@ -289,8 +365,10 @@ def _tasks(args: argparse.Namespace) -> int:
     print(f"{'task':<{width}}  {'group':<14}  rewrite  retrieval  description")
     groups = [*GROUPS, "custom"]
     for task in sorted(tasks.values(), key=lambda t: groups.index(t.group)):
-        print(f"{task.name:<{width}}  {task.group:<14}  {'yes' if task.rewrite else 'no':<7}  "
-              f"{'yes' if task.retrieval else 'no':<9}  {task.description}")
+        print(
+            f"{task.name:<{width}}  {task.group:<14}  {'yes' if task.rewrite else 'no':<7}  "
+            f"{'yes' if task.retrieval else 'no':<9}  {task.description}"
+        )
     rewritten = sum(t.rewrite for t in tasks.values())
     print(f"\n{len(tasks)} tasks, {rewritten} rewritten, {sum(t.retrieval for t in tasks.values())} with retrieval")
     return 0
@@ -307,8 +385,14 @@ async def _retrieve(args: argparse.Namespace) -> int:
         search = _search_client(args.search)
         if search is not None and hasattr(search, "aclose"):
             stack.push_async_callback(search.aclose)
-        pipeline = Pipeline(None, classifier=build_classifier(args, criteria, llm, stack), search=search,
-                            criteria=criteria, strict=args.strict, retrieval_tasks=_retrieval_tasks(args))
+        pipeline = Pipeline(
+            None,
+            classifier=build_classifier(args, criteria, llm, stack),
+            search=search,
+            criteria=criteria,
+            strict=args.strict,
+            retrieval_tasks=_retrieval_tasks(args),
+        )
         stats = await retrieve_file(pipeline, args.input, args.output, reclassify=args.reclassify)
     if not args.quiet:
         print(stats.summary(), file=sys.stderr)
@@ -316,7 +400,7 @@ async def _retrieve(args: argparse.Namespace) -> int:
 
 
 def _index(args: argparse.Namespace) -> int:
-    from ._index import build_index
+    from .._search.index import build_index
 
     stats = build_index(Path(args.corpus), Path(args.output), passage_words=args.passage_words)
     print(stats, file=sys.stderr)
@@ -324,7 +408,7 @@ def _index(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from ._report import write_report
+    from .._report.html import write_report
 
     summary = write_report(args.input, args.output, title=args.title)
     print(f"wrote {args.output}: {summary}", file=sys.stderr)

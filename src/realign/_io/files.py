@@ -18,7 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Literal, overload
 
-from ._exceptions import InputError, UsageError
+from .._exceptions import InputError, UsageError
 
 __all__ = ["AtomicWriter", "atomic_file", "container_of", "read_rows"]
 
@@ -61,8 +61,7 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
                 try:
                     yield number, json.loads(line)
                 except json.JSONDecodeError as exc:
-                    raise InputError(f"invalid JSON: {exc.msg} (column {exc.colno})", path=path,
-                                     line=number) from exc
+                    raise InputError(f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=number) from exc
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text ({exc.reason})", path=path, line=number + 1) from exc
 
@@ -185,8 +184,9 @@ class AtomicWriter:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        rows = [{**r, "realign": json.dumps(r["realign"], ensure_ascii=False)} if "realign" in r else r
-                for r in self._batch]
+        rows = [
+            {**r, "realign": json.dumps(r["realign"], ensure_ascii=False)} if "realign" in r else r for r in self._batch
+        ]
         first = self._count - len(rows) + 1
         self._batch = []
         try:
@@ -198,13 +198,19 @@ class AtomicWriter:
                 names = set(self._parquet.schema.names)
                 extra = next((key for row in rows for key in row if key not in names), None)
                 if extra is not None:
-                    raise InputError(f"field {extra!r} is missing from the first rows; Parquet needs one schema "
-                                     "for all rows (write .jsonl instead)", path=self.path, line=first)
+                    raise InputError(
+                        f"field {extra!r} is missing from the first rows; Parquet needs one schema "
+                        "for all rows (write .jsonl instead)",
+                        path=self.path,
+                        line=first,
+                    )
                 table = pa.Table.from_pylist(rows, schema=self._parquet.schema)
             self._parquet.write_table(table)
         except (pa.ArrowException, ValueError, TypeError) as exc:
-            raise InputError(f"rows {first}-{self._count} do not fit one Parquet schema ({exc}); "
-                             "write .jsonl instead", path=self.path) from exc
+            raise InputError(
+                f"rows {first}-{self._count} do not fit one Parquet schema ({exc}); write .jsonl instead",
+                path=self.path,
+            ) from exc
 
     def commit(self) -> None:
         """Finish the file and move it into place."""
@@ -236,9 +242,7 @@ class AtomicWriter:
     def __enter__(self) -> AtomicWriter:
         return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if kind is not None:
             self.abort()
             return
@@ -316,8 +320,9 @@ def atomic_file(path: Path, mode: Literal["w", "wb"] | None = "w", *, errors: st
             os.close(fd)
             yield tmp
         else:
-            with os.fdopen(fd, mode, encoding="utf-8" if mode == "w" else None,
-                           errors=errors if mode == "w" else None) as handle:
+            with os.fdopen(
+                fd, mode, encoding="utf-8" if mode == "w" else None, errors=errors if mode == "w" else None
+            ) as handle:
                 yield handle
         _publish(tmp, path)
     except BaseException:

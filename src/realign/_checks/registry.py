@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from ._exceptions import RealignError, UsageError
-from ._guards import (
+from .._exceptions import RealignError, UsageError
+from .._types import Check, CheckInput
+from .guards import (
     CodeFidelity,
     CodePresence,
     FinalAnswer,
@@ -31,7 +32,6 @@ from ._guards import (
     VerdictKept,
     has_code,
 )
-from ._types import Check, CheckInput
 
 __all__ = [
     "CHECK_NAMES",

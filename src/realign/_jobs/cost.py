@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._models import Usage
+from .._models import Usage
 
 __all__ = ["PRICES", "Price", "price_for"]
 
@@ -24,8 +24,9 @@ class Price:
     def cost(self, usage: Usage, *, batch: bool = False) -> float:
         cached = min(usage.cached_tokens, usage.prompt_tokens)
         cached_rate = self.cached_input if self.cached_input is not None else self.input
-        dollars = ((usage.prompt_tokens - cached) * self.input + cached * cached_rate
-                   + usage.completion_tokens * self.output) / 1_000_000
+        dollars = (
+            (usage.prompt_tokens - cached) * self.input + cached * cached_rate + usage.completion_tokens * self.output
+        ) / 1_000_000
         return dollars / 2 if batch else dollars
 
 
@@ -53,6 +54,8 @@ def price_for(model: str, *, price_in: float | None = None, price_out: float | N
     if known is None and (price_in is None or price_out is None):
         return None
     base = known or Price(0.0, 0.0)
-    return Price(price_in if price_in is not None else base.input,
-                 price_out if price_out is not None else base.output,
-                 base.cached_input if price_in is None else None)
+    return Price(
+        price_in if price_in is not None else base.input,
+        price_out if price_out is not None else base.output,
+        base.cached_input if price_in is None else None,
+    )

@@ -43,12 +43,12 @@ from urllib.parse import quote
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, RetryError, retry_if_exception_type, stop_after_attempt
 
-from ._evidence import clean_evidence, truncate_words
-from ._exceptions import FatalSearchError, SearchError, UsageError
-from ._index import LocalIndex, query_terms
-from ._models import Evidence
-from ._retry import PauseGate, RetryPolicy, backoff_seconds, parse_retry_after
-from ._types import SearchClient
+from .._exceptions import FatalSearchError, SearchError, UsageError
+from .._llm.retry import PauseGate, RetryPolicy, backoff_seconds, parse_retry_after
+from .._models import Evidence
+from .._types import SearchClient
+from .evidence import clean_evidence, truncate_words
+from .index import LocalIndex, query_terms
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -136,9 +136,7 @@ def _as_str(value: object) -> str:
     return "" if value is None or isinstance(value, (dict, list)) else str(value)
 
 
-def _result_list(
-    results: object, text: str | Callable[[dict[str, Any]], str], *, url: str = "url"
-) -> list[Evidence]:
+def _result_list(results: object, text: str | Callable[[dict[str, Any]], str], *, url: str = "url") -> list[Evidence]:
     """Evidence from a list of result objects, each with a ``title``; its text is the field named
     ``text`` (or what ``text`` makes of the result) and its address the field named ``url``."""
     found = []
@@ -347,8 +345,9 @@ class _WebSearch(ABC):
         if fatal is not None:
             raise FatalSearchError(fatal)
         if status in (408, 429) or status >= 500:
-            raise _Transient(f"HTTP {status}: {detail}", retry_after=parse_retry_after(response.headers),
-                             rate_limited=status == 429)
+            raise _Transient(
+                f"HTTP {status}: {detail}", retry_after=parse_retry_after(response.headers), rate_limited=status == 429
+            )
         raise SearchError(f"{self.name}: HTTP {status}: {detail}")
 
     def _fatal_message(self, status: int, detail: str) -> str | None:

@@ -10,16 +10,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._cache import SQLiteCache
-from ._classify import CascadeClassifier, CompletionClassifier, LLMClassifier
-from ._exceptions import InputError, UsageError
-from ._io import read_rows
-from ._job import RunStats, SourceRow, annotate_file, example_of, format_counts
-from ._llm import OpenAIChat
-from ._pipeline import Pipeline, ordered_map
-from ._tasks import GROUPS, Task
-from ._templates import Criteria
-from ._types import Classifier
+from .._classify.llm import CascadeClassifier, CompletionClassifier, LLMClassifier
+from .._exceptions import InputError, UsageError
+from .._io.files import read_rows
+from .._llm.cache import SQLiteCache
+from .._llm.openai_chat import OpenAIChat
+from .._pipeline import Pipeline, ordered_map
+from .._tasks import GROUPS, Task
+from .._templates import Criteria
+from .._types import Classifier
+from .job import RunStats, SourceRow, annotate_file, example_of, format_counts
 
 __all__ = ["EvalReport", "build_classifier", "classify_command", "evaluate"]
 
@@ -76,8 +76,11 @@ async def evaluate(classifier: Classifier, path: str, tasks: dict[str, Task], wi
 
     def labelled() -> Any:
         for line, row in read_rows(path):
-            if not isinstance(row, dict) or not isinstance(row.get("instruction"), str) \
-                    or not isinstance(row.get("category"), str):
+            if (
+                not isinstance(row, dict)
+                or not isinstance(row.get("instruction"), str)
+                or not isinstance(row.get("category"), str)
+            ):
                 raise InputError("need an object with string 'instruction' and 'category'", path=path, line=line)
             yield row
 
@@ -114,24 +117,27 @@ async def _classify_command(args: argparse.Namespace, stack: contextlib.AsyncExi
         raise UsageError("classify needs INPUT -o OUTPUT (or --eval LABELLED)")
     stats = await _classify_file(args, classifier, criteria)
     if not args.quiet:
-        print(f"rows: {stats.rows}\nby task: " + format_counts(stats.tasks),
-              file=sys.stderr)
+        print(f"rows: {stats.rows}\nby task: " + format_counts(stats.tasks), file=sys.stderr)
         counts = getattr(classifier, "counts", None)
         if counts:
             print(f"classifier: {counts}", file=sys.stderr)
     return 0
 
 
-def build_classifier(args: argparse.Namespace, criteria: Criteria, llm: OpenAIChat | None,
-                     stack: contextlib.AsyncExitStack, cache: SQLiteCache | None = None) -> Classifier:
+def build_classifier(
+    args: argparse.Namespace,
+    criteria: Criteria,
+    llm: OpenAIChat | None,
+    stack: contextlib.AsyncExitStack,
+    cache: SQLiteCache | None = None,
+) -> Classifier:
     """The classifier the flags ask for; a client it opens is closed with ``stack``."""
-    from ._embedded import EmbeddedClassifier
+    from .._classify.embedded import EmbeddedClassifier
 
     if args.classifier == "embedded":
         return EmbeddedClassifier(criteria.tasks)
     if args.classifier_model or args.classifier_base_url or llm is None:
-        llm = OpenAIChat(args.classifier_model or args.model,
-                         base_url=args.classifier_base_url or args.base_url)
+        llm = OpenAIChat(args.classifier_model or args.model, base_url=args.classifier_base_url or args.base_url)
         stack.push_async_callback(llm.aclose)
     if args.classifier == "completion":
         return CompletionClassifier(llm, tasks=criteria.tasks, cache=cache)

@@ -35,9 +35,9 @@ from functools import lru_cache
 from importlib import resources
 from itertools import chain, pairwise, repeat
 
-from ._exceptions import UsageError
-from ._models import TaskPrediction
-from ._tasks import DEFAULT_TASK, TASKS, Task
+from .._exceptions import UsageError
+from .._models import TaskPrediction
+from .._tasks import DEFAULT_TASK, TASKS, Task
 
 __all__ = ["EmbeddedClassifier", "load_examples"]
 

@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._cost import Price
-from ._exceptions import InputError
-from ._io import AtomicWriter, read_rows
-from ._models import Evidence, Example, Result, Usage
-from ._pipeline import Pipeline, ordered_map
-from ._progress import Progress
-from ._shapes import Extracted, Shape, ShapeError, detect_shape
+from .._exceptions import InputError
+from .._io.files import AtomicWriter, read_rows
+from .._io.shapes import Extracted, Shape, ShapeError, detect_shape
+from .._models import Evidence, Example, Result, Usage
+from .._pipeline import Pipeline, ordered_map
+from .cost import Price
+from .progress import Progress
 
 __all__ = [
     "RunStats",
@@ -107,11 +107,15 @@ def shaped_rows(
         if shape is None or not shape.matches(row):
             found = detect_shape(row)
             if found is None:
-                raise InputError("row of unknown shape (expected items, conversations, messages or "
-                                 "instruction/output)", path=path, line=line)
+                raise InputError(
+                    "row of unknown shape (expected items, conversations, messages or instruction/output)",
+                    path=path,
+                    line=line,
+                )
             if shape is not None and found is not shape:
-                raise InputError(f"row has shape {found.name}, but the file's first row has shape "
-                                 f"{shape.name}", path=path, line=line)
+                raise InputError(
+                    f"row has shape {found.name}, but the file's first row has shape {shape.name}", path=path, line=line
+                )
             shape = found
         try:
             data = shape.extract(row)
@@ -181,8 +185,13 @@ async def process_rows(
     async def process(item: SourceRow) -> tuple[dict[str, Any], Usage]:
         previous = _previous(item.row)
         if item.data.pass_reason is not None:
-            meta: dict[str, Any] = {"task": item.data.category or previous.get("task"), "confidence": None,
-                                    "tag": "original", "reason": item.data.pass_reason, "evidence": []}
+            meta: dict[str, Any] = {
+                "task": item.data.category or previous.get("task"),
+                "confidence": None,
+                "tag": "original",
+                "reason": item.data.pass_reason,
+                "evidence": [],
+            }
             return {**item.row, "realign": meta}, Usage()
         result = await pipeline.areformat_one(example_of(item, reclassify=reclassify))
         row = item.shape.apply(item.row, result.response) if result.tag == "rewrite" else dict(item.row)
@@ -208,8 +217,9 @@ async def reformat_file(
     stats = stats or RunStats()
     try:
         with AtomicWriter(output) as writer:
-            async for row in process_rows(pipeline, read_rows(source), source=source, reclassify=reclassify,
-                                          stats=stats):
+            async for row in process_rows(
+                pipeline, read_rows(source), source=source, reclassify=reclassify, stats=stats
+            ):
                 writer.write(row)
                 if progress is not None:
                     progress.update(stats)
@@ -255,8 +265,12 @@ async def retrieve_file(
         prediction = await pipeline.task_of(example)
         evidence, status = await pipeline.evidence_for(example, prediction.task)
         statuses[f"retrieval {status or 'not needed'}"] += 1
-        return {"task": prediction.task, "confidence": prediction.confidence,
-                "evidence": [e.model_dump() for e in evidence], "retrieval": status}
+        return {
+            "task": prediction.task,
+            "confidence": prediction.confidence,
+            "evidence": [e.model_dump() for e in evidence],
+            "retrieval": status,
+        }
 
     stats = await annotate_file(source, output, retrieve, window=pipeline.window)
     stats.reasons += statuses

@@ -1,0 +1,1 @@
+"""The checks that decide whether a rewrite keeps the original's answer."""

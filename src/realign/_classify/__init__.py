@@ -1,0 +1,1 @@
+"""Task classifiers: the embedded offline classifier and the LLM-backed ones."""

@@ -1,0 +1,1 @@
+"""Dataset files: reading rows, dataset shapes, atomic output files."""

@@ -1,0 +1,1 @@
+"""Evidence retrieval: web search clients, the local document index, evidence cleaning."""
