@@ -452,14 +452,14 @@ def test_count_tokens_is_the_sum_over_token_regex() -> None:
 
 
 def test_fold_case_reads_as_a_case_insensitive_regex() -> None:
-    from realign._checks.numbers import _FOLD_SPECIAL, fold_case
+    from realign._text import FOLD_SPECIAL, fold_case
 
-    others = "".join(chr(c) for c in range(0x80, 0x110000) if chr(c) not in "".join(map(chr, _FOLD_SPECIAL)))
+    others = "".join(chr(c) for c in range(0x80, 0x110000) if chr(c) not in "".join(map(chr, FOLD_SPECIAL)))
     for letter in "abcdefghijklmnopqrstuvwxyz":  # the specials are all a regex takes for ASCII letters
         found = re.findall(letter, others, re.IGNORECASE)
         assert not found, (letter, found)
-    assert {chr(c): re.fullmatch(f, chr(c), re.I) is not None for c, f in _FOLD_SPECIAL.items()} == dict.fromkeys(
-        map(chr, _FOLD_SPECIAL), True
+    assert {chr(c): re.fullmatch(f, chr(c), re.I) is not None for c, f in FOLD_SPECIAL.items()} == dict.fromkeys(
+        map(chr, FOLD_SPECIAL), True
     )
     lowered = fold_case(others)  # same length, nothing turned ASCII, word characters where they were
     assert len(lowered) == len(others) and not re.search("[\x00-\x7f]", lowered)

@@ -11,10 +11,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ._checks.guards import _final_answer
-from ._checks.registry import has_code
 from ._models import Evidence
 from ._templates import Criteria, Prompts
+from ._text import final_answer, has_code
 from ._types import ChatRequest
 
 __all__ = ["ParsedReply", "RewritePrompt", "has_final_answer", "parse_reply"]
@@ -50,10 +49,10 @@ def parse_reply(text: str) -> ParsedReply:
 def has_final_answer(text: str) -> bool:
     """The response states a final answer (``#### 42``, ``\\boxed{}``, "The answer is ...").
 
-    The guard :class:`~realign._guards.FinalAnswer` reads answers the same way, so the prompt asks
+    The check ``final_answer`` reads answers the same way, so the prompt asks
     to keep a final-answer line exactly when the guard will check one.
     """
-    return _final_answer(text, phrases=True) is not None
+    return final_answer(text, phrases=True) is not None
 
 
 class RewritePrompt:

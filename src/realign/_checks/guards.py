@@ -19,20 +19,21 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from fractions import Fraction
 from typing import ClassVar
 
+from .._text import final_answer, has_code, has_open_fence, hash_answer
 from .._tokens import count_tokens
 from .._types import CheckInput
 from .lang import detect_language, written_in_other_language
 from .numbers import (
-    _DIGIT_RE,
+    DIGIT_RE,
     DateMention,
     Mention,
-    _reading_may_raise,
     any_same,
     dates,
     fold_case,
     latex_to_text,
     letter_words,
     mentions,
+    reading_may_raise,
     value_set,
     word_mentions,
 )
@@ -51,7 +52,6 @@ __all__ = [
     "Refusal",
     "Truncation",
     "VerdictKept",
-    "has_code",
 ]
 
 
@@ -91,7 +91,6 @@ class Guard:
 
 # --- shared text helpers ------------------------------------------------------------------------
 
-_FENCE_LINE_RE = re.compile(r"^[ \t]*(```|~~~)", re.MULTILINE)
 _FENCED_RE = re.compile(
     r"^[ \t]*```[ \t]*(?P<tag>[\w+#.-]*)[^\n]*\n(?P<body>.*?)(?:^[ \t]*```[ \t]*$|\Z)", re.MULTILINE | re.DOTALL
 )
@@ -105,15 +104,6 @@ _SPACE_RE = re.compile(r"\s")
 #: each by every guard, so the original and its candidates are read again within a few calls; a
 #: small bound keeps the memory to a few texts whatever their length.
 _CACHE_SIZE = 64
-
-
-def _has_fence(text: str) -> bool:
-    return ("```" in text or "~~~" in text) and bool(_FENCE_LINE_RE.search(text))
-
-
-def has_code(text: str) -> bool:
-    """The paper's notion of "has code": a fenced block, or both ``def `` and ``return ``."""
-    return _has_fence(text) or ("def " in text and "return " in text)
 
 
 def _prose(text: str) -> str:
@@ -200,8 +190,7 @@ class Truncation(Guard):
     def check(self, item: CheckInput) -> bool:
         if item.finish_reason == "length":
             return False
-        fences_open = _has_fence(item.rewrite) and len(_FENCE_LINE_RE.findall(item.rewrite)) % 2 == 1
-        return not fences_open or len(_FENCE_LINE_RE.findall(item.original)) % 2 == 1
+        return not has_open_fence(item.rewrite) or has_open_fence(item.original)
 
 
 # --- leaked scaffolding -------------------------------------------------------------------------
@@ -401,20 +390,6 @@ class Refusal(Guard):
 
 # --- final answer -------------------------------------------------------------------------------
 
-_HASH_ANSWER_RE = re.compile(r"^[ \t]*####[ \t]*(?P<ans>[^#\n]*?)[ \t]*$", re.MULTILINE)
-_BOXED_RE = re.compile(r"\\(?:boxed|fbox)\s*\{")
-_ANSWER_WORD = r"(?:(?:final|short|correct|best)\s+)?(?:answer|option|choice|result)"
-_PHRASE_ANSWER_RE = re.compile(
-    # "The final answer is X", "the answer is X", "Answer: X" (a label starting its line), and a
-    # heading or bold line "Answer" with X on the next line
-    r"(?:\bfinal\s+answer\s*(?:is|:|=)?|\b(?:the|my|correct)\s+answer\s+(?:is|would be)\s*:?"
-    rf"|^[ \t>*_#-]*{_ANSWER_WORD}[*_ ]*[:：][*_]*"
-    rf"|^[ \t]*(?:#{{1,6}}[ \t]*|\*\*|__){_ANSWER_WORD}(?:\*\*|__)?[ \t]*:?[ \t]*\n+)"
-    r"[ \t*_]*(?P<ans>[^\n]*?)[ \t*_]*(?:\.(?=\s|$)|\n|$)",
-    re.IGNORECASE | re.MULTILINE,
-)
-_PHRASE_ANSWER_WORDS = ("answer", "option", "choice", "result")  # every match has one
-_ANSWER_LINE_RE = re.compile(r"^[ \t>*_#-]*(?:final|short|correct|best|option|choice|result)", re.I | re.M)
 _OPTION_LETTER_RE = re.compile(r"^\W*[A-Ha-h]\W*$")
 _WORDS_RE = re.compile(r"[^\W_]+")
 _ARTICLES = frozenset({"a", "an", "the"})
@@ -438,31 +413,6 @@ _PHRASE_TASKS_SKIP = frozenset(
 )
 
 
-def _boxed_contents(text: str) -> list[str]:
-    """The contents of every ``\\boxed{...}``, nested braces included."""
-    found = []
-    for m in _BOXED_RE.finditer(text):
-        depth, i = 1, m.end()
-        while i < len(text) and depth:
-            depth += {"{": 1, "}": -1}.get(text[i], 0)
-            i += 1
-        found.append(text[m.end() : i - 1])
-    return found
-
-
-def _hash_answer(text: str) -> str | None:
-    """The GSM8K answer (``#### 42``): the last ``####`` line that reads as a short answer."""
-    if "####" not in text:
-        return None
-    answers = [m["ans"] for m in _HASH_ANSWER_RE.finditer(text)]
-    return answers[-1] if answers and _looks_like_answer(answers[-1]) else None
-
-
-def _looks_like_answer(text: str) -> bool:
-    # "#### 42" is an answer; "#### Step 2: add the costs" is a markdown heading.
-    return len(text) <= 40 and (any(c.isdigit() for c in text) or len(text.split()) <= 2)
-
-
 _SHORT_ANSWER_WORDS = 4
 _SHORT_ANSWER_CHARS = 40  # CJK text has no spaces: a long sentence is one "word"
 
@@ -480,37 +430,10 @@ def _short_answer(text: str) -> str | None:
     return plain or None
 
 
-def _may_state_answer(text: str) -> bool:
-    """False when _PHRASE_ANSWER_RE cannot match ``text``.
-
-    Its first two forms need "answer"; the two others a line starting with an answer word or its
-    qualifier, after marks.
-    """
-    folded = fold_case(text)
-    if "answer" in folded:
-        return True
-    return any(word in folded for word in _PHRASE_ANSWER_WORDS) and bool(_ANSWER_LINE_RE.search(text))
-
-
-def _final_answer(text: str, phrases: bool) -> tuple[str, str] | None:
-    """``(kind, answer)`` of the final answer ``text`` states, strongest marker first."""
-    hashed = _hash_answer(text)
-    if hashed is not None:
-        return "hash", hashed
-    boxed = _boxed_contents(text)
-    if boxed:
-        return "boxed", boxed[-1]
-    if phrases and _may_state_answer(text):
-        stated = [m["ans"] for m in _PHRASE_ANSWER_RE.finditer(text) if m["ans"].strip()]
-        if stated:
-            return "phrase", stated[-1]
-    return None
-
-
 @functools.lru_cache(maxsize=_CACHE_SIZE)
 def _original_answer(text: str, phrases: bool) -> tuple[str, str] | None:
-    """Like :func:`_final_answer`, and an original that is only a short answer is its own answer."""
-    found = _final_answer(text, phrases)
+    """Like :func:`~realign._text.final_answer`, and an original that is only a short answer is its own answer."""
+    found = final_answer(text, phrases)
     if found is None and phrases:
         short = _short_answer(text)
         return None if short is None else ("short", short)
@@ -571,12 +494,12 @@ class FinalAnswer(Guard):
             return True  # no answer to keep, or an option letter: the option guard's business
         kind, answer = original
         if kind == "hash":
-            stated = _hash_answer(item.rewrite)
+            stated = hash_answer(item.rewrite)
             return stated is not None and _same_answer(answer, stated)
         if kind == "short":
             # A bare answer is usually expanded into sentences: look for it anywhere.
             return _same_answer(answer, item.rewrite, leading=False)
-        rewrite = _final_answer(item.rewrite, phrases=True)
+        rewrite = final_answer(item.rewrite, phrases=True)
         if rewrite is not None:
             return _same_answer(answer, rewrite[1])
         # No marker: the answer must be among the closing lines' numbers or words.
@@ -1026,7 +949,7 @@ def _not_salient_blank(match: re.Match[str]) -> str:
 
 def _salient_text(text: str) -> str:
     text = latex_to_text(_prose(text))
-    if "<<" not in text and not _DIGIT_RE.search(text):
+    if "<<" not in text and not DIGIT_RE.search(text):
         return text  # every match holds a digit or "<<"
     # The same as _NOT_SALIENT_RE.sub(" ", text).
     return _NOT_SALIENT_FAST_RE.sub(_not_salient_blank, "\n" + text)[1:]
@@ -1092,7 +1015,7 @@ def _missing_numbers(original: str, rewrite: str) -> Iterator[str]:
     """The numbers and dates of ``original``'s prose that ``rewrite`` does not express."""
     # The rewrite is read only when the original has numbers, unless reading it may raise: then it is
     # read first, as it always was, so that the same error comes out.
-    rewrite_read = _rewrite_numbers(rewrite) if _reading_may_raise(rewrite) else None
+    rewrite_read = _rewrite_numbers(rewrite) if reading_may_raise(rewrite) else None
     original_dates, original_numbers = _original_numbers(original)
     if not original_dates and not original_numbers:
         return

@@ -15,7 +15,10 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
+from .._text import FOLD_SPECIAL_RE, fold_case
+
 __all__ = [
+    "DIGIT_RE",
     "DateMention",
     "Mention",
     "any_same",
@@ -24,6 +27,7 @@ __all__ = [
     "latex_to_text",
     "letter_words",
     "mentions",
+    "reading_may_raise",
     "same_value",
     "value_set",
     "word_mentions",
@@ -74,28 +78,6 @@ _TENS_WORDS = frozenset(_TENS)
 _UNIT_WORDS = frozenset(_UNITS[1:10])
 _NON_ASCII_RE = re.compile(r"[^\x00-\x7f]")
 _ASCII_NON_LETTERS = str.maketrans({chr(i): " " for i in range(128) if not chr(i).isalpha()})
-# The characters outside ASCII that a case-insensitive regex takes for an ASCII letter, and which
-# str.lower() does not turn into it (checked exhaustively by the tests).
-_FOLD_SPECIAL = {0x130: "i", 0x131: "i", 0x17F: "s", 0x212A: "k"}
-_FOLD_SPECIAL_RE = re.compile("[\u0130\u0131\u017f\u212a]")
-
-
-@functools.lru_cache(maxsize=64)
-def fold_case(text: str) -> str:
-    """``text`` lowercased, with the few characters a case-insensitive regex reads as an ASCII letter
-    (``ſ`` as ``s``, the Kelvin sign as ``k``, ``ı`` and ``İ`` as ``i``) written as that letter.
-
-    Same length as ``text``, and each character is a word character (``\\w``) where the original is
-    one, so positions carry over. A character of the result is an ASCII letter exactly where the
-    original matches that letter under ``re.IGNORECASE``; so an ASCII pattern matches ``text``
-    case-insensitively exactly where it matches the result case-sensitively. Remembered for a few
-    texts: several guards read the same rewrite.
-    """
-    if text.isascii():
-        return text.lower()
-    if _FOLD_SPECIAL_RE.search(text):
-        text = text.translate(_FOLD_SPECIAL)
-    return text.lower()
 
 
 def _int_digits_limit() -> int:
@@ -103,7 +85,7 @@ def _int_digits_limit() -> int:
     return int(get()) if get is not None else 0
 
 
-def _reading_may_raise(text: str) -> bool:
+def reading_may_raise(text: str) -> bool:
     """Whether reading the numbers of ``text`` (:func:`mentions`, :func:`word_mentions`,
     :func:`dates`) may raise; when False it cannot.
 
@@ -111,10 +93,10 @@ def _reading_may_raise(text: str) -> bool:
     regex takes for an ASCII letter ("ſix": not a key of the word values), and on a number with more
     digits than ``int()`` accepts.
     """
-    if not text.isascii() and _FOLD_SPECIAL_RE.search(text):
+    if not text.isascii() and FOLD_SPECIAL_RE.search(text):
         return True
     limit = _int_digits_limit()
-    return 0 < limit <= len(text) and len(_DIGIT_RE.findall(text)) >= limit
+    return 0 < limit <= len(text) and len(DIGIT_RE.findall(text)) >= limit
 
 
 @functools.lru_cache(maxsize=64)
@@ -204,7 +186,7 @@ _DATE_RES = tuple(
 _DIGIT_HYPHEN_RE = re.compile(r"-(?<=\d-)\d")
 _DIGIT_SLASH_RE = re.compile(r"/(?<=\d/)\d")
 _DAY_TO_MONTH = frozenset("stndrhof")  # the letters between a day and its month: 5th of March
-_DIGIT_RE = re.compile(r"\d")
+DIGIT_RE = re.compile(r"\d")
 # A month name as a whole word: every month-name pattern needs one (it is preceded by a word boundary
 # or a space, and followed by a dot, a comma, a space or a word boundary).
 _MONTH_WORD_RE = re.compile(f"(?:{_MONTH_NAME_FIRST})(?!\\w)")
@@ -290,7 +272,7 @@ def mentions(text: str) -> Iterator[Mention]:
 
     Digits glued to a preceding letter (``H2O``, ``mp3``) are part of a name, not numbers.
     """
-    if not _DIGIT_RE.search(text):  # every number has a digit
+    if not DIGIT_RE.search(text):  # every number has a digit
         return
     for m in _NUMBER_RE.finditer(text):
         yield _mention(m)
@@ -385,7 +367,7 @@ def _day_before(text: str, month: int) -> int:
 
 def dates(text: str) -> Iterator[DateMention]:
     """The dates written in ``text`` (ISO, numeric, and English month names)."""
-    if not _DIGIT_RE.search(text):  # every date has a digit
+    if not DIGIT_RE.search(text):  # every date has a digit
         return
     # Each pattern runs from where its first match can start at the earliest, if anywhere (a
     # lookbehind at that place still sees the text before it).

@@ -30,7 +30,6 @@ from .guards import (
     Refusal,
     Truncation,
     VerdictKept,
-    has_code,
 )
 
 __all__ = [
@@ -42,7 +41,6 @@ __all__ = [
     "check_name",
     "default_checks",
     "first_failure",
-    "has_code",
     "skip_tasks",
 ]
 

@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import Protocol, TextIO
 
 from .._io.files import container_of
+from .._models import Usage
 from .cost import Price
 
-if TYPE_CHECKING:
-    from .job import RunStats
+__all__ = ["Counts", "Progress", "count_rows"]
 
-__all__ = ["Progress", "count_rows"]
+
+class Counts(Protocol):
+    """What the display reads of a run's counts (``RunStats`` has them); a protocol, so that this
+    module does not import the job module that imports it."""
+
+    @property
+    def rows(self) -> int: ...
+
+    @property
+    def tags(self) -> Mapping[str, int]: ...
+
+    @property
+    def usage(self) -> Usage: ...
 
 
 def count_rows(path: str | Path) -> int | None:
@@ -53,7 +66,7 @@ class Progress:
         self.started = time.monotonic()
         self._last = 0.0
 
-    def update(self, stats: RunStats, *, force: bool = False) -> None:
+    def update(self, stats: Counts, *, force: bool = False) -> None:
         if not self.enabled:
             return
         now = time.monotonic()

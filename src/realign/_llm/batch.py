@@ -61,7 +61,7 @@ from .._models import Example, Usage
 from .._pipeline import Pipeline
 from .._types import LLM, ChatRequest, Choice, Completion
 from .cache import Cache
-from .openai_chat import OpenAIChat, _usage
+from .openai_chat import OpenAIChat, usage_of
 
 __all__ = [
     "NOT_SUBMITTED_CODE",
@@ -728,7 +728,7 @@ def _parse_result(line: dict[str, Any]) -> tuple[Completion | None, str | None]:
     choices = [Choice(c.message.content or "", c.finish_reason) for c in parsed.choices]
     if not choices:
         return None, "bad_response: no choices"
-    return Completion(choices, _usage(parsed.usage)), None
+    return Completion(choices, usage_of(parsed.usage)), None
 
 
 def _error_reason(error: Any, fallback: str) -> str:

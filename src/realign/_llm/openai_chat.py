@@ -25,7 +25,7 @@ from .._models import Usage
 from .._types import ChatRequest, Choice, Completion
 from .retry import PauseGate, RetryPolicy, backoff_seconds, parse_retry_after
 
-__all__ = ["DEFAULT_MODEL", "OpenAIChat", "RetryPolicy"]
+__all__ = ["DEFAULT_MODEL", "OpenAIChat", "RetryPolicy", "usage_of"]
 
 T = TypeVar("T")
 
@@ -207,7 +207,7 @@ class OpenAIChat:
             kwargs["extra_body"] = extra
         response = await self.client.chat.completions.create(**kwargs)
         choices = [Choice(c.message.content or "", c.finish_reason) for c in response.choices]
-        return Completion(choices, _usage(response.usage))
+        return Completion(choices, usage_of(response.usage))
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -221,7 +221,8 @@ class OpenAIChat:
         await self.client.close()
 
 
-def _usage(usage: Any) -> Usage:
+def usage_of(usage: Any) -> Usage:
+    """Our :class:`Usage` of one answer from the SDK's ``usage`` object (the Batch API's too)."""
     if usage is None:  # some local servers omit it
         return Usage(calls=1)
     prompt_details = getattr(usage, "prompt_tokens_details", None)
