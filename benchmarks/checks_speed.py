@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import realign
-from realign._checks.registry import default_checks, first_failure
+from realign._checks.base import first_failure
+from realign._checks.registry import default_checks
 from realign._types import Check, CheckInput
 
 DATA = Path(__file__).parent / "data"

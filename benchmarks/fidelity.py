@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from realign._checks.registry import CHECK_NAMES, build_checks, first_failure
+from realign._checks.base import first_failure
+from realign._checks.registry import CHECK_NAMES, build_checks
 from realign._types import Check, CheckInput
 
 DATA = Path(__file__).parent / "data"

@@ -12,29 +12,27 @@ from types import ModuleType
 
 import pytest
 
-from realign._checks.guards import (
+from realign import (
+    CHECK_NAMES,
+    CheckError,
     CodeFidelity,
+    CodePresence,
     FinalAnswer,
     LanguageConsistency,
     LeakedScaffolding,
+    LengthRatio,
     NumbersKept,
     OptionKept,
     OrderKept,
+    QuestionsKept,
     Refusal,
     Truncation,
     VerdictKept,
-)
-from realign._checks.lang import detect_language
-from realign._checks.registry import (
-    CHECK_NAMES,
-    CheckError,
-    CodePresence,
-    LengthRatio,
     build_checks,
-    check_name,
     default_checks,
-    first_failure,
 )
+from realign._checks.base import check_name, first_failure
+from realign._checks.lang import detect_language
 from realign._exceptions import RealignError, UsageError
 from realign._tokens import count_tokens
 from realign._types import Check, CheckInput
@@ -389,8 +387,6 @@ def test_eval_set_meets_targets(name: str) -> None:
 
 
 def test_questions_guard() -> None:
-    from realign._checks.guards import QuestionsKept
-
     original = "1. What are the inputs of photosynthesis?\n2. Why do plants need light?"
     kept = "**Quiz**\n\n**Q1.** What are the inputs of photosynthesis?\n\n**Q2.** Why do plants need light?"
     dropped = "**Check your understanding**\n\n**Q1.** What are the inputs and outputs of photosynthesis?"
@@ -544,7 +540,9 @@ def test_numbers_and_dates_match_the_plain_patterns() -> None:
 
 
 def test_not_salient_text_and_plain_head_match_their_regexes() -> None:
-    from realign._checks.guards import _NOT_SALIENT_FAST_RE, _NOT_SALIENT_RE, _not_salient_blank, _plain, _plain_head
+    from realign._checks.facts import _NOT_SALIENT_FAST_RE, _NOT_SALIENT_RE, _not_salient_blank
+    from realign._checks.markup import plain as _plain
+    from realign._checks.markup import plain_head as _plain_head
 
     for text in _random_texts(5, 3000) + _random_texts(6, 200, size=400):
         assert _NOT_SALIENT_FAST_RE.sub(_not_salient_blank, "\n" + text)[1:] == _NOT_SALIENT_RE.sub(" ", text)

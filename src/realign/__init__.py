@@ -4,7 +4,15 @@ The public API is what ``__all__`` lists; every other module is private.
 """
 
 from ._api import areformat, areformat_file, reformat, reformat_file
-from ._checks.registry import CHECK_NAMES, CodePresence, LengthRatio, build_checks, default_checks
+from ._checks.answers import FinalAnswer, OptionKept, VerdictKept
+from ._checks.base import CheckError, Guard
+from ._checks.code import CodeFidelity, CodePresence
+from ._checks.facts import NumbersKept
+from ._checks.lang import LanguageConsistency
+from ._checks.leaks import LeakedScaffolding, Refusal
+from ._checks.length import LengthRatio, Truncation
+from ._checks.registry import CHECK_NAMES, build_checks, default_checks
+from ._checks.structure import OrderKept, QuestionsKept
 from ._classify.embedded import EmbeddedClassifier
 from ._classify.llm import CascadeClassifier, CompletionClassifier, LLMClassifier
 from ._exceptions import (
@@ -52,9 +60,11 @@ __all__ = [
     "CascadeClassifier",
     "ChatRequest",
     "Check",
+    "CheckError",
     "CheckInput",
     "Choice",
     "Classifier",
+    "CodeFidelity",
     "CodePresence",
     "Completion",
     "CompletionClassifier",
@@ -67,14 +77,23 @@ __all__ = [
     "FakeSearch",
     "FatalLLMError",
     "FatalSearchError",
+    "FinalAnswer",
+    "Guard",
     "InputError",
     "LLMClassifier",
     "LLMError",
+    "LanguageConsistency",
+    "LeakedScaffolding",
     "LengthRatio",
     "LocalIndex",
+    "NumbersKept",
     "OpenAIChat",
+    "OptionKept",
+    "OrderKept",
     "Pipeline",
+    "QuestionsKept",
     "RealignError",
+    "Refusal",
     "ReportSummary",
     "Result",
     "RetryPolicy",
@@ -88,8 +107,10 @@ __all__ = [
     "TaskPrediction",
     "TavilySearch",
     "TemplateError",
+    "Truncation",
     "Usage",
     "UsageError",
+    "VerdictKept",
     "WikipediaSearch",
     "__version__",
     "areformat",

@@ -15,7 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from ._checks.registry import CheckError, default_checks, first_failure
+from ._checks.base import CheckError, first_failure
+from ._checks.registry import default_checks
 from ._exceptions import FatalLLMError, FatalSearchError, LLMError, SearchError, UsageError
 from ._llm.cache import Cache, request_key
 from ._llm.ratelimit import RateLimiter

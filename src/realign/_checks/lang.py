@@ -15,9 +15,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .._tokens import non_ascii_chars
+from .._types import CheckInput
+from .base import Guard
 from .numbers import fold_case, letter_words
 
-__all__ = ["LanguageGuess", "detect_language", "written_in_other_language"]
+__all__ = ["LanguageConsistency", "LanguageGuess", "detect_language", "written_in_other_language"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,3 +244,27 @@ def written_in_other_language(text: str, lang: str) -> bool:
     ranked = _ranked(_reading(text)[2], candidates)
     best, top = ranked[0]
     return best != lang and _clear_winner(top, dict(ranked)[lang], None)
+
+
+class LanguageConsistency(Guard):
+    """Reject a rewrite in another language or script than the original (Spanish stays Spanish).
+
+    Rejects when both texts are clearly in different scripts, or when one text is confidently in a
+    language and the other clearly reads as another one. Text that mixes languages (a translation
+    with notes, a grammar lesson full of examples) rarely gives a clear reading, and then the
+    guard does nothing.
+    """
+
+    name = "language"
+
+    def check(self, item: CheckInput) -> bool:
+        before, after = detect_language(item.original), detect_language(item.rewrite)
+        if before == after:
+            # One language (or one undetermined script): a detected language is also the best of the
+            # function-word scores, so neither text reads as another language.
+            return True
+        if before.confident and after.confident and before.script != after.script:
+            return False
+        if before.lang != "und" and written_in_other_language(item.rewrite, before.lang):
+            return False
+        return after.lang in ("und", before.lang) or not written_in_other_language(item.original, after.lang)

@@ -1,11 +1,11 @@
 """Post-filter checks: decide, per candidate, whether the rewrite may replace the original.
 
-A check is any callable ``check(item: CheckInput) -> bool`` (True keeps the rewrite). Its ``name``
-attribute, or else its ``__name__``, becomes the rejection reason ``filter:<name>``. Checks run in
-order and the first failure wins, so the list is ordered cheap-first.
+What a check is and how a list of them judges a candidate: :mod:`.base`. Checks run in order
+and the first failure wins, so the list is ordered cheap-first.
 
-The built-in checks are the paper's two (``length``, ``code_presence``) and the fidelity guards
-of :mod:`realign._guards`. :func:`build_checks` assembles a list from them, switching guards off
+The built-in checks are the paper's two (``length``, ``code_presence``) and the fidelity guards,
+one module per family: :mod:`.length`, :mod:`.code`, :mod:`.leaks`, :mod:`.answers`,
+:mod:`.structure`, :mod:`.facts`, :mod:`.lang`. :func:`build_checks` assembles a list from them, switching guards off
 globally or per task and appending the user's own checks.
 """
 
@@ -13,47 +13,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from .._exceptions import RealignError, UsageError
+from .._exceptions import UsageError
 from .._types import Check, CheckInput
-from .guards import (
-    CodeFidelity,
-    CodePresence,
-    FinalAnswer,
-    Guard,
-    LanguageConsistency,
-    LeakedScaffolding,
-    LengthRatio,
-    NumbersKept,
-    OptionKept,
-    OrderKept,
-    QuestionsKept,
-    Refusal,
-    Truncation,
-    VerdictKept,
-)
+from .answers import FinalAnswer, OptionKept, VerdictKept
+from .base import Guard, check_name
+from .code import CodeFidelity, CodePresence
+from .facts import NumbersKept
+from .lang import LanguageConsistency
+from .leaks import LeakedScaffolding, Refusal
+from .length import LengthRatio, Truncation
+from .structure import OrderKept, QuestionsKept
 
-__all__ = [
-    "CHECK_NAMES",
-    "CheckError",
-    "CodePresence",
-    "LengthRatio",
-    "build_checks",
-    "check_name",
-    "default_checks",
-    "first_failure",
-    "skip_tasks",
-]
-
-
-class CheckError(RealignError):
-    """A check raised instead of answering True/False: a bug in that check, not in the row.
-
-    ``check`` is the check's name; the original exception is chained as ``__cause__``.
-    """
-
-    def __init__(self, check: str, exc: BaseException) -> None:
-        super().__init__(f"check {check!r} raised {type(exc).__name__}: {exc}")
-        self.check = check
+__all__ = ["CHECK_NAMES", "build_checks", "default_checks", "skip_tasks"]
 
 
 #: The built-in checks, cheapest first: the order they run in. Each factory takes ``skip_tasks``.
@@ -75,12 +46,6 @@ _BUILTIN: Mapping[str, type[Guard]] = {
 
 #: names of the built-in checks, in the order they run
 CHECK_NAMES: tuple[str, ...] = tuple(_BUILTIN)
-
-
-def check_name(check: Check) -> str:
-    """The name a check reports under: its ``name`` attribute, else ``__name__``, else its class name."""
-    name = getattr(check, "name", None) or getattr(check, "__name__", None)
-    return str(name) if name else type(check).__name__
 
 
 class _SkipTasks:
@@ -163,20 +128,3 @@ def build_checks(
 def default_checks() -> list[Check]:
     """Every built-in check, on for every task it applies to, cheapest first."""
     return build_checks()
-
-
-def first_failure(checks: Sequence[Check], item: CheckInput) -> str | None:
-    """Run ``checks`` in order; return the name of the first that rejects ``item``, or None.
-
-    A check that raises is a bug in that check: rather than silently rejecting (or keeping) every
-    row, the exception is wrapped in :class:`CheckError` naming the check. A pipeline that must
-    not stop can catch it and keep the original for that row.
-    """
-    for check in checks:
-        try:
-            ok = check(item)
-        except Exception as exc:
-            raise CheckError(check_name(check), exc) from exc
-        if not ok:
-            return check_name(check)
-    return None

@@ -1,0 +1,368 @@
+"""The answer checks: the final answer, the multiple-choice option and the verdict are kept."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from fractions import Fraction
+
+from .._text import final_answer, hash_answer
+from .._types import CheckInput
+from .base import Guard
+from .markup import CACHE_SIZE, WORDS_RE, norm, plain, plain_head, prose
+from .numbers import any_same, latex_to_text, mentions, word_mentions
+
+__all__ = ["FinalAnswer", "OptionKept", "VerdictKept"]
+
+
+# --- final answer -------------------------------------------------------------------------------
+
+_OPTION_LETTER_RE = re.compile(r"^\W*[A-Ha-h]\W*$")
+_ARTICLES = frozenset({"a", "an", "the"})
+
+#: tasks whose text is not an answer to a question: an "Answer: ..." there is content (a quiz's
+#: answer key, a line of a letter), so only #### and \boxed markers are read
+_PHRASE_TASKS_SKIP = frozenset(
+    {
+        "question_generation",
+        "data_generation",
+        "story_generation",
+        "poem_generation",
+        "email_generation",
+        "roleplay",
+        "text_to_text_translation",
+        "instructional_rewriting",
+        "language_polishing",
+        "paraphrasing",
+        "text_correction",
+    }
+)
+
+
+_SHORT_ANSWER_WORDS = 4
+_SHORT_ANSWER_CHARS = 40  # CJK text has no spaces: a long sentence is one "word"
+
+
+def _short_answer(text: str) -> str | None:
+    """A whole answer of a few words and no sentence ("Tokyo", "206.", "x = 6"), else None."""
+    # Only * _ # > and white space can go, so more other characters than the limit mean no short
+    # answer: look at the beginning of a long text before taking its markdown out.
+    kept = "".join(text[: 4 * _SHORT_ANSWER_CHARS].split())
+    if len(kept) - sum(map(kept.count, "*_#>")) > _SHORT_ANSWER_CHARS:
+        return None
+    bare = plain(text).strip()
+    if "\n" in bare or len(bare.split()) > _SHORT_ANSWER_WORDS or len(bare) > _SHORT_ANSWER_CHARS:
+        return None
+    return bare or None
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _original_answer(text: str, phrases: bool) -> tuple[str, str] | None:
+    """Like :func:`~realign._text.final_answer`, and an original that is only a short answer is its own answer."""
+    found = final_answer(text, phrases)
+    if found is None and phrases:
+        short = _short_answer(text)
+        return None if short is None else ("short", short)
+    return found
+
+
+def _answer_values(answer: str) -> list[frozenset[Fraction]]:
+    text = latex_to_text(answer)
+    found = sorted([*mentions(text), *word_mentions(text)], key=lambda m: m.start)
+    return [m.alternatives for m in found]
+
+
+def _answer_words(answer: str) -> set[str]:
+    text = latex_to_text(plain(answer)).lower()
+    return {w for w in WORDS_RE.findall(text) if w not in _ARTICLES}
+
+
+def _same_answer(original: str, rewrite: str, *, leading: bool = True) -> bool:
+    """Whether the rewrite's answer states the original's.
+
+    With numbers: every number of the original's answer is in the rewrite's, and (``leading``)
+    the rewrite's answer leads with one of them (so "5, not 6" does not pass for 6; "70 km/h
+    (19.4 m/s)" does pass for 70). Without numbers: the original's words are among the rewrite's.
+    """
+    want, got = _answer_values(original), _answer_values(rewrite)
+    if want:
+        if not got:
+            return False
+        have = {v for alts in got for v in alts}
+        wanted = {v for alts in want for v in alts}
+        kept = all(any(any_same(v, have) for v in alts) for alts in want)
+        return kept and (not leading or any(any_same(v, wanted) for v in got[0]))
+    words = _answer_words(original)
+    return bool(words) and words <= _answer_words(rewrite)
+
+
+def _tail(text: str, lines: int = 3) -> str:
+    return "\n".join([ln for ln in text.splitlines() if ln.strip()][-lines:])
+
+
+class FinalAnswer(Guard):
+    """Reject a rewrite whose final answer differs from the original's.
+
+    The original's answer is its ``#### N`` line (GSM8K), else its last ``\\boxed{...}``, else its
+    last "The answer is X" / "Answer: X" / "Final answer: X" (in answer-giving tasks only). Numbers
+    are compared as values (``1,000`` = ``1000.0`` = ``$1,000``; ``\\frac{1}{2}`` = ``1/2`` = ``0.5``).
+    An original that is only a short answer ("Tokyo", "206.") is its own answer. A ``####`` line in
+    the original must be kept as a ``####`` line. When the rewrite has no answer marker at all, the
+    answer must appear in its last lines.
+    """
+
+    name = "final_answer"
+
+    def check(self, item: CheckInput) -> bool:
+        phrases = item.task not in _PHRASE_TASKS_SKIP
+        original = _original_answer(item.original, phrases)
+        if original is None or _OPTION_LETTER_RE.match(original[1]):
+            return True  # no answer to keep, or an option letter: the option guard's business
+        kind, answer = original
+        if kind == "hash":
+            stated = hash_answer(item.rewrite)
+            return stated is not None and _same_answer(answer, stated)
+        if kind == "short":
+            # A bare answer is usually expanded into sentences: look for it anywhere.
+            return _same_answer(answer, item.rewrite, leading=False)
+        rewrite = final_answer(item.rewrite, phrases=True)
+        if rewrite is not None:
+            return _same_answer(answer, rewrite[1])
+        # No marker: the answer must be among the closing lines' numbers or words.
+        return _same_answer(answer, _tail(item.rewrite), leading=False)
+
+
+# --- multiple-choice option ---------------------------------------------------------------------
+
+_OPTION_LINE_RE = re.compile(
+    r"^[ \t]*(?:[-*][ \t]+)?(?:\(\s*(?P<a>[A-Ha-h])\s*\)|(?P<b>[A-Ha-h])\s*[).:])[ \t]+(?P<text>\S[^\n]*)$",
+    re.MULTILINE,
+)
+_OPTION_INLINE_RE = re.compile(
+    r"(?:(?<=\s)|^)\(?(?P<l>[A-H])[).:]\s*(?P<text>[^\n]+?)(?=\s+\(?[A-H][).:]\s|\s*$)", re.MULTILINE
+)
+_LETTER_END = r"(?=[).:\],;*]|\s*$|\s+[-–—]|\s*\n)"
+_EXPLICIT_CHOICE_RE = re.compile(
+    r"(?:\banswer\b|\bcorrect\s+(?:option|choice|answer|response)|\bright\s+(?:option|answer)"
+    r"|\b(?:choose|select|pick)|\bbest\s+(?:option|answer|choice))"
+    r"\s*(?:is|would be|=|:)?\s*(?:\*\*)?\s*(?:option|choice)?\s*[(\[]?\s*(?P<l>[A-H])\s*" + _LETTER_END,
+    re.IGNORECASE,
+)
+_LEADING_CHOICE_RE = re.compile(r"^[\s*_#>]*(?:option\s+)?[(\[]?(?P<l>[A-H])\s*(?:[).:\]]|\*\*|$)", re.IGNORECASE)
+
+
+def _options(question: str) -> dict[str, str]:
+    """The options a multiple-choice question lists, letter -> text; empty when it lists none."""
+    found: dict[str, str] = {}
+    for m in _OPTION_LINE_RE.finditer(question):
+        found.setdefault((m["a"] or m["b"]).upper(), m["text"].strip())
+    if len(found) < 2:
+        found = {m["l"]: m["text"].strip() for m in _OPTION_INLINE_RE.finditer(question)}
+    return found if {"A", "B"} <= found.keys() else {}
+
+
+def _choice(text: str, options: Mapping[str, str]) -> str | None:
+    """The option ``text`` picks: an explicit "the answer is B", else a leading "B)", else the one
+    option whose text the first line quotes."""
+    explicit = [m["l"].upper() for m in _EXPLICIT_CHOICE_RE.finditer(text) if m["l"].upper() in options]
+    if explicit:
+        return explicit[-1]
+    lead = _LEADING_CHOICE_RE.match(text)
+    if lead and lead["l"].upper() in options:
+        return lead["l"].upper()
+    first_line = norm(next((ln for ln in text.splitlines() if ln.strip()), ""))
+    quoted = [k for k, v in options.items() if len(v) >= 2 and norm(v) in first_line]
+    return quoted[0] if len(quoted) == 1 else None
+
+
+def _mentions_option(text: str, letter: str, option_text: str) -> bool:
+    if re.search(rf"(?:\(\s*{letter}\s*\)|\b{letter}\)|\boption\s+{letter}\b|\*\*{letter}\*\*)", text):
+        return True
+    return len(option_text) >= 2 and norm(option_text) in norm(text)
+
+
+class OptionKept(Guard):
+    """Reject a rewrite that picks a different option of a multiple-choice question.
+
+    Applies when the question lists options (``A) ...``, ``(a) ...``, ``A. ...``) and the original's
+    pick can be read. A rewrite that picks no option must still name the original's.
+    """
+
+    name = "option"
+
+    def check(self, item: CheckInput) -> bool:
+        options = _options(item.question)
+        if not options:
+            return True
+        picked = _choice(item.original, options)
+        if picked is None:
+            return True
+        repicked = _choice(item.rewrite, options)
+        if repicked is not None:
+            return repicked == picked
+        return _mentions_option(item.rewrite, picked, options[picked])
+
+
+# --- verdict ------------------------------------------------------------------------------------
+
+_VERDICT_VOCAB: Mapping[str, Mapping[str, str]] = {
+    "truth": {
+        "partially true": "partial",
+        "partly true": "partial",
+        "half true": "partial",
+        "mostly true": "partial",
+        "partially correct": "partial",
+        "misleading": "partial",
+        "not enough information": "unknown",
+        "not enough evidence": "unknown",
+        "insufficient evidence": "unknown",
+        "insufficient information": "unknown",
+        "unverifiable": "unknown",
+        "cannot be determined": "unknown",
+        "can't be determined": "unknown",
+        "not true": "false",
+        "isn't true": "false",
+        "not correct": "false",
+        "not accurate": "false",
+        "untrue": "false",
+        "incorrect": "false",
+        "inaccurate": "false",
+        "false": "false",
+        "wrong": "false",
+        "refuted": "false",
+        "myth": "false",
+        "no": "false",
+        "true": "true",
+        "correct": "true",
+        "accurate": "true",
+        "supported": "true",
+        "yes": "true",
+    },
+    "sentiment": {
+        "positive": "positive",
+        "negative": "negative",
+        "neutral": "neutral",
+        "mixed": "mixed",
+    },
+    "language": {
+        lang: lang
+        for lang in (
+            "english spanish french german italian portuguese dutch swedish danish norwegian "
+            "finnish polish czech russian ukrainian greek turkish arabic hebrew hindi bengali "
+            "chinese mandarin cantonese japanese korean vietnamese thai indonesian malay swahili latin"
+        ).split()
+    },
+    "code": {
+        lang: lang
+        for lang in (
+            "python javascript typescript java kotlin scala c++ c# ruby php perl rust golang swift "
+            "haskell sql html css bash shell powershell lua matlab julia dart elixir erlang clojure "
+            "fortran cobol assembly objective-c"
+        ).split()
+    },
+}
+_FAMILY_RES = {
+    family: re.compile(
+        r"(?<![\w+#-])(" + "|".join(re.escape(w) for w in sorted(vocab, key=len, reverse=True)) + r")(?![\w+#-])",
+        re.IGNORECASE,
+    )
+    for family, vocab in _VERDICT_VOCAB.items()
+}
+#: task -> the verdict families its answers use
+_VERDICT_TASKS: Mapping[str, tuple[str, ...]] = {
+    "fact_verification": ("truth",),
+    "sentiment_analysis": ("sentiment",),
+    "language_classification": ("language",),
+    "code_language_classification": ("code",),
+    "general_classification": ("truth", "sentiment"),
+    "topic_classification": (),
+}
+_LABEL_RE = re.compile(
+    r"(?:verdict|label|sentiment|classification|category|class|topic|language|rating|conclusion"
+    r"|answer|(?:the\s+)?(?:claim|statement)\s+is|this\s+(?:claim|statement|review|text)\s+is)"
+    r"[*_\s]*[:：]?[*_\s]*(?P<value>[^\n.;]{1,60})",
+    re.IGNORECASE,
+)
+_NOISE_RE = re.compile(r"\btrue\s+or\s+false\b|\byes\s+or\s+no\b|\bno\s+(?=\w+\s+\w)", re.IGNORECASE)
+_LEAD_WORDS = 12
+_YES_NO_RE = re.compile(r"^[\s*_#>]*(yes|no)\b", re.IGNORECASE)
+_LEADING_MARKS_RE = re.compile(r"[\s*_#>]*")
+_YES_NO_HEAD = 120
+_SHORT_LABEL_WORDS = 4
+
+
+def _yes_no(text: str) -> re.Match[str] | None:
+    """``_YES_NO_RE.match(plain(text))``, reading only the beginning of a long text."""
+    head = plain_head(text, _YES_NO_HEAD)
+    # The match reads the leading marks and at most 4 characters after them.
+    marks = _LEADING_MARKS_RE.match(head)
+    if len(head) == _YES_NO_HEAD and (marks is None or marks.end() + 4 > len(head)):
+        head = plain(text)
+    return _YES_NO_RE.match(head)
+
+
+def _family_verdict(text: str, family: str) -> str | None:
+    m = _FAMILY_RES[family].search(_NOISE_RE.sub(" ", text))
+    return _VERDICT_VOCAB[family][m.group(1).lower()] if m else None
+
+
+def _lead(text: str) -> str:
+    """The first words of ``text``, where a verdict is stated."""
+    return " ".join(plain(prose(text)).split()[:_LEAD_WORDS])
+
+
+def _verdict(text: str, family: str) -> str | None:
+    """The verdict ``text`` gives in ``family``: a labelled one ("Verdict: False") else a leading one."""
+    for m in _LABEL_RE.finditer(plain(text)):
+        found = _family_verdict(m["value"], family)
+        if found is not None:
+            return found
+    return _family_verdict(_lead(text), family)
+
+
+def _short_label(text: str) -> str | None:
+    """A whole answer that is just a label ("Sports", "Spam."), normalised; None for longer text."""
+    words = WORDS_RE.findall(plain(text).lower())
+    return " ".join(words) if 0 < len(words) <= _SHORT_LABEL_WORDS else None
+
+
+def _label_kept(label: str, rewrite: str) -> bool:
+    """Whether ``rewrite`` states ``label`` un-negated ("spam" is not kept by "not spam")."""
+    pattern = rf"(?<!\bnot)(?<!\bnon)(?<!\bno) {re.escape(label)} "
+    return re.search(pattern, norm(rewrite)) is not None
+
+
+class VerdictKept(Guard):
+    """Reject a rewrite that flips or drops the original's verdict.
+
+    In classification tasks and fact verification the verdict is read from a label ("Verdict:
+    False", "Sentiment: positive") or the first words: true/false (with yes/no, correct/incorrect,
+    partially true, not enough information), sentiment, a human or programming language. An
+    original that is only a short label ("Sports") must be found in the rewrite. In every other
+    task, an original opening with Yes or No must not become the opposite.
+    """
+
+    name = "verdict"
+
+    def check(self, item: CheckInput) -> bool:
+        families = _VERDICT_TASKS.get(item.task)
+        if families is None:
+            return self._yes_no_kept(item)
+        for family in families:
+            verdict = _verdict(item.original, family)
+            if verdict is not None:
+                return _verdict(item.rewrite, family) == verdict
+        label = _short_label(item.original)
+        return label is None or _label_kept(label, item.rewrite)
+
+    @staticmethod
+    def _yes_no_kept(item: CheckInput) -> bool:
+        opening = _yes_no(item.original)
+        if opening is None:
+            return True
+        reopening = _yes_no(item.rewrite)
+        if reopening is not None:
+            return reopening[1].lower() == opening[1].lower()
+        flipped = _verdict(item.rewrite, "truth")
+        return flipped is None or flipped == ("true" if opening[1].lower() == "yes" else "false")

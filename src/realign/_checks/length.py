@@ -1,0 +1,56 @@
+"""The length checks: the rewrite lost too much (the paper's ratio), or was cut off."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+
+from .._text import has_open_fence
+from .._tokens import count_tokens
+from .._types import CheckInput
+from .base import Guard
+from .markup import CACHE_SIZE
+
+__all__ = ["LengthRatio", "Truncation"]
+
+
+#: count_tokens remembering the last texts: an original is counted again for every candidate
+_count_tokens_cached = functools.lru_cache(maxsize=CACHE_SIZE)(count_tokens)
+
+
+class LengthRatio(Guard):
+    """Reject a rewrite that lost too much: at most ``min_ratio`` times the original's tokens.
+
+    Token counts are the offline estimate of :func:`realign._tokens.count_tokens`.
+    """
+
+    name = "length"
+
+    def __init__(
+        self, min_ratio: float = 0.5, *, tasks: Iterable[str] | None = None, skip_tasks: Iterable[str] | None = None
+    ) -> None:
+        super().__init__(tasks=tasks, skip_tasks=skip_tasks)
+        self.min_ratio = min_ratio
+
+    def check(self, item: CheckInput) -> bool:
+        limit = self.min_ratio * _count_tokens_cached(item.original)
+        # Every whitespace-separated chunk holds at least one token: when the chunks alone pass,
+        # counting is not needed.
+        return len(item.rewrite.split()) > limit or count_tokens(item.rewrite) > limit
+
+    def __repr__(self) -> str:
+        return f"LengthRatio(min_ratio={self.min_ratio})"
+
+
+class Truncation(Guard):
+    """Reject a rewrite the model did not finish: cut at the token limit, or a code fence left open.
+
+    An open fence counts only when the original's fences were balanced.
+    """
+
+    name = "truncation"
+
+    def check(self, item: CheckInput) -> bool:
+        if item.finish_reason == "length":
+            return False
+        return not has_open_fence(item.rewrite) or has_open_fence(item.original)
