@@ -6,7 +6,55 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Candidate", "Evidence", "Example", "Result", "TaskPrediction", "Usage"]
+__all__ = [
+    "CHECK_ERROR",
+    "FILTER",
+    "LLM_ERROR",
+    "Candidate",
+    "Evidence",
+    "Example",
+    "KeepReason",
+    "Result",
+    "RetrievalStatus",
+    "Tag",
+    "TaskPrediction",
+    "TaskSource",
+    "Usage",
+]
+
+# Statuses: the one list of the words realign writes (README "Output") ------------------------------------------
+
+#: A row's (or turn's) outcome: ``rewrite`` when a rewrite was accepted, else ``original`` (the response is kept).
+Tag = Literal["rewrite", "original"]
+
+#: How evidence was found: ``given`` (the row or an earlier ``realign retrieve`` brought it), ``ok`` (the search
+#: found some), ``empty`` (it found none), ``failed`` (it errored: the next run searches again). None (absent in
+#: the file): no retrieval for this row.
+RetrievalStatus = Literal["given", "ok", "empty", "failed"]
+
+#: Where a task came from: ``given`` (the row's category or ``Example.task``), ``unknown`` (a given name the task
+#: table lacks: ``default`` is used), ``skipped`` (nothing to rewrite, so nothing was classified), or the source of
+#: the classifier that answered (``embedded``, ``llm``, ``completion``; a custom classifier may name its own).
+TaskSource = Literal["given", "unknown", "skipped", "embedded", "llm", "completion"]
+
+#: Why the original was kept, for the reasons without a parameter. ``empty_response``, ``no_response`` and
+#: ``multi_turn``: nothing to rewrite; ``task_not_rewritten``: the task is left alone; ``parse_error`` and
+#: ``truncated``: no usable reply (also the ``reason`` of a refused candidate); ``unchanged``: the model returned
+#: the response as it was; ``no_candidate``: no reply at all.
+KeepReason = Literal[
+    "empty_response",
+    "no_response",
+    "multi_turn",
+    "task_not_rewritten",
+    "parse_error",
+    "truncated",
+    "unchanged",
+    "no_candidate",
+]
+
+#: The reasons with a parameter are ``<prefix><name>``: ``filter:<check>`` (a check refused the candidate),
+#: ``llm_error:<code>`` (the call failed after its retries), ``check_error:<check>`` (a check raised).
+FILTER, LLM_ERROR, CHECK_ERROR = "filter:", "llm_error:", "check_error:"
 
 
 class Evidence(BaseModel):
@@ -71,9 +119,8 @@ class Candidate(BaseModel):
     finish_reason: str | None = None
     #: None when the candidate passed every check, else why it failed (``parse_error``, ``filter:length``...)
     rejected: str | None = None
-
-
-Tag = Literal["rewrite", "original"]
+    #: the check's own one-line explanation of the failure (e.g. ``missing: 1791, 15``), when it gave one
+    detail: str | None = None
 
 
 class Result(BaseModel):
@@ -92,5 +139,5 @@ class Result(BaseModel):
     candidates: list[Candidate] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
     confidence: float | None = None
-    retrieval: str | None = None
+    retrieval: RetrievalStatus | None = None
     id: Any = None

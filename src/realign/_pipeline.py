@@ -20,7 +20,7 @@ from ._checks.registry import default_checks
 from ._exceptions import FatalLLMError, FatalSearchError, LLMError, SearchError, UsageError
 from ._llm.cache import Cache, request_key
 from ._llm.ratelimit import RateLimiter
-from ._models import Candidate, Evidence, Example, Result, TaskPrediction, Usage
+from ._models import Candidate, Evidence, Example, Result, RetrievalStatus, TaskPrediction, Usage
 from ._protocol import RewritePrompt, parse_reply
 from ._tasks import DEFAULT_TASK
 from ._templates import Criteria, Prompts
@@ -160,7 +160,7 @@ class Pipeline:
             log.warning("unknown task %r: treated as %r", example.task, DEFAULT_TASK)
         return TaskPrediction(task=DEFAULT_TASK, confidence=0.0, source="unknown")
 
-    async def evidence_for(self, example: Example, task: str) -> tuple[list[Evidence], str | None]:
+    async def evidence_for(self, example: Example, task: str) -> tuple[list[Evidence], RetrievalStatus | None]:
         """Evidence for the prompt and the retrieval status (None, ``given``, ``ok``, ``empty``, ``failed``)."""
         if example.evidence is not None:
             return list(example.evidence), "given"

@@ -12,8 +12,9 @@ from typing import Any
 from .._exceptions import InputError
 from .._io.files import AtomicWriter, read_rows
 from .._io.shapes import Extracted, Shape, ShapeError, detect_shape
-from .._models import Evidence, Example, Result, Usage
+from .._models import Example, Usage
 from .._pipeline import Pipeline, ordered_map
+from .._record import Record
 from .cost import Price
 from .progress import Progress
 
@@ -21,6 +22,7 @@ __all__ = [
     "RunStats",
     "annotate_file",
     "format_counts",
+    "previous_record",
     "process_rows",
     "reformat_file",
     "retrieve_file",
@@ -43,13 +45,14 @@ class RunStats:
     usage: Usage = field(default_factory=Usage)
     started: float = field(default_factory=time.monotonic)
 
-    def add(self, meta: dict[str, Any], usage: Usage) -> None:
+    def add(self, record: Record, usage: Usage) -> None:
+        task = str(record.task)
         self.rows += 1
-        self.tags[meta["tag"]] += 1
-        self.reasons[meta["reason"] or "rewritten"] += 1
-        self.tasks[meta["task"]] += 1
-        for reason in meta.get("rejected", ()):
-            self.rejections[(reason, meta["task"])] += 1
+        self.tags[record.tag or "original"] += 1
+        self.reasons[record.reason or "rewritten"] += 1
+        self.tasks[task] += 1
+        for rejection in record.rejected:
+            self.rejections[(rejection.reason, task)] += 1
         self.usage += usage
 
     def _rejections_by_check(self) -> Counter[str]:
@@ -126,50 +129,33 @@ def shaped_rows(
         yield SourceRow(line, row, shape, data, str(path))
 
 
-def _previous(row: dict[str, Any]) -> dict[str, Any]:
-    meta = row.get("realign")
-    return meta if isinstance(meta, dict) else {}
+def previous_record(source: SourceRow) -> Record:
+    """The ``realign`` object an earlier run left in the row (an empty one when there is none)."""
+    try:
+        return Record.of(source.row) or Record()
+    except ValueError as exc:  # pydantic's ValidationError
+        problem = str(exc).splitlines()[0]
+        raise InputError(f"invalid 'realign' metadata ({problem})", path=source.path, line=source.line) from exc
 
 
 def example_of(source: SourceRow, *, reclassify: bool = False) -> Example:
     """The example a row holds; a task or evidence from an earlier ``classify``/``retrieve`` is reused."""
-    previous = _previous(source.row)
-    task = None if reclassify else (source.data.category or previous.get("task"))
-    evidence = previous.get("evidence")
-    if not evidence and previous.get("retrieval") not in ("ok", "empty", "given"):
+    previous = previous_record(source)
+    task = None if reclassify else (source.data.category or previous.task)
+    evidence = previous.evidence
+    if not evidence and previous.retrieval not in ("ok", "empty", "given"):
         evidence = None  # retrieval failed or never ran for this row: search again
     try:
         return Example(
             question=source.data.question,
             response=source.data.response,
             task=task,
-            evidence=[Evidence.model_validate(e) for e in evidence] if isinstance(evidence, list) else None,
+            evidence=evidence,
             id=source.row.get("id"),
         )
-    except ValueError as exc:  # pydantic's ValidationError: a malformed earlier `realign` object
+    except ValueError as exc:  # pydantic's ValidationError
         problem = str(exc).splitlines()[0]
-        raise InputError(f"invalid 'realign' metadata ({problem})", path=source.path, line=source.line) from exc
-
-
-def metadata(result: Result) -> dict[str, Any]:
-    """The ``realign`` object written into each output row."""
-    meta: dict[str, Any] = {
-        "task": result.task,
-        "confidence": result.confidence,
-        "tag": result.tag,
-        "reason": result.reason,
-        "evidence": [e.model_dump() for e in result.evidence],
-    }
-    if result.retrieval is not None:
-        meta["retrieval"] = result.retrieval
-    if result.tag == "rewrite":
-        meta["original"] = result.original
-    rejected = [c.rejected for c in result.candidates if c.rejected]
-    if rejected:
-        meta["rejected"] = rejected
-    if result.usage.calls:
-        meta["usage"] = result.usage.model_dump(exclude={"calls"})
-    return meta
+        raise InputError(f"invalid row ({problem})", path=source.path, line=source.line) from exc
 
 
 async def process_rows(
@@ -182,25 +168,24 @@ async def process_rows(
 ) -> AsyncIterator[dict[str, Any]]:
     """Reformat ``(line, row)`` pairs concurrently; yield the output rows in input order."""
 
-    async def process(item: SourceRow) -> tuple[dict[str, Any], Usage]:
-        previous = _previous(item.row)
+    async def process(item: SourceRow) -> tuple[dict[str, Any], Record, Usage]:
         if item.data.pass_reason is not None:
-            meta: dict[str, Any] = {
-                "task": item.data.category or previous.get("task"),
-                "confidence": None,
-                "tag": "original",
-                "reason": item.data.pass_reason,
-                "evidence": [],
-            }
-            return {**item.row, "realign": meta}, Usage()
+            record = Record(
+                task=item.data.category or previous_record(item).task,
+                tag="original",
+                reason=item.data.pass_reason,
+                evidence=[],
+            )
+            return {**item.row, "realign": record.to_json()}, record, Usage()
         result = await pipeline.areformat_one(example_of(item, reclassify=reclassify))
         row = item.shape.apply(item.row, result.response) if result.tag == "rewrite" else dict(item.row)
-        row["realign"] = metadata(result)
-        return row, result.usage
+        record = Record.from_result(result)
+        row["realign"] = record.to_json()
+        return row, record, result.usage
 
-    async for _, (row, usage) in ordered_map(process, shaped_rows(rows, source, stats), pipeline.window):
+    async for _, (row, record, usage) in ordered_map(process, shaped_rows(rows, source, stats), pipeline.window):
         if stats is not None:
-            stats.add(row["realign"], usage)
+            stats.add(record, usage)
         yield row
 
 
@@ -238,17 +223,19 @@ async def annotate_file(
     window: int,
 ) -> RunStats:
     """Write every row of ``source`` to ``output`` with its ``realign`` object updated by ``annotate``
-    (which returns the fields to set), concurrently and in order. Counts rows by ``realign.task``."""
+    (which returns the :class:`Record` fields to set), concurrently and in order. Counts rows by task."""
     stats = RunStats()
 
-    async def process(item: SourceRow) -> dict[str, Any]:
-        return {**item.row, "realign": {**_previous(item.row), **await annotate(item)}}
+    async def process(item: SourceRow) -> tuple[dict[str, Any], Record]:
+        fields = await annotate(item)
+        record = previous_record(item).model_copy(update=fields)
+        return {**item.row, "realign": record.to_json()}, record
 
     with AtomicWriter(output) as writer:
-        async for _, row in ordered_map(process, rows_of(source, stats), window):
+        async for _, (row, record) in ordered_map(process, rows_of(source, stats), window):
             writer.write(row)
             stats.rows += 1
-            stats.tasks[row["realign"]["task"]] += 1
+            stats.tasks[str(record.task)] += 1
     return stats
 
 
@@ -268,7 +255,7 @@ async def retrieve_file(
         return {
             "task": prediction.task,
             "confidence": prediction.confidence,
-            "evidence": [e.model_dump() for e in evidence],
+            "evidence": evidence,
             "retrieval": status,
         }
 

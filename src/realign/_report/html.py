@@ -26,7 +26,8 @@ from typing import Any
 
 from .._exceptions import InputError, UsageError
 from .._io.files import atomic_file
-from .._jobs.job import SourceRow, rows_of
+from .._jobs.job import SourceRow, previous_record, rows_of
+from .._record import Record
 
 __all__ = ["ReportSummary", "write_report"]
 
@@ -111,32 +112,29 @@ def _check_output(source: Path, output: Path) -> None:
 def _collect(rows: Iterable[SourceRow], source: Path) -> _Collected:
     collected = _Collected()
     for item in rows:
-        meta = item.row.get("realign")
-        if isinstance(meta, dict):
+        record = previous_record(item) if isinstance(item.row.get("realign"), Mapping) else None
+        if record is not None:
             collected.has_metadata = True
-        else:
-            meta = {}
-        collected.rows.append(_entry(item, meta, collected))
+        collected.rows.append(_entry(item, record or Record(), collected))
     if collected.rows and not collected.has_metadata:
         raise InputError("no row has a 'realign' object: report on the output of `realign reformat`", path=source)
     return collected
 
 
-def _entry(item: SourceRow, meta: dict[str, Any], collected: _Collected) -> dict[str, Any]:
+def _entry(item: SourceRow, record: Record, collected: _Collected) -> dict[str, Any]:
     """Count one row and return its compact form for the page (short keys: the JSON is most of the file)."""
     summary = collected.summary
-    task = str(meta.get("task") or item.data.category or "unknown")
-    rewritten = meta.get("tag") == "rewrite"
-    reason = _reason(meta, rewritten)
+    task = record.task or item.data.category or "unknown"
+    rewritten = record.rewritten
+    reason = _reason(record)
     final = item.data.response
-    kept_original = meta.get("original")
-    original = kept_original if rewritten and isinstance(kept_original, str) else final
+    original = record.original if rewritten and record.original is not None else final
     summary.rows += 1
     summary.by_task[task] += 1
     summary.by_reason[reason or "rewritten"] += 1
-    rejected = [str(r) for r in meta.get("rejected") or [] if r]
+    rejected = [r.reason for r in record.rejected if r.reason]
     summary.rejected.update(rejected)
-    _add_usage(summary, meta)
+    _add_usage(summary, record)
     words = (_words(original), _words(final))
     entry: dict[str, Any] = {
         "n": item.line,
@@ -153,47 +151,36 @@ def _entry(item: SourceRow, meta: dict[str, Any], collected: _Collected) -> dict
         entry.update(g=1, o=original)
     else:
         entry.update(g=0, r=reason)
-    _optional(entry, meta, rejected)
+    _optional(entry, record, rejected)
     return entry
 
 
-def _reason(meta: Mapping[str, Any], rewritten: bool) -> str | None:
-    if rewritten:
+def _reason(record: Record) -> str | None:
+    if record.rewritten:
         return None
-    if "tag" not in meta:  # e.g. the output of `realign classify`: nothing was tried yet
+    if record.tag is None:  # e.g. the output of `realign classify`: nothing was tried yet
         return "not_reformatted"
-    return str(meta.get("reason") or "unknown")
+    return record.reason or "unknown"
 
 
-def _optional(entry: dict[str, Any], meta: Mapping[str, Any], rejected: list[str]) -> None:
+def _optional(entry: dict[str, Any], record: Record, rejected: list[str]) -> None:
     """Fields most rows lack are only written when present."""
     if rejected:
         entry["x"] = rejected
-    confidence = meta.get("confidence")
-    if isinstance(confidence, (int, float)) and not isinstance(confidence, bool):
-        entry["c"] = round(float(confidence), 3)
-    evidence = [e for e in meta.get("evidence") or [] if isinstance(e, dict)]
-    if evidence:
-        entry["e"] = [
-            [str(e.get("title") or ""), str(e.get("url") or ""), str(e.get("text") or "")[:_EVIDENCE_CHARS]]
-            for e in evidence
-        ]
+    if record.confidence is not None:
+        entry["c"] = round(record.confidence, 3)
+    if record.evidence:
+        entry["e"] = [[e.title, e.url, e.text[:_EVIDENCE_CHARS]] for e in record.evidence]
 
 
-def _add_usage(summary: ReportSummary, meta: Mapping[str, Any]) -> None:
-    usage = meta.get("usage")
-    usage = usage if isinstance(usage, dict) else {}
-    summary.prompt_tokens += _int(usage.get("prompt_tokens"))
-    summary.completion_tokens += _int(usage.get("completion_tokens"))
-    summary.cached_tokens += _int(usage.get("cached_tokens"))
+def _add_usage(summary: ReportSummary, record: Record) -> None:
+    if record.usage is not None:
+        summary.prompt_tokens += record.usage.prompt_tokens
+        summary.completion_tokens += record.usage.completion_tokens
+        summary.cached_tokens += record.usage.cached_tokens
     # No writer records a per-row cost today; a run that adds one (dollars) gets it summed here.
-    for cost in (meta.get("cost"), usage.get("cost")):
-        if isinstance(cost, (int, float)) and not isinstance(cost, bool):
-            summary.cost = (summary.cost or 0.0) + float(cost)
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+    if record.cost is not None:
+        summary.cost = (summary.cost or 0.0) + record.cost
 
 
 def _words(text: str) -> int:

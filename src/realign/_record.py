@@ -1,0 +1,153 @@
+"""The ``realign`` object of an output row: what was decided for it, written and read only here.
+
+Every command that writes rows (``reformat``, ``classify``, ``retrieve``, the Batch API pass) builds a
+:class:`Record` and writes :meth:`Record.to_json`; every reader (a second pass, the run summary, the
+report) goes through :meth:`Record.of`. The words its fields hold are listed once, in ``_models.py``.
+
+On disk a field is absent rather than null when it does not apply (``tag`` before ``reformat`` ran,
+``retrieval`` when no search was needed, ``original`` when the original was kept, ``rejected`` when
+no candidate was refused, ``usage`` when nothing was paid); ``task``, ``confidence`` and, once a row
+was reformatted, ``reason`` are always written. Keys this version does not know are kept as they were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+from typing_extensions import Self
+
+from ._models import Candidate, Evidence, Result, RetrievalStatus, Tag, Usage
+
+__all__ = ["Outcome", "Record", "Rejection"]
+
+#: Written as absent, not null, when None.
+_ABSENT_WHEN_NONE = ("tag", "evidence", "retrieval", "original", "usage", "cost")
+
+
+class Rejection(BaseModel):
+    """A candidate the checks (or the parser) refused: why, the check's explanation, and what the model wrote.
+
+    ``text`` is the refused rewrite (None when there was none to read: ``parse_error``, ``truncated``) and
+    ``reasoning`` the model's reasoning or, for an unreadable reply, the reply itself; both are None when the
+    run was told not to keep them (``--no-keep-rejected``).
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    reason: str
+    detail: str | None = None
+    text: str | None = None
+    reasoning: str | None = None
+
+    @classmethod
+    def of(cls, candidate: Candidate, *, keep_text: bool = True) -> Rejection:
+        if candidate.rejected is None:
+            raise ValueError("the candidate was not rejected")
+        if not keep_text:
+            return cls(reason=candidate.rejected, detail=candidate.detail)
+        return cls(
+            reason=candidate.rejected,
+            detail=candidate.detail,
+            text=candidate.text,
+            reasoning=candidate.reasoning or None,
+        )
+
+
+class Outcome(BaseModel):
+    """What was decided for one response: the fields a row's record shares with each of its turns.
+
+    ``tag``/``reason`` as in :class:`~realign.Result`; ``original`` is the replaced response (rewritten rows
+    only); ``rejected`` the refused candidates; ``usage`` the tokens paid in the run that wrote it.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    task: str | None = None
+    confidence: float | None = None
+    tag: Tag | None = None
+    reason: str | None = None
+    evidence: list[Evidence] | None = None
+    retrieval: RetrievalStatus | None = None
+    original: str | None = None
+    rejected: list[Rejection] = Field(default_factory=list)
+    usage: Usage | None = None
+    #: dollars paid for it, when the writer knew the price
+    cost: float | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cost_in_usage(cls, value: Any) -> Any:
+        # Early readers took a cost from inside ``usage`` too; keep reading it from there.
+        if isinstance(value, dict) and value.get("cost") is None and isinstance(value.get("usage"), dict):
+            cost = value["usage"].get("cost")
+            if isinstance(cost, (int, float)) and not isinstance(cost, bool):
+                return {**value, "cost": cost}
+        return value
+
+    @field_validator("rejected", mode="before")
+    @classmethod
+    def _bare_reasons(cls, value: Any) -> Any:
+        # Files written before rejected candidates were kept hold only the reason strings.
+        if isinstance(value, list):
+            return [{"reason": item} if isinstance(item, str) else item for item in value]
+        return value
+
+    @model_serializer(mode="wrap")
+    def _on_disk(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for key in _ABSENT_WHEN_NONE:
+            if data.get(key) is None:
+                data.pop(key, None)
+        if self.tag is None and self.reason is None:
+            data.pop("reason", None)
+        if not self.rejected:
+            data.pop("rejected", None)
+        if isinstance(data.get("usage"), dict):
+            data["usage"].pop("calls", None)  # a per-row count of calls is noise; the run summary has them
+        return data
+
+    @classmethod
+    def from_result(cls, result: Result, *, keep_rejected: bool = True) -> Self:
+        """The outcome of a pipeline :class:`~realign.Result` (``keep_rejected=False``: no refused texts)."""
+        return cls(
+            task=result.task,
+            confidence=result.confidence,
+            tag=result.tag,
+            reason=result.reason,
+            evidence=list(result.evidence),
+            retrieval=result.retrieval,
+            original=result.original if result.tag == "rewrite" else None,
+            rejected=[Rejection.of(c, keep_text=keep_rejected) for c in result.candidates if c.rejected],
+            usage=result.usage if result.usage.calls else None,
+        )
+
+    @property
+    def rewritten(self) -> bool:
+        return self.tag == "rewrite"
+
+
+class Record(Outcome):
+    """The ``realign`` object of one row."""
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> Record | None:
+        """The record a row carries, None when it has none. Raises ``ValueError`` when it is malformed."""
+        value = row.get("realign")
+        if not isinstance(value, Mapping):
+            return None
+        return cls.model_validate(dict(value))
+
+    def to_json(self) -> dict[str, Any]:
+        """The object as written into the row (plain JSON types)."""
+        data: dict[str, Any] = self.model_dump(mode="json")
+        return data
