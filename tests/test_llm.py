@@ -1,4 +1,8 @@
-"""The OpenAI client against the API mocked at the HTTP level (httpx2.MockTransport under the real SDK)."""
+"""The OpenAI client against the API mocked at the HTTP level (httpx2.MockTransport).
+
+Every test runs twice: through the lean path (``http_client=``, what ``base_url=`` uses) and through
+a ready-made SDK client (``client=``); both must map every error and retry alike.
+"""
 
 from __future__ import annotations
 
@@ -17,18 +21,28 @@ FAST = RetryPolicy(attempts=5, initial=0.001, maximum=0.002, jitter=0.0)
 REQUEST = ChatRequest((("system", "s"), ("user", "u")), n=2, temperature=0.3, top_p=1.0, max_tokens=64)
 
 
-def client_for(responses: list[httpx2.Response], seen: list[httpx2.Request]) -> openai.AsyncOpenAI:
+PATHS = ("http", "sdk")
+path_in_use = {"path": "http"}
+
+
+@pytest.fixture(autouse=True, params=PATHS)
+def llm_path(request: pytest.FixtureRequest) -> str:
+    path_in_use["path"] = request.param
+    return str(request.param)
+
+
+def via(responses: list[httpx2.Response], seen: list[httpx2.Request]) -> dict[str, Any]:
+    """OpenAIChat's keyword arguments for a mocked API, on the path of the running test."""
+
     def handler(request: httpx2.Request) -> httpx2.Response:
         seen.append(request)
         return responses.pop(0) if len(responses) > 1 else responses[0]
 
-    transport = httpx2.MockTransport(handler)
-    return openai.AsyncOpenAI(
-        api_key="sk-test",
-        base_url="http://llm.test/v1",
-        max_retries=0,
-        http_client=httpx2.AsyncClient(transport=transport),
-    )
+    http = httpx2.AsyncClient(transport=httpx2.MockTransport(handler))
+    if path_in_use["path"] == "http":
+        return {"base_url": "http://llm.test/v1", "api_key": "sk-test", "http_client": http}
+    sdk = openai.AsyncOpenAI(api_key="sk-test", base_url="http://llm.test/v1", max_retries=0, http_client=http)
+    return {"client": sdk}
 
 
 def ok(text: str = "Reasoning: r\nRevised response:\nX", **kw: Any) -> httpx2.Response:
@@ -54,7 +68,7 @@ def run(coro: Any) -> Any:
 
 def test_request_shape_usage_and_choices() -> None:
     seen: list[httpx2.Request] = []
-    llm = OpenAIChat("m1", client=client_for([ok(n=2)], seen), retry=FAST)
+    llm = OpenAIChat("m1", **via([ok(n=2)], seen), retry=FAST)
     completion = run(llm.complete(REQUEST))
     body = json.loads(seen[0].content)
     assert body["model"] == "m1" and body["n"] == 2 and body["temperature"] == 0.3
@@ -67,7 +81,7 @@ def test_request_shape_usage_and_choices() -> None:
 
 def test_429_then_success_is_retried_and_honours_retry_after_ms() -> None:
     seen: list[httpx2.Request] = []
-    llm = OpenAIChat("m", client=client_for([error(429, RATE, {"retry-after-ms": "5"}), ok()], seen), retry=FAST)
+    llm = OpenAIChat("m", **via([error(429, RATE, {"retry-after-ms": "5"}), ok()], seen), retry=FAST)
     completion = run(llm.complete(REQUEST))
     assert len(seen) == 2 and completion.choices[0].text.endswith("X")
 
@@ -76,13 +90,13 @@ def test_429_then_success_is_retried_and_honours_retry_after_ms() -> None:
 def test_transient_errors_are_retried_then_succeed(status: int) -> None:
     seen: list[httpx2.Request] = []
     responses = [error(status, {"error": {"message": "boom"}}), error(status, {"error": {}}), ok()]
-    run(OpenAIChat("m", client=client_for(responses, seen), retry=FAST).complete(REQUEST))
+    run(OpenAIChat("m", **via(responses, seen), retry=FAST).complete(REQUEST))
     assert len(seen) == 3
 
 
 def test_retries_are_bounded() -> None:
     seen: list[httpx2.Request] = []
-    llm = OpenAIChat("m", client=client_for([error(503, {"error": {"message": "down"}})], seen), retry=FAST)
+    llm = OpenAIChat("m", **via([error(503, {"error": {"message": "down"}})], seen), retry=FAST)
     with pytest.raises(LLMError) as info:
         run(llm.complete(REQUEST))
     assert len(seen) == FAST.attempts and info.value.code == "server_error"
@@ -112,7 +126,7 @@ def test_retries_are_bounded() -> None:
 )
 def test_fatal_errors_stop_at_once_and_never_show_the_key(response: httpx2.Response, code: str) -> None:
     seen: list[httpx2.Request] = []
-    llm = OpenAIChat("m", client=client_for([response], seen), retry=FAST)
+    llm = OpenAIChat("m", **via([response], seen), retry=FAST)
     with pytest.raises(FatalLLMError) as info:
         run(llm.complete(REQUEST))
     assert len(seen) == 1 and info.value.code == code
@@ -127,7 +141,7 @@ def test_flat_vllm_error_and_context_length() -> None:
         "type": "BadRequestError",
         "code": "context_length_exceeded",
     }
-    llm = OpenAIChat("m", client=client_for([error(400, flat)], seen), retry=FAST)
+    llm = OpenAIChat("m", **via([error(400, flat)], seen), retry=FAST)
     with pytest.raises(LLMError) as info:
         run(llm.complete(REQUEST))
     assert info.value.code == "context_length" and len(seen) == 1
@@ -135,7 +149,7 @@ def test_flat_vllm_error_and_context_length() -> None:
 
 def test_a_429_pauses_every_request_of_the_client() -> None:
     seen: list[httpx2.Request] = []
-    llm = OpenAIChat("m", client=client_for([error(429, RATE, {"retry-after-ms": "300"}), ok()], seen), retry=FAST)
+    llm = OpenAIChat("m", **via([error(429, RATE, {"retry-after-ms": "300"}), ok()], seen), retry=FAST)
 
     async def both() -> float:
         loop = asyncio.get_running_loop()
@@ -167,7 +181,7 @@ def test_raw_completion_call() -> None:
         "model": "m",
         "choices": [{"index": 0, "text": " math_puzzles", "finish_reason": "stop"}],
     }
-    llm = OpenAIChat("clf", client=client_for([httpx2.Response(200, json=body)], seen), retry=FAST)
+    llm = OpenAIChat("clf", **via([httpx2.Response(200, json=body)], seen), retry=FAST)
     assert run(llm.complete_text("Query: 2+2?", max_tokens=50)) == " math_puzzles"
     sent = json.loads(seen[0].content)
     assert seen[0].url.path.endswith("/completions") and sent["max_tokens"] == 50 and sent["temperature"] == 0

@@ -176,8 +176,11 @@ def _llm_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=DEFAULT_MODEL, metavar="M", help=f"default: {DEFAULT_MODEL}")
     parser.add_argument(
         "--base-url",
+        action="append",
         metavar="URL",
-        help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (default: $OPENAI_BASE_URL or OpenAI)",
+        help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (default: $OPENAI_BASE_URL or OpenAI); "
+        "repeat it or separate URLs with commas for replicas of one model: requests go to the one with the "
+        "fewest in flight",
     )
 
 
@@ -323,6 +326,8 @@ async def _reformat_run(args: argparse.Namespace, stack: contextlib.AsyncExitSta
     )
     if not args.quiet:
         print(stats.summary(price), file=sys.stderr)
+        if len(llm.base_urls) > 1:
+            print("replicas: " + llm.replicas.summary(), file=sys.stderr)
         if batch is not None:
             cost = f" (${price.cost(batch.usage, batch=True):,.4f} at Batch API prices)" if price else ""
             print(batch.summary() + cost, file=sys.stderr)

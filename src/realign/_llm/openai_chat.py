@@ -13,9 +13,10 @@ from __future__ import annotations
 import inspect
 import json
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+import httpx2
 import openai
 from openai.resources.chat.completions import AsyncCompletions
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
@@ -23,9 +24,12 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from .._exceptions import FatalLLMError, LLMError, UsageError
 from .._models import Usage
 from .._types import ChatRequest, Choice, Completion
+from .http import HTTPChat, InvalidAnswer, completion_of, text_of
+from .ratelimit import HeaderPacer
+from .replicas import Replica, ReplicaPool
 from .retry import PauseGate, RetryPolicy, backoff_seconds, parse_retry_after
 
-__all__ = ["DEFAULT_MODEL", "OpenAIChat", "RetryPolicy", "usage_of"]
+__all__ = ["DEFAULT_MODEL", "OpenAIChat", "RetryPolicy", "base_urls", "usage_of"]
 
 T = TypeVar("T")
 
@@ -103,12 +107,14 @@ def _translate(exc: openai.OpenAIError, model: str, base_url: str) -> LLMError:
 
 
 class OpenAIChat:
-    """An :class:`~realign.LLM` backed by the official ``openai`` SDK (async).
+    """An :class:`~realign.LLM` for OpenAI and any OpenAI-compatible server (vLLM, Ollama, llama.cpp, TGI...).
 
-    Works with OpenAI and any OpenAI-compatible server (vLLM, Ollama, llama.cpp, TGI...). Pass a
-    ready-made ``openai.AsyncOpenAI`` as ``client`` to control transport and headers yourself;
-    otherwise one is built from ``base_url``/``api_key``, falling back to ``OPENAI_BASE_URL`` and
-    ``OPENAI_API_KEY``.
+    ``base_url`` may name several replicas of one model (a list, or one string with commas): each
+    request goes to the replica with the fewest in flight, and one that refuses connections or keeps
+    failing leaves the rotation for a while (see :class:`~realign._llm.replicas.ReplicaPool`).
+    Requests are posted straight over ``httpx2`` (pass ``http_client`` to choose its transport);
+    ``base_url``/``api_key`` fall back to ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY``. Pass a
+    ready-made ``openai.AsyncOpenAI`` as ``client`` instead to send every request through the SDK.
     """
 
     def __init__(
@@ -116,42 +122,69 @@ class OpenAIChat:
         model: str = DEFAULT_MODEL,
         *,
         client: openai.AsyncOpenAI | None = None,
-        base_url: str | None = None,
+        base_url: str | Sequence[str] | None = None,
         api_key: str | None = None,
         timeout: float = 300.0,
         retry: RetryPolicy | None = None,
         extra_body: dict[str, Any] | None = None,
+        http_client: httpx2.AsyncClient | None = None,
     ) -> None:
         self.model = model
         self.retry = retry or RetryPolicy()
         self.extra_body = extra_body
-        if client is None:
-            client = self._build_client(base_url, api_key, timeout)
-        else:
+        self._timeout = timeout
+        self._sdk: openai.AsyncOpenAI | None = None
+        self._http: HTTPChat | None = None
+        if client is not None:
+            if base_url is not None or http_client is not None:
+                raise UsageError("OpenAIChat: pass client= or base_url=/http_client=, not both")
             # One retry policy, ours: the SDK's own retries would multiply the attempts and the waits.
-            client = client.with_options(max_retries=0)
-        self.client = client
-        self.base_url = str(client.base_url).rstrip("/")
+            self._sdk = client.with_options(max_retries=0)
+            urls = [str(client.base_url).rstrip("/")]
+            self._api_key = self._sdk.api_key
+        else:
+            urls = base_urls(base_url)
+            key = api_key or os.environ.get("OPENAI_API_KEY")
+            if not key:
+                if OPENAI_BASE_URL in urls:
+                    raise UsageError("no OpenAI API key: set OPENAI_API_KEY (or pass --base-url for a local server)")
+                key = _PLACEHOLDER_KEY
+            self._api_key = key
+            self._http = HTTPChat(key, timeout, http_client)
+        self.base_urls = urls
+        self.base_url = urls[0]
+        self.replicas = ReplicaPool(urls)
         self._gate = PauseGate()  # shared backoff: a 429 holds back every request of this client
+        self._pacer = HeaderPacer()  # the server's x-ratelimit-* headers, read before it says 429
 
-    @staticmethod
-    def _build_client(base_url: str | None, api_key: str | None, timeout: float) -> openai.AsyncOpenAI:
-        base_url = base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_BASE_URL
-        api_key = api_key or os.environ.get("OPENAI_API_KEY")
-        if not api_key:
-            if base_url.rstrip("/") == OPENAI_BASE_URL:
-                raise UsageError("no OpenAI API key: set OPENAI_API_KEY (or pass --base-url for a local server)")
-            api_key = _PLACEHOLDER_KEY
-        return openai.AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=0)
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        """The SDK client (the Batch API's files and batches go through it), built on first use."""
+        if self._sdk is None:
+            self._sdk = openai.AsyncOpenAI(
+                base_url=self.base_url, api_key=self._api_key, timeout=self._timeout, max_retries=0
+            )
+        return self._sdk
+
+    @property
+    def endpoint(self) -> str:
+        """The base URL, or the replicas', for messages."""
+        return ", ".join(self.base_urls)
 
     @property
     def identity(self) -> str:
-        """Endpoint, model and extra body parameters: what keys this client's answers in the cache."""
+        """Endpoint, model and extra body parameters: what keys this client's answers in the cache.
+
+        Replicas serve one model, so a fleet is keyed by the model alone: the same answers whichever
+        replica served them, and whichever replicas a later run lists.
+        """
         extra = json.dumps(self.extra_body, sort_keys=True) if self.extra_body else ""
-        return f"{self.base_url}|{self.model}" + (f"|{extra}" if extra else "")
+        where = self.base_url if len(self.base_urls) == 1 else "replicas"
+        return f"{where}|{self.model}" + (f"|{extra}" if extra else "")
 
     def __repr__(self) -> str:  # never show the key
-        return f"OpenAIChat(model={self.model!r}, base_url={self.base_url!r})"
+        where = self.base_url if len(self.base_urls) == 1 else self.base_urls
+        return f"OpenAIChat(model={self.model!r}, base_url={where!r})"
 
     async def complete(self, request: ChatRequest) -> Completion:
         return await self._retrying(self._create, request)
@@ -172,10 +205,15 @@ class OpenAIChat:
                     await self._gate.wait()
                     return await call(*args)
         except openai.OpenAIError as exc:
-            raise _translate(exc, self.model, self.base_url) from exc
+            raise _translate(exc, self.model, self.endpoint) from exc
+        except InvalidAnswer as exc:
+            raise LLMError(f"{self.endpoint}: {exc}", code="invalid_response") from exc
         raise AssertionError("unreachable: tenacity either returns or re-raises")
 
     async def _create_text(self, prompt: str, max_tokens: int) -> str:
+        if self._http is not None:
+            body = {"model": self.model, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0.0, "top_p": 1.0}
+            return text_of(await self._post("/completions", body))
         response = await self.client.completions.create(
             model=self.model, prompt=prompt, max_tokens=max_tokens, temperature=0.0, top_p=1.0
         )
@@ -200,6 +238,11 @@ class OpenAIChat:
 
     async def _create(self, request: ChatRequest) -> Completion:
         body = self.request_body(request)
+        if self._http is not None:
+            completion = completion_of(await self._post("/chat/completions", body))
+            self._pacer.note_tokens(completion.usage.prompt_tokens + completion.usage.completion_tokens)
+            return completion
+        self.replicas.replicas[0].calls += 1
         # The SDK only takes the parameters it knows as keywords; the rest ride in its extra_body.
         kwargs = {key: value for key, value in body.items() if key in _SDK_BODY_FIELDS}
         extra = {key: value for key, value in body.items() if key not in _SDK_BODY_FIELDS}
@@ -208,6 +251,50 @@ class OpenAIChat:
         response = await self.client.chat.completions.create(**kwargs)
         choices = [Choice(c.message.content or "", c.finish_reason) for c in response.choices]
         return Completion(choices, usage_of(response.usage))
+
+    async def _post(self, path: str, body: dict[str, Any]) -> Any:
+        """Post to the replica with the fewest in flight; the decoded answer.
+
+        A replica that refuses the connection hands the request to another one at once (no retry
+        spent, no wait): a dead replica costs no row. Every answer's rate-limit headers are read.
+        """
+        assert self._http is not None
+        tried: list[Replica] = []
+        while True:
+            replica = self.replicas.pick(tried)
+            replica.in_flight += 1
+            replica.calls += 1
+            try:
+                data, headers = await self._http.post(replica.url + path, body)
+            except openai.APITimeoutError:
+                self.replicas.failed(replica, refused=False)
+                raise
+            except openai.APIConnectionError:
+                self.replicas.failed(replica, refused=True)
+                tried.append(replica)
+                if self.replicas.any_usable(tried):
+                    continue
+                raise
+            except openai.APIStatusError as exc:
+                if exc.status_code >= 500:
+                    self.replicas.failed(replica, refused=False)
+                else:
+                    self.replicas.answered(replica)
+                    self._pace(exc.response.headers)
+                raise
+            finally:
+                replica.in_flight -= 1
+            self.replicas.answered(replica)
+            self._pace(headers)
+            return data
+
+    def _pace(self, headers: Mapping[str, str]) -> None:
+        if "x-ratelimit-remaining-requests" not in headers and "x-ratelimit-remaining-tokens" not in headers:
+            return
+        in_flight = sum(r.in_flight for r in self.replicas.replicas)
+        pause = self._pacer.pause_for(headers, in_flight)
+        if pause > 0:
+            self._gate.pause(pause)
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -218,7 +305,28 @@ class OpenAIChat:
         return delay
 
     async def aclose(self) -> None:
-        await self.client.close()
+        if self._sdk is not None:
+            await self._sdk.close()
+        if self._http is not None:
+            await self._http.aclose()
+
+
+def base_urls(base_url: str | Sequence[str] | None) -> list[str]:
+    """The replicas' base URLs: a list, comma-separated strings, or ``$OPENAI_BASE_URL`` / OpenAI's."""
+    given: Sequence[str] = (
+        [base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_BASE_URL]
+        if base_url is None or isinstance(base_url, str)
+        else base_url
+    )
+    urls: list[str] = []
+    for item in given:
+        for part in item.split(","):
+            url = part.strip().rstrip("/")
+            if url and url not in urls:
+                urls.append(url)
+    if not urls:
+        raise UsageError("no base URL given")
+    return urls
 
 
 def usage_of(usage: Any) -> Usage:

@@ -1,0 +1,140 @@
+"""The lean path: OpenAI-compatible chat and text completions posted straight over ``httpx2``.
+
+The SDK builds a typed model of every answer and wraps each call in layers of options; at a
+hundred requests in flight that costs more client CPU than the rest of realign's work on a row
+(measured in ``benchmarks/engine.py``). This path sends the same JSON body over the same HTTP
+client library the SDK uses and reads the answer as a plain dict. Failures are raised as the SDK's
+own exception classes (``openai.RateLimitError``, ``APIConnectionError``...), built the way the SDK
+builds them, so one error mapping and one retry rule serve both paths.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+import httpx2
+import openai
+
+from .._models import Usage
+from .._types import Choice, Completion
+
+__all__ = ["HTTPChat", "InvalidAnswer", "completion_of", "text_of"]
+
+
+class InvalidAnswer(ValueError):
+    """A 200 answer that is not the completion asked for (HTML from a proxy, no choices...)."""
+
+
+# The SDK's own connection limits: the pipeline bounds the requests in flight, not the pool.
+_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=1000)
+
+
+class HTTPChat:
+    """Posts JSON bodies to ``{base_url}/chat/completions`` (or ``/completions``) of any replica."""
+
+    def __init__(self, api_key: str, timeout: float, http_client: httpx2.AsyncClient | None = None) -> None:
+        self._own = http_client is None
+        self.http = http_client or httpx2.AsyncClient(timeout=timeout, limits=_LIMITS)
+        self.timeout = timeout
+        self._headers = {
+            "authorization": f"Bearer {api_key}",
+            "content-type": "application/json",
+            "accept": "application/json",
+        }
+
+    async def post(self, url: str, body: dict[str, Any]) -> tuple[Any, httpx2.Headers]:
+        """The decoded JSON answer and its headers; the SDK's exception on any failure."""
+        content = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        try:
+            response = await self.http.post(url, content=content, headers=self._headers, timeout=self.timeout)
+        except httpx2.TimeoutException as exc:
+            raise openai.APITimeoutError(request=_request_of(exc, url)) from exc
+        except httpx2.TransportError as exc:  # refused, reset, DNS: no HTTP answer at all
+            raise openai.APIConnectionError(request=_request_of(exc, url)) from exc
+        if response.status_code >= 400:
+            raise _status_error(response)
+        try:
+            return json.loads(response.content), response.headers
+        except ValueError as exc:
+            raise InvalidAnswer("the reply is not JSON") from exc
+
+    async def aclose(self) -> None:
+        if self._own:
+            await self.http.aclose()
+
+
+def _request_of(exc: httpx2.HTTPError, url: str) -> httpx2.Request:
+    try:
+        return exc.request
+    except RuntimeError:  # raised before a request was attached
+        return httpx2.Request("POST", url)
+
+
+def _status_error(response: httpx2.Response) -> openai.APIStatusError:
+    """The SDK's exception for an HTTP error answer, with its ``code``/``type`` read from the body."""
+    message = f"Error code: {response.status_code}"
+    body: Any = response.text.strip()
+    with contextlib.suppress(ValueError):  # not JSON: the text itself
+        body = json.loads(body)
+    data = body.get("error", body) if isinstance(body, dict) else body
+    if isinstance(data, dict) and isinstance(data.get("message"), str) and data["message"]:
+        message += f" - {data['message']}"
+    status = response.status_code
+    kinds: dict[int, type[openai.APIStatusError]] = {
+        400: openai.BadRequestError,
+        401: openai.AuthenticationError,
+        403: openai.PermissionDeniedError,
+        404: openai.NotFoundError,
+        409: openai.ConflictError,
+        422: openai.UnprocessableEntityError,
+        429: openai.RateLimitError,
+    }
+    kind = kinds.get(status, openai.InternalServerError if status >= 500 else openai.APIStatusError)
+    return kind(message, response=response, body=data)
+
+
+def completion_of(data: Any) -> Completion:
+    """Our :class:`Completion` of a chat-completion answer decoded from JSON."""
+    choices = data.get("choices") if isinstance(data, dict) else None
+    if not isinstance(choices, list):
+        raise InvalidAnswer("the reply is not a chat completion (no choices)")
+    parsed = []
+    for choice in choices:
+        message = choice.get("message") if isinstance(choice, dict) else None
+        if not isinstance(message, dict):
+            raise InvalidAnswer("the reply is not a chat completion (a choice without a message)")
+        content = message.get("content")
+        finish = choice.get("finish_reason")
+        parsed.append(Choice("" if content is None else str(content), None if finish is None else str(finish)))
+    return Completion(parsed, _usage(data.get("usage")))
+
+
+def text_of(data: Any) -> str:
+    """The text of the first choice of a ``/completions`` answer decoded from JSON."""
+    choices = data.get("choices") if isinstance(data, dict) else None
+    if not isinstance(choices, list):
+        raise InvalidAnswer("the reply is not a completion (no choices)")
+    if not choices:
+        return ""
+    first = choices[0]
+    return str(first.get("text") or "") if isinstance(first, dict) else ""
+
+
+def _usage(usage: Any) -> Usage:
+    """Our :class:`Usage` of one answer's ``usage`` decoded from JSON."""
+    if not isinstance(usage, dict):  # some local servers omit it
+        return Usage(calls=1)
+    details = usage.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    return Usage(
+        prompt_tokens=_int(usage.get("prompt_tokens")),
+        completion_tokens=_int(usage.get("completion_tokens")),
+        cached_tokens=_int(cached),
+        calls=1,
+    )
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and value > 0 else 0
