@@ -32,7 +32,9 @@ def dead_url() -> str:
 
 
 def rows(count: int) -> list[dict[str, Any]]:
-    return [realign_row(f"How do I do thing {i}?", f"Do step one, then step two ({i}).", "open_qa") for i in range(count)]
+    return [
+        realign_row(f"How do I do thing {i}?", f"Do step one, then step two ({i}).", "open_qa") for i in range(count)
+    ]
 
 
 def test_base_urls_are_a_list_or_comma_separated() -> None:
