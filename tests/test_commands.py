@@ -63,7 +63,7 @@ def test_classify_embedded_keeps_fields_and_given_categories(tmp_path: Path) -> 
     first, second = read_jsonl(out)
     assert first["extra"] == 1 and first["realign"]["task"] == "text_to_text_translation"
     assert 0 <= first["realign"]["confidence"] <= 1
-    assert second["realign"] == {"task": "poem_generation", "confidence": 1.0}
+    assert second["realign"] == {"task": "poem_generation", "confidence": 1.0, "classifier": "given"}
 
 
 def test_classify_unknown_category_default_or_strict(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

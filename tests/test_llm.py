@@ -182,6 +182,29 @@ def test_raw_completion_call() -> None:
         "choices": [{"index": 0, "text": " math_puzzles", "finish_reason": "stop"}],
     }
     llm = OpenAIChat("clf", **via([httpx2.Response(200, json=body)], seen), retry=FAST)
-    assert run(llm.complete_text("Query: 2+2?", max_tokens=50)) == " math_puzzles"
+    completion = run(llm.complete_text("Query: 2+2?", max_tokens=50))
+    assert completion.choices[0].text == " math_puzzles"
+    assert completion.choices[0].logprobs is None  # the server sent none
     sent = json.loads(seen[0].content)
-    assert seen[0].url.path.endswith("/completions") and sent["max_tokens"] == 50 and sent["temperature"] == 0
+    assert seen[0].url.path.endswith("/completions")
+    assert sent["max_tokens"] == 50
+    assert sent["temperature"] == 0
+    assert "logprobs" not in sent
+
+
+def test_raw_completion_reads_token_logprobs() -> None:
+    seen: list[httpx2.Request] = []
+    logprobs = {"tokens": [" open", "_qa"], "token_logprobs": [-0.1, -0.2], "top_logprobs": None, "text_offset": [0, 5]}
+    body = {
+        "id": "c",
+        "object": "text_completion",
+        "created": 0,
+        "model": "m",
+        "choices": [{"index": 0, "text": " open_qa", "finish_reason": "stop", "logprobs": logprobs}],
+        "usage": {"prompt_tokens": 30, "completion_tokens": 2, "total_tokens": 32},
+    }
+    llm = OpenAIChat("clf", **via([httpx2.Response(200, json=body)], seen), retry=FAST)
+    completion = run(llm.complete_text("Query: why?", max_tokens=5, logprobs=1))
+    assert completion.choices[0].logprobs == ((" open", -0.1), ("_qa", -0.2))
+    assert completion.usage.prompt_tokens == 30
+    assert json.loads(seen[0].content)["logprobs"] == 1

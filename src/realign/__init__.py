@@ -46,7 +46,18 @@ from ._search.web import (
 from ._tasks import TASKS, Task
 from ._templates import Criteria
 from ._tokens import count_tokens
-from ._types import LLM, ChatRequest, Check, CheckInput, Choice, Classifier, Completion, SearchClient
+from ._types import (
+    LLM,
+    Budget,
+    BudgetUser,
+    ChatRequest,
+    Check,
+    CheckInput,
+    Choice,
+    Classifier,
+    Completion,
+    SearchClient,
+)
 
 __version__ = "0.1.0"
 
@@ -55,6 +66,8 @@ __all__ = [
     "LLM",
     "TASKS",
     "BraveSearch",
+    "Budget",
+    "BudgetUser",
     "Cache",
     "Candidate",
     "CascadeClassifier",

@@ -84,16 +84,6 @@ class Example(BaseModel):
     id: Any = None
 
 
-class TaskPrediction(BaseModel):
-    """A classifier's answer: the task, how sure it is (0-1) and which classifier said so."""
-
-    model_config = ConfigDict(frozen=True)
-
-    task: str
-    confidence: float = 1.0
-    source: str = "given"
-
-
 class Usage(BaseModel):
     """Tokens spent on a row (or a run), as the API reported them."""
 
@@ -109,6 +99,25 @@ class Usage(BaseModel):
             cached_tokens=self.cached_tokens + other.cached_tokens,
             calls=self.calls + other.calls,
         )
+
+
+class TaskPrediction(BaseModel):
+    """A classifier's answer: the task, how sure it is (0-1) and which classifier said so.
+
+    ``source`` is ``embedded``, ``llm``, ``completion`` or ``given`` (a custom classifier may name
+    itself). An LLM's answer may name no task (``named`` is False: ``task`` is then a fallback with
+    confidence 0) or several (``alternatives`` holds the others: the answer is ambiguous and its
+    confidence says so). ``usage`` is what the classifier's own model calls cost.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    task: str
+    confidence: float = 1.0
+    source: str = "given"
+    named: bool = True
+    alternatives: tuple[str, ...] = ()
+    usage: Usage = Field(default_factory=Usage)
 
 
 class Candidate(BaseModel):
@@ -140,4 +149,6 @@ class Result(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     confidence: float | None = None
     retrieval: RetrievalStatus | None = None
+    #: Where ``task`` came from: ``embedded``, ``llm`` or ``given`` (None when the row was not classified).
+    classifier: str | None = None
     id: Any = None

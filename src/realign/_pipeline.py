@@ -25,9 +25,9 @@ from ._protocol import RewritePrompt, parse_reply
 from ._tasks import DEFAULT_TASK
 from ._templates import Criteria, Prompts
 from ._tokens import count_tokens
-from ._types import LLM, ChatRequest, Check, CheckInput, Classifier, Completion, SearchClient
+from ._types import LLM, BudgetUser, ChatRequest, Check, CheckInput, Classifier, Completion, SearchClient, Send
 
-__all__ = ["Pipeline"]
+__all__ = ["Pipeline", "classifier_of"]
 
 log = logging.getLogger("realign")
 
@@ -93,6 +93,8 @@ class Pipeline:
                 raise UsageError(f"unknown task(s) in retrieval_tasks: {', '.join(sorted(unknown))}")
         self._senders = _SenderPool(self._send, concurrency)
         self._unknown_tasks: set[str] = set()
+        if isinstance(self.classifier, BudgetUser):  # an LLM classifier: its calls share this run's bounds
+            self.classifier.use_budget(self)
 
     # ----------------------------------------------------------------------------- one example
 
@@ -111,6 +113,7 @@ class Pipeline:
                 task=DEFAULT_TASK,
                 original=original,
                 confidence=0.0,
+                classifier="llm",
                 id=example.id,
             )
             return _keep(result, f"llm_error:{exc.code}")
@@ -122,6 +125,8 @@ class Pipeline:
             task=task.name,
             original=original,
             confidence=prediction.confidence,
+            classifier=classifier_of(prediction),
+            usage=prediction.usage,  # an LLM classifier's call is part of the row's bill
             id=example.id,
         )
         if not example.question.strip() or not original.strip():
@@ -140,7 +145,7 @@ class Pipeline:
             raise
         except LLMError as exc:
             return _keep(result, f"llm_error:{exc.code}")
-        result.usage = usage
+        result.usage += usage
         result.candidates = [self._judge(c, task.name, example, evidence) for c in candidates]
         return self._choose(result)
 
@@ -150,7 +155,7 @@ class Pipeline:
             prediction = await self.classifier.classify(example.question)
             if prediction.task in self.criteria.tasks:
                 return prediction
-            return TaskPrediction(task=DEFAULT_TASK, confidence=0.0, source=prediction.source)
+            return prediction.model_copy(update={"task": DEFAULT_TASK, "confidence": 0.0})
         if example.task in self.criteria.tasks:
             return TaskPrediction(task=example.task, confidence=1.0, source="given")
         if self.strict:
@@ -227,17 +232,29 @@ class Pipeline:
         if keyed is not None:
             deferred: Completion = await keyed(request, key)
             return deferred
-        completion = await self._senders.submit(request)
+        completion = await self._senders.submit(request, self.llm.complete)
         if key is not None and self.cache is not None and completion.choices:
             self.cache.put(key, completion)
         return completion
 
-    async def _send(self, request: ChatRequest) -> Completion:
-        assert self.llm is not None
+    async def spend(self, identity: str, request: ChatRequest, send: Send, *, salt: str = "") -> Completion:
+        """The :class:`~realign.Budget` seam: a call of a collaborator (an LLM classifier) inside the
+        run's bounds: served from the cache, else sent within the concurrency and rate limits."""
+        key = request_key(identity, request, salt) if self.cache is not None else None
+        if self.cache is not None and key is not None:
+            hit = self.cache.get(key)
+            if hit is not None and hit.choices:
+                return hit
+        completion = await self._senders.submit(request, send)
+        if self.cache is not None and key is not None and completion.choices:
+            self.cache.put(key, completion)
+        return completion
+
+    async def _send(self, request: ChatRequest, send: Send) -> Completion:
         if self.rate_limiter is not None:
             expected = sum(count_tokens(text) for _, text in request.messages) + (request.max_tokens or 0)
             await self.rate_limiter.acquire(expected)
-        return await self.llm.complete(request)
+        return await send(request)
 
     # ----------------------------------------------------------------------------- checks, selection
 
@@ -300,15 +317,15 @@ class _SenderPool:
     start on demand and end when the queue is empty, so nothing lingers between runs.
     """
 
-    def __init__(self, send: Callable[[ChatRequest], Awaitable[Completion]], size: int) -> None:
+    def __init__(self, send: Callable[[ChatRequest, Send], Awaitable[Completion]], size: int) -> None:
         self._send, self._size = send, size
-        self._queue: deque[tuple[ChatRequest, asyncio.Future[Completion]]] = deque()
+        self._queue: deque[tuple[ChatRequest, Send, asyncio.Future[Completion]]] = deque()
         self._senders: set[asyncio.Task[None]] = set()  # strong references: the loop keeps only weak ones
 
-    async def submit(self, request: ChatRequest) -> Completion:
+    async def submit(self, request: ChatRequest, send: Send) -> Completion:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Completion] = loop.create_future()
-        self._queue.append((request, future))
+        self._queue.append((request, send, future))
         if len(self._senders) < self._size:
             sender = loop.create_task(self._work())
             self._senders.add(sender)
@@ -317,17 +334,23 @@ class _SenderPool:
 
     async def _work(self) -> None:
         while self._queue:
-            request, future = self._queue.popleft()
+            request, send, future = self._queue.popleft()
             if future.done():  # its row was cancelled while it waited
                 continue
             try:
-                completion = await self._send(request)
+                completion = await self._send(request, send)
             except Exception as exc:  # handed to the row that asked, which decides what it means
                 if not future.done():
                     future.set_exception(exc)
             else:
                 if not future.done():
                     future.set_result(completion)
+
+
+def classifier_of(prediction: TaskPrediction) -> str:
+    """What a row records as its task's origin: ``embedded``, ``llm`` or ``given`` (a custom
+    classifier's own ``source`` otherwise)."""
+    return {"completion": "llm", "unknown": "given"}.get(prediction.source, prediction.source)
 
 
 def _keep(result: Result, reason: str | None) -> Result:

@@ -31,7 +31,7 @@ from ._models import Candidate, Evidence, Result, RetrievalStatus, Tag, Usage
 __all__ = ["Outcome", "Record", "Rejection"]
 
 #: Written as absent, not null, when None.
-_ABSENT_WHEN_NONE = ("tag", "evidence", "retrieval", "original", "usage", "cost")
+_ABSENT_WHEN_NONE = ("classifier", "tag", "evidence", "retrieval", "original", "usage", "cost")
 
 
 class Rejection(BaseModel):
@@ -74,6 +74,8 @@ class Outcome(BaseModel):
 
     task: str | None = None
     confidence: float | None = None
+    #: where ``task`` came from: ``embedded``, ``llm`` or ``given`` (a custom classifier's own name otherwise)
+    classifier: str | None = None
     tag: Tag | None = None
     reason: str | None = None
     evidence: list[Evidence] | None = None
@@ -122,6 +124,7 @@ class Outcome(BaseModel):
         return cls(
             task=result.task,
             confidence=result.confidence,
+            classifier=result.classifier,
             tag=result.tag,
             reason=result.reason,
             evidence=list(result.evidence),

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -16,6 +16,8 @@ from ._models import Evidence, TaskPrediction, Usage
 
 __all__ = [
     "LLM",
+    "Budget",
+    "BudgetUser",
     "ChatRequest",
     "Check",
     "CheckInput",
@@ -40,10 +42,14 @@ class ChatRequest:
 
 @dataclass(frozen=True, slots=True)
 class Choice:
-    """One choice of a completion: its text and why generation stopped (``"length"`` = cut off)."""
+    """One choice of a completion: its text and why generation stopped (``"length"`` = cut off).
+
+    ``logprobs``: (token, log-probability) of each generated token, when the server returned them.
+    """
 
     text: str
     finish_reason: str | None = "stop"
+    logprobs: tuple[tuple[str, float], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +75,27 @@ class Classifier(Protocol):
     """Maps an instruction to one task name."""
 
     async def classify(self, instruction: str) -> TaskPrediction: ...
+
+
+#: Sends one request (to whichever endpoint a caller uses) and returns its completion.
+Send = Callable[[ChatRequest], Awaitable[Completion]]
+
+
+@runtime_checkable
+class Budget(Protocol):
+    """A run's shared bounds on model calls: the response cache, the concurrency limit and the rate
+    limits. ``spend`` answers ``request`` from the cache (keyed by ``identity`` and ``salt``) or sends
+    it with ``send`` inside the bounds; the completion's ``usage`` is what the call cost."""
+
+    async def spend(self, identity: str, request: ChatRequest, send: Send, *, salt: str = "") -> Completion: ...
+
+
+@runtime_checkable
+class BudgetUser(Protocol):
+    """A collaborator that makes model calls of its own (an LLM classifier): the pipeline hands it its
+    :class:`Budget` when built, so those calls share the run's limits, cache and bill."""
+
+    def use_budget(self, budget: Budget) -> None: ...
 
 
 @runtime_checkable

@@ -1,12 +1,20 @@
 """LLM task classifiers: a chat prompt, a raw completion prompt, and the embedded-then-LLM cascade.
 
-Whatever the model answers is normalised to a known task name (case, quotes, backticks, extra
-words, a description instead of a name); anything else becomes ``default``.
+Whatever the model answers is read for task names (case, quotes, backticks, extra words, a name
+written with spaces, a description instead of a name). One name is the answer; several make it
+ambiguous (the first named wins, with confidence 1/k, and a cascade keeps its embedded guess); none
+gives ``default`` with confidence 0. When the server returns token log-probabilities (the
+completion endpoint does), the confidence is the probability the model gave the name it wrote.
+
+Model calls go through a :class:`~realign.Budget`: the pipeline's, once the classifier is handed to
+a :class:`~realign.Pipeline` (the run's concurrency, rate limits, cache and token count), else a
+small one of the classifier's own (its ``cache`` and ``concurrency``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 from collections.abc import Mapping
 
@@ -16,41 +24,93 @@ from .._llm.openai_chat import OpenAIChat
 from .._models import TaskPrediction
 from .._tasks import DEFAULT_TASK, TASKS, Task
 from .._templates import Prompts
-from .._types import LLM, ChatRequest, Choice, Classifier, Completion
+from .._types import LLM, Budget, BudgetUser, ChatRequest, Choice, Classifier, Completion, Send
 
-__all__ = ["CascadeClassifier", "CompletionClassifier", "LLMClassifier", "normalise_task"]
+__all__ = ["CascadeClassifier", "CompletionClassifier", "LLMClassifier", "named_tasks", "normalise_task"]
 
 _WORD = re.compile(r"[a-z0-9]+")
+_PUNCTUATION = re.compile(r"[`'\"*.:,;!()\[\]{}<>]")
 
 
-def normalise_task(answer: str, tasks: Mapping[str, Task] = TASKS) -> str | None:
-    """The task name a model's answer means, or None when it names none.
+def named_tasks(answer: str, tasks: Mapping[str, Task] = TASKS) -> list[str]:
+    """The task names a model's answer mentions, in the order it mentions them.
 
-    Tries, in order: the exact name after stripping case, quotes, backticks and punctuation; a task
-    name inside the answer (the longest, so ``code_to_text_translation`` beats ``text_to_text``);
-    the words of a name written with spaces ("open qa"); a task's description.
+    The answer's first line being exactly a name (after stripping case, quotes, backticks and
+    punctuation) is that one name. Otherwise every name inside the answer counts, also written with
+    spaces ("open qa"), except one that is only part of a longer name found at the same place
+    (``text_to_code_translation`` names one task, not two); failing that, a task's description.
     """
     text = answer.strip().lower()
     if not text:
-        return None
-    first_line = text.splitlines()[0]
-    cleaned = re.sub(r"[`'\"*.:,;!()\[\]{}<>]", " ", first_line).strip()
+        return []
+    cleaned = _PUNCTUATION.sub(" ", text.splitlines()[0]).strip()
     candidate = re.sub(r"[\s-]+", "_", cleaned)
     if candidate in tasks:
-        return candidate
+        return [candidate]
     joined = "_".join(_WORD.findall(text))
-    found = [name for name in tasks if re.search(rf"(?:^|_){re.escape(name)}(?:_|$)", joined)]
-    if found:
-        return max(found, key=len)
-    for name, task in tasks.items():
-        if task.description.lower().rstrip(".") in text:
-            return name
-    return None
+    spans = [
+        (match.start(1), match.end(1), name)
+        for name in tasks
+        for match in re.finditer(rf"(?:^|_)({re.escape(name)})(?=_|$)", joined)
+    ]
+    inside = {
+        span
+        for span in spans
+        for other in spans
+        if other[1] - other[0] > span[1] - span[0] and other[0] <= span[0] and span[1] <= other[1]
+    }
+    found = [name for _, _, name in sorted(set(spans) - inside)]
+    if not found:
+        described = [(text.find(task.description.lower().rstrip(".")), name) for name, task in tasks.items()]
+        found = [name for at, name in sorted(described) if at >= 0]
+    return list(dict.fromkeys(found))
+
+
+def normalise_task(answer: str, tasks: Mapping[str, Task] = TASKS) -> str | None:
+    """The one task name a model's answer means; None when it names none, or several (ambiguous)."""
+    found = named_tasks(answer, tasks)
+    return found[0] if len(found) == 1 else None
+
+
+def _name_probability(choice: Choice, name: str) -> float | None:
+    """The probability the model gave the tokens that spell ``name`` (from the start of its answer),
+    or None without log-probabilities."""
+    if not choice.logprobs:
+        return None
+    written, total = "", 0.0
+    for token, logprob in choice.logprobs:
+        written += token
+        total += logprob
+        if name in "_".join(_WORD.findall(written.lower())):
+            break
+    return math.exp(total)
+
+
+class _OwnBudget:
+    """The bounds of a classifier used on its own: its cache and at most ``concurrency`` calls at once."""
+
+    def __init__(self, cache: Cache | None, concurrency: int) -> None:
+        self.cache, self.concurrency = cache, concurrency
+        self._limit: asyncio.Semaphore | None = None
+
+    async def spend(self, identity: str, request: ChatRequest, send: Send, *, salt: str = "") -> Completion:
+        key = request_key(identity, request, salt) if self.cache is not None else None
+        if self.cache is not None and key is not None:
+            hit = self.cache.get(key)
+            if hit is not None and hit.choices:
+                return hit
+        if self._limit is None:
+            self._limit = asyncio.Semaphore(self.concurrency)
+        async with self._limit:
+            completion = await send(request)
+        if self.cache is not None and key is not None and completion.choices:
+            self.cache.put(key, completion)
+        return completion
 
 
 class _PromptClassifier:
-    """Shared part of the chat and completion classifiers: the prompt, the answer's normalisation,
-    and the bounds every model call has (the response cache and a concurrency limit)."""
+    """Shared part of the chat and completion classifiers: the prompt, reading the answer, and the
+    budget every model call is made in."""
 
     source = "llm"
 
@@ -70,36 +130,42 @@ class _PromptClassifier:
         self.max_tokens = max_tokens
         self.cache = cache
         self.concurrency = concurrency
-        self._limit: asyncio.Semaphore | None = None
+        self._budget: Budget = _OwnBudget(cache, concurrency)
+
+    def use_budget(self, budget: Budget) -> None:
+        """Make every later call inside ``budget`` (the pipeline's: its limits, cache and bill)."""
+        self._budget = budget
 
     async def classify(self, instruction: str) -> TaskPrediction:
         prompt = self._prompts.render(
             self._template, {"tasks": list(self.tasks.values()), "instruction": instruction.strip()}
         )
         request = ChatRequest((("user", prompt),), n=1, temperature=0.0, top_p=1.0, max_tokens=self.max_tokens)
-        key = request_key(self._identity(), request, self._template) if self.cache is not None else None
-        hit = self.cache.get(key) if self.cache is not None and key is not None else None
-        if hit is not None and hit.choices:
-            return self._prediction(hit.choices[0].text)
-        if self._limit is None:
-            self._limit = asyncio.Semaphore(self.concurrency)
-        async with self._limit:
-            answer = await self._ask(request)
-        if self.cache is not None and key is not None:
-            self.cache.put(key, Completion([Choice(answer)]))
-        return self._prediction(answer)
+        completion = await self._budget.spend(self._identity(), request, self._send, salt=self._template)
+        return self._prediction(completion)
 
     def _identity(self) -> str:
         raise NotImplementedError
 
-    async def _ask(self, request: ChatRequest) -> str:
+    async def _send(self, request: ChatRequest) -> Completion:
         raise NotImplementedError
 
-    def _prediction(self, answer: str) -> TaskPrediction:
-        name = normalise_task(answer, self.tasks)
-        if name is None:
-            return TaskPrediction(task=DEFAULT_TASK, confidence=0.0, source=self.source)
-        return TaskPrediction(task=name, confidence=1.0, source=self.source)
+    def _prediction(self, completion: Completion) -> TaskPrediction:
+        choice = completion.choices[0] if completion.choices else Choice("")
+        found = named_tasks(choice.text, self.tasks)
+        if not found:
+            return TaskPrediction(
+                task=DEFAULT_TASK, confidence=0.0, source=self.source, named=False, usage=completion.usage
+            )
+        probability = _name_probability(choice, found[0])
+        confidence = (1.0 if probability is None else probability) / len(found)
+        return TaskPrediction(
+            task=found[0],
+            confidence=round(confidence, 4),
+            source=self.source,
+            alternatives=tuple(found[1:]),
+            usage=completion.usage,
+        )
 
 
 class LLMClassifier(_PromptClassifier):
@@ -125,9 +191,8 @@ class LLMClassifier(_PromptClassifier):
     def _identity(self) -> str:
         return self.llm.identity
 
-    async def _ask(self, request: ChatRequest) -> str:
-        completion = await self.llm.complete(request)
-        return completion.choices[0].text if completion.choices else ""
+    async def _send(self, request: ChatRequest) -> Completion:
+        return await self.llm.complete(request)
 
 
 class CompletionClassifier(_PromptClassifier):
@@ -154,19 +219,28 @@ class CompletionClassifier(_PromptClassifier):
     def _identity(self) -> str:
         return self.chat.identity + "|completions"
 
-    async def _ask(self, request: ChatRequest) -> str:
-        return await self.chat.complete_text(request.messages[0][1], max_tokens=self.max_tokens)
+    async def _send(self, request: ChatRequest) -> Completion:
+        # One token's log-probability each: enough to say how sure the model was of the name it wrote.
+        return await self.chat.complete_text(request.messages[0][1], max_tokens=self.max_tokens, logprobs=1)
 
 
 class CascadeClassifier:
     """The embedded classifier first; rows it is unsure of (confidence < ``threshold``) go to ``fallback``.
 
-    ``counts`` says how many rows each side decided. A fallback that fails keeps the embedded answer.
+    The embedded guess is kept (with its confidence) when the fallback fails, or answers with no task
+    name or several: a vague answer is no better than the guess. ``counts`` says how many rows each
+    way went: ``embedded`` (sure enough), ``llm`` (the fallback decided), ``llm_unclear`` (its answer
+    named no task or several) and ``llm_failed``.
     """
 
     def __init__(self, first: Classifier, fallback: Classifier, *, threshold: float = 0.5) -> None:
         self.first, self.fallback, self.threshold = first, fallback, threshold
-        self.counts = {"embedded": 0, "llm": 0, "llm_failed": 0}
+        self.counts = {"embedded": 0, "llm": 0, "llm_unclear": 0, "llm_failed": 0}
+
+    def use_budget(self, budget: Budget) -> None:
+        for side in (self.first, self.fallback):
+            if isinstance(side, BudgetUser):
+                side.use_budget(budget)
 
     async def classify(self, instruction: str) -> TaskPrediction:
         guess = await self.first.classify(instruction)
@@ -180,5 +254,8 @@ class CascadeClassifier:
         except LLMError:
             self.counts["llm_failed"] += 1
             return guess
+        if not answer.named or answer.alternatives:
+            self.counts["llm_unclear"] += 1
+            return guess.model_copy(update={"usage": guess.usage + answer.usage})  # the call was made: bill it
         self.counts["llm"] += 1
         return answer

@@ -286,7 +286,7 @@ async def _reformat_run(args: argparse.Namespace, stack: contextlib.AsyncExitSta
     search = _search_client(args.search, cache)
     if search is not None and hasattr(search, "aclose"):
         stack.push_async_callback(search.aclose)
-    classifier = build_classifier(args, criteria, llm, stack, cache)
+    classifier = build_classifier(args, criteria, llm, stack)  # its calls use the pipeline's cache
 
     def make_pipeline(model: LLM) -> Pipeline:
         return Pipeline(

@@ -15,7 +15,8 @@ from .._exceptions import InputError, UsageError
 from .._io.files import read_rows
 from .._llm.cache import SQLiteCache
 from .._llm.openai_chat import OpenAIChat
-from .._pipeline import Pipeline, ordered_map
+from .._models import Usage
+from .._pipeline import Pipeline, classifier_of, ordered_map
 from .._tasks import GROUPS, Task
 from .._templates import Criteria
 from .._types import Classifier
@@ -121,6 +122,8 @@ async def _classify_command(args: argparse.Namespace, stack: contextlib.AsyncExi
         counts = getattr(classifier, "counts", None)
         if counts:
             print(f"classifier: {counts}", file=sys.stderr)
+        if needs_llm:
+            print(_usage_line(stats.usage), file=sys.stderr)
     return 0
 
 
@@ -151,8 +154,26 @@ async def _classify_file(args: argparse.Namespace, classifier: Classifier, crite
     # The pipeline holds the rules for given categories (kept, unknown -> default or --strict error).
     pipeline = Pipeline(None, classifier=classifier, criteria=criteria, strict=args.strict)
 
+    spent: list[Usage] = []
+
     async def label(item: SourceRow) -> dict[str, Any]:
         prediction = await pipeline.task_of(example_of(item, reclassify=args.reclassify))
-        return {"task": prediction.task, "confidence": prediction.confidence}
+        if prediction.usage.calls:
+            spent.append(prediction.usage)
+        return {
+            "task": prediction.task,
+            "confidence": prediction.confidence,
+            "classifier": classifier_of(prediction),
+        }
 
-    return await annotate_file(args.input, args.output, label, window=pipeline.window)
+    stats = await annotate_file(args.input, args.output, label, window=pipeline.window)
+    stats.usage = sum(spent, Usage())
+    return stats
+
+
+def _usage_line(usage: Usage) -> str:
+    """The tokens and calls the LLM classifier spent (cache hits cost none)."""
+    return (
+        f"tokens: {usage.prompt_tokens} in ({usage.cached_tokens} cached), "
+        f"{usage.completion_tokens} out; LLM calls: {usage.calls}"
+    )

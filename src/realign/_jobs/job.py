@@ -13,7 +13,7 @@ from .._exceptions import InputError
 from .._io.files import AtomicWriter, read_rows
 from .._io.shapes import Extracted, Shape, ShapeError, detect_shape
 from .._models import Example, Usage
-from .._pipeline import Pipeline, ordered_map
+from .._pipeline import Pipeline, classifier_of, ordered_map
 from .._record import Record
 from .cost import Price
 from .progress import Progress
@@ -170,10 +170,12 @@ async def process_rows(
 
     async def process(item: SourceRow) -> tuple[dict[str, Any], Record, Usage]:
         if item.data.pass_reason is not None:
+            previous = previous_record(item)
             record = Record(
-                task=item.data.category or previous_record(item).task,
+                task=item.data.category or previous.task,
                 tag="original",
                 reason=item.data.pass_reason,
+                classifier="given" if item.data.category else previous.classifier,
                 evidence=[],
             )
             return {**item.row, "realign": record.to_json()}, record, Usage()
@@ -246,19 +248,23 @@ async def retrieve_file(
     ``retrieval``, for inspection before paying for rewrites (``reformat`` reuses that evidence)."""
 
     statuses: Counter[str] = Counter()
+    usage: list[Usage] = []  # the LLM classifier's calls, if any
 
     async def retrieve(item: SourceRow) -> dict[str, Any]:
         example = example_of(item, reclassify=reclassify)
         prediction = await pipeline.task_of(example)
         evidence, status = await pipeline.evidence_for(example, prediction.task)
         statuses[f"retrieval {status or 'not needed'}"] += 1
+        usage.append(prediction.usage)
         return {
             "task": prediction.task,
             "confidence": prediction.confidence,
+            "classifier": classifier_of(prediction),
             "evidence": evidence,
             "retrieval": status,
         }
 
     stats = await annotate_file(source, output, retrieve, window=pipeline.window)
     stats.reasons += statuses
+    stats.usage = sum(usage, Usage())
     return stats

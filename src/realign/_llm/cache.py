@@ -71,13 +71,15 @@ class SQLiteCache:
         if row is None:
             return None
         data = json.loads(row[0])
-        choices = [Choice(text, finish) for text, finish in data["choices"]]
+        # A third item, when present, is the choice's token log-probabilities.
+        choices = [Choice(c[0], c[1], tuple(map(tuple, c[2])) if len(c) > 2 else None) for c in data["choices"]]
         # A hit costs nothing now, so it reports no usage. The usage ``put`` stored is not read back:
         # it is only there for whoever inspects the cache file.
         return Completion(choices, Usage())
 
     def put(self, key: str, value: Completion) -> None:
-        data = {"choices": [[c.text, c.finish_reason] for c in value.choices], "usage": value.usage.model_dump()}
+        choices = [[c.text, c.finish_reason, *([c.logprobs] if c.logprobs else [])] for c in value.choices]
+        data = {"choices": choices, "usage": value.usage.model_dump()}
         blob = json.dumps(data, ensure_ascii=False)
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO completions (key, value) VALUES (?, ?)", (key, blob))

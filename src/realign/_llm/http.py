@@ -20,7 +20,7 @@ import openai
 from .._models import Usage
 from .._types import Choice, Completion
 
-__all__ = ["HTTPChat", "InvalidAnswer", "completion_of", "text_of"]
+__all__ = ["HTTPChat", "InvalidAnswer", "completion_of", "text_completion_of", "text_of", "token_logprobs"]
 
 
 class InvalidAnswer(ValueError):
@@ -120,6 +120,35 @@ def text_of(data: Any) -> str:
         return ""
     first = choices[0]
     return str(first.get("text") or "") if isinstance(first, dict) else ""
+
+
+def text_completion_of(data: Any) -> Completion:
+    """Our :class:`Completion` of a ``/completions`` answer decoded from JSON, with each choice's
+    token log-probabilities when the server sent them."""
+    choices = data.get("choices") if isinstance(data, dict) else None
+    if not isinstance(choices, list):
+        raise InvalidAnswer("the reply is not a completion (no choices)")
+    parsed = []
+    for choice in choices:
+        if not isinstance(choice, dict):
+            raise InvalidAnswer("the reply is not a completion (a choice that is not an object)")
+        finish = choice.get("finish_reason")
+        text = str(choice.get("text") or "")
+        parsed.append(Choice(text, None if finish is None else str(finish), token_logprobs(choice.get("logprobs"))))
+    return Completion(parsed, _usage(data.get("usage")))
+
+
+def token_logprobs(logprobs: Any) -> tuple[tuple[str, float], ...] | None:
+    """(token, log-probability) pairs of a completion choice's ``logprobs`` (decoded JSON or the SDK's
+    object), or None when the server sent none."""
+    if isinstance(logprobs, dict):
+        tokens, values = logprobs.get("tokens"), logprobs.get("token_logprobs")
+    else:
+        tokens, values = getattr(logprobs, "tokens", None), getattr(logprobs, "token_logprobs", None)
+    if not isinstance(tokens, list) or not isinstance(values, list) or len(tokens) != len(values) or not tokens:
+        return None
+    pairs = [(str(token), value) for token, value in zip(tokens, values, strict=True)]
+    return tuple((token, float(value)) for token, value in pairs if isinstance(value, (int, float)))
 
 
 def _usage(usage: Any) -> Usage:

@@ -24,7 +24,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from .._exceptions import FatalLLMError, LLMError, UsageError
 from .._models import Usage
 from .._types import ChatRequest, Choice, Completion
-from .http import HTTPChat, InvalidAnswer, completion_of, text_of
+from .http import HTTPChat, InvalidAnswer, completion_of, text_completion_of, token_logprobs
 from .ratelimit import HeaderPacer
 from .replicas import Replica, ReplicaPool
 from .retry import PauseGate, RetryPolicy, backoff_seconds, parse_retry_after
@@ -189,9 +189,13 @@ class OpenAIChat:
     async def complete(self, request: ChatRequest) -> Completion:
         return await self._retrying(self._create, request)
 
-    async def complete_text(self, prompt: str, *, max_tokens: int) -> str:
-        """A raw ``/v1/completions`` call (no chat template), greedy, with the same retries."""
-        return await self._retrying(self._create_text, prompt, max_tokens)
+    async def complete_text(self, prompt: str, *, max_tokens: int, logprobs: int | None = None) -> Completion:
+        """A raw ``/v1/completions`` call (no chat template), greedy, with the same retries.
+
+        ``logprobs=1`` asks for each generated token's log-probability; servers that return them fill
+        :attr:`Choice.logprobs`.
+        """
+        return await self._retrying(self._create_text, prompt, max_tokens, logprobs)
 
     async def _retrying(self, call: Callable[..., Awaitable[T]], *args: Any) -> T:
         try:
@@ -210,14 +214,22 @@ class OpenAIChat:
             raise LLMError(f"{self.endpoint}: {exc}", code="invalid_response") from exc
         raise AssertionError("unreachable: tenacity either returns or re-raises")
 
-    async def _create_text(self, prompt: str, max_tokens: int) -> str:
+    async def _create_text(self, prompt: str, max_tokens: int, logprobs: int | None) -> Completion:
         if self._http is not None:
             body = {"model": self.model, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0.0, "top_p": 1.0}
-            return text_of(await self._post("/completions", body))
+            if logprobs is not None:
+                body["logprobs"] = logprobs
+            return text_completion_of(await self._post("/completions", body))
         response = await self.client.completions.create(
-            model=self.model, prompt=prompt, max_tokens=max_tokens, temperature=0.0, top_p=1.0
+            model=self.model,
+            prompt=prompt,
+            max_tokens=max_tokens,
+            temperature=0.0,
+            top_p=1.0,
+            extra_body={"logprobs": logprobs} if logprobs is not None else None,
         )
-        return (response.choices[0].text or "") if response.choices else ""
+        choices = [Choice(c.text or "", c.finish_reason, token_logprobs(c.logprobs)) for c in response.choices]
+        return Completion(choices, usage_of(response.usage))
 
     def request_body(self, request: ChatRequest) -> dict[str, Any]:
         """The JSON body of the chat completion this client sends for ``request``.
@@ -341,3 +353,4 @@ def usage_of(usage: Any) -> Usage:
         cached_tokens=cached,
         calls=1,
     )
+
