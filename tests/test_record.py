@@ -33,12 +33,13 @@ def math_row() -> dict[str, Any]:
 
 def test_a_rewritten_row_has_the_documented_fields(tmp_path: Path) -> None:
     (row,) = reformat_rows(tmp_path, [GOOD], [math_row()])
-    assert list(row["realign"]) == ["task", "confidence", "tag", "reason", "evidence", "original", "usage"]
+    fields = ["task", "confidence", "classifier", "tag", "reason", "evidence", "original", "usage"]
+    assert list(row["realign"]) == fields
 
 
 def test_a_kept_row_writes_no_original_and_no_rejected(tmp_path: Path) -> None:
     (row,) = reformat_rows(tmp_path, [], [realign_row("Write a haiku about rain.", "Soft rain", "poem_generation")])
-    assert list(row["realign"]) == ["task", "confidence", "tag", "reason", "evidence"]
+    assert list(row["realign"]) == ["task", "confidence", "classifier", "tag", "reason", "evidence"]
 
 
 def test_a_refused_candidate_is_kept_with_its_reason_and_text(tmp_path: Path) -> None:

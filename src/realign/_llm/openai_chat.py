@@ -353,4 +353,3 @@ def usage_of(usage: Any) -> Usage:
         cached_tokens=cached,
         calls=1,
     )
-
