@@ -16,6 +16,7 @@ __all__ = [
     "KeepReason",
     "Result",
     "RetrievalStatus",
+    "RowPlan",
     "Tag",
     "TaskPrediction",
     "TaskSource",
@@ -117,6 +118,28 @@ class TaskPrediction(BaseModel):
     source: str = "given"
     named: bool = True
     alternatives: tuple[str, ...] = ()
+    usage: Usage = Field(default_factory=Usage)
+
+
+class RowPlan(BaseModel):
+    """What the pipeline will do with an example, decided before any rewrite call (:meth:`Pipeline.plan`).
+
+    ``task``, ``confidence`` and ``classifier`` as the row's record will carry them (``classifier`` is None
+    when the row was not classified); ``source`` where the task came from (see :data:`TaskSource`);
+    ``rewrite`` whether a rewrite is asked for, else ``reason`` says why not (``empty_response``,
+    ``task_not_rewritten``); ``retrieval`` whether the task wants evidence the example does not bring (a search
+    runs when the pipeline has a search client); ``usage`` what classifying it cost.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    task: str
+    confidence: float | None
+    source: str
+    classifier: str | None = None
+    rewrite: bool
+    reason: KeepReason | None = None
+    retrieval: bool = False
     usage: Usage = Field(default_factory=Usage)
 
 

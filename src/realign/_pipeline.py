@@ -20,7 +20,18 @@ from ._checks.registry import default_checks
 from ._exceptions import FatalLLMError, FatalSearchError, LLMError, SearchError, UsageError
 from ._llm.cache import Cache, request_key
 from ._llm.ratelimit import RateLimiter
-from ._models import Candidate, Evidence, Example, Result, RetrievalStatus, TaskPrediction, Usage
+from ._models import (
+    LLM_ERROR,
+    Candidate,
+    Evidence,
+    Example,
+    KeepReason,
+    Result,
+    RetrievalStatus,
+    RowPlan,
+    TaskPrediction,
+    Usage,
+)
 from ._protocol import RewritePrompt, parse_reply
 from ._tasks import DEFAULT_TASK
 from ._templates import Criteria, Prompts
@@ -101,55 +112,67 @@ class Pipeline:
     async def areformat_one(self, example: Example) -> Result:
         """Reformat one example. Raises only on errors that must stop a run (bad key, bad config)."""
         original = example.response
+        result = Result(
+            response=original, tag="original", reason=None, task=DEFAULT_TASK, original=original, id=example.id
+        )
         try:
-            prediction = await self.task_of(example)
+            plan = await self.plan(example)
         except FatalLLMError:
             raise
         except LLMError as exc:  # an LLM classifier failed for this row: keep it, go on with the rest
-            result = Result(
-                response=original,
-                tag="original",
-                reason=None,
-                task=DEFAULT_TASK,
-                original=original,
-                confidence=0.0,
-                classifier="llm",
-                id=example.id,
-            )
-            return _keep(result, f"llm_error:{exc.code}")
-        task = self.criteria.tasks[prediction.task]
-        result = Result(
-            response=original,
-            tag="original",
-            reason=None,
-            task=task.name,
-            original=original,
-            confidence=prediction.confidence,
-            classifier=classifier_of(prediction),
-            usage=prediction.usage,  # an LLM classifier's call is part of the row's bill
-            id=example.id,
-        )
-        if not example.question.strip() or not original.strip():
-            return _keep(result, "empty_response")
-        if not task.rewrite or not self.criteria.has(task.name):
-            return _keep(result, "task_not_rewritten")
-        evidence, retrieval = await self.evidence_for(example, task.name)
+            result.confidence, result.classifier = 0.0, "llm"
+            return _keep(result, f"{LLM_ERROR}{exc.code}")
+        result.task, result.confidence, result.classifier = plan.task, plan.confidence, plan.classifier
+        result.usage = plan.usage  # an LLM classifier's call is part of the row's bill
+        if not plan.rewrite:
+            return _keep(result, plan.reason)
+        evidence, retrieval = await self.evidence_for(example, plan)
         result.evidence, result.retrieval = evidence, retrieval
         if self.llm is None:
             raise UsageError("this pipeline has no LLM (llm=None): it can classify and retrieve, not rewrite")
-        messages = self.prompt.messages(task.name, example.question, original, evidence)
+        messages = self.prompt.messages(plan.task, example.question, original, evidence)
         request = ChatRequest(messages, self.n, self.temperature, self.top_p, self.max_tokens)
         try:
             candidates, usage = await self._candidates(request)
         except FatalLLMError:
             raise
         except LLMError as exc:
-            return _keep(result, f"llm_error:{exc.code}")
+            return _keep(result, f"{LLM_ERROR}{exc.code}")
         result.usage += usage
-        result.candidates = [self._judge(c, task.name, example, evidence) for c in candidates]
+        result.candidates = [self._judge(c, plan.task, example, evidence) for c in candidates]
         return self._choose(result)
 
-    async def task_of(self, example: Example) -> TaskPrediction:
+    async def plan(self, example: Example, *, label_empty: bool = False) -> RowPlan:
+        """What this pipeline does with ``example``: its task and where it came from, whether it is rewritten
+        (and why not), whether it needs retrieval. The one place these rules live: the run, the dry run,
+        ``classify`` and ``retrieve`` all ask here. Calls nothing but the classifier, and that only for a
+        row with something to rewrite and no task of its own (``label_empty=True``: for any row without a
+        task, as ``realign classify`` labels instruction-only rows). Raises what the classifier raises."""
+        empty = not example.question.strip() or not example.response.strip()
+        if empty and example.task is None and not label_empty:  # no classify call spent on a row left alone
+            return RowPlan(task=DEFAULT_TASK, confidence=None, source="skipped", rewrite=False, reason="empty_response")
+        prediction = await self._task_of(example)
+
+        def decided(rewrite: bool, reason: KeepReason | None = None, retrieval: bool = False) -> RowPlan:
+            return RowPlan(
+                task=prediction.task,
+                confidence=prediction.confidence,
+                source=prediction.source,
+                classifier=classifier_of(prediction),
+                usage=prediction.usage,
+                rewrite=rewrite,
+                reason=reason,
+                retrieval=retrieval,
+            )
+
+        if empty:
+            return decided(False, "empty_response")
+        task = self.criteria.tasks[prediction.task]
+        if not task.rewrite or not self.criteria.has(task.name):
+            return decided(False, "task_not_rewritten")
+        return decided(True, retrieval=example.evidence is None and task.name in self.retrieval_tasks)
+
+    async def _task_of(self, example: Example) -> TaskPrediction:
         """The example's task: its own when given (checked against the table), else the classifier's."""
         if example.task is None:
             prediction = await self.classifier.classify(example.question)
@@ -165,11 +188,12 @@ class Pipeline:
             log.warning("unknown task %r: treated as %r", example.task, DEFAULT_TASK)
         return TaskPrediction(task=DEFAULT_TASK, confidence=0.0, source="unknown")
 
-    async def evidence_for(self, example: Example, task: str) -> tuple[list[Evidence], RetrievalStatus | None]:
-        """Evidence for the prompt and the retrieval status (None, ``given``, ``ok``, ``empty``, ``failed``)."""
+    async def evidence_for(self, example: Example, plan: RowPlan) -> tuple[list[Evidence], RetrievalStatus | None]:
+        """Evidence for the prompt and the retrieval status (None, ``given``, ``ok``, ``empty``, ``failed``):
+        the example's own, else a search when ``plan`` says the row needs one and there is a search client."""
         if example.evidence is not None:
             return list(example.evidence), "given"
-        if self.search is None or task not in self.retrieval_tasks:
+        if self.search is None or not plan.retrieval:
             return [], None
         try:
             found = await self.search.search(example.question)

@@ -26,7 +26,14 @@ from .._tasks import DEFAULT_TASK, TASKS, Task
 from .._templates import Prompts
 from .._types import LLM, Budget, BudgetUser, ChatRequest, Choice, Classifier, Completion, Send
 
-__all__ = ["CascadeClassifier", "CompletionClassifier", "LLMClassifier", "named_tasks", "normalise_task"]
+__all__ = [
+    "CascadeClassifier",
+    "CompletionClassifier",
+    "LLMClassifier",
+    "classify_prompt",
+    "named_tasks",
+    "normalise_task",
+]
 
 _WORD = re.compile(r"[a-z0-9]+")
 _PUNCTUATION = re.compile(r"[`'\"*.:,;!()\[\]{}<>]")
@@ -108,6 +115,18 @@ class _OwnBudget:
         return completion
 
 
+def classify_prompt(
+    instruction: str,
+    tasks: Mapping[str, Task] = TASKS,
+    *,
+    template: str = "classify_chat",
+    prompts: Prompts | None = None,
+) -> str:
+    """The prompt a classifier sends for ``instruction`` (``template``: ``classify_chat`` for
+    :class:`LLMClassifier`, ``classify_completion`` for :class:`CompletionClassifier`); the dry run counts it."""
+    return (prompts or Prompts()).render(template, {"tasks": list(tasks.values()), "instruction": instruction.strip()})
+
+
 class _PromptClassifier:
     """Shared part of the chat and completion classifiers: the prompt, reading the answer, and the
     budget every model call is made in."""
@@ -137,9 +156,7 @@ class _PromptClassifier:
         self._budget = budget
 
     async def classify(self, instruction: str) -> TaskPrediction:
-        prompt = self._prompts.render(
-            self._template, {"tasks": list(self.tasks.values()), "instruction": instruction.strip()}
-        )
+        prompt = classify_prompt(instruction, self.tasks, template=self._template, prompts=self._prompts)
         request = ChatRequest((("user", prompt),), n=1, temperature=0.0, top_p=1.0, max_tokens=self.max_tokens)
         completion = await self._budget.spend(self._identity(), request, self._send, salt=self._template)
         return self._prediction(completion)

@@ -20,7 +20,7 @@ from .._io.files import container_of
 from .._jobs.classify import build_classifier, classify_command
 from .._jobs.cost import price_for
 from .._jobs.job import RunStats, example_of, reformat_file, retrieve_file, rows_of
-from .._jobs.plan import plan_file
+from .._jobs.plan import ClassifierPlan, plan_file
 from .._jobs.progress import Progress, count_rows
 from .._llm.batch import BatchReport, BatchRunner, FailedRequests, run_batch_rounds
 from .._llm.cache import CachedSearch, SQLiteCache, default_cache_path
@@ -28,10 +28,9 @@ from .._llm.openai_chat import DEFAULT_MODEL, OpenAIChat
 from .._llm.ratelimit import RateLimiter
 from .._models import Example
 from .._pipeline import Pipeline
-from .._protocol import RewritePrompt
 from .._search.web import search_client_from_spec
 from .._tasks import GROUPS
-from .._templates import Criteria, Prompts
+from .._templates import Criteria
 from .._types import LLM, SearchClient
 
 __all__ = ["main"]
@@ -242,27 +241,30 @@ def _check_flags(args: argparse.Namespace) -> None:
         raise UsageError(f"cannot write {output}: folder {output.parent} does not exist")
 
 
-def _dry_run(args: argparse.Namespace) -> int:
+async def _dry_run(args: argparse.Namespace) -> int:
+    from .._classify.embedded import EmbeddedClassifier
+
     criteria = Criteria(args.criteria)
-    pipeline_tasks = criteria.tasks
-    retrieval = _retrieval_tasks(args)
-    wanted = (
-        frozenset(retrieval)
-        if retrieval is not None
-        else frozenset(name for name, task in pipeline_tasks.items() if task.retrieval)
-    )
-    prompt = RewritePrompt(Prompts(), criteria)
-    plan = plan_file(
-        args.input,
-        prompt,
-        pipeline_tasks,
+    # The run's own rules, with the offline classifier: an LLM classifier's calls are counted, not made.
+    pipeline = Pipeline(
+        None,
+        classifier=EmbeddedClassifier(criteria.tasks),
+        criteria=criteria,
         n=args.n,
-        retrieval_tasks=wanted,
-        search=args.search != "none",
+        retrieval_tasks=_retrieval_tasks(args),
+        strict=args.strict,
+    )
+    search = args.search != "none"
+    plan = await plan_file(
+        args.input,
+        pipeline,
+        classifier=ClassifierPlan(args.classifier, args.cascade_threshold),
+        search=search,
         reclassify=args.reclassify,
     )
     price = price_for(args.model, price_in=args.price_in, price_out=args.price_out)
-    print(plan.report(args.model, price, search=args.search != "none"))
+    classifier_price = price_for(args.classifier_model) if args.classifier_model else price
+    print(plan.report(args.model, price, search=search, classifier_price=classifier_price))
     return 0
 
 
@@ -270,7 +272,7 @@ async def _reformat(args: argparse.Namespace) -> int:
     _check_flags(args)
     _checks(args)  # a bad check name is a usage error, also in a dry run
     if args.dry_run:
-        return _dry_run(args)
+        return await _dry_run(args)
     async with contextlib.AsyncExitStack() as stack:
         return await _reformat_run(args, stack)
 

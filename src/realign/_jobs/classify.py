@@ -16,7 +16,7 @@ from .._io.files import read_rows
 from .._llm.cache import SQLiteCache
 from .._llm.openai_chat import OpenAIChat
 from .._models import Usage
-from .._pipeline import Pipeline, classifier_of, ordered_map
+from .._pipeline import Pipeline, ordered_map
 from .._tasks import GROUPS, Task
 from .._templates import Criteria
 from .._types import Classifier
@@ -157,14 +157,10 @@ async def _classify_file(args: argparse.Namespace, classifier: Classifier, crite
     spent: list[Usage] = []
 
     async def label(item: SourceRow) -> dict[str, Any]:
-        prediction = await pipeline.task_of(example_of(item, reclassify=args.reclassify))
-        if prediction.usage.calls:
-            spent.append(prediction.usage)
-        return {
-            "task": prediction.task,
-            "confidence": prediction.confidence,
-            "classifier": classifier_of(prediction),
-        }
+        plan = await pipeline.plan(example_of(item, reclassify=args.reclassify), label_empty=True)
+        if plan.usage.calls:
+            spent.append(plan.usage)
+        return {"task": plan.task, "confidence": plan.confidence, "classifier": plan.classifier}
 
     stats = await annotate_file(args.input, args.output, label, window=pipeline.window)
     stats.usage = sum(spent, Usage())

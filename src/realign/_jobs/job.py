@@ -13,7 +13,7 @@ from .._exceptions import InputError
 from .._io.files import AtomicWriter, read_rows
 from .._io.shapes import Extracted, Shape, ShapeError, detect_shape
 from .._models import Example, Usage
-from .._pipeline import Pipeline, classifier_of, ordered_map
+from .._pipeline import Pipeline, ordered_map
 from .._record import Record
 from .cost import Price
 from .progress import Progress
@@ -252,14 +252,14 @@ async def retrieve_file(
 
     async def retrieve(item: SourceRow) -> dict[str, Any]:
         example = example_of(item, reclassify=reclassify)
-        prediction = await pipeline.task_of(example)
-        evidence, status = await pipeline.evidence_for(example, prediction.task)
+        plan = await pipeline.plan(example)
+        evidence, status = await pipeline.evidence_for(example, plan)
         statuses[f"retrieval {status or 'not needed'}"] += 1
-        usage.append(prediction.usage)
+        usage.append(plan.usage)
         return {
-            "task": prediction.task,
-            "confidence": prediction.confidence,
-            "classifier": classifier_of(prediction),
+            "task": plan.task,
+            "confidence": plan.confidence,
+            "classifier": plan.classifier,
             "evidence": evidence,
             "retrieval": status,
         }

@@ -1,4 +1,6 @@
-"""The dry run: what a reformat run would do and cost, without a key, a server or a single call."""
+"""The dry run: what a reformat run would do and cost, without a key, a server or a single call.
+
+Every row is decided by :meth:`Pipeline.plan`, as in the run; only the counting is here."""
 
 from __future__ import annotations
 
@@ -7,20 +9,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._classify.llm import classify_prompt
 from .._models import Usage
+from .._pipeline import Pipeline
 from .._protocol import RewritePrompt
 from .._tasks import Task
 from .._tokens import count_tokens
 from .cost import Price
 from .job import example_of, format_counts, rows_of
 
-__all__ = ["Plan", "plan_file"]
+__all__ = ["ClassifierPlan", "Plan", "plan_file"]
 
 # A reply is a short "Reasoning:" part plus the rewrite, which the criteria make somewhat longer
 # than the original (headings, steps, a final line). Both figures are estimates for the plan only.
 _REASONING_TOKENS = 60
 _GROWTH = 1.3
 _EVIDENCE_TOKENS = 750
+# A classifier answers with a task name: a few tokens.
+_CLASSIFY_ANSWER_TOKENS = 6
 
 
 @dataclass
@@ -36,19 +42,31 @@ class Plan:
     retrieval: int = 0
     usage: Usage = field(default_factory=Usage)
     example: str | None = None
+    #: the classifier of the real run, and the calls it would make (none for ``embedded``)
+    classifier: str = "embedded"
+    classify_usage: Usage = field(default_factory=Usage)
 
-    def report(self, model: str, price: Price | None, *, search: bool) -> str:
+    def report(self, model: str, price: Price | None, *, search: bool, classifier_price: Price | None = None) -> str:
+        """The dry run's text; ``classifier_price`` prices the classify calls (default: ``price``)."""
+        classified = f"{self.classified} rows classified by the embedded classifier"
+        if self.classifier != "embedded":
+            classified = (
+                f"{self.classified} rows classified, estimated by the embedded classifier: "
+                f"the real run asks the {self.classifier} classifier"
+            )
         lines = [
             f"dry run: no call made; model {model}",
             f"rows: {self.rows}  ({format_counts(self.shapes)})",
             f"to rewrite: {self.to_rewrite}  passed through: {sum(self.passed.values())}  ("
             + format_counts(self.passed)
             + ")",
-            f"tasks ({self.classified} rows classified by the embedded classifier): " + format_counts(self.tasks),
+            f"tasks ({classified}): " + format_counts(self.tasks),
             f"rows needing retrieval: {self.retrieval}" + ("" if search else " (no --search given: none will run)"),
             f"estimated tokens: {self.usage.prompt_tokens:,} prompt, {self.usage.completion_tokens:,} completion "
             f"in {self.usage.calls:,} requests",
         ]
+        if self.classifier != "embedded":
+            lines.append(self._classify_line(classifier_price or price))
         if price is None:
             lines.append(f"estimated cost: unknown price for {model}; give --price-in and --price-out ($/1M tokens)")
         else:
@@ -61,26 +79,48 @@ class Plan:
             lines += ["", "example prompt:", self.example]
         return "\n".join(lines)
 
+    def _classify_line(self, price: Price | None) -> str:
+        usage = self.classify_usage
+        line = (
+            f"classify calls ({self.classifier} classifier): {usage.calls:,}, estimated "
+            f"{usage.prompt_tokens:,} prompt, {usage.completion_tokens:,} completion tokens"
+        )
+        if price is None:
+            return line + ", cost unknown (no price for the classifier model)"
+        return line + f", {_dollars(price.cost(usage))} (online, also with --batch; not in the cost below)"
+
 
 def _dollars(amount: float) -> str:
     return f"${amount:,.2f}" if amount >= 1 else f"${amount:.4f}"
 
 
-def plan_file(
+@dataclass(frozen=True)
+class ClassifierPlan:
+    """Which classifier the real run would use, for counting its calls: ``embedded`` (no call), ``llm`` or
+    ``completion`` (one call a row without a category), ``cascade`` (one call a row the embedded classifier
+    is less sure of than ``threshold``)."""
+
+    kind: str = "embedded"
+    threshold: float = 0.5
+
+
+async def plan_file(
     source: str | Path,
-    prompt: RewritePrompt,
-    tasks: Mapping[str, Task],
+    pipeline: Pipeline,
     *,
-    n: int = 1,
-    retrieval_tasks: frozenset[str],
+    classifier: ClassifierPlan | None = None,
     search: bool = False,
     reclassify: bool = False,
 ) -> Plan:
-    """Stream ``source`` and count what a run would do; render one prompt as an example."""
-    from .._classify.embedded import EmbeddedClassifier
+    """Stream ``source`` and count what a run would do; render one prompt as an example.
 
-    classifier = EmbeddedClassifier(tasks)
-    plan = Plan()
+    Each row is decided by ``pipeline.plan``, the rules the run itself follows. ``pipeline`` must classify
+    offline (the embedded classifier): no call is made, whatever ``classifier`` the real run will use;
+    the classify calls that one would make are counted and their tokens estimated. ``search``: the run
+    has a search client (the dry run builds none), so evidence tokens are counted.
+    """
+    classifier = classifier or ClassifierPlan()
+    plan = Plan(classifier=classifier.kind)
     for item in rows_of(source, None):
         plan.rows += 1
         plan.shapes[item.shape.name] += 1
@@ -88,23 +128,34 @@ def plan_file(
             plan.passed[item.data.pass_reason] += 1
             continue
         example = example_of(item, reclassify=reclassify)
-        name = example.task
-        if name is None:
-            name = classifier.predict(example.question).task
+        row = await pipeline.plan(example)
+        if example.task is None and row.source != "skipped":
             plan.classified += 1
-        task = tasks.get(name) or tasks["default"]
-        plan.tasks[task.name] += 1
-        if not example.response.strip() or not example.question.strip():
-            plan.passed["empty_response"] += 1
-        elif not task.rewrite or not prompt.criteria.has(task.name):
-            plan.passed["task_not_rewritten"] += 1
-        else:
-            _count_request(plan, prompt, task.name, example.question, example.response, n)
-            if task.name in retrieval_tasks and example.evidence is None:
-                plan.retrieval += 1
-                if search:  # evidence is capped at ~3,000 characters: about 750 tokens
-                    plan.usage += Usage(prompt_tokens=_EVIDENCE_TOKENS)
+            _count_classify_call(plan, classifier, example.question, row.confidence, pipeline.criteria.tasks)
+        plan.tasks[row.task] += 1
+        if not row.rewrite:
+            plan.passed[row.reason or "kept"] += 1
+            continue
+        _count_request(plan, pipeline.prompt, row.task, example.question, example.response, pipeline.n)
+        if row.retrieval:
+            plan.retrieval += 1
+            if search:  # evidence is capped at ~3,000 characters: about 750 tokens
+                plan.usage += Usage(prompt_tokens=_EVIDENCE_TOKENS)
     return plan
+
+
+def _count_classify_call(
+    plan: Plan, classifier: ClassifierPlan, question: str, confidence: float | None, tasks: Mapping[str, Task]
+) -> None:
+    if classifier.kind == "embedded":
+        return
+    if classifier.kind == "cascade" and (confidence or 0.0) >= classifier.threshold:
+        return  # the cascade's embedded pass is the one just made: it keeps this answer
+    template = "classify_completion" if classifier.kind == "completion" else "classify_chat"
+    prompt = classify_prompt(question, tasks, template=template)
+    plan.classify_usage += Usage(
+        prompt_tokens=count_tokens(prompt) + 4, completion_tokens=_CLASSIFY_ANSWER_TOKENS, calls=1
+    )
 
 
 def _count_request(plan: Plan, prompt: RewritePrompt, task: str, question: str, response: str, n: int) -> None:
