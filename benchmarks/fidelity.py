@@ -22,9 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from realign._checks.base import first_failure
-from realign._checks.registry import CHECK_NAMES, build_checks
-from realign._types import Check, CheckInput
+from realign import CHECK_NAMES, Check, CheckInput, build_checks, find_failure
 
 DATA = Path(__file__).parent / "data"
 DEFAULT_FILES = (DATA / "fidelity_eval.jsonl", DATA / "fidelity_heldout.jsonl")
@@ -36,6 +34,8 @@ class Outcome:
 
     row: dict[str, Any]
     reason: str | None
+    #: the check's explanation of its refusal
+    detail: str | None = None
 
     @property
     def rejected(self) -> bool:
@@ -95,7 +95,8 @@ def evaluate(path: Path, checks: Sequence[Check]) -> Report:
             rewrite=row["rewrite"],
             finish_reason=row.get("finish_reason", "stop"),
         )
-        report.outcomes.append(Outcome(row, first_failure(checks, item)))
+        failed = find_failure(checks, item)
+        report.outcomes.append(Outcome(row, None) if failed is None else Outcome(row, failed.check, failed.detail))
     report.seconds = time.perf_counter() - start
     return report
 
@@ -115,7 +116,7 @@ def _per_guard(report: Report) -> list[str]:
 
 def _describe(o: Outcome) -> str:
     row = o.row
-    got = f"reject ({o.reason})" if o.rejected else "keep"
+    got = f"reject ({o.reason}: {o.detail})" if o.rejected else "keep"
     want = f"reject ({row['guard']})" if row["expected"] == "reject" else "keep"
     return f"  {row['id']} [{row['task']}] expected {want}, got {got}: {row['note']}"
 

@@ -5,7 +5,7 @@ The public API is what ``__all__`` lists; every other module is private.
 
 from ._api import areformat, areformat_file, reformat, reformat_file
 from ._checks.answers import FinalAnswer, OptionKept, VerdictKept
-from ._checks.base import CheckError, Guard
+from ._checks.base import CheckError, Failure, Guard, Verdict, find_failure
 from ._checks.code import CodeFidelity, CodePresence
 from ._checks.facts import NumbersKept
 from ._checks.lang import LanguageConsistency
@@ -53,6 +53,7 @@ from ._types import (
     ChatRequest,
     Check,
     CheckInput,
+    CheckResult,
     Choice,
     Classifier,
     Completion,
@@ -75,6 +76,7 @@ __all__ = [
     "Check",
     "CheckError",
     "CheckInput",
+    "CheckResult",
     "Choice",
     "Classifier",
     "CodeFidelity",
@@ -86,6 +88,7 @@ __all__ = [
     "Evidence",
     "ExaSearch",
     "Example",
+    "Failure",
     "FakeLLM",
     "FakeSearch",
     "FatalLLMError",
@@ -124,6 +127,7 @@ __all__ = [
     "Truncation",
     "Usage",
     "UsageError",
+    "Verdict",
     "VerdictKept",
     "WikipediaSearch",
     "__version__",
@@ -133,6 +137,7 @@ __all__ = [
     "build_index",
     "count_tokens",
     "default_checks",
+    "find_failure",
     "reformat",
     "reformat_file",
     "search_client_from_spec",

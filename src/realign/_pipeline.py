@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from ._checks.base import CheckError, first_failure
+from ._checks.base import CheckError, find_failure, one_line
 from ._checks.registry import default_checks
 from ._exceptions import FatalLLMError, FatalSearchError, LLMError, SearchError, UsageError
 from ._llm.cache import Cache, request_key
@@ -289,14 +289,15 @@ class Pipeline:
             task, example.question, example.response, candidate.text, candidate.finish_reason, tuple(evidence)
         )
         try:
-            failed = first_failure(self.checks, item)
+            failed = find_failure(self.checks, item)
         except CheckError as exc:
             log.error("%s; the row keeps its original", exc)
-            failed = f"check_error:{exc.check}"
-            return candidate.model_copy(update={"rejected": failed})
+            return candidate.model_copy(
+                update={"rejected": f"check_error:{exc.check}", "detail": one_line(str(exc), 200)}
+            )
         if failed is None:
             return candidate
-        return candidate.model_copy(update={"rejected": f"filter:{failed}"})
+        return candidate.model_copy(update={"rejected": f"filter:{failed.check}", "detail": failed.detail})
 
     def _choose(self, result: Result) -> Result:
         passing = [c for c in result.candidates if c.rejected is None and c.text is not None]

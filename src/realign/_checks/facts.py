@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from fractions import Fraction
 
 from .._types import CheckInput
-from .base import Guard
+from .base import Guard, Verdict, one_line, refuse
 from .markup import CACHE_SIZE, prose
 from .numbers import (
     DIGIT_RE,
@@ -18,7 +18,6 @@ from .numbers import (
     dates,
     latex_to_text,
     mentions,
-    reading_may_raise,
     value_set,
     word_mentions,
 )
@@ -131,13 +130,10 @@ def _rewrite_numbers(rewrite: str) -> tuple[set[Fraction], list[DateMention]]:
 
 def _missing_numbers(original: str, rewrite: str) -> Iterator[str]:
     """The numbers and dates of ``original``'s prose that ``rewrite`` does not express."""
-    # The rewrite is read only when the original has numbers, unless reading it may raise: then it is
-    # read first, as it always was, so that the same error comes out.
-    rewrite_read = _rewrite_numbers(rewrite) if reading_may_raise(rewrite) else None
     original_dates, original_numbers = _original_numbers(original)
     if not original_dates and not original_numbers:
-        return
-    values, rewrite_dates = rewrite_read or _rewrite_numbers(rewrite)
+        return  # the rewrite need not be read
+    values, rewrite_dates = _rewrite_numbers(rewrite)
     for date, written in original_dates:
         if not _date_kept(date, rewrite_dates, values):
             yield written
@@ -145,6 +141,9 @@ def _missing_numbers(original: str, rewrite: str) -> Iterator[str]:
     for mention, written, alternatives in original_numbers:
         if not _number_kept(mention, values, pairs, alternatives):
             yield written
+
+
+_SHOWN = 8  # missing numbers named in the explanation
 
 
 class NumbersKept(Guard):
@@ -167,9 +166,13 @@ class NumbersKept(Guard):
         super().__init__(tasks=tasks, skip_tasks=skip_tasks)
         self.max_missing = max_missing
 
-    def check(self, item: CheckInput) -> bool:
-        missing = _missing_numbers(item.original, item.rewrite)
-        return sum(1 for _ in missing) <= self.max_missing
+    def check(self, item: CheckInput) -> bool | Verdict:
+        missing = list(_missing_numbers(item.original, item.rewrite))
+        if len(missing) <= self.max_missing:
+            return True
+        shown = list(dict.fromkeys(one_line(m, 30) for m in missing))
+        more = f" and {len(shown) - _SHOWN} more" if len(shown) > _SHOWN else ""
+        return refuse(f"missing: {', '.join(shown[:_SHOWN])}{more}")
 
     def __repr__(self) -> str:
         return f"NumbersKept(max_missing={self.max_missing})"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from .._tokens import non_ascii_chars
 from .._types import CheckInput
-from .base import Guard
+from .base import Guard, Verdict, refuse
 from .numbers import fold_case, letter_words
 
 __all__ = ["LanguageConsistency", "LanguageGuess", "detect_language", "written_in_other_language"]
@@ -257,14 +257,17 @@ class LanguageConsistency(Guard):
 
     name = "language"
 
-    def check(self, item: CheckInput) -> bool:
+    def check(self, item: CheckInput) -> bool | Verdict:
         before, after = detect_language(item.original), detect_language(item.rewrite)
         if before == after:
             # One language (or one undetermined script): a detected language is also the best of the
             # function-word scores, so neither text reads as another language.
             return True
         if before.confident and after.confident and before.script != after.script:
-            return False
+            return refuse(f"script {before.script} became {after.script}")
         if before.lang != "und" and written_in_other_language(item.rewrite, before.lang):
-            return False
-        return after.lang in ("und", before.lang) or not written_in_other_language(item.original, after.lang)
+            became = after.lang if after.lang not in ("und", before.lang) else "another language"
+            return refuse(f"language {before.lang} became {became}")
+        if after.lang in ("und", before.lang) or not written_in_other_language(item.original, after.lang):
+            return True
+        return refuse(f"the rewrite reads as {after.lang}, the original does not")

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from .._exceptions import UsageError
-from .._types import Check, CheckInput
+from .._types import Check, CheckInput, CheckResult
 from .answers import FinalAnswer, OptionKept, VerdictKept
 from .base import Guard, check_name
 from .code import CodeFidelity, CodePresence
@@ -56,7 +56,7 @@ class _SkipTasks:
         self.tasks = frozenset(tasks)
         self.name = check_name(check)
 
-    def __call__(self, item: CheckInput) -> bool:
+    def __call__(self, item: CheckInput) -> CheckResult:
         return item.task in self.tasks or self.check(item)
 
     def __repr__(self) -> str:
