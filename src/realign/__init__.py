@@ -29,7 +29,7 @@ from ._jobs.job import RunStats
 from ._llm.cache import Cache, SQLiteCache
 from ._llm.fake import FakeLLM
 from ._llm.openai_chat import OpenAIChat, RetryPolicy
-from ._models import Candidate, Evidence, Example, Result, RowPlan, TaskPrediction, Usage
+from ._models import Candidate, Evidence, Example, Message, Result, RowPlan, TaskPrediction, Usage
 from ._pipeline import Pipeline
 from ._report.html import ReportSummary, write_report
 from ._search.index import LocalIndex, build_index
@@ -102,6 +102,7 @@ __all__ = [
     "LeakedScaffolding",
     "LengthRatio",
     "LocalIndex",
+    "Message",
     "NumbersKept",
     "OpenAIChat",
     "OptionKept",

@@ -14,6 +14,7 @@ __all__ = [
     "Evidence",
     "Example",
     "KeepReason",
+    "Message",
     "Result",
     "RetrievalStatus",
     "RowPlan",
@@ -69,11 +70,22 @@ class Evidence(BaseModel):
     url: str = ""
 
 
+class Message(BaseModel):
+    """One earlier turn of a conversation: ``role`` is ``system``, ``user``, ``assistant`` or ``tool``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    role: str
+    content: str
+
+
 class Example(BaseModel):
     """One (instruction, response) pair to reformat.
 
     ``task`` skips classification when given; ``evidence`` skips retrieval when given (an empty list
-    means "no evidence, do not search").
+    means "no evidence, do not search"). ``context``: the turns of the conversation before
+    ``question``, oldest first, system message included (empty for a single-turn example); the
+    prompt carries them as data, within the pipeline's ``context_tokens`` budget.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -83,6 +95,7 @@ class Example(BaseModel):
     task: str | None = None
     evidence: list[Evidence] | None = None
     id: Any = None
+    context: list[Message] = Field(default_factory=list)
 
 
 class Usage(BaseModel):
