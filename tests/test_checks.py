@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 
 from realign import (
     CHECK_NAMES,
+    Check,
     CheckError,
+    CheckInput,
     CodeFidelity,
     CodePresence,
     Example,
@@ -30,19 +32,19 @@ from realign import (
     OrderKept,
     Pipeline,
     QuestionsKept,
+    RealignError,
     Refusal,
     Truncation,
+    UsageError,
     Verdict,
     VerdictKept,
     build_checks,
+    count_tokens,
     default_checks,
     find_failure,
 )
 from realign._checks.base import check_name, verdict_of
 from realign._checks.lang import detect_language
-from realign._exceptions import RealignError, UsageError
-from realign._tokens import count_tokens
-from realign._types import Check, CheckInput
 
 
 def item(
