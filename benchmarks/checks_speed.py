@@ -1,4 +1,4 @@
-"""CPU per candidate of the post-filter checks: ``first_failure(default_checks(), item)``.
+"""CPU per candidate of the post-filter checks: ``find_failure(default_checks(), item)``.
 
 realign runs every check on every candidate rewrite of every row, so on a large dataset the checks'
 CPU adds up. This times them over three sets of rows:
@@ -33,8 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import realign
-from realign._checks.base import first_failure
-from realign._checks.registry import default_checks
+from realign import default_checks, find_failure
 from realign._types import Check, CheckInput
 
 DATA = Path(__file__).parent / "data"
@@ -178,7 +177,7 @@ def time_rows(checks: Sequence[Check], rows: Sequence[CheckInput], repeats: int)
         gc.collect()
         start = time.perf_counter()
         for item in rows:
-            first_failure(checks, item)
+            find_failure(checks, item)
         per_row.append((time.perf_counter() - start) / len(rows))
     return per_row
 

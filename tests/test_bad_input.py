@@ -155,10 +155,11 @@ def test_empty_response_is_kept_and_no_row_is_dropped(tmp_path: Path, capsys: py
     ]
     source = write_jsonl(tmp_path / "in.jsonl", rows)
     with StubServer() as stub:
-        code, _ = run(capsys, *reformat(tmp_path, source, base_url=stub.base_url))
+        code, _ = run(capsys, *reformat(tmp_path, source, "--turns", "none", base_url=stub.base_url))
         assert stub.requests == []
     out = read_jsonl(tmp_path / "out.jsonl")
-    assert code == 0 and [r["realign"]["reason"] for r in out] == ["empty_response", "no_response", "multi_turn"]
+    assert code == 0
+    assert [r["realign"]["reason"] for r in out] == ["empty_response", "no_response", "multi_turn"]
 
 
 def test_retrieve_needs_a_search_backend(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,47 +1,62 @@
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import random
 import re
 import sys
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from fractions import Fraction
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from realign import (
     CHECK_NAMES,
+    Check,
     CheckError,
+    CheckInput,
     CodeFidelity,
     CodePresence,
+    Example,
+    FakeLLM,
     FinalAnswer,
+    Guard,
     LanguageConsistency,
     LeakedScaffolding,
     LengthRatio,
     NumbersKept,
     OptionKept,
     OrderKept,
+    Pipeline,
     QuestionsKept,
+    RealignError,
     Refusal,
     Truncation,
+    UsageError,
+    Verdict,
     VerdictKept,
     build_checks,
+    count_tokens,
     default_checks,
+    find_failure,
 )
-from realign._checks.base import check_name, first_failure
+from realign._checks.base import check_name, verdict_of
 from realign._checks.lang import detect_language
-from realign._exceptions import RealignError, UsageError
-from realign._tokens import count_tokens
-from realign._types import Check, CheckInput
 
 
 def item(
     original: str, rewrite: str, task: str = "open_qa", question: str = "Q?", finish_reason: str | None = "stop"
 ) -> CheckInput:
     return CheckInput(task, question, original, rewrite, finish_reason)
+
+
+def first_failure(checks: Sequence[Check], candidate: CheckInput) -> str | None:
+    """The name of the first check that refuses ``candidate``, or None."""
+    failed = find_failure(checks, candidate)
+    return None if failed is None else failed.check
 
 
 def reason(original: str, rewrite: str, task: str = "open_qa", question: str = "Q?", **kw: str) -> str | None:
@@ -275,14 +290,18 @@ def test_unchanged_rewrite_always_passes() -> None:
 # --- assembling the list --------------------------------------------------------------------------
 
 
-def test_default_checks_run_cheapest_first() -> None:
-    assert [check_name(c) for c in default_checks()] == list(CHECK_NAMES)
-    assert CHECK_NAMES[:3] == ("truncation", "length", "code_presence")
+def test_the_first_refusing_check_in_order_names_the_refusal() -> None:
+    # Cut at the token limit and far too short: truncation runs first, so it is the reason given.
+    cut = item("word " * 100, "word", finish_reason="length")
+    assert reason(cut.original, cut.rewrite, finish_reason="length") == "truncation"
+    assert first_failure(build_checks(disable=["truncation"]), cut) == "length"
 
 
 def test_disable_globally_and_enable_only() -> None:
     names = [check_name(c) for c in build_checks(disable=["numbers", "language"])]
-    assert "numbers" not in names and "language" not in names and "final_answer" in names
+    assert "numbers" not in names
+    assert "language" not in names
+    assert "final_answer" in names
     assert [check_name(c) for c in build_checks(enable_only=["length", "code"])] == ["length", "code"]
 
 
@@ -296,7 +315,8 @@ def test_disable_per_task() -> None:
     assert first_failure(default_checks(), item(GSM, wrong_line, "math_puzzles")) == "final_answer"
     # per-task switches add to a guard's own default skips
     refusal = next(c for c in checks if check_name(c) == "refusal")
-    assert isinstance(refusal, Refusal) and "rejecting" in refusal.skip_tasks
+    assert isinstance(refusal, Refusal)
+    assert "rejecting" in refusal.skip_tasks
 
 
 def test_guard_constructor_scoping() -> None:
@@ -331,7 +351,9 @@ def test_user_guard() -> None:
 def test_user_check_named_like_a_builtin_replaces_it() -> None:
     checks: list[Check] = build_checks(extra=[LengthRatio(min_ratio=0.1)])
     lengths = [c for c in checks if check_name(c) == "length"]
-    assert len(lengths) == 1 and isinstance(lengths[0], LengthRatio) and lengths[0].min_ratio == 0.1
+    assert len(lengths) == 1
+    assert isinstance(lengths[0], LengthRatio)
+    assert lengths[0].min_ratio == 0.1
     assert [check_name(c) for c in checks] == list(CHECK_NAMES)
 
 
@@ -369,7 +391,8 @@ KNOWN_MISSES = {"fe-291"}
 
 def _benchmark() -> ModuleType:
     spec = importlib.util.spec_from_file_location("fidelity_benchmark", BENCHMARK)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
@@ -396,17 +419,12 @@ def test_questions_guard() -> None:
     assert guard(CheckInput("open_qa", "?", original, dropped))  # other tasks: not this guard's business
 
 
-# --- fast paths: the same answers as the plain readings they stand for ------------------------------
-#
-# The checks run on every candidate of every row, so several helpers skip work that cannot change
-# their answer (prechecks, remembered results, regexes rewritten to skip ahead, an ASCII way). Each
-# test below compares one with the plain reading it replaces, on seeded random text built from the
-# pieces that make the difference.
+# --- any text: no check raises, every check answers the same whatever came before ---------------
 
 _PIECES = [
     *"aZ9_ -*#>.,!'/%()[]{}<:\n\t\r\x0b\x1c$\\",
     *("  ", "\n\n", "''", ".'", "...", "___", "**", "__", "## ", "> ", "- ", "1. ", "2)", "(3)", "[4]", "#5"),
-    "<<6*7=42>>",
+    *("<<6*7=42>>", "#### ", "\\boxed{", "}", "The answer is ", "Answer: ", "A) ", "(b) ", "C. ", "Verdict: "),
     *("word", "Yes", "no", "internationalization", "12345678", "1,000", "4 400", "3/4", "50%", ".5", "12.5"),
     *("one", "Two", "THREE", "twenty", "twenty-one", "Twenty one", "first", "second", "half", "hundred", "tenth"),
     *("someone", "often", "eighteen", "ninety", " percent", " million", " Thousand", "step ", "Step 3"),
@@ -415,7 +433,27 @@ _PIECES = [
     *("漢字", "かな", "ー", "・", "한국어", "Привет", "Ελλάδα", "ΟΔΟΣ", "مرحبا", "שלום", "नमस्ते", "สวัสดี", "\U00020000"),
     *("```python\nx = 1\n```", "`code`", "http://x.org/a", "www.q.com", "<b>", "\\frac{1}{2}", "$", "I can't help"),
     *("the", "and", "de", "la", "der", "und", "el", "que", "le", "les", "и", "не", "Here is the revised", "Reasoning:"),
+    *("ſix", "ſeventy-ſix", "thouſand", "mıllıon", "İncorrect", "ſupported", "mıxed", "\u212aotlin", "yeſ", "true"),
 ]
+#: tasks that switch on every family of checks, and questions that list options
+_TASKS = (
+    "open_qa",
+    "math_puzzles",
+    "fact_verification",
+    "sentiment_analysis",
+    "language_classification",
+    "code_language_classification",
+    "general_classification",
+    "topic_classification",
+    "ordering",
+    "question_generation",
+    "code_correction",
+    "rejecting",
+    "text_summarization",
+)
+_QUESTIONS = ("Q?", OPTIONS_Q, "Pick one: A. ſix B. İ C. 9 D. true")
+#: numbers longer than int() reads from a string by default (4,300 digits), alone and in context
+_LONG_NUMBERS = ("9" * 5000, "1," + "000," * 1500 + "000", "0." + "3" * 5000, "#### " + "7" * 4400, "4" * 4301 + "%")
 
 
 def _random_texts(seed: int, count: int, size: int = 30) -> list[str]:
@@ -428,23 +466,57 @@ def _random_texts(seed: int, count: int, size: int = 30) -> list[str]:
     return texts
 
 
-def _outcome(call: Callable[..., Iterable[object]], *args: object, **kwargs: object) -> object:
-    """``list(call(*args, **kwargs))``, or the error it raises: the same error is the same answer."""
-    try:
-        return list(call(*args, **kwargs))
-    except Exception as exc:
-        return type(exc), str(exc)
+_ALL_CHECKS = default_checks()
 
 
-def test_count_tokens_is_the_sum_over_token_regex() -> None:
-    from realign._tokens import _TOKEN_RE, _cost
+def _judge_each(original: str, rewrite: str, task: str, question: str) -> None:
+    """Every built-in check on its own (not only up to the first refusal); a refusal explains itself."""
+    candidate = CheckInput(task, question, original, rewrite)
+    for check in _ALL_CHECKS:
+        ok, detail = verdict_of(check(candidate))
+        if not ok:
+            assert detail, (check_name(check), original, rewrite)
+            assert "\n" not in detail, (check_name(check), detail)
 
-    def plain(text: str) -> int:
-        return sum(_cost(m.lastgroup, m.end() - m.start()) for m in _TOKEN_RE.finditer(text))
 
-    typeset = ["".join(t.replace("'", "’").replace(" - ", " — ")) for t in _random_texts(2, 300)]
-    for text in [*_random_texts(1, 3000), *typeset, *(c * n for c in "a'.×÷_9 \n" for n in (1, 3, 4, 12, 13))]:
-        assert count_tokens(text) == plain(text), text
+def test_no_check_raises_on_the_spellings_a_regex_reads_as_ascii_or_on_huge_numbers() -> None:
+    # "ſix" is "six" to a case-insensitive regex: the numbers check used to raise KeyError on it; the
+    # verdict check on "İncorrect"; every number check on a number int() will not read.
+    tricky = [p for p in _PIECES if not p.isascii()] + [*_LONG_NUMBERS, "There were ſix of them.", "Kelvin: \u212a"]
+    plain = ["No numbers here at all.", "Three of them, 42 in all.", "False.", "Yes, it is.", "#### 42", "B) Mars"]
+    for task in _TASKS:
+        for text in tricky:
+            for n, other in enumerate(plain):
+                _judge_each(other, text, task, _QUESTIONS[n % 3])
+                _judge_each(text, other, task, _QUESTIONS[n % 3])
+    assert reason("There were six of them.", "There were ſix of them, in all.") is None
+    assert reason("It has " + "9" * 5000 + " digits.", "Its digits: " + "9" * 5000 + ".") is None
+    assert reason("It has " + "9" * 5000 + " digits.", "Its digits: " + "9" * 4999 + "8.") == "numbers"
+
+
+def test_no_check_raises_on_random_text() -> None:
+    texts = _random_texts(11, 400, 40) + _random_texts(12, 40, 400)
+    rng = random.Random(13)
+    for original in texts:
+        _judge_each(original, rng.choice(texts), rng.choice(_TASKS), rng.choice(_QUESTIONS))
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(
+    original=st.one_of(st.text(), st.lists(st.sampled_from(_PIECES)).map("".join)),
+    rewrite=st.one_of(st.text(), st.lists(st.sampled_from(_PIECES)).map("".join)),
+    task=st.sampled_from(_TASKS),
+    question=st.sampled_from(_QUESTIONS),
+)
+def test_no_check_raises_on_any_text(original: str, rewrite: str, task: str, question: str) -> None:
+    _judge_each(original, rewrite, task, question)
+
+
+def test_checks_answer_the_same_twice_and_in_any_order() -> None:
+    pairs = zip(_random_texts(9, 60, 60), _random_texts(10, 60, 60), strict=True)
+    rows = [item(a, b, task) for a, b in pairs for task in ("open_qa", "math_puzzles", "fact_verification")]
+    first = [first_failure(default_checks(), row) for row in rows]
+    assert [first_failure(default_checks(), row) for row in reversed(rows)] == first[::-1]
 
 
 def test_fold_case_reads_as_a_case_insensitive_regex() -> None:
@@ -458,141 +530,114 @@ def test_fold_case_reads_as_a_case_insensitive_regex() -> None:
         map(chr, FOLD_SPECIAL), True
     )
     lowered = fold_case(others)  # same length, nothing turned ASCII, word characters where they were
-    assert len(lowered) == len(others) and not re.search("[\x00-\x7f]", lowered)
+    assert len(lowered) == len(others)
+    assert not re.search("[\x00-\x7f]", lowered)
     assert re.sub(r"\w", "w", re.sub(r"\W", "-", lowered)) == re.sub(r"\w", "w", re.sub(r"\W", "-", others))
 
 
-def test_word_mentions_find_what_the_word_regex_finds() -> None:
-    from realign._checks.numbers import _VAGUE_WORDS, _WORD_RE, _WORD_VALUES, word_mentions
-
-    def plain(text: str, vague: bool) -> list[tuple[object, int, int]]:
-        found = []
-        for m in _WORD_RE.finditer(text):
-            if m["tens"]:
-                value = _WORD_VALUES[m["tens"].lower()] + _WORD_VALUES[m["unit"].lower()]
-            elif vague or m["word"].lower() not in _VAGUE_WORDS:
-                value = _WORD_VALUES[m["word"].lower()]
-            else:
-                continue
-            found.append((value, m.start(), m.end()))
-        return found
-
-    def fast(text: str, vague: bool) -> list[tuple[object, int, int]]:
-        return [(m.value, m.start, m.end) for m in word_mentions(text, vague=vague)]
-
-    for text in _random_texts(3, 3000):
-        for vague in (True, False):
-            assert _outcome(fast, text, vague) == _outcome(plain, text, vague), text
+# --- explanations -----------------------------------------------------------------------------------
 
 
-def test_numbers_and_dates_match_the_plain_patterns() -> None:
-    from realign._checks.numbers import _MONTH, _SCALES, _SPACE_GROUP, _readings, dates, mentions
+def explain(
+    check: Check, original: str, rewrite: str, task: str = "open_qa", question: str = "Q?", **kw: str
+) -> str | None:
+    failed = find_failure([check], item(original, rewrite, task, question, **kw))
+    assert failed is not None, (original, rewrite)
+    return failed.detail
 
-    number = re.compile(
-        r"(?<![\w.,/])"
-        rf"(?P<num>\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|\d{{1,3}}(?:{_SPACE_GROUP}\d{{3}})+(?![\d.,])|\d+(?:\.\d+)?|\.\d+)"
-        r"(?:\s*/\s*(?P<den>\d+(?:\.\d+)?)(?![\d.]))?(?P<pct>\s*(?:%|percent\b|per cent\b))?"
-        r"(?:\s*(?P<scale>thousand|million|billion|trillion)\b)?",
-        re.IGNORECASE,
+
+def test_every_builtin_check_explains_its_refusal() -> None:
+    assert explain(NumbersKept(), "Founded in 1791 with 15 members.", "Founded long ago with many members.") == (
+        "missing: 1791, 15"
     )
-
-    def fraction(digits: str) -> Fraction:
-        return Fraction(re.sub(r"[,\s\u00a0\u202f]", "", digits))
-
-    def plain_mentions(text: str) -> Iterator[tuple[object, ...]]:
-        for m in number.finditer(text):
-            value = fraction(m["num"])
-            grouped = re.search(_SPACE_GROUP, m["num"])
-            parts = {fraction(p) for p in re.split(_SPACE_GROUP, m["num"])} if grouped else set()
-            if m["den"] is not None:
-                den = fraction(m["den"])
-                parts |= {value, den}
-                value = value / den if den else value
-            alts = {value} | ({value / 100} if m["pct"] else set())
-            alts |= {value * _SCALES[m["scale"].lower()]} if m["scale"] else set()
-            yield value, m.start(), m.end(), alts, parts
-
-    def fast_mentions(text: str) -> Iterator[tuple[object, ...]]:
-        return ((m.value, m.start, m.end, set(m.alternatives), set(m.parts)) for m in mentions(text))
-
-    day, year = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?", r"(?P<year>\d{4})"
-    date_patterns = [
-        re.compile(p)
-        for p in (
-            r"\b(?P<year>\d{4})-(?P<m>\d{1,2})-(?P<day>\d{1,2})\b",
-            r"\b(?P<m>\d{1,2})/(?P<day>\d{1,2})/(?P<year>\d{4})\b",
-            rf"\b{_MONTH}\s+{day}(?:,?\s+{year})?\b",
-            rf"\b{day}(?:\s+of)?\s+{_MONTH}(?:,?\s+{year})?\b",
-            rf"\b{_MONTH},?\s+{year}\b",
+    assert explain(LengthRatio(), "word " * 129, "word " * 40) == "rewrite 40 tokens, 0.31x the original's 129"
+    cut = explain(Truncation(), "Some text.", "Some text, cut", finish_reason="length")
+    assert cut == "cut at the token limit (finish_reason 'length')"
+    assert explain(Truncation(), "Text.", "```python\nprint(1)\n") == "a code block left open"
+    assert explain(CodePresence(), CODE, "Halve it.") == "the original's code is gone"
+    assert explain(CodeFidelity(), CODE, CODE.replace("//", "/"), "code_correction") == (
+        "code block 1 of 1 changed: `return total // 2` not kept"
+    )
+    leak = explain(LeakedScaffolding(), "Ottawa.", "Here is the revised response:\n\nOttawa.")
+    assert leak == "scaffolding leaked: 'Here is the revised'"
+    refusal = explain(Refusal(), "Call a locksmith.", "I'm sorry, but I can't help with that.")
+    assert refusal == 'opens with a refusal: "I\'m sorry, but"'
+    assert explain(FinalAnswer(), GSM, GSM.replace("#### 72", "#### 27"), "math_puzzles") == (
+        "answer '72' became '27' (#### line)"
+    )
+    changed = "**Answer: C) Jupiter** - its Great Red Spot."
+    assert explain(OptionKept(), "B) Mars.", changed, "exam", OPTIONS_Q) == "option B became C"
+    assert explain(VerdictKept(), "False. Too narrow.", "**Verdict:** True", "fact_verification") == (
+        "truth verdict 'false' became 'true'"
+    )
+    assert (
+        explain(OrderKept(), "3, 7, 19, 42", "3 → 7 → 42 → 19", "ordering") == "order changed: '42' comes before '19'"
+    )
+    assert (
+        explain(QuestionsKept(), "Why? How?", "Why?", "question_generation") == "1 of the original's 2 questions left"
+    )
+    assert (
+        explain(
+            LanguageConsistency(),
+            "富士山の高さは3776メートルで、日本で一番高い山です。",
+            "Mount Fuji is 3,776 m tall, the highest in Japan.",
         )
-    ]
-
-    def plain_dates(text: str) -> Iterator[tuple[object, ...]]:
-        for index, pattern in enumerate(date_patterns):
-            for m in pattern.finditer(text):
-                readings = _readings(m.groupdict(), both_orders=index == 1)
-                if readings:
-                    yield m.start(), m.end(), readings
-
-    for text in _random_texts(4, 3000):
-        assert _outcome(fast_mentions, text) == _outcome(plain_mentions, text), text
-        assert [(d.start, d.end, d.readings) for d in dates(text)] == list(plain_dates(text)), text
+        == "script cjk became latin"
+    )
+    english = "**Answer:** trees save water.\n\n1. The days are shorter.\n2. They stop making chlorophyll."
+    assert explain(LanguageConsistency(), SPANISH, english) == "language es became en"
 
 
-def test_not_salient_text_and_plain_head_match_their_regexes() -> None:
-    from realign._checks.facts import _NOT_SALIENT_FAST_RE, _NOT_SALIENT_RE, _not_salient_blank
-    from realign._checks.markup import plain as _plain
-    from realign._checks.markup import plain_head as _plain_head
+def test_a_check_may_explain_itself_with_a_pair() -> None:
+    def no_exclamations(candidate: CheckInput) -> tuple[bool, str]:
+        count = candidate.rewrite.count("!")
+        return count == 0, f"{count} exclamation marks"
 
-    for text in _random_texts(5, 3000) + _random_texts(6, 200, size=400):
-        assert _NOT_SALIENT_FAST_RE.sub(_not_salient_blank, "\n" + text)[1:] == _NOT_SALIENT_RE.sub(" ", text)
-        for size in (1, 40, 240):
-            assert _plain_head(text, size) == _plain(text)[:size]
+    def always_true_pair(_: CheckInput) -> tuple[bool, str]:
+        return True, "fine"
 
+    def plain_false(_: CheckInput) -> bool:
+        return False
 
-def test_language_reading_matches_the_plain_reading() -> None:
-    from realign._checks.lang import _NOT_PROSE_RE, _SCRIPT_RE, _WORD_RE, _reading, _script_units
-
-    def plain_units(text: str) -> Counter[str]:
-        units: Counter[str] = Counter()
-        for m in _SCRIPT_RE.finditer(text):
-            units[m.lastgroup or "und"] += m.end() - m.start() if m.lastgroup in ("han", "kana") else 1
-        return units
-
-    for text in _random_texts(7, 3000):
-        prose = _NOT_PROSE_RE.sub(" ", text)
-        assert _script_units(prose) == plain_units(prose), text
-        units, words, _ = _reading(text)
-        assert (units, words) == (plain_units(prose), len(_WORD_RE.findall(prose))), text
+    assert find_failure([always_true_pair, no_exclamations], item("Paris.", "Paris!!")) == (
+        "no_exclamations",
+        "2 exclamation marks",
+    )
+    assert find_failure([always_true_pair, no_exclamations], item("Paris.", "Paris.")) is None
+    assert find_failure([plain_false], item("a", "b")) == ("plain_false", None)
 
 
-def test_leak_keywords_skip_only_patterns_that_cannot_match() -> None:
-    guards = [
-        LeakedScaffolding(),
-        LeakedScaffolding(tags=("réponse", "q&a"), labels=("Résumé", "Note bene", " x"), extra_patterns=(r"\bfoo\b",)),
-    ]
-    pieces = "Here is|here's the|revised|I've|re-formatted|your original|answer|response|criteria|format|<<<X>>>|"
-    pieces += "=== A ===|--- BEGIN|<response>|</Q&A>|Reasoning:|Task type:|ſ|İ|\u212a|RÉPONSE|note  bene:|foo|\n| |:"
-    rng = random.Random(8)
-    for _ in range(3000):
-        original, rewrite = ("".join(rng.choice(pieces.split("|")) + " " for _ in range(8)) for _ in range(2))
-        for guard in guards:
-            plain = not any(p.search(rewrite) and not p.search(original) for p in guard._patterns)
-            assert guard.check(item(original, rewrite)) == plain, (original, rewrite)
+def test_a_guard_answers_a_verdict_that_is_false_when_it_refuses() -> None:
+    refused = NumbersKept()(item("It is 330 m tall.", "It is 300 m tall."))
+    assert isinstance(refused, Verdict)
+    assert not refused
+    assert refused.detail == "missing: 330"
+    assert NumbersKept(max_missing=1)(item("It is 330 m tall.", "It is 300 m tall.")) is True
+
+    class NoShouting(Guard):
+        name = "no_shouting"
+
+        def check(self, candidate: CheckInput) -> tuple[bool, str]:
+            return not candidate.rewrite.isupper(), "all capitals"
+
+    shouted = NoShouting()(item("Paris.", "PARIS."))
+    assert not shouted
+    assert shouted == Verdict(False, "all capitals")
+    assert NoShouting()(item("Paris.", "Paris!"))
 
 
-def test_checks_answer_the_same_twice_and_in_any_order() -> None:
-    pairs = zip(_random_texts(9, 60, 60), _random_texts(10, 60, 60), strict=True)
-    rows = [item(a, b, task) for a, b in pairs for task in ("open_qa", "math_puzzles", "fact_verification")]
-    first = [first_failure(default_checks(), row) for row in rows]
-    assert [first_failure(default_checks(), row) for row in reversed(rows)] == first[::-1]
+def test_the_pipeline_records_the_refusals_explanation() -> None:
+    def no_hashes(candidate: CheckInput) -> tuple[bool, str]:
+        return "####" not in candidate.rewrite, "a #### line"
 
+    reply = "Reasoning: r\nRevised response:\nShe sold 72 clips.\n#### 72"
+    original = "She sold 48 + 24 = 72 clips.\n#### 72"
+    pipeline = Pipeline(FakeLLM([reply]), checks=[no_hashes])
+    result = asyncio.run(pipeline.areformat_one(Example(question="Q?", response=original, task="math_puzzles")))
+    assert result.reason == "filter:no_hashes"
+    assert result.candidates[0].detail == "a #### line"
 
-def test_reading_a_rewrite_that_raises_raises_as_before() -> None:
-    # "ſix" reads as "six" to a case-insensitive regex but is no key of the word values: the numbers
-    # guard raised on it before it learnt to skip the rewrite of an original without numbers, and
-    # still does, whatever the original.
-    for original in ("No numbers here at all.", "Three of them, 42 in all."):
-        with pytest.raises(CheckError):
-            first_failure([NumbersKept()], item(original, "There were ſix of them."))
-    assert first_failure([NumbersKept()], item("No numbers here at all.", "There were six of them.")) is None
+    pipeline = Pipeline(FakeLLM([reply]), checks=[lambda _: False])
+    result = asyncio.run(pipeline.areformat_one(Example(question="Q?", response=original, task="math_puzzles")))
+    assert result.reason == "filter:<lambda>"
+    assert result.candidates[0].detail is None

@@ -5,9 +5,8 @@ The public API is what ``__all__`` lists; every other module is private.
 
 from ._api import areformat, areformat_file, reformat, reformat_file
 from ._checks.answers import FinalAnswer, OptionKept, VerdictKept
-from ._checks.base import CheckError, Guard
+from ._checks.base import CheckError, Failure, Guard, Verdict, find_failure
 from ._checks.code import CodeFidelity, CodePresence
-from ._checks.entities import EntitiesKept
 from ._checks.facts import NumbersKept
 from ._checks.lang import LanguageConsistency
 from ._checks.leaks import LeakedScaffolding, Refusal
@@ -30,7 +29,7 @@ from ._jobs.job import RunStats
 from ._llm.cache import Cache, SQLiteCache
 from ._llm.fake import FakeLLM
 from ._llm.openai_chat import OpenAIChat, RetryPolicy
-from ._models import Candidate, Correction, Evidence, Example, Result, RowPlan, TaskPrediction, Usage
+from ._models import Candidate, Evidence, Example, Message, Result, RowPlan, TaskPrediction, Usage
 from ._pipeline import Pipeline
 from ._report.html import ReportSummary, write_report
 from ._search.index import LocalIndex, build_index
@@ -54,6 +53,7 @@ from ._types import (
     ChatRequest,
     Check,
     CheckInput,
+    CheckResult,
     Choice,
     Classifier,
     Completion,
@@ -76,19 +76,19 @@ __all__ = [
     "Check",
     "CheckError",
     "CheckInput",
+    "CheckResult",
     "Choice",
     "Classifier",
     "CodeFidelity",
     "CodePresence",
     "Completion",
     "CompletionClassifier",
-    "Correction",
     "Criteria",
     "EmbeddedClassifier",
-    "EntitiesKept",
     "Evidence",
     "ExaSearch",
     "Example",
+    "Failure",
     "FakeLLM",
     "FakeSearch",
     "FatalLLMError",
@@ -102,6 +102,7 @@ __all__ = [
     "LeakedScaffolding",
     "LengthRatio",
     "LocalIndex",
+    "Message",
     "NumbersKept",
     "OpenAIChat",
     "OptionKept",
@@ -127,6 +128,7 @@ __all__ = [
     "Truncation",
     "Usage",
     "UsageError",
+    "Verdict",
     "VerdictKept",
     "WikipediaSearch",
     "__version__",
@@ -136,6 +138,7 @@ __all__ = [
     "build_index",
     "count_tokens",
     "default_checks",
+    "find_failure",
     "reformat",
     "reformat_file",
     "search_client_from_spec",

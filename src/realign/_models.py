@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_serializer
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "CHECK_ERROR",
     "FILTER",
     "LLM_ERROR",
     "Candidate",
-    "Correction",
     "Evidence",
     "Example",
     "KeepReason",
+    "Message",
     "Result",
     "RetrievalStatus",
     "RowPlan",
@@ -70,11 +70,22 @@ class Evidence(BaseModel):
     url: str = ""
 
 
+class Message(BaseModel):
+    """One earlier turn of a conversation: ``role`` is ``system``, ``user``, ``assistant`` or ``tool``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    role: str
+    content: str
+
+
 class Example(BaseModel):
     """One (instruction, response) pair to reformat.
 
     ``task`` skips classification when given; ``evidence`` skips retrieval when given (an empty list
-    means "no evidence, do not search").
+    means "no evidence, do not search"). ``context``: the turns of the conversation before
+    ``question``, oldest first, system message included (empty for a single-turn example); the
+    prompt carries them as data, within the pipeline's ``context_tokens`` budget.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -84,6 +95,7 @@ class Example(BaseModel):
     task: str | None = None
     evidence: list[Evidence] | None = None
     id: Any = None
+    context: list[Message] = Field(default_factory=list)
 
 
 class Usage(BaseModel):
@@ -144,29 +156,6 @@ class RowPlan(BaseModel):
     usage: Usage = Field(default_factory=Usage)
 
 
-class Correction(BaseModel):
-    """A fact a rewrite changed to what the row's evidence states: ``from`` -> ``to``, and ``source``
-    (the URL, else the title, of the evidence that states ``to``).
-
-    On disk: ``{"from": "1988", "to": "1989", "source": "https://..."}``.
-    """
-
-    model_config = ConfigDict(frozen=True, populate_by_name=True)
-
-    before: str = Field(alias="from")
-    after: str = Field(alias="to")
-    source: str = ""
-
-    @classmethod
-    def of(cls, before: str, after: str, source: str = "") -> Correction:
-        return cls.model_validate({"from": before, "to": after, "source": source})
-
-    @model_serializer
-    def _on_disk(self) -> dict[str, str]:
-        # Written with the JSON names whatever the caller asks (``from`` is a Python keyword).
-        return {"from": self.before, "to": self.after, "source": self.source}
-
-
 class Candidate(BaseModel):
     """One rewrite the model proposed, and what the checks said of it."""
 
@@ -177,8 +166,6 @@ class Candidate(BaseModel):
     rejected: str | None = None
     #: the check's own one-line explanation of the failure (e.g. ``missing: 1791, 15``), when it gave one
     detail: str | None = None
-    #: facts it changed to what the evidence states (see ``corrections`` of :class:`~realign.Pipeline`)
-    corrections: list[Correction] = Field(default_factory=list)
 
 
 class Result(BaseModel):
@@ -201,5 +188,3 @@ class Result(BaseModel):
     #: Where ``task`` came from: ``embedded``, ``llm`` or ``given`` (None when the row was not classified).
     classifier: str | None = None
     id: Any = None
-    #: facts the accepted rewrite changed to what the evidence states
-    corrections: list[Correction] = Field(default_factory=list)

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from ._checks.base import CheckError, first_failure
-from ._checks.corrections import find_corrections
+from ._checks.base import CheckError, find_failure, one_line
 from ._checks.registry import default_checks
 from ._exceptions import FatalLLMError, FatalSearchError, LLMError, SearchError, UsageError
 from ._llm.cache import Cache, request_key
@@ -27,13 +27,14 @@ from ._models import (
     Evidence,
     Example,
     KeepReason,
+    Message,
     Result,
     RetrievalStatus,
     RowPlan,
     TaskPrediction,
     Usage,
 )
-from ._protocol import RewritePrompt, parse_reply
+from ._protocol import DEFAULT_CONTEXT_TOKENS, RewritePrompt, parse_reply
 from ._tasks import DEFAULT_TASK
 from ._templates import Criteria, Prompts
 from ._tokens import count_tokens
@@ -42,6 +43,22 @@ from ._types import LLM, BudgetUser, ChatRequest, Check, CheckInput, Classifier,
 __all__ = ["Pipeline", "classifier_of"]
 
 log = logging.getLogger("realign")
+
+TurnsMode = Literal["all", "last", "none"]
+TURNS_MODES: tuple[TurnsMode, ...] = ("all", "last", "none")
+
+# A later turn that reads as a follow-up ("and in Java?", "make it shorter") is classified together with
+# the user turn before it; a turn that stands on its own is classified alone (a change of subject would
+# otherwise inherit the earlier task). See benchmarks/README.md: Multi-turn.
+_FOLLOW_UP_WORDS = 8
+_FOLLOW_UP_START = re.compile(
+    r"^\W*(?:and|now|also|then|but|so|ok(?:ay)?|what about|how about|same|again|instead|make it|do it|"
+    r"can you (?:also|make|do|now)|could you (?:also|make|do|now))\b",
+    re.IGNORECASE,
+)
+_REFERRING = re.compile(r"\b(?:it|this|that|these|those|them|one|above|previous|again)\b", re.IGNORECASE)
+_FOLLOW_UP_CHAIN = 3
+_PREVIOUS_TURN_CHARS = 1500  # the previous user turn as the classifier sees it: its start (the ask) is enough
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -60,11 +77,6 @@ class Pipeline:
     one method: ``llm`` (:class:`~realign.LLM`, e.g. :class:`~realign.OpenAIChat` or
     :class:`~realign.FakeLLM`), ``classifier``, ``search`` (None: no retrieval), ``criteria`` (a
     :class:`~realign.Criteria` or a folder of user criteria), ``checks``, ``cache``.
-
-    ``corrections`` (default True): when a row has evidence, a rewrite may change a name or a number
-    to what the evidence states, provided the evidence does not also state the old value; the result
-    then lists those changes in ``corrections``. False refuses every changed fact, as rows without
-    evidence always do. It applies to the default checks; a given ``checks`` list is used as it is.
     """
 
     def __init__(
@@ -87,21 +99,27 @@ class Pipeline:
         strict: bool = False,
         prompts: Prompts | None = None,
         rate_limiter: RateLimiter | None = None,
-        corrections: bool = True,
+        turns: TurnsMode = "all",
+        context_tokens: int = DEFAULT_CONTEXT_TOKENS,
     ) -> None:
         if n < 1 or concurrency < 1 or max_reasks < 0:
             raise UsageError("n and concurrency must be at least 1, max_reasks at least 0")
+        if turns not in TURNS_MODES:
+            raise UsageError(f"turns must be one of {', '.join(TURNS_MODES)}, not {turns!r}")
+        if context_tokens < 0:
+            raise UsageError("context_tokens must be at least 0")
+        #: which assistant turns of a multi-turn conversation are rewritten: all, the last, or none
+        self.turns: TurnsMode = turns
         self.llm = llm
         self.classifier = classifier if classifier is not None else _default_classifier()
         self.search = search
         self.criteria = criteria if isinstance(criteria, Criteria) else Criteria(criteria)
-        self.checks = list(checks) if checks is not None else default_checks(corrections=corrections)
-        self.corrections = corrections
+        self.checks = list(checks) if checks is not None else default_checks()
         self.cache = cache
         self.rate_limiter = rate_limiter
         self.n, self.temperature, self.top_p, self.max_tokens = n, temperature, top_p, max_tokens
         self.max_reasks, self.concurrency, self.select, self.strict = max_reasks, concurrency, select, strict
-        self.prompt = RewritePrompt(prompts or Prompts(), self.criteria)
+        self.prompt = RewritePrompt(prompts or Prompts(), self.criteria, context_tokens=context_tokens)
         tasks = self.criteria.tasks
         if retrieval_tasks is None:
             self.retrieval_tasks = frozenset(name for name, task in tasks.items() if task.retrieval)
@@ -138,7 +156,7 @@ class Pipeline:
         result.evidence, result.retrieval = evidence, retrieval
         if self.llm is None:
             raise UsageError("this pipeline has no LLM (llm=None): it can classify and retrieve, not rewrite")
-        messages = self.prompt.messages(plan.task, example.question, original, evidence)
+        messages = self.prompt.messages(plan.task, example.question, original, evidence, example.context)
         request = ChatRequest(messages, self.n, self.temperature, self.top_p, self.max_tokens)
         try:
             candidates, usage = await self._candidates(request)
@@ -183,7 +201,7 @@ class Pipeline:
     async def _task_of(self, example: Example) -> TaskPrediction:
         """The example's task: its own when given (checked against the table), else the classifier's."""
         if example.task is None:
-            prediction = await self.classifier.classify(example.question)
+            prediction = await self.classifier.classify(classifier_input(example.question, example.context))
             if prediction.task in self.criteria.tasks:
                 return prediction
             return prediction.model_copy(update={"task": DEFAULT_TASK, "confidence": 0.0})
@@ -297,16 +315,15 @@ class Pipeline:
             task, example.question, example.response, candidate.text, candidate.finish_reason, tuple(evidence)
         )
         try:
-            failed = first_failure(self.checks, item)
+            failed = find_failure(self.checks, item)
         except CheckError as exc:
             log.error("%s; the row keeps its original", exc)
-            failed = f"check_error:{exc.check}"
-            return candidate.model_copy(update={"rejected": failed})
+            return candidate.model_copy(
+                update={"rejected": f"check_error:{exc.check}", "detail": one_line(str(exc), 200)}
+            )
         if failed is None:
-            if self.corrections and evidence:
-                return candidate.model_copy(update={"corrections": find_corrections(item)})
             return candidate
-        return candidate.model_copy(update={"rejected": f"filter:{failed}"})
+        return candidate.model_copy(update={"rejected": f"filter:{failed.check}", "detail": failed.detail})
 
     def _choose(self, result: Result) -> Result:
         passing = [c for c in result.candidates if c.rejected is None and c.text is not None]
@@ -321,7 +338,6 @@ class Pipeline:
             # The model judged the criteria not to fit this row and kept it (adaptive rewriting).
             return _keep(result, "unchanged")
         result.response, result.tag, result.reason = text, "rewrite", None
-        result.corrections = list(best.corrections)
         return result
 
     # ----------------------------------------------------------------------------- many examples
@@ -386,6 +402,28 @@ def classifier_of(prediction: TaskPrediction) -> str:
     """What a row records as its task's origin: ``embedded``, ``llm`` or ``given`` (a custom
     classifier's own ``source`` otherwise)."""
     return {"completion": "llm", "unknown": "given"}.get(prediction.source, prediction.source)
+
+
+def classifier_input(question: str, context: Sequence[Message]) -> str:
+    """What the classifier reads for a turn: the question alone when it stands on its own; after the
+    user turn before it when it reads as a follow-up ("and in Java?", "make it shorter"), going back
+    through a chain of follow-ups (at most three turns) to the turn that set the subject."""
+    asked = [question]
+    users = [m.content for m in reversed(context) if m.role == "user" and m.content.strip()]
+    for previous in users[:_FOLLOW_UP_CHAIN]:
+        if not _follow_up(asked[-1]):
+            break
+        asked.append(previous[:_PREVIOUS_TURN_CHARS])
+    return "\n\n".join(reversed(asked))
+
+
+def _follow_up(question: str) -> bool:
+    words = question.split()
+    if len(words) <= 3:
+        return True
+    return len(words) <= _FOLLOW_UP_WORDS and (
+        _FOLLOW_UP_START.search(question) is not None or _REFERRING.search(question) is not None
+    )
 
 
 def _keep(result: Result, reason: str | None) -> Result:

@@ -13,7 +13,7 @@ was reformatted, ``reason`` are always written. Keys this version does not know 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import (
     BaseModel,
@@ -26,12 +26,12 @@ from pydantic import (
 )
 from typing_extensions import Self
 
-from ._models import Candidate, Correction, Evidence, Result, RetrievalStatus, Tag, Usage
+from ._models import Candidate, Evidence, Result, RetrievalStatus, Tag, Usage
 
-__all__ = ["Outcome", "Record", "Rejection"]
+__all__ = ["Outcome", "Record", "Rejection", "TurnOutcome"]
 
 #: Written as absent, not null, when None.
-_ABSENT_WHEN_NONE = ("classifier", "tag", "evidence", "retrieval", "original", "usage", "cost")
+_ABSENT_WHEN_NONE = ("classifier", "tag", "evidence", "retrieval", "original", "usage", "cost", "turns")
 
 
 class Rejection(BaseModel):
@@ -85,8 +85,9 @@ class Outcome(BaseModel):
     usage: Usage | None = None
     #: dollars paid for it, when the writer knew the price
     cost: float | None = None
-    #: facts the rewrite changed to what the evidence states (absent when none)
-    corrections: list[Correction] = Field(default_factory=list)
+
+    #: Fields written even when empty (a turn's entry always lists them)
+    _ALWAYS: ClassVar[tuple[str, ...]] = ()
 
     @model_validator(mode="before")
     @classmethod
@@ -114,10 +115,11 @@ class Outcome(BaseModel):
                 data.pop(key, None)
         if self.tag is None and self.reason is None:
             data.pop("reason", None)
-        if not self.rejected:
+        if not self.rejected and ("rejected" not in self._ALWAYS or self.tag is None):
             data.pop("rejected", None)
-        if not self.corrections:
-            data.pop("corrections", None)
+        for key in self._ALWAYS if self.tag is not None else ():  # once reformatted
+            if data.get(key) is None:
+                data[key] = Usage().model_dump() if key == "usage" else []
         if isinstance(data.get("usage"), dict):
             data["usage"].pop("calls", None)  # a per-row count of calls is noise; the run summary has them
         return data
@@ -136,7 +138,6 @@ class Outcome(BaseModel):
             original=result.original if result.tag == "rewrite" else None,
             rejected=[Rejection.of(c, keep_text=keep_rejected) for c in result.candidates if c.rejected],
             usage=result.usage if result.usage.calls else None,
-            corrections=list(result.corrections) if result.tag == "rewrite" else [],
         )
 
     @property
@@ -144,8 +145,43 @@ class Outcome(BaseModel):
         return self.tag == "rewrite"
 
 
+class TurnOutcome(Outcome):
+    """One assistant turn of a multi-turn conversation: ``turn`` is its index in the row's turn list.
+
+    Once reformatted, ``rejected``, ``evidence`` and ``usage`` are always written (empty when nothing applies);
+    ``original`` only when the turn was rewritten, as for a row.
+    """
+
+    _ALWAYS: ClassVar[tuple[str, ...]] = ("rejected", "evidence", "usage")
+
+    turn: int
+
+
 class Record(Outcome):
-    """The ``realign`` object of one row."""
+    """The ``realign`` object of one row.
+
+    For a multi-turn conversation ``turns`` holds one entry per assistant turn processed; the row's
+    ``tag`` is ``rewrite`` when any turn was rewritten, its ``task`` and ``confidence`` those of the
+    first entry, its ``usage`` the sum. Absent for single-turn rows.
+    """
+
+    turns: list[TurnOutcome] | None = None
+
+    @classmethod
+    def of_turns(cls, turns: list[TurnOutcome], usage: Usage) -> Record:
+        """The record of a conversation from its turns' outcomes."""
+        first = turns[0]
+        rewritten = any(t.rewritten for t in turns)
+        return cls(
+            task=first.task,
+            confidence=first.confidence,
+            classifier=first.classifier,
+            tag="rewrite" if rewritten else "original",
+            reason=None if rewritten else first.reason,
+            evidence=[],
+            turns=turns,
+            usage=usage if usage.calls else None,
+        )
 
     @classmethod
     def of(cls, row: Mapping[str, Any]) -> Record | None:

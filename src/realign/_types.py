@@ -3,7 +3,7 @@
 - :class:`LLM` - ``complete(request) -> Completion`` (the rewriter and the LLM classifier use it)
 - :class:`Classifier` - ``classify(instruction) -> TaskPrediction``
 - :class:`SearchClient` - ``search(query) -> list[Evidence]``
-- :data:`Check` - ``check(item) -> bool`` (True keeps the rewrite)
+- :data:`Check` - ``check(item) -> bool | (bool, "why")`` (True keeps the rewrite)
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ __all__ = [
     "ChatRequest",
     "Check",
     "CheckInput",
+    "CheckResult",
     "Choice",
     "Classifier",
     "Completion",
@@ -117,6 +118,10 @@ class CheckInput:
     evidence: Sequence[Evidence] = ()
 
 
-#: A check: returns True when the rewrite may be kept. Its ``name`` attribute (or ``__name__``)
-#: becomes the rejection reason ``filter:<name>``.
-Check = Callable[[CheckInput], bool]
+#: What a check answers: True keeps the rewrite; False, or ``(False, "why")`` with a one-line
+#: explanation, refuses it (``(True, ...)`` keeps).
+CheckResult = bool | tuple[bool, str | None]
+
+#: A check: answers whether the rewrite may be kept (see :data:`CheckResult`). Its ``name``
+#: attribute (or ``__name__``) becomes the rejection reason ``filter:<name>``.
+Check = Callable[[CheckInput], CheckResult]

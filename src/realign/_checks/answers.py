@@ -7,10 +7,9 @@ import re
 from collections.abc import Mapping
 from fractions import Fraction
 
-from .._text import final_answer, hash_answer
+from .._text import final_answer, fold_case, hash_answer
 from .._types import CheckInput
-from .base import Guard
-from .entities import entities, find_entity
+from .base import Guard, Verdict, one_line, refuse
 from .markup import CACHE_SIZE, WORDS_RE, norm, plain, plain_head, prose
 from .numbers import any_same, latex_to_text, mentions, word_mentions
 
@@ -98,35 +97,6 @@ def _same_answer(original: str, rewrite: str, *, leading: bool = True) -> bool:
     return bool(words) and words <= _answer_words(rewrite)
 
 
-# Where a stated answer's own words end and its justification starts: "B) Mars, because ...",
-# "0 °C, which is ...", "36; ten percent is 24".
-_ANSWER_REASON_RE = re.compile(
-    r"\s*(?:[,;:]\s*(?:because|since|as|which|who|where|so|but|while|although|though|given|meaning|due"
-    r"|this|that|it|parce|porque|weil|perch[eé])\b|\s(?:because|since)\b|;|\s[-\u2013\u2014]\s).*$",
-    re.IGNORECASE | re.DOTALL,
-)
-_PARENTHESES_RE = re.compile(r"\([^()]*\)")
-
-
-def _answer_head(answer: str) -> str:
-    """A stated answer without its justification, and without what it adds in parentheses."""
-    head = _ANSWER_REASON_RE.sub("", answer).strip()
-    bare = _PARENTHESES_RE.sub(" ", head).strip()
-    return bare or head or answer
-
-
-def _names_kept(answer: str, rewrite: str) -> bool | None:
-    """For a short answer that names something (a person, a place): whether the rewrite names the
-    same, whatever words carry it ("L'ha scritta Dante Alighieri." -> "... di Dante Alighieri");
-    None when the answer names nothing or has a number (then its words are compared)."""
-    if any(c.isdigit() for c in answer):
-        return None
-    names = entities(answer)
-    if not names:
-        return None
-    return all(find_entity(e, rewrite) for e in names)
-
-
 def _tail(text: str, lines: int = 3) -> str:
     return "\n".join([ln for ln in text.splitlines() if ln.strip()][-lines:])
 
@@ -144,27 +114,27 @@ class FinalAnswer(Guard):
 
     name = "final_answer"
 
-    def check(self, item: CheckInput) -> bool:
+    def check(self, item: CheckInput) -> bool | Verdict:
         phrases = item.task not in _PHRASE_TASKS_SKIP
         original = _original_answer(item.original, phrases)
         if original is None or _OPTION_LETTER_RE.match(original[1]):
             return True  # no answer to keep, or an option letter: the option guard's business
         kind, answer = original
+        lost = f"answer {one_line(answer)!r}"
         if kind == "hash":
             stated = hash_answer(item.rewrite)
-            return stated is not None and _same_answer(answer, stated)
+            if stated is None:
+                return refuse(f"{lost}: the rewrite has no #### line")
+            return _same_answer(answer, stated) or refuse(f"{lost} became {one_line(stated)!r} (#### line)")
         if kind == "short":
             # A bare answer is usually expanded into sentences: look for it anywhere.
-            named = _names_kept(answer, item.rewrite)
-            return named if named is not None else _same_answer(answer, item.rewrite, leading=False)
-        if kind == "phrase":
-            answer = _answer_head(answer)
+            return _same_answer(answer, item.rewrite, leading=False) or refuse(f"{lost} not found in the rewrite")
         rewrite = final_answer(item.rewrite, phrases=True)
         if rewrite is not None:
-            named = _names_kept(answer, rewrite[1]) if kind == "phrase" else None
-            return named if named is not None else _same_answer(answer, rewrite[1])
+            return _same_answer(answer, rewrite[1]) or refuse(f"{lost} became {one_line(rewrite[1])!r}")
         # No marker: the answer must be among the closing lines' numbers or words.
-        return _same_answer(answer, _tail(item.rewrite), leading=False)
+        kept = _same_answer(answer, _tail(item.rewrite), leading=False)
+        return kept or refuse(f"{lost} not stated, nor in the rewrite's last lines")
 
 
 # --- multiple-choice option ---------------------------------------------------------------------
@@ -225,7 +195,7 @@ class OptionKept(Guard):
 
     name = "option"
 
-    def check(self, item: CheckInput) -> bool:
+    def check(self, item: CheckInput) -> bool | Verdict:
         options = _options(item.question)
         if not options:
             return True
@@ -234,8 +204,9 @@ class OptionKept(Guard):
             return True
         repicked = _choice(item.rewrite, options)
         if repicked is not None:
-            return repicked == picked
-        return _mentions_option(item.rewrite, picked, options[picked])
+            return repicked == picked or refuse(f"option {picked} became {repicked}")
+        named = _mentions_option(item.rewrite, picked, options[picked])
+        return named or refuse(f"option {picked} ({one_line(options[picked], 40)}) not named")
 
 
 # --- verdict ------------------------------------------------------------------------------------
@@ -338,7 +309,8 @@ def _yes_no(text: str) -> re.Match[str] | None:
 
 def _family_verdict(text: str, family: str) -> str | None:
     m = _FAMILY_RES[family].search(_NOISE_RE.sub(" ", text))
-    return _VERDICT_VOCAB[family][m.group(1).lower()] if m else None
+    # fold_case: the regex matches "ſ", "ı", "İ" and the Kelvin sign as ASCII letters; lower() keeps them.
+    return _VERDICT_VOCAB[family].get(fold_case(m.group(1))) if m else None
 
 
 def _lead(text: str) -> str:
@@ -379,24 +351,31 @@ class VerdictKept(Guard):
 
     name = "verdict"
 
-    def check(self, item: CheckInput) -> bool:
+    def check(self, item: CheckInput) -> bool | Verdict:
         families = _VERDICT_TASKS.get(item.task)
         if families is None:
             return self._yes_no_kept(item)
         for family in families:
             verdict = _verdict(item.original, family)
             if verdict is not None:
-                return _verdict(item.rewrite, family) == verdict
+                stated = _verdict(item.rewrite, family)
+                return stated == verdict or refuse(f"{family} verdict {verdict!r} became {stated or 'none'!r}")
         label = _short_label(item.original)
-        return label is None or _label_kept(label, item.rewrite)
+        if label is None or _label_kept(label, item.rewrite):
+            return True
+        return refuse(f"label {one_line(label, 40)!r} not stated")
 
     @staticmethod
-    def _yes_no_kept(item: CheckInput) -> bool:
+    def _yes_no_kept(item: CheckInput) -> bool | Verdict:
         opening = _yes_no(item.original)
         if opening is None:
             return True
+        said = fold_case(opening[1])
         reopening = _yes_no(item.rewrite)
         if reopening is not None:
-            return reopening[1].lower() == opening[1].lower()
+            resaid = fold_case(reopening[1])
+            return resaid == said or refuse(f"opens with {said!r}, the rewrite with {resaid!r}")
         flipped = _verdict(item.rewrite, "truth")
-        return flipped is None or flipped == ("true" if opening[1].lower() == "yes" else "false")
+        if flipped is None or flipped == ("true" if said == "yes" else "false"):
+            return True
+        return refuse(f"opens with {said!r}, the rewrite's verdict is {flipped!r}")

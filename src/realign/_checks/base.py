@@ -16,16 +16,16 @@ original is what keeps them from rejecting faithful rewrites of unusual rows.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from .._exceptions import RealignError
-from .._types import Check, CheckInput
+from .._types import Check, CheckInput, CheckResult
 
-__all__ = ["CheckError", "Guard", "check_name", "first_failure"]
+__all__ = ["CheckError", "Failure", "Guard", "Verdict", "check_name", "find_failure", "verdict_of"]
 
 
 class CheckError(RealignError):
-    """A check raised instead of answering True/False: a bug in that check, not in the row.
+    """A check raised instead of answering: a bug in that check, not in the row.
 
     ``check`` is the check's name; the original exception is chained as ``__cause__``.
     """
@@ -33,6 +33,48 @@ class CheckError(RealignError):
     def __init__(self, check: str, exc: BaseException) -> None:
         super().__init__(f"check {check!r} raised {type(exc).__name__}: {exc}")
         self.check = check
+
+
+class Verdict(NamedTuple):
+    """A check's answer with its explanation: ``Verdict(False, "missing: 1791, 15")``.
+
+    It is the ``(ok, detail)`` pair a check may return, and it is true exactly when ``ok`` is, so
+    ``if guard(item):`` reads a guard's answer as it would a plain bool.
+    """
+
+    ok: bool
+    detail: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+def verdict_of(answer: CheckResult) -> Verdict:
+    """What a check returned (``True``, ``False``, ``(False, "why")``...) as a :class:`Verdict`."""
+    if isinstance(answer, Verdict):
+        return answer
+    if isinstance(answer, tuple):
+        ok, detail = answer
+        return Verdict(bool(ok), None if detail is None else str(detail))
+    return Verdict(bool(answer))
+
+
+def refuse(detail: str) -> Verdict:
+    """A refusal explained by ``detail``, kept to one line of at most 200 characters."""
+    return Verdict(False, one_line(detail, 200))
+
+
+def one_line(text: str, size: int = 60) -> str:
+    """``text`` on one line (runs of white space as one space), cut to ``size`` characters with "..."."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= size else flat[: size - 3].rstrip() + "..."
+
+
+class Failure(NamedTuple):
+    """The first check that refused a candidate: its name and its explanation, if it gave one."""
+
+    check: str
+    detail: str | None
 
 
 def check_name(check: Check) -> str:
@@ -45,7 +87,9 @@ class Guard:
     """Base of the built-in checks: a named rule that applies to some tasks.
 
     ``tasks`` replaces the guard's default task set; ``skip_tasks`` replaces its default list of
-    tasks to leave alone (``None`` keeps a default). Subclasses implement :meth:`check`.
+    tasks to leave alone (``None`` keeps a default). Subclasses implement :meth:`check`, which may
+    answer ``True``/``False`` or ``(False, "why")``; calling the guard answers ``True`` or a
+    :class:`Verdict`, which is false when the rewrite is refused.
     """
 
     name: ClassVar[str] = "guard"
@@ -62,31 +106,37 @@ class Guard:
         """Whether the guard looks at rows of ``task`` at all."""
         return task not in self.skip_tasks and (self.tasks is None or task in self.tasks)
 
-    def __call__(self, item: CheckInput) -> bool:
+    def __call__(self, item: CheckInput) -> bool | Verdict:
         if item.rewrite == item.original or not self.applies(item.task):
             return True
-        return self.check(item)
+        answer = self.check(item)
+        # A plain tuple is always true: turn it into a Verdict so that ``not guard(item)`` means refused.
+        return verdict_of(answer) if isinstance(answer, tuple) else answer
 
-    def check(self, item: CheckInput) -> bool:
-        """True keeps the rewrite. Only called for rows the guard applies to."""
+    def check(self, item: CheckInput) -> CheckResult:
+        """True keeps the rewrite; False or ``(False, "why")`` refuses it. Only called for rows the guard applies to."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
 
-def first_failure(checks: Sequence[Check], item: CheckInput) -> str | None:
-    """Run ``checks`` in order; return the name of the first that rejects ``item``, or None.
+def find_failure(checks: Sequence[Check], item: CheckInput) -> Failure | None:
+    """Run ``checks`` in order; return the first that refuses ``item`` (name and explanation), or None.
 
+    A check refuses by returning a false value, or ``(False, "why")``; ``(True, ...)`` keeps.
     A check that raises is a bug in that check: rather than silently rejecting (or keeping) every
     row, the exception is wrapped in :class:`CheckError` naming the check. A pipeline that must
     not stop can catch it and keep the original for that row.
     """
     for check in checks:
         try:
-            ok = check(item)
+            answer = check(item)
         except Exception as exc:
             raise CheckError(check_name(check), exc) from exc
-        if ok is False or (isinstance(ok, tuple) and ok and ok[0] is False) or not ok:
-            return check_name(check)
+        if answer is True:
+            continue
+        ok, detail = verdict_of(answer)
+        if not ok:
+            return Failure(check_name(check), detail)
     return None

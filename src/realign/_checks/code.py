@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from .._text import has_code
 from .._types import CheckInput
-from .base import Guard
+from .base import Guard, Verdict, one_line, refuse
 from .markup import FENCED_RE
 
 __all__ = ["CodeFidelity", "CodePresence"]
@@ -19,8 +19,11 @@ class CodePresence(Guard):
 
     name = "code_presence"
 
-    def check(self, item: CheckInput) -> bool:
-        return has_code(item.original) == has_code(item.rewrite)
+    def check(self, item: CheckInput) -> bool | Verdict:
+        before, after = has_code(item.original), has_code(item.rewrite)
+        if before == after:
+            return True
+        return refuse("the original's code is gone" if before else "code added: the original has none")
 
 
 _HASH_COMMENT_LANGS = frozenset(
@@ -76,6 +79,15 @@ def _contains(haystack: list[str], needle: list[str]) -> bool:
     return f"\x00{part}\x00" in f"\x00{joined}\x00"
 
 
+def _first_changed(body: str, style: str, have: list[str]) -> str:
+    """``: <line>`` for the first line of ``body`` whose code is not in ``have``, else nothing."""
+    for line in body.splitlines():
+        tokens = _code_tokens(line, style)
+        if tokens and not _contains(have, tokens):
+            return f": `{one_line(line.strip())}` not kept"
+    return ""
+
+
 class CodeFidelity(Guard):
     """Reject a rewrite that changed the original's code, in any task: the rewriter only reformats.
 
@@ -98,18 +110,18 @@ class CodeFidelity(Guard):
         super().__init__(tasks=tasks, skip_tasks=skip_tasks)
         self.min_similarity = min_similarity
 
-    def check(self, item: CheckInput) -> bool:
+    def check(self, item: CheckInput) -> bool | Verdict:
         original = _blocks(item.original)
         if not original:
             return True
         rewrite_blocks = _blocks(item.rewrite)
-        for tag, body in original:
+        for number, (tag, body) in enumerate(original, 1):
             style = _comment_style(tag, body)
             want = _code_tokens(body, style)
             bodies = [b for _, b in rewrite_blocks] or [item.rewrite]
             have = [tok for b in bodies for tok in _code_tokens(b, style)]
             if want and not self._kept(want, have):
-                return False
+                return refuse(f"code block {number} of {len(original)} changed{_first_changed(body, style, have)}")
         return True
 
     def _kept(self, want: list[str], have: list[str]) -> bool:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Collection, Iterable, Sequence
 
 from .._types import CheckInput
-from .base import Guard
+from .base import Guard, Verdict, one_line, refuse
 from .markup import plain, plain_head
 from .numbers import fold_case, letter_words
 
@@ -157,12 +157,15 @@ class LeakedScaffolding(Guard):
         self._checks = tuple(zip(self._patterns, self._keywords, strict=True))
         self._wordless = tuple((p, k) for p, k in self._checks if not k or not any(whole for whole, _ in k))
 
-    def check(self, item: CheckInput) -> bool:
+    def check(self, item: CheckInput) -> bool | Verdict:
         rewrite = _Lookup(item.rewrite)
         checks = self._wordless if not rewrite.has_any(True, self._any_words) else self._checks
         for pattern, keywords in checks:
-            if rewrite.may_match(keywords) and pattern.search(item.rewrite) and not pattern.search(item.original):
-                return False
+            if not rewrite.may_match(keywords):
+                continue
+            found = pattern.search(item.rewrite)
+            if found and not pattern.search(item.original):
+                return refuse(f"scaffolding leaked: {one_line(found.group()) or 'a blank frame line'!r}")
         return True
 
 
@@ -187,7 +190,11 @@ _REFUSAL_HEAD = 240  # a refusal replaces the answer, so it sits at the very beg
 
 def is_refusal(text: str) -> bool:
     """Whether ``text`` opens with a refusal or an apology instead of an answer."""
-    return bool(_REFUSAL_RE.search(plain_head(text.strip(), _REFUSAL_HEAD)))
+    return _opening_refusal(text) is not None
+
+
+def _opening_refusal(text: str) -> re.Match[str] | None:
+    return _REFUSAL_RE.search(plain_head(text.strip(), _REFUSAL_HEAD))
 
 
 class Refusal(Guard):
@@ -200,5 +207,8 @@ class Refusal(Guard):
     name = "refusal"
     default_skip_tasks = frozenset({"rejecting"})
 
-    def check(self, item: CheckInput) -> bool:
-        return not is_refusal(item.rewrite) or bool(_REFUSAL_RE.search(plain(item.original)))
+    def check(self, item: CheckInput) -> bool | Verdict:
+        found = _opening_refusal(item.rewrite)
+        if found is None or _REFUSAL_RE.search(plain(item.original)):
+            return True
+        return refuse(f"opens with a refusal: {one_line(found.group())!r}")

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from .._text import has_open_fence
 from .._tokens import count_tokens
 from .._types import CheckInput
-from .base import Guard
+from .base import Guard, Verdict, refuse
 from .markup import CACHE_SIZE
 
 __all__ = ["LengthRatio", "Truncation"]
@@ -32,11 +32,17 @@ class LengthRatio(Guard):
         super().__init__(tasks=tasks, skip_tasks=skip_tasks)
         self.min_ratio = min_ratio
 
-    def check(self, item: CheckInput) -> bool:
-        limit = self.min_ratio * _count_tokens_cached(item.original)
+    def check(self, item: CheckInput) -> bool | Verdict:
+        original = _count_tokens_cached(item.original)
+        limit = self.min_ratio * original
         # Every whitespace-separated chunk holds at least one token: when the chunks alone pass,
         # counting is not needed.
-        return len(item.rewrite.split()) > limit or count_tokens(item.rewrite) > limit
+        if len(item.rewrite.split()) > limit:
+            return True
+        tokens = count_tokens(item.rewrite)
+        if tokens > limit:
+            return True
+        return refuse(f"rewrite {tokens} tokens, {tokens / original:.2f}x the original's {original}")
 
     def __repr__(self) -> str:
         return f"LengthRatio(min_ratio={self.min_ratio})"
@@ -50,7 +56,9 @@ class Truncation(Guard):
 
     name = "truncation"
 
-    def check(self, item: CheckInput) -> bool:
+    def check(self, item: CheckInput) -> bool | Verdict:
         if item.finish_reason == "length":
-            return False
-        return not has_open_fence(item.rewrite) or has_open_fence(item.original)
+            return refuse("cut at the token limit (finish_reason 'length')")
+        if has_open_fence(item.rewrite) and not has_open_fence(item.original):
+            return refuse("a code block left open")
+        return True

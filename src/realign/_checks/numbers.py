@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import functools
 import re
-import sys
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .._text import FOLD_SPECIAL_RE, fold_case
+from .._text import fold_case
 
 __all__ = [
     "DIGIT_RE",
@@ -27,7 +26,6 @@ __all__ = [
     "latex_to_text",
     "letter_words",
     "mentions",
-    "reading_may_raise",
     "same_value",
     "value_set",
     "word_mentions",
@@ -80,23 +78,19 @@ _NON_ASCII_RE = re.compile(r"[^\x00-\x7f]")
 _ASCII_NON_LETTERS = str.maketrans({chr(i): " " for i in range(128) if not chr(i).isalpha()})
 
 
-def _int_digits_limit() -> int:
-    get = getattr(sys, "get_int_max_str_digits", None)  # Python 3.11 (and 3.10.7+)
-    return int(get()) if get is not None else 0
+#: int() refuses longer digit strings (sys.get_int_max_str_digits, 4,300 by default since Python
+#: 3.11); below every such limit, so a longer number is read in pieces instead.
+_INT_CHUNK = 640
 
 
-def reading_may_raise(text: str) -> bool:
-    """Whether reading the numbers of ``text`` (:func:`mentions`, :func:`word_mentions`,
-    :func:`dates`) may raise; when False it cannot.
-
-    It raises on a number word or scale spelled with a character that only a case-insensitive
-    regex takes for an ASCII letter ("ſix": not a key of the word values), and on a number with more
-    digits than ``int()`` accepts.
-    """
-    if not text.isascii() and FOLD_SPECIAL_RE.search(text):
-        return True
-    limit = _int_digits_limit()
-    return 0 < limit <= len(text) and len(DIGIT_RE.findall(text)) >= limit
+def _int(digits: str) -> int:
+    """``int(digits)`` for a string of decimal digits of any length."""
+    if len(digits) <= _INT_CHUNK:
+        return int(digits)
+    # Halves joined by one multiplication: fast, and never asks int() for more than a chunk.
+    low = len(digits) // 2
+    scale: int = 10**low
+    return _int(digits[:-low]) * scale + _int(digits[-low:])
 
 
 @functools.lru_cache(maxsize=64)
@@ -228,9 +222,9 @@ def _to_fraction(digits: str) -> Fraction:
     # What Fraction(digits) does with "123" or "12.5", without its general parser.
     whole, _, decimals = digits.partition(".")
     if not decimals:
-        return Fraction(int(whole))
+        return Fraction(_int(whole))
     scale = 10 ** len(decimals)
-    return Fraction(int(whole or "0") * scale + int(decimals), scale)
+    return Fraction(_int(whole or "0") * scale + _int(decimals), scale)
 
 
 _SPACE_GROUP_RE = re.compile(_SPACE_GROUP)
@@ -257,7 +251,8 @@ def _number_values(
     if pct:
         alts.add(value / 100)
     if scale:
-        alts.add(value * _SCALES[scale.lower()])
+        # fold_case: the regex matches "ſ", "ı", "İ" and the Kelvin sign as ASCII letters; lower() keeps them.
+        alts.add(value * _SCALES[fold_case(scale)])
     return value, frozenset(alts), frozenset(parts)
 
 
@@ -298,15 +293,11 @@ def word_mentions(text: str, *, vague: bool = True) -> Iterator[Mention]:
         ):
             unit_end = spans[k][1]
             k += 1
-            # The words as written, lowercased, as _WORD_RE's groups were.
-            tens, unit = text[start:end].lower(), text[end + 1 : unit_end].lower()
-            known = _PAIR_VALUES.get((tens, unit))
-            if known is None:  # not one of the pairs: fails as _WORD_RE's reading did
-                value = _WORD_VALUES[tens] + _WORD_VALUES[unit]
-                known = value, frozenset({value})
+            # The words as folded: "ſix" (a long s) is "six", as the regexes read it.
+            known = _PAIR_VALUES[folded[start:end], folded[end + 1 : unit_end]]
             yield Mention(known[0], start, unit_end, known[1])
             continue
-        word = text[start:end].lower()
+        word = folded[start:end]
         if vague or word not in _VAGUE_WORDS:
             value = _WORD_VALUES[word]
         else:
@@ -419,12 +410,20 @@ def same_value(a: Fraction, b: Fraction) -> bool:
 
 
 def _decimal_places(x: Fraction) -> int | None:
-    # How many decimals x needs, or None when its expansion repeats (1/3 = 0.333...).
-    den, places = x.denominator, 0
-    while den % 10 == 0 or den % 2 == 0 or den % 5 == 0:
-        den = den // 10 if den % 10 == 0 else den // 2 if den % 2 == 0 else den // 5
-        places += 1
-    return places if den == 1 else None
+    # How many decimals x needs, or None when its expansion repeats (1/3 = 0.333...): with a
+    # denominator 2**a * 5**b, max(a, b). The factors come out a power at a time (5, 25, 625...), so
+    # a number written with thousands of decimals takes a few divisions, not thousands.
+    den = x.denominator
+    twos = (den & -den).bit_length() - 1
+    den >>= twos
+    fives = 0
+    while den % 5 == 0:
+        power, count = 5, 1
+        while den % (power * power) == 0:
+            power, count = power * power, count * 2
+        den //= power
+        fives += count
+    return max(twos, fives) if den == 1 else None
 
 
 def any_same(value: Fraction, candidates: Collection[Fraction]) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from .._types import CheckInput
-from .base import Guard
+from .base import Guard, Verdict, one_line, refuse
 from .markup import norm, plain, prose
 
 __all__ = ["OrderKept", "QuestionsKept"]
@@ -37,17 +37,18 @@ class OrderKept(Guard):
     name = "order"
     default_tasks = frozenset({"ordering"})
 
-    def check(self, item: CheckInput) -> bool:
+    def check(self, item: CheckInput) -> bool | Verdict:
         text = norm(item.rewrite)
         needles = [norm(key) for key in _items(item.original)]
         # Earliest-next matching finds the items in order whenever any in-order reading exists,
         # so an introduction that names an item early does not count as a reordering.
-        position = 0
+        position, previous = 0, None
         for needle in (n for n in needles if n in text):
             found = text.find(needle, position)
             if found < 0:
-                return False
-            position = found + 1
+                where = f" before {one_line(previous.strip(), 30)!r}" if previous else " earlier"
+                return refuse(f"order changed: {one_line(needle.strip(), 30)!r} comes{where}")
+            position, previous = found + 1, needle
         return True
 
 
@@ -58,5 +59,6 @@ class QuestionsKept(Guard):
     name = "questions"
     default_tasks = frozenset({"question_generation"})
 
-    def check(self, item: CheckInput) -> bool:
-        return prose(item.rewrite).count("?") >= prose(item.original).count("?")
+    def check(self, item: CheckInput) -> bool | Verdict:
+        before, after = prose(item.original).count("?"), prose(item.rewrite).count("?")
+        return after >= before or refuse(f"{after} of the original's {before} questions left")

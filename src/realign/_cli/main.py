@@ -19,7 +19,7 @@ from .._exceptions import FatalLLMError, FatalSearchError, InputError, RealignEr
 from .._io.files import container_of
 from .._jobs.classify import build_classifier, classify_command
 from .._jobs.cost import price_for
-from .._jobs.job import RunStats, example_of, reformat_file, retrieve_file, rows_of
+from .._jobs.job import RunStats, example_of, reformat_file, retrieve_file, rows_of, turns_of
 from .._jobs.plan import ClassifierPlan, plan_file
 from .._jobs.progress import Progress, count_rows
 from .._llm.batch import BatchReport, BatchRunner, FailedRequests, run_batch_rounds
@@ -27,7 +27,8 @@ from .._llm.cache import CachedSearch, SQLiteCache, default_cache_path
 from .._llm.openai_chat import DEFAULT_MODEL, OpenAIChat
 from .._llm.ratelimit import RateLimiter
 from .._models import Example
-from .._pipeline import Pipeline
+from .._pipeline import TURNS_MODES, Pipeline
+from .._protocol import DEFAULT_CONTEXT_TOKENS
 from .._search.web import search_client_from_spec
 from .._tasks import GROUPS
 from .._templates import Criteria
@@ -80,13 +81,6 @@ def _parser() -> argparse.ArgumentParser:
         metavar="[TASK:]NAME",
         help="switch a check off everywhere, or for one task (repeatable; see README: The checks)",
     )
-    run.add_argument(
-        "--no-corrections",
-        dest="corrections",
-        action="store_false",
-        help="refuse a rewrite that changes a name or number even when the row's evidence supports the change "
-        "(default: accept it and record it in realign.corrections)",
-    )
     run.add_argument("--price-in", type=float, metavar="USD", help="prompt price, dollars per 1M tokens")
     run.add_argument("--price-out", type=float, metavar="USD", help="completion price, dollars per 1M tokens")
     run.add_argument("--rpm", type=float, metavar="N", help="at most N requests a minute")
@@ -112,6 +106,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--reclassify", action="store_true", help="classify rows that already have a category")
     run.add_argument("--strict", action="store_true", help="an unknown category is an error, not 'default'")
+    _turns_flags(run)
+    run.add_argument(
+        "--context-tokens",
+        type=int,
+        default=DEFAULT_CONTEXT_TOKENS,
+        metavar="N",
+        help="token budget of the earlier conversation in a turn's prompt, oldest turns trimmed first "
+        f"(default: {DEFAULT_CONTEXT_TOKENS})",
+    )
     run.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
 
     classify = sub.add_parser("classify", help="label each row with its task, or evaluate a classifier")
@@ -123,6 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     classify.add_argument("--criteria", metavar="DIR", help="include the custom tasks of a criteria folder")
     classify.add_argument("--reclassify", action="store_true", help="classify rows that already have a category")
     classify.add_argument("--strict", action="store_true", help="an unknown category is an error")
+    _turns_flags(classify)
     classify.add_argument("-q", "--quiet", action="store_true")
 
     retrieve = sub.add_parser("retrieve", help="classify and retrieve evidence only (inspect before paying)")
@@ -134,6 +138,7 @@ def _parser() -> argparse.ArgumentParser:
     retrieve.add_argument("--criteria", metavar="DIR", help="include the custom tasks of a criteria folder")
     retrieve.add_argument("--reclassify", action="store_true")
     retrieve.add_argument("--strict", action="store_true")
+    _turns_flags(retrieve)
     retrieve.add_argument("-q", "--quiet", action="store_true")
 
     index = sub.add_parser("index", help="build a local search index from your documents")
@@ -154,6 +159,15 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("-o", "--output", metavar="HTML", required=True)
     report.add_argument("--title", help="page title")
     return parser
+
+
+def _turns_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--turns",
+        choices=TURNS_MODES,
+        default="all",
+        help="multi-turn conversations: rewrite every assistant turn, only the last, or none (default: all)",
+    )
 
 
 def _search_flags(parser: argparse.ArgumentParser, default: str = "none") -> None:
@@ -232,7 +246,7 @@ def _checks(args: argparse.Namespace) -> list[Any]:
         for part in spec.split(","):
             task, _, name = part.strip().rpartition(":")
             (per_task.setdefault(task, []) if task else everywhere).append(name)
-    return build_checks(disable=everywhere, per_task=per_task, corrections=args.corrections)
+    return build_checks(disable=everywhere, per_task=per_task)
 
 
 def _check_flags(args: argparse.Namespace) -> None:
@@ -257,6 +271,8 @@ async def _dry_run(args: argparse.Namespace) -> int:
         None,
         classifier=EmbeddedClassifier(criteria.tasks),
         criteria=criteria,
+        turns=args.turns,
+        context_tokens=args.context_tokens,
         n=args.n,
         retrieval_tasks=_retrieval_tasks(args),
         strict=args.strict,
@@ -305,7 +321,6 @@ async def _reformat_run(args: argparse.Namespace, stack: contextlib.AsyncExitSta
             criteria=criteria,
             cache=cache,
             checks=_checks(args),
-            corrections=args.corrections,
             n=args.n,
             temperature=args.temperature,
             top_p=args.top_p,
@@ -315,6 +330,8 @@ async def _reformat_run(args: argparse.Namespace, stack: contextlib.AsyncExitSta
             strict=args.strict,
             retrieval_tasks=_retrieval_tasks(args),
             rate_limiter=RateLimiter(args.rpm, args.tpm) if args.rpm or args.tpm else None,
+            turns=args.turns,
+            context_tokens=args.context_tokens,
         )
 
     stats = RunStats()
@@ -366,6 +383,9 @@ async def _submit_batches(
         for item in rows_of(args.input):
             if item.data.pass_reason is None:
                 yield example_of(item, reclassify=args.reclassify)
+            for turn in turns_of(item, args.turns, reclassify=args.reclassify):
+                if turn.example is not None:
+                    yield turn.example
 
     report = await run_batch_rounds(make_pipeline, examples, runner)
     # Requests the Batch API could not answer: online on request, else the row keeps its original
@@ -407,6 +427,7 @@ async def _retrieve(args: argparse.Namespace) -> int:
             criteria=criteria,
             strict=args.strict,
             retrieval_tasks=_retrieval_tasks(args),
+            turns=args.turns,
         )
         stats = await retrieve_file(pipeline, args.input, args.output, reclassify=args.reclassify)
     if not args.quiet:

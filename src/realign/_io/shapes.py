@@ -8,6 +8,10 @@ Four shapes are recognised, per file from its first row:
 - ``openai``   ``{"messages": [{"role": "system"?}, {"role": "user", ...}, {"role": "assistant", ...}]}``
 
 Rows keep every other field; only the response text changes.
+
+A turn-list row with more than one exchange is a conversation: ``Extracted.turns`` lists every turn
+(system and tool turns included) with its index and a normalised role, and ``Shape.apply_turns``
+replaces the text of chosen assistant turns, leaving every other turn as it was.
 """
 
 from __future__ import annotations
@@ -16,22 +20,43 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["SHAPES", "Extracted", "Shape", "detect_shape"]
+__all__ = ["SHAPES", "Extracted", "Shape", "TurnText", "detect_shape"]
 
 Row = dict[str, Any]
 
 _USER = {"human", "user"}
 _ASSISTANT = {"gpt", "assistant", "bot", "model"}
+_TOOL = {"tool", "function", "observation", "ipython"}
+
+
+@dataclass(frozen=True, slots=True)
+class TurnText:
+    """One turn of a conversation: its index in the row's turn list, its role and its text.
+
+    ``role`` is normalised: ``system``, ``user``, ``assistant``, ``tool``, or the row's own speaker
+    name for anything else. ``text`` is None for a turn without text (an assistant tool call).
+    ``tool_call``: an assistant turn that calls a tool; its text is never rewritten.
+    """
+
+    index: int
+    role: str
+    text: str | None
+    tool_call: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Extracted:
-    """What a row holds. ``pass_reason`` is set for rows that are passed through unchanged."""
+    """What a row holds. ``pass_reason`` is set for rows that are passed through unchanged.
+
+    For a multi-turn conversation ``pass_reason`` is ``multi_turn`` (what a run that leaves
+    conversations alone writes) and ``turns`` holds the whole conversation.
+    """
 
     question: str
     response: str
     category: str | None = None
     pass_reason: str | None = None
+    turns: tuple[TurnText, ...] = ()
 
 
 class ShapeError(ValueError):
@@ -53,10 +78,26 @@ class Shape:
             raise ShapeError(f"'{self.key}' must be a list of objects")
         return [t for t in turns if t.get(self.speaker) != "system"]
 
+    def _role(self, turn: dict[str, Any]) -> str:
+        speaker = turn.get(self.speaker)
+        if speaker in _USER:
+            return "user"
+        if speaker in _ASSISTANT:
+            return "assistant"
+        if speaker in _TOOL:
+            return "tool"
+        return str(speaker)
+
+    def _textless(self, turn: dict[str, Any]) -> bool:
+        """A tool result, or an assistant turn that calls tools: its text may be absent."""
+        return turn.get(self.speaker) in _TOOL or bool(turn.get("tool_calls") or turn.get("function_call"))
+
     def extract(self, row: Row) -> Extracted:
         turns = self._turns(row)
         for turn in turns:
-            if not isinstance(turn.get(self.text), str):
+            if not isinstance(turn.get(self.text), str) and not (
+                len(turns) > 2 and turn.get(self.text) is None and self._textless(turn)
+            ):
                 raise ShapeError(f"every turn of '{self.key}' needs a string '{self.text}'")
         if not turns:
             return Extracted("", "", _category(row.get("category")), "no_response")
@@ -64,16 +105,37 @@ class Shape:
         category = _category(first.get("category", row.get("category")))
         question = first[self.text] if first.get(self.speaker) in _USER else ""
         if len(turns) > 2:
-            return Extracted(question, turns[-1][self.text], category, "multi_turn")
+            last = turns[-1][self.text]
+            return Extracted(
+                question, last if isinstance(last, str) else "", category, "multi_turn", self.conversation(row)
+            )
         if len(turns) < 2 or turns[1].get(self.speaker) not in _ASSISTANT:
             return Extracted(question, "", category, "no_response")
         return Extracted(question, turns[1][self.text], category)
+
+    def conversation(self, row: Row) -> tuple[TurnText, ...]:
+        """Every turn of the row, system and tool turns included, in order."""
+        out = []
+        for index, turn in enumerate(row[self.key]):
+            role = "system" if turn.get(self.speaker) == "system" else self._role(turn)
+            text = turn.get(self.text)
+            tool_call = role == "assistant" and self._textless(turn)
+            out.append(TurnText(index, role, text if isinstance(text, str) else None, tool_call))
+        return tuple(out)
 
     def apply(self, row: Row, response: str) -> Row:
         out = dict(row)
         out[self.key] = turns = copy.copy(row[self.key])
         last = max(i for i, t in enumerate(turns) if t.get(self.speaker) in _ASSISTANT)
         turns[last] = {**turns[last], self.text: response}
+        return out
+
+    def apply_turns(self, row: Row, texts: dict[int, str]) -> Row:
+        """The row with the text of the turns at the given indexes replaced; every other turn kept."""
+        out = dict(row)
+        out[self.key] = turns = copy.copy(row[self.key])
+        for index, text in texts.items():
+            turns[index] = {**turns[index], self.text: text}
         return out
 
 
@@ -103,6 +165,12 @@ class AlpacaShape(Shape):
 
     def apply(self, row: Row, response: str) -> Row:
         return {**row, "output": response}
+
+    def conversation(self, row: Row) -> tuple[TurnText, ...]:
+        return ()
+
+    def apply_turns(self, row: Row, texts: dict[int, str]) -> Row:
+        raise ShapeError("an alpaca row has no turns")
 
 
 SHAPES: tuple[Shape, ...] = (

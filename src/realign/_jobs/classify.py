@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import logging
 import sys
@@ -17,10 +18,11 @@ from .._llm.cache import SQLiteCache
 from .._llm.openai_chat import OpenAIChat
 from .._models import Usage
 from .._pipeline import Pipeline, ordered_map
+from .._record import TurnOutcome
 from .._tasks import GROUPS, Task
 from .._templates import Criteria
 from .._types import Classifier
-from .job import RunStats, SourceRow, annotate_file, example_of, format_counts
+from .job import RunStats, SourceRow, annotate_file, example_of, format_counts, turns_of
 
 __all__ = ["EvalReport", "build_classifier", "classify_command", "evaluate"]
 
@@ -157,6 +159,23 @@ async def _classify_file(args: argparse.Namespace, classifier: Classifier, crite
     spent: list[Usage] = []
 
     async def label(item: SourceRow) -> dict[str, Any]:
+        turns = [t for t in turns_of(item, args.turns, reclassify=args.reclassify) if t.example is not None]
+        if turns:  # a conversation: each assistant turn classified with the turns before it in view
+            plans = await asyncio.gather(
+                *(pipeline.plan(t.example, label_empty=True) for t in turns if t.example is not None)
+            )
+            spent.extend(p.usage for p in plans if p.usage.calls)
+            entries = [
+                TurnOutcome(turn=t.turn, task=p.task, confidence=p.confidence, classifier=p.classifier)
+                for t, p in zip(turns, plans, strict=True)
+            ]
+            first = entries[0]
+            return {
+                "task": first.task,
+                "confidence": first.confidence,
+                "classifier": first.classifier,
+                "turns": entries,
+            }
         plan = await pipeline.plan(example_of(item, reclassify=args.reclassify), label_empty=True)
         if plan.usage.calls:
             spent.append(plan.usage)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
@@ -14,9 +15,10 @@ from .._io.files import AtomicWriter, read_rows
 from .._io.shapes import Extracted, Shape, ShapeError, detect_shape
 from .._models import Example, Usage
 from .._pipeline import Pipeline, ordered_map
-from .._record import Record
+from .._record import Outcome, Record, TurnOutcome
 from .cost import Price
 from .progress import Progress
+from .turns import TurnExample, turn_examples
 
 __all__ = [
     "RunStats",
@@ -28,6 +30,7 @@ __all__ = [
     "retrieve_file",
     "rows_of",
     "shaped_rows",
+    "turns_of",
 ]
 
 
@@ -42,6 +45,9 @@ class RunStats:
     shapes: Counter[str] = field(default_factory=Counter)
     #: (check, task) -> rejected candidates, over every candidate (not only the kept originals)
     rejections: Counter[tuple[str, str]] = field(default_factory=Counter)
+    #: assistant turns of multi-turn conversations that were processed, by tag and by reason
+    turn_tags: Counter[str] = field(default_factory=Counter)
+    turn_reasons: Counter[str] = field(default_factory=Counter)
     usage: Usage = field(default_factory=Usage)
     started: float = field(default_factory=time.monotonic)
 
@@ -53,6 +59,11 @@ class RunStats:
         self.tasks[task] += 1
         for rejection in record.rejected:
             self.rejections[(rejection.reason, task)] += 1
+        for turn in record.turns or ():
+            self.turn_tags[turn.tag or "original"] += 1
+            self.turn_reasons[turn.reason or "rewritten"] += 1
+            for rejection in turn.rejected:
+                self.rejections[(rejection.reason, str(turn.task))] += 1
         self.usage += usage
 
     def _rejections_by_check(self) -> Counter[str]:
@@ -69,6 +80,7 @@ class RunStats:
             f"rows: {self.rows}  rewritten: {rewritten} ({share})  kept: {self.tags.get('original', 0)}",
             "by reason: " + format_counts(self.reasons),
             "by task: " + format_counts(self.tasks),
+            *self._turn_lines(),
             "rejected candidates by check: " + format_counts(self._rejections_by_check()),
             "rejected candidates by check and task: "
             + format_counts(Counter({f"{k}/{t}": v for (k, t), v in self.rejections.items()})),
@@ -78,6 +90,17 @@ class RunStats:
             f"wall time: {elapsed:.1f}s",
         ]
         return "\n".join(lines)
+
+    def _turn_lines(self) -> list[str]:
+        turns = sum(self.turn_tags.values())
+        if not turns:
+            return []
+        rewritten = self.turn_tags.get("rewrite", 0)
+        return [
+            f"assistant turns of conversations: {turns}  rewritten: {rewritten} ({100 * rewritten / turns:.1f}%)"
+            f"  kept: {self.turn_tags.get('original', 0)}",
+            "turns by reason: " + format_counts(self.turn_reasons),
+        ]
 
 
 def format_counts(counter: Counter[str]) -> str:
@@ -158,6 +181,50 @@ def example_of(source: SourceRow, *, reclassify: bool = False) -> Example:
         raise InputError(f"invalid row ({problem})", path=source.path, line=source.line) from exc
 
 
+def turns_of(source: SourceRow, mode: str, *, reclassify: bool = False) -> list[TurnExample]:
+    """The assistant turns of a multi-turn row that ``mode`` processes (none for other rows)."""
+    if source.data.pass_reason != "multi_turn":
+        return []
+    try:
+        return turn_examples(
+            source.data.turns,
+            mode,
+            category=source.data.category,
+            previous=previous_record(source).turns or [],
+            reclassify=reclassify,
+            row_id=source.row.get("id"),
+        )
+    except ValueError as exc:  # pydantic's ValidationError
+        problem = str(exc).splitlines()[0]
+        raise InputError(f"invalid row ({problem})", path=source.path, line=source.line) from exc
+
+
+async def _conversation(
+    pipeline: Pipeline, item: SourceRow, turns: list[TurnExample]
+) -> tuple[dict[str, Any], Record, Usage] | None:
+    """A multi-turn row with each chosen assistant turn reformatted in its context; None when the row
+    has no assistant turn to process. The turns run concurrently: each one's context is original text."""
+    if not turns:
+        return None
+    todo = [t for t in turns if t.example is not None]
+    results = await asyncio.gather(*(pipeline.areformat_one(t.example) for t in todo if t.example is not None))
+    by_turn = {t.turn: r for t, r in zip(todo, results, strict=True)}
+    outcomes, usage, texts = [], Usage(), {}
+    for t in turns:
+        result = by_turn.get(t.turn)
+        if result is None:
+            outcomes.append(TurnOutcome(turn=t.turn, tag="original", reason=t.reason or "not_rewritten"))
+            continue
+        outcomes.append(TurnOutcome(turn=t.turn, **dict(Outcome.from_result(result))))
+        usage += result.usage
+        if result.tag == "rewrite":
+            texts[t.turn] = result.response
+    row = item.shape.apply_turns(item.row, texts) if texts else dict(item.row)
+    record = Record.of_turns(outcomes, usage)
+    row["realign"] = record.to_json()
+    return row, record, usage
+
+
 async def process_rows(
     pipeline: Pipeline,
     rows: Iterable[tuple[int, Any]],
@@ -169,6 +236,9 @@ async def process_rows(
     """Reformat ``(line, row)`` pairs concurrently; yield the output rows in input order."""
 
     async def process(item: SourceRow) -> tuple[dict[str, Any], Record, Usage]:
+        done = await _conversation(pipeline, item, turns_of(item, pipeline.turns, reclassify=reclassify))
+        if done is not None:
+            return done
         if item.data.pass_reason is not None:
             previous = previous_record(item)
             record = Record(
@@ -250,8 +320,7 @@ async def retrieve_file(
     statuses: Counter[str] = Counter()
     usage: list[Usage] = []  # the LLM classifier's calls, if any
 
-    async def retrieve(item: SourceRow) -> dict[str, Any]:
-        example = example_of(item, reclassify=reclassify)
+    async def one(example: Example) -> dict[str, Any]:
         plan = await pipeline.plan(example)
         evidence, status = await pipeline.evidence_for(example, plan)
         statuses[f"retrieval {status or 'not needed'}"] += 1
@@ -263,6 +332,21 @@ async def retrieve_file(
             "evidence": evidence,
             "retrieval": status,
         }
+
+    async def retrieve(item: SourceRow) -> dict[str, Any]:
+        turns = [t for t in turns_of(item, pipeline.turns, reclassify=reclassify) if t.example is not None]
+        if turns:  # a conversation: each assistant turn's own task and evidence, for reformat to reuse
+            found = await asyncio.gather(*(one(t.example) for t in turns if t.example is not None))
+            entries = [TurnOutcome(turn=t.turn, **fields) for t, fields in zip(turns, found, strict=True)]
+            first = entries[0]
+            return {
+                "task": first.task,
+                "confidence": first.confidence,
+                "classifier": first.classifier,
+                "evidence": [],
+                "turns": entries,
+            }
+        return await one(example_of(item, reclassify=reclassify))
 
     stats = await annotate_file(source, output, retrieve, window=pipeline.window)
     stats.reasons += statuses

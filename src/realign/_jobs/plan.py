@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._classify.llm import classify_prompt
-from .._models import Usage
-from .._pipeline import Pipeline
+from .._models import Example, Usage
+from .._pipeline import Pipeline, classifier_input
 from .._protocol import RewritePrompt
 from .._tasks import Task
 from .._tokens import count_tokens
 from .cost import Price
-from .job import example_of, format_counts, rows_of
+from .job import example_of, format_counts, rows_of, turns_of
 
 __all__ = ["ClassifierPlan", "Plan", "plan_file"]
 
@@ -45,6 +45,10 @@ class Plan:
     #: the classifier of the real run, and the calls it would make (none for ``embedded``)
     classifier: str = "embedded"
     classify_usage: Usage = field(default_factory=Usage)
+    #: multi-turn conversations processed turn by turn, their assistant turns, and the turns to rewrite
+    conversations: int = 0
+    turns: int = 0
+    turns_to_rewrite: int = 0
 
     def report(self, model: str, price: Price | None, *, search: bool, classifier_price: Price | None = None) -> str:
         """The dry run's text; ``classifier_price`` prices the classify calls (default: ``price``)."""
@@ -60,6 +64,7 @@ class Plan:
             f"to rewrite: {self.to_rewrite}  passed through: {sum(self.passed.values())}  ("
             + format_counts(self.passed)
             + ")",
+            *self._turn_lines(),
             f"tasks ({classified}): " + format_counts(self.tasks),
             f"rows needing retrieval: {self.retrieval}" + ("" if search else " (no --search given: none will run)"),
             f"estimated tokens: {self.usage.prompt_tokens:,} prompt, {self.usage.completion_tokens:,} completion "
@@ -78,6 +83,14 @@ class Plan:
         if self.example:
             lines += ["", "example prompt:", self.example]
         return "\n".join(lines)
+
+    def _turn_lines(self) -> list[str]:
+        if not self.conversations:
+            return []
+        return [
+            f"conversations: {self.conversations}  assistant turns: {self.turns}  turns to rewrite: "
+            f"{self.turns_to_rewrite} (one request each, the earlier turns in its prompt; counted in 'to rewrite')"
+        ]
 
     def _classify_line(self, price: Price | None) -> str:
         usage = self.classify_usage
@@ -117,31 +130,50 @@ async def plan_file(
     Each row is decided by ``pipeline.plan``, the rules the run itself follows. ``pipeline`` must classify
     offline (the embedded classifier): no call is made, whatever ``classifier`` the real run will use;
     the classify calls that one would make are counted and their tokens estimated. ``search``: the run
-    has a search client (the dry run builds none), so evidence tokens are counted.
+    has a search client (the dry run builds none), so evidence tokens are counted. The assistant turns of
+    multi-turn conversations (``pipeline.turns``: all, last or none) count one request each, with the earlier
+    conversation in the prompt as the run sends it.
     """
     classifier = classifier or ClassifierPlan()
     plan = Plan(classifier=classifier.kind)
     for item in rows_of(source, None):
         plan.rows += 1
         plan.shapes[item.shape.name] += 1
+        conversation = turns_of(item, pipeline.turns, reclassify=reclassify)
+        if conversation:
+            plan.conversations += 1
+            for turn in conversation:
+                plan.turns += 1
+                if turn.example is None:
+                    plan.passed[turn.reason or "not_rewritten"] += 1
+                else:
+                    await _count_example(plan, pipeline, classifier, turn.example, search, turn=True)
+            continue
         if item.data.pass_reason is not None:
             plan.passed[item.data.pass_reason] += 1
             continue
-        example = example_of(item, reclassify=reclassify)
-        row = await pipeline.plan(example)
-        if example.task is None and row.source != "skipped":
-            plan.classified += 1
-            _count_classify_call(plan, classifier, example.question, row.confidence, pipeline.criteria.tasks)
-        plan.tasks[row.task] += 1
-        if not row.rewrite:
-            plan.passed[row.reason or "kept"] += 1
-            continue
-        _count_request(plan, pipeline.prompt, row.task, example.question, example.response, pipeline.n)
-        if row.retrieval:
-            plan.retrieval += 1
-            if search:  # evidence is capped at ~3,000 characters: about 750 tokens
-                plan.usage += Usage(prompt_tokens=_EVIDENCE_TOKENS)
+        await _count_example(plan, pipeline, classifier, example_of(item, reclassify=reclassify), search)
     return plan
+
+
+async def _count_example(
+    plan: Plan, pipeline: Pipeline, classifier: ClassifierPlan, example: Example, search: bool, *, turn: bool = False
+) -> None:
+    row = await pipeline.plan(example)
+    if example.task is None and row.source != "skipped":
+        plan.classified += 1
+        text = classifier_input(example.question, example.context)
+        _count_classify_call(plan, classifier, text, row.confidence, pipeline.criteria.tasks)
+    plan.tasks[row.task] += 1
+    if not row.rewrite:
+        plan.passed[row.reason or "kept"] += 1
+        return
+    plan.turns_to_rewrite += turn
+    _count_request(plan, pipeline.prompt, row.task, example, pipeline.n)
+    if row.retrieval:
+        plan.retrieval += 1
+        if search:  # evidence is capped at ~3,000 characters: about 750 tokens
+            plan.usage += Usage(prompt_tokens=_EVIDENCE_TOKENS)
 
 
 def _count_classify_call(
@@ -158,11 +190,11 @@ def _count_classify_call(
     )
 
 
-def _count_request(plan: Plan, prompt: RewritePrompt, task: str, question: str, response: str, n: int) -> None:
+def _count_request(plan: Plan, prompt: RewritePrompt, task: str, example: Example, n: int) -> None:
     plan.to_rewrite += 1
-    messages = prompt.messages(task, question, response, [])
+    messages = prompt.messages(task, example.question, example.response, [], example.context)
     prompt_tokens = sum(count_tokens(text) + 4 for _, text in messages)  # ~4 tokens of chat framing a message
-    completion = int(_REASONING_TOKENS + _GROWTH * count_tokens(response))
+    completion = int(_REASONING_TOKENS + _GROWTH * count_tokens(example.response))
     plan.usage += Usage(prompt_tokens=prompt_tokens, completion_tokens=n * completion, calls=1)
     if plan.example is None:
         plan.example = "\n\n".join(f"[{role}]\n{text}" for role, text in messages)
