@@ -251,6 +251,9 @@ class _GivenOnly:
     async def classify(self, instruction: str) -> Any:
         raise AssertionError("the benchmark rows carry their task; the classifier must not run")
 
+    async def aclose(self) -> None:
+        pass
+
 
 def _examples(count: int, seed: int, with_task: bool) -> list[Any]:
     from realign import Example

@@ -28,6 +28,9 @@ class FixedClassifier:
     async def classify(self, instruction: str) -> realign.TaskPrediction:
         return realign.TaskPrediction(task="math_puzzles", confidence=1.0, source="t")
 
+    async def aclose(self) -> None:
+        pass
+
 
 @pytest.fixture
 def cache(tmp_path: Path) -> Iterator[SQLiteCache]:
@@ -408,10 +411,9 @@ def test_aborted_collect_run_leaves_no_partial_file(cache: SQLiteCache, tmp_path
 
 
 def test_collector_without_a_cache_is_a_usage_error(cache: SQLiteCache, tmp_path: Path) -> None:
-    with runner_for(FakeBatchAPI(), cache, tmp_path / "state").collector() as collector:
-        pipeline = Pipeline(collector, classifier=FixedClassifier())
-        with pytest.raises(realign.UsageError, match="cache"):
-            run(pipeline.areformat_one(examples(1)[0]))
+    collector = runner_for(FakeBatchAPI(), cache, tmp_path / "state").collector()
+    with collector, pytest.raises(realign.UsageError, match="cache"):  # when the pipeline is built, before any row
+        Pipeline(collector, classifier=FixedClassifier())
 
 
 def test_batch_unknown_to_the_server_fails_its_requests(cache: SQLiteCache, tmp_path: Path) -> None:

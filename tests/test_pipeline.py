@@ -35,6 +35,9 @@ class FixedClassifier:
         self.seen += 1
         return TaskPrediction(task=self.task, confidence=self.confidence, source="fixed")
 
+    async def aclose(self) -> None:
+        pass
+
 
 def pipe(llm: FakeLLM, **kw: object) -> Pipeline:
     kw.setdefault("classifier", FixedClassifier())
@@ -124,7 +127,8 @@ def test_n_candidates_longest_passing_wins_and_ollama_is_topped_up() -> None:
 
 
 def test_model_returning_the_original_is_kept_as_unchanged() -> None:
-    result = one(pipe(FakeLLM()), Example(question=Q, response=ORIGINAL))
+    same = "Reasoning: it already fits.\nRevised response:\n" + ORIGINAL
+    result = one(pipe(FakeLLM([same])), Example(question=Q, response=ORIGINAL))
     assert result.tag == "original" and result.reason == "unchanged"
 
 
@@ -288,6 +292,9 @@ def test_a_failing_classifier_keeps_the_row_and_the_run_goes_on() -> None:
             if instruction == "bad":
                 raise LLMError("server down", code="server_error")
             return TaskPrediction(task="math_puzzles", confidence=1.0, source="t")
+
+        async def aclose(self) -> None:
+            pass
 
     p = pipe(FakeLLM([GOOD]), classifier=Flaky())
     results = realign.reformat(

@@ -26,6 +26,9 @@ class CountingClassifier:
         self.seen += 1
         return TaskPrediction(task=self.task, confidence=self.confidence, source="counting")
 
+    async def aclose(self) -> None:
+        pass
+
 
 def plan(pipeline: Pipeline, example: Example) -> RowPlan:
     return asyncio.run(pipeline.plan(example))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import inspect
+import typing
 from pathlib import Path
 
 import realign
@@ -40,3 +41,51 @@ def test_typed_package_ships_its_marker_and_templates() -> None:
 
     assert len(list(builtin_dir("criteria").glob("*.j2"))) == 35
     assert (builtin_dir("prompts") / "rewrite_system.j2").is_file()
+
+
+def _classes_in(hint: object, found: set[type]) -> None:
+    if isinstance(hint, type):
+        found.add(hint)
+    origin = typing.get_origin(hint)
+    if isinstance(origin, type):
+        found.add(origin)
+    for arg in typing.get_args(hint):
+        _classes_in(arg, found)
+
+
+def _public_signatures() -> dict[str, object]:
+    """Every public function, and every public method, property and constructor of a public class."""
+    found: dict[str, object] = {}
+    for name in realign.__all__:
+        obj = getattr(realign, name)
+        if inspect.isfunction(obj):
+            found[name] = obj
+        elif inspect.isclass(obj) and obj.__module__.startswith("realign"):
+            found[name] = obj  # its fields (dataclasses, pydantic models)
+            for member, value in vars(obj).items():
+                if member.startswith("_") and member != "__init__":
+                    continue
+                function = value.fget if isinstance(value, property) else value
+                if inspect.isfunction(function):
+                    found[f"{name}.{member}"] = function
+    return found
+
+
+def test_public_signatures_use_only_public_types() -> None:
+    private = set()
+    for label, obj in _public_signatures().items():
+        found: set[type] = set()
+        for hint in typing.get_type_hints(obj).values():
+            _classes_in(hint, found)
+        for cls in found:
+            if cls.__module__.startswith("realign") and getattr(realign, cls.__name__, None) is not cls:
+                private.add(f"{label} uses {cls.__module__}.{cls.__qualname__}")
+    assert sorted(private) == []
+
+
+def test_the_signature_walk_sees_types_inside_unions_and_generics() -> None:
+    from realign._llm.ratelimit import RateLimiter
+
+    found: set[type] = set()
+    _classes_in(list[RateLimiter | None] | dict[str, realign.Usage], found)
+    assert {RateLimiter, realign.Usage} <= found

@@ -25,14 +25,17 @@ from ._exceptions import (
     TemplateError,
     UsageError,
 )
+from ._jobs.cost import Price
 from ._jobs.job import RunStats
-from ._llm.cache import Cache, SQLiteCache
+from ._llm.cache import Cache, CachedSearch, SQLiteCache
 from ._llm.fake import FakeLLM
 from ._llm.openai_chat import OpenAIChat, RetryPolicy
+from ._llm.ratelimit import RateLimiter
 from ._models import Candidate, Evidence, Example, Message, Result, RowPlan, TaskPrediction, Usage
 from ._pipeline import Pipeline
+from ._record import Record, Rejection, TurnOutcome
 from ._report.html import ReportSummary, write_report
-from ._search.index import LocalIndex, build_index
+from ._search.index import IndexStats, LocalIndex, build_index
 from ._search.web import (
     BraveSearch,
     ExaSearch,
@@ -44,7 +47,7 @@ from ._search.web import (
     search_client_from_spec,
 )
 from ._tasks import TASKS, Task
-from ._templates import Criteria
+from ._templates import Criteria, Prompts
 from ._tokens import count_tokens
 from ._types import (
     LLM,
@@ -57,7 +60,10 @@ from ._types import (
     Choice,
     Classifier,
     Completion,
+    DeferredLLM,
+    Identified,
     SearchClient,
+    TextLLM,
 )
 
 __version__ = "0.1.0"
@@ -70,6 +76,7 @@ __all__ = [
     "Budget",
     "BudgetUser",
     "Cache",
+    "CachedSearch",
     "Candidate",
     "CascadeClassifier",
     "ChatRequest",
@@ -84,6 +91,7 @@ __all__ = [
     "Completion",
     "CompletionClassifier",
     "Criteria",
+    "DeferredLLM",
     "EmbeddedClassifier",
     "Evidence",
     "ExaSearch",
@@ -95,6 +103,8 @@ __all__ = [
     "FatalSearchError",
     "FinalAnswer",
     "Guard",
+    "Identified",
+    "IndexStats",
     "InputError",
     "LLMClassifier",
     "LLMError",
@@ -108,9 +118,14 @@ __all__ = [
     "OptionKept",
     "OrderKept",
     "Pipeline",
+    "Price",
+    "Prompts",
     "QuestionsKept",
+    "RateLimiter",
     "RealignError",
+    "Record",
     "Refusal",
+    "Rejection",
     "ReportSummary",
     "Result",
     "RetryPolicy",
@@ -125,7 +140,9 @@ __all__ = [
     "TaskPrediction",
     "TavilySearch",
     "TemplateError",
+    "TextLLM",
     "Truncation",
+    "TurnOutcome",
     "Usage",
     "UsageError",
     "Verdict",

@@ -97,7 +97,7 @@ async def areformat(
             return await _reformat_dataset(first, pipe)
         results = [r async for r in pipe.astream(examples)]
     finally:
-        if own and isinstance(pipe.llm, OpenAIChat) and llm is None:
+        if own and llm is None and pipe.llm is not None:
             # We built this client, so we close it; the user's own collaborators stay open.
             await pipe.llm.aclose()
     return results[0] if single else results

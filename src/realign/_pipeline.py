@@ -18,7 +18,7 @@ from typing import Literal, TypeVar
 
 from ._checks.base import CheckError, find_failure, one_line
 from ._checks.registry import default_checks
-from ._exceptions import FatalLLMError, FatalSearchError, LLMError, SearchError, UsageError
+from ._exceptions import FatalLLMError, FatalSearchError, LLMError, RealignError, SearchError, UsageError
 from ._llm.cache import Cache, request_key
 from ._llm.ratelimit import RateLimiter
 from ._models import (
@@ -38,7 +38,20 @@ from ._protocol import DEFAULT_CONTEXT_TOKENS, RewritePrompt, parse_reply
 from ._tasks import DEFAULT_TASK
 from ._templates import Criteria, Prompts
 from ._tokens import count_tokens
-from ._types import LLM, BudgetUser, ChatRequest, Check, CheckInput, Classifier, Completion, SearchClient, Send
+from ._types import (
+    LLM,
+    BudgetUser,
+    ChatRequest,
+    Check,
+    CheckInput,
+    Classifier,
+    Completion,
+    DeferredLLM,
+    SearchClient,
+    Send,
+    identity_of,
+    missing_members,
+)
 
 __all__ = ["Pipeline", "classifier_of"]
 
@@ -74,9 +87,16 @@ class Pipeline:
     """Reformats examples with one LLM, classifier, search client, criteria set and list of checks.
 
     Every collaborator is one constructor argument and can be replaced by anything with the same
-    one method: ``llm`` (:class:`~realign.LLM`, e.g. :class:`~realign.OpenAIChat` or
-    :class:`~realign.FakeLLM`), ``classifier``, ``search`` (None: no retrieval), ``criteria`` (a
-    :class:`~realign.Criteria` or a folder of user criteria), ``checks``, ``cache``.
+    one method (and ``aclose``): ``llm`` (:class:`~realign.LLM`, e.g. :class:`~realign.OpenAIChat`
+    or :class:`~realign.FakeLLM`), ``classifier``, ``search`` (None: no retrieval), ``criteria`` (a
+    :class:`~realign.Criteria` or a folder of user criteria), ``checks``, ``cache``. Each is checked
+    against its protocol here: what does not fit raises :class:`~realign.UsageError` naming what
+    is missing. With a cache, the LLM needs an ``identity`` (:class:`~realign.Identified`).
+
+    An exception from a collaborator that is not a :class:`~realign.RealignError` fails the row
+    that raised it, not the run: an LLM's or classifier's keeps the original with
+    ``llm_error:<ExceptionName>``, a search client's goes on without evidence (retrieval
+    ``failed``); each kind is logged once.
     """
 
     def __init__(
@@ -110,6 +130,7 @@ class Pipeline:
             raise UsageError("context_tokens must be at least 0")
         #: which assistant turns of a multi-turn conversation are rewritten: all, the last, or none
         self.turns: TurnsMode = turns
+        _check_collaborators(llm, classifier, search, checks, cache)
         self.llm = llm
         self.classifier = classifier if classifier is not None else _default_classifier()
         self.search = search
@@ -128,8 +149,20 @@ class Pipeline:
             unknown = self.retrieval_tasks - set(tasks)
             if unknown:
                 raise UsageError(f"unknown task(s) in retrieval_tasks: {', '.join(sorted(unknown))}")
+        # Seams found once, here: the cache key's identity, and whether answers arrive through the
+        # cache later (the Batch API's collector) instead of from a call.
+        self._identity = identity_of(llm) if llm is not None else None
+        self._deferred = llm if isinstance(llm, DeferredLLM) else None
+        if cache is not None and llm is not None and self._identity is None:
+            raise UsageError(
+                f"a cache keys answers by the LLM's identity, and {type(llm).__qualname__} has none: give it an "
+                "`identity` property naming everything that changes its answers (endpoint, model), or drop cache="
+            )
+        if self._deferred is not None and cache is None:
+            raise UsageError(f"{type(llm).__qualname__} answers through the response cache: give the Pipeline a cache")
         self._senders = _SenderPool(self._send, concurrency)
         self._unknown_tasks: set[str] = set()
+        self._foreign_kinds: set[tuple[str, str]] = set()
         if isinstance(self.classifier, BudgetUser):  # an LLM classifier: its calls share this run's bounds
             self.classifier.use_budget(self)
 
@@ -201,7 +234,12 @@ class Pipeline:
     async def _task_of(self, example: Example) -> TaskPrediction:
         """The example's task: its own when given (checked against the table), else the classifier's."""
         if example.task is None:
-            prediction = await self.classifier.classify(classifier_input(example.question, example.context))
+            try:
+                prediction = await self.classifier.classify(classifier_input(example.question, example.context))
+            except RealignError:
+                raise
+            except Exception as exc:  # a custom classifier's own error: this row fails, not the run
+                raise self._foreign("classifier", exc) from exc
             if prediction.task in self.criteria.tasks:
                 return prediction
             return prediction.model_copy(update={"task": DEFAULT_TASK, "confidence": 0.0})
@@ -227,6 +265,11 @@ class Pipeline:
             raise
         except SearchError as exc:
             log.warning("search failed, going on without evidence: %s", exc)
+            return [], "failed"
+        except RealignError:
+            raise
+        except Exception as exc:  # a custom search client's own error: this row goes on without evidence
+            self._foreign("search", exc)
             return [], "failed"
         return found, "ok" if found else "empty"
 
@@ -271,17 +314,20 @@ class Pipeline:
     async def _complete(self, request: ChatRequest, *, salt: str) -> Completion:
         assert self.llm is not None  # checked in areformat_one
         key = None
-        if self.cache is not None:
-            key = request_key(self.llm.identity, request, salt)
+        if self.cache is not None and self._identity is not None:  # __init__ requires an identity with a cache
+            key = request_key(self._identity, request, salt)
             hit = self.cache.get(key)
             if hit is not None:
                 return hit
-        # A deferring LLM (the Batch API's RequestCollector) needs the key its answer will be looked up
-        # under, which the request alone does not give (the salt). It calls no API: no limits apply.
-        keyed = getattr(self.llm, "complete_keyed", None) if key is not None else None
-        if keyed is not None:
-            deferred: Completion = await keyed(request, key)
-            return deferred
+        if self._deferred is not None and key is not None:
+            # Answers come later through the cache, under the key the request alone does not give
+            # (the salt). No API is called: no limits apply.
+            try:
+                return await self._deferred.complete_keyed(request, key)
+            except RealignError:
+                raise
+            except Exception as exc:
+                raise self._foreign("llm", exc) from exc
         completion = await self._senders.submit(request, self.llm.complete)
         if key is not None and self.cache is not None and completion.choices:
             self.cache.put(key, completion)
@@ -304,7 +350,23 @@ class Pipeline:
         if self.rate_limiter is not None:
             expected = sum(count_tokens(text) for _, text in request.messages) + (request.max_tokens or 0)
             await self.rate_limiter.acquire(expected)
-        return await send(request)
+        try:
+            return await send(request)
+        except RealignError:
+            raise
+        except Exception as exc:  # a custom LLM's own error (ConnectionError...): this row fails, not the run
+            raise self._foreign("llm", exc) from exc
+
+    def _foreign(self, role: str, exc: Exception) -> LLMError:
+        """The error of a row whose collaborator raised ``exc``, which is not one of ours; logged once per kind."""
+        name = type(exc).__name__
+        if (role, name) not in self._foreign_kinds:
+            self._foreign_kinds.add((role, name))
+            outcome = "go on without evidence" if role == "search" else f"keep their original (llm_error:{name})"
+            # The message is not shown: a foreign error's text may hold anything, a key included.
+            log.warning("the %s raised %s; rows where it does %s", role, name, outcome)
+            log.debug("the %s raised %s", role, name, exc_info=exc)
+        return LLMError(f"the {role} raised {name}", code=name)
 
     # ----------------------------------------------------------------------------- checks, selection
 
@@ -353,10 +415,42 @@ class Pipeline:
         return 4 * self.concurrency + 16
 
     async def aclose(self) -> None:
-        for part in (self.llm, self.search):
-            close = getattr(part, "aclose", None)
-            if close is not None:
-                await close()
+        """Close the clients: the LLM, the classifier and the search client. The cache stays open:
+        pipelines often share one (the passes of a Batch API run), so whoever opened it closes it."""
+        for part in (self.llm, self.classifier, self.search):
+            if part is not None:
+                await part.aclose()
+
+
+def _check_collaborators(
+    llm: object, classifier: object, search: object, checks: Sequence[object] | None, cache: object
+) -> None:
+    """Raise :class:`UsageError` naming what a collaborator lacks, before any row is read."""
+    for role, part, seam in (
+        ("llm", llm, LLM),
+        ("classifier", classifier, Classifier),
+        ("search", search, SearchClient),
+    ):
+        if part is None:
+            continue
+        if isinstance(part, str):
+            raise UsageError(f"{role}={part!r} is a string, not a {seam.__name__} object: {_STRING_HINTS[role](part)}")
+        missing = missing_members(part, seam)
+        if missing:
+            methods = ", ".join(missing)
+            raise UsageError(f"{role}= is not a {seam.__name__}: {type(part).__qualname__} has no {methods}")
+    if cache is not None and (missing := missing_members(cache, Cache)):
+        raise UsageError(f"cache= is not a Cache: {type(cache).__qualname__} has no {', '.join(missing)}")
+    for number, check in enumerate(checks or ()):
+        if not callable(check):
+            raise UsageError(f"checks[{number}] is not a check (a callable taking a CheckInput): {check!r}")
+
+
+_STRING_HINTS: dict[str, Callable[[str], str]] = {
+    "llm": lambda name: f"use model={name!r} or llm=realign.OpenAIChat({name!r})",
+    "classifier": lambda name: "use a classifier object (realign.EmbeddedClassifier(), realign.LLMClassifier(llm)...)",
+    "search": lambda name: f"use search=realign.search_client_from_spec({name!r}) or a client object",
+}
 
 
 class _SenderPool:

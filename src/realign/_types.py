@@ -1,16 +1,22 @@
-"""The seams of the pipeline: each is one method, injected through the ``Pipeline`` constructor.
+"""The seams of the pipeline: each is one method (and ``aclose``), injected through the ``Pipeline`` constructor.
 
 - :class:`LLM` - ``complete(request) -> Completion`` (the rewriter and the LLM classifier use it)
 - :class:`Classifier` - ``classify(instruction) -> TaskPrediction``
 - :class:`SearchClient` - ``search(query) -> list[Evidence]``
 - :data:`Check` - ``check(item) -> bool | (bool, "why")`` (True keeps the rewrite)
+
+Clients also have ``aclose()``, which releases what they hold (connections, files); closing is part
+of the seam, so whoever owns a client closes it without asking whether it can. Two optional seams
+refine an LLM: :class:`Identified` (an ``identity`` that keys the response cache) and
+:class:`DeferredLLM` (answers that arrive later through the cache: the Batch API).
+:func:`missing_members` says what an object lacks to fill a seam.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Generic, Protocol, runtime_checkable
 
 from ._models import Evidence, TaskPrediction, Usage
 
@@ -25,7 +31,12 @@ __all__ = [
     "Choice",
     "Classifier",
     "Completion",
+    "DeferredLLM",
+    "Identified",
     "SearchClient",
+    "TextLLM",
+    "identity_of",
+    "missing_members",
 ]
 
 
@@ -63,12 +74,51 @@ class Completion:
 
 @runtime_checkable
 class LLM(Protocol):
-    """A chat model. ``identity`` names the endpoint and model (it keys the cache)."""
+    """A chat model: ``complete`` answers one request, ``aclose`` releases its connections.
+
+    An exception that is not a :class:`~realign.RealignError` fails the row that asked
+    (``llm_error:<ExceptionName>``), not the run. To be used with a cache, an LLM also needs an
+    ``identity`` (see :class:`Identified`).
+    """
+
+    async def complete(self, request: ChatRequest) -> Completion: ...
+
+    async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class Identified(Protocol):
+    """Has an ``identity``: a string naming every setting that changes its answers (endpoint, model,
+    extra parameters; never a key). The response cache keys answers by it, so two clients that
+    answer differently must not share one."""
 
     @property
     def identity(self) -> str: ...
 
-    async def complete(self, request: ChatRequest) -> Completion: ...
+
+@runtime_checkable
+class DeferredLLM(Protocol):
+    """An LLM whose answers arrive later, through the response cache (the Batch API's collector).
+
+    A pipeline with a cache hands it each request that missed the cache *and* the key its answer
+    will be stored under (``complete_keyed``), instead of calling ``complete``; it calls no API, so
+    no rate limit applies. It raises ``LLMError`` for a request it cannot answer now.
+    """
+
+    async def complete_keyed(self, request: ChatRequest, key: str) -> Completion: ...
+
+
+@runtime_checkable
+class TextLLM(Protocol):
+    """A model behind a raw text-completion endpoint (``/v1/completions``: no chat template), as the
+    :class:`~realign.CompletionClassifier` needs; :class:`~realign.OpenAIChat` is one."""
+
+    @property
+    def identity(self) -> str: ...
+
+    async def complete_text(self, prompt: str, *, max_tokens: int, logprobs: int | None = None) -> Completion: ...
+
+    async def aclose(self) -> None: ...
 
 
 @runtime_checkable
@@ -76,6 +126,8 @@ class Classifier(Protocol):
     """Maps an instruction to one task name."""
 
     async def classify(self, instruction: str) -> TaskPrediction: ...
+
+    async def aclose(self) -> None: ...
 
 
 #: Sends one request (to whichever endpoint a caller uses) and returns its completion.
@@ -101,9 +153,29 @@ class BudgetUser(Protocol):
 
 @runtime_checkable
 class SearchClient(Protocol):
-    """Finds evidence for a query. Raises ``SearchError`` (or ``FatalSearchError``) on failure."""
+    """Finds evidence for a query. Raises ``SearchError`` (or ``FatalSearchError``) on failure;
+    any other exception makes the row go on without evidence (retrieval ``failed``)."""
 
     async def search(self, query: str) -> list[Evidence]: ...
+
+    async def aclose(self) -> None: ...
+
+
+def identity_of(obj: object) -> str | None:
+    """``obj.identity`` when it has one (see :class:`Identified`), else None."""
+    return obj.identity if isinstance(obj, Identified) else None
+
+
+def missing_members(obj: object, seam: type) -> list[str]:
+    """The methods and properties of ``seam`` (a protocol above, or ``Cache``) that ``obj`` lacks."""
+    members = sorted(
+        name
+        for base in seam.__mro__
+        if base not in (Protocol, Generic, object)
+        for name, value in vars(base).items()
+        if not name.startswith("_") and (callable(value) or isinstance(value, property))
+    )
+    return [name for name in members if not hasattr(obj, name)]
 
 
 @dataclass(frozen=True, slots=True)

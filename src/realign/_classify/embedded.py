@@ -617,3 +617,6 @@ class EmbeddedClassifier:
     async def classify(self, instruction: str) -> TaskPrediction:
         """The :class:`~realign.Classifier` seam: same as :meth:`predict`."""
         return self.predict(instruction)
+
+    async def aclose(self) -> None:
+        """Nothing to release (the model lives in memory); here because every classifier can be closed."""

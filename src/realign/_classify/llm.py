@@ -16,15 +16,15 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import uuid
 from collections.abc import Mapping
 
-from .._exceptions import FatalLLMError, LLMError
+from .._exceptions import FatalLLMError, LLMError, UsageError
 from .._llm.cache import Cache, request_key
-from .._llm.openai_chat import OpenAIChat
 from .._models import TaskPrediction
 from .._tasks import DEFAULT_TASK, TASKS, Task
 from .._templates import Prompts
-from .._types import LLM, Budget, BudgetUser, ChatRequest, Choice, Classifier, Completion, Send
+from .._types import LLM, Budget, BudgetUser, ChatRequest, Choice, Classifier, Completion, Send, TextLLM, identity_of
 
 __all__ = [
     "CascadeClassifier",
@@ -189,7 +189,8 @@ class LLMClassifier(_PromptClassifier):
     """Classifies with a chat model (any :class:`~realign.LLM`): greedy decoding, a short answer.
 
     ``cache`` (e.g. the pipeline's :class:`~realign.SQLiteCache`) makes re-runs free; at most
-    ``concurrency`` calls are in flight.
+    ``concurrency`` calls are in flight. A cache keys answers by the LLM's ``identity``
+    (:class:`~realign.Identified`): with ``cache=``, an LLM without one is a :class:`~realign.UsageError`.
     """
 
     def __init__(
@@ -203,10 +204,23 @@ class LLMClassifier(_PromptClassifier):
         concurrency: int = 16,
     ) -> None:
         super().__init__(tasks, prompts, "classify_chat", max_tokens=max_tokens, cache=cache, concurrency=concurrency)
+        identity = identity_of(llm)
+        if cache is not None and identity is None:
+            raise UsageError(
+                f"a cache keys answers by the LLM's identity, and {type(llm).__qualname__} has none: give it an "
+                "`identity` property naming everything that changes its answers (endpoint, model), or drop cache="
+            )
         self.llm = llm
+        # Without one of its own, an identity no other classifier, run or process shares: inside a
+        # pipeline's budget its answers are then cached for this classifier's life, never mixed up.
+        self.identity = identity or f"{type(llm).__qualname__}|{uuid.uuid4().hex}"
 
     def _identity(self) -> str:
-        return self.llm.identity
+        return self.identity
+
+    async def aclose(self) -> None:
+        """Close the LLM it asks."""
+        await self.llm.aclose()
 
     async def _send(self, request: ChatRequest) -> Completion:
         return await self.llm.complete(request)
@@ -214,13 +228,16 @@ class LLMClassifier(_PromptClassifier):
 
 class CompletionClassifier(_PromptClassifier):
     """Classifies with a raw prompt on ``/v1/completions`` (no chat template), as a fine-tuned
-    classifier served by vLLM expects (the public ReAlign classifier reads such a prompt)."""
+    classifier served by vLLM expects (the public ReAlign classifier reads such a prompt).
+
+    ``chat`` is any :class:`~realign.TextLLM` (``identity``, ``complete_text``, ``aclose``), such as
+    :class:`~realign.OpenAIChat`."""
 
     source = "completion"
 
     def __init__(
         self,
-        chat: OpenAIChat,
+        chat: TextLLM,
         *,
         tasks: Mapping[str, Task] | None = None,
         prompts: Prompts | None = None,
@@ -235,6 +252,10 @@ class CompletionClassifier(_PromptClassifier):
 
     def _identity(self) -> str:
         return self.chat.identity + "|completions"
+
+    async def aclose(self) -> None:
+        """Close the model it asks."""
+        await self.chat.aclose()
 
     async def _send(self, request: ChatRequest) -> Completion:
         # One token's log-probability each: enough to say how sure the model was of the name it wrote.
@@ -276,3 +297,8 @@ class CascadeClassifier:
             return guess.model_copy(update={"usage": guess.usage + answer.usage})  # the call was made: bill it
         self.counts["llm"] += 1
         return answer
+
+    async def aclose(self) -> None:
+        """Close both classifiers."""
+        await self.first.aclose()
+        await self.fallback.aclose()

@@ -309,7 +309,7 @@ async def _reformat_run(args: argparse.Namespace, stack: contextlib.AsyncExitSta
     if cache is not None:
         stack.callback(cache.close)
     search = _search_client(args.search, cache)
-    if search is not None and hasattr(search, "aclose"):
+    if search is not None:
         stack.push_async_callback(search.aclose)
     classifier = build_classifier(args, criteria, llm, stack)  # its calls use the pipeline's cache
 
@@ -418,7 +418,7 @@ async def _retrieve(args: argparse.Namespace) -> int:
         if llm is not None:
             stack.push_async_callback(llm.aclose)
         search = _search_client(args.search)
-        if search is not None and hasattr(search, "aclose"):
+        if search is not None:
             stack.push_async_callback(search.aclose)
         pipeline = Pipeline(
             None,

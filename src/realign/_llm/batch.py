@@ -44,7 +44,7 @@ import time
 import uuid
 import weakref
 from collections import Counter
-from collections.abc import AsyncIterable, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -280,6 +280,10 @@ class RequestCollector:
         """Only reached without a cache key, where a deferred answer could never be found again."""
         raise UsageError("RequestCollector needs a Pipeline with a cache: batch answers are delivered through it")
 
+    async def aclose(self) -> None:
+        """Same as :meth:`close`."""
+        self.close()
+
     def add(self, key: str, request: ChatRequest) -> None:
         """Write one request (once per key) unless an unfinished batch already holds its key."""
         if self._closed:
@@ -392,6 +396,10 @@ class FailedRequests:
     def close(self) -> None:
         if self._ledger is not None:
             self._ledger.close()
+
+    async def aclose(self) -> None:
+        """Same as :meth:`close`."""
+        self.close()
 
 
 # ----------------------------------------------------------------------------- the report
@@ -545,10 +553,10 @@ class BatchRunner:
         if chunk.batch_id is not None:
             return
         if chunk.file_id is None:
-            uploaded = await self.chat._retrying(self._upload, chunk)
+            uploaded = await self.chat.with_retries(self._upload, chunk)
             chunk.file_id = uploaded.id
             self._save(chunk)
-        batch = await self.chat._retrying(self._create, chunk.file_id)
+        batch = await self.chat.with_retries(self._create, chunk.file_id)
         chunk.batch_id = batch.id
         self._save(chunk)
 
@@ -595,7 +603,7 @@ class BatchRunner:
         """The batch, or None when the server no longer knows it (another key, or deleted)."""
         assert chunk.batch_id is not None  # _submit ran first
         try:
-            return await self.chat._retrying(self.chat.client.batches.retrieve, chunk.batch_id)
+            return await self.chat.with_retries(self.chat.client.batches.retrieve, chunk.batch_id)
         except FatalLLMError as exc:
             if exc.code != "not_found":
                 raise
@@ -620,7 +628,7 @@ class BatchRunner:
         for file_id in _result_files(batch):
             # A download cut off midway is retried from the start: storing a line twice is harmless,
             # and the usage counted is that of the one complete pass.
-            report.usage += await self.chat._retrying(self._download, file_id, chunk, ledger)
+            report.usage += await self.chat.with_retries(self._download, file_id, chunk, ledger)
         ledger.settle(chunk.id, _batch_reason(batch))
         ledger.commit()
         answered, failed = ledger.outcomes(chunk.id)
@@ -661,9 +669,8 @@ class BatchRunner:
                     if start < len(data):
                         pending.append(data[start:])
             finally:
-                close = getattr(stream, "aclose", None)
-                if close is not None:
-                    await close()
+                if isinstance(stream, AsyncGenerator):  # end the transport's generator now, not when collected
+                    await stream.aclose()
         if pending:
             usage += self._store(b"".join(pending), number + 1, chunk, ledger)
         ledger.commit()

@@ -18,18 +18,24 @@ from typing import Protocol, runtime_checkable
 
 from .._exceptions import UsageError
 from .._models import Evidence, Usage
-from .._types import ChatRequest, Choice, Completion, SearchClient
+from .._types import ChatRequest, Choice, Completion, SearchClient, identity_of
 
 __all__ = ["Cache", "CachedSearch", "SQLiteCache", "default_cache_path", "request_key"]
 
 
 @runtime_checkable
 class Cache(Protocol):
-    """Stores completions by key. ``get`` returns None on a miss."""
+    """Stores completions by key. ``get`` returns None on a miss; ``aclose`` releases its storage.
+
+    A cache is often shared by several pipelines (the passes of a Batch API run), so a pipeline
+    never closes it: whoever opened it does.
+    """
 
     def get(self, key: str) -> Completion | None: ...
 
     def put(self, key: str, value: Completion) -> None: ...
+
+    async def aclose(self) -> None: ...
 
 
 def default_cache_path() -> Path:
@@ -103,6 +109,9 @@ class SQLiteCache:
         with self._lock:
             self._db.close()
 
+    async def aclose(self) -> None:
+        self.close()
+
 
 class CachedSearch:
     """A :class:`~realign.SearchClient` that stores every successful search in the response cache.
@@ -115,7 +124,7 @@ class CachedSearch:
     def __init__(self, client: SearchClient, cache: SQLiteCache, name: str) -> None:
         self.client, self.cache = client, cache
         # A client's identity names every setting that changes its results (a local index: its content).
-        self.name = str(getattr(client, "identity", name))
+        self.name = identity_of(client) or name
 
     async def search(self, query: str) -> list[Evidence]:
         key = hashlib.sha256(json.dumps([self.name, query]).encode("utf-8")).hexdigest()
@@ -126,6 +135,4 @@ class CachedSearch:
         return found
 
     async def aclose(self) -> None:
-        close = getattr(self.client, "aclose", None)
-        if close is not None:
-            await close()
+        await self.client.aclose()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import deque
 from collections.abc import Callable, Iterable
 
@@ -13,14 +12,6 @@ from .._types import ChatRequest, Choice, Completion
 __all__ = ["FakeLLM"]
 
 Reply = str | Choice | Completion | BaseException
-_RESPONSE = re.compile(r"<response>\n(.*)\n</response>", re.DOTALL)
-
-
-def echo_reply(request: ChatRequest) -> str:
-    """A well-formed reply that returns the row's response unchanged (the adaptive "no change")."""
-    match = _RESPONSE.search(request.messages[-1][1])
-    original = match.group(1) if match else ""
-    return f"Reasoning: the answer already fits the criteria.\nRevised response:\n{original}"
 
 
 class FakeLLM:
@@ -28,10 +19,17 @@ class FakeLLM:
 
     ``replies`` is either a list of replies served in order (each a reply text, a ``Choice``, a whole
     ``Completion`` or an exception to raise) or a function of the request returning one of those.
-    With neither, every request gets a well-formed reply that keeps the response unchanged. Each
+    With neither, every request gets :attr:`DEFAULT_REPLY`, a fixed well-formed reply that reads
+    nothing of the request (so it does not depend on the prompt templates). Each
     text reply becomes one choice; for ``n > 1`` up to ``n`` queued texts are used. Every request is
     recorded in ``requests``.
     """
+
+    #: The rewrite of :attr:`DEFAULT_REPLY`: a fixed text, whatever the prompt says.
+    DEFAULT_REWRITE = "This is FakeLLM's default reply: give it replies to script the rewrites."
+    #: What a FakeLLM without a script answers, to every request and with any prompt templates:
+    #: well-formed in the rewrite protocol (it reads nothing of the request).
+    DEFAULT_REPLY = f"Reasoning: FakeLLM has no scripted replies.\nRevised response:\n{DEFAULT_REWRITE}"
 
     def __init__(
         self,
@@ -47,7 +45,7 @@ class FakeLLM:
         elif replies is not None:
             self._queue.extend(replies)
         else:
-            self._func = echo_reply
+            self._func = self._default_reply
         self._identity = identity
         self._usage = usage or Usage(prompt_tokens=100, completion_tokens=50)
         self.requests: list[ChatRequest] = []
@@ -55,6 +53,12 @@ class FakeLLM:
     @property
     def identity(self) -> str:
         return self._identity
+
+    def _default_reply(self, request: ChatRequest) -> str:
+        return self.DEFAULT_REPLY
+
+    async def aclose(self) -> None:
+        """Nothing to release; here because every :class:`~realign.LLM` can be closed."""
 
     def enqueue(self, *replies: Reply) -> None:
         """Add replies to the end of the script."""

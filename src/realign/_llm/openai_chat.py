@@ -187,7 +187,7 @@ class OpenAIChat:
         return f"OpenAIChat(model={self.model!r}, base_url={where!r})"
 
     async def complete(self, request: ChatRequest) -> Completion:
-        return await self._retrying(self._create, request)
+        return await self.with_retries(self._create, request)
 
     async def complete_text(self, prompt: str, *, max_tokens: int, logprobs: int | None = None) -> Completion:
         """A raw ``/v1/completions`` call (no chat template), greedy, with the same retries.
@@ -195,9 +195,14 @@ class OpenAIChat:
         ``logprobs=1`` asks for each generated token's log-probability; servers that return them fill
         :attr:`Choice.logprobs`.
         """
-        return await self._retrying(self._create_text, prompt, max_tokens, logprobs)
+        return await self.with_retries(self._create_text, prompt, max_tokens, logprobs)
 
-    async def _retrying(self, call: Callable[..., Awaitable[T]], *args: Any) -> T:
+    async def with_retries(self, call: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """``await call(*args)`` under this client's policy: transient failures retried with backoff
+        (a 429 holding back every request of the client), SDK errors translated to ours.
+
+        For other calls of the same SDK client (``client.files``, ``client.batches``: the Batch API).
+        """
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(self.retry.attempts),
