@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+import realign
 from conftest import read_jsonl, realign_row, write_jsonl
-from realign import FakeLLM, Pipeline, reformat_file, write_report
+from realign import FakeLLM, Pipeline, UsageError, reformat_file, write_report
 from realign._cli.main import main
+from stub_server import StubServer, chat_reply
 
 QUESTION = "Natalia sold clips to 48 friends in April, and half as many in May. How many altogether?"
 ORIGINAL = "Natalia sold 48/2 = 24 clips in May.\nShe sold 48+24 = 72 clips altogether.\n#### 72"
@@ -92,3 +97,97 @@ def test_a_malformed_realign_object_is_an_input_error_with_its_line(tmp_path: Pa
     source = write_jsonl(tmp_path / "bad.jsonl", [bad])
     assert main(["report", str(source), "-o", str(tmp_path / "review.html")]) != 0
     assert "line 1" in capsys.readouterr().err
+
+
+# Refused texts on request only ---------------------------------------------------------------------------------
+
+
+def test_keep_rejected_false_drops_the_texts(tmp_path: Path) -> None:
+    (row,) = reformat_rows(tmp_path, [WRONG], [math_row()], keep_rejected=False)
+    (rejected,) = row["realign"]["rejected"]
+    assert rejected["reason"].startswith("filter:")
+    assert (rejected["text"], rejected["reasoning"]) == (None, None)
+
+
+def wrong_rewrite(path: str, body: dict[str, Any]) -> Any:
+    return 200, {}, chat_reply(WRONG)
+
+
+@pytest.mark.parametrize(("flags", "kept"), [((), True), (("--no-keep-rejected",), False)])
+def test_cli_keeps_refused_texts_unless_told_not_to(tmp_path: Path, flags: tuple[str, ...], kept: bool) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [math_row()])
+    out = tmp_path / "out.jsonl"
+    with StubServer(wrong_rewrite) as stub:
+        args = ["reformat", str(source), "-o", str(out), "--base-url", stub.base_url, "--no-cache", "-q"]
+        assert main([*args, *flags]) == 0
+    (rejected,) = read_jsonl(out)[0]["realign"]["rejected"]
+    assert (rejected["text"] == WRONG_TEXT) is kept
+
+
+# A second pass keeps the true original -------------------------------------------------------------------------
+
+SECOND = (
+    "Reasoning: a heading helps.\nRevised response:\n## Clips\n\nWe need the clips sold in April and May.\n\n"
+    "1. In May she sold 48 / 2 = 24 clips.\n2. Altogether she sold 48 + 24 = 72 clips.\n\n#### 72"
+)
+
+
+def reformat_twice(
+    tmp_path: Path, second: list[Any], *, rows: int = 1, **kw: Any
+) -> tuple[list[dict[str, Any]], FakeLLM]:
+    first = reformat_rows(tmp_path, [GOOD] * rows, [math_row() for _ in range(rows)])
+    again = write_jsonl(tmp_path / "first.jsonl", first)
+    llm = FakeLLM(second)
+    out = tmp_path / "second.jsonl"
+    reformat_file(again, out, pipeline=Pipeline(llm, max_reasks=0), **kw)
+    return read_jsonl(out), llm
+
+
+def test_a_second_rewrite_keeps_the_first_original(tmp_path: Path) -> None:
+    (row,) = reformat_twice(tmp_path, [SECOND])[0]
+    assert row["items"][1]["value"].startswith("## Clips")
+    assert row["realign"]["original"] == ORIGINAL
+
+
+def test_a_second_pass_that_keeps_the_rewrite_still_records_the_original(tmp_path: Path) -> None:
+    (row,) = reformat_twice(tmp_path, [WRONG])[0]
+    assert row["realign"]["tag"] == "original"
+    assert row["items"][1]["value"] == GOOD.split("Revised response:\n", 1)[1]
+    assert row["realign"]["original"] == ORIGINAL
+
+
+def test_a_second_pass_warns_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="realign"):
+        reformat_twice(tmp_path, [SECOND, SECOND], rows=2)
+    warnings = [r for r in caplog.records if "already reformatted" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+def test_from_original_rewrites_the_original_not_the_rewrite(tmp_path: Path) -> None:
+    (row,), llm = reformat_twice(tmp_path, [SECOND], from_original=True)
+    prompt = llm.requests[0].messages[-1][1]
+    assert ORIGINAL in prompt
+    assert row["realign"]["original"] == ORIGINAL
+
+
+def test_from_original_that_keeps_gives_back_the_original(tmp_path: Path) -> None:
+    (row,) = reformat_twice(tmp_path, [WRONG], from_original=True)[0]
+    assert row["items"][1]["value"] == ORIGINAL
+    assert "original" not in row["realign"]
+
+
+def test_cli_from_original(tmp_path: Path) -> None:
+    first = reformat_rows(tmp_path, [GOOD], [math_row()])
+    again = write_jsonl(tmp_path / "first.jsonl", first)
+    out = tmp_path / "out.jsonl"
+    with StubServer() as stub:  # the stand-in adds a heading to the response it is sent
+        args = ["reformat", str(again), "-o", str(out), "--base-url", stub.base_url, "--no-cache", "-q"]
+        assert main([*args, "--from-original"]) == 0
+    (row,) = read_jsonl(out)
+    assert row["items"][1]["value"] == f"**Answer**\n\n{ORIGINAL}"
+    assert row["realign"]["original"] == ORIGINAL
+
+
+def test_python_options_for_files_only_are_refused_for_examples() -> None:
+    with pytest.raises(UsageError, match="keep_rejected"):
+        realign.reformat(QUESTION, ORIGINAL, llm=FakeLLM([GOOD]), keep_rejected=False)

@@ -83,18 +83,25 @@ async def areformat(
     pipeline: Pipeline | None = None,
     llm: LLM | None = None,
     model: str | None = None,
+    keep_rejected: bool = True,
+    from_original: bool = False,
     **options: Any,
 ) -> Result | list[Result] | Any:
     """Async :func:`reformat`."""
     dataset = _is_hf_dataset(first)
     if dataset and (response is not None or task is not None or evidence is not None):
         raise UsageError("response=, task= and evidence= go with reformat(question, response) only")
+    if not dataset and (not keep_rejected or from_original):
+        raise UsageError(
+            "keep_rejected= and from_original= go with a dataset or reformat_file(); "
+            "a Result keeps every candidate in .candidates"
+        )
     examples, single = ([], False) if dataset else _examples(first, response, task, evidence)
     own = pipeline is None
     pipe = _pipeline(pipeline, llm, model, options)
     try:
         if dataset:
-            return await _reformat_dataset(first, pipe)
+            return await _reformat_dataset(first, pipe, keep_rejected=keep_rejected, from_original=from_original)
         results = [r async for r in pipe.astream(examples)]
     finally:
         if own and llm is None and pipe.llm is not None:
@@ -134,24 +141,59 @@ def _is_hf_dataset(obj: Any) -> bool:
     return hasattr(obj, "column_names") and hasattr(obj, "to_list") and hasattr(type(obj), "from_list")
 
 
-async def _reformat_dataset(dataset: Any, pipeline: Pipeline) -> Any:
+async def _reformat_dataset(dataset: Any, pipeline: Pipeline, *, keep_rejected: bool, from_original: bool) -> Any:
     from ._jobs.job import process_rows
 
-    rows = [row async for row in process_rows(pipeline, enumerate(dataset.to_list(), 1), source="dataset")]
-    return type(dataset).from_list(rows)
+    rows = process_rows(
+        pipeline,
+        enumerate(dataset.to_list(), 1),
+        source="dataset",
+        keep_rejected=keep_rejected,
+        from_original=from_original,
+    )
+    return type(dataset).from_list([row async for row in rows])
 
 
 async def areformat_file(
-    source: str | Path, output: str | Path, *, pipeline: Pipeline, reclassify: bool = False
+    source: str | Path,
+    output: str | Path,
+    *,
+    pipeline: Pipeline,
+    reclassify: bool = False,
+    keep_rejected: bool = True,
+    from_original: bool = False,
 ) -> RunStats:
     """Async :func:`reformat_file`."""
-    return await reformat_file_async(pipeline, source, output, reclassify=reclassify)
+    return await reformat_file_async(
+        pipeline, source, output, reclassify=reclassify, keep_rejected=keep_rejected, from_original=from_original
+    )
 
 
-def reformat_file(source: str | Path, output: str | Path, *, pipeline: Pipeline, reclassify: bool = False) -> RunStats:
+def reformat_file(
+    source: str | Path,
+    output: str | Path,
+    *,
+    pipeline: Pipeline,
+    reclassify: bool = False,
+    keep_rejected: bool = True,
+    from_original: bool = False,
+) -> RunStats:
     """Reformat every row of a dataset file (JSONL, JSON or Parquet, any supported shape) into
-    ``output``: same rows, order and shape, with a ``realign`` object each. Returns the run's counts."""
-    return _run(areformat_file(source, output, pipeline=pipeline, reclassify=reclassify))
+    ``output``: same rows, order and shape, with a ``realign`` object each. Returns the run's counts.
+
+    ``keep_rejected=False`` writes refused candidates without their text and reasoning. A row an earlier
+    run rewrote keeps its first ``realign.original``; ``from_original=True`` reformats from it instead
+    of from the response it now has."""
+    return _run(
+        areformat_file(
+            source,
+            output,
+            pipeline=pipeline,
+            reclassify=reclassify,
+            keep_rejected=keep_rejected,
+            from_original=from_original,
+        )
+    )
 
 
 _loop: asyncio.AbstractEventLoop | None = None

@@ -115,6 +115,17 @@ def _parser() -> argparse.ArgumentParser:
         help="token budget of the earlier conversation in a turn's prompt, oldest turns trimmed first "
         f"(default: {DEFAULT_CONTEXT_TOKENS})",
     )
+    run.add_argument(
+        "--no-keep-rejected",
+        dest="keep_rejected",
+        action="store_false",
+        help="write refused candidates with their reason and detail only, without their text and reasoning",
+    )
+    run.add_argument(
+        "--from-original",
+        action="store_true",
+        help="rows an earlier run rewrote: reformat their realign.original, not the current response",
+    )
     run.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
 
     classify = sub.add_parser("classify", help="label each row with its task, or evaluate a classifier")
@@ -284,6 +295,7 @@ async def _dry_run(args: argparse.Namespace) -> int:
         classifier=ClassifierPlan(args.classifier, args.cascade_threshold),
         search=search,
         reclassify=args.reclassify,
+        from_original=args.from_original,
     )
     price = price_for(args.model, price_in=args.price_in, price_out=args.price_out)
     classifier_price = price_for(args.classifier_model) if args.classifier_model else price
@@ -348,6 +360,8 @@ async def _reformat_run(args: argparse.Namespace, stack: contextlib.AsyncExitSta
         args.input,
         args.output,
         reclassify=args.reclassify,
+        keep_rejected=args.keep_rejected,
+        from_original=args.from_original,
         stats=stats,
         progress=None if args.quiet else progress,
     )
@@ -382,7 +396,7 @@ async def _submit_batches(
     def examples() -> Iterator[Example]:
         for item in rows_of(args.input):
             if item.data.pass_reason is None:
-                yield example_of(item, reclassify=args.reclassify)
+                yield example_of(item, reclassify=args.reclassify, from_original=args.from_original)
             for turn in turns_of(item, args.turns, reclassify=args.reclassify):
                 if turn.example is not None:
                     yield turn.example

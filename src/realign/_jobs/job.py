@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
@@ -19,6 +20,8 @@ from .._record import Outcome, Record, TurnOutcome
 from .cost import Price
 from .progress import Progress
 from .turns import TurnExample, turn_examples
+
+log = logging.getLogger("realign")
 
 __all__ = [
     "RunStats",
@@ -161,9 +164,13 @@ def previous_record(source: SourceRow) -> Record:
         raise InputError(f"invalid 'realign' metadata ({problem})", path=source.path, line=source.line) from exc
 
 
-def example_of(source: SourceRow, *, reclassify: bool = False) -> Example:
-    """The example a row holds; a task or evidence from an earlier ``classify``/``retrieve`` is reused."""
+def example_of(source: SourceRow, *, reclassify: bool = False, from_original: bool = False) -> Example:
+    """The example a row holds; a task or evidence from an earlier ``classify``/``retrieve`` is reused.
+    ``from_original``: a row an earlier ``reformat`` rewrote gives its ``realign.original`` as the response."""
     previous = previous_record(source)
+    response = source.data.response
+    if from_original and previous.original is not None:
+        response = previous.original
     task = None if reclassify else (source.data.category or previous.task)
     evidence = previous.evidence
     if not evidence and previous.retrieval not in ("ok", "empty", "given"):
@@ -171,7 +178,7 @@ def example_of(source: SourceRow, *, reclassify: bool = False) -> Example:
     try:
         return Example(
             question=source.data.question,
-            response=source.data.response,
+            response=response,
             task=task,
             evidence=evidence,
             id=source.row.get("id"),
@@ -200,7 +207,7 @@ def turns_of(source: SourceRow, mode: str, *, reclassify: bool = False) -> list[
 
 
 async def _conversation(
-    pipeline: Pipeline, item: SourceRow, turns: list[TurnExample]
+    pipeline: Pipeline, item: SourceRow, turns: list[TurnExample], *, keep_rejected: bool = True
 ) -> tuple[dict[str, Any], Record, Usage] | None:
     """A multi-turn row with each chosen assistant turn reformatted in its context; None when the row
     has no assistant turn to process. The turns run concurrently: each one's context is original text."""
@@ -215,7 +222,7 @@ async def _conversation(
         if result is None:
             outcomes.append(TurnOutcome(turn=t.turn, tag="original", reason=t.reason or "not_rewritten"))
             continue
-        outcomes.append(TurnOutcome(turn=t.turn, **dict(Outcome.from_result(result))))
+        outcomes.append(TurnOutcome(turn=t.turn, **dict(Outcome.from_result(result, keep_rejected=keep_rejected))))
         usage += result.usage
         if result.tag == "rewrite":
             texts[t.turn] = result.response
@@ -231,16 +238,25 @@ async def process_rows(
     *,
     source: str | Path,
     reclassify: bool = False,
+    keep_rejected: bool = True,
+    from_original: bool = False,
     stats: RunStats | None = None,
 ) -> AsyncIterator[dict[str, Any]]:
-    """Reformat ``(line, row)`` pairs concurrently; yield the output rows in input order."""
+    """Reformat ``(line, row)`` pairs concurrently; yield the output rows in input order.
+
+    ``keep_rejected=False`` writes refused candidates without their texts. A row an earlier run rewrote keeps
+    that run's ``realign.original`` (the true original); it is reformatted as it now reads, or from that
+    original with ``from_original=True``."""
+    warned = False
 
     async def process(item: SourceRow) -> tuple[dict[str, Any], Record, Usage]:
-        done = await _conversation(pipeline, item, turns_of(item, pipeline.turns, reclassify=reclassify))
+        nonlocal warned
+        turns = turns_of(item, pipeline.turns, reclassify=reclassify)
+        done = await _conversation(pipeline, item, turns, keep_rejected=keep_rejected)
         if done is not None:
             return done
+        previous = previous_record(item)
         if item.data.pass_reason is not None:
-            previous = previous_record(item)
             record = Record(
                 task=item.data.category or previous.task,
                 tag="original",
@@ -249,9 +265,20 @@ async def process_rows(
                 evidence=[],
             )
             return {**item.row, "realign": record.to_json()}, record, Usage()
-        result = await pipeline.areformat_one(example_of(item, reclassify=reclassify))
-        row = item.shape.apply(item.row, result.response) if result.tag == "rewrite" else dict(item.row)
-        record = Record.from_result(result)
+        if previous.original is not None and not warned:
+            warned = True
+            how = (
+                "they are reformatted from it"
+                if from_original
+                else "--from-original (from_original=True) starts from it"
+            )
+            log.warning("%s: rows already reformatted; realign.original keeps their first original; %s", source, how)
+        result = await pipeline.areformat_one(example_of(item, reclassify=reclassify, from_original=from_original))
+        changed = result.tag == "rewrite" or result.response != item.data.response
+        row = item.shape.apply(item.row, result.response) if changed else dict(item.row)
+        record = Record.from_result(result, keep_rejected=keep_rejected)
+        if previous.original is not None and result.response != previous.original:
+            record.original = previous.original  # the row's text is still not the original: say what was
         row["realign"] = record.to_json()
         return row, record, result.usage
 
@@ -267,6 +294,8 @@ async def reformat_file(
     output: str | Path,
     *,
     reclassify: bool = False,
+    keep_rejected: bool = True,
+    from_original: bool = False,
     stats: RunStats | None = None,
     progress: Progress | None = None,
 ) -> RunStats:
@@ -275,7 +304,13 @@ async def reformat_file(
     try:
         with AtomicWriter(output) as writer:
             async for row in process_rows(
-                pipeline, read_rows(source), source=source, reclassify=reclassify, stats=stats
+                pipeline,
+                read_rows(source),
+                source=source,
+                reclassify=reclassify,
+                keep_rejected=keep_rejected,
+                from_original=from_original,
+                stats=stats,
             ):
                 writer.write(row)
                 if progress is not None:

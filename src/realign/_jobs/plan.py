@@ -124,6 +124,7 @@ async def plan_file(
     classifier: ClassifierPlan | None = None,
     search: bool = False,
     reclassify: bool = False,
+    from_original: bool = False,
 ) -> Plan:
     """Stream ``source`` and count what a run would do; render one prompt as an example.
 
@@ -152,7 +153,9 @@ async def plan_file(
         if item.data.pass_reason is not None:
             plan.passed[item.data.pass_reason] += 1
             continue
-        await _count_example(plan, pipeline, classifier, example_of(item, reclassify=reclassify), search)
+        await _count_example(
+            plan, pipeline, classifier, example_of(item, reclassify=reclassify, from_original=from_original), search
+        )
     return plan
 
 
