@@ -483,7 +483,17 @@ def test_no_check_raises_on_the_spellings_a_regex_reads_as_ascii_or_on_huge_numb
     # "ſix" is "six" to a case-insensitive regex: the numbers check used to raise KeyError on it; the
     # verdict check on "İncorrect"; every number check on a number int() will not read.
     tricky = [p for p in _PIECES if not p.isascii()] + [*_LONG_NUMBERS, "There were ſix of them.", "Kelvin: \u212a"]
-    plain = ["No numbers here at all.", "Three of them, 42 in all.", "False.", "Yes, it is.", "#### 42", "B) Mars"]
+    plain = [
+        "",
+        " ",
+        "\r",
+        "No numbers here at all.",
+        "Three of them, 42 in all.",
+        "False.",
+        "Yes, it is.",
+        "#### 42",
+        "B) Mars",
+    ]
     for task in _TASKS:
         for text in tricky:
             for n, other in enumerate(plain):

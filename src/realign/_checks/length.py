@@ -42,7 +42,8 @@ class LengthRatio(Guard):
         tokens = count_tokens(item.rewrite)
         if tokens > limit:
             return True
-        return refuse(f"rewrite {tokens} tokens, {tokens / original:.2f}x the original's {original}")
+        ratio = f"{tokens / original:.2f}x" if original else "for"
+        return refuse(f"rewrite {tokens} tokens, {ratio} the original's {original}")
 
     def __repr__(self) -> str:
         return f"LengthRatio(min_ratio={self.min_ratio})"
