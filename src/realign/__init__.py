@@ -3,6 +3,8 @@
 The public API is what ``__all__`` lists; every other module is private.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._api import areformat, areformat_file, reformat, reformat_file
 from ._checks.answers import FinalAnswer, OptionKept, VerdictKept
 from ._checks.base import CheckError, Failure, Guard, Verdict, find_failure
@@ -29,8 +31,8 @@ from ._jobs.cost import Price
 from ._jobs.job import RunStats
 from ._llm.cache import Cache, CachedSearch, SQLiteCache
 from ._llm.fake import FakeLLM
-from ._llm.openai_chat import OpenAIChat, RetryPolicy
 from ._llm.ratelimit import RateLimiter
+from ._llm.retry import RetryPolicy
 from ._models import Candidate, Evidence, Example, Message, Result, RowPlan, TaskPrediction, Usage
 from ._pipeline import Pipeline
 from ._record import Record, Rejection, TurnOutcome
@@ -65,6 +67,9 @@ from ._types import (
     SearchClient,
     TextLLM,
 )
+
+if TYPE_CHECKING:
+    from ._llm.openai_chat import OpenAIChat
 
 __version__ = "0.1.0"
 
@@ -161,3 +166,17 @@ __all__ = [
     "search_client_from_spec",
     "write_report",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # OpenAIChat imports the openai SDK (most of the import time of the package): it loads when first
+    # asked for, so `import realign` stays light for what needs no OpenAI client.
+    if name == "OpenAIChat":
+        from ._llm.openai_chat import OpenAIChat
+
+        return OpenAIChat
+    raise AttributeError(f"module 'realign' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

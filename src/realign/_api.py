@@ -11,7 +11,6 @@ from typing import Any, TypeVar, overload
 from ._exceptions import UsageError
 from ._jobs.job import RunStats
 from ._jobs.job import reformat_file as reformat_file_async
-from ._llm.openai_chat import DEFAULT_MODEL, OpenAIChat
 from ._models import Evidence, Example, Result
 from ._pipeline import Pipeline
 from ._types import LLM
@@ -58,6 +57,9 @@ def _pipeline(pipeline: Pipeline | None, llm: LLM | None, model: str | None, opt
             raise UsageError("pass either pipeline= or the pipeline's own arguments, not both")
         return pipeline
     if llm is None:
+        from ._llm.defaults import DEFAULT_MODEL
+        from ._llm.openai_chat import OpenAIChat  # imported late: it imports the openai SDK
+
         base_url, api_key = options.pop("base_url", None), options.pop("api_key", None)
         llm = OpenAIChat(model or DEFAULT_MODEL, base_url=base_url, api_key=api_key)
     try:

@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from .._checks.registry import build_checks
@@ -22,9 +22,8 @@ from .._jobs.cost import price_for
 from .._jobs.job import RunStats, example_of, reformat_file, retrieve_file, rows_of, turns_of
 from .._jobs.plan import ClassifierPlan, plan_file
 from .._jobs.progress import Progress, count_rows
-from .._llm.batch import BatchReport, BatchRunner, FailedRequests, run_batch_rounds
 from .._llm.cache import CachedSearch, SQLiteCache, default_cache_path
-from .._llm.openai_chat import DEFAULT_MODEL, OpenAIChat
+from .._llm.defaults import DEFAULT_MODEL
 from .._llm.ratelimit import RateLimiter
 from .._models import Example
 from .._pipeline import TURNS_MODES, Pipeline
@@ -33,6 +32,10 @@ from .._search.web import search_client_from_spec
 from .._tasks import GROUPS
 from .._templates import Criteria
 from .._types import LLM, SearchClient
+
+if TYPE_CHECKING:
+    from .._llm.batch import BatchReport
+    from .._llm.openai_chat import OpenAIChat
 
 __all__ = ["main"]
 
@@ -313,6 +316,8 @@ async def _reformat(args: argparse.Namespace) -> int:
 
 
 async def _reformat_run(args: argparse.Namespace, stack: contextlib.AsyncExitStack) -> int:
+    from .._llm.openai_chat import OpenAIChat  # imported here: it imports the openai SDK
+
     criteria = Criteria(args.criteria)
     llm = OpenAIChat(args.model, base_url=args.base_url)  # a missing key fails here, before any work
     stack.push_async_callback(llm.aclose)
@@ -382,6 +387,8 @@ async def _submit_batches(
 ) -> tuple[BatchReport, LLM]:
     """Send every request through the Batch API into the cache; return the report and the LLM of the
     final writing pass (which is then served from the cache)."""
+    from .._llm.batch import BatchRunner, FailedRequests, run_batch_rounds
+
     if cache is None:
         raise UsageError("--batch needs the response cache: drop --no-cache")
     state = Path(args.batch_state) if args.batch_state else default_cache_path().parent / "batches"
@@ -428,7 +435,11 @@ async def _retrieve(args: argparse.Namespace) -> int:
         raise UsageError("retrieve needs --search BACKEND (e.g. local:INDEX, wikipedia, serper)")
     criteria = Criteria(args.criteria)
     async with contextlib.AsyncExitStack() as stack:
-        llm = OpenAIChat(args.model, base_url=args.base_url) if args.classifier != "embedded" else None
+        llm = None
+        if args.classifier != "embedded":
+            from .._llm.openai_chat import OpenAIChat  # imported here: it imports the openai SDK
+
+            llm = OpenAIChat(args.model, base_url=args.base_url)
         if llm is not None:
             stack.push_async_callback(llm.aclose)
         search = _search_client(args.search)

@@ -9,13 +9,12 @@ import logging
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._classify.llm import CascadeClassifier, CompletionClassifier, LLMClassifier
 from .._exceptions import InputError, UsageError
 from .._io.files import read_rows
 from .._llm.cache import SQLiteCache
-from .._llm.openai_chat import OpenAIChat
 from .._models import Usage
 from .._pipeline import Pipeline, ordered_map
 from .._record import TurnOutcome
@@ -23,6 +22,9 @@ from .._tasks import GROUPS, Task
 from .._templates import Criteria
 from .._types import Classifier
 from .job import RunStats, SourceRow, annotate_file, example_of, format_counts, turns_of
+
+if TYPE_CHECKING:
+    from .._llm.openai_chat import OpenAIChat
 
 __all__ = ["EvalReport", "build_classifier", "classify_command", "evaluate"]
 
@@ -107,10 +109,7 @@ async def _classify_command(args: argparse.Namespace, stack: contextlib.AsyncExi
         raise UsageError("classify needs INPUT -o OUTPUT (or --eval LABELLED)")
     criteria = Criteria(args.criteria)
     needs_llm = args.classifier != "embedded"
-    llm = OpenAIChat(args.model, base_url=args.base_url) if needs_llm else None
-    if llm is not None:
-        stack.push_async_callback(llm.aclose)
-    classifier = build_classifier(args, criteria, llm, stack)
+    classifier = build_classifier(args, criteria, None, stack)
     if args.eval:
         if args.input or args.output:
             raise UsageError("classify --eval LABELLED takes no INPUT or -o")
@@ -121,9 +120,8 @@ async def _classify_command(args: argparse.Namespace, stack: contextlib.AsyncExi
     stats = await _classify_file(args, classifier, criteria)
     if not args.quiet:
         print(f"rows: {stats.rows}\nby task: " + format_counts(stats.tasks), file=sys.stderr)
-        counts = getattr(classifier, "counts", None)
-        if counts:
-            print(f"classifier: {counts}", file=sys.stderr)
+        if isinstance(classifier, CascadeClassifier):
+            print(f"classifier: {classifier.counts}", file=sys.stderr)
         if needs_llm:
             print(_usage_line(stats.usage), file=sys.stderr)
     return 0
@@ -142,6 +140,8 @@ def build_classifier(
     if args.classifier == "embedded":
         return EmbeddedClassifier(criteria.tasks)
     if args.classifier_model or args.classifier_base_url or llm is None:
+        from .._llm.openai_chat import OpenAIChat  # imported here: it imports the openai SDK
+
         llm = OpenAIChat(args.classifier_model or args.model, base_url=args.classifier_base_url or args.base_url)
         stack.push_async_callback(llm.aclose)
     if args.classifier == "completion":

@@ -24,6 +24,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from .._exceptions import FatalLLMError, LLMError, UsageError
 from .._models import Usage
 from .._types import ChatRequest, Choice, Completion
+from .defaults import DEFAULT_MODEL, OPENAI_BASE_URL
 from .http import HTTPChat, InvalidAnswer, completion_of, text_completion_of, token_logprobs
 from .ratelimit import HeaderPacer
 from .replicas import Replica, ReplicaPool
@@ -33,8 +34,6 @@ __all__ = ["DEFAULT_MODEL", "OpenAIChat", "RetryPolicy", "base_urls", "usage_of"
 
 T = TypeVar("T")
 
-DEFAULT_MODEL = "gpt-4o-mini"
-OPENAI_BASE_URL = "https://api.openai.com/v1"
 # Local servers (vLLM, Ollama) accept any key, but the SDK insists on one.
 _PLACEHOLDER_KEY = "not-needed"
 _TRANSIENT = (

@@ -1,0 +1,10 @@
+"""The defaults of the OpenAI-compatible client, in a module of their own: the CLI's flags read them
+without importing the client, which imports the ``openai`` SDK (slow to import, and not needed to
+classify, plan a dry run or render a report)."""
+
+from __future__ import annotations
+
+__all__ = ["DEFAULT_MODEL", "OPENAI_BASE_URL"]
+
+DEFAULT_MODEL = "gpt-4o-mini"
+OPENAI_BASE_URL = "https://api.openai.com/v1"
