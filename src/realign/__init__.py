@@ -3,7 +3,7 @@
 The public API is what ``__all__`` lists; every other module is private.
 """
 
-from typing import TYPE_CHECKING, Any
+import typing
 
 from ._api import areformat, areformat_file, reformat, reformat_file
 from ._checks.answers import FinalAnswer, OptionKept, VerdictKept
@@ -68,7 +68,7 @@ from ._types import (
     TextLLM,
 )
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from ._llm.openai_chat import OpenAIChat
 
 __version__ = "0.1.0"
@@ -168,7 +168,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> typing.Any:
     # OpenAIChat imports the openai SDK (most of the import time of the package): it loads when first
     # asked for, so `import realign` stays light for what needs no OpenAI client.
     if name == "OpenAIChat":
