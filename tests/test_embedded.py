@@ -382,3 +382,38 @@ def test_same_predictions_in_a_process_with_another_hash_seed(clf: EmbeddedClass
         [sys.executable, "-c", script], input=json.dumps(texts), capture_output=True, text=True, env=env, check=True
     )
     assert json.loads(out.stdout) == [[p.task, p.confidence] for p in clf.predict_many(texts)]
+
+
+@pytest.mark.parametrize("topic", ["inflation", "photosynthesis", "black holes", "the stock market", "vaccines"])
+def test_explain_in_simple_terms_is_not_an_ai_lesson(clf: EmbeddedClassifier, topic: str) -> None:
+    # "in simple terms" once came only from machine-learning examples: every topic became a lesson on AI.
+    assert clf.predict(f"Can you explain {topic} in simple terms?").task != "ml_ai_language_model_tutor"
+
+
+# Phrasings common in collected instruction data (our own sentences, in the style the cue rules were
+# tuned to): each names its task only through that phrasing.
+REAL_STYLE = [
+    (
+        "What causes ocean tides? Tides are the regular rise and fall of the sea surface, produced mainly by the "
+        "gravitational pull of the moon and, to a lesser degree, of the sun, acting on the rotating earth.",
+        "closed_qa",
+    ),
+    (
+        "Generate data for a fraud detection model. the input should be a card payment and the label should say "
+        "whether it was fraudulent.",
+        "data_generation",
+    ),
+    ("Step into the shoes of a lighthouse keeper and describe your night to a visitor.", "roleplay"),
+    ("Examine the statement: 'homework does more harm than good.' provide your judgment on it.", "value_judgement"),
+    ("Write a short note summarizing the report 'Cities and Heat', covering its main findings.", "note_summarization"),
+    (
+        "Identify the main themes in this text. the harbour town woke slowly as fishing boats returned.",
+        "topic_classification",
+    ),
+    ("Convert this python code into go. def add(a, b):\n    return a + b", "code_to_code_translation"),
+]
+
+
+@pytest.mark.parametrize(("instruction", "task"), REAL_STYLE)
+def test_real_instruction_phrasings(clf: EmbeddedClassifier, instruction: str, task: str) -> None:
+    assert clf.predict(instruction).task == task

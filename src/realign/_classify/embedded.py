@@ -68,6 +68,9 @@ _LAST_LINE_TOKENS = 32
 _CODE_SCAN_CHARS = 4000
 _SHORT_LAST_LINE = 12
 _REQUEST_CHARS = 400
+# A question within this many characters of the start, followed by at least this many of text.
+_ASK_CHARS = 150
+_INLINE_PASSAGE_CHARS = 120
 # Features seen by at least this many classes are stored as full rows (faster to add up)...
 _DENSE_MIN_CLASSES = 8
 # ... and features seen by this many are dropped: words like "the" or "me" say nothing about the task
@@ -319,6 +322,11 @@ def _flags(raw: str, focus: str, lines: list[str], tokens: list[str], wide: bool
         flags.add("code_words")  # "what language is this? SELECT * FROM t": too short to count as code
     if passage and lines[-1].endswith(("?", "？")):
         flags.add("passage_question")
+    if not code:
+        # "What is X? <a paragraph about X>": a question with its passage on the same line.
+        ask = focus.find("?", 0, _ASK_CHARS)
+        if ask > 0 and len(focus) - ask > _INLINE_PASSAGE_CHARS and "\n" not in focus[:ask]:
+            flags.add("question_then_text")
     if not code:
         flags |= _exercise_flags(focus)
     if len(tokens) <= 3:

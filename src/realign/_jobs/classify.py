@@ -181,7 +181,9 @@ async def _classify_file(args: argparse.Namespace, classifier: Classifier, crite
             spent.append(plan.usage)
         return {"task": plan.task, "confidence": plan.confidence, "classifier": plan.classifier}
 
-    stats = await annotate_file(args.input, args.output, label, window=pipeline.window)
+    # The embedded classifier waits for nothing: rows go one after another, without a task each.
+    offline = args.classifier == "embedded"
+    stats = await annotate_file(args.input, args.output, label, window=1 if offline else pipeline.window)
     stats.usage = sum(spent, Usage())
     return stats
 

@@ -330,7 +330,8 @@ async def annotate_file(
     window: int,
 ) -> RunStats:
     """Write every row of ``source`` to ``output`` with its ``realign`` object updated by ``annotate``
-    (which returns the :class:`Record` fields to set), concurrently and in order. Counts rows by task."""
+    (which returns the :class:`Record` fields to set), in order: ``window`` rows at once (1: one after
+    another). Counts rows by task."""
     stats = RunStats()
 
     async def process(item: SourceRow) -> tuple[dict[str, Any], Record]:
@@ -338,8 +339,16 @@ async def annotate_file(
         record = previous_record(item).model_copy(update=fields)
         return {**item.row, "realign": record.to_json()}, record
 
+    async def rows() -> AsyncIterator[tuple[dict[str, Any], Record]]:
+        if window > 1:
+            async for _, done in ordered_map(process, rows_of(source, stats), window):
+                yield done
+        else:  # nothing to wait for (an offline classifier): a task per row would only cost time
+            for item in rows_of(source, stats):
+                yield await process(item)
+
     with AtomicWriter(output) as writer:
-        async for _, (row, record) in ordered_map(process, rows_of(source, stats), window):
+        async for row, record in rows():
             writer.write(row)
             stats.rows += 1
             stats.tasks[str(record.task)] += 1
