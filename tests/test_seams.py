@@ -253,3 +253,38 @@ def test_completion_classifier_takes_any_text_model() -> None:
 
     prediction = asyncio.run(realign.CompletionClassifier(TextModel()).classify("How many clips?"))
     assert prediction.task == "math_puzzles"
+
+
+# --- the deferred seam (the Batch API plugs in through it) --------------------------------------
+
+
+class Deferring(Minimal):
+    """A DeferredLLM: answers only from the cache, noting each request and the key it was handed."""
+
+    identity = "deferring|model"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.handed: list[tuple[ChatRequest, str]] = []
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        raise AssertionError("a deferred LLM is handed keys, not called")
+
+    async def complete_keyed(self, request: ChatRequest, key: str) -> Completion:
+        self.handed.append((request, key))
+        raise realign.LLMError("answered later", code="deferred")
+
+
+def test_a_deferred_llm_is_handed_the_cache_key_instead_of_called(tmp_path: Path) -> None:
+    from realign._llm.cache import request_key
+
+    llm, cache = Deferring(), SQLiteCache(tmp_path / "cache.sqlite")
+    result = realign.reformat("q?", ORIGINAL, pipeline=Pipeline(llm, classifier=Given(), cache=cache))
+    cache.close()
+    assert result.reason == "llm_error:deferred"
+    assert [key for _, key in llm.handed] == [request_key(llm.identity, request, "") for request, _ in llm.handed]
+
+
+def test_a_deferred_llm_without_a_cache_is_refused_when_the_pipeline_is_built() -> None:
+    with pytest.raises(UsageError, match="Deferring answers through the response cache"):
+        Pipeline(Deferring(), classifier=Given())
