@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,10 @@ import pytest
 
 from batch_stub import BatchServer, FakeBatchAPI
 from conftest import read_jsonl, realign_row, write_jsonl
-from realign import Example, FakeLLM, Message, Pipeline, reformat
+from realign import Example, FakeLLM, Message, Pipeline, reformat, write_report
 from realign._cli.main import main
 from stub_server import Reply, StubServer, chat_reply, original_of, rewrite_handler
+from test_report import body, chromium, console_lines, dump_dom
 
 HEADING = "**Answer**\n\n"
 
@@ -278,3 +280,51 @@ def test_batch_run_sends_every_turn_in_one_round(tmp_path: Path) -> None:
     result = read_jsonl(out)
     assert all(e["tag"] == "rewrite" for r in result for e in r["realign"]["turns"])
     assert json.dumps(result[0]["conversations"][0]) == json.dumps(rows[0]["conversations"][0])
+
+
+# ----------------------------------------------------------------------------- the report
+
+
+def conversation_output(tmp_path: Path) -> Path:
+    """A reformat output of three conversations; the last answer of the second is refused by the checks."""
+
+    def handler(path: str, body: dict[str, Any]) -> Reply:
+        if "pop with an index" in original_of(body) and "(1)" in original_of(body):
+            return 200, {}, chat_reply("Reasoning: shorter.\nRevised response:\nUse it.")
+        return rewrite_handler(path, body)
+
+    with StubServer(handler) as stub:
+        code, _ = run_cli(tmp_path, [sharegpt(i, system=i == 0) for i in range(3)], stub.base_url)
+    assert code == 0
+    return tmp_path / "out.jsonl"
+
+
+def test_report_counts_turns(tmp_path: Path) -> None:
+    summary = write_report(conversation_output(tmp_path), tmp_path / "report.html")
+    assert summary.rows == 3
+    assert summary.turns == 9
+    assert summary.turns_rewritten == 8
+    assert summary.rejected["filter:length"] == 1
+
+
+def test_browser_shows_conversations_as_threads(tmp_path: Path) -> None:
+    chromium()
+    page = tmp_path / "report.html"
+    write_report(conversation_output(tmp_path), page)
+
+    dom, stderr = dump_dom(page, tmp_path)
+    assert 'data-ready="1"' in body(dom)
+    assert "data-errors" not in body(dom)
+    assert console_lines(stderr) == []
+    assert dom.count('class="thread"') == 3
+    assert len(re.findall(r'data-turn-tag="rewrite"', dom)) == 8
+    assert len(re.findall(r'data-turn-tag="original"', dom)) == 1
+    assert dom.count('data-turn="') == 3 * 6 + 1  # every turn of each thread, the system turn too
+    assert "<ins>**Answer**</ins>" in dom  # each rewritten turn has its own diff
+    assert "You are tutor number 0." in dom
+
+    dom, _ = dump_dom(page, tmp_path, "#turn=original")
+    assert 'data-matches="1"' in dom
+    assert "First question 1" in dom
+    dom, _ = dump_dom(page, tmp_path, "#turn=filter%3Alength")
+    assert 'data-matches="1"' in dom

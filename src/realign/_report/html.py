@@ -27,7 +27,7 @@ from typing import Any
 from .._exceptions import InputError, UsageError
 from .._io.files import atomic_file
 from .._jobs.job import SourceRow, previous_record, rows_of
-from .._record import Record
+from .._record import Outcome, Record
 
 __all__ = ["ReportSummary", "write_report"]
 
@@ -52,6 +52,9 @@ class ReportSummary:
     completion_tokens: int = 0
     cached_tokens: int = 0
     cost: float | None = None
+    #: assistant turns of multi-turn conversations reformatted turn by turn, and how many were rewritten
+    turns: int = 0
+    turns_rewritten: int = 0
 
     @property
     def kept(self) -> int:
@@ -152,10 +155,45 @@ def _entry(item: SourceRow, record: Record, collected: _Collected) -> dict[str, 
     else:
         entry.update(g=0, r=reason)
     _optional(entry, record, rejected)
+    if record.turns and item.data.turns:
+        entry["th"] = thread = _thread(item, record, collected)
+        # A conversation's length change is that of its reformatted turns, all together.
+        turns = [t for t in thread if "g" in t]
+        entry["wo"] = sum(_words(t.get("o", t["f"])) for t in turns)
+        entry["wf"] = sum(_words(t["f"]) for t in turns)
+        entry.pop("o", None)
+        if rewritten:
+            collected.lengths[-1] = (entry["wo"], entry["wf"])
     return entry
 
 
-def _reason(record: Record) -> str | None:
+def _thread(item: SourceRow, record: Record, collected: _Collected) -> list[dict[str, Any]]:
+    """A conversation as the page shows it: every turn in order (``ro`` role, ``f`` text as written); each
+    reformatted assistant turn also has ``g`` (1: rewritten), ``o`` (its original), ``r`` (why it was kept),
+    ``t`` (its task) and ``x`` (refused candidates)."""
+    summary = collected.summary
+    outcomes = {turn.turn: turn for turn in record.turns or ()}
+    thread: list[dict[str, Any]] = []
+    for turn in item.data.turns:
+        shown: dict[str, Any] = {"ro": turn.role, "f": turn.text or ""}
+        outcome = outcomes.get(turn.index)
+        if outcome is not None:
+            summary.turns += 1
+            rejected = [r.reason for r in outcome.rejected if r.reason]
+            summary.rejected.update(rejected)
+            shown["t"] = collected.tasks.setdefault(outcome.task or "unknown", len(collected.tasks))
+            if outcome.rewritten:
+                summary.turns_rewritten += 1
+                shown.update(g=1, o=outcome.original if outcome.original is not None else shown["f"])
+            else:
+                shown.update(g=0, r=_reason(outcome) or "unknown")
+            if rejected:
+                shown["x"] = rejected
+        thread.append(shown)
+    return thread
+
+
+def _reason(record: Outcome) -> str | None:
     if record.rewritten:
         return None
     if record.tag is None:  # e.g. the output of `realign classify`: nothing was tried yet
@@ -223,6 +261,15 @@ def _cards(summary: ReportSummary) -> str:
         _card("Tokens in", _short(summary.prompt_tokens), f"{_short(summary.cached_tokens)} cached"),
         _card("Tokens out", _short(summary.completion_tokens)),
     ]
+    if summary.turns:
+        cards.insert(
+            3,
+            _card(
+                "Assistant turns",
+                f"{summary.turns_rewritten:,} / {summary.turns:,}",
+                "rewritten, in conversations (" + _percent(summary.turns_rewritten, summary.turns) + ")",
+            ),
+        )
     if summary.cost is not None:
         cards.append(_card("Cost", f"${summary.cost:,.2f}"))
     return '<div class="cards">' + "".join(cards) + "</div>"
