@@ -168,7 +168,8 @@ class FakeBatchAPI:
         )
 
     def _create(self, body: dict[str, Any]) -> httpx2.Response:
-        assert body["endpoint"] == "/v1/chat/completions" and body["completion_window"] == "24h"
+        assert body["endpoint"] == "/v1/chat/completions"
+        assert body["completion_window"] == "24h"
         lines = [json.loads(line) for line in self.files[body["input_file_id"]].splitlines()]
         ids = [line["custom_id"] for line in lines]
         assert len(ids) == len(set(ids)), "custom_id must be unique within a file"

@@ -34,10 +34,9 @@ def test_unknown_shape_names_the_line(tmp_path: Path, capsys: pytest.CaptureFixt
     source = tmp_path / "in.jsonl"
     source.write_text(json.dumps(ROW) + "\n" + json.dumps({"prompt": "x", "completion": "y"}) + "\n")
     code, err = run(capsys, *reformat(tmp_path, source))
+    assert code == 2
     assert (
-        code == 2
-        and err
-        == f"error: {source} line 2: row of unknown shape "
+        err == f"error: {source} line 2: row of unknown shape "
         "(expected items, conversations, messages or instruction/output)\n"
     )
     assert no_output(tmp_path)
@@ -47,19 +46,24 @@ def test_not_an_object(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     source = tmp_path / "in.jsonl"
     source.write_text('["a", "b"]\n')
     code, err = run(capsys, *reformat(tmp_path, source))
-    assert code == 2 and f"{source} line 1: row of unknown shape" in err
+    assert code == 2
+    assert f"{source} line 1: row of unknown shape" in err
 
 
 def test_non_utf8(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = tmp_path / "in.jsonl"
     source.write_bytes(json.dumps(ROW).encode() + b"\n" + '{"x": "\xe9t\xe9"}\n'.encode("latin-1"))
     code, err = run(capsys, *reformat(tmp_path, source))
-    assert code == 2 and "not UTF-8" in err and str(source) in err and no_output(tmp_path)
+    assert code == 2
+    assert "not UTF-8" in err
+    assert str(source) in err
+    assert no_output(tmp_path)
 
 
 def test_missing_input_and_unwritable_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, err = run(capsys, *reformat(tmp_path, tmp_path / "nope.jsonl"))
-    assert code == 2 and err.strip() == f"error: {tmp_path / 'nope.jsonl'}: file not found"
+    assert code == 2
+    assert err.strip() == f"error: {tmp_path / 'nope.jsonl'}: file not found"
     source = write_jsonl(tmp_path / "in.jsonl", [ROW])
     code, err = run(
         capsys,
@@ -70,17 +74,20 @@ def test_missing_input_and_unwritable_output(tmp_path: Path, capsys: pytest.Capt
         "--base-url",
         "http://127.0.0.1:9/v1",
     )
-    assert code == 2 and "does not exist" in err
+    assert code == 2
+    assert "does not exist" in err
     code, err = run(
         capsys, "reformat", str(source), "-o", str(tmp_path / "out.csv"), "--base-url", "http://127.0.0.1:9/v1"
     )
-    assert code == 2 and "unsupported file type .csv" in err
+    assert code == 2
+    assert "unsupported file type .csv" in err
 
 
 def test_output_over_input_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", [ROW])
     code, err = run(capsys, "reformat", str(source), "-o", str(source), "--base-url", "http://127.0.0.1:9/v1")
-    assert code == 2 and "must not be the input" in err
+    assert code == 2
+    assert "must not be the input" in err
 
 
 @pytest.mark.parametrize(
@@ -103,16 +110,20 @@ def test_invalid_flags_are_usage_errors(
         code, err = run(capsys, *reformat(tmp_path, source)[:-1], *args)
     except SystemExit as exit_:  # argparse's own errors
         code, err = int(exit_.code or 0), capsys.readouterr().err
-    assert code == 2 and message in err and "Traceback" not in err
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
     assert len(err.strip().splitlines()) <= 2  # argparse adds a usage line
 
 
 def test_classify_flag_combinations(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, err = run(capsys, "classify", str(tmp_path / "x.jsonl"))
-    assert code == 2 and "classify needs INPUT -o OUTPUT" in err
+    assert code == 2
+    assert "classify needs INPUT -o OUTPUT" in err
     labelled = write_jsonl(tmp_path / "gold.jsonl", [{"instruction": "x"}])
     code, err = run(capsys, "classify", "--eval", str(labelled))
-    assert code == 2 and f"{labelled} line 1: need an object" in err
+    assert code == 2
+    assert f"{labelled} line 1: need an object" in err
 
 
 def test_too_long_for_the_context_is_kept_with_a_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -136,8 +147,10 @@ def test_too_long_for_the_context_is_kept_with_a_reason(tmp_path: Path, capsys: 
     with StubServer(handler) as stub:
         code, _ = run(capsys, *reformat(tmp_path, source, base_url=stub.base_url))
     rows = read_jsonl(tmp_path / "out.jsonl")
-    assert code == 0 and rows[0]["realign"]["reason"] == "llm_error:context_length"
-    assert rows[0]["items"] == long_row["items"] and rows[1]["realign"]["tag"] == "rewrite"
+    assert code == 0
+    assert rows[0]["realign"]["reason"] == "llm_error:context_length"
+    assert rows[0]["items"] == long_row["items"]
+    assert rows[1]["realign"]["tag"] == "rewrite"
 
 
 def test_empty_response_is_kept_and_no_row_is_dropped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -165,4 +178,6 @@ def test_empty_response_is_kept_and_no_row_is_dropped(tmp_path: Path, capsys: py
 def test_retrieve_needs_a_search_backend(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", [ROW])
     code, err = run(capsys, "retrieve", str(source), "-o", str(tmp_path / "out.jsonl"))
-    assert code == 2 and "retrieve needs --search" in err and not (tmp_path / "out.jsonl").exists()
+    assert code == 2
+    assert "retrieve needs --search" in err
+    assert not (tmp_path / "out.jsonl").exists()

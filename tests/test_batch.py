@@ -88,9 +88,12 @@ def test_split_at_request_cap_with_well_formed_lines(cache: SQLiteCache, tmp_pat
     pairs = requests_for(runner, 5)
     report = run(runner.run(pairs))
     files = api.uploaded_lines()
-    assert [len(lines) for lines in files] == [2, 2, 1] and api.creates == 3
+    assert [len(lines) for lines in files] == [2, 2, 1]
+    assert api.creates == 3
     line = files[0][0]
-    assert line["custom_id"] == pairs[0][0] and line["method"] == "POST" and line["url"] == "/v1/chat/completions"
+    assert line["custom_id"] == pairs[0][0]
+    assert line["method"] == "POST"
+    assert line["url"] == "/v1/chat/completions"
     assert line["body"] == {
         "model": MODEL,
         "messages": [
@@ -103,9 +106,13 @@ def test_split_at_request_cap_with_well_formed_lines(cache: SQLiteCache, tmp_pat
     }
     assert line["body"] == runner.chat.request_body(pairs[0][1])
     assert (report.submitted, report.succeeded, report.failed) == (5, 5, 0)
-    assert len(report.batch_ids) == 3 and report.usage.calls == 5 and report.usage.prompt_tokens == 500
+    assert len(report.batch_ids) == 3
+    assert report.usage.calls == 5
+    assert report.usage.prompt_tokens == 500
     assert all(cache.get(key) is not None for key, _ in pairs)
-    assert progress and "requests" in progress[-1] and "completed" in progress[-1]
+    assert progress
+    assert "requests" in progress[-1]
+    assert "completed" in progress[-1]
     assert not list((tmp_path / "state").glob("*.jsonl*")), "input files are removed once collected"
 
 
@@ -114,7 +121,8 @@ def test_split_at_byte_cap(cache: SQLiteCache, tmp_path: Path) -> None:
     runner = runner_for(api, cache, tmp_path / "state", max_bytes_per_file=1000)
     run(runner.run(requests_for(runner, 6)))
     sizes = [len(api.files[b.input_file_id]) for b in api.batches.values()]
-    assert len(sizes) > 1 and all(size <= 1000 for size in sizes)
+    assert len(sizes) > 1
+    assert all(size <= 1000 for size in sizes)
     assert sum(len(b.lines) for b in api.batches.values()) == 6
 
 
@@ -126,10 +134,12 @@ def test_output_order_is_shuffled_and_joined_on_custom_id(cache: SQLiteCache, tm
     (batch,) = api.batches.values()
     assert batch.output_file_id is not None
     output_ids = [json.loads(line)["custom_id"] for line in api.files[batch.output_file_id].splitlines()]
-    assert output_ids != [key for key, _ in pairs] and sorted(output_ids) == sorted(key for key, _ in pairs)
+    assert output_ids != [key for key, _ in pairs]
+    assert sorted(output_ids) == sorted(key for key, _ in pairs)
     for i, (key, _) in enumerate(pairs):
         hit = cache.get(key)
-        assert hit is not None and hit.choices[0].text.endswith(f"row {i}: the answer is {i}.")
+        assert hit is not None
+        assert hit.choices[0].text.endswith(f"row {i}: the answer is {i}.")
 
 
 def test_duplicate_keys_are_submitted_once(cache: SQLiteCache, tmp_path: Path) -> None:
@@ -137,13 +147,15 @@ def test_duplicate_keys_are_submitted_once(cache: SQLiteCache, tmp_path: Path) -
     runner = runner_for(api, cache, tmp_path / "state")
     pairs = requests_for(runner, 3)
     report = run(runner.run(pairs + pairs[:2]))
-    assert report.submitted == 3 and sum(len(b.lines) for b in api.batches.values()) == 3
+    assert report.submitted == 3
+    assert sum(len(b.lines) for b in api.batches.values()) == 3
 
 
 def test_no_requests_makes_no_call(cache: SQLiteCache, tmp_path: Path) -> None:
     api = FakeBatchAPI()
     report = run(runner_for(api, cache, tmp_path / "state").run([]))
-    assert report.submitted == 0 and api.calls == []
+    assert report.submitted == 0
+    assert api.calls == []
 
 
 # ----------------------------------------------------------------------------- failures
@@ -159,7 +171,9 @@ def test_error_file_and_missing_lines_are_reported(cache: SQLiteCache, tmp_path:
     runner = runner_for(api, cache, tmp_path / "state")
     good, bad, lost = requests_for(runner, 2, "good"), requests_for(runner, 2, "bad"), requests_for(runner, 1, "lost")
     report = run(runner.run(good + bad + lost))
-    assert report.submitted == 5 and report.succeeded == 2 and report.failed == 3
+    assert report.submitted == 5
+    assert report.succeeded == 2
+    assert report.failed == 3
     assert report.reasons == {"invalid_value": 2, "missing_from_output": 1}
     assert reasons(runner, bad + lost) == {
         **{key: "invalid_value: Invalid 'messages'" for key, _ in bad},
@@ -175,8 +189,10 @@ def test_expired_batch_keeps_its_partial_output(cache: SQLiteCache, tmp_path: Pa
     pairs = requests_for(runner, 6)
     report = run(runner.run(pairs))
     answered = [key for key, _ in pairs if cache.get(key) is not None]
-    assert 0 < len(answered) < 6 and report.succeeded == len(answered)
-    assert report.failed == 6 - len(answered) and report.reasons == {"batch_expired": report.failed}
+    assert 0 < len(answered) < 6
+    assert report.succeeded == len(answered)
+    assert report.failed == 6 - len(answered)
+    assert report.reasons == {"batch_expired": report.failed}
     unanswered = [(key, r) for key, r in pairs if key not in answered]
     assert set(reasons(runner, unanswered).values()) == {"batch_expired"}
 
@@ -186,7 +202,8 @@ def test_failed_batch_fails_all_its_requests(cache: SQLiteCache, tmp_path: Path)
     runner = runner_for(api, cache, tmp_path / "state")
     pairs = requests_for(runner, 3)
     report = run(runner.run(pairs))
-    assert report.succeeded == 0 and report.reasons == {"batch_failed": 3}
+    assert report.succeeded == 0
+    assert report.reasons == {"batch_failed": 3}
     assert set(reasons(runner, pairs).values()) == {"batch_failed: model not available"}
 
 
@@ -196,7 +213,8 @@ def test_sdk_errors_are_translated(cache: SQLiteCache, tmp_path: Path) -> None:
     runner = runner_for(api, cache, tmp_path / "state")
     with pytest.raises(FatalLLMError) as caught:
         run(runner.run(requests_for(runner, 1)))
-    assert caught.value.code == "auth" and "OPENAI_API_KEY" in str(caught.value)
+    assert caught.value.code == "auth"
+    assert "OPENAI_API_KEY" in str(caught.value)
 
 
 # ----------------------------------------------------------------------------- bounded waiting, resuming
@@ -209,7 +227,8 @@ def test_polling_stops_at_max_wait(cache: SQLiteCache, tmp_path: Path) -> None:
     with pytest.raises(BatchTimeoutError) as caught:
         run(runner.run(requests_for(runner, 2)))
     assert time.monotonic() - started < 2
-    assert isinstance(caught.value, FatalLLMError) and caught.value.code == "batch_timeout"
+    assert isinstance(caught.value, FatalLLMError)
+    assert caught.value.code == "batch_timeout"
     assert "run again" in str(caught.value)
 
 
@@ -233,10 +252,12 @@ def test_interrupted_run_resumes_by_polling(cache: SQLiteCache, tmp_path: Path) 
     second = runner_for(api, cache, state)  # a new process: only the state folder is shared
     report = run(second.run(list(reversed(pairs))))
     assert api.creates == 2, "resumed batches are polled, not created again"
-    assert report.succeeded == 3 and sorted(report.batch_ids) == sorted(api.batches)
+    assert report.succeeded == 3
+    assert sorted(report.batch_ids) == sorted(api.batches)
     assert all(cache.get(key) is not None for key, _ in pairs)
     finished = state_files(state)
-    assert len(finished) == 2 and all(name.endswith(".done.json") for name in finished)
+    assert len(finished) == 2
+    assert all(name.endswith(".done.json") for name in finished)
 
 
 def test_resume_submits_only_keys_not_already_in_a_batch(cache: SQLiteCache, tmp_path: Path) -> None:
@@ -251,7 +272,8 @@ def test_resume_submits_only_keys_not_already_in_a_batch(cache: SQLiteCache, tmp
         batch.final_status = "completed"
     new = requests_for(first, 2, "new")
     report = run(runner_for(api, cache, state).run(old + new))
-    assert api.creates == 2 and [len(b.lines) for b in api.batches.values()] == [2, 2]
+    assert api.creates == 2
+    assert [len(b.lines) for b in api.batches.values()] == [2, 2]
     assert report.succeeded == 4
 
 
@@ -286,7 +308,8 @@ def test_pipeline_run_after_batches_is_served_from_the_cache(cache: SQLiteCache,
     runner = runner_for(api, cache, tmp_path / "state")
     rows = examples(5) + examples(1)  # a duplicate row shares its key
     report = run(run_batch_rounds(make_pipeline(cache), lambda: rows, runner))
-    assert (report.submitted, report.succeeded, report.failed) == (5, 5, 0) and api.creates == 1
+    assert (report.submitted, report.succeeded, report.failed) == (5, 5, 0)
+    assert api.creates == 1
     results, offline = final_run(cache, runner.identity, rows)
     assert offline.requests == []
     assert [r.tag for r in results] == ["rewrite"] * 6
@@ -301,7 +324,8 @@ def test_n_candidates_use_the_pipeline_keys(cache: SQLiteCache, tmp_path: Path) 
     assert {line["body"]["n"] for lines in api.uploaded_lines() for line in lines} == {2}
     assert {line["body"]["max_tokens"] for lines in api.uploaded_lines() for line in lines} == {900}
     results, offline = final_run(cache, runner.identity, rows, n=2, temperature=0.7, max_tokens=900)
-    assert offline.requests == [] and all(len(r.candidates) == 2 and r.tag == "rewrite" for r in results)
+    assert offline.requests == []
+    assert all(len(r.candidates) == 2 and r.tag == "rewrite" for r in results)
 
 
 def _garbled_first(body: dict[str, Any]) -> dict[str, Any]:
@@ -317,11 +341,14 @@ def test_second_round_collects_the_reasks(cache: SQLiteCache, tmp_path: Path) ->
     runner = runner_for(api, cache, tmp_path / "state")
     rows = examples(4)
     report = run(run_batch_rounds(make_pipeline(cache), lambda: iter(rows), runner, rounds=2))
-    assert report.submitted == 8 and report.succeeded == 8 and api.creates == 2
+    assert report.submitted == 8
+    assert report.succeeded == 8
+    assert api.creates == 2
     second_round = api.uploaded_lines()[1]
     assert all(len(line["body"]["messages"]) == 4 and "n" not in line["body"] for line in second_round)
     results, offline = final_run(cache, runner.identity, rows)
-    assert offline.requests == [] and [r.tag for r in results] == ["rewrite"] * 4
+    assert offline.requests == []
+    assert [r.tag for r in results] == ["rewrite"] * 4
 
 
 def test_failed_requests_are_retried_in_the_next_round(cache: SQLiteCache, tmp_path: Path) -> None:
@@ -334,12 +361,15 @@ def test_failed_requests_are_retried_in_the_next_round(cache: SQLiteCache, tmp_p
             yield row
 
     report = run(run_batch_rounds(make_pipeline(cache), source, runner, rounds=1))
-    assert report.failed and report.reasons == {"batch_expired": report.failed}
+    assert report.failed
+    assert report.reasons == {"batch_expired": report.failed}
     api.final_status = "completed"
     again = run(run_batch_rounds(make_pipeline(cache), source, runner, rounds=2))
-    assert again.submitted == report.failed and again.failed == 0
+    assert again.submitted == report.failed
+    assert again.failed == 0
     results, offline = final_run(cache, runner.identity, rows)
-    assert offline.requests == [] and all(r.tag == "rewrite" for r in results)
+    assert offline.requests == []
+    assert all(r.tag == "rewrite" for r in results)
 
 
 def test_collector_writes_pipeline_keys_to_disk_and_defers(cache: SQLiteCache, tmp_path: Path) -> None:
@@ -347,8 +377,11 @@ def test_collector_writes_pipeline_keys_to_disk_and_defers(cache: SQLiteCache, t
     with runner.collector() as collector:
         pipeline = Pipeline(collector, classifier=FixedClassifier(), cache=cache)
         result = run(pipeline.areformat_one(examples(1)[0]))
-    assert result.tag == "original" and result.reason == "llm_error:batch_pending"
-    assert collector.count == 1 and len(collector.files) == 1 and not hasattr(collector, "requests")
+    assert result.tag == "original"
+    assert result.reason == "llm_error:batch_pending"
+    assert collector.count == 1
+    assert len(collector.files) == 1
+    assert not hasattr(collector, "requests")
     (line,) = [json.loads(raw) for raw in (tmp_path / "state" / f"{collector.files[0]}.jsonl").read_text().splitlines()]
     body = line["body"]
     request = ChatRequest(
@@ -369,14 +402,16 @@ def test_collector_splits_files_and_writes_each_key_once(cache: SQLiteCache, tmp
     with runner.collector() as collector:
         for key, request in pairs + pairs[3:] + pairs[:1]:  # duplicates, also of keys in sealed files
             collector.add(key, request)
-    assert collector.count == 5 and len(collector.files) == 3
+    assert collector.count == 5
+    assert len(collector.files) == 3
     written = [
         [json.loads(raw)["custom_id"] for raw in (state / f"{name}.jsonl").read_text().splitlines()]
         for name in collector.files
     ]
     assert [len(keys) for keys in written] == [2, 2, 1]
     assert [k for keys in written for k in keys] == [key for key, _ in pairs]
-    assert not list(state.glob("*.part")) and all((state / f"{name}.json").exists() for name in collector.files)
+    assert not list(state.glob("*.part"))
+    assert all((state / f"{name}.json").exists() for name in collector.files)
     with pytest.raises(realign.UsageError, match="closed"):
         collector.add(*requests_for(runner, 1, "late")[0])
 
@@ -398,7 +433,8 @@ def test_collector_memory_does_not_grow_with_the_requests(cache: SQLiteCache, tm
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert collector.count == 3000 and sum(p.stat().st_size for p in (tmp_path / "state").glob("*.jsonl")) > 60e6
+    assert collector.count == 3000
+    assert sum(p.stat().st_size for p in (tmp_path / "state").glob("*.jsonl")) > 60e6
     assert peak < 8e6, f"collecting 60 MB of requests peaked at {peak / 1e6:.1f} MB"
 
 
@@ -407,7 +443,8 @@ def test_aborted_collect_run_leaves_no_partial_file(cache: SQLiteCache, tmp_path
     with pytest.raises(RuntimeError), runner.collector() as collector:
         collector.add(*requests_for(runner, 1)[0])
         raise RuntimeError("killed")
-    assert collector.files == [] and list((tmp_path / "state").glob("batch-*")) == []
+    assert collector.files == []
+    assert list((tmp_path / "state").glob("batch-*")) == []
 
 
 def test_collector_without_a_cache_is_a_usage_error(cache: SQLiteCache, tmp_path: Path) -> None:
@@ -426,7 +463,8 @@ def test_batch_unknown_to_the_server_fails_its_requests(cache: SQLiteCache, tmp_
     api.batches.clear()  # e.g. resumed with another account's key
     second = runner_for(api, cache, state)
     report = run(second.run(pairs))
-    assert api.creates == 1 and report.reasons == {"batch_not_found": 2}
+    assert api.creates == 1
+    assert report.reasons == {"batch_not_found": 2}
     assert set(reasons(second, pairs).values()) == {"batch_not_found"}
     assert all(name.endswith(".done.json") for name in state_files(state))
 
@@ -440,7 +478,8 @@ def test_final_run_without_online_retry_keeps_failed_rows_with_their_reason(cach
     results = run(asyncio.wait_for(_all(make_pipeline(cache)(offline), rows), 10))
     offline.close()
     kept = [r for r in results if r.tag == "original"]
-    assert len(kept) == report.failed > 0 and {r.reason for r in kept} == {"llm_error:batch_expired"}
+    assert len(kept) == report.failed > 0
+    assert {r.reason for r in kept} == {"llm_error:batch_expired"}
     assert offline.calls == report.failed
 
 
@@ -454,7 +493,8 @@ def test_final_run_reports_each_rows_own_batch_reason(cache: SQLiteCache, tmp_pa
     runner = runner_for(api, cache, tmp_path / "state")
     rows = examples(4)
     report = run(run_batch_rounds(make_pipeline(cache), lambda: rows, runner))
-    assert report.reasons == {"invalid_value": 1, "batch_expired": 1} and api.creates == 2  # tried twice
+    assert report.reasons == {"invalid_value": 1, "batch_expired": 1}
+    assert api.creates == 2
     offline = FailedRequests(runner)
     results = run(_all(make_pipeline(cache)(offline), rows))
     offline.close()
@@ -486,7 +526,8 @@ def test_batch_body_is_the_online_body(cache: SQLiteCache, tmp_path: Path) -> No
     run(runner.chat.complete(request))
     ((line,),) = api.uploaded_lines()
     assert line["body"] == api.chat_bodies[0] == runner.chat.request_body(request)
-    assert line["body"]["seed"] == 7 and line["body"]["n"] == 3
+    assert line["body"]["seed"] == 7
+    assert line["body"]["n"] == 3
 
 
 def _unicode_reply(body: dict[str, Any]) -> dict[str, Any]:
@@ -499,10 +540,12 @@ def test_output_is_read_in_pieces_cut_anywhere(cache: SQLiteCache, tmp_path: Pat
     runner = runner_for(api, cache, tmp_path / "state")
     pairs = requests_for(runner, 12)
     report = run(runner.run(pairs))
-    assert report.succeeded == 12 and report.usage.calls == 12
+    assert report.succeeded == 12
+    assert report.usage.calls == 12
     for key, request in pairs:
         hit = cache.get(key)
-        assert hit is not None and hit.choices[0].text.endswith(f"日本語 {request.messages[1][1]}")
+        assert hit is not None
+        assert hit.choices[0].text.endswith(f"日本語 {request.messages[1][1]}")
         assert "\u2028 line\u2029" in hit.choices[0].text
 
 
@@ -512,7 +555,9 @@ def test_download_cut_off_midway_is_retried(cache: SQLiteCache, tmp_path: Path) 
     runner = runner_for(api, cache, tmp_path / "state", retry=RetryPolicy(attempts=2, initial=0.0, jitter=0.0))
     pairs = requests_for(runner, 10)
     report = run(runner.run(pairs))
-    assert api.downloads == 2 and report.succeeded == 10 and report.failed == 0
+    assert api.downloads == 2
+    assert report.succeeded == 10
+    assert report.failed == 0
     assert report.usage.calls == 10, "usage of the broken pass is not counted"
     assert all(cache.get(key) is not None for key, _ in pairs)
 
@@ -542,7 +587,8 @@ def test_download_memory_does_not_grow_with_the_output(cache: SQLiteCache, tmp_p
     finally:
         tracemalloc.stop()
         ledger.close()
-    assert usage.calls == 300 and all(cache.get(key) is not None for key, _ in pairs[:3])
+    assert usage.calls == 300
+    assert all(cache.get(key) is not None for key, _ in pairs[:3])
     assert peak < 5e6, f"reading a 30 MB output peaked at {peak / 1e6:.1f} MB"
 
 
@@ -565,9 +611,12 @@ def test_interrupted_rounds_resume_without_new_batches(cache: SQLiteCache, tmp_p
         batch.final_status, batch.polls = "completed", 0
     runner = runner_for(api, cache, state)
     report = run(run_batch_rounds(make_pipeline(cache), lambda: rows, runner))
-    assert api.creates == 1 and report.succeeded == 3 and report.batch_ids == list(api.batches)
+    assert api.creates == 1
+    assert report.succeeded == 3
+    assert report.batch_ids == list(api.batches)
     results, offline = final_run(cache, runner.identity, rows)
-    assert offline.requests == [] and [r.tag for r in results] == ["rewrite"] * 3
+    assert offline.requests == []
+    assert [r.tag for r in results] == ["rewrite"] * 3
 
 
 async def _all(pipeline: Pipeline, rows: list[Example]) -> list[realign.Result]:

@@ -41,13 +41,18 @@ def test_reformat_end_to_end(tmp_path: Path, server: StubServer, capsys: pytest.
     rows = read_jsonl(out)
     assert [r["id"] for r in rows] == ["m1", "p1", "q1"]
     math, poem, qa = rows
-    assert math["realign"]["tag"] == "rewrite" and math["realign"]["reason"] is None
+    assert math["realign"]["tag"] == "rewrite"
+    assert math["realign"]["reason"] is None
     assert math["items"][1]["value"] == "**Answer**\n\n3 + 4 = 7\n#### 7"
-    assert math["realign"]["original"] == "3 + 4 = 7\n#### 7" and math["realign"]["task"] == "math_puzzles"
+    assert math["realign"]["original"] == "3 + 4 = 7\n#### 7"
+    assert math["realign"]["task"] == "math_puzzles"
     assert math["items"][0] == MATH["items"][0]  # the question and its category are untouched
-    assert poem["items"] == POEM["items"] and poem["realign"]["tag"] == "original"
-    assert poem["realign"]["reason"] == "task_not_rewritten" and "original" not in poem["realign"]
-    assert qa["realign"]["evidence"] == [] and qa["realign"]["tag"] == "rewrite"
+    assert poem["items"] == POEM["items"]
+    assert poem["realign"]["tag"] == "original"
+    assert poem["realign"]["reason"] == "task_not_rewritten"
+    assert "original" not in poem["realign"]
+    assert qa["realign"]["evidence"] == []
+    assert qa["realign"]["tag"] == "rewrite"
     chats = server.chat_requests()
     assert len(chats) == 2  # one call per rewrite-task row at n=1, none for the poem
     assert all(body.get("n", 1) == 1 and body["model"] == "stub" and body["temperature"] == 0.3 for body in chats)
@@ -101,7 +106,10 @@ def test_flags_reach_the_request(tmp_path: Path, server: StubServer) -> None:
         == 0
     )
     body = server.chat_requests()[0]
-    assert body["n"] == 2 and body["temperature"] == 0.7 and body["top_p"] == 0.9 and body["max_tokens"] == 512
+    assert body["n"] == 2
+    assert body["temperature"] == 0.7
+    assert body["top_p"] == 0.9
+    assert body["max_tokens"] == 512
     rows = json.loads(out.read_text())  # .json output is a JSON array
     assert rows[0]["realign"]["tag"] == "rewrite"
 
@@ -116,8 +124,11 @@ def test_auth_error_stops_the_run_without_output(tmp_path: Path, capsys: pytest.
         code = run_cli("reformat", str(source), "-o", str(out), "--base-url", stub.base_url, "--no-cache")
         assert len(stub.requests) <= 5  # stopped, not retried
     err = capsys.readouterr().err
-    assert code == 1 and "authentication failed" in err and "sk-SENTINEL" not in err
-    assert not out.exists() and list(tmp_path.glob(".out.jsonl*")) == []
+    assert code == 1
+    assert "authentication failed" in err
+    assert "sk-SENTINEL" not in err
+    assert not out.exists()
+    assert list(tmp_path.glob(".out.jsonl*")) == []
 
 
 def test_malformed_line_is_one_clear_error(
@@ -128,8 +139,10 @@ def test_malformed_line_is_one_clear_error(
     out = tmp_path / "out.jsonl"
     code = run_cli("reformat", str(source), "-o", str(out), "--base-url", server.base_url, "--no-cache")
     err = capsys.readouterr().err
-    assert code == 2 and err.startswith(f"error: {source} line 2: invalid JSON")
-    assert "Traceback" not in err and not out.exists()
+    assert code == 2
+    assert err.startswith(f"error: {source} line 2: invalid JSON")
+    assert "Traceback" not in err
+    assert not out.exists()
 
 
 def test_missing_key_is_caught_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -141,11 +154,13 @@ def test_missing_key_is_caught_before_any_work(tmp_path: Path, capsys: pytest.Ca
 def test_tasks_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli("tasks") == 0
     out = capsys.readouterr().out
-    assert "math_puzzles" in out and "46 tasks, 35 rewritten, 5 with retrieval" in out
+    assert "math_puzzles" in out
+    assert "46 tasks, 35 rewritten, 5 with retrieval" in out
 
 
 def test_console_script_runs_from_any_folder(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "realign._cli.main", "tasks"], cwd=tmp_path, capture_output=True, text=True, check=False
     )
-    assert done.returncode == 0 and "open_qa" in done.stdout
+    assert done.returncode == 0
+    assert "open_qa" in done.stdout

@@ -86,30 +86,39 @@ def test_batch_run_rewrites_every_row_without_an_online_call(
     by_id = {r["id"]: r for r in rows}
     for row_id in REWRITTEN:
         row, source = by_id[row_id], next(r for r in ROWS if r["id"] == row_id)
-        assert row["realign"]["tag"] == "rewrite" and row["realign"]["reason"] is None
+        assert row["realign"]["tag"] == "rewrite"
+        assert row["realign"]["reason"] is None
         assert row["items"][1]["value"] == "**Answer**\n\n" + source["items"][1]["value"]
     assert by_id["p1"]["realign"]["reason"] == "task_not_rewritten"
     # Requests the Batch API did not answer keep the original, with the batch's own reason.
     for row_id, reason in (("late", "llm_error:batch_expired"), ("bad", "llm_error:invalid_value")):
         row, source = by_id[row_id], next(r for r in ROWS if r["id"] == row_id)
-        assert row["realign"]["tag"] == "original" and row["realign"]["reason"] == reason
+        assert row["realign"]["tag"] == "original"
+        assert row["realign"]["reason"] == reason
         assert row["items"] == source["items"]
 
     # Round 1 sent the first request of each rewrite-task row, round 2 the two that failed again.
-    assert api.creates == 2 and [len(lines) for lines in api.uploaded_lines()] == [6, 2]
+    assert api.creates == 2
+    assert [len(lines) for lines in api.uploaded_lines()] == [6, 2]
     first = api.uploaded_lines()[0][0]
-    assert first["url"] == "/v1/chat/completions" and first["body"]["model"] == "stub"
-    assert first["body"]["temperature"] == 0.3 and "n" not in first["body"]
+    assert first["url"] == "/v1/chat/completions"
+    assert first["body"]["model"] == "stub"
+    assert first["body"]["temperature"] == 0.3
+    assert "n" not in first["body"]
     state = tmp_path / "batches"
     assert sorted(p.name.split(".", 1)[1] for p in state.glob("batch-*")) == ["done.json", "done.json"]
     err = capsys.readouterr().err
-    assert "rows: 7" in err and "batch: 8 requests in 2 batch(es), 4 answered, 2 failed" in err
-    assert "batch_expired 1" in err and "invalid_value 1" in err
+    assert "rows: 7" in err
+    assert "batch: 8 requests in 2 batch(es), 4 answered, 2 failed" in err
+    assert "batch_expired 1" in err
+    assert "invalid_value 1" in err
 
     # Run again: everything answered is in the cache, the failures are submitted once more.
     api.calls.clear()
     code, again = reformat(tmp_path, batch_server)
-    assert code == 0 and api.chat_calls == 0 and api.creates == 2  # one batch of the 2 failures per round
+    assert code == 0
+    assert api.chat_calls == 0
+    assert api.creates == 2
     assert [r["realign"]["reason"] for r in again] == [r["realign"]["reason"] for r in rows]
 
 
@@ -118,7 +127,8 @@ def test_batch_retry_online_sends_only_the_failures_online(
 ) -> None:
     api.online = True
     code, rows = reformat(tmp_path, batch_server, "--batch-retry-online")
-    assert code == 0 and api.chat_calls == 2  # the expired and the rejected request, nothing else
+    assert code == 0
+    assert api.chat_calls == 2
     assert all(r["realign"]["tag"] == "rewrite" for r in rows if r["id"] != "p1")
     # The online request is the batch request, body for body.
     batch_bodies = {json.dumps(line["body"], sort_keys=True) for lines in api.uploaded_lines() for line in lines}
@@ -130,6 +140,7 @@ def test_output_download_cut_off_on_the_socket_is_retried(
 ) -> None:
     api.break_downloads = 1  # the server drops the connection halfway through the first output file
     code, rows = reformat(tmp_path, batch_server)
-    assert code == 0 and api.chat_calls == 0
+    assert code == 0
+    assert api.chat_calls == 0
     assert [r["realign"]["tag"] for r in rows] == ["rewrite"] * 4 + ["original"] * 3
     assert api.downloads == 4  # round 1: output (twice) and error file; round 2: error file

@@ -21,10 +21,14 @@ SAMPLE = Path(__file__).parent.parent / "notebooks" / "sample.jsonl"
 def test_dry_run_needs_no_key_and_makes_no_call(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["reformat", str(SAMPLE), "--dry-run", "--model", "gpt-4o-mini"]) == 0
     out = capsys.readouterr().out
-    assert "dry run: no call made" in out and "rows: 10  (realign 10)" in out
-    assert "to rewrite:" in out and "rows needing retrieval:" in out
-    assert "$" in out and "with --batch" in out
-    assert "example prompt:" in out and "<response>" in out
+    assert "dry run: no call made" in out
+    assert "rows: 10  (realign 10)" in out
+    assert "to rewrite:" in out
+    assert "rows needing retrieval:" in out
+    assert "$" in out
+    assert "with --batch" in out
+    assert "example prompt:" in out
+    assert "<response>" in out
 
 
 def test_dry_run_unknown_model_price(capsys: pytest.CaptureFixture[str]) -> None:
@@ -61,7 +65,8 @@ def test_classify_embedded_keeps_fields_and_given_categories(tmp_path: Path) -> 
     out = tmp_path / "out.jsonl"
     assert main(["classify", str(source), "-o", str(out), "--classifier", "embedded", "-q"]) == 0
     first, second = read_jsonl(out)
-    assert first["extra"] == 1 and first["realign"]["task"] == "text_to_text_translation"
+    assert first["extra"] == 1
+    assert first["realign"]["task"] == "text_to_text_translation"
     assert 0 <= first["realign"]["confidence"] <= 1
     assert second["realign"] == {"task": "poem_generation", "confidence": 1.0, "classifier": "given"}
 
@@ -128,11 +133,14 @@ def test_classify_with_llm_modes(tmp_path: Path, mode: str, answer: str, expecte
         path, body = stub.requests[0]
     assert read_jsonl(out)[0]["realign"]["task"] == expected
     if mode == "completion":
-        assert path.endswith("/v1/completions") and "Query: What is 2+2?" in body["prompt"]
-        assert body["max_tokens"] == 50 and body["temperature"] == 0
+        assert path.endswith("/v1/completions")
+        assert "Query: What is 2+2?" in body["prompt"]
+        assert body["max_tokens"] == 50
+        assert body["temperature"] == 0
     else:
         prompt = body["messages"][-1]["content"]
-        assert "- math_puzzles:" in prompt and prompt.rstrip().endswith("Task name:")
+        assert "- math_puzzles:" in prompt
+        assert prompt.rstrip().endswith("Task name:")
         assert body["temperature"] == 0
 
 
@@ -161,7 +169,8 @@ def test_cascade_sends_only_unsure_rows_to_the_llm(tmp_path: Path, capsys: pytes
         calls = len(stub.requests)
     err = capsys.readouterr().err
     counts = ast.literal_eval(err.split("classifier: ")[1].splitlines()[0])  # the summary prints a dict
-    assert counts["llm"] == calls and counts["embedded"] + counts["llm"] == 2
+    assert counts["llm"] == calls
+    assert counts["embedded"] + counts["llm"] == 2
     assert calls >= 1  # "hmm" is nothing the embedded classifier is sure of
 
 
@@ -175,7 +184,8 @@ def test_classify_eval(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     )
     assert main(["classify", "--eval", str(labelled)]) == 0
     out = capsys.readouterr().out
-    assert "rows: 2  accuracy: 100.0%  macro-F1: 1.000" in out and "by group:" in out
+    assert "rows: 2  accuracy: 100.0%  macro-F1: 1.000" in out
+    assert "by group:" in out
 
 
 def test_retrieve_then_reformat_reuses_evidence(tmp_path: Path, server: StubServer) -> None:
@@ -196,13 +206,15 @@ def test_retrieve_then_reformat_reuses_evidence(tmp_path: Path, server: StubServ
     staged = tmp_path / "staged.jsonl"
     assert main(["retrieve", str(source), "-o", str(staged), "--search", f"local:{index}", "-q"]) == 0
     qa, poem = read_jsonl(staged)
-    assert qa["realign"]["retrieval"] == "ok" and "boils at 100" in qa["realign"]["evidence"][0]["text"]
+    assert qa["realign"]["retrieval"] == "ok"
+    assert "boils at 100" in qa["realign"]["evidence"][0]["text"]
     assert poem["realign"]["evidence"] == []
     assert "retrieval" not in poem["realign"]  # no search needed: absent, as in reformat's output
     out = tmp_path / "out.jsonl"
     assert main(["reformat", str(staged), "-o", str(out), "--base-url", server.base_url, "--no-cache", "-q"]) == 0
     prompt = server.chat_requests()[0]["messages"][-1]["content"]
-    assert "<evidence>" in prompt and "boils at 100" in prompt
+    assert "<evidence>" in prompt
+    assert "boils at 100" in prompt
     assert read_jsonl(out)[0]["realign"]["evidence"] == qa["realign"]["evidence"]
 
 
@@ -238,7 +250,8 @@ def test_reformat_with_local_search(tmp_path: Path, server: StubServer) -> None:
         == 0
     )
     tea, code = json.loads(out.read_text())
-    assert tea["realign"]["evidence"] and "80 degrees" in tea["realign"]["evidence"][0]["text"]
+    assert tea["realign"]["evidence"]
+    assert "80 degrees" in tea["realign"]["evidence"][0]["text"]
     assert code["realign"]["evidence"] == []
     prompts = [b["messages"][-1]["content"] for b in server.chat_requests()]
     assert sum("<evidence>" in p for p in prompts) == 1

@@ -62,7 +62,8 @@ def test_build_from_jsonl_reports_stats(tmp_path: Path) -> None:
     output = tmp_path / "sub" / "index.sqlite"
     stats = build_index(write_jsonl(tmp_path / "docs.jsonl", DOCS), output)
     assert (stats.documents, stats.passages) == (4, 4)
-    assert stats.path == output and stats.bytes == output.stat().st_size > 0
+    assert stats.path == output
+    assert stats.bytes == output.stat().st_size > 0
     assert len(stats.content_sha256) == 64
     assert [p.name for p in output.parent.iterdir()] == ["index.sqlite"]  # no temporary file left
 
@@ -163,7 +164,9 @@ def test_long_documents_are_split_into_passages(tmp_path: Path) -> None:
     assert stats.passages == 5  # two ~45-word paragraphs per passage
     with LocalIndex(tmp_path / "i.sqlite", k=1) as local:
         [hit] = search(local, "topic7")
-        assert "topic7" in hit.text and "topic6" in hit.text and "topic5" not in hit.text
+        assert "topic7" in hit.text
+        assert "topic6" in hit.text
+        assert "topic5" not in hit.text
 
 
 def test_split_passages_packs_paragraphs_and_windows_long_ones() -> None:
@@ -174,7 +177,8 @@ def test_split_passages_packs_paragraphs_and_windows_long_ones() -> None:
     assert windows[0] == "short one"
     assert windows[1].split() == [f"w{i}" for i in range(10)]
     assert windows[2].split()[:2] == ["w8", "w9"]  # the overlap
-    assert windows[-2].split()[-1] == "w24" and windows[-1] == "tail"
+    assert windows[-2].split()[-1] == "w24"
+    assert windows[-1] == "tail"
     assert all(len(w.split()) <= 10 for w in windows)
 
 
@@ -186,8 +190,10 @@ def test_same_content_gives_the_same_identity(tmp_path: Path) -> None:
     write_jsonl(source, DOCS[:2])
     assert build_index(source, tmp_path / "d.sqlite").content_sha256 != first
     with LocalIndex(tmp_path / "a.sqlite") as a, LocalIndex(tmp_path / "b.sqlite") as b:
-        assert a.identity == b.identity and first[:16] in a.identity
-        assert a.passages == 4 and "a.sqlite" in repr(a)
+        assert a.identity == b.identity
+        assert first[:16] in a.identity
+        assert a.passages == 4
+        assert "a.sqlite" in repr(a)
 
 
 def test_rebuild_replaces_the_index(tmp_path: Path) -> None:
@@ -195,7 +201,8 @@ def test_rebuild_replaces_the_index(tmp_path: Path) -> None:
     build_index(write_jsonl(tmp_path / "d.jsonl", DOCS), output)
     build_index(write_jsonl(tmp_path / "d.jsonl", [{"text": "Only glaciers are left here."}]), output)
     with LocalIndex(output) as local:
-        assert local.passages == 1 and search(local, "volcano") == []
+        assert local.passages == 1
+        assert search(local, "volcano") == []
 
 
 def test_search_results_are_clean(index: LocalIndex) -> None:

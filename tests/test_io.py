@@ -21,7 +21,8 @@ def test_json_array_streams_with_line_numbers(tmp_path: Path) -> None:
     rows = list(read_rows(path))
     assert [r for _, r in rows] == ROWS
     lines = [line for line, _ in rows]
-    assert lines == sorted(lines) and lines[0] == 2  # the first object starts on line 2 of an indented array
+    assert lines == sorted(lines)
+    assert lines[0] == 2
 
 
 def test_json_array_small_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -40,7 +41,8 @@ def test_json_array_errors_name_the_line(tmp_path: Path, text: str, line: int) -
     path.write_text(text)
     with pytest.raises(InputError) as info:
         list(read_rows(path))
-    assert info.value.line == line and str(path) in str(info.value)
+    assert info.value.line == line
+    assert str(path) in str(info.value)
 
 
 def test_jsonl_errors(tmp_path: Path) -> None:
@@ -107,11 +109,13 @@ SHAPED = {
 def test_shapes_extract_and_apply(name: str) -> None:
     row = SHAPED[name]
     shape = detect_shape(row)
-    assert shape is not None and shape.name == name
+    assert shape is not None
+    assert shape.name == name
     data = shape.extract(row)
     assert (data.question, data.response, data.category, data.pass_reason) == ("Q", "A", "open_qa", None)
     new = shape.apply(row, "B")
-    assert shape.extract(new).response == "B" and shape.extract(row).response == "A"  # input row untouched
+    assert shape.extract(new).response == "B"
+    assert shape.extract(row).response == "A"
     assert {k for k in new} == {k for k in row}
 
 
@@ -131,7 +135,8 @@ def test_alpaca_input_joins_the_question_and_multi_turn_passes() -> None:
         ]
     }
     shape = detect_shape(row)
-    assert shape is not None and shape.extract(row).pass_reason == "multi_turn"
+    assert shape is not None
+    assert shape.extract(row).pass_reason == "multi_turn"
 
 
 def test_rows_of_rejects_unknown_and_mixed_shapes(tmp_path: Path) -> None:
@@ -173,4 +178,6 @@ def test_temporary_files_of_dead_runs_are_cleaned(tmp_path: Path) -> None:
     live.write_text("in progress")
     with AtomicWriter(path) as writer:
         writer.write({"a": 1})
-    assert not stale.exists() and live.exists() and path.exists()
+    assert not stale.exists()
+    assert live.exists()
+    assert path.exists()

@@ -71,10 +71,14 @@ def test_request_shape_usage_and_choices() -> None:
     llm = OpenAIChat("m1", **via([ok(n=2)], seen), retry=FAST)
     completion = run(llm.complete(REQUEST))
     body = json.loads(seen[0].content)
-    assert body["model"] == "m1" and body["n"] == 2 and body["temperature"] == 0.3
-    assert body["max_tokens"] == 64 and body["messages"][0] == {"role": "system", "content": "s"}
+    assert body["model"] == "m1"
+    assert body["n"] == 2
+    assert body["temperature"] == 0.3
+    assert body["max_tokens"] == 64
+    assert body["messages"][0] == {"role": "system", "content": "s"}
     assert [c.text for c in completion.choices] == ["Reasoning: r\nRevised response:\nX"] * 2
-    assert completion.usage.prompt_tokens == 100 and completion.usage.cached_tokens == 20
+    assert completion.usage.prompt_tokens == 100
+    assert completion.usage.cached_tokens == 20
     assert completion.usage.calls == 1
     assert llm.identity == "http://llm.test/v1|m1"
 
@@ -83,7 +87,8 @@ def test_429_then_success_is_retried_and_honours_retry_after_ms() -> None:
     seen: list[httpx2.Request] = []
     llm = OpenAIChat("m", **via([error(429, RATE, {"retry-after-ms": "5"}), ok()], seen), retry=FAST)
     completion = run(llm.complete(REQUEST))
-    assert len(seen) == 2 and completion.choices[0].text.endswith("X")
+    assert len(seen) == 2
+    assert completion.choices[0].text.endswith("X")
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 408])
@@ -99,7 +104,8 @@ def test_retries_are_bounded() -> None:
     llm = OpenAIChat("m", **via([error(503, {"error": {"message": "down"}})], seen), retry=FAST)
     with pytest.raises(LLMError) as info:
         run(llm.complete(REQUEST))
-    assert len(seen) == FAST.attempts and info.value.code == "server_error"
+    assert len(seen) == FAST.attempts
+    assert info.value.code == "server_error"
     assert not isinstance(info.value, FatalLLMError)
 
 
@@ -129,8 +135,10 @@ def test_fatal_errors_stop_at_once_and_never_show_the_key(response: httpx2.Respo
     llm = OpenAIChat("m", **via([response], seen), retry=FAST)
     with pytest.raises(FatalLLMError) as info:
         run(llm.complete(REQUEST))
-    assert len(seen) == 1 and info.value.code == code
-    assert "sk-test" not in str(info.value) and "sk-test" not in repr(llm)
+    assert len(seen) == 1
+    assert info.value.code == code
+    assert "sk-test" not in str(info.value)
+    assert "sk-test" not in repr(llm)
 
 
 def test_flat_vllm_error_and_context_length() -> None:
@@ -144,7 +152,8 @@ def test_flat_vllm_error_and_context_length() -> None:
     llm = OpenAIChat("m", **via([error(400, flat)], seen), retry=FAST)
     with pytest.raises(LLMError) as info:
         run(llm.complete(REQUEST))
-    assert info.value.code == "context_length" and len(seen) == 1
+    assert info.value.code == "context_length"
+    assert len(seen) == 1
 
 
 def test_a_429_pauses_every_request_of_the_client() -> None:

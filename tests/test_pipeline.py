@@ -54,24 +54,33 @@ Q = "Natalia sold clips to 48 friends in April, and half as many in May. How man
 def test_rewrite_is_accepted_with_metadata() -> None:
     llm = FakeLLM([GOOD])
     result = one(pipe(llm), Example(question=Q, response=ORIGINAL))
-    assert result.tag == "rewrite" and result.reason is None
-    assert result.response.startswith("We need") and result.response.endswith("#### 72")
-    assert result.original == ORIGINAL and result.task == "math_puzzles"
-    assert result.usage.calls == 1 and result.candidates[0].reasoning == "numbered steps help."
-    assert len(llm.requests) == 1 and llm.requests[0].n == 1
+    assert result.tag == "rewrite"
+    assert result.reason is None
+    assert result.response.startswith("We need")
+    assert result.response.endswith("#### 72")
+    assert result.original == ORIGINAL
+    assert result.task == "math_puzzles"
+    assert result.usage.calls == 1
+    assert result.candidates[0].reasoning == "numbered steps help."
+    assert len(llm.requests) == 1
+    assert llm.requests[0].n == 1
 
 
 def test_task_not_rewritten_makes_no_call() -> None:
     llm = FakeLLM([])
     result = one(pipe(llm), Example(question="Write a poem", response="Roses...", task="poem_generation"))
-    assert result.tag == "original" and result.reason == "task_not_rewritten" and llm.requests == []
+    assert result.tag == "original"
+    assert result.reason == "task_not_rewritten"
+    assert llm.requests == []
 
 
 def test_given_task_skips_classifier_and_unknown_task_becomes_default() -> None:
     classifier = FixedClassifier()
     llm = FakeLLM([])
     result = one(pipe(llm, classifier=classifier), Example(question=Q, response="x", task="no_such_task"))
-    assert result.task == "default" and result.reason == "task_not_rewritten" and classifier.seen == 0
+    assert result.task == "default"
+    assert result.reason == "task_not_rewritten"
+    assert classifier.seen == 0
     with pytest.raises(UsageError, match="no_such_task"):
         one(pipe(llm, strict=True), Example(question=Q, response="x", task="no_such_task"))
 
@@ -79,28 +88,34 @@ def test_given_task_skips_classifier_and_unknown_task_becomes_default() -> None:
 def test_unparsable_reply_is_reasked_then_original_kept() -> None:
     llm = FakeLLM(["Sure! Here it is.", "still no label", "nope"])
     result = one(pipe(llm, max_reasks=2), Example(question=Q, response=ORIGINAL))
-    assert result.tag == "original" and result.reason == "parse_error"
+    assert result.tag == "original"
+    assert result.reason == "parse_error"
     assert len(llm.requests) == 3
     reask = llm.requests[1]
-    assert reask.messages[-2] == ("assistant", "Sure! Here it is.") and "Revised response:" in reask.messages[-1][1]
+    assert reask.messages[-2] == ("assistant", "Sure! Here it is.")
+    assert "Revised response:" in reask.messages[-1][1]
 
 
 def test_reask_recovers() -> None:
     llm = FakeLLM(["no label", GOOD])
     result = one(pipe(llm), Example(question=Q, response=ORIGINAL))
-    assert result.tag == "rewrite" and result.usage.calls == 2
+    assert result.tag == "rewrite"
+    assert result.usage.calls == 2
 
 
 def test_truncated_reply_is_a_failed_candidate() -> None:
     llm = FakeLLM([Choice(GOOD, "length")])
     result = one(pipe(llm), Example(question=Q, response=ORIGINAL))
-    assert result.tag == "original" and result.reason == "truncated" and len(llm.requests) == 1
+    assert result.tag == "original"
+    assert result.reason == "truncated"
+    assert len(llm.requests) == 1
 
 
 def test_length_filter_keeps_original() -> None:
     llm = FakeLLM(["Reasoning: r\nRevised response:\n#### 72"])
     result = one(pipe(llm), Example(question=Q, response=ORIGINAL * 3))
-    assert result.tag == "original" and result.reason == "filter:length"
+    assert result.tag == "original"
+    assert result.reason == "filter:length"
 
 
 def test_code_presence_filter_keeps_original() -> None:
@@ -123,13 +138,15 @@ def test_n_candidates_longest_passing_wins_and_ollama_is_topped_up() -> None:
     llm = FakeLLM(lambda req: Completion([Choice(short if len(llm.requests) == 1 else GOOD)]))
     result = one(pipe(llm, n=3), Example(question=Q, response=ORIGINAL))
     assert [r.n for r in llm.requests] == [3, 2, 1]  # the server ignored n: topped up, bounded
-    assert len(result.candidates) == 3 and result.response.startswith("We need")
+    assert len(result.candidates) == 3
+    assert result.response.startswith("We need")
 
 
 def test_model_returning_the_original_is_kept_as_unchanged() -> None:
     same = "Reasoning: it already fits.\nRevised response:\n" + ORIGINAL
     result = one(pipe(FakeLLM([same])), Example(question=Q, response=ORIGINAL))
-    assert result.tag == "original" and result.reason == "unchanged"
+    assert result.tag == "original"
+    assert result.reason == "unchanged"
 
 
 def test_llm_error_keeps_original_and_fatal_stops() -> None:
@@ -153,7 +170,8 @@ def test_given_evidence_reaches_the_prompt() -> None:
         Example(question="Capital of France?", response="Paris.", evidence=ev),
     )
     assert "Paris has been the capital since 508." in llm.requests[0].messages[1][1]
-    assert result.evidence == ev and result.retrieval == "given"
+    assert result.evidence == ev
+    assert result.retrieval == "given"
 
 
 def test_user_check_rejects() -> None:
@@ -161,7 +179,8 @@ def test_user_check_rejects() -> None:
         return "####" not in item.rewrite
 
     result = one(pipe(FakeLLM([GOOD]), checks=[no_hashes]), Example(question=Q, response=ORIGINAL))
-    assert result.reason == "filter:no_hashes" and result.candidates[0].rejected == "filter:no_hashes"
+    assert result.reason == "filter:no_hashes"
+    assert result.candidates[0].rejected == "filter:no_hashes"
 
 
 def test_cache_makes_a_rerun_free(tmp_path: Path) -> None:
@@ -170,7 +189,9 @@ def test_cache_makes_a_rerun_free(tmp_path: Path) -> None:
     one(pipe(first, cache=cache), Example(question=Q, response=ORIGINAL))
     second = FakeLLM([])
     result = one(pipe(second, cache=cache), Example(question=Q, response=ORIGINAL))
-    assert result.tag == "rewrite" and second.requests == [] and result.usage.calls == 0
+    assert result.tag == "rewrite"
+    assert second.requests == []
+    assert result.usage.calls == 0
     other_model = FakeLLM([GOOD], identity="fake|other")
     one(pipe(other_model, cache=cache), Example(question=Q, response=ORIGINAL))
     assert len(other_model.requests) == 1  # the model is part of the key
@@ -206,7 +227,8 @@ def test_stream_keeps_order_and_bounds_concurrency() -> None:
 def test_reformat_api_single_and_list() -> None:
     llm = FakeLLM([GOOD, GOOD])
     r = realign.reformat(Q, ORIGINAL, task="math_puzzles", llm=llm, classifier=FixedClassifier())
-    assert isinstance(r, realign.Result) and r.tag == "rewrite"
+    assert isinstance(r, realign.Result)
+    assert r.tag == "rewrite"
     rs = realign.reformat(
         [
             {"question": Q, "response": ORIGINAL, "task": "math_puzzles"},
@@ -247,7 +269,8 @@ def test_search_results_are_cached_with_the_llm_cache(tmp_path: Path) -> None:
     first = one(p, Example(question="Capital of France?", response="Paris."))
     second = one(p, Example(question="Capital of France?", response="Paris."))
     assert first.evidence == second.evidence == [Evidence(text="Paris is the capital.", title="Paris")]
-    assert fake.queries == ["Capital of France?"] and first.retrieval == "ok"
+    assert fake.queries == ["Capital of France?"]
+    assert first.retrieval == "ok"
 
 
 def test_search_failure_goes_on_without_evidence_and_fatal_stops() -> None:
@@ -258,7 +281,8 @@ def test_search_failure_goes_on_without_evidence_and_fatal_stops() -> None:
 
     p = pipe(FakeLLM([GOOD]), classifier=FixedClassifier("open_qa"), search=FakeSearch(failing))
     result = one(p, Example(question="Who?", response="Him, the one who did it."))
-    assert result.retrieval == "failed" and result.evidence == []
+    assert result.retrieval == "failed"
+    assert result.evidence == []
 
     def bad_key(query: str) -> list[Evidence]:
         raise FatalSearchError("serper: bad key")

@@ -153,7 +153,8 @@ def test_page_shows_the_summary_and_embeds_each_row_once(source: Path, tmp_path:
     data = embedded(page)
 
     assert "<title>Batch 7 review</title>" in page
-    assert "<svg" in page and "Rows by task" in page
+    assert "<svg" in page
+    assert "Rows by task" in page
     assert page.count("Why is the sky blue?") == 1  # only in the JSON: rows are rendered by the page's script
     first = data["rows"][0]
     assert (first["q"], first["o"], first["f"], first["g"]) == (
@@ -195,11 +196,13 @@ def test_markup_in_the_data_cannot_leave_its_script_tag(source: Path, tmp_path: 
     template = (Path(__file__).parents[1] / "src/realign/_report/template.html").read_text(encoding="utf-8")
 
     assert page.lower().count("</script") == template.lower().count("</script")
-    assert "<b>bold</b>" not in page and "&lt;b&gt;bold&lt;/b&gt;" in page
+    assert "<b>bold</b>" not in page
+    assert "&lt;b&gt;bold&lt;/b&gt;" in page
     assert "<i>odd</i>" not in page
     assert "<img" not in page
     questions = [row["q"] for row in embedded(page)["rows"]]
-    assert XSS[0] in questions and XSS[2] in questions  # escaped in the markup, intact once parsed
+    assert XSS[0] in questions
+    assert XSS[2] in questions
 
 
 def test_a_placeholder_in_the_data_is_not_expanded(tmp_path: Path) -> None:
@@ -217,8 +220,11 @@ def test_no_url_outside_the_embedded_data(source: Path, tmp_path: Path) -> None:
     outside = DATA_TAG.sub("", page)
 
     assert "https://en.wikipedia.org" in page  # the evidence link is there, as data
-    assert "http://" not in outside and "https://" not in outside
-    assert "<link" not in outside and not re.search(r"\bsrc\s*=", outside) and "url(" not in outside
+    assert "http://" not in outside
+    assert "https://" not in outside
+    assert "<link" not in outside
+    assert not re.search(r"\bsrc\s*=", outside)
+    assert "url(" not in outside
 
 
 def test_a_lone_surrogate_does_not_break_the_report(tmp_path: Path) -> None:
@@ -239,13 +245,15 @@ def test_the_report_is_written_atomically(source: Path, tmp_path: Path, monkeypa
 
     def spy(src: str, dst: str) -> None:
         moves.append((str(src), str(dst)))
-        assert Path(src).parent == target.parent and Path(src).read_text(encoding="utf-8").startswith("<!doctype")
+        assert Path(src).parent == target.parent
+        assert Path(src).read_text(encoding="utf-8").startswith("<!doctype")
         real_replace(src, dst)
 
     monkeypatch.setattr("realign._report.html.os.replace", spy)
     write_report(source, target)
 
-    assert len(moves) == 1 and moves[0][1] == str(target)
+    assert len(moves) == 1
+    assert moves[0][1] == str(target)
     assert target.read_text(encoding="utf-8").startswith("<!doctype html>")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl", "report.html"]  # no temp file left
     assert target.stat().st_mode & 0o777 == 0o644 or os.name == "nt"
@@ -383,23 +391,30 @@ def test_browser_renders_rows_without_errors_and_keeps_data_inert(page: Path, tm
     dom, stderr = dump_dom(page, tmp_path)
 
     assert 'data-ready="1"' in body(dom)
-    assert "data-errors" not in body(dom) and console_lines(stderr) == []
-    assert 'data-matches="8"' in dom and dom.count("<article") == 8
+    assert "data-errors" not in body(dom)
+    assert console_lines(stderr) == []
+    assert 'data-matches="8"' in dom
+    assert dom.count("<article") == 8
     assert "data-pwned" not in body(dom)  # neither the <script>, the </script> breakout nor the <img onerror> ran
     assert "&lt;script&gt;document.body.dataset.pwned" in dom  # ...and the question shows as text
     assert "<ins>black</ins>" in dom  # the word diff of the last row
-    assert "<del>scattering</del>" not in dom and "<ins>**Rayleigh</ins>" in dom
+    assert "<del>scattering</del>" not in dom
+    assert "<ins>**Rayleigh</ins>" in dom
 
 
 def test_browser_applies_filters_from_the_url_hash(page: Path, tmp_path: Path) -> None:
     dom, stderr = dump_dom(page, tmp_path, "#tag=original&task=email_generation&q=PWNED")
 
-    assert 'data-ready="1"' in body(dom) and "data-errors" not in body(dom) and console_lines(stderr) == []
-    assert 'data-matches="2"' in dom and "2 of 8 rows match" in dom
+    assert 'data-ready="1"' in body(dom)
+    assert "data-errors" not in body(dom)
+    assert console_lines(stderr) == []
+    assert 'data-matches="2"' in dom
+    assert "2 of 8 rows match" in dom
     assert re.findall(r'data-tag="(\w+)"', dom) == ["original", "original"]
 
     dom, _ = dump_dom(page, tmp_path, "#reason=filter%3Alength")
-    assert 'data-matches="1"' in dom and "Bonjour" in dom
+    assert 'data-matches="1"' in dom
+    assert "Bonjour" in dom
 
 
 def test_browser_screenshot(page: Path, tmp_path: Path) -> None:
@@ -407,5 +422,6 @@ def test_browser_screenshot(page: Path, tmp_path: Path) -> None:
     run_chromium(page.as_uri(), tmp_path, f"--screenshot={shot}", "--window-size=1280,900", "--hide-scrollbars")
 
     png = shot.read_bytes()
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(png) > 10_000
     assert struct.unpack(">II", png[16:24]) == (1280, 900)

@@ -170,7 +170,9 @@ def test_rate_limit_forever_gives_up_after_bounded_attempts(mock: respx.Router) 
         run(search_once(SerperSearch(api_key=KEY, retry=FAST)))
     assert not isinstance(info.value, FatalSearchError)
     assert route.call_count == FAST.attempts
-    assert "Serper" in str(info.value) and "429" in str(info.value) and "3 attempts" in str(info.value)
+    assert "Serper" in str(info.value)
+    assert "429" in str(info.value)
+    assert "3 attempts" in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -202,7 +204,9 @@ def test_bad_key_is_fatal_at_first_call_and_never_shown(mock: respx.Router) -> N
         run(search_once(SerperSearch(api_key=KEY, retry=FAST)))
     message = str(info.value)
     assert route.call_count == 1
-    assert "Serper" in message and "SERPER_API_KEY" in message and "Unauthorized" in message
+    assert "Serper" in message
+    assert "SERPER_API_KEY" in message
+    assert "Unauthorized" in message
     assert KEY not in message
 
 
@@ -210,7 +214,8 @@ def test_a_key_echoed_by_the_server_is_redacted(mock: respx.Router) -> None:
     mock.post(SERPER).respond(401, json={"message": f"invalid key {KEY}"})
     with pytest.raises(FatalSearchError) as info:
         run(search_once(SerperSearch(api_key=KEY)))
-    assert KEY not in str(info.value) and "***" in str(info.value)
+    assert KEY not in str(info.value)
+    assert "***" in str(info.value)
 
 
 def test_serper_out_of_credits_is_fatal(mock: respx.Router) -> None:
@@ -261,7 +266,8 @@ def test_key_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, mock: r
 def test_repr_and_identity_never_show_the_key() -> None:
     client = SerperSearch(api_key=KEY, gl="de", hl="de")
     try:
-        assert KEY not in repr(client) and KEY not in client.identity
+        assert KEY not in repr(client)
+        assert KEY not in client.identity
         assert client.identity == "serper:gl=de,hl=de,num_results=10,max_items=5,max_chars=3000"
         assert repr(client).startswith("SerperSearch(gl='de'")
     finally:
@@ -346,7 +352,9 @@ def test_long_instructions_are_trimmed_to_the_api_limits(
     run(search_once(cls(api_key=KEY), instruction))
     request = route.calls.last.request
     sent = request.url.params[field] if method == "GET" else json.loads(request.content)[field]
-    assert len(sent) <= max_chars and "  " not in sent and "\n" not in sent
+    assert len(sent) <= max_chars
+    assert "  " not in sent
+    assert "\n" not in sent
     assert instruction.split()[: len(sent.split())] == sent.split()  # whole words, in order
     if max_words is not None:
         assert len(sent.split()) == max_words
@@ -398,7 +406,8 @@ def test_tavily_bad_key(mock: respx.Router) -> None:
     mock.post(TAVILY).respond(401, json={"detail": {"error": "Unauthorized: missing or invalid API key."}})
     with pytest.raises(FatalSearchError, match="TAVILY_API_KEY") as info:
         run(search_once(TavilySearch(api_key=KEY)))
-    assert "invalid API key" in str(info.value) and KEY not in str(info.value)
+    assert "invalid API key" in str(info.value)
+    assert KEY not in str(info.value)
 
 
 def test_brave_success_strips_markup_and_adds_extra_snippets(mock: respx.Router) -> None:
@@ -421,7 +430,8 @@ def test_brave_success_strips_markup_and_adds_extra_snippets(mock: respx.Router)
         )
     ]
     params = route.calls.last.request.url.params
-    assert params["count"] == "3" and params["q"] == "Who was Albert Einstein?"
+    assert params["count"] == "3"
+    assert params["q"] == "Who was Albert Einstein?"
 
 
 def test_brave_without_web_block(mock: respx.Router) -> None:
@@ -479,7 +489,8 @@ def test_searxng_success(mock: respx.Router) -> None:
         "https://1.example",
     ]
     params = route.calls.last.request.url.params
-    assert params["format"] == "json" and params["q"] == "Who was Albert Einstein?"
+    assert params["format"] == "json"
+    assert params["q"] == "Who was Albert Einstein?"
     assert "X-API-KEY" not in route.calls.last.request.headers
 
 
@@ -551,8 +562,10 @@ def test_wikipedia_search_then_summaries(mock: respx.Router) -> None:
     ]
     request = api.calls.last.request
     assert request.url.params["srsearch"] == "albert einstein"  # key words only
-    assert request.url.params["srlimit"] == "3" and request.url.params["list"] == "search"
-    assert "realign/" in request.headers["User-Agent"] and "https://" in request.headers["User-Agent"]
+    assert request.url.params["srlimit"] == "3"
+    assert request.url.params["list"] == "search"
+    assert "realign/" in request.headers["User-Agent"]
+    assert "https://" in request.headers["User-Agent"]
 
 
 def test_wikipedia_query_is_at_most_300_chars(mock: respx.Router) -> None:
@@ -601,10 +614,12 @@ def test_exa_highlights_then_text(mock: respx.Router) -> None:
     route = mock.post(EXA).respond(200, json={"results": results})
     found = run(search_once(ExaSearch(api_key=KEY)))
     assert found[0].text == "Einstein developed relativity. He was born in Ulm."
-    assert len(found[1].text) <= ExaSearch.max_text_chars and found[1].text.endswith("…")
+    assert len(found[1].text) <= ExaSearch.max_text_chars
+    assert found[1].text.endswith("…")
     assert route.calls.last.request.headers["x-api-key"] == KEY
     body = sent_json(route)
-    assert body["numResults"] == 5 and "highlights" in body["contents"]
+    assert body["numResults"] == 5
+    assert "highlights" in body["contents"]
 
 
 def test_exa_bad_key(mock: respx.Router) -> None:
@@ -743,7 +758,9 @@ def test_count_and_length_caps_truncate_the_last_item_at_a_word() -> None:
 
 def test_truncation_keeps_at_least_something_of_a_single_long_item() -> None:
     found = clean_evidence([ev("alpha " * 2000, title="T", url="https://u")], max_chars=50)
-    assert len(found) == 1 and len(found[0].text) <= 50 and (found[0].title, found[0].url) == ("T", "https://u")
+    assert len(found) == 1
+    assert len(found[0].text) <= 50
+    assert (found[0].title, found[0].url) == ("T", "https://u")
 
 
 def test_truncate_words() -> None:
@@ -824,7 +841,8 @@ def test_spec_none() -> None:
 def test_spec_searxng_url_and_options() -> None:
     client = search_client_from_spec("searxng:http://localhost:8888/", num_results=3, retry=FAST)
     assert isinstance(client, SearxngSearch)
-    assert client.base_url == "http://localhost:8888" and client.num_results == 3
+    assert client.base_url == "http://localhost:8888"
+    assert client.num_results == 3
     close(client)
 
 
@@ -833,7 +851,8 @@ def test_spec_local_path(tmp_path: Path) -> None:
     source.write_text(json.dumps({"text": "Einstein developed the theory of relativity."}) + "\n")
     build_index(source, tmp_path / "index.sqlite")
     client = search_client_from_spec(f"local:{tmp_path / 'index.sqlite'}", k=2)
-    assert isinstance(client, LocalIndex) and client.k == 2
+    assert isinstance(client, LocalIndex)
+    assert client.k == 2
     assert [e.text for e in run(client.search("relativity"))] == ["Einstein developed the theory of relativity."]
     close(client)
 

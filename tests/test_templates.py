@@ -36,8 +36,10 @@ def test_every_criteria_renders_for_every_flag_combination(task: str) -> None:
                 "has_final_answer": final,
             },
         )
-        assert text.strip() and "\n\n\n" not in text
-        assert "{{" not in text and "{%" not in text
+        assert text.strip()
+        assert "\n\n\n" not in text
+        assert "{{" not in text
+        assert "{%" not in text
         outputs.add(text)
     if task in ("math_puzzles", "code_correction", "open_qa"):
         assert len(outputs) > 1  # these criteria adapt to the row (final answer, code, evidence)
@@ -47,7 +49,8 @@ def test_prompt_puts_static_text_first_and_row_text_last() -> None:
     prompt = RewritePrompt(Prompts(), Criteria())
     a = prompt.messages("math_puzzles", "What is 6*7?", "42", [])
     b = prompt.messages("math_puzzles", "What is 5*5?", "25", [])
-    assert a[0] == b[0] and a[0][0] == "system"  # identical system prompt
+    assert a[0] == b[0]
+    assert a[0][0] == "system"
     user_a, user_b = a[1][1], b[1][1]
     first_difference = next(i for i, (x, y) in enumerate(zip(user_a, user_b, strict=False)) if x != y)
     # Everything up to the question is shared between rows of one task: the cacheable prefix.
@@ -61,8 +64,10 @@ def test_evidence_is_delimited_and_never_rendered_as_a_template() -> None:
     prompt = RewritePrompt(Prompts(), Criteria())
     hostile = Evidence(text="{{ 7*7 }} {% for x in range(3) %}x{% endfor %}", title="T", url="http://e.x")
     user = prompt.messages("open_qa", "Who?", "Him.", [hostile])[1][1]
-    assert "<evidence>" in user and "</evidence>" in user
-    assert "{{ 7*7 }}" in user and "49" not in user
+    assert "<evidence>" in user
+    assert "</evidence>" in user
+    assert "{{ 7*7 }}" in user
+    assert "49" not in user
     assert "http://e.x" in user
 
 
