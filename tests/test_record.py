@@ -191,3 +191,36 @@ def test_cli_from_original(tmp_path: Path) -> None:
 def test_python_options_for_files_only_are_refused_for_examples() -> None:
     with pytest.raises(UsageError, match="keep_rejected"):
         realign.reformat(QUESTION, ORIGINAL, llm=FakeLLM([GOOD]), keep_rejected=False)
+
+
+def test_keep_rejected_false_drops_the_texts_of_every_turn(tmp_path: Path) -> None:
+    turn = [{"from": "human", "value": QUESTION}, {"from": "gpt", "value": ORIGINAL}]
+    source = write_jsonl(tmp_path / "in.jsonl", [{"conversations": turn + turn}])
+    out = tmp_path / "out.jsonl"
+    reformat_file(source, out, pipeline=Pipeline(FakeLLM([WRONG, WRONG]), max_reasks=0), keep_rejected=False)
+    entries = [r for t in read_jsonl(out)[0]["realign"]["turns"] for r in t["rejected"]]
+    assert len(entries) == 2
+    assert [(r["text"], r["reasoning"]) for r in entries] == [(None, None), (None, None)]
+
+
+def conversation_file(tmp_path: Path) -> Path:
+    turn = [{"from": "human", "value": QUESTION}, {"from": "gpt", "value": ORIGINAL}]
+    source = write_jsonl(tmp_path / "in.jsonl", [{"conversations": turn + turn}])
+    reformat_file(source, tmp_path / "first.jsonl", pipeline=Pipeline(FakeLLM([GOOD, GOOD]), max_reasks=0))
+    return tmp_path / "first.jsonl"
+
+
+def test_a_second_pass_keeps_the_first_original_of_every_turn(tmp_path: Path) -> None:
+    first = conversation_file(tmp_path)
+    reformat_file(first, tmp_path / "out.jsonl", pipeline=Pipeline(FakeLLM([SECOND, SECOND]), max_reasks=0))
+    turns = read_jsonl(tmp_path / "out.jsonl")[0]["realign"]["turns"]
+    assert [t["original"] for t in turns] == [ORIGINAL, ORIGINAL]
+
+
+def test_from_original_reformats_every_turn_from_its_original(tmp_path: Path) -> None:
+    first = conversation_file(tmp_path)
+    llm = FakeLLM([WRONG, WRONG])
+    reformat_file(first, tmp_path / "out.jsonl", pipeline=Pipeline(llm, max_reasks=0), from_original=True)
+    (row,) = read_jsonl(tmp_path / "out.jsonl")
+    assert [t["value"] for t in row["conversations"][1::2]] == [ORIGINAL, ORIGINAL]
+    assert all(ORIGINAL in request.messages[-1][1] for request in llm.requests)

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -207,24 +207,48 @@ def turns_of(source: SourceRow, mode: str, *, reclassify: bool = False) -> list[
 
 
 async def _conversation(
-    pipeline: Pipeline, item: SourceRow, turns: list[TurnExample], *, keep_rejected: bool = True
+    pipeline: Pipeline,
+    item: SourceRow,
+    turns: list[TurnExample],
+    *,
+    keep_rejected: bool = True,
+    originals: Mapping[int, str] | None = None,
+    from_original: bool = False,
 ) -> tuple[dict[str, Any], Record, Usage] | None:
     """A multi-turn row with each chosen assistant turn reformatted in its context; None when the row
-    has no assistant turn to process. The turns run concurrently: each one's context is original text."""
+    has no assistant turn to process. The turns run concurrently: each one's context is original text.
+
+    ``originals``: the first ``original`` of each turn an earlier run rewrote, kept in the new entries
+    (``from_original``: those turns are reformatted from it)."""
     if not turns:
         return None
+    originals = originals or {}
     todo = [t for t in turns if t.example is not None]
-    results = await asyncio.gather(*(pipeline.areformat_one(t.example) for t in todo if t.example is not None))
+    examples = [
+        t.example.model_copy(update={"response": originals[t.turn]})
+        if from_original and t.turn in originals
+        else t.example
+        for t in todo
+        if t.example is not None
+    ]
+    results = await asyncio.gather(*(pipeline.areformat_one(example) for example in examples))
     by_turn = {t.turn: r for t, r in zip(todo, results, strict=True)}
     outcomes, usage, texts = [], Usage(), {}
     for t in turns:
+        first = originals.get(t.turn)
         result = by_turn.get(t.turn)
         if result is None:
-            outcomes.append(TurnOutcome(turn=t.turn, tag="original", reason=t.reason or "not_rewritten"))
+            outcomes.append(
+                TurnOutcome(turn=t.turn, tag="original", reason=t.reason or "not_rewritten", original=first)
+            )
             continue
-        outcomes.append(TurnOutcome(turn=t.turn, **dict(Outcome.from_result(result, keep_rejected=keep_rejected))))
+        outcome = TurnOutcome(turn=t.turn, **dict(Outcome.from_result(result, keep_rejected=keep_rejected)))
+        if first is not None and result.response != first:
+            outcome.original = first  # the turn's text is still not its original: say what was
+        outcomes.append(outcome)
         usage += result.usage
-        if result.tag == "rewrite":
+        current = t.example.response if t.example is not None else None
+        if result.tag == "rewrite" or result.response != current:
             texts[t.turn] = result.response
     row = item.shape.apply_turns(item.row, texts) if texts else dict(item.row)
     record = Record.of_turns(outcomes, usage)
@@ -251,11 +275,18 @@ async def process_rows(
 
     async def process(item: SourceRow) -> tuple[dict[str, Any], Record, Usage]:
         nonlocal warned
+        previous = previous_record(item)
+        originals = {t.turn: t.original for t in previous.turns or [] if t.original is not None}
+        if (previous.original is not None or originals) and not warned:
+            warned = True
+            how = "reformatted from it" if from_original else "--from-original (from_original=True) starts from it"
+            log.warning("%s: rows already reformatted; realign.original keeps their first original; %s", source, how)
         turns = turns_of(item, pipeline.turns, reclassify=reclassify)
-        done = await _conversation(pipeline, item, turns, keep_rejected=keep_rejected)
+        done = await _conversation(
+            pipeline, item, turns, keep_rejected=keep_rejected, originals=originals, from_original=from_original
+        )
         if done is not None:
             return done
-        previous = previous_record(item)
         if item.data.pass_reason is not None:
             record = Record(
                 task=item.data.category or previous.task,
@@ -265,14 +296,6 @@ async def process_rows(
                 evidence=[],
             )
             return {**item.row, "realign": record.to_json()}, record, Usage()
-        if previous.original is not None and not warned:
-            warned = True
-            how = (
-                "they are reformatted from it"
-                if from_original
-                else "--from-original (from_original=True) starts from it"
-            )
-            log.warning("%s: rows already reformatted; realign.original keeps their first original; %s", source, how)
         result = await pipeline.areformat_one(example_of(item, reclassify=reclassify, from_original=from_original))
         changed = result.tag == "rewrite" or result.response != item.data.response
         row = item.shape.apply(item.row, result.response) if changed else dict(item.row)
