@@ -257,3 +257,14 @@ def test_classifier_calls_pass_the_rate_limiter_and_the_cache(tmp_path: Path) ->
     assert second.usage == Usage()
     assert second.classifier == "llm"
     cache.close()
+
+
+def test_classify_command_honours_the_concurrency_flag(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"instruction": q} for q in QUESTIONS])
+    handler, seen = chat_classifier_handler("open_qa", delay=0.02)
+    with StubServer(handler) as stub:
+        args = ["classify", str(source), "-o", str(tmp_path / "out.jsonl"), "--base-url", stub.base_url]
+        assert main([*args, "--classifier", "llm", "--concurrency", "2", "-q"]) == 0
+        received = len(stub.requests)
+    assert received == len(QUESTIONS)
+    assert seen["max"] <= 2

@@ -86,11 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--price-in", type=float, metavar="USD", help="prompt price, dollars per 1M tokens")
     run.add_argument("--price-out", type=float, metavar="USD", help="completion price, dollars per 1M tokens")
-    run.add_argument("--rpm", type=float, metavar="N", help="at most N requests a minute")
-    run.add_argument("--tpm", type=float, metavar="N", help="at most N tokens a minute (prompt + max completion)")
-    run.add_argument(
-        "--concurrency", type=_positive, default=64, metavar="N", help="LLM requests in flight at once (default: 64)"
-    )
+    _limit_flags(run)
     cache = run.add_mutually_exclusive_group()
     cache.add_argument("--cache", metavar="PATH", help=f"response cache file (default: {default_cache_path()})")
     cache.add_argument("--no-cache", action="store_true", help="do not read or write the response cache")
@@ -137,6 +133,7 @@ def _parser() -> argparse.ArgumentParser:
     classify.add_argument("--eval", metavar="LABELLED", help="JSONL rows {instruction, category}: print accuracy")
     _llm_flags(classify)
     _classifier_flags(classify)
+    _limit_flags(classify)
     classify.add_argument("--criteria", metavar="DIR", help="include the custom tasks of a criteria folder")
     classify.add_argument("--reclassify", action="store_true", help="classify rows that already have a category")
     classify.add_argument("--strict", action="store_true", help="an unknown category is an error")
@@ -149,6 +146,7 @@ def _parser() -> argparse.ArgumentParser:
     _search_flags(retrieve)
     _llm_flags(retrieve)
     _classifier_flags(retrieve)
+    _limit_flags(retrieve)
     retrieve.add_argument("--criteria", metavar="DIR", help="include the custom tasks of a criteria folder")
     retrieve.add_argument("--reclassify", action="store_true")
     retrieve.add_argument("--strict", action="store_true")
@@ -215,6 +213,15 @@ def _llm_flags(parser: argparse.ArgumentParser) -> None:
         help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (default: $OPENAI_BASE_URL or OpenAI); "
         "repeat it or separate URLs with commas for replicas of one model: requests go to the one with the "
         "fewest in flight",
+    )
+
+
+def _limit_flags(parser: argparse.ArgumentParser) -> None:
+    """The run's bounds on model calls; an LLM classifier's calls count against them too."""
+    parser.add_argument("--rpm", type=float, metavar="N", help="at most N requests a minute")
+    parser.add_argument("--tpm", type=float, metavar="N", help="at most N tokens a minute (prompt + max completion)")
+    parser.add_argument(
+        "--concurrency", type=_positive, default=64, metavar="N", help="LLM requests in flight at once (default: 64)"
     )
 
 
@@ -453,6 +460,8 @@ async def _retrieve(args: argparse.Namespace) -> int:
             strict=args.strict,
             retrieval_tasks=_retrieval_tasks(args),
             turns=args.turns,
+            concurrency=args.concurrency,
+            rate_limiter=RateLimiter(args.rpm, args.tpm) if args.rpm or args.tpm else None,
         )
         stats = await retrieve_file(pipeline, args.input, args.output, reclassify=args.reclassify)
     if not args.quiet:

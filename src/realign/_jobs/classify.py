@@ -15,6 +15,7 @@ from .._classify.llm import CascadeClassifier, CompletionClassifier, LLMClassifi
 from .._exceptions import InputError, UsageError
 from .._io.files import read_rows
 from .._llm.cache import SQLiteCache
+from .._llm.ratelimit import RateLimiter
 from .._models import Usage
 from .._pipeline import Pipeline, ordered_map
 from .._record import TurnOutcome
@@ -113,6 +114,8 @@ async def _classify_command(args: argparse.Namespace, stack: contextlib.AsyncExi
     if args.eval:
         if args.input or args.output:
             raise UsageError("classify --eval LABELLED takes no INPUT or -o")
+        # The pipeline only lends an LLM classifier its budget: --concurrency, --rpm and --tpm.
+        Pipeline(None, classifier=classifier, criteria=criteria, **_limits(args))
         print((await evaluate(classifier, args.eval, dict(criteria.tasks))).text())
         return 0
     if not args.input or not args.output:
@@ -154,7 +157,7 @@ def build_classifier(
 
 async def _classify_file(args: argparse.Namespace, classifier: Classifier, criteria: Criteria) -> RunStats:
     # The pipeline holds the rules for given categories (kept, unknown -> default or --strict error).
-    pipeline = Pipeline(None, classifier=classifier, criteria=criteria, strict=args.strict)
+    pipeline = Pipeline(None, classifier=classifier, criteria=criteria, strict=args.strict, **_limits(args))
 
     spent: list[Usage] = []
 
@@ -186,6 +189,14 @@ async def _classify_file(args: argparse.Namespace, classifier: Classifier, crite
     stats = await annotate_file(args.input, args.output, label, window=1 if offline else pipeline.window)
     stats.usage = sum(spent, Usage())
     return stats
+
+
+def _limits(args: argparse.Namespace) -> dict[str, Any]:
+    """The pipeline's bounds on model calls, from the flags."""
+    return {
+        "concurrency": args.concurrency,
+        "rate_limiter": RateLimiter(args.rpm, args.tpm) if args.rpm or args.tpm else None,
+    }
 
 
 def _usage_line(usage: Usage) -> str:
