@@ -288,3 +288,15 @@ def test_a_deferred_llm_is_handed_the_cache_key_instead_of_called(tmp_path: Path
 def test_a_deferred_llm_without_a_cache_is_refused_when_the_pipeline_is_built() -> None:
     with pytest.raises(UsageError, match="Deferring answers through the response cache"):
         Pipeline(Deferring(), classifier=Given())
+
+
+def test_closing_a_pipeline_twice_that_shares_one_client_is_safe() -> None:
+    chat = realign.OpenAIChat("m", base_url="http://127.0.0.1:9/v1")  # never called
+    pipeline = Pipeline(chat, classifier=realign.LLMClassifier(chat))
+
+    async def close_twice() -> None:
+        await pipeline.aclose()  # the classifier closes the same client again
+        await pipeline.aclose()
+
+    asyncio.run(close_twice())
+    assert pipeline.llm is chat
