@@ -224,3 +224,11 @@ def test_from_original_reformats_every_turn_from_its_original(tmp_path: Path) ->
     (row,) = read_jsonl(tmp_path / "out.jsonl")
     assert [t["value"] for t in row["conversations"][1::2]] == [ORIGINAL, ORIGINAL]
     assert all(ORIGINAL in request.messages[-1][1] for request in llm.requests)
+
+
+def test_a_turn_a_later_pass_leaves_alone_keeps_its_entry(tmp_path: Path) -> None:
+    first = conversation_file(tmp_path)
+    pipeline = Pipeline(FakeLLM([SECOND]), max_reasks=0, turns="last")
+    reformat_file(first, tmp_path / "out.jsonl", pipeline=pipeline)
+    turns = read_jsonl(tmp_path / "out.jsonl")[0]["realign"]["turns"]
+    assert [(t["turn"], t["original"]) for t in turns] == [(1, ORIGINAL), (3, ORIGINAL)]

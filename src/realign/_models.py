@@ -15,6 +15,7 @@ __all__ = [
     "Example",
     "KeepReason",
     "Message",
+    "RecordedClassifier",
     "Result",
     "RetrievalStatus",
     "RowPlan",
@@ -39,14 +40,22 @@ RetrievalStatus = Literal["given", "ok", "empty", "failed"]
 #: the classifier that answered (``embedded``, ``llm``, ``completion``; a custom classifier may name its own).
 TaskSource = Literal["given", "unknown", "skipped", "embedded", "llm", "completion"]
 
+#: What a row's or turn's ``classifier`` records: ``embedded``, ``llm`` (chat or completion) or ``given`` (a
+#: custom classifier's own ``source`` otherwise; absent when the row was not classified).
+RecordedClassifier = Literal["embedded", "llm", "given"]
+
 #: Why the original was kept, for the reasons without a parameter. ``empty_response``, ``no_response`` and
-#: ``multi_turn``: nothing to rewrite; ``task_not_rewritten``: the task is left alone; ``parse_error`` and
-#: ``truncated``: no usable reply (also the ``reason`` of a refused candidate); ``unchanged``: the model returned
-#: the response as it was; ``no_candidate``: no reply at all.
+#: ``multi_turn``: nothing to rewrite (``multi_turn`` only with ``turns="none"``); ``task_not_rewritten``: the
+#: task is left alone; ``parse_error`` and ``truncated``: no usable reply (also the ``reason`` of a refused
+#: candidate); ``unchanged``: the model returned the response as it was; ``no_candidate``: no reply at all. For a
+#: turn of a conversation also ``tool_call`` (an assistant turn that calls a tool) and ``not_rewritten`` (a turn
+#: left alone for no other reason).
 KeepReason = Literal[
     "empty_response",
     "no_response",
     "multi_turn",
+    "tool_call",
+    "not_rewritten",
     "task_not_rewritten",
     "parse_error",
     "truncated",

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -212,17 +212,17 @@ async def _conversation(
     turns: list[TurnExample],
     *,
     keep_rejected: bool = True,
-    originals: Mapping[int, str] | None = None,
+    earlier: Sequence[TurnOutcome] = (),
     from_original: bool = False,
 ) -> tuple[dict[str, Any], Record, Usage] | None:
     """A multi-turn row with each chosen assistant turn reformatted in its context; None when the row
     has no assistant turn to process. The turns run concurrently: each one's context is original text.
 
-    ``originals``: the first ``original`` of each turn an earlier run rewrote, kept in the new entries
-    (``from_original``: those turns are reformatted from it)."""
+    ``earlier``: the entries an earlier run wrote. A turn it rewrote keeps its first ``original`` (and is
+    reformatted from it with ``from_original``); one it rewrote that this run leaves alone keeps its entry."""
     if not turns:
         return None
-    originals = originals or {}
+    originals = {e.turn: e.original for e in earlier if e.original is not None}
     todo = [t for t in turns if t.example is not None]
     examples = [
         t.example.model_copy(update={"response": originals[t.turn]})
@@ -250,6 +250,9 @@ async def _conversation(
         current = t.example.response if t.example is not None else None
         if result.tag == "rewrite" or result.response != current:
             texts[t.turn] = result.response
+    done = {t.turn for t in turns}
+    outcomes += [e for e in earlier if e.original is not None and e.turn not in done]  # e.g. turns="last" now
+    outcomes.sort(key=lambda outcome: outcome.turn)
     row = item.shape.apply_turns(item.row, texts) if texts else dict(item.row)
     record = Record.of_turns(outcomes, usage)
     row["realign"] = record.to_json()
@@ -283,7 +286,12 @@ async def process_rows(
             log.warning("%s: rows already reformatted; realign.original keeps their first original; %s", source, how)
         turns = turns_of(item, pipeline.turns, reclassify=reclassify)
         done = await _conversation(
-            pipeline, item, turns, keep_rejected=keep_rejected, originals=originals, from_original=from_original
+            pipeline,
+            item,
+            turns,
+            keep_rejected=keep_rejected,
+            earlier=previous.turns or [],
+            from_original=from_original,
         )
         if done is not None:
             return done
