@@ -1,14 +1,22 @@
 """How well the post-filter checks tell faithful rewrites from unfaithful ones.
 
-Runs the checks over hand-written evaluation files (``benchmarks/data/fidelity_*.jsonl``), where each
-row is a question, an original answer, a candidate rewrite and the verdict a careful reader would
-give (``keep`` or ``reject``, and for a reject the guard expected to catch it).
+Runs the checks over hand-written evaluation files, where each row is a question, an original answer,
+a candidate rewrite (and, for some, search evidence) and the verdict a careful reader would give
+(``keep`` or ``reject``, and for a reject the check expected to catch it):
 
-    python benchmarks/fidelity.py                      # both files, default checks
+- ``fidelity_eval.jsonl``, ``fidelity_heldout.jsonl``: every task family;
+- ``answers_tune.jsonl`` (tuned on), ``answers_dev.jsonl`` (looked at while building), and
+  ``answers_heldout.jsonl`` (written before its first run, never tuned on): answer preservation in
+  open questions: names swapped, evidence-backed corrections with and without support, final answers
+  restated in another form, lists with count words, titles with numbers, short non-English answers.
+
+    python benchmarks/fidelity.py                      # every file, default checks
     python benchmarks/fidelity.py FILE --disable numbers
 
-Prints accuracy, answer-changing rewrites accepted (the number that must be 0), the share of good
-rewrites rejected, per-guard precision/recall and every misclassified row.
+Prints accuracy, answer-changing rewrites accepted, the share of good rewrites rejected, per check
+the rows it let through that it should have caught ("accepted wrongly", counted for the check the row
+names) and the good rows it refused ("refused wrongly"), for the answer sets the same per kind of
+rewrite and the evidence-backed corrections recorded, and every misclassified row.
 """
 
 from __future__ import annotations
@@ -22,10 +30,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from realign import CHECK_NAMES, Check, CheckInput, build_checks, find_failure
+from realign import CHECK_NAMES, Check, CheckInput, Evidence, build_checks, find_failure
+from realign._checks.corrections import find_corrections
 
 DATA = Path(__file__).parent / "data"
-DEFAULT_FILES = (DATA / "fidelity_eval.jsonl", DATA / "fidelity_heldout.jsonl")
+DEFAULT_FILES = (
+    DATA / "fidelity_eval.jsonl",
+    DATA / "fidelity_heldout.jsonl",
+    DATA / "answers_tune.jsonl",
+    DATA / "answers_dev.jsonl",
+    DATA / "answers_heldout.jsonl",
+)
+#: at most this share of answer-changing rewrites accepted, and of faithful ones refused (answer sets)
+TARGET = 0.03
 
 
 @dataclass
@@ -72,6 +89,15 @@ class Report:
         return sum(o.rejected for o in good) / len(good) if good else 0.0
 
     @property
+    def bad(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.row["expected"] == "reject"]
+
+    @property
+    def answer_changing_accepted_share(self) -> float:
+        changing = [o for o in self.outcomes if o.row["answer_changing"]]
+        return len(self.answer_changing_accepted) / len(changing) if changing else 0.0
+
+    @property
     def misclassified(self) -> list[Outcome]:
         return [o for o in self.outcomes if not o.correct]
 
@@ -94,6 +120,7 @@ def evaluate(path: Path, checks: Sequence[Check]) -> Report:
             original=row["original"],
             rewrite=row["rewrite"],
             finish_reason=row.get("finish_reason", "stop"),
+            evidence=tuple(Evidence.model_validate(e) for e in row.get("evidence", ())),
         )
         failed = find_failure(checks, item)
         report.outcomes.append(Outcome(row, None) if failed is None else Outcome(row, failed.check, failed.detail))
@@ -114,6 +141,57 @@ def _per_guard(report: Report) -> list[str]:
     return lines
 
 
+def _wrongly(outcomes: Sequence[Outcome], key: str) -> list[str]:
+    """Per check (``key="check"``) or kind of rewrite (``key="kind"``): bad rows accepted and good
+    rows refused, with their shares."""
+    names: dict[str, list[int]] = {}
+    for o in outcomes:
+        bad = o.row["expected"] == "reject"
+        by_check = (o.row.get("guard") or "?") if bad else (o.reason or "")
+        name = by_check if key == "check" else (o.row.get("kind") or "-")
+        counts = names.setdefault(name, [0, 0, 0, 0])  # bad, accepted wrongly, good, refused wrongly
+        counts[0 if bad else 2] += 1
+        if bad and not o.rejected:
+            counts[1] += 1
+        if not bad and o.rejected:
+            counts[3] += 1
+    if key == "check":
+        good = sum(o.row["expected"] == "keep" for o in outcomes)
+        for counts in names.values():
+            counts[2] = good  # a check's wrong refusals are counted among all the good rows
+    lines = [f"  {key:<14} {'accepted wrongly':>17} {'refused wrongly':>16}"]
+    for name, (bad, accepted, good, refused) in sorted(names.items()):
+        if not name or (key == "check" and not bad and not refused):
+            continue
+        a = f"{accepted}/{bad} ({accepted / bad:.0%})" if bad else "-"
+        r = f"{refused}/{good} ({refused / good:.0%})" if good else "-"
+        lines.append(f"  {name:<14} {a:>17} {r:>16}")
+    return lines
+
+
+def _corrections(report: Report) -> list[str]:
+    """Evidence-backed corrections the accepted rows record, against the ones the rows expect."""
+    expected = [o for o in report.outcomes if o.row.get("corrections")]
+    if not expected:
+        return []
+    right = 0
+    for o in expected:
+        if o.rejected:
+            continue
+        item = CheckInput(
+            o.row["task"],
+            o.row["question"],
+            o.row["original"],
+            o.row["rewrite"],
+            evidence=tuple(Evidence.model_validate(e) for e in o.row.get("evidence", ())),
+        )
+        found = {(c.before, c.after) for c in find_corrections(item)}
+        want = {(c["from"], c["to"]) for c in o.row["corrections"]}
+        # A date or a name may be recorded with its surrounding words ("November 9, 1988" for "1988").
+        right += all(any(f in fb and t in ta for fb, ta in found) for f, t in want)
+    return [f"corrections recorded as expected  {right}/{len(expected)}"]
+
+
 def _describe(o: Outcome) -> str:
     row = o.row
     got = f"reject ({o.reason}: {o.detail})" if o.rejected else "keep"
@@ -128,13 +206,19 @@ def render(report: Report) -> str:
     lines = [
         f"== {report.name}: {n} rows ({len(report.good)} good, {bad} bad)",
         f"accuracy                          {report.accuracy:.1%}",
-        f"answer-changing rewrites accepted {len(report.answer_changing_accepted)}",
+        f"answer-changing rewrites accepted {len(report.answer_changing_accepted)} "
+        f"({report.answer_changing_accepted_share:.1%})",
         f"good rewrites rejected            {report.good_rejected_share:.1%}",
         f"time per row                      {1e6 * report.seconds / max(n, 1):.0f} µs",
         "per guard ('precision' = share of its rejections that were bad rows; 'recall' = share of the rows "
         "labelled with it that were rejected by any check):",
         *_per_guard(report),
+        "per check ('accepted wrongly': bad rows naming the check that were accepted; 'refused wrongly': "
+        "good rows it refused):",
+        *_wrongly(report.outcomes, "check"),
     ]
+    if any(o.row.get("kind") for o in report.outcomes):
+        lines += ["per kind of rewrite:", *_wrongly(report.outcomes, "kind"), *_corrections(report)]
     wrong = report.misclassified
     lines.append(f"misclassified ({len(wrong)}):" if wrong else "misclassified: none")
     lines += [_describe(o) for o in wrong]
@@ -151,7 +235,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for path in args.files:
         report = evaluate(path, checks)
         print(render(report), end="\n\n")
-        ok &= report.accuracy >= 0.97 and not report.answer_changing_accepted and report.good_rejected_share <= 0.03
+        if path.name.startswith("answers_"):
+            ok &= report.answer_changing_accepted_share <= TARGET and report.good_rejected_share <= TARGET
+        else:
+            ok &= report.accuracy >= 0.97 and not report.answer_changing_accepted and report.good_rejected_share <= 0.03
     return 0 if ok else 1
 
 

@@ -9,6 +9,7 @@ from ._api import areformat, areformat_file, reformat, reformat_file
 from ._checks.answers import FinalAnswer, OptionKept, VerdictKept
 from ._checks.base import CheckError, Failure, Guard, Verdict, find_failure
 from ._checks.code import CodeFidelity, CodePresence
+from ._checks.entities import EntitiesKept
 from ._checks.facts import NumbersKept
 from ._checks.lang import LanguageConsistency
 from ._checks.leaks import LeakedScaffolding, Refusal
@@ -33,7 +34,7 @@ from ._llm.cache import Cache, CachedSearch, SQLiteCache
 from ._llm.fake import FakeLLM
 from ._llm.ratelimit import RateLimiter
 from ._llm.retry import RetryPolicy
-from ._models import Candidate, Evidence, Example, Message, Result, RowPlan, TaskPrediction, Usage
+from ._models import Candidate, Correction, Evidence, Example, Message, Result, RowPlan, TaskPrediction, Usage
 from ._pipeline import Pipeline
 from ._record import Record, Rejection, TurnOutcome
 from ._report.html import ReportSummary, write_report
@@ -95,9 +96,11 @@ __all__ = [
     "CodePresence",
     "Completion",
     "CompletionClassifier",
+    "Correction",
     "Criteria",
     "DeferredLLM",
     "EmbeddedClassifier",
+    "EntitiesKept",
     "Evidence",
     "ExaSearch",
     "Example",

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 __all__ = [
     "CHECK_ERROR",
     "FILTER",
     "LLM_ERROR",
     "Candidate",
+    "Correction",
     "Evidence",
     "Example",
     "KeepReason",
@@ -165,6 +166,29 @@ class RowPlan(BaseModel):
     usage: Usage = Field(default_factory=Usage)
 
 
+class Correction(BaseModel):
+    """A fact a rewrite changed to what the row's evidence states: ``from`` -> ``to``, and ``source``
+    (the URL, else the title, of the evidence that states ``to``).
+
+    On disk: ``{"from": "1988", "to": "1989", "source": "https://..."}``.
+    """
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    before: str = Field(alias="from")
+    after: str = Field(alias="to")
+    source: str = ""
+
+    @classmethod
+    def of(cls, before: str, after: str, source: str = "") -> Correction:
+        return cls.model_validate({"from": before, "to": after, "source": source})
+
+    @model_serializer
+    def _on_disk(self) -> dict[str, str]:
+        # Written with the JSON names whatever the caller asks (``from`` is a Python keyword).
+        return {"from": self.before, "to": self.after, "source": self.source}
+
+
 class Candidate(BaseModel):
     """One rewrite the model proposed, and what the checks said of it."""
 
@@ -175,6 +199,8 @@ class Candidate(BaseModel):
     rejected: str | None = None
     #: the check's own one-line explanation of the failure (e.g. ``missing: 1791, 15``), when it gave one
     detail: str | None = None
+    #: facts it changed to what the evidence states (see ``corrections`` of :class:`~realign.Pipeline`)
+    corrections: list[Correction] = Field(default_factory=list)
 
 
 class Result(BaseModel):
@@ -197,3 +223,5 @@ class Result(BaseModel):
     #: Where ``task`` came from: ``embedded``, ``llm`` or ``given`` (None when the row was not classified).
     classifier: str | None = None
     id: Any = None
+    #: facts the accepted rewrite changed to what the evidence states
+    corrections: list[Correction] = Field(default_factory=list)

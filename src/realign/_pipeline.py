@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 from ._checks.base import CheckError, find_failure, one_line
+from ._checks.corrections import find_corrections
 from ._checks.registry import default_checks
 from ._exceptions import FatalLLMError, FatalSearchError, LLMError, RealignError, SearchError, UsageError
 from ._llm.cache import Cache, request_key
@@ -97,6 +98,11 @@ class Pipeline:
     that raised it, not the run: an LLM's or classifier's keeps the original with
     ``llm_error:<ExceptionName>``, a search client's goes on without evidence (retrieval
     ``failed``); each kind is logged once.
+
+    ``corrections`` (default True): when a row has evidence, a rewrite may change a name or a number
+    to what the evidence states, provided the evidence does not also state the old value; the result
+    then lists those changes in ``corrections``. False refuses every changed fact, as rows without
+    evidence always do. It applies to the default checks; a given ``checks`` list is used as it is.
     """
 
     def __init__(
@@ -121,6 +127,7 @@ class Pipeline:
         rate_limiter: RateLimiter | None = None,
         turns: TurnsMode = "all",
         context_tokens: int = DEFAULT_CONTEXT_TOKENS,
+        corrections: bool = True,
     ) -> None:
         if n < 1 or concurrency < 1 or max_reasks < 0:
             raise UsageError("n and concurrency must be at least 1, max_reasks at least 0")
@@ -135,7 +142,8 @@ class Pipeline:
         self.classifier = classifier if classifier is not None else _default_classifier()
         self.search = search
         self.criteria = criteria if isinstance(criteria, Criteria) else Criteria(criteria)
-        self.checks = list(checks) if checks is not None else default_checks()
+        self.checks = list(checks) if checks is not None else default_checks(corrections=corrections)
+        self.corrections = corrections
         self.cache = cache
         self.rate_limiter = rate_limiter
         self.n, self.temperature, self.top_p, self.max_tokens = n, temperature, top_p, max_tokens
@@ -384,6 +392,8 @@ class Pipeline:
                 update={"rejected": f"check_error:{exc.check}", "detail": one_line(str(exc), 200)}
             )
         if failed is None:
+            if self.corrections and evidence:
+                return candidate.model_copy(update={"corrections": find_corrections(item)})
             return candidate
         return candidate.model_copy(update={"rejected": f"filter:{failed.check}", "detail": failed.detail})
 
@@ -400,6 +410,7 @@ class Pipeline:
             # The model judged the criteria not to fit this row and kept it (adaptive rewriting).
             return _keep(result, "unchanged")
         result.response, result.tag, result.reason = text, "rewrite", None
+        result.corrections = list(best.corrections)
         return result
 
     # ----------------------------------------------------------------------------- many examples

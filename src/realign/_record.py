@@ -26,7 +26,7 @@ from pydantic import (
 )
 from typing_extensions import Self
 
-from ._models import Candidate, Evidence, Result, RetrievalStatus, Tag, Usage
+from ._models import Candidate, Correction, Evidence, Result, RetrievalStatus, Tag, Usage
 
 __all__ = ["Outcome", "Record", "Rejection", "TurnOutcome"]
 
@@ -85,6 +85,8 @@ class Outcome(BaseModel):
     usage: Usage | None = None
     #: dollars paid for it, when the writer knew the price
     cost: float | None = None
+    #: facts the rewrite changed to what the evidence states (absent when none)
+    corrections: list[Correction] = Field(default_factory=list)
 
     #: Fields written even when empty (a turn's entry always lists them)
     _ALWAYS: ClassVar[tuple[str, ...]] = ()
@@ -117,6 +119,8 @@ class Outcome(BaseModel):
             data.pop("reason", None)
         if not self.rejected and ("rejected" not in self._ALWAYS or self.tag is None):
             data.pop("rejected", None)
+        if not self.corrections:
+            data.pop("corrections", None)
         for key in self._ALWAYS if self.tag is not None else ():  # once reformatted
             if data.get(key) is None:
                 data[key] = Usage().model_dump() if key == "usage" else []
@@ -138,6 +142,7 @@ class Outcome(BaseModel):
             original=result.original if result.tag == "rewrite" else None,
             rejected=[Rejection.of(c, keep_text=keep_rejected) for c in result.candidates if c.rejected],
             usage=result.usage if result.usage.calls else None,
+            corrections=list(result.corrections) if result.tag == "rewrite" else [],
         )
 
     @property

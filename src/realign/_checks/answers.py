@@ -10,6 +10,7 @@ from fractions import Fraction
 from .._text import final_answer, fold_case, hash_answer
 from .._types import CheckInput
 from .base import Guard, Verdict, one_line, refuse
+from .entities import entities, find_entity
 from .markup import CACHE_SIZE, WORDS_RE, norm, plain, plain_head, prose
 from .numbers import any_same, latex_to_text, mentions, word_mentions
 
@@ -97,6 +98,35 @@ def _same_answer(original: str, rewrite: str, *, leading: bool = True) -> bool:
     return bool(words) and words <= _answer_words(rewrite)
 
 
+# Where a stated answer's own words end and its justification starts: "B) Mars, because ...",
+# "0 °C, which is ...", "36; ten percent is 24".
+_ANSWER_REASON_RE = re.compile(
+    r"\s*(?:[,;:]\s*(?:because|since|as|which|who|where|so|but|while|although|though|given|meaning|due"
+    r"|this|that|it|parce|porque|weil|perch[eé])\b|\s(?:because|since)\b|;|\s[-\u2013\u2014]\s).*$",
+    re.IGNORECASE | re.DOTALL,
+)
+_PARENTHESES_RE = re.compile(r"\([^()]*\)")
+
+
+def _answer_head(answer: str) -> str:
+    """A stated answer without its justification, and without what it adds in parentheses."""
+    head = _ANSWER_REASON_RE.sub("", answer).strip()
+    bare = _PARENTHESES_RE.sub(" ", head).strip()
+    return bare or head or answer
+
+
+def _names_kept(answer: str, rewrite: str) -> bool | None:
+    """For a short answer that names something (a person, a place): whether the rewrite names the
+    same, whatever words carry it ("L'ha scritta Dante Alighieri." -> "... di Dante Alighieri");
+    None when the answer names nothing or has a number (then its words are compared)."""
+    if any(c.isdigit() for c in answer):
+        return None
+    names = entities(answer)
+    if not names:
+        return None
+    return all(find_entity(e, rewrite) for e in names)
+
+
 def _tail(text: str, lines: int = 3) -> str:
     return "\n".join([ln for ln in text.splitlines() if ln.strip()][-lines:])
 
@@ -128,10 +158,16 @@ class FinalAnswer(Guard):
             return _same_answer(answer, stated) or refuse(f"{lost} became {one_line(stated)!r} (#### line)")
         if kind == "short":
             # A bare answer is usually expanded into sentences: look for it anywhere.
-            return _same_answer(answer, item.rewrite, leading=False) or refuse(f"{lost} not found in the rewrite")
+            named = _names_kept(answer, item.rewrite)
+            kept = named if named is not None else _same_answer(answer, item.rewrite, leading=False)
+            return kept or refuse(f"{lost} not found in the rewrite")
+        if kind == "phrase":
+            answer = _answer_head(answer)  # "B) Mars, because ..." states B) Mars
         rewrite = final_answer(item.rewrite, phrases=True)
         if rewrite is not None:
-            return _same_answer(answer, rewrite[1]) or refuse(f"{lost} became {one_line(rewrite[1])!r}")
+            named = _names_kept(answer, rewrite[1]) if kind == "phrase" else None
+            kept = named if named is not None else _same_answer(answer, rewrite[1])
+            return kept or refuse(f"{lost} became {one_line(rewrite[1])!r}")
         # No marker: the answer must be among the closing lines' numbers or words.
         kept = _same_answer(answer, _tail(item.rewrite), leading=False)
         return kept or refuse(f"{lost} not stated, nor in the rewrite's last lines")

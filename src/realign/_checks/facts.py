@@ -5,10 +5,14 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 
+from .._models import Correction
 from .._types import CheckInput
 from .base import Guard, Verdict, one_line, refuse
+from .entities import source_of
+from .incidental import anaphoric, listed_count, named_in_question, titled_in_question
 from .markup import CACHE_SIZE, prose
 from .numbers import (
     DIGIT_RE,
@@ -128,7 +132,18 @@ def _rewrite_numbers(rewrite: str) -> tuple[set[Fraction], list[DateMention]]:
     return value_set(rewrite, rewrite_dates), rewrite_dates
 
 
-def _missing_numbers(original: str, rewrite: str) -> Iterator[str]:
+@dataclass(frozen=True, slots=True)
+class _Missing:
+    """A number or date of the original's salient text that the rewrite does not express."""
+
+    written: str
+    start: int
+    end: int
+    values: frozenset[Fraction]  # what it may stand for; a date's day, month and year
+    date: DateMention | None = None
+
+
+def _missing(original: str, rewrite: str) -> Iterator[_Missing]:
     """The numbers and dates of ``original``'s prose that ``rewrite`` does not express."""
     original_dates, original_numbers = _original_numbers(original)
     if not original_dates and not original_numbers:
@@ -136,11 +151,91 @@ def _missing_numbers(original: str, rewrite: str) -> Iterator[str]:
     values, rewrite_dates = _rewrite_numbers(rewrite)
     for date, written in original_dates:
         if not _date_kept(date, rewrite_dates, values):
-            yield written
+            yield _Missing(written, date.start, date.end, frozenset(Fraction(p) for p in date.parts()), date)
     pairs = _pairs(values)
     for mention, written, alternatives in original_numbers:
         if not _number_kept(mention, values, pairs, alternatives):
-            yield written
+            yield _Missing(written, mention.start, mention.end, mention.alternatives)
+
+
+def _missing_numbers(original: str, rewrite: str) -> Iterator[str]:
+    """The numbers and dates of ``original``'s prose that ``rewrite`` does not express."""
+    return (m.written for m in _missing(original, rewrite))
+
+
+_salient_cached = functools.lru_cache(maxsize=CACHE_SIZE)(_salient_text)
+
+
+def _incidental(missing: _Missing, item: CheckInput) -> bool:
+    """A number that is no fact of its own (see :mod:`.incidental`)."""
+    if missing.date is not None:
+        return False
+    text = _salient_cached(item.original)
+    if anaphoric(text, missing.start, missing.end) or named_in_question(
+        text, missing.start, missing.end, item.question
+    ):
+        return True
+    if _new_values(item):
+        return False  # a number changed, not only left out
+    if listed_count(text, missing.end, missing.values, item.rewrite):
+        return True
+    # A number that names something in the question: the rewrite need not repeat the question.
+    return titled_in_question(missing.values, item.question)
+
+
+def _new_values(item: CheckInput) -> bool:
+    """Whether the rewrite states a number neither the original nor the question does."""
+    known, _ = _rewrite_numbers(_salient_cached(item.original))
+    if item.question:
+        known = known | _rewrite_numbers(_salient_cached(item.question))[0]
+    rewrite, _ = _rewrite_numbers(_salient_cached(item.rewrite))
+    return any(not any_same(v, known) for v in rewrite)
+
+
+def _corrections(missing: list[_Missing], item: CheckInput) -> list[Correction] | None:
+    """The changes of ``missing`` numbers to values the evidence states, or None when one of them is
+    not such a change: the evidence must not state the old value and must state the new one."""
+    evidence = "\n".join(e.text for e in item.evidence)
+    evidence_dates = list(dates(latex_to_text(evidence)))
+    evidence_values = value_set(latex_to_text(evidence), evidence_dates)
+    original_values, _ = _rewrite_numbers(_salient_cached(item.original))
+    rewrite = latex_to_text(item.rewrite)
+    rewrite_dates = list(dates(rewrite))
+    fixes = []
+    for gone in missing:
+        if gone.date is not None:
+            if any(gone.date.matches(other) for other in evidence_dates):
+                return None
+            new = [d for d in rewrite_dates if any(d.matches(e) for e in evidence_dates)]
+            new = [d for d in new if not gone.date.matches(d)]
+            if not new:
+                return None
+            after = rewrite[new[0].start : new[0].end]
+        else:
+            if any(any_same(v, evidence_values) for v in gone.values):
+                return None
+            new_mentions = [
+                m
+                for m in [*mentions(rewrite), *word_mentions(rewrite, vague=False)]
+                if not any(any_same(v, original_values) for v in m.alternatives)
+                and any(any_same(v, evidence_values) for v in m.alternatives)
+            ]
+            if not new_mentions:
+                return None
+            after = rewrite[new_mentions[0].start : new_mentions[0].end]
+        fixes.append(Correction.of(gone.written, after, source_of(after, item.evidence)))
+    return fixes
+
+
+def judge_numbers(item: CheckInput, *, corrections: bool = True) -> tuple[list[str], list[Correction]]:
+    """The numbers of ``item.original`` the rewrite lost, and (with ``corrections`` and evidence) the
+    numbers it changed to what the evidence states, which are not lost."""
+    missing = [m for m in _missing(item.original, item.rewrite) if not _incidental(m, item)]
+    if missing and corrections and item.evidence:
+        fixes = _corrections(missing, item)
+        if fixes is not None:
+            return [], fixes
+    return [m.written for m in missing], []
 
 
 _SHOWN = 8  # missing numbers named in the explanation
@@ -161,13 +256,19 @@ class NumbersKept(Guard):
     default_skip_tasks = NUMBER_SKIP_TASKS
 
     def __init__(
-        self, max_missing: int = 0, *, tasks: Iterable[str] | None = None, skip_tasks: Iterable[str] | None = None
+        self,
+        max_missing: int = 0,
+        *,
+        corrections: bool = True,
+        tasks: Iterable[str] | None = None,
+        skip_tasks: Iterable[str] | None = None,
     ) -> None:
         super().__init__(tasks=tasks, skip_tasks=skip_tasks)
         self.max_missing = max_missing
+        self.corrections = corrections
 
     def check(self, item: CheckInput) -> bool | Verdict:
-        missing = list(_missing_numbers(item.original, item.rewrite))
+        missing, _ = judge_numbers(item, corrections=self.corrections)
         if len(missing) <= self.max_missing:
             return True
         shown = list(dict.fromkeys(one_line(m, 30) for m in missing))

@@ -19,7 +19,7 @@ from .._types import CheckInput
 from .base import Guard, Verdict, refuse
 from .numbers import fold_case, letter_words
 
-__all__ = ["LanguageConsistency", "LanguageGuess", "detect_language", "written_in_other_language"]
+__all__ = ["LanguageConsistency", "LanguageGuess", "detect_language", "english_switch", "written_in_other_language"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +229,60 @@ def detect_language(text: str) -> LanguageGuess:
     return _words_lang(scores, words, _LATIN_LANGS) or LanguageGuess("und", "latin", True)
 
 
+_SHORT_WORDS = 12  # below this many words a text is too short for detect_language's density test
+_SHORT_MIN_SCORE = 1.0  # a short text's leading language needs this many (weighted) function words
+
+
+def _short_lead(text: str) -> tuple[str | None, Mapping[str, float], int]:
+    """The language whose function words lead ``text``'s by a clear margin, with the scores and the
+    number of words; None when no language leads."""
+    _, words, scores = _reading(text)
+    ranked = _ranked(scores, tuple(_STOPWORDS))
+    (best, top), (_, second) = ranked[0], ranked[1]
+    if top < _SHORT_MIN_SCORE or top < _MARGIN * second:
+        return None, scores, words
+    # Two different function words at least: one ("per", "die") may be a word of another language.
+    hits = _STOPWORDS[best].intersection(_WORD_RE.findall(text.lower()))
+    return (best if len(hits) >= 2 else None), scores, words
+
+
+_ACCENTED_RE = re.compile(r"[\u00df-\u00f6\u00f8-\u024f]")  # a lowercase Latin letter with a mark
+
+
+def _not_english(text: str, lead: str | None, scores: Mapping[str, float]) -> bool:
+    """Whether a short text is clearly not English: another language's function words lead, or it
+    has no English function word but an accented letter ("pintó", "Stolicą"), or it is written in
+    another script."""
+    if lead is not None:
+        return lead != "en"
+    if scores["en"] > 0:
+        return False
+    units = _script_units(text)
+    total = sum(units.values())
+    if total and units["latin"] < (1 - _DOMINANT) * total:
+        return True  # another script
+    return bool(_ACCENTED_RE.search(text))
+
+
+def english_switch(original: str, rewrite: str) -> bool:
+    """Whether a short answer was translated to English, or from it.
+
+    Short answers ("Lo pintó Pablo Picasso en 1937.") are below what :func:`detect_language` will
+    judge; a switch to English is the usual way a rewriter changes a short answer's language. One
+    text must read clearly as English (its function words, two at least, and none of the other's
+    leading language) and the other clearly not (see :func:`_not_english`).
+    """
+    before, before_scores, before_words = _short_lead(original)
+    after, after_scores, after_words = _short_lead(rewrite)
+    if min(before_words, after_words) >= _SHORT_WORDS or before == after == "en":
+        return False  # long enough for detect_language to judge, or English on both sides
+    if after == "en" and _not_english(original, before, before_scores):
+        return before is None or after_scores[before] == 0
+    if before == "en" and _not_english(rewrite, after, after_scores):
+        return after is None or before_scores[after] == 0
+    return False
+
+
 def written_in_other_language(text: str, lang: str) -> bool:
     """Whether ``text`` clearly reads as some language other than ``lang`` (a code from
     :func:`detect_language`).
@@ -259,12 +313,14 @@ class LanguageConsistency(Guard):
 
     def check(self, item: CheckInput) -> bool | Verdict:
         before, after = detect_language(item.original), detect_language(item.rewrite)
+        if before.confident and after.confident and before.script != after.script:
+            return refuse(f"script {before.script} became {after.script}")
+        if english_switch(item.original, item.rewrite):
+            return refuse("a short answer translated to or from English")
         if before == after:
             # One language (or one undetermined script): a detected language is also the best of the
             # function-word scores, so neither text reads as another language.
             return True
-        if before.confident and after.confident and before.script != after.script:
-            return refuse(f"script {before.script} became {after.script}")
         if before.lang != "und" and written_in_other_language(item.rewrite, before.lang):
             became = after.lang if after.lang not in ("und", before.lang) else "another language"
             return refuse(f"language {before.lang} became {became}")

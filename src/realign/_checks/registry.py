@@ -18,6 +18,7 @@ from .._types import Check, CheckInput, CheckResult
 from .answers import FinalAnswer, OptionKept, VerdictKept
 from .base import Guard, check_name
 from .code import CodeFidelity, CodePresence
+from .entities import EntitiesKept
 from .facts import NumbersKept
 from .lang import LanguageConsistency
 from .leaks import LeakedScaffolding, Refusal
@@ -41,8 +42,12 @@ _BUILTIN: Mapping[str, type[Guard]] = {
     CodeFidelity.name: CodeFidelity,
     QuestionsKept.name: QuestionsKept,
     NumbersKept.name: NumbersKept,
+    EntitiesKept.name: EntitiesKept,
     LanguageConsistency.name: LanguageConsistency,
 }
+
+#: the checks that accept evidence-backed corrections (their ``corrections`` switch)
+_CORRECTING: frozenset[type[Guard]] = frozenset({NumbersKept, EntitiesKept})
 
 #: names of the built-in checks, in the order they run
 CHECK_NAMES: tuple[str, ...] = tuple(_BUILTIN)
@@ -90,6 +95,7 @@ def build_checks(
     enable_only: Iterable[str] | None = None,
     per_task: Mapping[str, Iterable[str]] | None = None,
     extra: Sequence[Check] = (),
+    corrections: bool = True,
 ) -> list[Check]:
     """The list of checks to run, cheapest first.
 
@@ -98,6 +104,8 @@ def build_checks(
     - ``per_task``: ``{task: [check names]}`` switches those checks off for that task only.
     - ``extra``: the user's own checks, run after the built-ins. One named like a built-in
       replaces it in place (``extra=[LengthRatio(0.3)]`` changes the length threshold).
+    - ``corrections``: with evidence, the ``entities`` and ``numbers`` checks accept a name or number
+      changed to what the evidence states (and not the old value); False refuses every changed fact.
 
     Names are those of :data:`CHECK_NAMES` plus the names of ``extra`` checks; any other name
     raises :class:`~realign.UsageError` listing the valid ones.
@@ -120,11 +128,15 @@ def build_checks(
             chosen.append(extras.pop(name))
         else:
             # Per-task switches add to the guard's own default skips rather than replace them.
-            chosen.append(factory(skip_tasks=factory.default_skip_tasks | off.pop(name, set())))
+            skips = factory.default_skip_tasks | off.pop(name, set())
+            if factory in _CORRECTING:
+                chosen.append(factory(skip_tasks=skips, corrections=corrections))  # type: ignore[call-arg]
+            else:
+                chosen.append(factory(skip_tasks=skips))
     chosen += [c for name, c in extras.items() if name not in disabled]
     return [skip_tasks(c, off[check_name(c)]) if check_name(c) in off else c for c in chosen]
 
 
-def default_checks() -> list[Check]:
+def default_checks(*, corrections: bool = True) -> list[Check]:
     """Every built-in check, on for every task it applies to, cheapest first."""
-    return build_checks()
+    return build_checks(corrections=corrections)

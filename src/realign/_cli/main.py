@@ -84,6 +84,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="[TASK:]NAME",
         help="switch a check off everywhere, or for one task (repeatable; see README: The checks)",
     )
+    run.add_argument(
+        "--no-corrections",
+        dest="corrections",
+        action="store_false",
+        help="refuse a rewrite that changes a name or number even when the row's evidence supports the change "
+        "(default: accept it and record it in realign.corrections)",
+    )
     run.add_argument("--price-in", type=float, metavar="USD", help="prompt price, dollars per 1M tokens")
     run.add_argument("--price-out", type=float, metavar="USD", help="completion price, dollars per 1M tokens")
     _limit_flags(run)
@@ -267,7 +274,7 @@ def _checks(args: argparse.Namespace) -> list[Any]:
         for part in spec.split(","):
             task, _, name = part.strip().rpartition(":")
             (per_task.setdefault(task, []) if task else everywhere).append(name)
-    return build_checks(disable=everywhere, per_task=per_task)
+    return build_checks(disable=everywhere, per_task=per_task, corrections=args.corrections)
 
 
 def _check_flags(args: argparse.Namespace) -> None:
@@ -345,6 +352,7 @@ async def _reformat_run(args: argparse.Namespace, stack: contextlib.AsyncExitSta
             criteria=criteria,
             cache=cache,
             checks=_checks(args),
+            corrections=args.corrections,
             n=args.n,
             temperature=args.temperature,
             top_p=args.top_p,

@@ -1,0 +1,369 @@
+"""Answer preservation: names (the entities check), evidence-backed corrections, incidental numbers,
+restated final answers and short answers switched to English."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import realign
+from realign import (
+    CHECK_NAMES,
+    CheckInput,
+    EntitiesKept,
+    Evidence,
+    FakeLLM,
+    FinalAnswer,
+    LanguageConsistency,
+    NumbersKept,
+    Pipeline,
+    TaskPrediction,
+    build_checks,
+)
+
+QUESTION = "Who plays Agent O in Men in Black: International?"
+ORIGINAL = (
+    "Agent O is played by Emma Thompson in Men in Black: International (2019). She first played the head of MIB in "
+    "Men in Black 3, where the younger version of the character was played by Alice Eve."
+)
+
+
+def item(
+    original: str, rewrite: str, question: str = "Q?", task: str = "open_qa", evidence: tuple[Evidence, ...] = ()
+) -> CheckInput:
+    return CheckInput(task, question, original, rewrite, "stop", evidence)
+
+
+def refused(answer: object) -> bool:
+    """Whether a check's answer (True, False, or (False, why)) refuses the rewrite."""
+    return answer is False or (isinstance(answer, tuple) and answer[0] is False)
+
+
+def explanation(answer: object) -> str:
+    assert isinstance(answer, tuple)
+    return str(answer[1])
+
+
+# --- the entities check ------------------------------------------------------------------------------
+
+
+def test_entities_is_a_builtin_check() -> None:
+    assert "entities" in CHECK_NAMES
+
+
+def test_a_faithful_reordering_keeps_every_name() -> None:
+    rewrite = (
+        "In *Men in Black: International* (2019), **Emma Thompson** plays Agent O, the head of MIB. She first took "
+        "the role in *Men in Black 3*, where Alice Eve played the younger Agent O."
+    )
+    assert not refused(EntitiesKept()(item(ORIGINAL, rewrite, QUESTION)))
+
+
+def test_a_swapped_actor_is_refused() -> None:
+    rewrite = ORIGINAL.replace("Emma Thompson", "Meryl Streep")
+    assert refused(EntitiesKept()(item(ORIGINAL, rewrite, QUESTION)))
+
+
+def test_the_refusal_names_the_swap() -> None:
+    rewrite = ORIGINAL.replace("Emma Thompson", "Meryl Streep")
+    assert explanation(EntitiesKept()(item(ORIGINAL, rewrite, QUESTION))) == "swapped: Emma Thompson -> Meryl Streep"
+
+
+def test_a_swap_to_another_name_of_the_original_is_refused() -> None:
+    rewrite = "**Alice Eve** plays Agent O in *Men in Black: International* (2019), first seen in *Men in Black 3*."
+    assert "Emma Thompson" in explanation(EntitiesKept()(item(ORIGINAL, rewrite, QUESTION)))
+
+
+@pytest.mark.parametrize(
+    ("original", "rewrite"),
+    [
+        ("The Mona Lisa hangs in the Louvre Museum in Paris.", "It hangs in the Louvre, Paris."),
+        ("The capital of Colombia is Bogotá.", "Colombia's capital is **Bogota**."),
+        ("It was written by Gabriel García Márquez.", "Its author is García Márquez."),
+        (
+            "It flew on NASA's Apollo 11 mission.",
+            "It flew on Apollo 11, run by the National Aeronautics and Space Administration.",
+        ),
+        ("The UK has four nations.", "The United Kingdom has four nations."),
+        (
+            "NATO stands for the North Atlantic Treaty Organization.",
+            "It stands for North Atlantic Treaty Organization (NATO).",
+        ),
+        ("Germany surrendered in May 1945.", "The German surrender came in May 1945."),
+    ],
+)
+def test_common_variants_of_a_name_are_the_same_name(original: str, rewrite: str) -> None:
+    assert not refused(EntitiesKept()(item(original, rewrite, "Where is the Mona Lisa?")))
+
+
+def test_a_name_the_question_states_may_be_left_out() -> None:
+    original = "21 Guns was recorded by Green Day for the album 21st Century Breakdown."
+    rewrite = "It was recorded by **Green Day** for *21st Century Breakdown*."
+    assert not refused(EntitiesKept()(item(original, rewrite, "Which band recorded the song 21 Guns?")))
+
+
+def test_a_name_the_question_offers_as_an_alternative_must_stay() -> None:
+    original = "Washington came first: he was president before Lincoln was born."
+    rewrite = "He came first: he was president before Lincoln was born."
+    assert refused(EntitiesKept()(item(original, rewrite, "Who was president first, Washington or Lincoln?")))
+
+
+def test_a_surname_given_to_someone_else_is_a_swap() -> None:
+    original = "The song was first recorded by Tina Turner."
+    assert refused(EntitiesKept()(item(original, "The song was first recorded by Ike Turner.", "Who sang it?")))
+
+
+def test_a_new_bold_answer_is_refused_even_when_the_old_name_survives() -> None:
+    original = "It was sung by Canadian singer Bryan Adams; Adams wrote it with Jim Vallance."
+    rewrite = "**Bon Jovi**, on *Reckless*; Adams wrote it with Jim Vallance."
+    assert refused(EntitiesKept()(item(original, rewrite, "Who sang Summer of '69?")))
+
+
+def test_the_bold_answer_must_be_the_original_answer() -> None:
+    original = "Jupiter is the largest planet. It is a gas giant, followed in size by Saturn."
+    rewrite = "The largest planet is **Saturn**, a gas giant; Jupiter is the next largest."
+    assert explanation(EntitiesKept()(item(original, rewrite, "Which planet is largest?"))).startswith("answer changed")
+
+
+def test_a_reordered_numbered_list_of_names_is_refused() -> None:
+    original = "The largest states by area are:\n1. Alaska\n2. Texas\n3. California"
+    rewrite = "By area:\n\n1. Texas\n2. Alaska\n3. California"
+    assert refused(EntitiesKept()(item(original, rewrite, "Which states are largest?")))
+
+
+def test_sentence_openers_and_instructions_are_not_names() -> None:
+    original = "Try the soup first. Consider adding salt. Traditional recipes use 3 onions."
+    rewrite = "- Taste the soup first.\n- Add salt if needed.\n- Classic recipes use 3 onions."
+    assert not refused(EntitiesKept()(item(original, rewrite, "How do I make onion soup?", task="how_to_generation")))
+
+
+@pytest.mark.parametrize(
+    ("original", "rewrite"),
+    [
+        ("Stolicą Polski jest Warszawa.", "Stolicą Polski jest **Warszawa**, największe miasto kraju."),
+        ("Lo pintó Pablo Picasso en 1937.", "El *Guernica* fue pintado por **Pablo Picasso** en 1937."),
+        ("Johann Wolfgang von Goethe schrieb den Faust.", "Der *Faust* stammt von **Johann Wolfgang von Goethe**."),
+        ("Türkiye'nin başkenti Ankara'dır.", "Türkiye'nin başkenti **Ankara**'dır."),
+        ("日本の首都は東京です。", "日本の首都は**東京**です。"),
+        (
+            "Die Hauptstadt ist Berlin und der Fluss heißt Spree.",
+            "Berlin ist die Hauptstadt; durch sie fließt die Spree.",
+        ),
+    ],
+)
+def test_faithful_rewrites_in_other_languages_pass(original: str, rewrite: str) -> None:
+    assert not refused(EntitiesKept()(item(original, rewrite, "?")))
+
+
+def test_a_swap_in_spanish_is_refused() -> None:
+    original = "Lo pintó Pablo Picasso en 1937."
+    assert refused(EntitiesKept()(item(original, "Lo pintó **Salvador Dalí** en 1937.", "¿Quién pintó el Guernica?")))
+
+
+def test_the_entities_check_skips_summaries() -> None:
+    original = "Emma Thompson and Alice Eve both played Agent O."
+    assert not refused(EntitiesKept()(item(original, "Two actresses played the role.", task="text_summarization")))
+
+
+# --- evidence-backed corrections ------------------------------------------------------------------
+
+JAWS = "Jaws (1975) was directed by George Lucas and was based on the novel by Peter Benchley."
+JAWS_FIXED = "*Jaws* (1975) was directed by **Steven Spielberg**, adapting Peter Benchley's novel."
+JAWS_EVIDENCE = (
+    Evidence(
+        text="Jaws is a 1975 American thriller film directed by Steven Spielberg, based on the 1974 novel by Peter "
+        "Benchley.",
+        title="Jaws (film)",
+        url="https://example.org/jaws",
+    ),
+)
+
+
+def test_a_name_corrected_to_the_evidence_is_accepted() -> None:
+    assert not refused(EntitiesKept()(item(JAWS, JAWS_FIXED, "Who directed Jaws?", evidence=JAWS_EVIDENCE)))
+
+
+def test_the_same_correction_without_evidence_is_refused() -> None:
+    assert refused(EntitiesKept()(item(JAWS, JAWS_FIXED, "Who directed Jaws?")))
+
+
+def test_a_change_the_evidence_does_not_support_is_refused() -> None:
+    rewrite = JAWS_FIXED.replace("Steven Spielberg", "Ridley Scott")
+    assert refused(EntitiesKept()(item(JAWS, rewrite, "Who directed Jaws?", evidence=JAWS_EVIDENCE)))
+
+
+def test_corrections_can_be_switched_off() -> None:
+    check = EntitiesKept(corrections=False)
+    assert refused(check(item(JAWS, JAWS_FIXED, "Who directed Jaws?", evidence=JAWS_EVIDENCE)))
+
+
+def test_a_number_corrected_to_the_evidence_is_accepted() -> None:
+    evidence = (Evidence(text="The Berlin Wall fell on 9 November 1989.", url="https://example.org/wall"),)
+    original = "The Berlin Wall fell on November 9, 1988."
+    rewrite = "The Berlin Wall fell on **November 9, 1989**."
+    assert not refused(NumbersKept()(item(original, rewrite, "When?", evidence=evidence)))
+
+
+def test_a_number_changed_away_from_the_evidence_is_refused() -> None:
+    evidence = (Evidence(text="Water boils at 100 °C (212 °F) at sea level."),)
+    assert refused(NumbersKept()(item("Water boils at 210 °F.", "Water boils at 214 °F.", "?", evidence=evidence)))
+
+
+def test_an_old_value_the_evidence_also_states_is_no_correction() -> None:
+    evidence = (Evidence(text="Canberra is the capital; Sydney is the largest city."),)
+    original = "The capital of Australia is Sydney."
+    rewrite = "The capital of Australia is Canberra."
+    assert refused(EntitiesKept()(item(original, rewrite, "What is the capital of Australia?", evidence=evidence)))
+
+
+def corrected_row(corrections: bool = True) -> dict[str, object]:
+    reply = f"Reasoning: fixed the director from the evidence.\nRevised response:\n{JAWS_FIXED}"
+
+    class OpenQA:
+        async def classify(self, instruction: str) -> TaskPrediction:
+            return TaskPrediction(task="open_qa", confidence=1.0, source="fixed")
+
+        async def aclose(self) -> None:
+            return None
+
+    pipeline = Pipeline(FakeLLM([reply]), classifier=OpenQA(), corrections=corrections)
+    example = {"question": "Who directed Jaws?", "response": JAWS, "evidence": [e.model_dump() for e in JAWS_EVIDENCE]}
+    [result] = realign.reformat([example], pipeline=pipeline)
+    return result.model_dump()
+
+
+def test_the_result_records_the_correction() -> None:
+    assert corrected_row()["corrections"] == [
+        {"from": "George Lucas", "to": "Steven Spielberg", "source": "https://example.org/jaws"}
+    ]
+
+
+def test_without_corrections_the_original_is_kept() -> None:
+    assert corrected_row(corrections=False)["reason"] == "filter:entities"
+
+
+def test_the_written_row_records_the_correction(tmp_path: Path) -> None:
+    reply = f"Reasoning: fixed.\nRevised response:\n{JAWS_FIXED}"
+    source = tmp_path / "in.jsonl"
+    evidence = [e.model_dump() for e in JAWS_EVIDENCE]
+    row = {
+        "instruction": "Who directed Jaws?",
+        "output": JAWS,
+        "category": "open_qa",
+        "realign": {"task": "open_qa", "confidence": 1.0, "evidence": evidence, "retrieval": "ok"},
+    }
+    source.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    realign.reformat_file(source, out, pipeline=Pipeline(FakeLLM([reply])))
+    written = json.loads(out.read_text(encoding="utf-8"))
+    assert written["realign"]["corrections"][0]["to"] == "Steven Spielberg"
+
+
+def test_build_checks_passes_the_corrections_switch() -> None:
+    [check] = [c for c in build_checks(corrections=False) if getattr(c, "name", "") == "entities"]
+    assert refused(check(item(JAWS, JAWS_FIXED, "Who directed Jaws?", evidence=JAWS_EVIDENCE)))
+
+
+# --- numbers that are no facts of their own -------------------------------------------------------
+
+
+def test_a_count_next_to_a_list_may_go_when_every_item_stays() -> None:
+    original = "The Beatles had four members:\n1. John Lennon\n2. Paul McCartney\n3. George Harrison\n4. Ringo Starr"
+    rewrite = "The Beatles were John Lennon, Paul McCartney, George Harrison and Ringo Starr."
+    assert not refused(NumbersKept()(item(original, rewrite, "Who were the Beatles?")))
+
+
+def test_a_count_may_not_go_when_an_item_goes() -> None:
+    original = "There are six noble gases: helium, neon, argon, krypton, xenon and radon."
+    rewrite = "The noble gases:\n- helium\n- neon\n- argon\n- krypton\n- xenon"
+    assert refused(NumbersKept()(item(original, rewrite, "What are the noble gases?")))
+
+
+def test_a_changed_count_is_refused_even_when_the_items_stay() -> None:
+    original = "Painting uses 3 primary colors: red, yellow and blue."
+    rewrite = "**Four primary colors:** red, yellow, blue and green."
+    assert refused(NumbersKept()(item(original, rewrite, "How many primary colors?")))
+
+
+def test_a_number_in_a_title_the_question_states_may_go() -> None:
+    original = "Catch-22 was written by Joseph Heller and published in 1961."
+    rewrite = "**Joseph Heller** wrote it; it came out in 1961."
+    assert not refused(NumbersKept()(item(original, rewrite, "Who wrote Catch-22?")))
+
+
+def test_the_two_of_them_is_no_count() -> None:
+    original = "Homer and Grimes clash; between the two of them nothing goes well. It aired in 1997."
+    rewrite = "Homer and Grimes clash constantly, and nothing goes well. It aired in 1997."
+    assert not refused(NumbersKept()(item(original, rewrite, "What happens?")))
+
+
+def test_a_number_the_question_states_outside_a_name_must_stay() -> None:
+    original = "Dates: 1843 (Lovelace's notes), 1837 (Analytical Engine design)"
+    rewrite = "**Dates:** 1843 (Lovelace's notes)"
+    question = "Extract the dates: 'Ada Lovelace published her notes in 1843. Babbage designed it in 1837.'"
+    assert refused(NumbersKept()(item(original, rewrite, question, task="information_extraction")))
+
+
+def test_the_numbers_refusal_says_what_is_missing() -> None:
+    answer = NumbersKept()(item("It has 4 legs and 2 eyes.", "It has 4 legs and eyes.", "?"))
+    assert explanation(answer) == "missing: 2"
+
+
+# --- restated final answers -------------------------------------------------------------------------
+
+
+def test_an_answer_restated_without_its_reason_is_the_same_answer() -> None:
+    question = "Which planet is known as the Red Planet?\nA) Venus\nB) Mars\nC) Jupiter\nD) Mercury"
+    original = "The answer is B) Mars, because iron oxide on its surface gives it a reddish colour."
+    rewrite = (
+        "The answer is B) Mars.\n\nIron oxide covers much of its surface and gives it a reddish colour. In "
+        "conclusion, Mars (B) is the Red Planet."
+    )
+    assert not refused(FinalAnswer()(item(original, rewrite, question)))
+
+
+def test_a_named_answer_stated_by_another_name_form_is_the_same() -> None:
+    original = "The correct answer is the Pacific Ocean, which covers a third of the Earth."
+    rewrite = "The Pacific covers a third of the Earth.\n\nThe correct answer is the Pacific."
+    assert not refused(FinalAnswer()(item(original, rewrite, "Which ocean is largest?")))
+
+
+def test_a_changed_restated_answer_is_refused() -> None:
+    original = "The answer is 36, since ten percent is 24 and five percent is 12."
+    assert refused(FinalAnswer()(item(original, "10% is 24 and 5% is 12.\n\n**Answer:** 38", "15% of 240?")))
+
+
+def test_a_short_answer_in_italian_is_kept_by_its_name() -> None:
+    original = "L'ha scritta Dante Alighieri."
+    rewrite = "La *Divina Commedia* è opera di **Dante Alighieri**."
+    assert not refused(FinalAnswer()(item(original, rewrite, "Chi ha scritto la Divina Commedia?")))
+
+
+# --- short answers switched to English ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("original", "rewrite"),
+    [
+        ("Lo pintó Pablo Picasso en 1937.", "It was painted by **Pablo Picasso** in 1937."),
+        ("Stolicą Polski jest Warszawa.", "The capital of Poland is **Warsaw**."),
+        ("日本の首都は東京です。", "The capital of Japan is **Tokyo**."),
+        ("The capital of Spain is Madrid.", "La capital de España es **Madrid**."),
+    ],
+)
+def test_a_short_answer_translated_to_or_from_english_is_refused(original: str, rewrite: str) -> None:
+    assert refused(LanguageConsistency()(item(original, rewrite, "?")))
+
+
+@pytest.mark.parametrize(
+    ("original", "rewrite"),
+    [
+        ("Lo pintó Pablo Picasso en 1937.", "El *Guernica* fue pintado por **Pablo Picasso** en 1937."),
+        ("It was painted by Pablo Picasso.", "**Pablo Picasso** painted it, in 1937."),
+        ("2% of 500 is 10, so 490 L are left.", "> Leak per day = 2% × 500 L = 10 L\n\nTL;DR: 490 litres."),
+    ],
+)
+def test_a_short_answer_in_its_own_language_is_kept(original: str, rewrite: str) -> None:
+    assert not refused(LanguageConsistency()(item(original, rewrite, "?")))
