@@ -21,7 +21,7 @@ from .._jobs.classify import build_classifier, classify_command
 from .._jobs.cost import price_for
 from .._jobs.job import RunStats, example_of, reformat_file, retrieve_file, rows_of, turns_of
 from .._jobs.plan import ClassifierPlan, plan_file
-from .._jobs.progress import Progress, count_rows
+from .._jobs.progress import LOG_INTERVAL, Progress, count_rows
 from .._llm.cache import CachedSearch, SQLiteCache, default_cache_path
 from .._llm.defaults import DEFAULT_MODEL
 from .._llm.ratelimit import RateLimiter
@@ -132,7 +132,15 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="rows an earlier run rewrote: reformat their realign.original, not the current response",
     )
-    run.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
+    run.add_argument(
+        "--progress-interval",
+        type=_positive_float,
+        default=LOG_INTERVAL,
+        metavar="S",
+        help="when stderr is not a terminal (CI, nohup, a log file), log a progress line every S seconds "
+        f"(default: {LOG_INTERVAL:g})",
+    )
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary on stderr")
 
     classify = sub.add_parser("classify", help="label each row with its task, or evaluate a classifier")
     classify.add_argument("input", metavar="INPUT", nargs="?")
@@ -208,6 +216,13 @@ def _positive(value: str) -> int:
     number = int(value)
     if number < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
     return number
 
 
@@ -372,9 +387,15 @@ async def _reformat_run(args: argparse.Namespace, stack: contextlib.AsyncExitSta
     if args.batch:
         batch, final_llm = await _submit_batches(args, llm, cache, make_pipeline)
     pipeline = make_pipeline(final_llm)
-    progress = Progress(None, price)
-    if not args.quiet and progress.enabled:
-        progress.total = count_rows(args.input)  # a pass over the file only when a bar is shown
+    progress = Progress(
+        None,
+        price,
+        mode="off" if args.quiet else "auto",
+        interval=args.progress_interval,
+        retries=lambda: llm.retries,
+    )
+    if progress.wants_total:
+        progress.total = count_rows(args.input)  # a pass over the file only when progress is shown
     await reformat_file(
         pipeline,
         args.input,
@@ -383,7 +404,7 @@ async def _reformat_run(args: argparse.Namespace, stack: contextlib.AsyncExitSta
         keep_rejected=args.keep_rejected,
         from_original=args.from_original,
         stats=stats,
-        progress=None if args.quiet else progress,
+        progress=progress,
     )
     if not args.quiet:
         print(stats.summary(price), file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -332,6 +333,7 @@ async def reformat_file(
 ) -> RunStats:
     """Reformat every row of ``source`` into ``output`` (same shape and order, ``realign`` added)."""
     stats = stats or RunStats()
+    ticker = asyncio.create_task(progress.ticker(stats)) if progress is not None and progress.enabled else None
     try:
         with AtomicWriter(output) as writer:
             async for row in process_rows(
@@ -347,9 +349,12 @@ async def reformat_file(
                 if progress is not None:
                     progress.update(stats)
     finally:
-        if progress is not None:  # end the progress line, so a message after it starts on its own line
-            progress.update(stats, force=True)
-            progress.close()
+        if ticker is not None:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+        if progress is not None:  # the final state, and a bar ended so a message after it starts on its own line
+            progress.close(stats)
     return stats
 
 

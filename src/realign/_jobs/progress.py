@@ -1,18 +1,31 @@
-"""A one-line progress display on stderr, shown only when stderr is a terminal."""
+"""Progress of a run on stderr: a bar in a terminal or notebook, a plain line every few seconds elsewhere.
+
+The bar is tqdm's (small, no dependencies of its own, and it measures the terminal so the line never
+wraps). When stderr is a file or a pipe (CI, nohup) a bar's carriage returns would be noise, so a
+plain line is logged every ``interval`` seconds instead.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import Any, Literal, Protocol, TextIO
 
 from .._io.files import container_of
 from .._models import Usage
 from .cost import Price
 
-__all__ = ["Counts", "Progress", "count_rows"]
+__all__ = ["LOG_INTERVAL", "Counts", "Progress", "count_rows", "in_notebook"]
+
+#: seconds between two plain progress lines when stderr is not a terminal
+LOG_INTERVAL = 10.0
+#: rows from which a notebook shows a bar (a handful of rows finish before a bar would help)
+NOTEBOOK_ROWS = 100
+
+Mode = Literal["auto", "bar", "notebook", "log", "off"]
 
 
 class Counts(Protocol):
@@ -24,6 +37,9 @@ class Counts(Protocol):
 
     @property
     def tags(self) -> Mapping[str, int]: ...
+
+    @property
+    def reasons(self) -> Mapping[str, int]: ...
 
     @property
     def usage(self) -> Usage: ...
@@ -48,8 +64,25 @@ def count_rows(path: str | Path) -> int | None:
     return None
 
 
+def in_notebook() -> bool:
+    """Whether this process is a Jupyter kernel (where tqdm's widget bar renders)."""
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    return type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def errors_of(reasons: Mapping[str, int]) -> int:
+    """Rows kept because a call or a check failed (``llm_error:...``, ``check_error:...``)."""
+    return sum(count for reason, count in reasons.items() if reason.startswith(("llm_error:", "check_error:")))
+
+
 class Progress:
-    """Redraws ``done/total, rewritten, kept, tokens, $, ETA`` at most every ``interval`` seconds."""
+    """Shows a run's progress: rows done/total, %, rate, elapsed, ETA, rewritten vs kept, retries,
+    errors, tokens and dollars.
+
+    ``mode`` ``auto`` picks a bar when ``stream`` is a terminal, a notebook bar in a Jupyter kernel
+    (for inputs of at least 100 rows) and plain lines every ``interval`` seconds otherwise; ``off``
+    shows nothing. ``retries`` reads the LLM client's retry count, when it keeps one.
+    """
 
     def __init__(
         self,
@@ -57,42 +90,131 @@ class Progress:
         price: Price | None,
         *,
         stream: TextIO | None = None,
-        enabled: bool | None = None,
-        interval: float = 0.25,
+        mode: Mode = "auto",
+        interval: float = LOG_INTERVAL,
+        retries: Callable[[], int] | None = None,
     ) -> None:
         self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty() if enabled is None else enabled
-        self.total, self.price, self.interval = total, price, interval
+        self.total, self.price, self.interval, self.retries = total, price, interval, retries
+        self.mode: Mode = self._pick(mode)
         self.started = time.monotonic()
-        self._last = 0.0
+        self._last = self.started
+        self._bar: Any = None
+        self._shown = 0
+
+    def _pick(self, mode: Mode) -> Mode:
+        if mode != "auto":
+            return mode
+        if in_notebook():
+            return "notebook" if (self.total or 0) >= NOTEBOOK_ROWS else "off"
+        isatty = getattr(self.stream, "isatty", None)
+        return "bar" if isatty is not None and isatty() else "log"
+
+    @property
+    def enabled(self) -> bool:
+        return self.mode != "off"
+
+    @property
+    def wants_total(self) -> bool:
+        """Whether counting the input's rows first (a pass over the file) is of use."""
+        return self.mode != "off"
 
     def update(self, stats: Counts, *, force: bool = False) -> None:
-        if not self.enabled:
+        """Show ``stats``: a bar redraws (tqdm limits the redraws), a log line waits its interval."""
+        if self.mode == "off":
             return
-        now = time.monotonic()
-        if not force and now - self._last < self.interval:
+        if self.mode == "log":
+            now = time.monotonic()
+            if force or now - self._last >= self.interval:
+                self._last = now
+                self.stream.write(self.line(stats) + "\n")
+                self.stream.flush()
             return
-        self._last = now
-        elapsed = now - self.started
-        done, rewritten, usage = stats.rows, stats.tags.get("rewrite", 0), stats.usage
+        bar = self._bar or self._open_bar()
+        bar.set_postfix_str(self._postfix(stats), refresh=False)
+        bar.update(stats.rows - self._shown)
+        self._shown = stats.rows
+        if force:
+            bar.refresh()
+
+    async def ticker(self, stats: Counts) -> None:
+        """Redraw every ``interval`` (a second for a bar) even while no row finishes: a row stuck in
+        retries must not freeze the elapsed time, nor silence the log."""
+        period = self.interval if self.mode == "log" else 1.0
+        while True:
+            await asyncio.sleep(period)
+            self.update(stats, force=self.mode != "log")
+
+    def close(self, stats: Counts | None = None) -> None:
+        """The final state; a bar is closed so that a message after it starts on its own line."""
+        if self.mode == "off":
+            return
+        if self.mode == "log":
+            if stats is not None:
+                self.stream.write(self.line(stats) + "\n")
+                self.stream.flush()
+            return
+        if stats is not None:
+            self.update(stats)
+        if self._bar is not None:
+            self._bar.close()
+
+    def line(self, stats: Counts) -> str:
+        """The plain progress line: ``realign: 120/400 rows (30%), 4.1 rows/s, errors 0, ...``."""
+        elapsed = time.monotonic() - self.started
+        done = stats.rows
+        share = f" ({100 * done / self.total:.0f}%)" if self.total else ""
         parts = [
-            f"{done:,}" + (f"/{self.total:,}" if self.total else "") + " rows",
-            f"rewritten {rewritten:,}",
-            f"kept {done - rewritten:,}",
-            f"tokens {usage.prompt_tokens:,} in / {usage.completion_tokens:,} out",
+            f"realign: {done:,}" + (f"/{self.total:,}" if self.total else "") + f" rows{share}",
+            f"{done / elapsed if elapsed > 0 else 0.0:,.1f} rows/s",
+            f"errors {errors_of(stats.reasons):,}",
         ]
+        if self.retries is not None:
+            parts.append(f"retries {self.retries():,}")
+        parts.append(f"rewritten {stats.tags.get('rewrite', 0):,}")
+        parts.append(f"elapsed {_clock(elapsed)}")
+        if self.total and done:
+            parts.append(f"ETA {_clock(elapsed / done * max(self.total - done, 0))}")
+        return ", ".join(parts)
+
+    def _postfix(self, stats: Counts) -> str:
+        rewritten = stats.tags.get("rewrite", 0)
+        usage = stats.usage
+        parts = [f"rewritten {rewritten:,}", f"kept {stats.rows - rewritten:,}"]
+        if self.retries is not None:
+            parts.append(f"retries {self.retries():,}")
+        parts.append(f"errors {errors_of(stats.reasons):,}")
+        parts.append(f"{_short(usage.prompt_tokens + usage.completion_tokens)} tok")
         if self.price is not None:
             parts.append(f"${self.price.cost(usage):,.2f}")
-        if self.total and done:
-            remaining = elapsed / done * (self.total - done)
-            parts.append(f"ETA {_clock(remaining)}")
-        self.stream.write("\r\033[K" + "  ".join(parts))
-        self.stream.flush()
+        return ", ".join(parts)
 
-    def close(self) -> None:
-        if self.enabled:
-            self.stream.write("\n")
-            self.stream.flush()
+    def _open_bar(self) -> Any:
+        if self.mode == "notebook":
+            try:
+                from tqdm.notebook import tqdm as notebook_tqdm
+
+                self._bar = notebook_tqdm(total=self.total, unit="row", desc="realign")
+                return self._bar
+            except ImportError:  # no ipywidgets: the text bar below renders in a notebook too
+                self.mode = "bar"
+        from tqdm import tqdm
+
+        # dynamic_ncols: the bar shrinks to the terminal's width, also after a resize; tqdm trims the
+        # line to that width, so it never wraps.
+        self._bar = tqdm(
+            total=self.total, unit="row", desc="realign", file=self.stream, dynamic_ncols=True, mininterval=0.25
+        )
+        return self._bar
+
+
+def _short(number: int) -> str:
+    """``950``, ``12.3k``, ``4.56M``: a token count that keeps the bar short."""
+    if number < 1_000:
+        return str(number)
+    if number < 1_000_000:
+        return f"{number / 1_000:.1f}k"
+    return f"{number / 1_000_000:.2f}M"
 
 
 def _clock(seconds: float) -> str:

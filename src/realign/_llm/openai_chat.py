@@ -155,6 +155,8 @@ class OpenAIChat:
         self.replicas = ReplicaPool(urls)
         self._gate = PauseGate()  # shared backoff: a 429 holds back every request of this client
         self._pacer = HeaderPacer()  # the server's x-ratelimit-* headers, read before it says 429
+        #: requests sent again after a transient failure, so far (the progress display shows them)
+        self.retries = 0
 
     @property
     def client(self) -> openai.AsyncOpenAI:
@@ -315,6 +317,7 @@ class OpenAIChat:
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         delay = backoff_seconds(self.retry, state.attempt_number, _retry_after(exc))
+        self.retries += 1  # tenacity asks for a wait only before it tries again
         if isinstance(exc, openai.RateLimitError):
             # Every request of this client waits too: a 429 is about the account, not this row.
             self._gate.pause(delay)
