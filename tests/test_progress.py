@@ -34,12 +34,10 @@ def _reformat(tmp_path: Path, server: StubServer, *extra: str) -> str:
     """Run the console command in a child process, its stderr redirected to a file; return that file."""
     source = write_jsonl(tmp_path / "in.jsonl", ROWS)
     log = tmp_path / "stderr.log"
+    command = [str(Path(sys.executable).parent / "realign"), "reformat", str(source), "-o", str(tmp_path / "o.jsonl")]
+    command += ["--base-url", server.base_url, "--model", "stub", "--no-cache", "--concurrency", "1", *extra]
     with log.open("w") as stderr:
-        code = subprocess.call(
-            [str(Path(sys.executable).parent / "realign"), "reformat", str(source), "-o", str(tmp_path / "out.jsonl")]
-            + ["--base-url", server.base_url, "--model", "stub", "--no-cache", "--concurrency", "1", *extra],
-            stderr=stderr,
-        )
+        code = subprocess.call(command, stderr=stderr)
     assert code == 0
     return log.read_text(encoding="utf-8")
 

@@ -101,6 +101,7 @@ class Progress:
         self._last = self.started
         self._bar: Any = None
         self._shown = 0
+        self._logged = False
 
     def _pick(self, mode: Mode) -> Mode:
         if mode != "auto":
@@ -126,7 +127,7 @@ class Progress:
         if self.mode == "log":
             now = time.monotonic()
             if force or now - self._last >= self.interval:
-                self._last = now
+                self._last, self._logged = now, True
                 self.stream.write(self.line(stats) + "\n")
                 self.stream.flush()
             return
@@ -150,7 +151,9 @@ class Progress:
         if self.mode == "off":
             return
         if self.mode == "log":
-            if stats is not None:
+            # The last line only after earlier ones: a run shorter than the interval (or one that failed
+            # at once) goes straight to its summary or error.
+            if stats is not None and self._logged:
                 self.stream.write(self.line(stats) + "\n")
                 self.stream.flush()
             return
