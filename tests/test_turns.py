@@ -328,3 +328,25 @@ def test_browser_shows_conversations_as_threads(tmp_path: Path) -> None:
     assert "First question 1" in dom
     dom, _ = dump_dom(page, tmp_path, "#turn=filter%3Alength")
     assert 'data-matches="1"' in dom
+
+
+def test_a_second_pass_keeps_each_turns_first_original(tmp_path: Path, server: StubServer) -> None:
+    rows = [sharegpt(1, system=False)]
+    code, first = run_cli(tmp_path, copy.deepcopy(rows), server.base_url)
+    assert code == 0
+    again = write_jsonl(tmp_path / "again.jsonl", first)
+    out = tmp_path / "second.jsonl"
+    base = ["reformat", str(again), "-o", str(out), "--base-url", server.base_url, "--no-cache", "-q"]
+    assert main(base) == 0
+    turns = read_jsonl(out)[0]["realign"]["turns"]
+    assert turns[0]["original"] == rows[0]["conversations"][1]["value"]
+
+    before = len(server.chat_requests())
+    assert main([*base, "--from-original"]) == 0
+    second = read_jsonl(out)[0]
+    assert second["conversations"][1]["value"] == HEADING + rows[0]["conversations"][1]["value"]
+    assert second["realign"]["turns"][2]["original"] == rows[0]["conversations"][5]["value"]
+    prompts = [b["messages"][-1]["content"] for b in server.chat_requests()[before:]]
+    assert len(prompts) == 3
+    assert all(HEADING not in p.split("<question>")[0] for p in prompts), "the context is the first original text"
+    assert all(HEADING not in original_of({"messages": [{"content": p}]}) for p in prompts)

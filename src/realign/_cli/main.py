@@ -440,7 +440,7 @@ async def _submit_batches(
         for item in rows_of(args.input):
             if item.data.pass_reason is None:
                 yield example_of(item, reclassify=args.reclassify, from_original=args.from_original)
-            for turn in turns_of(item, args.turns, reclassify=args.reclassify):
+            for turn in turns_of(item, args.turns, reclassify=args.reclassify, from_original=args.from_original):
                 if turn.example is not None:
                     yield turn.example
 

@@ -189,7 +189,9 @@ def example_of(source: SourceRow, *, reclassify: bool = False, from_original: bo
         raise InputError(f"invalid row ({problem})", path=source.path, line=source.line) from exc
 
 
-def turns_of(source: SourceRow, mode: str, *, reclassify: bool = False) -> list[TurnExample]:
+def turns_of(
+    source: SourceRow, mode: str, *, reclassify: bool = False, from_original: bool = False
+) -> list[TurnExample]:
     """The assistant turns of a multi-turn row that ``mode`` processes (none for other rows)."""
     if source.data.pass_reason != "multi_turn":
         return []
@@ -200,6 +202,7 @@ def turns_of(source: SourceRow, mode: str, *, reclassify: bool = False) -> list[
             category=source.data.category,
             previous=previous_record(source).turns or [],
             reclassify=reclassify,
+            from_original=from_original,
             row_id=source.row.get("id"),
         )
     except ValueError as exc:  # pydantic's ValidationError
@@ -214,26 +217,20 @@ async def _conversation(
     *,
     keep_rejected: bool = True,
     earlier: Sequence[TurnOutcome] = (),
-    from_original: bool = False,
 ) -> tuple[dict[str, Any], Record, Usage] | None:
     """A multi-turn row with each chosen assistant turn reformatted in its context; None when the row
     has no assistant turn to process. The turns run concurrently: each one's context is original text.
 
-    ``earlier``: the entries an earlier run wrote. A turn it rewrote keeps its first ``original`` (and is
-    reformatted from it with ``from_original``); one it rewrote that this run leaves alone keeps its entry."""
+    ``earlier``: the entries an earlier run wrote. A turn it rewrote keeps its first ``original`` (with
+    ``from_original``, ``turns_of`` already read such turns as their originals, in the response and in the
+    context of later turns); one it rewrote that this run leaves alone keeps its entry."""
     if not turns:
         return None
     originals = {e.turn: e.original for e in earlier if e.original is not None}
     todo = [t for t in turns if t.example is not None]
-    examples = [
-        t.example.model_copy(update={"response": originals[t.turn]})
-        if from_original and t.turn in originals
-        else t.example
-        for t in todo
-        if t.example is not None
-    ]
-    results = await asyncio.gather(*(pipeline.areformat_one(example) for example in examples))
+    results = await asyncio.gather(*(pipeline.areformat_one(t.example) for t in todo if t.example is not None))
     by_turn = {t.turn: r for t, r in zip(todo, results, strict=True)}
+    current = {t.index: t.text for t in item.data.turns}  # the turns as the row now reads
     outcomes, usage, texts = [], Usage(), {}
     for t in turns:
         first = originals.get(t.turn)
@@ -248,8 +245,7 @@ async def _conversation(
             outcome.original = first  # the turn's text is still not its original: say what was
         outcomes.append(outcome)
         usage += result.usage
-        current = t.example.response if t.example is not None else None
-        if result.tag == "rewrite" or result.response != current:
+        if result.tag == "rewrite" or result.response != current.get(t.turn):
             texts[t.turn] = result.response
     done = {t.turn for t in turns}
     outcomes += [e for e in earlier if e.original is not None and e.turn not in done]  # e.g. turns="last" now
@@ -285,15 +281,8 @@ async def process_rows(
             warned = True
             how = "reformatted from it" if from_original else "--from-original (from_original=True) starts from it"
             log.warning("%s: rows already reformatted; realign.original keeps their first original; %s", source, how)
-        turns = turns_of(item, pipeline.turns, reclassify=reclassify)
-        done = await _conversation(
-            pipeline,
-            item,
-            turns,
-            keep_rejected=keep_rejected,
-            earlier=previous.turns or [],
-            from_original=from_original,
-        )
+        turns = turns_of(item, pipeline.turns, reclassify=reclassify, from_original=from_original)
+        done = await _conversation(pipeline, item, turns, keep_rejected=keep_rejected, earlier=previous.turns or [])
         if done is not None:
             return done
         if item.data.pass_reason is not None:

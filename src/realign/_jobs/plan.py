@@ -140,7 +140,7 @@ async def plan_file(
     for item in rows_of(source, None):
         plan.rows += 1
         plan.shapes[item.shape.name] += 1
-        conversation = turns_of(item, pipeline.turns, reclassify=reclassify)
+        conversation = turns_of(item, pipeline.turns, reclassify=reclassify, from_original=from_original)
         if conversation:
             plan.conversations += 1
             for turn in conversation:

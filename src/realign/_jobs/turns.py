@@ -40,18 +40,24 @@ def turn_examples(
     category: str | None = None,
     previous: Sequence[TurnOutcome] = (),
     reclassify: bool = False,
+    from_original: bool = False,
     row_id: Any = None,
 ) -> list[TurnExample]:
     """The assistant turns of a conversation that ``mode`` (``all``, ``last``, ``none``) rewrites.
 
     A turn's task is the row's ``category`` when it has one, else the task an earlier ``classify`` or
     ``retrieve`` run wrote for that turn (unless ``reclassify``); its evidence is reused the same way.
+    ``from_original``: turns an earlier ``reformat`` rewrote are read as their ``original`` (the response
+    and the context of later turns alike), so a second pass starts from the conversation as it first was.
     """
+    earlier = {entry.turn: entry for entry in previous}  # an earlier run's entries
+    if from_original:
+        first = {i: e.original for i, e in earlier.items() if e.original is not None}
+        turns = [TurnText(t.index, t.role, first.get(t.index, t.text), t.tool_call) for t in turns]
     assistant = [t for t in turns if t.role == "assistant"]
     if mode == "none" or not assistant:
         return []
     chosen = assistant[-1:] if mode == "last" else assistant
-    earlier = {entry.turn: entry for entry in previous}  # an earlier `classify` or `retrieve` run's entries
     out = []
     for turn in chosen:
         if turn.tool_call or turn.text is None:
