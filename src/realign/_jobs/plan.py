@@ -52,10 +52,11 @@ class Plan:
 
     def report(self, model: str, price: Price | None, *, search: bool, classifier_price: Price | None = None) -> str:
         """The dry run's text; ``classifier_price`` prices the classify calls (default: ``price``)."""
-        classified = f"{self.classified} rows classified by the embedded classifier"
+        what = "rows and turns" if self.conversations else "rows"  # each assistant turn is classified on its own
+        classified = f"{self.classified} {what} classified by the embedded classifier"
         if self.classifier != "embedded":
             classified = (
-                f"{self.classified} rows classified, estimated by the embedded classifier: "
+                f"{self.classified} {what} classified, estimated by the embedded classifier: "
                 f"the real run asks the {self.classifier} classifier"
             )
         lines = [
