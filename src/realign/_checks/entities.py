@@ -587,7 +587,8 @@ def judge(item: CheckInput, *, corrections: bool = True) -> EntityVerdict:
     ]
     dropped = [e for e in wanted if not _kept(e, rewrite, question)]
     evidence = _view("\n".join(f"{ev.title}\n{ev.text}" for ev in item.evidence), lang) if item.evidence else None
-    new = _new_names(original, question, rewrite)
+    # The rewrite's own names are read only to explain a drop or to find a correction.
+    new = _new_names(original, question, rewrite) if dropped else []
     fixes: list[Correction] = []
     if dropped and corrections and evidence is not None:
         supported = [e for e in new if e.core <= evidence.words]
@@ -613,7 +614,7 @@ def judge(item: CheckInput, *, corrections: bool = True) -> EntityVerdict:
     order = _order_changed(item.original, rewrite)
     if order is not None:
         return EntityVerdict([], [], order)
-    return EntityVerdict([], new, corrections=fixes)
+    return EntityVerdict([], [], corrections=fixes)
 
 
 class EntitiesKept(Guard):
