@@ -49,18 +49,25 @@ _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": 
 _TOKEN_RE = re.compile(r"[^\W_]+(?:['.-][^\W_]+)*", re.UNICODE)
 
 
+# Combining marks (accents) as NFKD writes them apart from their letters.
+_COMBINING_RE = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+
+
 def _fold(text: str) -> str:
     """Case, accents and apostrophe forms taken out: ``Bogotá`` and ``bogota`` read alike."""
     if text.isascii():
         return text.replace("`", "'").lower()
     decomposed = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES))
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return _COMBINING_RE.sub("", decomposed).casefold()
 
 
 def _tokens(folded: str) -> list[str]:
     """The words of folded text, a possessive ``'s`` and abbreviation dots taken off."""
+    found = _TOKEN_RE.findall(folded)
+    if "'" not in folded and "." not in folded:
+        return found  # nothing to take off: most texts
     out = []
-    for token in _TOKEN_RE.findall(folded):
+    for token in found:
         if token.endswith("'s"):
             token = token[:-2]
         # "Ankara'dır", "l'Australie": the apostrophe joins a name and a suffix or an article.
