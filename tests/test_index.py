@@ -333,3 +333,15 @@ def test_index_of_another_format(tmp_path: Path) -> None:
 def test_bad_k(tmp_path: Path) -> None:
     with pytest.raises(UsageError):
         LocalIndex(tmp_path / "whatever", k=0)
+
+
+def test_index_command_prints_a_human_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from realign._cli.main import main
+
+    corpus = tmp_path / "docs.jsonl"
+    corpus.write_text('{"text": "Cats sleep a lot."}\n{"text": "Dogs bark."}\n', encoding="utf-8")
+    assert main(["index", str(corpus), "-o", str(tmp_path / "docs.sqlite")]) == 0
+    err = capsys.readouterr().err
+    assert "2 documents, 2 passages" in err
+    assert "IndexStats(" not in err
+    assert "PosixPath" not in err

@@ -425,3 +425,74 @@ def test_browser_screenshot(page: Path, tmp_path: Path) -> None:
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(png) > 10_000
     assert struct.unpack(">II", png[16:24]) == (1280, 900)
+
+
+def refused_row() -> dict[str, Any]:
+    return kept(
+        "What is 17 * 23?",
+        "17 * 23 = 391",
+        "filter:numbers",
+        task="math_puzzles",
+        model="gpt-4o-mini",
+        usage=usage(1_000_000, 0),
+        rejected=[
+            {
+                "reason": "filter:numbers",
+                "detail": "missing: 391",
+                "text": "**Answer:** 17 * 23 = 401",
+                "reasoning": "bolded it",
+            }
+        ],
+    )
+
+
+def test_browser_shows_each_refused_candidate_with_its_diff_and_explanation(tmp_path: Path) -> None:
+    chromium()
+    target = tmp_path / "refused.html"
+    write_report(write_jsonl(tmp_path / "refused.jsonl", [refused_row()]), target)
+
+    dom, stderr = dump_dom(target, tmp_path)
+
+    assert "data-errors" not in body(dom)
+    assert console_lines(stderr) == []
+    assert "refused candidates (1)" in dom
+    assert "missing: 391" in dom  # the check's explanation
+    assert "<ins>401</ins>" in dom  # the candidate, diffed against the original
+    assert "<del>391</del>" in dom
+
+
+def test_cost_in_dollars_for_the_run_and_per_task(tmp_path: Path) -> None:
+    target = tmp_path / "cost.html"
+    summary = write_report(write_jsonl(tmp_path / "cost.jsonl", [refused_row()]), target)
+
+    assert summary.cost == pytest.approx(0.15)  # 1M prompt tokens at gpt-4o-mini's $0.15
+    assert summary.cost_by_task == {"math_puzzles": pytest.approx(0.15)}
+    assert "$0.1500" in target.read_text(encoding="utf-8")
+
+
+def test_price_flags_override_the_table(tmp_path: Path) -> None:
+    summary = write_report(
+        write_jsonl(tmp_path / "cost.jsonl", [refused_row()]), tmp_path / "c.html", price_in=2.0, price_out=1.0
+    )
+    assert summary.cost == pytest.approx(2.0)
+
+
+def test_report_command_prints_a_human_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from realign._cli.main import main
+
+    source = write_jsonl(tmp_path / "rows.jsonl", [*sample_rows(), refused_row()])
+    assert main(["report", str(source), "-o", str(tmp_path / "r.html")]) == 0
+    err = capsys.readouterr().err
+    assert "rows: 8  rewritten: 2" in err
+    assert "Counter(" not in err
+    assert "ReportSummary(" not in err
+    assert "cost: $0.1500" in err
+
+
+def test_refused_reasons_listed_once_by_who_refused(tmp_path: Path) -> None:
+    rows = [kept("q", "a", "parse_error", rejected=["parse_error", "filter:length"])]
+    page = write_report(write_jsonl(tmp_path / "p.jsonl", rows), tmp_path / "p.html")
+    html_text = (tmp_path / "p.html").read_text(encoding="utf-8")
+    assert page.rejected == {"parse_error": 1, "filter:length": 1}
+    assert html_text.count("<td>parse_error</td>") == 1
+    assert "<td>reply</td>" in html_text

@@ -31,7 +31,7 @@ from ._models import Candidate, Correction, Evidence, Result, RetrievalStatus, T
 __all__ = ["Outcome", "Record", "Rejection", "TurnOutcome"]
 
 #: Written as absent, not null, when None.
-_ABSENT_WHEN_NONE = ("classifier", "tag", "evidence", "retrieval", "original", "usage", "cost", "turns")
+_ABSENT_WHEN_NONE = ("classifier", "tag", "evidence", "retrieval", "original", "usage", "cost", "turns", "model")
 
 
 class Rejection(BaseModel):
@@ -171,6 +171,8 @@ class Record(Outcome):
     """
 
     turns: list[TurnOutcome] | None = None
+    #: the model that wrote the row's rewrites (absent when no call was made): the report prices its usage
+    model: str | None = None
 
     @classmethod
     def of_turns(cls, turns: list[TurnOutcome], usage: Usage) -> Record:

@@ -180,11 +180,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="split long documents into passages of about N words (default: 200)",
     )
+    index.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
 
     report = sub.add_parser("report", help="write an HTML review of a reformat output")
     report.add_argument("input", metavar="OUTPUT_FILE")
     report.add_argument("-o", "--output", metavar="HTML", required=True)
     report.add_argument("--title", help="page title")
+    report.add_argument("--price-in", type=float, metavar="USD", help="prompt price, dollars per 1M tokens")
+    report.add_argument("--price-out", type=float, metavar="USD", help="completion price, dollars per 1M tokens")
+    report.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
     return parser
 
 
@@ -502,15 +506,21 @@ def _index(args: argparse.Namespace) -> int:
     from .._search.index import build_index
 
     stats = build_index(Path(args.corpus), Path(args.output), passage_words=args.passage_words)
-    print(stats, file=sys.stderr)
+    if not args.quiet:
+        print(
+            f"wrote {stats.path}: {stats.documents:,} documents, {stats.passages:,} passages, "
+            f"{stats.bytes / 1_000_000:,.1f} MB in {stats.seconds:,.1f} s",
+            file=sys.stderr,
+        )
     return 0
 
 
 def _report(args: argparse.Namespace) -> int:
     from .._report.html import write_report
 
-    summary = write_report(args.input, args.output, title=args.title)
-    print(f"wrote {args.output}: {summary}", file=sys.stderr)
+    summary = write_report(args.input, args.output, title=args.title, price_in=args.price_in, price_out=args.price_out)
+    if not args.quiet:
+        print(f"wrote {args.output}\n{summary.text()}", file=sys.stderr)
     return 0
 
 

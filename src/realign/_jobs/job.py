@@ -303,7 +303,16 @@ async def process_rows(
         row["realign"] = record.to_json()
         return row, record, result.usage
 
-    async for _, (row, record, usage) in ordered_map(process, shaped_rows(rows, source, stats), pipeline.window):
+    model = getattr(pipeline.llm, "model", None)  # a custom LLM may not name one
+
+    async def processed(item: SourceRow) -> tuple[dict[str, Any], Record, Usage]:
+        row, record, usage = await process(item)
+        if usage.calls and isinstance(model, str):
+            record.model = model  # what the row's tokens are priced at in the report
+            row["realign"] = record.to_json()
+        return row, record, usage
+
+    async for _, (row, record, usage) in ordered_map(processed, shaped_rows(rows, source, stats), pipeline.window):
         if stats is not None:
             stats.add(record, usage)
         yield row

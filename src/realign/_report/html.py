@@ -26,6 +26,7 @@ from typing import Any
 
 from .._exceptions import InputError, UsageError
 from .._io.files import atomic_file
+from .._jobs.cost import price_for
 from .._jobs.job import SourceRow, previous_record, rows_of
 from .._record import Outcome, Record
 
@@ -55,6 +56,8 @@ class ReportSummary:
     #: assistant turns of multi-turn conversations reformatted turn by turn, and how many were rewritten
     turns: int = 0
     turns_rewritten: int = 0
+    #: dollars by task, for rows whose model (or the given prices) has a known price
+    cost_by_task: dict[str, float] = field(default_factory=dict)
 
     @property
     def kept(self) -> int:
@@ -67,6 +70,28 @@ class ReportSummary:
             {k.removeprefix(_GUARD_PREFIX): v for k, v in self.by_reason.items() if k.startswith(_GUARD_PREFIX)}
         )
 
+    def text(self) -> str:
+        """The summary for a terminal, a few short lines."""
+        lines = [
+            f"rows: {self.rows:,}  rewritten: {self.rewritten:,} ({_percent(self.rewritten, self.rows)})"
+            f"  kept: {self.kept:,}",
+            "by task: " + _counts(self.by_task),
+            "kept rows by reason: " + _counts(Counter({k: v for k, v in self.by_reason.items() if k != "rewritten"})),
+            "refused candidates: " + _counts(self.rejected),
+            f"tokens: {self.prompt_tokens:,} in ({self.cached_tokens:,} cached), {self.completion_tokens:,} out",
+            f"cost: ${self.cost:,.4f}" if self.cost is not None else "cost: unknown (no price known for the model)",
+        ]
+        if self.turns:
+            lines.insert(1, f"assistant turns: {self.turns:,}  rewritten: {self.turns_rewritten:,}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.text()
+
+
+def _counts(counter: Counter[str]) -> str:
+    return ", ".join(f"{key} {count:,}" for key, count in counter.most_common()) or "-"
+
 
 @dataclass
 class _Collected:
@@ -75,17 +100,28 @@ class _Collected:
     tasks: dict[str, int] = field(default_factory=dict)  # name -> index in the page data
     lengths: list[tuple[int, int]] = field(default_factory=list)  # (original, final) words of rewritten rows
     has_metadata: bool = False
+    prices: tuple[float | None, float | None] = (None, None)  # --price-in, --price-out
 
 
-def write_report(source: str | Path, output: str | Path, *, title: str | None = None) -> ReportSummary:
+def write_report(
+    source: str | Path,
+    output: str | Path,
+    *,
+    title: str | None = None,
+    price_in: float | None = None,
+    price_out: float | None = None,
+) -> ReportSummary:
     """Write an HTML review of the reformat output ``source`` to ``output`` and return its counts.
+
+    Dollars are the rows' recorded ``cost``, else their tokens at the price of their ``model`` (the
+    built-in table), ``price_in``/``price_out`` (dollars per 1M tokens) overriding it.
 
     Raises :class:`InputError` for a file that cannot be read (or holds no ``realign`` metadata) and
     :class:`UsageError` for an output that cannot be written.
     """
     source, output = Path(source), Path(output)
     _check_output(source, output)
-    collected = _collect(rows_of(source), source)
+    collected = _collect(rows_of(source), source, (price_in, price_out))
     page = _render(
         _template(),
         {
@@ -112,8 +148,8 @@ def _check_output(source: Path, output: Path) -> None:
 # Reading ------------------------------------------------------------------------------------------------------
 
 
-def _collect(rows: Iterable[SourceRow], source: Path) -> _Collected:
-    collected = _Collected()
+def _collect(rows: Iterable[SourceRow], source: Path, prices: tuple[float | None, float | None]) -> _Collected:
+    collected = _Collected(prices=prices)
     for item in rows:
         record = previous_record(item) if isinstance(item.row.get("realign"), Mapping) else None
         if record is not None:
@@ -137,7 +173,7 @@ def _entry(item: SourceRow, record: Record, collected: _Collected) -> dict[str, 
     summary.by_reason[reason or "rewritten"] += 1
     rejected = [r.reason for r in record.rejected if r.reason]
     summary.rejected.update(rejected)
-    _add_usage(summary, record)
+    _add_usage(summary, record, task, collected.prices)
     words = (_words(original), _words(final))
     entry: dict[str, Any] = {
         "n": item.line,
@@ -154,7 +190,7 @@ def _entry(item: SourceRow, record: Record, collected: _Collected) -> dict[str, 
         entry.update(g=1, o=original)
     else:
         entry.update(g=0, r=reason)
-    _optional(entry, record, rejected)
+    _optional(entry, record)
     if record.turns and item.data.turns:
         entry["th"] = thread = _thread(item, record, collected)
         # A conversation's length change is that of its reformatted turns, all together.
@@ -187,8 +223,8 @@ def _thread(item: SourceRow, record: Record, collected: _Collected) -> list[dict
                 shown.update(g=1, o=outcome.original if outcome.original is not None else shown["f"])
             else:
                 shown.update(g=0, r=_reason(outcome) or "unknown")
-            if rejected:
-                shown["x"] = rejected
+            if outcome.rejected:
+                shown["x"] = _refused(outcome)
         thread.append(shown)
     return thread
 
@@ -201,24 +237,33 @@ def _reason(record: Outcome) -> str | None:
     return record.reason or "unknown"
 
 
-def _optional(entry: dict[str, Any], record: Record, rejected: list[str]) -> None:
+def _refused(record: Outcome) -> list[list[str]]:
+    """Refused candidates for the page: ``[reason, detail, text]`` each (text empty when not kept)."""
+    return [[r.reason or "", r.detail or "", r.text or ""] for r in record.rejected]
+
+
+def _optional(entry: dict[str, Any], record: Record) -> None:
     """Fields most rows lack are only written when present."""
-    if rejected:
-        entry["x"] = rejected
+    if record.rejected:
+        entry["x"] = _refused(record)
     if record.confidence is not None:
         entry["c"] = round(record.confidence, 3)
     if record.evidence:
         entry["e"] = [[e.title, e.url, e.text[:_EVIDENCE_CHARS]] for e in record.evidence]
 
 
-def _add_usage(summary: ReportSummary, record: Record) -> None:
+def _add_usage(summary: ReportSummary, record: Record, task: str, prices: tuple[float | None, float | None]) -> None:
+    cost = record.cost
     if record.usage is not None:
         summary.prompt_tokens += record.usage.prompt_tokens
         summary.completion_tokens += record.usage.completion_tokens
         summary.cached_tokens += record.usage.cached_tokens
-    # No writer records a per-row cost today; a run that adds one (dollars) gets it summed here.
-    if record.cost is not None:
-        summary.cost = (summary.cost or 0.0) + record.cost
+        price = price_for(record.model or "", price_in=prices[0], price_out=prices[1])
+        if cost is None and price is not None:
+            cost = price.cost(record.usage)
+    if cost is not None:
+        summary.cost = (summary.cost or 0.0) + cost
+        summary.cost_by_task[task] = summary.cost_by_task.get(task, 0.0) + cost
 
 
 def _words(text: str) -> int:
@@ -271,7 +316,7 @@ def _cards(summary: ReportSummary) -> str:
             ),
         )
     if summary.cost is not None:
-        cards.append(_card("Cost", f"${summary.cost:,.2f}"))
+        cards.append(_card("Cost", f"${summary.cost:,.4f}" if summary.cost < 1 else f"${summary.cost:,.2f}"))
     return '<div class="cards">' + "".join(cards) + "</div>"
 
 
@@ -293,16 +338,19 @@ def _filter_button(kind: str, value: str, label: str | None = None) -> str:
 
 def _task_table(summary: ReportSummary) -> str:
     body = []
+    priced = summary.cost is not None
     for task, rows in summary.by_task.most_common():
         done = summary.rewritten_by_task[task]
         share = done / rows if rows else 0.0
+        cost = f"<td class='num'>${summary.cost_by_task.get(task, 0.0):,.4f}</td>" if priced else ""
         body.append(
             f"<tr><td>{_filter_button('task', task)}</td><td class='num'>{rows:,}</td>"
             f"<td class='num'>{done:,}</td><td class='share'>"
             f"<span class='bar' style='width:{100 * share:.0f}%'></span>"
-            f"<span class='share-label'>{100 * share:.0f}%</span></td></tr>"
+            f"<span class='share-label'>{100 * share:.0f}%</span></td>{cost}</tr>"
         )
-    return _table("By task", ("Task", "Rows", "Rewritten", "Share"), body)
+    head = ("Task", "Rows", "Rewritten", "Share", *(("Cost",) if priced else ()))
+    return _table("By task", head, body)
 
 
 def _reason_tables(summary: ReportSummary) -> str:
@@ -314,10 +362,13 @@ def _reason_tables(summary: ReportSummary) -> str:
     ]
     tables = _table("Why rows were kept", ("Reason", "Rows"), why) + _table("Guards", ("Guard", "Rows blocked"), guards)
     if summary.rejected:
+        # One row per reason: a check's name (filter:...) or the reply itself (parse_error, truncated: not checks).
         rejected = [
-            f"<tr><td>{html.escape(r)}</td><td class='num'>{n:,}</td></tr>" for r, n in summary.rejected.most_common()
+            f"<tr><td>{html.escape(r)}</td><td>{'check' if r.startswith(_GUARD_PREFIX) else 'reply'}</td>"
+            f"<td class='num'>{n:,}</td></tr>"
+            for r, n in summary.rejected.most_common()
         ]
-        tables += _table("Rejected candidates", ("Reason", "Candidates"), rejected)
+        tables += _table("Refused candidates", ("Reason", "Refused by", "Candidates"), rejected)
     return tables
 
 
