@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar, overload
 
 from ._exceptions import UsageError
+from ._jobs.distributed import is_ray_dataset, ray_reformat_dataset
 from ._jobs.job import RunStats
 from ._jobs.job import reformat_file as reformat_file_async
 from ._models import Evidence, Example, Result
@@ -90,6 +91,8 @@ async def areformat(
     **options: Any,
 ) -> Result | list[Result] | Any:
     """Async :func:`reformat`."""
+    if is_ray_dataset(first):
+        return _reformat_ray(first, response, task, evidence, pipeline, llm, model, options)
     dataset = _is_hf_dataset(first)
     if dataset and (response is not None or task is not None or evidence is not None):
         raise UsageError("response=, task= and evidence= go with reformat(question, response) only")
@@ -134,8 +137,37 @@ def reformat(
     Pass ``pipeline=`` to reuse a configured :class:`Pipeline`, or its arguments (``llm=``,
     ``model=``, ``base_url=``, ``classifier=``, ``search=``, ``criteria=``, ``checks=``, ``n=``, ...)
     to build one for this call.
+
+    A ``ray.data.Dataset`` gives back a lazy ``ray.data.Dataset`` of the same rows with a ``realign``
+    column (JSON text), reformatted by an actor pool of ``actors=`` (default 2) workers on the Ray
+    cluster, each building its own pipeline from the arguments given here (``pip install "realign[ray]"``).
     """
+    if is_ray_dataset(first):
+        options = dict(kwargs)
+        task, evidence = options.pop("task", None), options.pop("evidence", None)
+        pipeline, llm, model = options.pop("pipeline", None), options.pop("llm", None), options.pop("model", None)
+        return _reformat_ray(first, response, task, evidence, pipeline, llm, model, options)
     return _run(areformat(first, response, **kwargs))  # type: ignore[arg-type]
+
+
+def _reformat_ray(
+    dataset: Any,
+    response: str | None,
+    task: str | None,
+    evidence: Sequence[Evidence] | None,
+    pipeline: Pipeline | None,
+    llm: LLM | None,
+    model: str | None,
+    options: dict[str, Any],
+) -> Any:
+    if response is not None or task is not None or evidence is not None:
+        raise UsageError("response=, task= and evidence= go with reformat(question, response) only")
+    if pipeline is not None:
+        raise UsageError(
+            "a Ray Dataset is reformatted by workers that each build their own pipeline: "
+            "pass its arguments (llm=, model=, base_url=, concurrency=, ...) instead of pipeline="
+        )
+    return ray_reformat_dataset(dataset, llm=llm, model=model, **options)
 
 
 def _is_hf_dataset(obj: Any) -> bool:

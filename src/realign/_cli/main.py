@@ -67,6 +67,22 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--criteria", metavar="DIR", help="folder of .j2 criteria overriding/adding tasks")
     run.add_argument("--batch", action="store_true", help="use the OpenAI Batch API (half price, within 24 h)")
     run.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this process (default); ray: an actor pool on a Ray cluster (pip install 'realign[ray]')",
+    )
+    run.add_argument(
+        "--ray-address", metavar="ADDR", help="--engine ray: the cluster to join (default: start a local one)"
+    )
+    run.add_argument(
+        "--ray-actors",
+        type=_positive,
+        default=2,
+        metavar="N",
+        help="--engine ray: workers, each with its own pipeline and --concurrency requests in flight (default: 2)",
+    )
+    run.add_argument(
         "--batch-retry-online",
         action="store_true",
         help="--batch: send requests the Batch API failed or expired online instead of keeping originals",
@@ -302,6 +318,9 @@ def _check_flags(args: argparse.Namespace) -> None:
     if not args.output:
         raise UsageError("reformat needs -o OUTPUT (or --dry-run)")
     output = Path(args.output)
+    if args.engine == "ray" and (output.is_dir() or not output.suffix):
+        output.mkdir(parents=True, exist_ok=True)  # a folder of Parquet shards
+        return
     container_of(output)  # an unsupported extension fails now, not after hours of --batch
     if output.resolve() == Path(args.input).resolve():
         raise UsageError("-o OUTPUT must not be the input file")
@@ -344,6 +363,10 @@ async def _reformat(args: argparse.Namespace) -> int:
     _checks(args)  # a bad check name is a usage error, also in a dry run
     if args.dry_run:
         return await _dry_run(args)
+    if args.engine == "ray":
+        from .ray_command import reformat_on_ray  # ray loads only for a Ray job
+
+        return reformat_on_ray(args, _checks(args), _retrieval_tasks(args))
     async with contextlib.AsyncExitStack() as stack:
         return await _reformat_run(args, stack)
 

@@ -14,7 +14,7 @@ import os
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from .._exceptions import UsageError
 from .._models import Evidence, Usage
@@ -70,6 +70,10 @@ class SQLiteCache:
         except (OSError, sqlite3.Error) as exc:
             raise UsageError(f"cannot open cache {self.path}: {exc}") from exc
         self._lock = threading.Lock()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Shipped to another process (a Ray worker) as its path: it opens the same file there.
+        return (SQLiteCache, (self.path,))
 
     def get(self, key: str) -> Completion | None:
         with self._lock:

@@ -183,6 +183,12 @@ class OpenAIChat:
         where = self.base_url if len(self.base_urls) == 1 else "replicas"
         return f"{where}|{self.model}" + (f"|{extra}" if extra else "")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Shipped to other processes (Ray workers) as its settings, never its key or its connections:
+        # it is built again there, reading OPENAI_API_KEY from that process's environment.
+        settings = (self.model, self.base_urls, self._timeout, self.retry, self.extra_body)
+        return (_rebuilt, settings)
+
     def __repr__(self) -> str:  # never show the key
         where = self.base_url if len(self.base_urls) == 1 else self.base_urls
         return f"OpenAIChat(model={self.model!r}, base_url={where!r})"
@@ -328,6 +334,12 @@ class OpenAIChat:
             await self._sdk.close()
         if self._http is not None:
             await self._http.aclose()
+
+
+def _rebuilt(
+    model: str, urls: list[str], timeout: float, retry: RetryPolicy, extra_body: dict[str, Any] | None
+) -> OpenAIChat:
+    return OpenAIChat(model, base_url=urls, timeout=timeout, retry=retry, extra_body=extra_body)
 
 
 def base_urls(base_url: str | Sequence[str] | None) -> list[str]:

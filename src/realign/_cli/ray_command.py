@@ -1,0 +1,54 @@
+"""``realign reformat IN -o OUT --engine ray``: the same job on a Ray cluster (see ``_jobs/distributed.py``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from .._exceptions import UsageError
+from .._jobs.cost import price_for
+from .._jobs.distributed import ray_reformat_file, start_ray
+from .._llm.cache import SQLiteCache, default_cache_path
+from .._llm.ratelimit import RateLimiter
+
+__all__ = ["reformat_on_ray"]
+
+
+def reformat_on_ray(args: argparse.Namespace, checks: list[Any], retrieval_tasks: list[str] | None) -> int:
+    """Run ``reformat`` with an actor pool of ``--ray-actors`` workers; print the usual summary."""
+    if args.batch:
+        raise UsageError("--batch and --engine ray do not go together: the Batch API needs no workers")
+    if args.classifier != "embedded":
+        raise UsageError("--engine ray classifies rows with the embedded classifier (drop --classifier)")
+    actors = args.ray_actors
+    # The ceilings are the run's: each actor keeps its share.
+    limiter = RateLimiter(args.rpm / actors if args.rpm else None, args.tpm / actors if args.tpm else None)
+    cache = None if args.no_cache else SQLiteCache(args.cache or default_cache_path())
+    start_ray(args.ray_address)
+    stats = ray_reformat_file(
+        args.input,
+        args.output,
+        model=args.model,
+        base_url=args.base_url,
+        actors=actors,
+        search_spec=None if args.search == "none" else args.search,
+        criteria=args.criteria,
+        checks=checks,
+        cache=cache,
+        n=args.n,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        max_tokens=args.max_tokens,
+        max_reasks=args.max_reasks,
+        concurrency=args.concurrency,
+        strict=args.strict,
+        retrieval_tasks=retrieval_tasks,
+        rate_limiter=limiter if args.rpm or args.tpm else None,
+    )
+    if cache is not None:
+        cache.close()
+    if not args.quiet:
+        price = price_for(args.model, price_in=args.price_in, price_out=args.price_out)
+        print(stats.summary(price), file=sys.stderr)
+    return 0

@@ -1,0 +1,239 @@
+"""Ray Data: the same row-by-row reformat, spread over an actor pool of a Ray cluster.
+
+Built on Ray Data's own machinery: :meth:`ray.data.Dataset.map_batches` with an actor pool of async
+callable classes (:class:`RayReformatter`). Each actor builds its own :class:`~realign.Pipeline` from a
+picklable recipe (the pipeline's arguments) and runs every batch it gets through it, with the
+pipeline's own concurrency; the embedded classifier and the checks run inside the actors. A row that
+fails (a shape realign cannot read, an exception of a custom backend) is written with the reason and
+never fails the job. Answers go to the response cache as they arrive, so a crashed job started again
+pays only for the requests that were in flight (every actor of a local cluster shares the default
+cache file; on a cluster, point ``cache`` at a shared path).
+
+``ray`` is an optional extra (``pip install "realign[ray]"``): it is imported only here, and only
+when a Ray job is asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from .._exceptions import FatalLLMError, FatalSearchError, InputError, UsageError
+from .._io.files import AtomicWriter, read_rows
+from .._llm.cache import CachedSearch, SQLiteCache
+from .._llm.openai_chat import DEFAULT_MODEL, OpenAIChat
+from .._models import Usage
+from .._pipeline import Pipeline
+from .._record import Record
+from .._search.web import search_client_from_spec
+from .job import RunStats, process_rows
+
+__all__ = [
+    "DEFAULT_ACTORS",
+    "RayReformatter",
+    "is_ray_dataset",
+    "ray_reformat_dataset",
+    "ray_reformat_file",
+    "start_ray",
+]
+
+log = logging.getLogger("realign")
+
+DEFAULT_ACTORS = 2
+#: CPU each actor reserves: its work is mostly waiting on the server, so four fit on two cores.
+ACTOR_CPUS = 0.25
+#: The column that carries each row as JSON text between the driver and the actors of a file job,
+#: so rows reach the writer exactly as read (Arrow would add nulls for keys a row lacks).
+ROW_COLUMN = "__realign_row__"
+
+
+def _ray() -> Any:
+    try:
+        import ray
+        import ray.data
+    except ImportError as exc:
+        raise UsageError('Ray is not installed: pip install "realign[ray]"') from exc
+    return ray
+
+
+def is_ray_dataset(obj: Any) -> bool:
+    """Whether ``obj`` is a ``ray.data.Dataset`` (without importing ray when it is not loaded)."""
+    return type(obj).__module__.startswith("ray.data") and hasattr(obj, "map_batches")
+
+
+def start_ray(address: str | None = None) -> None:
+    """Connect to the cluster at ``address``, or start a local one, unless already connected."""
+    ray = _ray()
+    if ray.is_initialized():
+        return
+    if address:
+        ray.init(address=address, log_to_driver=False)
+    else:
+        ray.init(include_dashboard=False, log_to_driver=False)
+
+
+def _recipe(llm: Any, model: str | None, options: Mapping[str, Any]) -> dict[str, Any]:
+    """What each actor builds its pipeline from. The API key never travels in it."""
+    options = dict(options)
+    base_url = options.pop("base_url", None)
+    options.pop("api_key", None)
+    search = options.pop("search_spec", None)
+    return {"llm": llm, "model": model or DEFAULT_MODEL, "base_url": base_url, "search": search, "options": options}
+
+
+class RayReformatter:
+    """One actor of the pool: holds a pipeline, reformats the batches Ray hands it.
+
+    ``mode="rows"``: batches are the user's own columns; ``mode="json"``: one column of rows as JSON
+    text (file jobs). Either way the output is the rows with their ``realign`` object, as JSON text.
+    """
+
+    def __init__(self, recipe: dict[str, Any], mode: str, source: str) -> None:
+        llm = recipe["llm"]
+        if llm is None:
+            llm = OpenAIChat(recipe["model"], base_url=recipe["base_url"])
+        options = dict(recipe["options"])
+        if recipe["search"]:  # a search client holds connections: built here, from its spec
+            client = search_client_from_spec(recipe["search"])
+            cache = options.get("cache")
+            if client is not None and isinstance(cache, SQLiteCache):
+                client = CachedSearch(client, cache, recipe["search"])
+            options["search"] = client
+        self.pipeline = Pipeline(llm, **options)
+        self.mode, self.source = mode, source
+
+    async def __call__(self, batch: Any) -> Any:
+        import asyncio
+
+        import pyarrow as pa
+
+        if self.mode == "json":
+            lines = batch.column("line").to_pylist()
+            rows = [json.loads(text) for text in batch.column(ROW_COLUMN).to_pylist()]
+        else:
+            rows = batch.to_pylist()
+            lines = list(range(1, len(rows) + 1))
+        done = await asyncio.gather(*(self._one(line, row) for line, row in zip(lines, rows, strict=True)))
+        if self.mode == "json":
+            texts = [json.dumps(row, ensure_ascii=False) for row in done]
+            return pa.table({"line": lines, ROW_COLUMN: texts})
+        return pa.Table.from_pylist([_flat(row) for row in done])
+
+    async def _one(self, line: int, row: Any) -> dict[str, Any]:
+        try:
+            async for out in process_rows(self.pipeline, [(line, row)], source=self.source):
+                return out
+        except (FatalLLMError, FatalSearchError):
+            raise  # a bad key or a dead endpoint: every row would fail the same way
+        except InputError as exc:
+            log.warning("%s", exc)
+            return _failed(row, "invalid_row")
+        except Exception as exc:  # one row's failure never fails the job
+            log.warning("%s line %s: %s: %s", self.source, line, type(exc).__name__, exc)
+            return _failed(row, f"error:{type(exc).__name__}")
+        return _failed(row, "invalid_row")
+
+
+def _failed(row: Any, reason: str) -> dict[str, Any]:
+    record = Record(tag="original", reason=reason)
+    base = dict(row) if isinstance(row, dict) else {"row": row}
+    return {**base, "realign": record.to_json()}
+
+
+def _flat(row: dict[str, Any]) -> dict[str, Any]:
+    # The realign object's fields vary from row to row; as JSON text it fits one Arrow column (as in
+    # realign's own Parquet files).
+    return {**row, "realign": json.dumps(row["realign"], ensure_ascii=False)}
+
+
+def _map(dataset: Any, recipe: dict[str, Any], mode: str, source: str, actors: int, batch_size: int) -> Any:
+    ray = _ray()
+    env = {"OPENAI_API_KEY": os.environ["OPENAI_API_KEY"]} if os.environ.get("OPENAI_API_KEY") else {}
+    return dataset.map_batches(
+        RayReformatter,
+        fn_constructor_kwargs={"recipe": recipe, "mode": mode, "source": source},
+        compute=ray.data.ActorPoolStrategy(size=actors),
+        batch_size=batch_size,
+        batch_format="pyarrow",
+        num_cpus=ACTOR_CPUS,
+        runtime_env={"env_vars": env} if env else None,
+    )
+
+
+def _batch_size(options: Mapping[str, Any]) -> int:
+    # Enough rows in one batch to keep the actor's pipeline at its concurrency.
+    concurrency = int(options.get("concurrency") or 64)
+    return 2 * concurrency
+
+
+def ray_reformat_dataset(
+    dataset: Any, *, llm: Any = None, model: str | None = None, actors: int = DEFAULT_ACTORS, **options: Any
+) -> Any:
+    """``realign.reformat(ray_dataset, ...)``: a lazy ``ray.data.Dataset`` of the rows with a ``realign`` column."""
+    if actors < 1:
+        raise UsageError("actors must be at least 1")
+    recipe = _recipe(llm, model, options)
+    return _map(dataset, recipe, "rows", "ray dataset", actors, _batch_size(options))
+
+
+def _items(source: str | Path) -> Iterator[dict[str, Any]]:
+    for line, row in read_rows(source):
+        yield {"line": line, ROW_COLUMN: json.dumps(row, ensure_ascii=False)}
+
+
+def ray_reformat_file(
+    source: str | Path,
+    output: str | Path,
+    *,
+    model: str,
+    base_url: Any,
+    actors: int = DEFAULT_ACTORS,
+    stats: RunStats | None = None,
+    **options: Any,
+) -> RunStats:
+    """Reformat a file on the Ray cluster ``ray.init`` connected to.
+
+    ``output`` is a file (``.jsonl``, ``.json``, ``.parquet``: rows in input order) or a folder, which
+    receives Parquet shards (``realign`` as JSON text, as in realign's Parquet files).
+    """
+    ray = _ray()
+    stats = stats or RunStats()
+    context = ray.data.DataContext.get_current()
+    context.execution_options.preserve_order = True
+    dataset = ray.data.from_items(list(_items(source)))
+    recipe = _recipe(None, model, {**options, "base_url": base_url})
+    mapped = _map(dataset, recipe, "json", str(source), actors, _batch_size(options))
+    target = Path(output)
+    if _is_folder(target):
+        done = mapped.materialize()  # one pass of the actors serves both the shards and the counts
+        done.map_batches(_json_to_rows, batch_format="pyarrow").write_parquet(str(target))
+        for row in done.iter_rows():
+            _count(stats, json.loads(row[ROW_COLUMN]))
+        return stats
+    with AtomicWriter(target) as writer:
+        for item in mapped.iter_rows():
+            row = json.loads(item[ROW_COLUMN])
+            _count(stats, row)
+            writer.write(row)
+    return stats
+
+
+def _is_folder(path: Path) -> bool:
+    return path.is_dir() or not path.suffix
+
+
+def _json_to_rows(batch: Any) -> Any:
+    import pyarrow as pa
+
+    return pa.Table.from_pylist([_flat(json.loads(text)) for text in batch.column(ROW_COLUMN).to_pylist()])
+
+
+def _count(stats: RunStats, row: dict[str, Any]) -> None:
+    record = Record.of(row) or Record()
+    # A row's usage on disk leaves out its number of calls: count each row that paid as one.
+    usage = record.usage.model_copy(update={"calls": 1}) if record.usage else Usage()
+    stats.add(record, usage)

@@ -1,0 +1,98 @@
+"""Ray Data: ``realign.reformat(ray_dataset)`` and ``realign reformat --engine ray`` on a local Ray.
+
+These start a local Ray (``ray.init(num_cpus=2)``) and run against the stand-in server. They skip
+when ray is not installed, except in CI (``CI`` set), which installs the extra and must run them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import realign
+from conftest import read_jsonl, realign_row, write_jsonl
+from realign import OpenAIChat, SQLiteCache
+from realign._cli.main import main
+from stub_server import StubServer
+
+if os.environ.get("CI"):
+    import ray  # CI installs realign[ray]: a missing ray is a failure there, not a skip
+else:
+    ray = pytest.importorskip("ray")
+
+pytestmark = [
+    pytest.mark.xdist_group("ray"),  # one local Ray per test worker, shared by these tests
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),  # Ray's own, about its own settings
+]
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=100 * 1024 * 1024)
+    yield
+    ray.shutdown()
+
+
+def rows(count: int) -> list[dict[str, Any]]:
+    return [
+        realign_row(f"How do I do thing {i}?", f"Do step one, then step two ({i}).", "open_qa", id=i)
+        for i in range(count)
+    ]
+
+
+def test_a_ray_dataset_comes_back_a_ray_dataset_with_the_results(local_ray: None, server: StubServer) -> None:
+    dataset = ray.data.from_items(rows(12))
+    out = realign.reformat(dataset, model="m", base_url=server.base_url, actors=2, concurrency=4)
+    assert isinstance(out, ray.data.Dataset)
+    written = sorted(out.take_all(), key=lambda row: row["id"])
+    assert [json.loads(row["realign"])["tag"] for row in written] == ["rewrite"] * 12
+    assert written[3]["items"][1]["value"].startswith("**Answer**")
+
+
+def test_cli_engine_ray_writes_every_row_in_order_and_a_bad_row_does_not_fail_the_job(
+    local_ray: None, server: StubServer, tmp_path: Path
+) -> None:
+    data = rows(20)
+    data[7] = {"id": 7, "neither": "a known shape"}
+    source = write_jsonl(tmp_path / "in.jsonl", data)
+    out = tmp_path / "out.jsonl"
+    argv = ["reformat", str(source), "-o", str(out), "--engine", "ray", "--ray-actors", "2", "--no-cache", "-q"]
+    code = main([*argv, "--base-url", server.base_url, "--model", "m", "--concurrency", "4"])
+    written = read_jsonl(out)
+    assert code == 0
+    assert [row["id"] for row in written] == list(range(20))
+    assert written[7]["realign"]["reason"] == "invalid_row"
+    assert sum(row["realign"]["tag"] == "rewrite" for row in written) == 19
+
+
+def test_cli_engine_ray_parquet_shards_then_a_rerun_pays_nothing(
+    local_ray: None, server: StubServer, tmp_path: Path
+) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", rows(16))
+    cache = str(tmp_path / "cache.sqlite")
+    common = ["reformat", str(source), "--engine", "ray", "--cache", cache, "-q", "--base-url", server.base_url]
+    assert main([*common, "-o", str(tmp_path / "shards"), "--model", "m"]) == 0
+    paid = len(server.chat_requests())
+    assert main([*common, "-o", str(tmp_path / "again.jsonl"), "--model", "m"]) == 0
+    shards = ray.data.read_parquet(str(tmp_path / "shards")).take_all()
+    assert paid == 16
+    assert len(server.chat_requests()) == paid
+    assert sorted(row["id"] for row in shards) == list(range(16))
+
+
+def test_the_chat_client_travels_without_its_key() -> None:
+    llm = OpenAIChat("m", base_url=["http://a/v1", "http://b/v1"], api_key="sk-secret")
+    blob = pickle.dumps(llm)
+    assert b"sk-secret" not in blob
+    assert pickle.loads(blob).base_urls == ["http://a/v1", "http://b/v1"]
+
+
+def test_the_cache_travels_as_its_path(tmp_path: Path) -> None:
+    cache = SQLiteCache(tmp_path / "c.sqlite")
+    assert pickle.loads(pickle.dumps(cache)).path == tmp_path / "c.sqlite"
