@@ -25,7 +25,7 @@ from typing import Any
 from .._exceptions import FatalLLMError, FatalSearchError, InputError, UsageError
 from .._io.files import AtomicWriter, read_rows
 from .._llm.cache import CachedSearch, SQLiteCache
-from .._llm.openai_chat import DEFAULT_MODEL, OpenAIChat
+from .._llm.defaults import DEFAULT_MODEL
 from .._models import Usage
 from .._pipeline import Pipeline
 from .._record import Record
@@ -95,6 +95,8 @@ class RayReformatter:
     def __init__(self, recipe: dict[str, Any], mode: str, source: str) -> None:
         llm = recipe["llm"]
         if llm is None:
+            from .._llm.openai_chat import OpenAIChat  # the openai SDK loads in the workers only
+
             llm = OpenAIChat(recipe["model"], base_url=recipe["base_url"])
         options = dict(recipe["options"])
         if recipe["search"]:  # a search client holds connections: built here, from its spec
