@@ -62,7 +62,7 @@ def test_cli_engine_ray_writes_every_row_in_order_and_a_bad_row_does_not_fail_th
     data[7] = {"id": 7, "neither": "a known shape"}
     source = write_jsonl(tmp_path / "in.jsonl", data)
     out = tmp_path / "out.jsonl"
-    argv = ["reformat", str(source), "-o", str(out), "--engine", "ray", "--ray-actors", "2", "--no-cache", "-q"]
+    argv = ["reformat", str(source), "-o", str(out), "--engine", "ray", "--ray-actors", "1", "--no-cache", "-q"]
     code = main([*argv, "--base-url", server.base_url, "--model", "m", "--concurrency", "4"])
     written = read_jsonl(out)
     assert code == 0
@@ -76,7 +76,8 @@ def test_cli_engine_ray_parquet_shards_then_a_rerun_pays_nothing(
 ) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", rows(16))
     cache = str(tmp_path / "cache.sqlite")
-    common = ["reformat", str(source), "--engine", "ray", "--cache", cache, "-q", "--base-url", server.base_url]
+    common = ["reformat", str(source), "--engine", "ray", "--ray-actors", "1", "--cache", cache, "-q"]
+    common += ["--base-url", server.base_url]
     assert main([*common, "-o", str(tmp_path / "shards"), "--model", "m"]) == 0
     paid = len(server.chat_requests())
     assert main([*common, "-o", str(tmp_path / "again.jsonl"), "--model", "m"]) == 0
