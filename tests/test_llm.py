@@ -163,7 +163,9 @@ def test_a_429_pauses_every_request_of_the_client() -> None:
     async def both() -> float:
         loop = asyncio.get_running_loop()
         first = asyncio.ensure_future(llm.complete(REQUEST))
-        await asyncio.sleep(0.05)  # the first request has hit the 429 by now
+        while not seen:  # until the first request has had its 429 (a loaded machine may take a while)
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.01)
         start = loop.time()
         await llm.complete(REQUEST)
         waited = loop.time() - start
