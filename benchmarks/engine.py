@@ -166,7 +166,9 @@ class Server:
 
 
 @contextlib.contextmanager
-def stand_in(latency: float = 0.0, fault_rate: float = 0.0, seed: int = 7, jitter: float = 0.0) -> Iterator[Server]:
+def stand_in(
+    latency: float = 0.0, fault_rate: float = 0.0, seed: int = 7, jitter: float = 0.0, max_concurrency: int = 0
+) -> Iterator[Server]:
     """Start ``stand_in.py`` in its own process, yield it, stop it (by its pid)."""
     proc = subprocess.Popen(
         [
@@ -184,6 +186,8 @@ def stand_in(latency: float = 0.0, fault_rate: float = 0.0, seed: int = 7, jitte
             "50",
             "--jitter",
             str(jitter),
+            "--max-concurrency",
+            str(max_concurrency),
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -271,10 +275,16 @@ def _examples(count: int, seed: int, with_task: bool) -> list[Any]:
 async def _pipeline_worker(spec: dict[str, Any]) -> dict[str, Any]:
     from realign import OpenAIChat, Pipeline, SQLiteCache
 
-    base_url = spec["base_url"]
-    server = Server(None, base_url)  # type: ignore[arg-type]
+    base_url = spec["base_url"]  # one URL, or a list of replicas (the first is asked for stats)
+    server = Server(None, base_url if isinstance(base_url, str) else base_url[0])  # type: ignore[arg-type]
     with_task = spec["classifier"] == "given"
-    llm = OpenAIChat(MODEL, base_url=base_url, api_key="bench")
+    if spec.get("via") == "sdk":  # every request through a ready-made openai SDK client
+        import openai
+
+        sdk = openai.AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0, timeout=300.0)
+        llm = OpenAIChat(MODEL, client=sdk)
+    else:
+        llm = OpenAIChat(MODEL, base_url=base_url, api_key="bench")
     cache = SQLiteCache(spec["cache"]) if spec.get("cache") else None
     pipeline = Pipeline(
         llm,
@@ -308,6 +318,7 @@ async def _pipeline_worker(spec: dict[str, Any]) -> dict[str, Any]:
         "reasons": dict(reasons),
         "server": {k: after[k] - before[k] for k in ("chat", "ok", "429", "500")},
         "peak_in_flight": after["peak_in_flight"],
+        "replicas": llm.replicas.summary(),
     }
 
 

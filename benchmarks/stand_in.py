@@ -38,8 +38,18 @@ _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requ
 class StandIn:
     """The server's state: configuration, the fault RNG and the counters."""
 
-    def __init__(self, latency: float, fault_rate: float, seed: int, retry_after_ms: int, jitter: float = 0.0) -> None:
+    def __init__(
+        self,
+        latency: float,
+        fault_rate: float,
+        seed: int,
+        retry_after_ms: int,
+        jitter: float = 0.0,
+        max_concurrency: int = 0,
+    ) -> None:
         self.latency, self.fault_rate, self.retry_after_ms, self.jitter = latency, fault_rate, retry_after_ms, jitter
+        # A GPU server's batch has a size: past it, requests queue (0: no cap).
+        self.slots = asyncio.Semaphore(max_concurrency) if max_concurrency > 0 else None
         self.rng = random.Random(seed)
         self.jitter_rng = random.Random(seed + 1)
         self.reset()
@@ -176,7 +186,11 @@ class StandIn:
                 self.counts["in_flight"] += 1
                 self.counts["peak_in_flight"] = max(self.counts["peak_in_flight"], self.counts["in_flight"])
                 try:
-                    status, extra, payload = await self.answer(method, target, body)
+                    if self.slots is None:
+                        status, extra, payload = await self.answer(method, target, body)
+                    else:
+                        async with self.slots:
+                            status, extra, payload = await self.answer(method, target, body)
                 finally:
                     self.counts["in_flight"] -= 1
                 close = headers.get("connection", "").lower() == "close" or version == "HTTP/1.0"
@@ -214,7 +228,7 @@ def _error(message: str, kind: str, code: str | None = None) -> bytes:
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    state = StandIn(args.latency, args.fault_rate, args.seed, args.retry_after_ms, args.jitter)
+    state = StandIn(args.latency, args.fault_rate, args.seed, args.retry_after_ms, args.jitter, args.max_concurrency)
     server = await asyncio.start_server(state.serve, args.host, args.port, backlog=4096, limit=1 << 22)
     port = server.sockets[0].getsockname()[1]
     print(f"listening on http://{args.host}:{port}/v1", flush=True)
@@ -236,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=0.0,
         help="spread of the latency: uniform in latency x [1-J, 1+J] (mean unchanged)",
+    )
+    parser.add_argument(
+        "--max-concurrency", type=int, default=0, help="answer at most N requests at once; the rest queue (0: no cap)"
     )
     parser.add_argument("--fault-rate", type=float, default=0.0, help="share of chat calls answered 429/500")
     parser.add_argument("--seed", type=int, default=0, help="seed of the fault draws")

@@ -46,6 +46,8 @@ log = logging.getLogger("realign")
 DEFAULT_ACTORS = 2
 #: CPU each actor reserves: its work is mostly waiting on the server, so four fit on two cores.
 ACTOR_CPUS = 0.25
+#: Blocks an actor works on at once (Ray's default for an actor is one, plus one queued).
+TASKS_PER_ACTOR = 4
 #: The column that carries each row as JSON text between the driver and the actors of a file job,
 #: so rows reach the writer exactly as read (Arrow would add nulls for keys a row lacks).
 ROW_COLUMN = "__realign_row__"
@@ -163,13 +165,14 @@ def _map(dataset: Any, recipe: dict[str, Any], mode: str, source: str, actors: i
         batch_format="pyarrow",
         num_cpus=ACTOR_CPUS,
         runtime_env={"env_vars": env} if env else None,
+        # Several blocks at once on the actor's event loop: one block's slow rows do not idle the pipeline.
+        max_concurrency=TASKS_PER_ACTOR,
     )
 
 
 def _batch_size(options: Mapping[str, Any]) -> int:
-    # Enough rows in one batch to keep the actor's pipeline at its concurrency.
-    concurrency = int(options.get("concurrency") or 64)
-    return 2 * concurrency
+    # With TASKS_PER_ACTOR blocks at once, batches of this size keep the pipeline at its concurrency.
+    return int(options.get("concurrency") or 64)
 
 
 def ray_reformat_dataset(
@@ -206,7 +209,11 @@ def ray_reformat_file(
     stats = stats or RunStats()
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True
-    dataset = ray.data.from_items(list(_items(source)))
+    items = list(_items(source))
+    # Blocks of a few batches each: enough blocks to spread over the actors, not so many that Ray's
+    # per-block work dominates.
+    blocks = max(1, min(1000, len(items) // (2 * _batch_size(options))))
+    dataset = ray.data.from_items(items, override_num_blocks=blocks)
     recipe = _recipe(None, model, {**options, "base_url": base_url})
     mapped = _map(dataset, recipe, "json", str(source), actors, _batch_size(options))
     target = Path(output)
