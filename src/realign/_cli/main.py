@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from .._llm.batch import BatchReport
     from .._llm.openai_chat import OpenAIChat
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 CLASSIFIERS = ("embedded", "llm", "completion", "cascade")
 
@@ -48,15 +48,40 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="realign", description="Reformat SFT data to per-task format criteria (ReAlign).")
+    parser = _Parser(
+        prog="realign",
+        description="Reformat SFT data to per-task format criteria (ReAlign).",
+        epilog=_epilog(
+            "realign reformat data.jsonl --dry-run",
+            "realign reformat data.jsonl -o data.realigned.jsonl -m gpt-4o-mini",
+            "realign report data.realigned.jsonl -o review.html",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"realign {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    tasks = sub.add_parser("tasks", help="print the task table")
+    def command(name: str, help: str, *examples: str) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name,
+            help=help,
+            description=help[0].upper() + help[1:] + ".",
+            epilog=_epilog(*examples),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    tasks = command("tasks", "print the task table", "realign tasks", "realign tasks --criteria my_criteria/")
     tasks.add_argument("--criteria", metavar="DIR", help="include the custom tasks of a criteria folder")
 
-    run = sub.add_parser("reformat", help="reformat a dataset file")
-    run.add_argument("input", metavar="INPUT")
+    run = command(
+        "reformat",
+        "reformat a dataset file",
+        "realign reformat data.jsonl --dry-run",
+        "realign reformat data.jsonl -o out.jsonl -m gpt-4o-mini",
+        "realign reformat data.parquet -o out.parquet --base-url http://localhost:8000/v1 -m Qwen/Qwen2.5-7B-Instruct",
+        "realign reformat data.jsonl -o out.jsonl --search wikipedia --batch",
+    )
+    run.add_argument("input", metavar="INPUT", help="dataset file: .jsonl, .json or .parquet, any supported shape")
     run.add_argument("-o", "--output", metavar="OUTPUT", help="output file (.jsonl, .json or .parquet)")
     run.add_argument(
         "--dry-run", action="store_true", help="no key, no server, no call: print what the run would do and cost"
@@ -158,9 +183,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary on stderr")
 
-    classify = sub.add_parser("classify", help="label each row with its task, or evaluate a classifier")
-    classify.add_argument("input", metavar="INPUT", nargs="?")
-    classify.add_argument("-o", "--output", metavar="OUTPUT")
+    classify = command(
+        "classify",
+        "label each row with its task, or evaluate a classifier",
+        "realign classify data.jsonl -o labelled.jsonl",
+        "realign classify --eval labelled.jsonl --classifier cascade",
+    )
+    classify.add_argument("input", metavar="INPUT", nargs="?", help="dataset file to label (not with --eval)")
+    classify.add_argument("-o", "--output", metavar="OUTPUT", help="labelled copy of INPUT (.jsonl, .json, .parquet)")
     classify.add_argument("--eval", metavar="LABELLED", help="JSONL rows {instruction, category}: print accuracy")
     _llm_flags(classify)
     _classifier_flags(classify)
@@ -169,26 +199,38 @@ def _parser() -> argparse.ArgumentParser:
     classify.add_argument("--reclassify", action="store_true", help="classify rows that already have a category")
     classify.add_argument("--strict", action="store_true", help="an unknown category is an error")
     _turns_flags(classify)
-    classify.add_argument("-q", "--quiet", action="store_true")
+    classify.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
 
-    retrieve = sub.add_parser("retrieve", help="classify and retrieve evidence only (inspect before paying)")
-    retrieve.add_argument("input", metavar="INPUT")
-    retrieve.add_argument("-o", "--output", metavar="OUTPUT", required=True)
+    retrieve = command(
+        "retrieve",
+        "classify and retrieve evidence only (inspect before paying)",
+        "realign retrieve data.jsonl -o with-evidence.jsonl --search wikipedia",
+        "realign retrieve data.jsonl -o with-evidence.jsonl --search local:docs.sqlite",
+    )
+    retrieve.add_argument("input", metavar="INPUT", help="dataset file: .jsonl, .json or .parquet")
+    retrieve.add_argument(
+        "-o", "--output", metavar="OUTPUT", required=True, help="INPUT with realign.evidence on each row"
+    )
     _search_flags(retrieve)
     _llm_flags(retrieve)
     _classifier_flags(retrieve)
     _limit_flags(retrieve)
     retrieve.add_argument("--criteria", metavar="DIR", help="include the custom tasks of a criteria folder")
-    retrieve.add_argument("--reclassify", action="store_true")
-    retrieve.add_argument("--strict", action="store_true")
+    retrieve.add_argument("--reclassify", action="store_true", help="classify rows that already have a category")
+    retrieve.add_argument("--strict", action="store_true", help="an unknown category is an error")
     _turns_flags(retrieve)
-    retrieve.add_argument("-q", "--quiet", action="store_true")
+    retrieve.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
 
-    index = sub.add_parser("index", help="build a local search index from your documents")
+    index = command(
+        "index",
+        "build a local search index from your documents",
+        "realign index docs/ -o docs.sqlite",
+        "realign reformat data.jsonl -o out.jsonl --search local:docs.sqlite",
+    )
     index.add_argument(
         "corpus", metavar="CORPUS", help="JSONL rows with text (title, id, url optional) or a folder of .txt/.md files"
     )
-    index.add_argument("-o", "--output", metavar="INDEX", required=True)
+    index.add_argument("-o", "--output", metavar="INDEX", required=True, help="index file to write (SQLite)")
     index.add_argument(
         "--passage-words",
         type=_positive,
@@ -198,14 +240,38 @@ def _parser() -> argparse.ArgumentParser:
     )
     index.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
 
-    report = sub.add_parser("report", help="write an HTML review of a reformat output")
-    report.add_argument("input", metavar="OUTPUT_FILE")
-    report.add_argument("-o", "--output", metavar="HTML", required=True)
+    report = command(
+        "report",
+        "write an HTML review of a reformat output",
+        "realign report out.jsonl -o review.html",
+        "realign report out.parquet -o review.html --price-in 0.2 --price-out 0.8",
+    )
+    report.add_argument("input", metavar="INPUT", help="a file `realign reformat` wrote")
+    report.add_argument("-o", "--output", metavar="HTML", required=True, help="the page to write")
     report.add_argument("--title", help="page title")
     report.add_argument("--price-in", type=float, metavar="USD", help="prompt price, dollars per 1M tokens")
     report.add_argument("--price-out", type=float, metavar="USD", help="completion price, dollars per 1M tokens")
     report.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
     return parser
+
+
+EXIT_CODES = """exit codes:
+  0    done
+  1    the run stopped: the model or search backend cannot be used, or another error
+  2    usage or input error (bad flag, unreadable file, row of unknown shape)
+  130  interrupted (finished requests are cached: run again to resume)"""
+
+README = "README.md of realign, sections 'Quickstart' and 'CLI reference'"
+
+
+def _epilog(*examples: str) -> str:
+    lines = "\n".join(f"  {example}" for example in examples)
+    return f"examples:\n{lines}\n\n{EXIT_CODES}\n\nmore: {README}"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``realign`` argument parser, every subcommand included (its help is tested as a contract)."""
+    return _parser()
 
 
 def _turns_flags(parser: argparse.ArgumentParser) -> None:
@@ -247,7 +313,9 @@ def _positive_float(value: str) -> float:
 
 
 def _llm_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default=DEFAULT_MODEL, metavar="M", help=f"default: {DEFAULT_MODEL}")
+    parser.add_argument(
+        "-m", "--model", default=DEFAULT_MODEL, metavar="M", help=f"the model's name (default: {DEFAULT_MODEL})"
+    )
     parser.add_argument(
         "--base-url",
         action="append",
@@ -553,7 +621,11 @@ def _classify(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``realign`` console script."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # `realign` alone: what it can do
+        parser.print_help()
+        return 0
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         if args.command == "tasks":
