@@ -450,7 +450,7 @@ def test_aborted_collect_run_leaves_no_partial_file(cache: SQLiteCache, tmp_path
 def test_collector_without_a_cache_is_a_usage_error(cache: SQLiteCache, tmp_path: Path) -> None:
     collector = runner_for(FakeBatchAPI(), cache, tmp_path / "state").collector()
     with collector, pytest.raises(realign.UsageError, match="cache"):  # when the pipeline is built, before any row
-        Pipeline(collector, classifier=FixedClassifier())
+        Pipeline(collector, classifier=FixedClassifier(), cache=False)
 
 
 def test_batch_unknown_to_the_server_fails_its_requests(cache: SQLiteCache, tmp_path: Path) -> None:

@@ -337,3 +337,31 @@ def test_an_unknown_task_is_warned_about_once(caplog: pytest.LogCaptureFixture) 
     for _ in range(3):
         assert one(p, Example(question=Q, response="x", task="no_such_task")).task == "default"
     assert caplog.text.count("unknown task 'no_such_task'") == 1
+
+
+CACHED_REPLY = "Reasoning: r\nRevised response:\n2 + 2 = 4, so the answer is **4**."
+
+
+def test_a_pipeline_caches_in_the_user_cache_folder_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import realign
+
+    folder = tmp_path / "user-cache"
+    monkeypatch.setenv("REALIGN_CACHE", str(folder / "cache.sqlite"))
+    first = realign.FakeLLM([CACHED_REPLY])
+    realign.reformat("What is 2 + 2?", "4", task="open_qa", llm=first)
+    again = realign.FakeLLM([CACHED_REPLY])
+    result = realign.reformat("What is 2 + 2?", "4", task="open_qa", llm=again)
+    assert (folder / "cache.sqlite").exists()
+    assert again.requests == []  # served from the cache: a re-run notebook cell pays nothing
+    assert result.tag == "rewrite"
+
+
+def test_cache_false_disables_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import realign
+
+    monkeypatch.setenv("REALIGN_CACHE", str(tmp_path / "c.sqlite"))
+    realign.reformat("What is 2 + 2?", "4", task="open_qa", llm=realign.FakeLLM([CACHED_REPLY]), cache=False)
+    again = realign.FakeLLM([CACHED_REPLY])
+    realign.reformat("What is 2 + 2?", "4", task="open_qa", llm=again, cache=False)
+    assert len(again.requests) == 1
+    assert not (tmp_path / "c.sqlite").exists()

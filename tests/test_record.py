@@ -28,7 +28,9 @@ WRONG = f"Reasoning: shorter is better.\nRevised response:\n{WRONG_TEXT}"
 def reformat_rows(tmp_path: Path, replies: list[Any], rows: list[dict[str, Any]], **kw: Any) -> list[dict[str, Any]]:
     source = write_jsonl(tmp_path / "in.jsonl", rows)
     out = tmp_path / "out.jsonl"
-    reformat_file(source, out, pipeline=Pipeline(FakeLLM(replies), n=len(replies) or 1, max_reasks=0), **kw)
+    reformat_file(
+        source, out, pipeline=Pipeline(FakeLLM(replies), n=len(replies) or 1, max_reasks=0, cache=False), **kw
+    )
     return read_jsonl(out)
 
 
@@ -139,7 +141,7 @@ def reformat_twice(
     again = write_jsonl(tmp_path / "first.jsonl", first)
     llm = FakeLLM(second)
     out = tmp_path / "second.jsonl"
-    reformat_file(again, out, pipeline=Pipeline(llm, max_reasks=0), **kw)
+    reformat_file(again, out, pipeline=Pipeline(llm, max_reasks=0, cache=False), **kw)  # each pass asks the model
     return read_jsonl(out), llm
 
 

@@ -287,7 +287,7 @@ def test_a_deferred_llm_is_handed_the_cache_key_instead_of_called(tmp_path: Path
 
 def test_a_deferred_llm_without_a_cache_is_refused_when_the_pipeline_is_built() -> None:
     with pytest.raises(UsageError, match="Deferring answers through the response cache"):
-        Pipeline(Deferring(), classifier=Given())
+        Pipeline(Deferring(), classifier=Given(), cache=False)
 
 
 def test_closing_a_pipeline_twice_that_shares_one_client_is_safe() -> None:

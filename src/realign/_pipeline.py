@@ -20,7 +20,7 @@ from ._checks.base import CheckError, find_failure, one_line
 from ._checks.corrections import find_corrections
 from ._checks.registry import default_checks
 from ._exceptions import FatalLLMError, FatalSearchError, LLMError, RealignError, SearchError, UsageError
-from ._llm.cache import Cache, request_key
+from ._llm.cache import Cache, SQLiteCache, default_cache_path, request_key
 from ._llm.ratelimit import RateLimiter
 from ._models import (
     LLM_ERROR,
@@ -93,6 +93,9 @@ class Pipeline:
     :class:`~realign.Criteria` or a folder of user criteria), ``checks``, ``cache``. Each is checked
     against its protocol here: what does not fit raises :class:`~realign.UsageError` naming what
     is missing. With a cache, the LLM needs an ``identity`` (:class:`~realign.Identified`).
+    ``cache`` defaults to the user cache folder, as the CLI's (``$REALIGN_CACHE``, else
+    ``~/.cache/realign/cache.sqlite``), for an LLM with an identity: a re-run pays nothing;
+    ``cache=False`` (or None) disables it.
 
     An exception from a collaborator that is not a :class:`~realign.RealignError` fails the row
     that raised it, not the run: an LLM's or classifier's keeps the original with
@@ -113,7 +116,7 @@ class Pipeline:
         search: SearchClient | None = None,
         criteria: Criteria | str | Path | None = None,
         checks: Sequence[Check] | None = None,
-        cache: Cache | None = None,
+        cache: Cache | bool | None = True,
         n: int = 1,
         temperature: float = 0.3,
         top_p: float = 1.0,
@@ -137,6 +140,14 @@ class Pipeline:
             raise UsageError("context_tokens must be at least 0")
         #: which assistant turns of a multi-turn conversation are rewritten: all, the last, or none
         self.turns: TurnsMode = turns
+        #: a cache this pipeline opened itself (the default one): closed by :meth:`aclose`
+        self._own_cache: SQLiteCache | None = None
+        if cache is True:  # the default: the user cache folder, as the CLI, when the LLM's answers can be keyed
+            if llm is not None and identity_of(llm) is not None:
+                self._own_cache = SQLiteCache(default_cache_path())
+            cache = self._own_cache
+        elif cache is False:
+            cache = None
         _check_collaborators(llm, classifier, search, checks, cache)
         self.llm = llm
         self.classifier = classifier if classifier is not None else _default_classifier()
@@ -144,7 +155,7 @@ class Pipeline:
         self.criteria = criteria if isinstance(criteria, Criteria) else Criteria(criteria)
         self.checks = list(checks) if checks is not None else default_checks(corrections=corrections)
         self.corrections = corrections
-        self.cache = cache
+        self.cache: Cache | None = cache
         self.rate_limiter = rate_limiter
         self.n, self.temperature, self.top_p, self.max_tokens = n, temperature, top_p, max_tokens
         self.max_reasks, self.concurrency, self.select, self.strict = max_reasks, concurrency, select, strict
@@ -431,6 +442,9 @@ class Pipeline:
         for part in (self.llm, self.classifier, self.search):
             if part is not None:
                 await part.aclose()
+        if self._own_cache is not None:
+            self._own_cache.close()
+            self._own_cache = None
 
 
 def _check_collaborators(

@@ -146,7 +146,9 @@ class OpenAIChat:
             key = api_key or os.environ.get("OPENAI_API_KEY")
             if not key:
                 if OPENAI_BASE_URL in urls:
-                    raise UsageError("no OpenAI API key: set OPENAI_API_KEY (or pass --base-url for a local server)")
+                    raise UsageError(
+                        "no OpenAI API key: set OPENAI_API_KEY, or point base_url= (--base-url) at a local server"
+                    )
                 key = _PLACEHOLDER_KEY
             self._api_key = key
             self._http = HTTPChat(key, timeout, http_client)
