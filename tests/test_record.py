@@ -222,7 +222,7 @@ def test_a_second_pass_keeps_the_first_original_of_every_turn(tmp_path: Path) ->
 def test_from_original_reformats_every_turn_from_its_original(tmp_path: Path) -> None:
     first = conversation_file(tmp_path)
     llm = FakeLLM([WRONG, WRONG])
-    reformat_file(first, tmp_path / "out.jsonl", pipeline=Pipeline(llm, max_reasks=0), from_original=True)
+    reformat_file(first, tmp_path / "out.jsonl", pipeline=Pipeline(llm, max_reasks=0, cache=False), from_original=True)
     (row,) = read_jsonl(tmp_path / "out.jsonl")
     assert [t["value"] for t in row["conversations"][1::2]] == [ORIGINAL, ORIGINAL]
     assert all(ORIGINAL in request.messages[-1][1] for request in llm.requests)
@@ -230,7 +230,7 @@ def test_from_original_reformats_every_turn_from_its_original(tmp_path: Path) ->
 
 def test_a_turn_a_later_pass_leaves_alone_keeps_its_entry(tmp_path: Path) -> None:
     first = conversation_file(tmp_path)
-    pipeline = Pipeline(FakeLLM([SECOND]), max_reasks=0, turns="last")
+    pipeline = Pipeline(FakeLLM([SECOND]), max_reasks=0, turns="last", cache=False)
     reformat_file(first, tmp_path / "out.jsonl", pipeline=pipeline)
     turns = read_jsonl(tmp_path / "out.jsonl")[0]["realign"]["turns"]
     assert [(t["turn"], t["original"]) for t in turns] == [(1, ORIGINAL), (3, ORIGINAL)]
