@@ -110,3 +110,11 @@ def test_a_log_line_waits_its_interval() -> None:
 
 def test_auto_logs_when_the_stream_is_not_a_terminal() -> None:
     assert Progress(10, None, stream=io.StringIO()).mode == "log"
+
+
+def test_a_notebook_shows_a_bar_for_large_inputs_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    import realign._jobs.progress as progress_module
+
+    monkeypatch.setattr(progress_module, "in_notebook", lambda: True)
+    assert Progress(500, None).mode == "notebook"
+    assert Progress(20, None).mode == "off"

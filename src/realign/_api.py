@@ -198,8 +198,18 @@ async def areformat_file(
     from_original: bool = False,
 ) -> RunStats:
     """Async :func:`reformat_file`."""
+    from ._jobs.progress import Progress, count_rows, in_notebook
+
+    # A library stays quiet, except in a notebook: there a bar shows a long run (100 rows or more) moving.
+    progress = Progress(count_rows(source), None) if in_notebook() else None
     return await reformat_file_async(
-        pipeline, source, output, reclassify=reclassify, keep_rejected=keep_rejected, from_original=from_original
+        pipeline,
+        source,
+        output,
+        reclassify=reclassify,
+        keep_rejected=keep_rejected,
+        from_original=from_original,
+        progress=progress,
     )
 
 
