@@ -62,7 +62,8 @@ def _pipeline(pipeline: Pipeline | None, llm: LLM | None, model: str | None, opt
         from ._llm.openai_chat import OpenAIChat  # imported late: it imports the openai SDK
 
         base_url, api_key = options.pop("base_url", None), options.pop("api_key", None)
-        llm = OpenAIChat(model or DEFAULT_MODEL, base_url=base_url, api_key=api_key)
+        client_options = {key: options.pop(key) for key in ("timeout", "max_retries") if key in options}
+        llm = OpenAIChat(model or DEFAULT_MODEL, base_url=base_url, api_key=api_key, **client_options)
     try:
         return Pipeline(llm, **options)
     except TypeError as exc:  # a misspelled option
@@ -135,8 +136,8 @@ def reformat(
     ``reformat([...])`` returns a list in the same order; a Hugging Face ``datasets.Dataset`` of any
     supported row shape gives back a ``Dataset`` of the same rows with a ``realign`` column.
     Pass ``pipeline=`` to reuse a configured :class:`Pipeline`, or its arguments (``llm=``,
-    ``model=``, ``base_url=``, ``classifier=``, ``search=``, ``criteria=``, ``checks=``, ``n=``, ...)
-    to build one for this call.
+    ``model=``, ``base_url=``, ``timeout=``, ``max_retries=``, ``classifier=``, ``search=``,
+    ``criteria=``, ``checks=``, ``n=``, ...) to build one for this call.
 
     A ``ray.data.Dataset`` gives back a lazy ``ray.data.Dataset`` of the same rows with a ``realign``
     column (JSON text), reformatted by an actor pool of ``actors=`` (default 2) workers on the Ray

@@ -7,10 +7,12 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import __version__
 from .._checks.registry import build_checks
@@ -23,8 +25,9 @@ from .._jobs.job import RunStats, example_of, reformat_file, retrieve_file, rows
 from .._jobs.plan import ClassifierPlan, plan_file
 from .._jobs.progress import LOG_INTERVAL, Progress, count_rows
 from .._llm.cache import CachedSearch, SQLiteCache, default_cache_path
-from .._llm.defaults import DEFAULT_MODEL
+from .._llm.defaults import DEFAULT_MODEL, DEFAULT_TIMEOUT
 from .._llm.ratelimit import RateLimiter
+from .._llm.retry import RetryPolicy
 from .._models import Example
 from .._pipeline import TURNS_MODES, Pipeline
 from .._protocol import DEFAULT_CONTEXT_TOKENS
@@ -41,6 +44,27 @@ __all__ = ["build_parser", "main"]
 
 CLASSIFIERS = ("embedded", "llm", "completion", "cascade")
 
+T = TypeVar("T")
+
+#: Exit codes: a contract for pipelines and CI (README: Exit codes).
+EXIT_OK, EXIT_FATAL, EXIT_USAGE, EXIT_ROWS_FAILED = 0, 1, 2, 3
+EXIT_SIGINT, EXIT_SIGTERM = 128 + signal.SIGINT, 128 + signal.SIGTERM
+
+EXIT_CODES = """exit codes:
+  0  every row decided (rewritten or kept for a reason)
+  1  fatal error: the run stopped (bad key, endpoint unreachable or failing); no output file
+  2  usage or input error (a flag, a missing or malformed file, a template); no output file
+  3  output written, but some rows ended with llm_error:*; run the same command again to retry only those
+  130, 143  interrupted by SIGINT (Ctrl-C) or SIGTERM; no output file, finished requests are cached"""
+
+
+_RESUME = "no output written; finished requests are cached, run again to resume"
+
+
+class Terminated(BaseException):
+    """SIGTERM (what ``timeout`` and job schedulers send), raised like KeyboardInterrupt so every
+    ``with`` block unwinds and no temporary file is left behind."""
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # argparse's own errors: one line, exit 2
@@ -55,7 +79,9 @@ def _parser() -> argparse.ArgumentParser:
             "realign reformat data.jsonl --dry-run",
             "realign reformat data.jsonl -o data.realigned.jsonl -m gpt-4o-mini",
             "realign report data.realigned.jsonl -o review.html",
-        ),
+        )
+        + "\n\n"
+        + EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"realign {__version__}")
@@ -81,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
         "realign reformat data.parquet -o out.parquet --base-url http://localhost:8000/v1 -m Qwen/Qwen2.5-7B-Instruct",
         "realign reformat data.jsonl -o out.jsonl --search wikipedia --batch",
     )
+    run.epilog = f"{run.epilog or ''}\n\n{EXIT_CODES}"
     run.add_argument("input", metavar="INPUT", help="dataset file: .jsonl, .json or .parquet, any supported shape")
     run.add_argument("-o", "--output", metavar="OUTPUT", help="output file (.jsonl, .json or .parquet)")
     run.add_argument(
@@ -312,6 +339,20 @@ def _positive_float(value: str) -> float:
     return number
 
 
+def _non_negative(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return number
+
+
+def _seconds(value: str) -> float:
+    number = float(value)
+    if not number > 0 or number == float("inf"):
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    return number
+
+
 def _llm_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-m", "--model", default=DEFAULT_MODEL, metavar="M", help=f"the model's name (default: {DEFAULT_MODEL})"
@@ -323,6 +364,21 @@ def _llm_flags(parser: argparse.ArgumentParser) -> None:
         help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (default: $OPENAI_BASE_URL or OpenAI); "
         "repeat it or separate URLs with commas for replicas of one model: requests go to the one with the "
         "fewest in flight",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"give up on one request after this long, then retry it (default: {DEFAULT_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--max-retries",
+        type=_non_negative,
+        default=RetryPolicy().attempts - 1,
+        metavar="N",
+        help=f"retries of a request that failed transiently: 429, 5xx, timeout, connection "
+        f"(default: {RetryPolicy().attempts - 1})",
     )
 
 
@@ -443,7 +499,9 @@ async def _reformat_run(args: argparse.Namespace, stack: contextlib.AsyncExitSta
     from .._llm.openai_chat import OpenAIChat  # imported here: it imports the openai SDK
 
     criteria = Criteria(args.criteria)
-    llm = OpenAIChat(args.model, base_url=args.base_url)  # a missing key fails here, before any work
+    llm = OpenAIChat(
+        args.model, base_url=args.base_url, timeout=args.timeout, max_retries=args.max_retries
+    )  # a missing key fails here, before any work
     stack.push_async_callback(llm.aclose)
     price = price_for(args.model, price_in=args.price_in, price_out=args.price_out)
     cache = None if args.no_cache else SQLiteCache(args.cache or default_cache_path())
@@ -510,7 +568,15 @@ async def _reformat_run(args: argparse.Namespace, stack: contextlib.AsyncExitSta
             print(batch.summary() + cost, file=sys.stderr)
         if isinstance(classifier, CascadeClassifier):
             print(f"classifier: {classifier.counts}", file=sys.stderr)
-    return 0
+    failed = sum(count for reason, count in stats.reasons.items() if reason.startswith("llm_error"))
+    if failed:
+        print(
+            f"warning: {failed} of {stats.rows} rows ended with llm_error (kept their original); "
+            "run the same command again to retry only those",
+            file=sys.stderr,
+        )
+        return EXIT_ROWS_FAILED
+    return EXIT_OK
 
 
 async def _submit_batches(
@@ -570,7 +636,7 @@ async def _retrieve(args: argparse.Namespace) -> int:
         if args.classifier != "embedded":
             from .._llm.openai_chat import OpenAIChat  # imported here: it imports the openai SDK
 
-            llm = OpenAIChat(args.model, base_url=args.base_url)
+            llm = OpenAIChat(args.model, base_url=args.base_url, timeout=args.timeout, max_retries=args.max_retries)
         if llm is not None:
             stack.push_async_callback(llm.aclose)
         search = _search_client(args.search)
@@ -616,7 +682,44 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _classify(args: argparse.Namespace) -> int:
-    return asyncio.run(classify_command(args))
+    return _run(classify_command(args))
+
+
+def _run(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` that turns SIGTERM into a cancellation of the run, as asyncio does for SIGINT,
+    so every task unwinds through its ``finally`` blocks before :class:`Terminated` is raised."""
+    terminated = False
+
+    async def guarded() -> T:
+        nonlocal terminated
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+
+        def on_sigterm() -> None:
+            nonlocal terminated
+            terminated = True
+            task.cancel()
+
+        installed = False
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread, Windows
+            loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+            installed = True
+        try:
+            return await main
+        except asyncio.CancelledError:
+            if terminated:
+                raise Terminated from None
+            raise
+        finally:
+            if installed:
+                loop.remove_signal_handler(signal.SIGTERM)
+
+    return asyncio.run(guarded())
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -627,36 +730,50 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        return _dispatch(args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         if args.command == "tasks":
             return _tasks(args)
         if args.command == "classify":
             return _classify(args)
         if args.command == "retrieve":
-            return asyncio.run(_retrieve(args))
+            return _run(_retrieve(args))
         if args.command == "index":
             return _index(args)
         if args.command == "report":
             return _report(args)
-        return asyncio.run(_reformat(args))
+        return _run(_reformat(args))
     except (UsageError, InputError, TemplateError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except (FatalLLMError, FatalSearchError) as exc:
-        print(f"error: {exc} (run stopped; finished requests are cached)", file=sys.stderr)
-        return 1
+        print(f"error: {exc} (run stopped, no output written; finished requests are cached)", file=sys.stderr)
+        return EXIT_FATAL
     except RealignError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FATAL
     except BrokenPipeError:  # `realign ... | head`: the reader left; not an error worth a message
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as exc:  # a file we could not read or write, named by the OS error
         print(f"error: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""), file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except KeyboardInterrupt:
-        print("interrupted; finished requests are cached, run again to resume", file=sys.stderr)
-        return 130
+        print(f"interrupted (SIGINT); {_RESUME}", file=sys.stderr)
+        return EXIT_SIGINT
+    except Terminated:
+        print(f"terminated (SIGTERM); {_RESUME}", file=sys.stderr)
+        return EXIT_SIGTERM
 
 
 if __name__ == "__main__":

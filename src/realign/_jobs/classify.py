@@ -145,7 +145,12 @@ def build_classifier(
     if args.classifier_model or args.classifier_base_url or llm is None:
         from .._llm.openai_chat import OpenAIChat  # imported here: it imports the openai SDK
 
-        llm = OpenAIChat(args.classifier_model or args.model, base_url=args.classifier_base_url or args.base_url)
+        llm = OpenAIChat(
+            args.classifier_model or args.model,
+            base_url=args.classifier_base_url or args.base_url,
+            timeout=args.timeout,
+            max_retries=args.max_retries,
+        )
         stack.push_async_callback(llm.aclose)
     if args.classifier == "completion":
         return CompletionClassifier(llm, tasks=criteria.tasks, cache=cache)

@@ -14,6 +14,7 @@ import inspect
 import json
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import httpx2
@@ -24,13 +25,14 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from .._exceptions import FatalLLMError, LLMError, UsageError
 from .._models import Usage
 from .._types import ChatRequest, Choice, Completion
-from .defaults import DEFAULT_MODEL, OPENAI_BASE_URL
+from .breaker import Breaker
+from .defaults import DEFAULT_MODEL, DEFAULT_TIMEOUT, OPENAI_BASE_URL
 from .http import HTTPChat, InvalidAnswer, completion_of, text_completion_of, token_logprobs
 from .ratelimit import HeaderPacer
 from .replicas import Replica, ReplicaPool
 from .retry import PauseGate, RetryPolicy, backoff_seconds, parse_retry_after
 
-__all__ = ["DEFAULT_MODEL", "OpenAIChat", "RetryPolicy", "base_urls", "usage_of"]
+__all__ = ["DEFAULT_MODEL", "DEFAULT_TIMEOUT", "OpenAIChat", "RetryPolicy", "base_urls", "usage_of"]
 
 T = TypeVar("T")
 
@@ -105,6 +107,10 @@ def _translate(exc: openai.OpenAIError, model: str, base_url: str) -> LLMError:
     return LLMError(type(exc).__name__, code="error")
 
 
+# Failures that say something about the endpoint rather than the row (see the breaker).
+_ENDPOINT_CODES = frozenset({"rate_limit", "server_error", "timeout", "connection", "invalid_response", "error"})
+
+
 class OpenAIChat:
     """An :class:`~realign.LLM` for OpenAI and any OpenAI-compatible server (vLLM, Ollama, llama.cpp, TGI...).
 
@@ -114,6 +120,11 @@ class OpenAIChat:
     Requests are posted straight over ``httpx2`` (pass ``http_client`` to choose its transport);
     ``base_url``/``api_key`` fall back to ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY``. Pass a
     ready-made ``openai.AsyncOpenAI`` as ``client`` instead to send every request through the SDK.
+
+    ``timeout`` bounds each request (seconds, default 120); ``max_retries`` is the number of retries
+    of a transient failure (default 5, i.e. ``retry.attempts`` 6). With ``early_stop`` (default) a
+    client whose endpoint is unreachable or fails nearly every request raises
+    :class:`~realign.FatalLLMError` within seconds instead of failing row after row.
     """
 
     def __init__(
@@ -123,13 +134,21 @@ class OpenAIChat:
         client: openai.AsyncOpenAI | None = None,
         base_url: str | Sequence[str] | None = None,
         api_key: str | None = None,
-        timeout: float = 300.0,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int | None = None,
         retry: RetryPolicy | None = None,
         extra_body: dict[str, Any] | None = None,
         http_client: httpx2.AsyncClient | None = None,
+        early_stop: bool = True,
     ) -> None:
+        if not timeout > 0:
+            raise UsageError("timeout must be a positive number of seconds")
+        if max_retries is not None and max_retries < 0:
+            raise UsageError("max_retries must be 0 or more")
         self.model = model
         self.retry = retry or RetryPolicy()
+        if max_retries is not None:
+            self.retry = replace(self.retry, attempts=max_retries + 1)
         self.extra_body = extra_body
         self._timeout = timeout
         self._sdk: openai.AsyncOpenAI | None = None
@@ -157,6 +176,8 @@ class OpenAIChat:
         self.replicas = ReplicaPool(urls)
         self._gate = PauseGate()  # shared backoff: a 429 holds back every request of this client
         self._pacer = HeaderPacer()  # the server's x-ratelimit-* headers, read before it says 429
+        #: stops the run when the endpoint is unreachable or failing on nearly every request
+        self.breaker = Breaker(self.endpoint) if early_stop else None
         #: requests sent again after a transient failure, so far (the progress display shows them)
         self.retries = 0
 
@@ -212,6 +233,7 @@ class OpenAIChat:
 
         For other calls of the same SDK client (``client.files``, ``client.batches``: the Batch API).
         """
+        breaker = self.breaker
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(self.retry.attempts),
@@ -220,13 +242,48 @@ class OpenAIChat:
                 reraise=True,
             ):
                 with attempt:
+                    if breaker is not None:
+                        breaker.check()
                     await self._gate.wait()
-                    return await call(*args)
+                    try:
+                        result = await call(*args)
+                    except openai.APITimeoutError:
+                        if breaker is not None:
+                            breaker.unanswered(f"no answer within {self._timeout:g} s (--timeout)")
+                            breaker.check()
+                        raise
+                    except openai.APIConnectionError:  # no HTTP answer: refused, DNS, reset
+                        if breaker is not None:
+                            breaker.unanswered("cannot connect")
+                            breaker.check()
+                        raise
+                    except openai.APIStatusError:
+                        if breaker is not None:
+                            breaker.answered()
+                        raise
+                    if breaker is not None:
+                        breaker.answered()
+                        breaker.finished(None)
+                    return result
         except openai.OpenAIError as exc:
-            raise _translate(exc, self.model, self.endpoint) from exc
+            raise self._failed(_translate(exc, self.model, self.endpoint)) from exc
         except InvalidAnswer as exc:
-            raise LLMError(f"{self.endpoint}: {exc}", code="invalid_response") from exc
+            raise self._failed(LLMError(f"{self.endpoint}: {exc}", code="invalid_response")) from exc
         raise AssertionError("unreachable: tenacity either returns or re-raises")
+
+    def _failed(self, error: LLMError) -> LLMError:
+        """Tell the breaker a request failed after its retries; the error to raise (the breaker's once tripped)."""
+        if self.breaker is None or isinstance(error, FatalLLMError):
+            return error
+        if error.code not in ("connection", "timeout"):
+            self.breaker.answered()
+        if error.code in _ENDPOINT_CODES:  # a row rejected for its content says nothing of the endpoint
+            self.breaker.finished(error.code)
+        try:
+            self.breaker.check()
+        except FatalLLMError as stopped:
+            return stopped
+        return error
 
     async def _create_text(self, prompt: str, max_tokens: int, logprobs: int | None) -> Completion:
         if self._http is not None:
@@ -274,9 +331,18 @@ class OpenAIChat:
         extra = {key: value for key, value in body.items() if key not in _SDK_BODY_FIELDS}
         if extra:
             kwargs["extra_body"] = extra
-        response = await self.client.chat.completions.create(**kwargs)
-        choices = [Choice(c.message.content or "", c.finish_reason) for c in response.choices]
-        return Completion(choices, usage_of(response.usage))
+        try:
+            response = await self.client.chat.completions.create(**kwargs)
+        except json.JSONDecodeError as exc:  # the SDK decodes a 200 body without looking
+            raise InvalidAnswer("the reply is not JSON") from exc
+        choices = getattr(response, "choices", None)
+        if not isinstance(choices, list):
+            raise InvalidAnswer("the reply is not a chat completion (no choices)")
+        try:
+            parsed = [Choice(str(c.message.content or ""), c.finish_reason) for c in choices]
+        except AttributeError as exc:
+            raise InvalidAnswer("the reply is not a chat completion (a choice without a message)") from exc
+        return Completion(parsed, usage_of(getattr(response, "usage", None)))
 
     async def _post(self, path: str, body: dict[str, Any]) -> Any:
         """Post to the replica with the fewest in flight; the decoded answer.

@@ -1,0 +1,199 @@
+"""Runs you can trust: exit codes, the early stop, timeouts and retries, reruns of failed rows, signals.
+
+End to end through the CLI against the stand-in server on 127.0.0.1 (real SDK, real sockets).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import read_jsonl, realign_row, write_jsonl
+from realign import ChatRequest, LLMError, OpenAIChat
+from realign._cli.main import main
+from stub_server import Reply, StubServer, rewrite_handler
+
+REQUEST = ChatRequest((("system", "s"), ("user", "u")), n=1, temperature=0.3, top_p=1.0, max_tokens=64)
+
+
+def closed_port_url() -> str:
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens on it
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"
+
+
+def rows(count: int, failing: frozenset[int] = frozenset()) -> list[dict[str, Any]]:
+    return [
+        realign_row(f"{'FAIL ' if i in failing else ''}What is {i} plus {i}?", f"{i} + {i} = {2 * i}.", "open_qa", id=i)
+        for i in range(count)
+    ]
+
+
+def command(tmp_path: Path, source: Path, base_url: str, *extra: str) -> list[str]:
+    return [
+        "reformat",
+        str(source),
+        "-o",
+        str(tmp_path / "out.jsonl"),
+        "--base-url",
+        base_url,
+        "--model",
+        "stub",
+        "--cache",
+        str(tmp_path / "cache.sqlite"),
+        *extra,
+    ]
+
+
+def leftovers(tmp_path: Path) -> list[str]:
+    return sorted(p.name for p in tmp_path.glob(".out.jsonl*"))
+
+
+def test_dead_endpoint_stops_within_seconds_without_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", rows(50))
+    url = closed_port_url()
+    started = time.monotonic()
+    code = main(command(tmp_path, source, url))
+    elapsed = time.monotonic() - started
+    err = capsys.readouterr().err
+    assert code == 1
+    assert elapsed < 30
+    assert f"{url} is unreachable" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out.jsonl").exists()
+    assert leftovers(tmp_path) == []
+    assert (tmp_path / "cache.sqlite").exists()  # what was cached (nothing here) is kept
+
+
+def test_dead_endpoint_one_request_at_a_time_also_stops_early(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", rows(3))
+    started = time.monotonic()
+    code = main(command(tmp_path, source, closed_port_url(), "--concurrency", "1"))
+    elapsed = time.monotonic() - started
+    assert code == 1
+    assert elapsed < 15  # three attempts, 1-2 s and 2-3 s of backoff between them; no row's full retries
+    assert "unreachable" in capsys.readouterr().err
+
+
+def test_a_server_failing_every_request_stops_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def broken(path: str, body: dict[str, Any]) -> Reply:
+        return 500, {}, {"error": {"message": "boom"}}
+
+    source = write_jsonl(tmp_path / "in.jsonl", rows(200))
+    with StubServer(broken) as stub:
+        code = main(command(tmp_path, source, stub.base_url, "--max-retries", "1", "--concurrency", "4"))
+        sent = len(stub.chat_requests())
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "failing on nearly every request" in err
+    assert "server_error 3" in err
+    assert sent < 20  # stopped after the first requests' retries, not 200 rows x 2 attempts
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def fail_marked(path: str, body: dict[str, Any]) -> Reply:
+    if "FAIL" in body["messages"][-1]["content"]:
+        return 500, {}, {"error": {"message": "this row always fails"}}
+    return rewrite_handler(path, body)
+
+
+def test_failed_rows_exit_3_and_a_rerun_sends_exactly_those(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    failing = frozenset({3, 17, 25, 40, 41, 58, 66, 79, 90, 99})
+    source = write_jsonl(tmp_path / "in.jsonl", rows(100, failing))
+    with StubServer(fail_marked) as stub:
+        code = main(command(tmp_path, source, stub.base_url, "--max-retries", "1"))
+        out = read_jsonl(tmp_path / "out.jsonl")
+        err = capsys.readouterr().err
+        assert code == 3
+        assert [r["id"] for r in out] == list(range(100))
+        failed = {r["id"] for r in out if r["realign"]["reason"] == "llm_error:server_error"}
+        assert failed == failing
+        assert "10 of 100 rows ended with llm_error" in err
+        assert "run the same command again to retry only those" in err
+
+        # The same command against the same endpoint, now healthy: only the 10 failed rows are sent.
+        stub.handler = rewrite_handler
+        stub.requests.clear()
+        code = main(command(tmp_path, source, stub.base_url, "--max-retries", "1"))
+        assert code == 0
+        assert len(stub.chat_requests()) == 10
+    again = read_jsonl(tmp_path / "out.jsonl")
+    assert all(r["realign"]["tag"] == "rewrite" for r in again)
+
+
+def test_a_reply_that_is_not_json_fails_its_row_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def html_for_one(path: str, body: dict[str, Any]) -> Reply:
+        if "FAIL" in body["messages"][-1]["content"]:
+            return 200, {}, "<html>gateway</html>"  # served as a JSON string: a 200 that is no completion
+        return rewrite_handler(path, body)
+
+    source = write_jsonl(tmp_path / "in.jsonl", rows(4, frozenset({1})))
+    with StubServer(html_for_one) as stub:
+        code = main(command(tmp_path, source, stub.base_url))
+    out = read_jsonl(tmp_path / "out.jsonl")
+    assert code == 3
+    assert out[1]["realign"]["reason"] == "llm_error:invalid_response"
+    assert out[0]["realign"]["tag"] == "rewrite"
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_timeout_and_max_retries_in_python() -> None:
+    with StubServer(latency=1.0) as stub:
+        llm = OpenAIChat("stub", base_url=stub.base_url, timeout=0.2, max_retries=0)
+        with pytest.raises(LLMError) as info:
+            asyncio.run(llm.complete(REQUEST))
+        assert info.value.code == "timeout"
+        assert len(stub.requests) == 1  # max_retries=0: one attempt
+
+
+def test_max_retries_flag_bounds_the_attempts(tmp_path: Path) -> None:
+    def once_broken(path: str, body: dict[str, Any]) -> Reply:
+        return 503, {}, {"error": {"message": "busy"}}
+
+    source = write_jsonl(tmp_path / "in.jsonl", rows(1))
+    with StubServer(once_broken) as stub:
+        code = main(command(tmp_path, source, stub.base_url, "--max-retries", "2"))
+        assert len(stub.chat_requests()) == 3
+    assert code == 3
+
+
+def test_help_documents_exit_codes_and_the_new_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["reformat", "--help"])
+    out = capsys.readouterr().out
+    assert "3  output written, but some rows ended with llm_error" in out
+    assert "--timeout SECONDS" in out
+    assert "--max-retries N" in out
+
+
+@pytest.mark.parametrize(("sig", "code", "word"), [(signal.SIGTERM, 143, "SIGTERM"), (signal.SIGINT, 130, "SIGINT")])
+def test_a_signal_stops_the_run_with_its_code_and_leaves_no_temporary_file(
+    tmp_path: Path, sig: int, code: int, word: str
+) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", rows(5))
+    with StubServer(latency=3.0) as stub:
+        args = [sys.executable, "-m", "realign._cli.main", *command(tmp_path, source, stub.base_url)]
+        process = subprocess.Popen(args, stderr=subprocess.PIPE, text=True, env={**os.environ})
+        deadline = time.monotonic() + 30
+        while not stub.requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert stub.requests, "the run never reached the server"
+        process.send_signal(sig)
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == code
+    assert f"({word}); no output written" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out.jsonl").exists()
+    assert leftovers(tmp_path) == []
