@@ -102,7 +102,8 @@ def test_a_failing_replica_leaves_the_rotation_and_rejoins_when_it_answers() -> 
 
 
 def test_every_replica_down_fails_the_request_as_a_connection_error() -> None:
-    llm = OpenAIChat("m", base_url=[dead_url(), dead_url()], retry=FAST)
+    # early_stop=False: with it, the third unanswered attempt stops the run instead (tests/test_failures.py)
+    llm = OpenAIChat("m", base_url=[dead_url(), dead_url()], retry=FAST, early_stop=False)
     with pytest.raises(Exception) as info:
         asyncio.run(llm.complete(REQUEST))
     assert getattr(info.value, "code", None) == "connection"
