@@ -20,7 +20,7 @@ import pytest
 from conftest import read_jsonl, realign_row, write_jsonl
 from realign import ChatRequest, LLMError, OpenAIChat
 from realign._cli.main import main
-from stub_server import Reply, StubServer, rewrite_handler
+from stub_server import Reply, StubServer, chat_reply, rewrite_handler
 
 REQUEST = ChatRequest((("system", "s"), ("user", "u")), n=1, temperature=0.3, top_p=1.0, max_tokens=64)
 
@@ -197,3 +197,55 @@ def test_a_signal_stops_the_run_with_its_code_and_leaves_no_temporary_file(
     assert "Traceback" not in err
     assert not (tmp_path / "out.jsonl").exists()
     assert leftovers(tmp_path) == []
+
+
+def unparsable_marked(path: str, body: dict[str, Any]) -> Reply:
+    if "FAIL" in body["messages"][1]["content"]:
+        return 200, {}, chat_reply("I think this answer is fine as it is.")  # no label: does not parse
+    return rewrite_handler(path, body)
+
+
+def test_a_rerun_asks_again_for_parse_errors_and_replays_decided_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", rows(6, frozenset({1, 4})))
+    with StubServer(unparsable_marked) as stub:
+        assert main(command(tmp_path, source, stub.base_url)) == 0
+        first = read_jsonl(tmp_path / "out.jsonl")
+        assert [r["realign"]["reason"] for r in first].count("parse_error") == 2
+        stub.handler = rewrite_handler
+        stub.requests.clear()
+        assert main(command(tmp_path, source, stub.base_url)) == 0
+        sent = stub.chat_requests()
+    assert len(sent) == 2  # the two parse_error rows, nothing for the four decided ones
+    assert all("FAIL" in body["messages"][1]["content"] for body in sent)
+    again = read_jsonl(tmp_path / "out.jsonl")
+    assert all(r["realign"]["tag"] == "rewrite" for r in again)
+
+
+def test_every_rewrite_request_carries_a_max_tokens_derived_from_the_row(tmp_path: Path, server: StubServer) -> None:
+    short = realign_row("What is 2 plus 2?", "4.", "open_qa", id="s")
+    long = realign_row("Explain the water cycle.", "Water evaporates and condenses. " * 200, "open_qa", id="l")
+    source = write_jsonl(tmp_path / "in.jsonl", [short, long])
+    assert main(command(tmp_path, source, server.base_url)) == 0
+    small, big = sorted(body["max_tokens"] for body in server.chat_requests())
+    assert 512 < small < 600  # room for the reasoning, and a few times the two-token answer
+    assert big > 4 * 1000  # a generous multiple of a ~1,200-token answer
+    assert big <= 8192  # capped
+
+
+def test_max_tokens_flag_overrides_the_default(tmp_path: Path, server: StubServer) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", rows(1))
+    assert main(command(tmp_path, source, server.base_url, "--max-tokens", "77")) == 0
+    assert server.chat_requests()[0]["max_tokens"] == 77
+
+
+def test_a_runaway_reply_is_refused_by_the_length_ceiling(tmp_path: Path) -> None:
+    def runaway(path: str, body: dict[str, Any]) -> Reply:
+        return 200, {}, chat_reply("Reasoning: r\nRevised response:\n" + "and again " * 200_000)
+
+    source = write_jsonl(tmp_path / "in.jsonl", rows(1))
+    with StubServer(runaway) as stub:
+        assert main(command(tmp_path, source, stub.base_url)) == 0
+    row = read_jsonl(tmp_path / "out.jsonl")[0]
+    assert row["realign"]["reason"] == "filter:max_length"

@@ -13,7 +13,7 @@ from ._checks.entities import EntitiesKept
 from ._checks.facts import NumbersKept
 from ._checks.lang import LanguageConsistency
 from ._checks.leaks import LeakedScaffolding, Refusal
-from ._checks.length import LengthRatio, Truncation
+from ._checks.length import LengthCeiling, LengthRatio, Truncation
 from ._checks.registry import CHECK_NAMES, build_checks, default_checks
 from ._checks.structure import OrderKept, QuestionsKept
 from ._classify.embedded import EmbeddedClassifier
@@ -118,6 +118,7 @@ __all__ = [
     "LLMError",
     "LanguageConsistency",
     "LeakedScaffolding",
+    "LengthCeiling",
     "LengthRatio",
     "LocalIndex",
     "Message",

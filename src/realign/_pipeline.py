@@ -35,7 +35,7 @@ from ._models import (
     TaskPrediction,
     Usage,
 )
-from ._protocol import DEFAULT_CONTEXT_TOKENS, RewritePrompt, parse_reply
+from ._protocol import DEFAULT_CONTEXT_TOKENS, RewritePrompt, default_max_tokens, parse_reply, restore_tags
 from ._tasks import DEFAULT_TASK
 from ._templates import Criteria, Prompts
 from ._tokens import count_tokens
@@ -209,16 +209,29 @@ class Pipeline:
         if self.llm is None:
             raise UsageError("this pipeline has no LLM (llm=None): it can classify and retrieve, not rewrite")
         messages = self.prompt.messages(plan.task, example.question, original, evidence, example.context)
-        request = ChatRequest(messages, self.n, self.temperature, self.top_p, self.max_tokens)
+        max_tokens = self.max_tokens if self.max_tokens is not None else default_max_tokens(original)
+        request = ChatRequest(messages, self.n, self.temperature, self.top_p, max_tokens)
+        keys: list[str] = []  # the cache keys of this row's requests
         try:
-            candidates, usage = await self._candidates(request)
+            candidates, usage = await self._candidates(request, keys)
         except FatalLLMError:
             raise
         except LLMError as exc:
             return _keep(result, f"{LLM_ERROR}{exc.code}")
         result.usage += usage
         result.candidates = [self._judge(c, plan.task, example, evidence) for c in candidates]
-        return self._choose(result)
+        chosen = self._choose(result)
+        if chosen.reason == "parse_error":
+            self._forget(keys)
+        return chosen
+
+    def _forget(self, keys: Sequence[str]) -> None:
+        """Replace the cached replies of a row no reply of which parsed by an empty entry, which
+        reads as a miss: running the same command again asks afresh instead of replaying replies
+        that are known not to work. (Rows decided by the checks keep theirs.)"""
+        if self.cache is not None:
+            for key in keys:
+                self.cache.put(key, Completion([], Usage()))
 
     async def plan(self, example: Example, *, label_empty: bool = False) -> RowPlan:
         """What this pipeline does with ``example``: its task and where it came from, whether it is rewritten
@@ -294,49 +307,52 @@ class Pipeline:
 
     # ----------------------------------------------------------------------------- candidates
 
-    async def _candidates(self, request: ChatRequest) -> tuple[list[Candidate], Usage]:
+    async def _candidates(self, request: ChatRequest, keys: list[str]) -> tuple[list[Candidate], Usage]:
         """``n`` parsed candidates. Servers that ignore ``n`` (Ollama) are topped up with extra calls."""
         usage = Usage()
         choices: list[tuple[str, str | None]] = []
         for call in range(self.n):  # bounded: at most n calls even if every call returns one choice
             wanted = self.n - len(choices)
-            completion = await self._complete(replace(request, n=wanted), salt=f"topup{call}" if call else "")
+            completion = await self._complete(replace(request, n=wanted), keys, salt=f"topup{call}" if call else "")
             usage += completion.usage
             choices += [(c.text, c.finish_reason) for c in completion.choices[:wanted]]
             if len(choices) >= self.n:
                 break
         candidates = []
         for text, finish in choices:
-            candidate, extra = await self._parse_or_reask(request, text, finish)
+            candidate, extra = await self._parse_or_reask(request, text, finish, keys)
             usage += extra
             candidates.append(candidate)
         return candidates, usage
 
-    async def _parse_or_reask(self, request: ChatRequest, text: str, finish: str | None) -> tuple[Candidate, Usage]:
+    async def _parse_or_reask(
+        self, request: ChatRequest, text: str, finish: str | None, keys: list[str]
+    ) -> tuple[Candidate, Usage]:
         usage = Usage()
         for attempt in range(self.max_reasks + 1):
             if finish == "length":
                 return Candidate(text=None, reasoning=text, finish_reason=finish, rejected="truncated"), usage
-            parsed = parse_reply(text)
+            parsed = parse_reply(text, self.prompt.placeholders)
             if parsed.rewrite is not None:
                 return Candidate(text=parsed.rewrite, reasoning=parsed.reasoning, finish_reason=finish), usage
             if attempt == self.max_reasks:
                 break
             followup = self.prompt.reask(request, text, parsed.problem or "unparsable reply")
-            completion = await self._complete(followup, salt="")
+            completion = await self._complete(followup, keys, salt="")
             usage += completion.usage
             if not completion.choices:
                 break
             text, finish = completion.choices[0].text, completion.choices[0].finish_reason
         return Candidate(text=None, reasoning=text, finish_reason=finish, rejected="parse_error"), usage
 
-    async def _complete(self, request: ChatRequest, *, salt: str) -> Completion:
+    async def _complete(self, request: ChatRequest, keys: list[str], *, salt: str) -> Completion:
         assert self.llm is not None  # checked in areformat_one
         key = None
         if self.cache is not None and self._identity is not None:  # __init__ requires an identity with a cache
             key = request_key(self._identity, request, salt)
+            keys.append(key)
             hit = self.cache.get(key)
-            if hit is not None:
+            if hit is not None and hit.choices:  # an empty entry is a forgotten reply (see _forget)
                 return hit
         if self._deferred is not None and key is not None:
             # Answers come later through the cache, under the key the request alone does not give
@@ -392,9 +408,10 @@ class Pipeline:
     def _judge(self, candidate: Candidate, task: str, example: Example, evidence: list[Evidence]) -> Candidate:
         if candidate.text is None:
             return candidate
-        item = CheckInput(
-            task, example.question, example.response, candidate.text, candidate.finish_reason, tuple(evidence)
-        )
+        text = restore_tags(candidate.text, example.response)
+        if text != candidate.text:
+            candidate = candidate.model_copy(update={"text": text})
+        item = CheckInput(task, example.question, example.response, text, candidate.finish_reason, tuple(evidence))
         try:
             failed = find_failure(self.checks, item)
         except CheckError as exc:

@@ -22,9 +22,26 @@ __all__ = [
     "ParsedReply",
     "RewritePrompt",
     "context_window",
+    "default_max_tokens",
     "has_final_answer",
     "parse_reply",
+    "placeholders_of",
+    "restore_tags",
 ]
+
+#: Default ``max_tokens`` of a rewrite request: room for the ``Reasoning:`` part and the labels, plus
+#: ``REWRITE_MULTIPLE`` times the original's tokens (a format rewrite adds headings and steps, it does
+#: not multiply the text), at most ``MAX_TOKENS_CAP``. Without it a server generates until its context
+#: is full (llama.cpp: 3,932 tokens and 118 s for one row).
+REASONING_TOKENS = 512
+REWRITE_MULTIPLE = 4
+MAX_TOKENS_CAP = 8192
+
+
+def default_max_tokens(original: str) -> int:
+    """The ``max_tokens`` a rewrite of ``original`` gets when none is given (see ``REASONING_TOKENS``)."""
+    return min(MAX_TOKENS_CAP, REASONING_TOKENS + REWRITE_MULTIPLE * count_tokens(original))
+
 
 #: Token budget of the earlier conversation in a turn's prompt (see benchmarks/README.md: Multi-turn).
 DEFAULT_CONTEXT_TOKENS = 3000
@@ -37,7 +54,16 @@ _CONTEXT_TAG = re.compile(
 _CLIP_MARK = "[...] "
 
 _DECOR = r"[ \t>#*_`]*"
-_REVISED = re.compile(rf"^{_DECOR}revised[ \t]+response{_DECOR}[ \t]*:?{_DECOR}[ \t]*", re.IGNORECASE | re.MULTILINE)
+# The label, its marks before (``**``, ``###``) and inside (``**Revised response**:``), and after the
+# colon only marks that close the ones it opened (``**Revised response:**``). Marks after the colon
+# that open the rewrite's own text (``Revised response: **In short:** X``) belong to the rewrite.
+_REVISED = re.compile(
+    r"^(?P<lead>[ \t>#*_`]*)revised[ \t]+response(?P<inner>[*_`]*)[ \t]*:?(?P<after>[ \t]*[*_`]*)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_EMPHASIS = re.compile(r"[*_`]+")
+#: A placeholder of the prompt's reply format: ``<the complete revised answer, ...>``.
+_PLACEHOLDER = re.compile(r"<([A-Za-z][^<>\n]{12,200})>")
 _REASONING = re.compile(rf"^{_DECOR}reasoning{_DECOR}[ \t]*:?{_DECOR}[ \t]*", re.IGNORECASE | re.MULTILINE)
 
 
@@ -50,18 +76,64 @@ class ParsedReply:
     problem: str | None = None
 
 
-def parse_reply(text: str) -> ParsedReply:
-    """Split a model reply into reasoning and rewrite; say what is wrong when it does not parse."""
+def parse_reply(text: str, placeholders: Sequence[str] = ()) -> ParsedReply:
+    """Split a model reply into reasoning and rewrite; say what is wrong when it does not parse.
+
+    The rewrite is the text after the label exactly, markdown included. A rewrite holding one of
+    ``placeholders`` (the prompt's own, see :func:`placeholders_of`) is the model repeating its
+    instructions, not an answer: it does not parse.
+    """
     match = _REVISED.search(text)
     if match is None:
         return ParsedReply(None, text.strip(), "no 'Revised response:' label")
     head = text[: match.start()]
     reasoning_match = _REASONING.search(head)
     reasoning = head[reasoning_match.end() :] if reasoning_match else head
-    rewrite = text[match.end() :].strip()
+    rewrite = text[_label_end(match) :].strip()
     if not rewrite:
         return ParsedReply(None, reasoning.strip(), "empty revised response")
+    folded = rewrite.casefold()
+    for placeholder in placeholders:
+        if placeholder.casefold() in folded:
+            return ParsedReply(None, reasoning.strip(), f"the revised response repeats the placeholder {placeholder!r}")
     return ParsedReply(rewrite, reasoning.strip())
+
+
+def _label_end(match: re.Match[str]) -> int:
+    """Where the rewrite starts: after the label and the marks that close the label's own."""
+    opened = "".join(_EMPHASIS.findall(match.group("lead")))
+    marks = match.group("after").lstrip(" \t")
+    line_end = match.string.find("\n", match.end())
+    rest = match.string[match.end() : len(match.string) if line_end < 0 else line_end]
+    if not marks or not rest.strip():  # nothing, or marks alone closing the label's line
+        return match.end()
+    if not match.group("inner") and opened and marks == opened[::-1]:  # **Revised response:** text
+        return match.end()
+    return match.end() - len(marks)  # Revised response: **In short:** X -> the marks open the text
+
+
+def placeholders_of(prompt: str) -> tuple[str, ...]:
+    """The placeholders of a prompt's reply format (``<the complete revised answer, ...>``), brackets included."""
+    return tuple(f"<{m.group(1)}>" for m in _PLACEHOLDER.finditer(prompt) if " " in m.group(1))
+
+
+_LOOKALIKE_TAG = re.compile(
+    "\u2039(/?)(conversation|system|user|assistant|tool|turn|question|response|criteria|evidence)(\\s*)\u203a",
+    re.IGNORECASE,
+)
+
+
+def restore_tags(rewrite: str, original: str) -> str:
+    """Undo :func:`_neutralise` in a rewrite for the tags the original itself holds: the model saw
+    ``‹/response›`` where the row said ``</response>``, and the data keeps what the row said."""
+    if "\u2039" not in rewrite:
+        return rewrite
+
+    def back(match: re.Match[str]) -> str:
+        tag = f"<{match.group(1)}{match.group(2)}{match.group(3)}>"
+        return tag if tag in original else match.group()
+
+    return _LOOKALIKE_TAG.sub(back, rewrite)
 
 
 def has_final_answer(text: str) -> bool:
@@ -133,6 +205,8 @@ class RewritePrompt:
         self.context_tokens = context_tokens
         # The system prompt is the same for every row: render it once.
         self._system = prompts.render("rewrite_system", {})
+        #: the reply format's placeholders: a reply repeating one is not a rewrite (see parse_reply)
+        self.placeholders = placeholders_of(self._system)
 
     def messages(
         self,
@@ -143,10 +217,13 @@ class RewritePrompt:
         conversation: Sequence[Message] = (),
     ) -> tuple[tuple[str, str], ...]:
         """The request's messages; ``conversation`` is the turns before ``question`` (multi-turn rows)."""
+        # Row text is data: the prompt's own tags inside it are shown with look-alike brackets, so
+        # no row can close its block or open a fake one (restore_tags undoes it in the rewrite).
+        evidence = [e.model_copy(update={"title": _neutralise(e.title), "text": _neutralise(e.text)}) for e in evidence]
         context = {
             "task": task,
-            "question": question,
-            "response": response,
+            "question": _neutralise(question),
+            "response": _neutralise(response),
             "has_code": has_code(response),
             "has_evidence": bool(evidence),
             "has_final_answer": has_final_answer(response),

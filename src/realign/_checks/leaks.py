@@ -132,12 +132,15 @@ class LeakedScaffolding(Guard):
     ) -> None:
         super().__init__(tasks=tasks, skip_tasks=skip_tasks)
         patterns = [*_META_PATTERNS, *extra_patterns]
+        self._tag_pattern: re.Pattern[str] | None = None
         if tags:
             patterns.append(r"</?\s*(?:" + "|".join(map(re.escape, tags)) + r")\s*>")
         if labels:
             label = "|".join(re.escape(lab).replace(r"\ ", r"\s+") for lab in labels)
             patterns.append(r"^[\s>#*_]*(?:" + label + r")[\s*_]*:")
         self._patterns = tuple(re.compile(p, re.IGNORECASE | re.MULTILINE) for p in patterns)
+        if tags:
+            self._tag_pattern = self._patterns[len(_META_PATTERNS) + len(extra_patterns)]
         # For each pattern, what every match of it contains (see _META_KEYWORDS), or None: a pattern
         # whose keywords are not in the case-folded rewrite cannot match it (see fold_case), and is
         # skipped. A tag stands between "<" or "/" or spaces and spaces or ">"; a label's first word
@@ -163,10 +166,29 @@ class LeakedScaffolding(Guard):
         for pattern, keywords in checks:
             if not rewrite.may_match(keywords):
                 continue
+            if pattern is self._tag_pattern:
+                leaked = _new_tag(pattern, item.rewrite, item.original)
+                if leaked is not None:
+                    return refuse(f"scaffolding leaked: {leaked!r}")
+                continue
             found = pattern.search(item.rewrite)
             if found and not pattern.search(item.original):
                 return refuse(f"scaffolding leaked: {one_line(found.group()) or 'a blank frame line'!r}")
         return True
+
+
+def _new_tag(pattern: re.Pattern[str], rewrite: str, original: str) -> str | None:
+    """The first delimiter tag of ``rewrite`` that ``original`` does not hold itself. Each tag is judged
+    on its own: an original with ``<answer>`` lets ``<answer>`` through, not ``</response>``."""
+    found = [m.group() for m in pattern.finditer(rewrite)]
+    if not found:
+        return None
+    held = {_tag_key(m.group()) for m in pattern.finditer(original)}
+    return next((tag for tag in found if _tag_key(tag) not in held), None)
+
+
+def _tag_key(tag: str) -> str:
+    return "".join(tag.split()).casefold()
 
 
 _REFUSAL_RE = re.compile(

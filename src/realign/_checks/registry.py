@@ -22,7 +22,7 @@ from .entities import EntitiesKept
 from .facts import NumbersKept
 from .lang import LanguageConsistency
 from .leaks import LeakedScaffolding, Refusal
-from .length import LengthRatio, Truncation
+from .length import LengthCeiling, LengthRatio, Truncation
 from .structure import OrderKept, QuestionsKept
 
 __all__ = ["CHECK_NAMES", "build_checks", "default_checks", "skip_tasks"]
@@ -32,6 +32,7 @@ __all__ = ["CHECK_NAMES", "build_checks", "default_checks", "skip_tasks"]
 _BUILTIN: Mapping[str, type[Guard]] = {
     Truncation.name: Truncation,
     LengthRatio.name: LengthRatio,
+    LengthCeiling.name: LengthCeiling,
     CodePresence.name: CodePresence,
     LeakedScaffolding.name: LeakedScaffolding,
     Refusal.name: Refusal,

@@ -173,7 +173,7 @@ def _parser() -> argparse.ArgumentParser:
         type=_positive,
         default=None,
         metavar="N",
-        help="cap on each rewrite's tokens (default: the server's)",
+        help="cap on each rewrite's tokens (default: from the row: 512 + 4x the original's tokens, at most 8192)",
     )
     run.add_argument(
         "--max-reasks", type=int, default=2, metavar="N", help="re-ask an unparsable reply up to N times (default: 2)"
