@@ -47,7 +47,7 @@ def test_not_an_object(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     source.write_text('["a", "b"]\n')
     code, err = run(capsys, *reformat(tmp_path, source))
     assert code == 2
-    assert f"{source} line 1: row of unknown shape" in err
+    assert f"{source} line 1: row is a JSON array, not an object" in err
 
 
 def test_non_utf8(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -181,3 +181,95 @@ def test_retrieve_needs_a_search_backend(tmp_path: Path, capsys: pytest.CaptureF
     assert code == 2
     assert "retrieve needs --search" in err
     assert not (tmp_path / "out.jsonl").exists()
+
+
+# ----------------------------------------------------------------------------- hostile files (issue 12)
+
+GOOD = json.dumps(ROW)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "line", "message"),
+    [
+        ("after.json", f"[{GOOD}]\n{GOOD}\n{GOOD}\n", 2, "content after the JSON array's closing ']'"),
+        ("trailing.json", f"[{GOOD},\n]\n", 2, "a comma before ']'"),
+        ("double.json", f"[{GOOD},,{GOOD}]\n", 1, "two commas in a row"),
+        ("missing.json", f"[{GOOD}\n{GOOD}]\n", 2, "expected ',' or ']' after a row"),
+        ("deep.jsonl", "[" * 100_000 + "]" * 100_000 + "\n", 1, "nested too deeply"),
+        ("deep.json", "[" + "[" * 100_000 + "]" * 100_000 + "]\n", 1, "nested too deeply"),
+        ("second.jsonl", f"{GOOD}\n42\n", 2, "row is a JSON number, not an object"),
+    ],
+)
+def test_a_hostile_file_is_one_line_naming_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, content: str, line: int, message: str
+) -> None:
+    source = tmp_path / name
+    source.write_text(content, encoding="utf-8")
+    with StubServer() as stub:
+        code, err = run(capsys, *reformat(tmp_path, source, base_url=stub.base_url))
+    assert code == 2
+    assert err.startswith(f"error: {source} line {line}: ")
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert no_output(tmp_path)
+
+
+def test_a_byte_order_mark_in_a_json_file_is_skipped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "bom.json"
+    source.write_text(f"[{GOOD}]\n", encoding="utf-8-sig")
+    with StubServer() as stub:
+        code, _ = run(capsys, *reformat(tmp_path, source, base_url=stub.base_url))
+    assert code == 0
+    assert read_jsonl(tmp_path / "out.jsonl")[0]["realign"]["tag"] == "rewrite"
+
+
+def test_a_lone_surrogate_is_sent_cached_and_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    row = realign_row("What is the capital of Peru? \udc00", "Lima \udc00 is the capital of Peru.", "open_qa")
+    poem = realign_row("A haiku \udc00", "Rain \udc00", "poem_generation")
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps(row) + "\n" + json.dumps(poem) + "\n", encoding="utf-8")
+    cache = str(tmp_path / "cache.sqlite")
+    with StubServer() as stub:
+        args = ["reformat", str(source), "-o", str(tmp_path / "out.jsonl"), "--base-url", stub.base_url]
+        code, _ = run(capsys, *args, "--cache", cache)
+    assert code == 0
+    rewritten, passed = read_jsonl(tmp_path / "out.jsonl")
+    assert rewritten["items"][1]["value"] == "**Answer**\n\nLima \udc00 is the capital of Peru."
+    assert passed["items"] == poem["items"]
+
+
+def test_a_folder_as_input_or_output_is_refused_before_any_call(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    source = write_jsonl(tmp_path / "in.jsonl", [ROW])
+    with StubServer() as stub:
+        code, err = run(capsys, "reformat", str(folder), "-o", str(tmp_path / "o.jsonl"), "--base-url", stub.base_url)
+        assert code == 2
+        assert f"{folder}: is a folder, not a dataset file" in err
+        code, err = run(capsys, "reformat", str(source), "-o", str(folder), "--base-url", stub.base_url)
+        assert code == 2
+        assert "is an existing folder" in err
+        assert stub.requests == []
+
+
+def test_a_parquet_realign_column_that_is_not_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source = tmp_path / "in.parquet"
+    rows = [{**ROW, "realign": "{}"}, {**ROW, "realign": "{not json"}]
+    pq.write_table(pa.Table.from_pylist(rows), source)
+    code, err = run(capsys, *reformat(tmp_path, source))
+    assert code == 2
+    assert f"{source} line 2: the 'realign' column is not JSON text" in err
+
+
+def test_a_failing_cache_database_is_one_line(tmp_path: Path) -> None:
+    from realign import Completion, RealignError, SQLiteCache, Usage
+
+    cache = SQLiteCache(tmp_path / "cache.sqlite")
+    cache.close()  # as good as a full disk: every statement fails
+    with pytest.raises(RealignError, match="the response cache .* failed"):
+        cache.put("some-key", Completion([], Usage()))

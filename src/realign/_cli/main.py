@@ -442,9 +442,16 @@ def _check_flags(args: argparse.Namespace) -> None:
     if not args.output:
         raise UsageError("reformat needs -o OUTPUT (or --dry-run)")
     output = Path(args.output)
+    source = Path(args.input)
+    if source.is_dir():  # checked before anything is paid for, as the output's folder below
+        raise InputError("is a folder, not a dataset file", path=source)
+    if not source.is_file():
+        raise InputError("file not found", path=source)
     if args.engine == "ray" and (output.is_dir() or not output.suffix):
         output.mkdir(parents=True, exist_ok=True)  # a folder of Parquet shards
         return
+    if output.is_dir():
+        raise UsageError(f"-o {output} is an existing folder; name a file (.jsonl, .json or .parquet)")
     container_of(output)  # an unsupported extension fails now, not after hours of --batch
     if output.resolve() == Path(args.input).resolve():
         raise UsageError("-o OUTPUT must not be the input file")

@@ -40,6 +40,8 @@ def read_rows(path: str | Path) -> Iterator[tuple[int, Any]]:
     """Stream the rows of a dataset file as ``(line, row)``."""
     path = Path(path)
     kind = container_of(path)
+    if path.is_dir():
+        raise InputError("is a folder, not a dataset file", path=path)
     if not path.is_file():
         raise InputError("file not found", path=path)
     if kind == "parquet":
@@ -48,7 +50,8 @@ def read_rows(path: str | Path) -> Iterator[tuple[int, Any]]:
 
 
 def _open_text(path: Path) -> IO[str]:
-    return path.open("r", encoding="utf-8", newline="")
+    # utf-8-sig: a byte-order mark (Windows editors write one) is skipped, not read as text.
+    return path.open("r", encoding="utf-8-sig", newline="")
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
@@ -59,22 +62,31 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
                 if not line.strip():
                     continue
                 try:
-                    yield number, json.loads(line)
+                    row = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise InputError(f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=number) from exc
+                except RecursionError as exc:
+                    raise InputError(_TOO_DEEP, path=path, line=number) from exc
+                yield number, row
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text ({exc.reason})", path=path, line=number + 1) from exc
 
 
 def _json_array_rows(path: Path) -> Iterator[tuple[int, Any]]:
-    """Stream the elements of a top-level JSON array without loading the whole file."""
+    """Stream the elements of a top-level JSON array without loading the whole file.
+
+    Strict like ``json.load``: elements separated by exactly one comma, no comma before ``]``, and
+    nothing but whitespace after it (a second array or stray rows would otherwise be dropped unseen).
+    """
     decoder = json.JSONDecoder()
-    buffer, pos, line, started = "", 0, 1, False
+    buffer, pos, line = "", 0, 1
+    # what may come next: "[" (start), "value" (after "[" or ","), "]" too after "[", "," or "]" after a value
+    expect = "["
     try:
         with _open_text(path) as handle:
             eof = False
             while True:
-                # Skip whitespace and separators, counting lines.
+                # Skip whitespace, counting lines.
                 while True:
                     if pos >= len(buffer) and not eof:
                         chunk = handle.read(_CHUNK)
@@ -85,26 +97,45 @@ def _json_array_rows(path: Path) -> Iterator[tuple[int, Any]]:
                     char = buffer[pos]
                     if char == "\n":
                         line += 1
-                    if char in " \t\r\n" or (started and char == ","):
+                    if char in " \t\r\n":
                         pos += 1
                         continue
                     break
-                if pos >= len(buffer):
+                at_end = pos >= len(buffer)
+                if expect == "done":
+                    if not at_end:
+                        raise InputError(_AFTER_ARRAY, path=path, line=line)
+                    return
+                if at_end:
                     raise InputError("unexpected end of file: the JSON array is not closed", path=path, line=line)
                 char = buffer[pos]
-                if not started:
+                if expect == "[":
                     if char != "[":
                         raise InputError("expected a JSON array of rows (or use .jsonl)", path=path, line=line)
-                    started, pos = True, pos + 1
+                    expect, pos = "first", pos + 1
                     continue
-                if char == "]":
-                    return
+                if char == "]" and expect in ("first", "separator"):
+                    expect, pos = "done", pos + 1
+                    continue
+                if expect == "separator":
+                    if char != ",":
+                        raise InputError("invalid JSON: expected ',' or ']' after a row", path=path, line=line)
+                    expect, pos = "value", pos + 1
+                    continue
+                if char in ",]":
+                    what = "a comma before ']'" if char == "]" else "two commas in a row"
+                    raise InputError(f"invalid JSON: {what}", path=path, line=line)
                 value, end = _decode_one(decoder, handle, path, line, buffer, pos)
                 buffer, pos = value[1], 0
                 yield line, value[0]
                 line += end
+                expect = "separator"
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text ({exc.reason})", path=path, line=line) from exc
+
+
+_AFTER_ARRAY = "content after the JSON array's closing ']' (one array per .json file; use .jsonl for a stream of rows)"
+_TOO_DEEP = "a row nested too deeply to read"
 
 
 def _decode_one(
@@ -114,6 +145,8 @@ def _decode_one(
     while True:
         try:
             value, end = decoder.raw_decode(buffer, pos)
+        except RecursionError as exc:
+            raise InputError(_TOO_DEEP, path=path, line=line) from exc
         except json.JSONDecodeError as exc:
             chunk = handle.read(_CHUNK) if len(buffer) - pos < _MAX_ELEMENT else ""
             if not chunk:
@@ -142,7 +175,10 @@ def _parquet_rows(path: Path) -> Iterator[tuple[int, Any]]:
         for row in batch.to_pylist():
             number += 1
             if isinstance(row.get("realign"), str):  # our metadata column is stored as JSON text
-                row["realign"] = json.loads(row["realign"])
+                try:
+                    row["realign"] = json.loads(row["realign"])
+                except (json.JSONDecodeError, RecursionError) as exc:
+                    raise InputError("the 'realign' column is not JSON text", path=path, line=number) from exc
             yield number, row
 
 
@@ -170,7 +206,12 @@ class AtomicWriter:
         if self._handle is not None:
             if self.kind == "json":
                 self._handle.write(",\n" if self._count else "\n")
-            self._handle.write(json.dumps(row, ensure_ascii=False))
+            try:
+                text = json.dumps(row, ensure_ascii=False)
+                text.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate ("\udc00"): UTF-8 cannot hold it, a JSON escape can
+                text = json.dumps(row, ensure_ascii=True)
+            self._handle.write(text)
             if self.kind == "jsonl":
                 self._handle.write("\n")
             self._count += 1

@@ -128,12 +128,24 @@ def rows_of(path: str | Path, stats: RunStats | None = None) -> Iterator[SourceR
     return shaped_rows(read_rows(path), path, stats)
 
 
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool) or value is None:
+        return "literal"
+    return "number" if isinstance(value, (int, float)) else type(value).__name__
+
+
 def shaped_rows(
     rows: Iterable[tuple[int, Any]], path: str | Path, stats: RunStats | None = None
 ) -> Iterator[SourceRow]:
     """Check each ``(line, row)`` against the shape of the first row and extract its contents."""
     shape: Shape | None = None
     for line, row in rows:
+        if not isinstance(row, dict):
+            raise InputError(f"row is a JSON {_json_kind(row)}, not an object", path=path, line=line)
         if shape is None or not shape.matches(row):
             found = detect_shape(row)
             if found is None:

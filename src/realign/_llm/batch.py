@@ -546,7 +546,10 @@ class BatchRunner:
     def _line(self, key: str, request: ChatRequest) -> bytes:
         # The cache key is the custom_id: results come back in any order and join on it directly.
         line = {"custom_id": key, "method": "POST", "url": ENDPOINT, "body": batch_body(self.chat, request)}
-        return (json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        try:
+            return (json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate in row text: a JSON escape holds it
+            return (json.dumps(line, separators=(",", ":")) + "\n").encode("ascii")
 
     async def _submit(self, chunk: _Chunk) -> None:
         """Upload and create what is missing, saving after each step so a crash repeats neither."""

@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from .._exceptions import UsageError
+from .._exceptions import RealignError, UsageError
 from .._models import Evidence, Usage
 from .._types import ChatRequest, Choice, Completion, SearchClient, identity_of
 
@@ -51,7 +51,8 @@ def request_key(identity: str, request: ChatRequest, salt: str = "") -> str:
     """A stable hash of everything that changes the reply to ``request``."""
     payload = [identity, request.messages, request.n, request.temperature, request.top_p, request.max_tokens, salt]
     blob = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    # surrogatepass: a lone surrogate in row text hashes too (the key is never decoded)
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class SQLiteCache:
@@ -75,9 +76,17 @@ class SQLiteCache:
         # Shipped to another process (a Ray worker) as its path: it opens the same file there.
         return (SQLiteCache, (self.path,))
 
+    def _execute(self, sql: str, values: tuple[str, ...]) -> tuple[str, ...] | None:
+        """Run one statement, its first row; a failing database (disk full...) stops the run in one line."""
+        try:
+            with self._lock:
+                row: tuple[str, ...] | None = self._db.execute(sql, values).fetchone()
+                return row
+        except sqlite3.Error as exc:
+            raise RealignError(f"the response cache {self.path} failed: {exc} (free space, or use --no-cache)") from exc
+
     def get(self, key: str) -> Completion | None:
-        with self._lock:
-            row = self._db.execute("SELECT value FROM completions WHERE key = ?", (key,)).fetchone()
+        row = self._execute("SELECT value FROM completions WHERE key = ?", (key,))
         if row is None:
             return None
         data = json.loads(row[0])
@@ -90,20 +99,16 @@ class SQLiteCache:
     def put(self, key: str, value: Completion) -> None:
         choices = [[c.text, c.finish_reason, *([c.logprobs] if c.logprobs else [])] for c in value.choices]
         data = {"choices": choices, "usage": value.usage.model_dump()}
-        blob = json.dumps(data, ensure_ascii=False)
-        with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO completions (key, value) VALUES (?, ?)", (key, blob))
+        self._execute("INSERT OR REPLACE INTO completions (key, value) VALUES (?, ?)", (key, _dumps(data)))
 
     def get_evidence(self, key: str) -> list[Evidence] | None:
         """Search results stored under ``key``, or None."""
-        with self._lock:
-            row = self._db.execute("SELECT value FROM searches WHERE key = ?", (key,)).fetchone()
+        row = self._execute("SELECT value FROM searches WHERE key = ?", (key,))
         return None if row is None else [Evidence.model_validate(item) for item in json.loads(row[0])]
 
     def put_evidence(self, key: str, evidence: list[Evidence]) -> None:
-        blob = json.dumps([e.model_dump() for e in evidence], ensure_ascii=False)
-        with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO searches (key, value) VALUES (?, ?)", (key, blob))
+        blob = _dumps([e.model_dump() for e in evidence])
+        self._execute("INSERT OR REPLACE INTO searches (key, value) VALUES (?, ?)", (key, blob))
 
     def __len__(self) -> int:
         with self._lock:
@@ -115,6 +120,16 @@ class SQLiteCache:
 
     async def aclose(self) -> None:
         self.close()
+
+
+def _dumps(value: object) -> str:
+    """JSON text SQLite can store: a lone surrogate in row text becomes a JSON escape."""
+    text = json.dumps(value, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value)
+    return text
 
 
 class CachedSearch:

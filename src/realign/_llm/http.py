@@ -46,7 +46,10 @@ class HTTPChat:
 
     async def post(self, url: str, body: dict[str, Any]) -> tuple[Any, httpx2.Headers]:
         """The decoded JSON answer and its headers; the SDK's exception on any failure."""
-        content = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        try:
+            content = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate in row text: UTF-8 cannot hold it, a JSON escape can
+            content = json.dumps(body).encode("ascii")
         try:
             response = await self.http.post(url, content=content, headers=self._headers, timeout=self.timeout)
         except httpx2.TimeoutException as exc:
