@@ -271,5 +271,5 @@ def test_a_failing_cache_database_is_one_line(tmp_path: Path) -> None:
 
     cache = SQLiteCache(tmp_path / "cache.sqlite")
     cache.close()  # as good as a full disk: every statement fails
-    with pytest.raises(RealignError, match="the response cache .* failed"):
+    with pytest.raises(RealignError, match=r"the response cache .* failed"):
         cache.put("some-key", Completion([], Usage()))
