@@ -7,6 +7,7 @@ markdown emphasis or heading marks around them (``**Revised response:**``, ``###
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -207,6 +208,38 @@ class RewritePrompt:
         self._system = prompts.render("rewrite_system", {})
         #: the reply format's placeholders: a reply repeating one is not a rewrite (see parse_reply)
         self.placeholders = placeholders_of(self._system)
+        self.rehearse()
+
+    def rehearse(self) -> None:
+        """Render every template in use against sample rows, each branch of the row's flags: an
+        undefined name or a broken user template fails here, as a :class:`TemplateError` naming the
+        file, before the first call is paid for (not at the first row of its task, hours in)."""
+        if not self.criteria.user_tasks and not self.prompts.custom:
+            return  # the built-in templates are rehearsed by the project's own tests
+        sample = Evidence(text="Sample reference text.", title="Sample", url="https://example.com")
+        earlier = [Message(role="user", content="An earlier question."), Message(role="assistant", content="Yes.")]
+        for with_code, with_final, with_evidence in itertools.product((False, True), repeat=3):
+            context = {
+                "task": "default",
+                "question": "A sample question?",
+                "response": "A sample answer.",
+                "has_code": with_code,
+                "has_evidence": with_evidence,
+                "has_final_answer": with_final,
+            }
+            criteria = "- A sample criterion."
+            for task in self.criteria.user_tasks:
+                criteria = self.criteria.render(task, {**context, "task": task})
+            name = "rewrite_user_evidence" if with_evidence else "rewrite_user"
+            variables = {
+                **context,
+                "criteria": criteria,
+                "evidence": [sample] if with_evidence else [],
+                "context": earlier if with_code else [],
+                "omitted": 1 if with_final else 0,
+            }
+            self.prompts.render(name, variables)
+        self.prompts.render("reask", {"problem": "no 'Revised response:' label"})
 
     def messages(
         self,

@@ -8,12 +8,16 @@ rendered in a sandbox: a criteria file is code the user did not necessarily writ
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.exceptions
+import jinja2.runtime
+import jinja2.sandbox
 from jinja2.sandbox import SandboxedEnvironment
 
 from ._exceptions import TemplateError, UsageError
@@ -37,8 +41,54 @@ def builtin_dir(name: str) -> Path:
     raise TemplateError(f"built-in {name}/ folder not found; reinstall realign")
 
 
+#: Limits of one render of a user template: seconds, and characters of any string or list it builds.
+RENDER_SECONDS = 2.0
+RENDER_SIZE = 1_000_000
+
+
+class _LimitedSandbox(SandboxedEnvironment):
+    """Jinja's sandbox (no attribute access to internals, ``range`` at most 100,000 items) plus a time
+    and a size limit per render: a user template is code the user did not necessarily write, and
+    two nested ``range(100000)`` loops or ``'x' * 10**10`` would otherwise hang or exhaust the run.
+    The clock is read wherever a template can spend time: each item of ``range``, each call, each
+    ``*``/``**``/``+``; sizes are checked before a product is built, and on every rendered output."""
+
+    intercepted_binops = frozenset({"*", "**", "+"})
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.deadline = float("inf")
+        self.globals["range"] = self._range
+
+    def tick(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise jinja2.exceptions.SecurityError(f"render took longer than {RENDER_SECONDS:g} s")
+
+    def _range(self, *args: int) -> Iterator[int]:
+        for item in jinja2.sandbox.safe_range(*args):
+            self.tick()
+            yield item
+
+    def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
+        self.tick()
+        if operator == "**" and isinstance(right, int) and abs(right) > 64 and left not in (0, 1, -1):
+            raise jinja2.exceptions.SecurityError("exponent too large")
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(times, int) and len(seq) * times > RENDER_SIZE:
+                    raise jinja2.exceptions.SecurityError(f"a value over {RENDER_SIZE:,} items")
+        result = super().call_binop(context, operator, left, right)
+        if isinstance(result, (str, list, tuple)) and len(result) > RENDER_SIZE:
+            raise jinja2.exceptions.SecurityError(f"a value over {RENDER_SIZE:,} items")
+        return result
+
+    def call(self, __context: jinja2.runtime.Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        self.tick()
+        return super().call(__context, __obj, *args, **kwargs)
+
+
 def _environment(folder: Path, *, sandboxed: bool) -> jinja2.Environment:
-    cls = SandboxedEnvironment if sandboxed else jinja2.Environment
+    cls = _LimitedSandbox if sandboxed else jinja2.Environment
     return cls(
         loader=jinja2.FileSystemLoader(str(folder)),
         undefined=jinja2.StrictUndefined,
@@ -56,13 +106,36 @@ def _compile(env: jinja2.Environment, name: str, folder: Path) -> jinja2.Templat
         raise TemplateError(f"{folder / name} line {exc.lineno}: {exc.message}") from exc
     except jinja2.TemplateError as exc:
         raise TemplateError(f"{folder / name}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise TemplateError(f"{folder / name}: not UTF-8 text ({exc.reason})") from exc
+    except (OSError, RecursionError) as exc:
+        raise TemplateError(f"{folder / name}: {exc}") from exc
 
 
 def _render(template: jinja2.Template, context: Mapping[str, Any]) -> str:
+    where = template.filename or template.name
+    env = template.environment
+    limited = env if isinstance(env, _LimitedSandbox) else None
+    if limited is not None:
+        limited.deadline = time.monotonic() + RENDER_SECONDS
     try:
-        return template.render(context).strip()
+        text = template.render(context).strip()
+    except TemplateError:
+        raise
     except jinja2.TemplateError as exc:
-        raise TemplateError(f"template {template.name}: {exc}") from exc
+        raise TemplateError(f"{where}: {exc}") from exc
+    except RecursionError as exc:  # a template that includes itself, or a macro calling itself
+        raise TemplateError(f"{where}: endless recursion (does it include itself?)") from exc
+    except UnicodeDecodeError as exc:  # an included file that is not UTF-8
+        raise TemplateError(f"{where}: an included file is not UTF-8 text ({exc.reason})") from exc
+    except (ArithmeticError, MemoryError, TypeError, ValueError, LookupError, AttributeError) as exc:
+        raise TemplateError(f"{where}: {type(exc).__name__}: {exc}") from exc
+    finally:
+        if limited is not None:
+            limited.deadline = float("inf")
+    if limited is not None and len(text) > RENDER_SIZE:
+        raise TemplateError(f"{where}: rendered over {RENDER_SIZE:,} characters")
+    return text
 
 
 class Criteria:
@@ -77,6 +150,8 @@ class Criteria:
     def __init__(self, directory: str | Path | None = None) -> None:
         self._templates: dict[str, jinja2.Template] = {}
         self._tasks: dict[str, Task] = dict(TASKS)
+        #: the tasks whose criteria come from the user folder (rendered in the limited sandbox)
+        self.user_tasks: list[str] = []
         self._load(builtin_dir("criteria"), sandboxed=False)
         self.directory = Path(directory) if directory is not None else None
         if self.directory is not None:
@@ -91,6 +166,7 @@ class Criteria:
             self._templates[name] = _compile(env, path.name, folder)
             if custom:
                 self._tasks[name] = self._custom_task(name, path)
+                self.user_tasks.append(name)
 
     def _custom_task(self, name: str, path: Path) -> Task:
         builtin = TASKS.get(name)
@@ -124,6 +200,8 @@ class Prompts:
     def __init__(self, directory: str | Path | None = None) -> None:
         folder = Path(directory) if directory is not None else builtin_dir("prompts")
         env = _environment(folder, sandboxed=directory is not None)
+        #: the templates come from a user folder (rendered in the limited sandbox)
+        self.custom = directory is not None
         self._templates = {name: _compile(env, name + _SUFFIX, folder) for name in self.NAMES}
 
     def render(self, name: str, context: Mapping[str, Any]) -> str:
