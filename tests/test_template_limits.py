@@ -65,10 +65,8 @@ def test_an_undefined_name_fails_before_the_first_call(tmp_path: Path, capsys: p
     folder = criteria_folder(tmp_path, "{% if has_code %}- {{ typo_in_a_branch }}{% endif %}- Be brief.")
     source = write_jsonl(tmp_path / "in.jsonl", [realign_row("Capital of Peru?", "Lima.", "open_qa")])
     with StubServer() as stub:
-        code = main(
-            ["reformat", str(source), "-o", str(tmp_path / "out.jsonl"), "--base-url", stub.base_url, "--no-cache"]
-            + ["--criteria", str(folder)]
-        )
+        out = str(tmp_path / "out.jsonl")
+        code = main(["reformat", str(source), "-o", out, "--base-url", stub.base_url, "--criteria", str(folder)])
         assert stub.requests == []
     err = capsys.readouterr().err
     assert code == 2
