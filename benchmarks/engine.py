@@ -9,6 +9,7 @@ its CPU is never counted), with the real ``openai`` SDK and real HTTP:
 (c) peak RSS of ``realign reformat`` on a 200k-row JSONL, --no-cache and with a cache   (target < 300 MB)
 (d) calls paid twice when a cached CLI run is killed (SIGKILL) half-way and run again   (target <= concurrency)
 (e) 20% of calls answered 429/500: every row out, >= 99% rewritten; retries, wall time
+(f) a dead endpoint (and one answering every request 429/500): how fast the run stops    (target < 30 s)
 
 Each measurement runs in a fresh child process (``engine.py worker SPEC``) so runs do not share state.
 
@@ -26,6 +27,7 @@ import json
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -500,6 +502,7 @@ class Sizes:
     c_call_share: float = 0.1
     d_rows: int = 2000
     e_rows: int = 1000
+    f_rows: int = 1000
 
 
 QUICK = Sizes(a_rows=500, a_latency=1.0, b_rows=500, b_repeats=1, c_rows=20_000, d_rows=500, e_rows=300)
@@ -750,6 +753,43 @@ def bench_faults(s: Sizes, seed: int) -> list[Figure]:
     ]
 
 
+def bench_stop(s: Sizes, seed: int, tmp: Path) -> list[Figure]:
+    """How fast a run against an endpoint that cannot work stops: non-zero, no output file."""
+    source = tmp / "stop.jsonl"
+    write_rows(source, s.f_rows, seed)
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens on it
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    figures = []
+    for label, extra in (("64 in flight (default)", ()), ("1 in flight", ("--concurrency", "1"))):
+        output = tmp / "stop-out.jsonl"
+        run = run_cli(cli_command(source, output, dead, "--no-cache", *extra))
+        ok = run.returncode == 1 and not output.exists() and run.wall < 30
+        figures.append(
+            Figure(
+                "f",
+                f"dead endpoint (connection refused), {s.f_rows} rows, {label}",
+                f"stopped in {run.wall:.1f}s, exit {run.returncode}, output file: {output.exists()}",
+                "< 30 s, non-zero",
+                ok,
+            )
+        )
+    with stand_in(fault_rate=1.0, seed=seed) as server:
+        output = tmp / "stop-out.jsonl"
+        run = run_cli(cli_command(source, output, server.base_url, "--no-cache"))
+        sent = server.stats()["requests"]
+    figures.append(
+        Figure(
+            "f",
+            f"every request answered 429/500, {s.f_rows} rows (6 attempts each without the stop)",
+            f"stopped in {run.wall:.1f}s after {sent} requests, exit {run.returncode}, output file: {output.exists()}",
+            "non-zero",
+            run.returncode == 1 and not output.exists(),
+        )
+    )
+    return figures
+
+
 def embedded_ready(wait: float) -> bool:
     """The CLI needs ``realign._classify.embedded``; wait up to ``wait`` seconds for it to appear."""
     deadline = time.monotonic() + wait
@@ -781,7 +821,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     parser = argparse.ArgumentParser(description="Engine benchmarks against a stand-in OpenAI-compatible server.")
     parser.add_argument("--quick", action="store_true", help="small sizes (about 2 minutes)")
-    parser.add_argument("--only", default="a,b,c,d,e", help="comma-separated parts to run (default: all)")
+    parser.add_argument("--only", default="a,b,c,d,e,f", help="comma-separated parts to run (default: all)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--rss-rows", type=int, help="rows of the memory benchmark (default: 200000; quick 20000)")
     parser.add_argument(
@@ -817,6 +857,7 @@ def main(argv: list[str] | None = None) -> int:
             ("a", lambda: bench_throughput(sizes, args.seed)),
             ("b", lambda: bench_cpu(sizes, args.seed, tmp, profile_dir)),
             ("e", lambda: bench_faults(sizes, args.seed)),
+            ("f", lambda: bench_stop(sizes, args.seed, tmp)),
             ("d", lambda: bench_resume(sizes, args.seed, tmp)),
             ("c", lambda: bench_memory(sizes, args.seed, tmp)),
         ]
