@@ -443,9 +443,9 @@ def _check_flags(args: argparse.Namespace) -> None:
         raise UsageError("reformat needs -o OUTPUT (or --dry-run)")
     output = Path(args.output)
     source = Path(args.input)
-    if source.is_dir():  # checked before anything is paid for, as the output's folder below
+    if source.is_dir() and args.engine != "ray":  # checked before anything is paid for, as the output below
         raise InputError("is a folder, not a dataset file", path=source)
-    if not source.is_file():
+    if not source.exists():
         raise InputError("file not found", path=source)
     if args.engine == "ray" and (output.is_dir() or not output.suffix):
         output.mkdir(parents=True, exist_ok=True)  # a folder of Parquet shards
