@@ -576,9 +576,12 @@ async def _reformat_run(args: argparse.Namespace, stack: contextlib.AsyncExitSta
         if isinstance(classifier, CascadeClassifier):
             print(f"classifier: {classifier.counts}", file=sys.stderr)
     failed = sum(count for reason, count in stats.reasons.items() if reason.startswith("llm_error"))
-    if failed:
+    # A multi-turn row records a failed turn on the turn, not the row.
+    turns = sum(count for reason, count in stats.turn_reasons.items() if reason.startswith("llm_error"))
+    if failed or turns:
+        what = f"{failed} of {stats.rows} rows" + (f" and {turns} turns" if turns else "")
         print(
-            f"warning: {failed} of {stats.rows} rows ended with llm_error (kept their original); "
+            f"warning: {what} ended with llm_error (kept their original); "
             "run the same command again to retry only those",
             file=sys.stderr,
         )
