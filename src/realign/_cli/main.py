@@ -79,9 +79,7 @@ def _parser() -> argparse.ArgumentParser:
             "realign reformat data.jsonl --dry-run",
             "realign reformat data.jsonl -o data.realigned.jsonl -m gpt-4o-mini",
             "realign report data.realigned.jsonl -o review.html",
-        )
-        + "\n\n"
-        + EXIT_CODES,
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"realign {__version__}")
@@ -107,7 +105,6 @@ def _parser() -> argparse.ArgumentParser:
         "realign reformat data.parquet -o out.parquet --base-url http://localhost:8000/v1 -m Qwen/Qwen2.5-7B-Instruct",
         "realign reformat data.jsonl -o out.jsonl --search wikipedia --batch",
     )
-    run.epilog = f"{run.epilog or ''}\n\n{EXIT_CODES}"
     run.add_argument("input", metavar="INPUT", help="dataset file: .jsonl, .json or .parquet, any supported shape")
     run.add_argument("-o", "--output", metavar="OUTPUT", help="output file (.jsonl, .json or .parquet)")
     run.add_argument(
@@ -281,12 +278,6 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
     return parser
 
-
-EXIT_CODES = """exit codes:
-  0    done
-  1    the run stopped: the model or search backend cannot be used, or another error
-  2    usage or input error (bad flag, unreadable file, row of unknown shape)
-  130  interrupted (finished requests are cached: run again to resume)"""
 
 README = "README.md of realign, sections 'Quickstart' and 'CLI reference'"
 
