@@ -219,11 +219,7 @@ def _parser() -> argparse.ArgumentParser:
     _llm_flags(classify)
     _classifier_flags(classify)
     _limit_flags(classify)
-    classify.add_argument("--criteria", metavar="DIR", help="include the custom tasks of a criteria folder")
-    classify.add_argument("--reclassify", action="store_true", help="classify rows that already have a category")
-    classify.add_argument("--strict", action="store_true", help="an unknown category is an error")
-    _turns_flags(classify)
-    classify.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
+    _labelling_flags(classify)
 
     retrieve = command(
         "retrieve",
@@ -239,11 +235,7 @@ def _parser() -> argparse.ArgumentParser:
     _llm_flags(retrieve)
     _classifier_flags(retrieve)
     _limit_flags(retrieve)
-    retrieve.add_argument("--criteria", metavar="DIR", help="include the custom tasks of a criteria folder")
-    retrieve.add_argument("--reclassify", action="store_true", help="classify rows that already have a category")
-    retrieve.add_argument("--strict", action="store_true", help="an unknown category is an error")
-    _turns_flags(retrieve)
-    retrieve.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
+    _labelling_flags(retrieve)
 
     index = command(
         "index",
@@ -299,6 +291,15 @@ def _turns_flags(parser: argparse.ArgumentParser) -> None:
         default="all",
         help="multi-turn conversations: rewrite every assistant turn, only the last, or none (default: all)",
     )
+
+
+def _labelling_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags ``classify`` and ``retrieve`` share: which tasks exist, which rows to label, and quiet."""
+    parser.add_argument("--criteria", metavar="DIR", help="include the custom tasks of a criteria folder")
+    parser.add_argument("--reclassify", action="store_true", help="classify rows that already have a category")
+    parser.add_argument("--strict", action="store_true", help="an unknown category is an error")
+    _turns_flags(parser)
+    parser.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
 
 
 def _search_flags(parser: argparse.ArgumentParser, default: str = "none") -> None:
