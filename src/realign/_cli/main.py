@@ -418,6 +418,24 @@ def _retrieval_tasks(args: argparse.Namespace) -> list[str] | None:
     return [name.strip() for name in args.retrieval_tasks.split(",") if name.strip()]
 
 
+def _pipeline_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``Pipeline`` settings a reformat run takes from its flags, the same on one machine and on Ray."""
+    return {
+        "checks": _checks(args),
+        "corrections": args.corrections,
+        "n": args.n,
+        "temperature": args.temperature,
+        "top_p": args.top_p,
+        "max_tokens": args.max_tokens,
+        "max_reasks": args.max_reasks,
+        "concurrency": args.concurrency,
+        "strict": args.strict,
+        "retrieval_tasks": _retrieval_tasks(args),
+        "turns": args.turns,
+        "context_tokens": args.context_tokens,
+    }
+
+
 def _checks(args: argparse.Namespace) -> list[Any]:
     everywhere: list[str] = []
     per_task: dict[str, list[str]] = {}
@@ -489,7 +507,7 @@ async def _reformat(args: argparse.Namespace) -> int:
     if args.engine == "ray":
         from .ray_command import reformat_on_ray  # ray loads only for a Ray job
 
-        return reformat_on_ray(args, _checks(args), _retrieval_tasks(args))
+        return reformat_on_ray(args, _pipeline_options(args))
     async with contextlib.AsyncExitStack() as stack:
         return await _reformat_run(args, stack)
 
@@ -518,19 +536,8 @@ async def _reformat_run(args: argparse.Namespace, stack: contextlib.AsyncExitSta
             search=search,
             criteria=criteria,
             cache=cache,
-            checks=_checks(args),
-            corrections=args.corrections,
-            n=args.n,
-            temperature=args.temperature,
-            top_p=args.top_p,
-            max_tokens=args.max_tokens,
-            max_reasks=args.max_reasks,
-            concurrency=args.concurrency,
-            strict=args.strict,
-            retrieval_tasks=_retrieval_tasks(args),
             rate_limiter=RateLimiter(args.rpm, args.tpm) if args.rpm or args.tpm else None,
-            turns=args.turns,
-            context_tokens=args.context_tokens,
+            **_pipeline_options(args),
         )
 
     stats = RunStats()

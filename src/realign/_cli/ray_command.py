@@ -15,7 +15,7 @@ from .._llm.ratelimit import RateLimiter
 __all__ = ["reformat_on_ray"]
 
 
-def reformat_on_ray(args: argparse.Namespace, checks: list[Any], retrieval_tasks: list[str] | None) -> int:
+def reformat_on_ray(args: argparse.Namespace, options: dict[str, Any]) -> int:
     """Run ``reformat`` with an actor pool of ``--ray-actors`` workers; print the usual summary."""
     if args.batch:
         raise UsageError("--batch and --engine ray do not go together: the Batch API needs no workers")
@@ -34,17 +34,9 @@ def reformat_on_ray(args: argparse.Namespace, checks: list[Any], retrieval_tasks
         actors=actors,
         search_spec=None if args.search == "none" else args.search,
         criteria=args.criteria,
-        checks=checks,
         cache=cache,
-        n=args.n,
-        temperature=args.temperature,
-        top_p=args.top_p,
-        max_tokens=args.max_tokens,
-        max_reasks=args.max_reasks,
-        concurrency=args.concurrency,
-        strict=args.strict,
-        retrieval_tasks=retrieval_tasks,
         rate_limiter=limiter if args.rpm or args.tpm else None,
+        **options,
     )
     if cache is not None:
         cache.close()
