@@ -19,12 +19,21 @@ def _subparsers() -> dict[str, argparse.ArgumentParser]:
     raise AssertionError("no subcommands")
 
 
-def test_realign_alone_prints_usage(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([]) == 0
-    out = capsys.readouterr().out
-    assert out.startswith("usage: realign")
+def test_realign_alone_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+
+
+def test_realign_alone_prints_usage_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    main([])
+    err = capsys.readouterr().err
+    assert err.startswith("usage: realign")
     for name in COMMANDS:
-        assert name in out
+        assert name in err
+
+
+def test_realign_alone_prints_nothing_on_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    main([])
+    assert capsys.readouterr().out == ""
 
 
 @pytest.mark.parametrize("name", COMMANDS)

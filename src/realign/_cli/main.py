@@ -735,9 +735,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``realign`` console script."""
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.command is None:  # `realign` alone: what it can do
-        parser.print_help()
-        return 0
+    if args.command is None:  # `realign` alone is a usage error (exit 2, as argparse's), shown with what it can do
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     previous = None
     if threading.current_thread() is threading.main_thread():
