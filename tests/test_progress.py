@@ -108,6 +108,22 @@ def test_a_log_line_waits_its_interval() -> None:
     assert stream.getvalue() == ""
 
 
+@pytest.mark.parametrize(
+    ("rows", "seconds", "rate"),
+    [(30, 10, "3.0 rows/s"), (1, 60, "1.0 rows/min"), (3, 600, "0.3 rows/min"), (1, 7200, "0.5 rows/h")],
+)
+def test_a_slow_run_logs_its_rate_in_a_unit_that_shows_it(rows: int, seconds: float, rate: str) -> None:
+    progress = Progress(100, None, stream=io.StringIO(), mode="log")
+    progress.started -= seconds  # as if the run had started that long ago
+    assert f", {rate}, " in progress.line(Stats(rows=rows))
+
+
+def test_a_slow_run_never_logs_a_rate_of_zero() -> None:
+    progress = Progress(100, None, stream=io.StringIO(), mode="log")
+    progress.started -= 60
+    assert "0.0 rows" not in progress.line(Stats(rows=1))
+
+
 def test_auto_logs_when_the_stream_is_not_a_terminal() -> None:
     assert Progress(10, None, stream=io.StringIO()).mode == "log"
 

@@ -169,7 +169,7 @@ class Progress:
         share = f" ({100 * done / self.total:.0f}%)" if self.total else ""
         parts = [
             f"realign: {done:,}" + (f"/{self.total:,}" if self.total else "") + f" rows{share}",
-            f"{done / elapsed if elapsed > 0 else 0.0:,.1f} rows/s",
+            _rate(done, elapsed),
             f"errors {errors_of(stats.reasons):,}",
         ]
         if self.retries is not None:
@@ -209,6 +209,17 @@ class Progress:
             total=self.total, unit="row", desc="realign", file=self.stream, dynamic_ncols=True, mininterval=0.25
         )
         return self._bar
+
+
+def _rate(done: int, elapsed: float) -> str:
+    """``4.1 rows/s``; a slow run (long rows, a busy server) in rows a minute or an hour, so that one
+    row every minute reads ``1.0 rows/min``, not ``0.0 rows/s``."""
+    per_second = done / elapsed if elapsed > 0 else 0.0
+    if per_second >= 0.05 or done == 0:
+        return f"{per_second:,.1f} rows/s"
+    if per_second * 60 >= 0.05:
+        return f"{per_second * 60:,.1f} rows/min"
+    return f"{per_second * 3600:,.1f} rows/h"
 
 
 def _short(number: int) -> str:
