@@ -111,6 +111,18 @@ def test_truncated_reply_is_a_failed_candidate() -> None:
     assert len(llm.requests) == 1
 
 
+def test_a_parse_error_says_what_the_parser_found_in_the_last_reply() -> None:
+    llm = FakeLLM(["Sure! Here it is.", "Reasoning: r\nRevised response:\n   "])
+    result = one(pipe(llm, max_reasks=1), Example(question=Q, response=ORIGINAL))
+    assert result.candidates[0].detail == "empty revised response"
+
+
+def test_a_truncated_reply_says_it_hit_the_token_limit() -> None:
+    llm = FakeLLM([Choice(GOOD, "length")])
+    result = one(pipe(llm, max_tokens=700), Example(question=Q, response=ORIGINAL))
+    assert result.candidates[0].detail == "cut off at the token limit (max_tokens 700)"
+
+
 def test_length_filter_keeps_original() -> None:
     llm = FakeLLM(["Reasoning: r\nRevised response:\n#### 72"])
     result = one(pipe(llm), Example(question=Q, response=ORIGINAL * 3))

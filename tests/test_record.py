@@ -68,7 +68,12 @@ def test_a_refused_candidate_next_to_an_accepted_one_is_kept_too(tmp_path: Path)
 def test_an_unreadable_reply_is_kept_as_reasoning(tmp_path: Path) -> None:
     (row,) = reformat_rows(tmp_path, ["Sure! Here it is."], [math_row()])
     (rejected,) = row["realign"]["rejected"]
-    assert rejected == {"reason": "parse_error", "detail": None, "text": None, "reasoning": "Sure! Here it is."}
+    assert rejected == {
+        "reason": "parse_error",
+        "detail": "no 'Revised response:' label",
+        "text": None,
+        "reasoning": "Sure! Here it is.",
+    }
 
 
 def test_report_reads_refused_candidates_written_as_objects(tmp_path: Path) -> None:

@@ -329,21 +329,26 @@ class Pipeline:
         self, request: ChatRequest, text: str, finish: str | None, keys: list[str]
     ) -> tuple[Candidate, Usage]:
         usage = Usage()
+        problem = "unparsable reply"  # the parser's word on the last reply: the rejection's detail
         for attempt in range(self.max_reasks + 1):
             if finish == "length":
-                return Candidate(text=None, reasoning=text, finish_reason=finish, rejected="truncated"), usage
+                cut = f"cut off at the token limit (max_tokens {request.max_tokens})"
+                return Candidate(
+                    text=None, reasoning=text, finish_reason=finish, rejected="truncated", detail=cut
+                ), usage
             parsed = parse_reply(text, self.prompt.placeholders)
             if parsed.rewrite is not None:
                 return Candidate(text=parsed.rewrite, reasoning=parsed.reasoning, finish_reason=finish), usage
+            problem = parsed.problem or problem
             if attempt == self.max_reasks:
                 break
-            followup = self.prompt.reask(request, text, parsed.problem or "unparsable reply")
+            followup = self.prompt.reask(request, text, problem)
             completion = await self._complete(followup, keys, salt="")
             usage += completion.usage
             if not completion.choices:
                 break
             text, finish = completion.choices[0].text, completion.choices[0].finish_reason
-        return Candidate(text=None, reasoning=text, finish_reason=finish, rejected="parse_error"), usage
+        return Candidate(text=None, reasoning=text, finish_reason=finish, rejected="parse_error", detail=problem), usage
 
     async def _complete(self, request: ChatRequest, keys: list[str], *, salt: str) -> Completion:
         assert self.llm is not None  # checked in areformat_one
