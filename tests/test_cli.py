@@ -6,12 +6,13 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from conftest import read_jsonl, realign_row, write_jsonl
 from realign._cli.main import main
-from stub_server import StubServer
+from stub_server import StubServer, chat_reply
 
 MATH = realign_row("Tom has 3 apples and buys 4 more. How many now?", "3 + 4 = 7\n#### 7", "math_puzzles", id="m1")
 POEM = realign_row("Write a haiku about rain.", "Soft rain on the roof", "poem_generation", id="p1")
@@ -165,3 +166,37 @@ def test_console_script_runs_from_any_folder(tmp_path: Path) -> None:
     )
     assert done.returncode == 0
     assert "open_qa" in done.stdout
+
+
+def _summary_of_unusable_replies(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """The summary lines of a run whose server answers one row without the label and cuts the other off."""
+
+    def handler(path: str, body: dict[str, Any]) -> Any:
+        if any("3 + 4" in message["content"] for message in body["messages"]):  # re-asks too
+            return 200, {}, chat_reply("Sure, here is a better answer.")
+        return 200, {}, chat_reply("Reasoning: r\nRevised response:\nIt is", finish="length")
+
+    source = write_jsonl(tmp_path / "in.jsonl", [MATH, QA])
+    with StubServer(handler) as stub:
+        code = run_cli(
+            "reformat", str(source), "-o", str(tmp_path / "out.jsonl"), "--base-url", stub.base_url, "--model", "stub"
+        )
+    assert code == 0
+    return capsys.readouterr().err.splitlines()
+
+
+def test_the_summary_counts_unusable_replies_apart_from_the_checks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = _summary_of_unusable_replies(tmp_path, capsys)
+    assert "rejected candidates by check: -" in lines
+
+
+def test_the_summary_names_each_kind_of_unusable_reply(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lines = _summary_of_unusable_replies(tmp_path, capsys)
+    assert "unusable replies (no rewrite to check): parse_error 1, truncated 1" in lines
+
+
+def test_the_summary_by_check_and_task_holds_checks_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lines = _summary_of_unusable_replies(tmp_path, capsys)
+    assert "rejected candidates by check and task: -" in lines

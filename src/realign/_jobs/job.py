@@ -38,6 +38,10 @@ __all__ = [
 ]
 
 
+#: Rejections of a reply that held no rewrite to check: not a check's verdict, and counted apart from them.
+REPLY_FAILURES = frozenset({"parse_error", "truncated"})
+
+
 @dataclass
 class RunStats:
     """Counts for the run summary."""
@@ -70,10 +74,13 @@ class RunStats:
                 self.rejections[(rejection.reason, str(turn.task))] += 1
         self.usage += usage
 
-    def _rejections_by_check(self) -> Counter[str]:
+    def _rejections_by_check(self, *, replies: bool = False) -> Counter[str]:
+        """Refused candidates by check or, with ``replies``, by what was wrong with the reply itself
+        (``parse_error``, ``truncated``: no rewrite reached the checks)."""
         totals: Counter[str] = Counter()
         for (check, _), count in self.rejections.items():
-            totals[check] += count
+            if (check in REPLY_FAILURES) == replies:
+                totals[check] += count
         return totals
 
     def summary(self, price: Price | None = None, *, batch: bool = False) -> str:
@@ -87,7 +94,10 @@ class RunStats:
             *self._turn_lines(),
             "rejected candidates by check: " + format_counts(self._rejections_by_check()),
             "rejected candidates by check and task: "
-            + format_counts(Counter({f"{k}/{t}": v for (k, t), v in self.rejections.items()})),
+            + format_counts(
+                Counter({f"{k}/{t}": v for (k, t), v in self.rejections.items() if k not in REPLY_FAILURES})
+            ),
+            "unusable replies (no rewrite to check): " + format_counts(self._rejections_by_check(replies=True)),
             f"tokens: {self.usage.prompt_tokens} in ({self.usage.cached_tokens} cached), "
             f"{self.usage.completion_tokens} out; LLM calls: {self.usage.calls}",
             f"cost: ${price.cost(self.usage, batch=batch):,.4f}" if price else "cost: unknown (no price known)",
