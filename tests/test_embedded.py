@@ -417,3 +417,34 @@ REAL_STYLE = [
 @pytest.mark.parametrize(("instruction", "task"), REAL_STYLE)
 def test_real_instruction_phrasings(clf: EmbeddedClassifier, instruction: str, task: str) -> None:
     assert clf.predict(instruction).task == task
+
+
+def test_the_model_is_built_on_the_first_prediction_only() -> None:
+    clf = EmbeddedClassifier(tasks={name: TASKS[name] for name in ("open_qa", "poem_generation", DEFAULT_TASK)})
+    assert not clf.built
+    clf.predict("Write a sonnet about the sea.")
+    assert clf.built
+
+
+def test_the_builtin_table_passed_explicitly_shares_the_default_model(clf: EmbeddedClassifier) -> None:
+    clf.predict("Write a haiku about autumn.")  # the shared model exists from here on
+    started = time.perf_counter()
+    again = EmbeddedClassifier(tasks=dict(TASKS))  # what the CLI passes for the default criteria
+    again.predict("Write a haiku about autumn.")
+    assert time.perf_counter() - started < 0.05
+
+
+def test_a_run_where_every_row_has_a_category_never_builds_the_classifier(tmp_path: Path) -> None:
+    source, output = tmp_path / "rows.jsonl", tmp_path / "out.jsonl"
+    rows = [{"instruction": f"Write a poem about {n}", "output": "ok", "category": "poem_generation"} for n in range(5)]
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    script = (
+        "import sys\n"
+        "from realign._cli.main import main\n"
+        "from realign._classify import embedded\n"
+        f"code = main(['classify', {str(source)!r}, '-o', {str(output)!r}, '-q'])\n"
+        "print(code, embedded._default_model.cache_info().currsize, embedded._cue_rules.cache_info().currsize)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["0", "0", "0"]  # exit 0, no model built, no cue rule parsed
+    assert [json.loads(line)["realign"]["classifier"] for line in output.read_text().splitlines()] == ["given"] * 5

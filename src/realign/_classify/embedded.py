@@ -553,18 +553,27 @@ def _normalise_rows(examples: ExampleRows) -> list[tuple[str, str]]:
     return rows
 
 
-def _build(tasks: Mapping[str, Task], extra: Sequence[tuple[str, str]]) -> _Model:
-    labels = list(tasks)
-    if not labels:
+def _check_table(tasks: Mapping[str, Task], extra: Sequence[tuple[str, str]]) -> None:
+    """The user errors of a task table and its examples, found at construction (before any build)."""
+    if not tasks:
         raise UsageError("the task table is empty: give the embedded classifier at least one task")
+    unknown = sorted({task for _, task in extra if task not in tasks})
+    if unknown:
+        raise UsageError(f"examples name tasks that are not in the task table: {', '.join(unknown)}")
+
+
+def _build(tasks: Mapping[str, Task], extra: Sequence[tuple[str, str]]) -> _Model:
+    _check_table(tasks, extra)
     builtin = [(text, task) for text, task in load_examples() if task in tasks]
     # Every task also learns from its own description, so a custom task with no examples still has a
     # few words to go on.
     described = [(task.description, name) for name, task in tasks.items()]
-    unknown = sorted({task for _, task in extra if task not in tasks})
-    if unknown:
-        raise UsageError(f"examples name tasks that are not in the task table: {', '.join(unknown)}")
-    return _train(builtin + described + list(extra), labels, _cue_rules())
+    return _train(builtin + described + list(extra), list(tasks), _cue_rules())
+
+
+def _is_builtin_table(tasks: Mapping[str, Task]) -> bool:
+    """Whether ``tasks`` is the built-in table (e.g. default criteria): then the shared model serves."""
+    return tasks is TASKS or (tasks.keys() == TASKS.keys() and all(tasks[name] == TASKS[name] for name in TASKS))
 
 
 @lru_cache(maxsize=1)
@@ -585,7 +594,8 @@ class EmbeddedClassifier:
 
     ``tasks`` restricts (or extends) the task table; ``examples`` adds labelled instructions, e.g. for
     custom tasks (rows ``{"instruction": ..., "category": ...}`` or ``(instruction, task)`` pairs).
-    With neither, a model trained once per process is shared, so construction is cheap.
+    Construction is cheap: the model is built on the first prediction (:attr:`built` says whether it
+    has been), and with neither argument (or the built-in table) one model per process is shared.
     """
 
     source = "embedded"
@@ -593,25 +603,41 @@ class EmbeddedClassifier:
     def __init__(self, tasks: Mapping[str, Task] | None = None, examples: ExampleRows | None = None) -> None:
         extra = _normalise_rows(examples) if examples is not None else []
         table = TASKS if tasks is None else tasks
-        if tasks is None and not extra:
-            self._model = _default_model()
-        else:
-            self._model = _build(table, extra)
-        labels = self._model.labels
-        self._fallback = DEFAULT_TASK if DEFAULT_TASK in self._model.index else labels[0]
+        _check_table(table, extra)
+        # The model is built on the first prediction, not here: a run whose rows all carry their
+        # category never needs it, and building it (parsing the cue rules, training) is most of the
+        # start-up of a short run.
+        self._shared = not extra and _is_builtin_table(table)
+        self._table = table
+        self._extra = extra
+        self._built: _Model | None = None
+        self._labels = tuple(table)
+        self._fallback = DEFAULT_TASK if DEFAULT_TASK in table else self._labels[0]
+
+    @property
+    def _model(self) -> _Model:
+        model = self._built
+        if model is None:
+            model = self._built = _default_model() if self._shared else _build(self._table, self._extra)
+        return model
+
+    @property
+    def built(self) -> bool:
+        """Whether the model has been built yet (it is, on the first prediction)."""
+        return self._built is not None
 
     @property
     def tasks(self) -> tuple[str, ...]:
         """The task names this classifier can answer."""
-        return self._model.labels
+        return self._labels
 
     def predict(self, instruction: str) -> TaskPrediction:
         """The most likely task for ``instruction`` and the model's probability for it."""
         if not instruction or not instruction.strip():
             return TaskPrediction(task=self._fallback, confidence=0.0, source=self.source)
-        scores = self._model.scores(_view(instruction))
-        best, prob = _softmax_top(scores)
-        return TaskPrediction(task=self._model.labels[best], confidence=round(prob, 4), source=self.source)
+        model = self._built or self._model
+        best, prob = _softmax_top(model.scores(_view(instruction)))
+        return TaskPrediction(task=model.labels[best], confidence=round(prob, 4), source=self.source)
 
     def predict_many(self, instructions: Iterable[str]) -> list[TaskPrediction]:
         """:meth:`predict` for each instruction, in order."""
