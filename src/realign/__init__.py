@@ -35,7 +35,7 @@ from ._llm.fake import FakeLLM
 from ._llm.ratelimit import RateLimiter
 from ._llm.retry import RetryPolicy
 from ._models import Candidate, Correction, Evidence, Example, Message, Result, RowPlan, TaskPrediction, Usage
-from ._pipeline import Pipeline
+from ._pipeline import Pipeline, VerifyCounts
 from ._record import Record, Rejection, TurnOutcome
 from ._report.html import ReportSummary, write_report
 from ._search.index import IndexStats, LocalIndex, build_index
@@ -65,9 +65,12 @@ from ._types import (
     Completion,
     DeferredLLM,
     Identified,
+    Judgement,
     SearchClient,
     TextLLM,
+    Verifier,
 )
+from ._verify import LLMVerifier
 
 if typing.TYPE_CHECKING:
     from ._llm.openai_chat import OpenAIChat
@@ -114,8 +117,10 @@ __all__ = [
     "Identified",
     "IndexStats",
     "InputError",
+    "Judgement",
     "LLMClassifier",
     "LLMError",
+    "LLMVerifier",
     "LanguageConsistency",
     "LeakedScaffolding",
     "LengthCeiling",
@@ -156,6 +161,8 @@ __all__ = [
     "UsageError",
     "Verdict",
     "VerdictKept",
+    "Verifier",
+    "VerifyCounts",
     "WikipediaSearch",
     "__version__",
     "areformat",

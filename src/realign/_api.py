@@ -15,6 +15,7 @@ from ._jobs.job import reformat_file as reformat_file_async
 from ._models import Evidence, Example, Result
 from ._pipeline import Pipeline
 from ._types import LLM
+from ._verify import LLMVerifier
 
 __all__ = ["areformat", "areformat_file", "reformat", "reformat_file"]
 
@@ -53,21 +54,45 @@ def _examples(
 
 
 def _pipeline(pipeline: Pipeline | None, llm: LLM | None, model: str | None, options: dict[str, Any]) -> Pipeline:
+    verify = options.pop("verify", None)
     if pipeline is not None:
-        if llm is not None or model is not None or options:
+        if llm is not None or model is not None or options or verify not in (None, False):
             raise UsageError("pass either pipeline= or the pipeline's own arguments, not both")
         return pipeline
+    client_options: dict[str, Any] = {}
     if llm is None:
         from ._llm.defaults import DEFAULT_MODEL
         from ._llm.openai_chat import OpenAIChat  # imported late: it imports the openai SDK
 
-        base_url, api_key = options.pop("base_url", None), options.pop("api_key", None)
-        client_options = {key: options.pop(key) for key in ("timeout", "max_retries") if key in options}
-        llm = OpenAIChat(model or DEFAULT_MODEL, base_url=base_url, api_key=api_key, **client_options)
+        client_options = {
+            key: options.pop(key) for key in ("base_url", "api_key", "timeout", "max_retries") if key in options
+        }
+        llm = OpenAIChat(model or DEFAULT_MODEL, **client_options)
+    if verify not in (None, False):
+        if "verifier" in options:
+            raise UsageError("pass verify= or verifier=, not both")
+        options["verifier"] = _verifier(verify, llm, client_options)
     try:
         return Pipeline(llm, **options)
     except TypeError as exc:  # a misspelled option
         raise UsageError(f"reformat(): {exc}".replace("Pipeline.__init__()", "")) from exc
+
+
+def _verifier(verify: Any, llm: LLM, client_options: dict[str, Any]) -> LLMVerifier:
+    """``verify=True``: the rewriting model judges; ``verify="model"``: that model, on the same endpoint(s)."""
+    if verify is True:
+        return LLMVerifier(llm)
+    if not isinstance(verify, str) or not verify.strip():
+        raise UsageError(f"verify= takes True or a model name, not {verify!r}")
+    from ._llm.openai_chat import OpenAIChat
+
+    if not isinstance(llm, OpenAIChat):
+        raise UsageError(
+            f"verify={verify!r} asks another model on the LLM's endpoint, and {type(llm).__qualname__} names none: "
+            "pass verifier=realign.LLMVerifier(your_judge_llm) instead"
+        )
+    options = {**client_options, "base_url": llm.base_urls}
+    return LLMVerifier(OpenAIChat(verify, **options))
 
 
 @overload
@@ -113,6 +138,8 @@ async def areformat(
         if own and llm is None and pipe.llm is not None:
             # We built this client, so we close it; the user's own collaborators stay open.
             await pipe.llm.aclose()
+        if own and isinstance(pipe.verifier, LLMVerifier) and pipe.verifier.llm not in (llm, pipe.llm):
+            await pipe.verifier.aclose()  # built here from verify= (a judge sharing the user's llm is theirs)
     return results[0] if single else results
 
 
@@ -137,7 +164,10 @@ def reformat(
     supported row shape gives back a ``Dataset`` of the same rows with a ``realign`` column.
     Pass ``pipeline=`` to reuse a configured :class:`Pipeline`, or its arguments (``llm=``,
     ``model=``, ``base_url=``, ``timeout=``, ``max_retries=``, ``classifier=``, ``search=``,
-    ``criteria=``, ``checks=``, ``n=``, ...) to build one for this call.
+    ``criteria=``, ``checks=``, ``n=``, ...) to build one for this call. ``verify=True`` asks the same
+    model, after the checks, whether each rewrite keeps every fact and the final answer of the original
+    (``verify="gpt-4o-mini"``: another model on the same endpoint); a "no" keeps the original with
+    ``filter:verify``. Off by default: it costs one more (short) call per accepted candidate.
 
     A ``ray.data.Dataset`` gives back a lazy ``ray.data.Dataset`` of the same rows with a ``realign``
     column (JSON text), reformatted by an actor pool of ``actors=`` (default 2) workers on the Ray

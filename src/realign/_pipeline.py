@@ -12,7 +12,7 @@ import logging
 import re
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -23,6 +23,7 @@ from ._exceptions import FatalLLMError, FatalSearchError, LLMError, RealignError
 from ._llm.cache import Cache, SQLiteCache, default_cache_path, request_key
 from ._llm.ratelimit import RateLimiter
 from ._models import (
+    FILTER,
     LLM_ERROR,
     Candidate,
     Evidence,
@@ -48,13 +49,15 @@ from ._types import (
     Classifier,
     Completion,
     DeferredLLM,
+    Judgement,
     SearchClient,
     Send,
+    Verifier,
     identity_of,
     missing_members,
 )
 
-__all__ = ["Pipeline", "classifier_of"]
+__all__ = ["VERIFY_CHECK", "Pipeline", "VerifyCounts", "classifier_of"]
 
 log = logging.getLogger("realign")
 
@@ -106,6 +109,13 @@ class Pipeline:
     to what the evidence states, provided the evidence does not also state the old value; the result
     then lists those changes in ``corrections``. False refuses every changed fact, as rows without
     evidence always do. It applies to the default checks; a given ``checks`` list is used as it is.
+
+    ``verifier`` (default None: off): a :class:`~realign.Verifier`, e.g. :class:`~realign.LLMVerifier`,
+    asked about every candidate that passed the checks and differs from the original (``--verify``). A
+    refusal rejects the candidate as ``filter:verify`` with the judge's explanation as its ``detail``; a
+    verifier that fails (``LLMError`` after its retries) leaves the row undecided: it keeps its original
+    with ``llm_error:<code>`` and a re-run asks again. A verifier that makes model calls shares this
+    pipeline's budget (concurrency, rate limits, response cache); :attr:`verified` counts its work.
     """
 
     def __init__(
@@ -131,6 +141,7 @@ class Pipeline:
         turns: TurnsMode = "all",
         context_tokens: int = DEFAULT_CONTEXT_TOKENS,
         corrections: bool = True,
+        verifier: Verifier | None = None,
     ) -> None:
         if n < 1 or concurrency < 1 or max_reasks < 0:
             raise UsageError("n and concurrency must be at least 1, max_reasks at least 0")
@@ -148,7 +159,7 @@ class Pipeline:
             cache = self._own_cache
         elif cache is False:
             cache = None
-        _check_collaborators(llm, classifier, search, checks, cache)
+        _check_collaborators(llm, classifier, search, checks, cache, verifier)
         self.llm = llm
         self.classifier = classifier if classifier is not None else _default_classifier()
         self.search = search
@@ -184,6 +195,11 @@ class Pipeline:
         self._foreign_kinds: set[tuple[str, str]] = set()
         if isinstance(self.classifier, BudgetUser):  # an LLM classifier: its calls share this run's bounds
             self.classifier.use_budget(self)
+        self.verifier = verifier
+        if isinstance(verifier, BudgetUser):  # so do the verifier's
+            verifier.use_budget(self)
+        #: the verifier's work so far: candidates judged, refused, and the usage of its calls (cache hits are free)
+        self.verified = VerifyCounts()
 
     # ----------------------------------------------------------------------------- one example
 
@@ -220,6 +236,14 @@ class Pipeline:
             return _keep(result, f"{LLM_ERROR}{exc.code}")
         result.usage += usage
         result.candidates = [self._judge(c, plan.task, example, evidence) for c in candidates]
+        if self.verifier is not None:
+            try:
+                result.candidates, usage = await self._verify(result.candidates, plan.task, example, evidence)
+            except FatalLLMError:
+                raise
+            except LLMError as exc:  # the judge could not be asked: the row is undecided, a re-run asks again
+                return _keep(result, f"{LLM_ERROR}{exc.code}")
+            result.usage += usage
         chosen = self._choose(result)
         if chosen.reason == "parse_error":
             self._forget(keys)
@@ -373,14 +397,21 @@ class Pipeline:
             self.cache.put(key, completion)
         return completion
 
-    async def spend(self, identity: str, request: ChatRequest, send: Send, *, salt: str = "") -> Completion:
-        """The :class:`~realign.Budget` seam: a call of a collaborator (an LLM classifier) inside the
-        run's bounds: served from the cache, else sent within the concurrency and rate limits."""
+    async def spend(
+        self, identity: str, request: ChatRequest, send: Send, *, salt: str = "", defer: DeferredLLM | None = None
+    ) -> Completion:
+        """The :class:`~realign.Budget` seam: a call of a collaborator (an LLM classifier, a verifier) inside
+        the run's bounds: served from the cache, else sent within the concurrency and rate limits (or, with
+        ``defer``, handed to it with its cache key: a Batch API collect run)."""
         key = request_key(identity, request, salt) if self.cache is not None else None
         if self.cache is not None and key is not None:
             hit = self.cache.get(key)
             if hit is not None and hit.choices:
                 return hit
+        if defer is not None:
+            if key is None:
+                raise UsageError(f"{type(defer).__qualname__} answers through the response cache: give a cache")
+            return await defer.complete_keyed(request, key)
         completion = await self._senders.submit(request, send)
         if self.cache is not None and key is not None and completion.choices:
             self.cache.put(key, completion)
@@ -408,7 +439,7 @@ class Pipeline:
             log.debug("the %s raised %s", role, name, exc_info=exc)
         return LLMError(f"the {role} raised {name}", code=name)
 
-    # ----------------------------------------------------------------------------- checks, selection
+    # ----------------------------------------------------------------------------- checks, verification, selection
 
     def _judge(self, candidate: Candidate, task: str, example: Example, evidence: list[Evidence]) -> Candidate:
         if candidate.text is None:
@@ -429,6 +460,41 @@ class Pipeline:
                 return candidate.model_copy(update={"corrections": find_corrections(item)})
             return candidate
         return candidate.model_copy(update={"rejected": f"filter:{failed.check}", "detail": failed.detail})
+
+    async def _verify(
+        self, candidates: list[Candidate], task: str, example: Example, evidence: list[Evidence]
+    ) -> tuple[list[Candidate], Usage]:
+        """Ask the verifier about every candidate the checks passed (one that returns the original unchanged
+        needs no second opinion), all at once. A refusal rejects it as ``filter:verify``."""
+        assert self.verifier is not None
+        verifier = self.verifier
+        todo = [
+            i
+            for i, c in enumerate(candidates)
+            if c.rejected is None and c.text is not None and c.text.strip() != example.response.strip()
+        ]
+
+        async def ask(candidate: Candidate) -> Judgement:
+            item = CheckInput(
+                task, example.question, example.response, candidate.text or "", candidate.finish_reason, tuple(evidence)
+            )
+            try:
+                return await verifier.verify(item)
+            except RealignError:
+                raise
+            except Exception as exc:  # a custom verifier's own error: this row fails, not the run
+                raise self._foreign("verifier", exc) from exc
+
+        judgements = await asyncio.gather(*(ask(candidates[i]) for i in todo))
+        out, usage = list(candidates), Usage()
+        for i, judged in zip(todo, judgements, strict=True):
+            usage += judged.usage
+            self.verified.add(judged)
+            if not judged.ok:
+                out[i] = out[i].model_copy(
+                    update={"rejected": f"{FILTER}{VERIFY_CHECK}", "detail": judged.detail, "corrections": []}
+                )
+        return out, usage
 
     def _choose(self, result: Result) -> Result:
         passing = [c for c in result.candidates if c.rejected is None and c.text is not None]
@@ -459,9 +525,9 @@ class Pipeline:
         return 4 * self.concurrency + 16
 
     async def aclose(self) -> None:
-        """Close the clients: the LLM, the classifier and the search client. The cache stays open:
-        pipelines often share one (the passes of a Batch API run), so whoever opened it closes it."""
-        for part in (self.llm, self.classifier, self.search):
+        """Close the clients: the LLM, the classifier, the search client and the verifier. The cache stays
+        open: pipelines often share one (the passes of a Batch API run), so whoever opened it closes it."""
+        for part in (self.llm, self.classifier, self.search, self.verifier):
             if part is not None:
                 await part.aclose()
         if self._own_cache is not None:
@@ -470,13 +536,14 @@ class Pipeline:
 
 
 def _check_collaborators(
-    llm: object, classifier: object, search: object, checks: Sequence[object] | None, cache: object
+    llm: object, classifier: object, search: object, checks: Sequence[object] | None, cache: object, verifier: object
 ) -> None:
     """Raise :class:`UsageError` naming what a collaborator lacks, before any row is read."""
     for role, part, seam in (
         ("llm", llm, LLM),
         ("classifier", classifier, Classifier),
         ("search", search, SearchClient),
+        ("verifier", verifier, Verifier),
     ):
         if part is None:
             continue
@@ -497,7 +564,28 @@ _STRING_HINTS: dict[str, Callable[[str], str]] = {
     "llm": lambda name: f"use model={name!r} or llm=realign.OpenAIChat({name!r})",
     "classifier": lambda name: "use a classifier object (realign.EmbeddedClassifier(), realign.LLMClassifier(llm)...)",
     "search": lambda name: f"use search=realign.search_client_from_spec({name!r}) or a client object",
+    "verifier": lambda name: (
+        f"use verifier=realign.LLMVerifier(realign.OpenAIChat({name!r})), or verify= in reformat()"
+    ),
 }
+
+#: The name a verifier's refusal is recorded under: ``filter:verify``.
+VERIFY_CHECK = "verify"
+
+
+@dataclass
+class VerifyCounts:
+    """What a pipeline's verifier did: candidates ``judged`` (cache hits included), ``refused``, and the
+    ``usage`` of its calls (``usage.calls``: the requests actually sent; a cache hit costs nothing)."""
+
+    judged: int = 0
+    refused: int = 0
+    usage: Usage = field(default_factory=Usage)
+
+    def add(self, judged: Judgement) -> None:
+        self.judged += 1
+        self.refused += not judged.ok
+        self.usage += judged.usage
 
 
 class _SenderPool:

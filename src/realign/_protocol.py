@@ -25,6 +25,7 @@ __all__ = [
     "context_window",
     "default_max_tokens",
     "has_final_answer",
+    "neutralise",
     "parse_reply",
     "placeholders_of",
     "restore_tags",
@@ -47,11 +48,11 @@ def default_max_tokens(original: str) -> int:
 #: Token budget of the earlier conversation in a turn's prompt (see benchmarks/README.md: Multi-turn).
 DEFAULT_CONTEXT_TOKENS = 3000
 _ROLES = frozenset({"system", "user", "assistant", "tool"})
+#: Every tag a prompt of ours uses to fence row text (the rewriter's and the verifier's).
+_TAGS = "conversation|system|user|assistant|tool|turn|question|response|criteria|evidence|original|rewrite"
 # The prompt's own tags inside a turn's text would close the block early or open a fake one: they are shown with
 # look-alike brackets instead, so row text can never break the prompt's structure.
-_CONTEXT_TAG = re.compile(
-    r"<(/?)(conversation|system|user|assistant|tool|turn|question|response|criteria|evidence)(\s*)>", re.IGNORECASE
-)
+_CONTEXT_TAG = re.compile(rf"<(/?)({_TAGS})(\s*)>", re.IGNORECASE)
 _CLIP_MARK = "[...] "
 
 _DECOR = r"[ \t>#*_`]*"
@@ -118,10 +119,7 @@ def placeholders_of(prompt: str) -> tuple[str, ...]:
     return tuple(f"<{m.group(1)}>" for m in _PLACEHOLDER.finditer(prompt) if " " in m.group(1))
 
 
-_LOOKALIKE_TAG = re.compile(
-    "\u2039(/?)(conversation|system|user|assistant|tool|turn|question|response|criteria|evidence)(\\s*)\u203a",
-    re.IGNORECASE,
-)
+_LOOKALIKE_TAG = re.compile(f"\u2039(/?)({_TAGS})(\\s*)\u203a", re.IGNORECASE)
 
 
 def restore_tags(rewrite: str, original: str) -> str:
@@ -146,7 +144,9 @@ def has_final_answer(text: str) -> bool:
     return final_answer(text, phrases=True) is not None
 
 
-def _neutralise(text: str) -> str:
+def neutralise(text: str) -> str:
+    """``text`` with the tags our prompts fence row text with shown with look-alike brackets
+    (``<response>`` -> ``‹response›``): row text inside a prompt can never close its block or open a fake one."""
     return _CONTEXT_TAG.sub(lambda m: f"\u2039{m.group(1)}{m.group(2)}{m.group(3)}\u203a", text)
 
 
@@ -175,7 +175,7 @@ def context_window(context: Sequence[Message], budget: int) -> tuple[list[Messag
     for message in system:
         text = _clip_head(message.content, left // 2)
         if text:
-            kept_system.append(Message(role="system", content=_neutralise(text)))
+            kept_system.append(Message(role="system", content=neutralise(text)))
             left -= count_tokens(text) + 4
     kept: list[Message] = []
     for message in reversed(turns):
@@ -194,7 +194,7 @@ def context_window(context: Sequence[Message], budget: int) -> tuple[list[Messag
 
 def _safe(message: Message, text: str) -> Message:
     role = message.role if message.role in _ROLES else "turn"
-    return Message(role=role, content=_neutralise(text))
+    return Message(role=role, content=neutralise(text))
 
 
 class RewritePrompt:
@@ -252,11 +252,11 @@ class RewritePrompt:
         """The request's messages; ``conversation`` is the turns before ``question`` (multi-turn rows)."""
         # Row text is data: the prompt's own tags inside it are shown with look-alike brackets, so
         # no row can close its block or open a fake one (restore_tags undoes it in the rewrite).
-        evidence = [e.model_copy(update={"title": _neutralise(e.title), "text": _neutralise(e.text)}) for e in evidence]
+        evidence = [e.model_copy(update={"title": neutralise(e.title), "text": neutralise(e.text)}) for e in evidence]
         context = {
             "task": task,
-            "question": _neutralise(question),
-            "response": _neutralise(response),
+            "question": neutralise(question),
+            "response": neutralise(response),
             "has_code": has_code(response),
             "has_evidence": bool(evidence),
             "has_final_answer": has_final_answer(response),

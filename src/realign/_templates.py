@@ -196,13 +196,22 @@ class Prompts:
     """The rewriter's and classifiers' prompt templates (``prompts/``), compiled once."""
 
     NAMES = ("rewrite_system", "rewrite_user", "rewrite_user_evidence", "reask", "classify_chat", "classify_completion")
+    #: Templates a user folder may leave out: the built-in ones are used (folders made before they existed)
+    OPTIONAL = ("verify_system", "verify_user")
 
     def __init__(self, directory: str | Path | None = None) -> None:
-        folder = Path(directory) if directory is not None else builtin_dir("prompts")
+        builtin = builtin_dir("prompts")
+        folder = Path(directory) if directory is not None else builtin
         env = _environment(folder, sandboxed=directory is not None)
         #: the templates come from a user folder (rendered in the limited sandbox)
         self.custom = directory is not None
         self._templates = {name: _compile(env, name + _SUFFIX, folder) for name in self.NAMES}
+        fallback = _environment(builtin, sandboxed=False) if self.custom else env
+        for name in self.OPTIONAL:
+            mine = self.custom and (folder / (name + _SUFFIX)).is_file()
+            self._templates[name] = (
+                _compile(env, name + _SUFFIX, folder) if mine else _compile(fallback, name + _SUFFIX, builtin)
+            )
 
     def render(self, name: str, context: Mapping[str, Any]) -> str:
         return _render(self._templates[name], context)

@@ -4,6 +4,7 @@
 - :class:`Classifier` - ``classify(instruction) -> TaskPrediction``
 - :class:`SearchClient` - ``search(query) -> list[Evidence]``
 - :data:`Check` - ``check(item) -> bool | (bool, "why")`` (True keeps the rewrite)
+- :class:`Verifier` - ``verify(item) -> Judgement``: a second opinion on a rewrite the checks passed
 
 Clients also have ``aclose()``, which releases what they hold (connections, files); closing is part
 of the seam, so whoever owns a client closes it without asking whether it can. Two optional seams
@@ -33,8 +34,10 @@ __all__ = [
     "Completion",
     "DeferredLLM",
     "Identified",
+    "Judgement",
     "SearchClient",
     "TextLLM",
+    "Verifier",
     "identity_of",
     "missing_members",
 ]
@@ -138,9 +141,13 @@ Send = Callable[[ChatRequest], Awaitable[Completion]]
 class Budget(Protocol):
     """A run's shared bounds on model calls: the response cache, the concurrency limit and the rate
     limits. ``spend`` answers ``request`` from the cache (keyed by ``identity`` and ``salt``) or sends
-    it with ``send`` inside the bounds; the completion's ``usage`` is what the call cost."""
+    it with ``send`` inside the bounds; the completion's ``usage`` is what the call cost. ``defer``: the
+    caller's model answers later through the cache (the Batch API's collector): a miss is handed to it
+    with its key instead of being sent."""
 
-    async def spend(self, identity: str, request: ChatRequest, send: Send, *, salt: str = "") -> Completion: ...
+    async def spend(
+        self, identity: str, request: ChatRequest, send: Send, *, salt: str = "", defer: DeferredLLM | None = None
+    ) -> Completion: ...
 
 
 @runtime_checkable
@@ -149,6 +156,27 @@ class BudgetUser(Protocol):
     :class:`Budget` when built, so those calls share the run's limits, cache and bill."""
 
     def use_budget(self, budget: Budget) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """A :class:`Verifier`'s answer: ``ok`` keeps the rewrite; else ``detail`` says why not (the rejection's
+    ``detail``). ``usage`` is what the verifier's model calls cost (nothing when served from the cache)."""
+
+    ok: bool
+    detail: str | None = None
+    usage: Usage = field(default_factory=Usage)
+
+
+@runtime_checkable
+class Verifier(Protocol):
+    """A second opinion on a rewrite that passed the checks (``--verify``): does it keep every fact and the
+    final answer of the original? A refusal becomes ``filter:verify``. Raising ``LLMError`` leaves the row
+    undecided (it keeps its original with ``llm_error:<code>``, and a re-run asks again)."""
+
+    async def verify(self, item: CheckInput) -> Judgement: ...
+
+    async def aclose(self) -> None: ...
 
 
 @runtime_checkable

@@ -13,18 +13,28 @@ small one of the classifier's own (its ``cache`` and ``concurrency``).
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 import uuid
 from collections.abc import Mapping
 
 from .._exceptions import FatalLLMError, LLMError, UsageError
-from .._llm.cache import Cache, request_key
+from .._llm.budget import OwnBudget
+from .._llm.cache import Cache
 from .._models import TaskPrediction
 from .._tasks import DEFAULT_TASK, TASKS, Task
 from .._templates import Prompts
-from .._types import LLM, Budget, BudgetUser, ChatRequest, Choice, Classifier, Completion, Send, TextLLM, identity_of
+from .._types import (
+    LLM,
+    Budget,
+    BudgetUser,
+    ChatRequest,
+    Choice,
+    Classifier,
+    Completion,
+    TextLLM,
+    identity_of,
+)
 
 __all__ = [
     "CascadeClassifier",
@@ -93,28 +103,6 @@ def _name_probability(choice: Choice, name: str) -> float | None:
     return math.exp(total)
 
 
-class _OwnBudget:
-    """The bounds of a classifier used on its own: its cache and at most ``concurrency`` calls at once."""
-
-    def __init__(self, cache: Cache | None, concurrency: int) -> None:
-        self.cache, self.concurrency = cache, concurrency
-        self._limit: asyncio.Semaphore | None = None
-
-    async def spend(self, identity: str, request: ChatRequest, send: Send, *, salt: str = "") -> Completion:
-        key = request_key(identity, request, salt) if self.cache is not None else None
-        if self.cache is not None and key is not None:
-            hit = self.cache.get(key)
-            if hit is not None and hit.choices:
-                return hit
-        if self._limit is None:
-            self._limit = asyncio.Semaphore(self.concurrency)
-        async with self._limit:
-            completion = await send(request)
-        if self.cache is not None and key is not None and completion.choices:
-            self.cache.put(key, completion)
-        return completion
-
-
 def classify_prompt(
     instruction: str,
     tasks: Mapping[str, Task] = TASKS,
@@ -149,7 +137,7 @@ class _PromptClassifier:
         self.max_tokens = max_tokens
         self.cache = cache
         self.concurrency = concurrency
-        self._budget: Budget = _OwnBudget(cache, concurrency)
+        self._budget: Budget = OwnBudget(cache, concurrency)
 
     def use_budget(self, budget: Budget) -> None:
         """Make every later call inside ``budget`` (the pipeline's: its limits, cache and bill)."""

@@ -20,7 +20,7 @@ from .._classify.llm import CascadeClassifier
 from .._exceptions import FatalLLMError, FatalSearchError, InputError, RealignError, TemplateError, UsageError
 from .._io.files import container_of
 from .._jobs.classify import build_classifier, classify_command
-from .._jobs.cost import price_for
+from .._jobs.cost import Price, price_for
 from .._jobs.job import RunStats, example_of, reformat_file, retrieve_file, rows_of, turns_of
 from .._jobs.plan import ClassifierPlan, plan_file
 from .._jobs.progress import LOG_INTERVAL, Progress, count_rows
@@ -35,6 +35,7 @@ from .._search.web import search_client_from_spec
 from .._tasks import GROUPS
 from .._templates import Criteria
 from .._types import LLM, SearchClient
+from .._verify import LLMVerifier
 
 if TYPE_CHECKING:
     from .._llm.batch import BatchReport
@@ -155,6 +156,17 @@ def _parser() -> argparse.ArgumentParser:
         action="store_false",
         help="refuse a rewrite that changes a name or number even when the row's evidence supports the change "
         "(default: accept it and record it in realign.corrections)",
+    )
+    run.add_argument(
+        "--verify",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="MODEL",
+        help="ask a model, after the checks, whether each rewrite keeps every fact and the final answer of the "
+        "original (with evidence: whether each change is supported); a 'no' keeps the original as filter:verify. "
+        "MODEL: another model on the same endpoint(s) (default: --model). One short call per accepted candidate; "
+        "off by default",
     )
     run.add_argument("--price-in", type=float, metavar="USD", help="prompt price, dollars per 1M tokens")
     run.add_argument("--price-out", type=float, metavar="USD", help="completion price, dollars per 1M tokens")
@@ -492,11 +504,29 @@ async def _dry_run(args: argparse.Namespace) -> int:
         search=search,
         reclassify=args.reclassify,
         from_original=args.from_original,
+        verify=_verify_model(args),
     )
     price = price_for(args.model, price_in=args.price_in, price_out=args.price_out)
     classifier_price = price_for(args.classifier_model) if args.classifier_model else price
-    print(plan.report(args.model, price, search=search, classifier_price=classifier_price))
+    print(
+        plan.report(
+            args.model, price, search=search, classifier_price=classifier_price, verify_price=_verify_price(args, price)
+        )
+    )
     return 0
+
+
+def _verify_model(args: argparse.Namespace) -> str | None:
+    """The judge model of ``--verify`` (``--model`` when it names none); None without ``--verify``."""
+    if args.verify is None:
+        return None
+    return args.model if args.verify is True else str(args.verify)
+
+
+def _verify_price(args: argparse.Namespace, price: Price | None) -> Price | None:
+    """The judge's price: the rewrite model's when it is the same model (with --price-in/--price-out)."""
+    model = _verify_model(args)
+    return price if model is None or model == args.model else price_for(model)
 
 
 async def _reformat(args: argparse.Namespace) -> int:
@@ -528,8 +558,14 @@ async def _reformat_run(args: argparse.Namespace, stack: contextlib.AsyncExitSta
     if search is not None:
         stack.push_async_callback(search.aclose)
     classifier = build_classifier(args, criteria, llm, stack)  # its calls use the pipeline's cache
+    judge = _judge_chat(args, llm, stack)
 
-    def make_pipeline(model: LLM) -> Pipeline:
+    def make_pipeline(model: LLM, judge_llm: LLM | None = None) -> Pipeline:
+        verifier = None
+        if judge is not None:
+            # --verify alone: the rewriting model judges, through whatever stands for it in this pass (a
+            # Batch API collector, the final pass's stand-in); --verify MODEL: that model's client or stand-in.
+            verifier = LLMVerifier(judge_llm or (model if judge is llm else judge))
         return Pipeline(
             model,
             classifier=classifier,
@@ -537,15 +573,17 @@ async def _reformat_run(args: argparse.Namespace, stack: contextlib.AsyncExitSta
             criteria=criteria,
             cache=cache,
             rate_limiter=RateLimiter(args.rpm, args.tpm) if args.rpm or args.tpm else None,
+            verifier=verifier,
             **_pipeline_options(args),
         )
 
     stats = RunStats()
     final_llm: LLM = llm
-    batch = None
+    final_judge: LLM | None = None
+    batches: list[tuple[str, BatchReport]] = []
     if args.batch:
-        batch, final_llm = await _submit_batches(args, llm, cache, make_pipeline)
-    pipeline = make_pipeline(final_llm)
+        batches, final_llm, final_judge = await _submit_batches(args, llm, judge, cache, make_pipeline)
+    pipeline = make_pipeline(final_llm, final_judge)
     progress = Progress(
         None,
         price,
@@ -566,12 +604,18 @@ async def _reformat_run(args: argparse.Namespace, stack: contextlib.AsyncExitSta
         progress=progress,
     )
     if not args.quiet:
-        print(stats.summary(price), file=sys.stderr)
+        verify_price = _verify_price(args, price)
+        print(
+            stats.summary(price, verify=pipeline.verified if judge else None, verify_price=verify_price),
+            file=sys.stderr,
+        )
         if len(llm.base_urls) > 1:
             print("replicas: " + llm.replicas.summary(), file=sys.stderr)
-        if batch is not None:
-            cost = f" (${price.cost(batch.usage, batch=True):,.4f} at Batch API prices)" if price else ""
-            print(batch.summary() + cost, file=sys.stderr)
+        for model, batch in batches:
+            at = price if model == args.model else verify_price
+            cost = f" (${at.cost(batch.usage, batch=True):,.4f} at Batch API prices)" if at else ""
+            label = "" if model == args.model else f" (verify, {model})"
+            print(batch.summary().replace("batch:", f"batch{label}:", 1) + cost, file=sys.stderr)
         if isinstance(classifier, CascadeClassifier):
             print(f"classifier: {classifier.counts}", file=sys.stderr)
     failed = sum(count for reason, count in stats.reasons.items() if reason.startswith("llm_error"))
@@ -588,23 +632,47 @@ async def _reformat_run(args: argparse.Namespace, stack: contextlib.AsyncExitSta
     return EXIT_OK
 
 
+def _judge_chat(args: argparse.Namespace, llm: OpenAIChat, stack: contextlib.AsyncExitStack) -> OpenAIChat | None:
+    """The client of the --verify judge: ``llm`` itself, or another model on the same endpoint(s)."""
+    model = _verify_model(args)
+    if model is None:
+        return None
+    if model == args.model:
+        return llm
+    from .._llm.openai_chat import OpenAIChat
+
+    judge = OpenAIChat(model, base_url=args.base_url, timeout=args.timeout, max_retries=args.max_retries)
+    stack.push_async_callback(judge.aclose)
+    return judge
+
+
 async def _submit_batches(
-    args: argparse.Namespace, llm: OpenAIChat, cache: SQLiteCache | None, make_pipeline: Callable[[LLM], Pipeline]
-) -> tuple[BatchReport, LLM]:
-    """Send every request through the Batch API into the cache; return the report and the LLM of the
-    final writing pass (which is then served from the cache)."""
+    args: argparse.Namespace,
+    llm: OpenAIChat,
+    judge: OpenAIChat | None,
+    cache: SQLiteCache | None,
+    make_pipeline: Callable[[LLM, LLM | None], Pipeline],
+) -> tuple[list[tuple[str, BatchReport]], LLM, LLM | None]:
+    """Send every request through the Batch API into the cache; return the reports (by model) and the LLMs
+    of the final writing pass, the rewriter's and a --verify MODEL judge's (then served from the cache)."""
     from .._llm.batch import BatchRunner, FailedRequests, run_batch_rounds
 
     if cache is None:
         raise UsageError("--batch needs the response cache: drop --no-cache")
     state = Path(args.batch_state) if args.batch_state else default_cache_path().parent / "batches"
-    runner = BatchRunner(
-        llm,
-        cache,
-        state,
-        poll_interval=args.batch_poll,
-        progress=None if args.quiet else lambda line: print(line, file=sys.stderr),
-    )
+
+    def runner_for(chat: OpenAIChat) -> BatchRunner:
+        return BatchRunner(
+            chat,
+            cache,
+            state,
+            poll_interval=args.batch_poll,
+            progress=None if args.quiet else lambda line: print(line, file=sys.stderr),
+        )
+
+    runner = runner_for(llm)
+    # A batch holds one model's requests: a judge of its own gets batches of its own, in the same rounds.
+    judge_runner = runner_for(judge) if judge is not None and judge is not llm else None
 
     def examples() -> Iterator[Example]:
         for item in rows_of(args.input):
@@ -614,11 +682,20 @@ async def _submit_batches(
                 if turn.example is not None:
                     yield turn.example
 
-    report = await run_batch_rounds(make_pipeline, examples, runner)
+    # Rounds: the rewrites; then re-asks and the verify calls of the rewrites that passed the checks;
+    # with --verify, a third for the verify calls of re-asked rewrites. A round with nothing to send ends them.
+    rounds = 3 if judge is not None else 2
+    report = await run_batch_rounds(make_pipeline, examples, runner, rounds=rounds, judge=judge_runner)
+    reports = [(args.model, report)]
+    if report.judge is not None and judge is not None:
+        reports.append((judge.model, report.judge))
     # Requests the Batch API could not answer: online on request, else the row keeps its original
     # with the batch's own reason for it (llm_error:batch_expired, llm_error:invalid_value...).
     final: LLM = llm if args.batch_retry_online else FailedRequests(runner)
-    return report, final
+    final_judge: LLM | None = None
+    if judge_runner is not None and judge is not None:
+        final_judge = judge if args.batch_retry_online else FailedRequests(judge_runner)
+    return reports, final, final_judge
 
 
 def _tasks(args: argparse.Namespace) -> int:

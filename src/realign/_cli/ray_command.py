@@ -21,6 +21,8 @@ def reformat_on_ray(args: argparse.Namespace, options: dict[str, Any]) -> int:
         raise UsageError("--batch and --engine ray do not go together: the Batch API needs no workers")
     if args.classifier != "embedded":
         raise UsageError("--engine ray classifies rows with the embedded classifier (drop --classifier)")
+    if args.verify is not None:
+        raise UsageError("--verify runs on one machine for now: drop --engine ray, or --verify")
     actors = args.ray_actors
     # The ceilings are the run's: each actor keeps its share.
     limiter = RateLimiter(args.rpm / actors if args.rpm else None, args.tpm / actors if args.tpm else None)

@@ -16,7 +16,7 @@ from .._exceptions import InputError
 from .._io.files import AtomicWriter, read_rows
 from .._io.shapes import Extracted, Shape, ShapeError, detect_shape
 from .._models import Example, Usage
-from .._pipeline import Pipeline, ordered_map
+from .._pipeline import Pipeline, VerifyCounts, ordered_map
 from .._record import Outcome, Record, TurnOutcome
 from .cost import Price
 from .progress import Progress
@@ -83,7 +83,16 @@ class RunStats:
                 totals[check] += count
         return totals
 
-    def summary(self, price: Price | None = None, *, batch: bool = False) -> str:
+    def summary(
+        self,
+        price: Price | None = None,
+        *,
+        batch: bool = False,
+        verify: VerifyCounts | None = None,
+        verify_price: Price | None = None,
+    ) -> str:
+        """The run summary. ``verify``: what the pipeline's verifier did (its usage is part of ``usage``),
+        priced at ``verify_price`` (default: ``price``, the judge being the rewriting model)."""
         elapsed = time.monotonic() - self.started
         rewritten = self.tags.get("rewrite", 0)
         share = f"{100 * rewritten / self.rows:.1f}%" if self.rows else "-"
@@ -100,10 +109,27 @@ class RunStats:
             "unusable replies (no rewrite to check): " + format_counts(self._rejections_by_check(replies=True)),
             f"tokens: {self.usage.prompt_tokens} in ({self.usage.cached_tokens} cached), "
             f"{self.usage.completion_tokens} out; LLM calls: {self.usage.calls}",
-            f"cost: ${price.cost(self.usage, batch=batch):,.4f}" if price else "cost: unknown (no price known)",
+            *([_verify_line(verify)] if verify is not None else []),
+            self._cost_line(price, batch, verify, verify_price),
             f"wall time: {elapsed:.1f}s",
         ]
         return "\n".join(lines)
+
+    def _cost_line(
+        self, price: Price | None, batch: bool, verify: VerifyCounts | None, verify_price: Price | None
+    ) -> str:
+        judged = verify.usage if verify is not None else Usage()
+        rewrite = Usage(
+            prompt_tokens=self.usage.prompt_tokens - judged.prompt_tokens,
+            completion_tokens=self.usage.completion_tokens - judged.completion_tokens,
+            cached_tokens=self.usage.cached_tokens - judged.cached_tokens,
+            calls=self.usage.calls - judged.calls,
+        )
+        judge_price = price if verify_price is None else verify_price
+        if price is None or (judged.calls and judge_price is None):
+            return "cost: unknown (no price known)"
+        dollars = price.cost(rewrite, batch=batch) + (judge_price.cost(judged, batch=batch) if judge_price else 0.0)
+        return f"cost: ${dollars:,.4f}"
 
     def _turn_lines(self) -> list[str]:
         turns = sum(self.turn_tags.values())
@@ -115,6 +141,14 @@ class RunStats:
             f"  kept: {self.turn_tags.get('original', 0)}",
             "turns by reason: " + format_counts(self.turn_reasons),
         ]
+
+
+def _verify_line(verify: VerifyCounts) -> str:
+    usage = verify.usage
+    return (
+        f"verify: {verify.judged} candidates judged, {verify.refused} refused (filter:verify); "
+        f"{usage.calls} calls, {usage.prompt_tokens} tokens in, {usage.completion_tokens} out (counted above)"
+    )
 
 
 def format_counts(counter: Counter[str]) -> str:

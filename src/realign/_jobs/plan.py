@@ -14,7 +14,9 @@ from .._models import Example, Usage
 from .._pipeline import Pipeline, classifier_input
 from .._protocol import RewritePrompt
 from .._tasks import Task
+from .._templates import Prompts
 from .._tokens import count_tokens
+from .._verify import verify_messages
 from .cost import Price
 from .job import example_of, format_counts, rows_of, turns_of
 
@@ -27,6 +29,8 @@ _GROWTH = 1.3
 _EVIDENCE_TOKENS = 750
 # A classifier answers with a task name: a few tokens.
 _CLASSIFY_ANSWER_TOKENS = 6
+# The judge of --verify answers with a verdict line and one sentence.
+_VERIFY_ANSWER_TOKENS = 30
 
 
 @dataclass
@@ -49,9 +53,21 @@ class Plan:
     conversations: int = 0
     turns: int = 0
     turns_to_rewrite: int = 0
+    #: the --verify judge model (None: no verification), and the calls it would make at most
+    verify: str | None = None
+    verify_usage: Usage = field(default_factory=Usage)
 
-    def report(self, model: str, price: Price | None, *, search: bool, classifier_price: Price | None = None) -> str:
-        """The dry run's text; ``classifier_price`` prices the classify calls (default: ``price``)."""
+    def report(
+        self,
+        model: str,
+        price: Price | None,
+        *,
+        search: bool,
+        classifier_price: Price | None = None,
+        verify_price: Price | None = None,
+    ) -> str:
+        """The dry run's text; ``classifier_price`` prices the classify calls, ``verify_price`` the verify
+        calls (default: ``price``)."""
         what = "rows and turns" if self.conversations else "rows"  # each assistant turn is classified on its own
         classified = f"{self.classified} {what} classified by the embedded classifier"
         if self.classifier != "embedded":
@@ -73,6 +89,8 @@ class Plan:
         ]
         if self.classifier != "embedded":
             lines.append(self._classify_line(classifier_price or price))
+        if self.verify is not None:
+            lines.append(self._verify_line(verify_price or price))
         if price is None:
             lines.append(f"estimated cost: unknown price for {model}; give --price-in and --price-out ($/1M tokens)")
         else:
@@ -92,6 +110,19 @@ class Plan:
             f"conversations: {self.conversations}  assistant turns: {self.turns}  turns to rewrite: "
             f"{self.turns_to_rewrite} (one request each, the earlier turns in its prompt; counted in 'to rewrite')"
         ]
+
+    def _verify_line(self, price: Price | None) -> str:
+        usage = self.verify_usage
+        line = (
+            f"verify calls (--verify, judge {self.verify}): at most {usage.calls:,} (one per candidate that passes "
+            f"the checks), estimated {usage.prompt_tokens:,} prompt, {usage.completion_tokens:,} completion tokens"
+        )
+        if price is None:
+            return line + ", cost unknown (no price for the judge model)"
+        return (
+            line + f", {_dollars(price.cost(usage))} online, {_dollars(price.cost(usage, batch=True))} with --batch "
+            "(not in the cost below)"
+        )
 
     def _classify_line(self, price: Price | None) -> str:
         usage = self.classify_usage
@@ -126,6 +157,7 @@ async def plan_file(
     search: bool = False,
     reclassify: bool = False,
     from_original: bool = False,
+    verify: str | None = None,
 ) -> Plan:
     """Stream ``source`` and count what a run would do; render one prompt as an example.
 
@@ -134,10 +166,11 @@ async def plan_file(
     the classify calls that one would make are counted and their tokens estimated. ``search``: the run
     has a search client (the dry run builds none), so evidence tokens are counted. The assistant turns of
     multi-turn conversations (``pipeline.turns``: all, last or none) count one request each, with the earlier
-    conversation in the prompt as the run sends it.
+    conversation in the prompt as the run sends it. ``verify``: the judge model of ``--verify``; its calls are
+    counted as if every candidate passed the checks (an upper bound), the rewrite taken as long as the original.
     """
     classifier = classifier or ClassifierPlan()
-    plan = Plan(classifier=classifier.kind)
+    plan = Plan(classifier=classifier.kind, verify=verify)
     for item in rows_of(source, None):
         plan.rows += 1
         plan.shapes[item.shape.name] += 1
@@ -174,10 +207,22 @@ async def _count_example(
         return
     plan.turns_to_rewrite += turn
     _count_request(plan, pipeline.prompt, row.task, example, pipeline.n)
+    searched = row.retrieval and search
     if row.retrieval:
         plan.retrieval += 1
         if search:  # evidence is capped at ~3,000 characters: about 750 tokens
             plan.usage += Usage(prompt_tokens=_EVIDENCE_TOKENS)
+    if plan.verify is not None:
+        _count_verify(plan, pipeline.prompt.prompts, example, pipeline.n, searched)
+
+
+def _count_verify(plan: Plan, prompts: Prompts, example: Example, n: int, searched: bool) -> None:
+    """The judge's calls for one row: one per candidate, its prompt holding the original twice (the rewrite
+    estimated a little longer), the row's evidence or a search's."""
+    messages = verify_messages(prompts, example.question, example.response, example.response, example.evidence or [])
+    prompt_tokens = sum(count_tokens(text) + 4 for _, text in messages)
+    prompt_tokens += int((_GROWTH - 1) * count_tokens(example.response)) + (_EVIDENCE_TOKENS if searched else 0)
+    plan.verify_usage += Usage(prompt_tokens=n * prompt_tokens, completion_tokens=n * _VERIFY_ANSWER_TOKENS, calls=n)
 
 
 def _count_classify_call(

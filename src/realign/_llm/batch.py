@@ -36,6 +36,7 @@ already created instead of paying for them twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -59,7 +60,7 @@ from .._io.files import atomic_file
 from .._jobs.job import format_counts
 from .._models import Example, Usage
 from .._pipeline import Pipeline
-from .._types import LLM, ChatRequest, Choice, Completion
+from .._types import ChatRequest, Choice, Completion
 from .cache import Cache
 from .openai_chat import OpenAIChat, usage_of
 
@@ -421,6 +422,16 @@ class BatchReport:
     reasons: Counter[str] = field(default_factory=Counter)
     usage: Usage = field(default_factory=Usage)
     batch_ids: list[str] = field(default_factory=list)
+    #: the batches of a judge model of its own (``run_batch_rounds(..., judge=)``), reported apart: another price
+    judge: BatchReport | None = None
+
+    def add(self, other: BatchReport) -> None:
+        """Count a later round in: its requests and usage add up, its failures are the ones that stay."""
+        self.submitted += other.submitted
+        self.succeeded += other.succeeded
+        self.usage += other.usage
+        self.batch_ids += other.batch_ids
+        self.failed, self.reasons = other.failed, other.reasons
 
     def summary(self) -> str:
         """One line for the end-of-run summary."""
@@ -756,18 +767,26 @@ Rows = Iterable[Example] | AsyncIterable[Example]
 
 
 async def run_batch_rounds(
-    make_pipeline: Callable[[LLM], Pipeline],
+    make_pipeline: Callable[..., Pipeline],
     source_rows: Callable[[], Rows],
     runner: BatchRunner,
     rounds: int = 2,
+    *,
+    judge: BatchRunner | None = None,
 ) -> BatchReport:
     """Collect and submit up to ``rounds`` times; the final writing run is the caller's.
 
     ``make_pipeline(llm)`` must build the pipeline of the final run around ``llm`` (same cache,
     criteria, n, temperature... as that run); ``source_rows()`` must yield the same examples each
     time it is called. A round collects the requests still missing from the cache: the first round
-    the first request of each row, the next the re-asks of replies that did not parse and the
-    requests whose batch failed. Collaborators (search client...) are not closed here.
+    the first request of each row, the next the re-asks of replies that did not parse, the verify
+    requests of rewrites that passed the checks (a pipeline with a verifier: give it the same LLM, so
+    they are collected too) and the requests whose batch failed. Collaborators (search client...) are
+    not closed here.
+
+    ``judge``: the runner of a verifier's own model (a batch holds one model's requests); then
+    ``make_pipeline(llm, judge_llm)`` gets that runner's collector as the judge's LLM, its batches are
+    submitted in the same rounds, and the report's ``judge`` holds their figures.
 
     The report's ``failed`` and ``reasons`` are those of the last round: a request that failed in one
     round is collected again in the next, so what failed last is what stays unanswered.
@@ -778,24 +797,26 @@ async def run_batch_rounds(
     """
     if rounds < 1:
         raise UsageError("rounds must be at least 1")
-    total = BatchReport()
+    total = BatchReport(judge=BatchReport() if judge is not None else None)
     for number in range(1, rounds + 1):
-        with runner.collector() as collector:
-            pipeline = make_pipeline(collector)
+        with contextlib.ExitStack() as stack:
+            collector = stack.enter_context(runner.collector())
+            judged = stack.enter_context(judge.collector()) if judge is not None else None
+            pipeline = make_pipeline(collector) if judged is None else make_pipeline(collector, judged)
             async for _ in pipeline.astream(source_rows()):
                 pass  # the collect run's rows are placeholders; only the requests matter
-        if not collector.count and not collector.resumed:
+        parts = [
+            (runner, collector, total),
+            *([(judge, judged, total.judge)] if judge and judged and total.judge else []),
+        ]
+        if not any(c.count or c.resumed for _, c, _ in parts):
             break
-        log.info(
-            "batch round %d: %d request(s) to submit, %d earlier batch(es) to resume",
-            number,
-            collector.count,
-            len(collector.resumed),
-        )
-        report = await runner.run(collector)
-        total.submitted += report.submitted
-        total.succeeded += report.succeeded
-        total.usage += report.usage
-        total.batch_ids += report.batch_ids
-        total.failed, total.reasons = report.failed, report.reasons
+        for part_runner, part, report in parts:
+            log.info(
+                "batch round %d: %d request(s) to submit, %d earlier batch(es) to resume",
+                number,
+                part.count,
+                len(part.resumed),
+            )
+            report.add(await part_runner.run(part))
     return total

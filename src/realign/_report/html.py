@@ -364,12 +364,18 @@ def _reason_tables(summary: ReportSummary) -> str:
     if summary.rejected:
         # One row per reason: a check's name (filter:...) or the reply itself (parse_error, truncated: not checks).
         rejected = [
-            f"<tr><td>{html.escape(r)}</td><td>{'check' if r.startswith(_GUARD_PREFIX) else 'reply'}</td>"
-            f"<td class='num'>{n:,}</td></tr>"
+            f"<tr><td>{html.escape(r)}</td><td>{_refused_by(r)}</td><td class='num'>{n:,}</td></tr>"
             for r, n in summary.rejected.most_common()
         ]
         tables += _table("Refused candidates", ("Reason", "Refused by", "Candidates"), rejected)
     return tables
+
+
+def _refused_by(reason: str) -> str:
+    """Who refused a candidate: the --verify judge (filter:verify), a check (filter:...), or the reply itself."""
+    if reason == _GUARD_PREFIX + "verify":
+        return "judge (--verify)"
+    return "check" if reason.startswith(_GUARD_PREFIX) else "reply"
 
 
 def _table(caption: str, head: tuple[str, ...], body: list[str]) -> str:

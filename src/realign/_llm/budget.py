@@ -1,0 +1,40 @@
+"""The bounds of a model-calling collaborator used outside a pipeline (an LLM classifier, a verifier)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from .._exceptions import UsageError
+from .._types import ChatRequest, Completion, DeferredLLM, Send
+from .cache import Cache, request_key
+
+__all__ = ["OwnBudget"]
+
+
+class OwnBudget:
+    """A :class:`~realign.Budget` of one's own: ``cache`` (None: none) and at most ``concurrency`` calls at
+    once. A :class:`~realign.Pipeline` replaces it with its own when the collaborator is handed to it."""
+
+    def __init__(self, cache: Cache | None, concurrency: int) -> None:
+        self.cache, self.concurrency = cache, concurrency
+        self._limit: asyncio.Semaphore | None = None
+
+    async def spend(
+        self, identity: str, request: ChatRequest, send: Send, *, salt: str = "", defer: DeferredLLM | None = None
+    ) -> Completion:
+        key = request_key(identity, request, salt) if self.cache is not None else None
+        if self.cache is not None and key is not None:
+            hit = self.cache.get(key)
+            if hit is not None and hit.choices:
+                return hit
+        if defer is not None:
+            if key is None:
+                raise UsageError("a deferred LLM answers through the response cache: give a cache")
+            return await defer.complete_keyed(request, key)
+        if self._limit is None:
+            self._limit = asyncio.Semaphore(self.concurrency)
+        async with self._limit:
+            completion = await send(request)
+        if self.cache is not None and key is not None and completion.choices:
+            self.cache.put(key, completion)
+        return completion

@@ -1,0 +1,143 @@
+"""The verifier (``--verify``): a second, cheap model call on each candidate that passed the checks.
+
+The judge reads the question, the original, the rewrite and the row's evidence, and answers on its
+first line ``VERDICT: yes`` or ``VERDICT: no``, then a one-sentence ``REASON:``. The reply is read
+tolerantly (case, markdown marks, ``=`` or ``-`` for the colon) but never guessed: a reply with no
+verdict, or with both, refuses the candidate as ``filter:verify`` with the detail ``judge reply
+unreadable: ...``, because accepting what the judge did not approve would defeat the point of asking.
+
+Calls go through a :class:`~realign.Budget`: the pipeline's once the verifier is handed to a
+:class:`~realign.Pipeline` (the run's concurrency, rate limits, retries and response cache: a re-run
+pays nothing; in a Batch API run the requests go out as a further batch round), else a small one of
+its own.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+
+from ._checks.base import one_line
+from ._exceptions import UsageError
+from ._llm.budget import OwnBudget
+from ._llm.cache import Cache
+from ._models import Evidence
+from ._protocol import neutralise
+from ._templates import Prompts
+from ._types import LLM, Budget, ChatRequest, CheckInput, DeferredLLM, Judgement, identity_of
+
+__all__ = ["VERIFY_MAX_TOKENS", "VERIFY_SALT", "LLMVerifier", "read_verdict", "verify_messages"]
+
+#: The judge's reply is two short lines; the cap keeps a chatty model from running on.
+VERIFY_MAX_TOKENS = 160
+#: Part of a verify request's cache key: never confused with a rewrite request of the same text.
+VERIFY_SALT = "verify"
+_DETAIL_CHARS = 200
+
+# A verdict line: "VERDICT: yes", "**Verdict:** No", "verdict = YES.", "## VERDICT - no".
+_VERDICT = re.compile(r"^[\s>#*_`]*verdict[\s*_`]*[:=\-][\s*_`]*(yes|no)\b", re.IGNORECASE | re.MULTILINE)
+# Without the label, only a reply that opens with a bare "No" is read (as no): a bare "Yes" is not
+# trusted ("Yes, except that the date changed" is a no).
+_BARE_NO = re.compile(r"^[\s>#*_`]*no[*_`]*(?:[.,:;!\-]|[ \t]*\n|[ \t]*$)", re.IGNORECASE)
+_REASON = re.compile(r"^[\s>#*_`]*reason[\s*_`]*[:=\-][\s*_`]*", re.IGNORECASE | re.MULTILINE)
+
+
+def verify_messages(
+    prompts: Prompts, question: str, original: str, rewrite: str, evidence: Sequence[Evidence] = ()
+) -> tuple[tuple[str, str], ...]:
+    """The judge's request messages. Row text and evidence are data: inserted as template variables,
+    never rendered as template code, with the prompt's own tags shown as look-alikes (see ``neutralise``)."""
+    safe = [e.model_copy(update={"title": neutralise(e.title), "text": neutralise(e.text)}) for e in evidence]
+    variables = {
+        "question": neutralise(question),
+        "original": neutralise(original),
+        "rewrite": neutralise(rewrite),
+        "evidence": safe,
+    }
+    return (("system", prompts.render("verify_system", {})), ("user", prompts.render("verify_user", variables)))
+
+
+def read_verdict(reply: str) -> Judgement:
+    """The judge's reply as a :class:`~realign.Judgement` (without usage). Refuses what it cannot read."""
+    found = {match.group(1).lower() for match in _VERDICT.finditer(reply)}
+    if not found and _BARE_NO.match(reply):
+        found = {"no"}
+    if len(found) != 1:
+        what = "no verdict" if not found else "both verdicts"
+        shown = one_line(reply, 80) if reply.strip() else "(empty)"
+        return Judgement(False, one_line(f"judge reply unreadable ({what}): {shown}", _DETAIL_CHARS))
+    if found == {"yes"}:
+        return Judgement(True)
+    return Judgement(False, one_line(f"judge: {_reason(reply)}", _DETAIL_CHARS))
+
+
+def _reason(reply: str) -> str:
+    """The judge's explanation: the text after ``REASON:``, else the reply without its verdict line."""
+    match = _REASON.search(reply)
+    text = reply[match.end() :] if match else _VERDICT.sub("", reply, count=1)
+    text = text.strip(" \t\n*_`#>")
+    return text or "said no, without a reason"
+
+
+class LLMVerifier:
+    """A :class:`~realign.Verifier` that asks a chat model (any :class:`~realign.LLM`, e.g. the rewriter's
+    own or a cheaper one) whether a rewrite keeps every fact and the final answer of the original, and
+    with evidence, whether each change is supported by it. Greedy decoding, a two-line reply.
+
+    A ``no`` (or a reply it cannot read) is a :class:`~realign.Judgement` that refuses, with the judge's
+    explanation; a call that fails after its retries raises ``LLMError`` (the row keeps its original,
+    ``llm_error:<code>``). ``cache`` and ``concurrency`` apply until a pipeline lends it its budget.
+    """
+
+    name = "verify"
+
+    def __init__(
+        self,
+        llm: LLM,
+        *,
+        prompts: Prompts | None = None,
+        max_tokens: int = VERIFY_MAX_TOKENS,
+        cache: Cache | None = None,
+        concurrency: int = 16,
+    ) -> None:
+        identity = identity_of(llm)
+        if cache is not None and identity is None:
+            raise UsageError(
+                f"a cache keys answers by the LLM's identity, and {type(llm).__qualname__} has none: give it an "
+                "`identity` property naming everything that changes its answers (endpoint, model), or drop cache="
+            )
+        self.llm = llm
+        self.prompts = prompts or Prompts()
+        self.max_tokens = max_tokens
+        # Without one of its own, an identity no other verifier, run or process shares (see LLMClassifier).
+        self.identity = identity or f"{type(llm).__qualname__}|{uuid.uuid4().hex}"
+        self._budget: Budget = OwnBudget(cache, concurrency)
+
+    @property
+    def model(self) -> str | None:
+        """The judge model's name, when its LLM names one (the run summary prices its calls by it)."""
+        model = getattr(self.llm, "model", None)
+        return model if isinstance(model, str) else None
+
+    def use_budget(self, budget: Budget) -> None:
+        """Make every later call inside ``budget`` (the pipeline's: its limits, cache and bill)."""
+        self._budget = budget
+
+    def request(self, item: CheckInput) -> ChatRequest:
+        """The judge's request for one candidate (the dry run counts its tokens)."""
+        messages = verify_messages(self.prompts, item.question, item.original, item.rewrite, item.evidence)
+        return ChatRequest(messages, n=1, temperature=0.0, top_p=1.0, max_tokens=self.max_tokens)
+
+    async def verify(self, item: CheckInput) -> Judgement:
+        defer = self.llm if isinstance(self.llm, DeferredLLM) else None
+        completion = await self._budget.spend(
+            self.identity, self.request(item), self.llm.complete, salt=VERIFY_SALT, defer=defer
+        )
+        reply = completion.choices[0].text if completion.choices else ""
+        judged = read_verdict(reply)
+        return Judgement(judged.ok, judged.detail, completion.usage)
+
+    async def aclose(self) -> None:
+        """Close the LLM it asks."""
+        await self.llm.aclose()
