@@ -25,21 +25,11 @@ from .numbers import (
     value_set,
     word_mentions,
 )
+from .skips import NUMBER_SKIP_TASKS
 
 __all__ = ["NUMBER_SKIP_TASKS", "NumbersKept"]
 
 
-#: tasks whose answers may drop numbers on purpose (a summary, a title, a new story)
-NUMBER_SKIP_TASKS = frozenset(
-    {
-        "text_summarization",
-        "note_summarization",
-        "title_generation",
-        "story_generation",
-        "poem_generation",
-        "roleplay",
-    }
-)
 _NOT_SALIENT_RE = re.compile(
     r"^[ \t]*(?:[-*+>][ \t]+)?(?:#{1,6}[ \t]*)?(?:\*\*)?(?:step[ \t]+)?\d{1,2}[.):](?=\s)"  # list markers
     r"|\bstep[ \t]+\d+\b"  # "Step 3"

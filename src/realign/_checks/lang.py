@@ -272,10 +272,12 @@ def english_switch(original: str, rewrite: str) -> bool:
     text must read clearly as English (its function words, two at least, and none of the other's
     leading language) and the other clearly not (see :func:`_not_english`).
     """
-    before, before_scores, before_words = _short_lead(original)
-    after, after_scores, after_words = _short_lead(rewrite)
-    if min(before_words, after_words) >= _SHORT_WORDS or before == after == "en":
-        return False  # long enough for detect_language to judge, or English on both sides
+    if min(_reading(original)[1], _reading(rewrite)[1]) >= _SHORT_WORDS:
+        return False  # long enough for detect_language to judge (known before reading the leads)
+    before, before_scores, _ = _short_lead(original)
+    after, after_scores, _ = _short_lead(rewrite)
+    if before == after == "en":
+        return False  # English on both sides
     if after == "en" and _not_english(original, before, before_scores):
         return before is None or after_scores[before] == 0
     if before == "en" and _not_english(rewrite, after, after_scores):
