@@ -273,3 +273,40 @@ def test_a_failing_cache_database_is_one_line(tmp_path: Path) -> None:
     cache.close()  # as good as a full disk: every statement fails
     with pytest.raises(RealignError, match=r"the response cache .* failed"):
         cache.put("some-key", Completion([], Usage()))
+
+
+def _rows_with_a_latin1_byte(count: int, bad: int) -> list[bytes]:
+    """``count`` JSON rows, the one at index ``bad`` holding a byte that is not UTF-8."""
+    rows = [json.dumps(realign_row(f"What is {i} + {i}?", f"It is {2 * i}.", "open_qa")).encode() for i in range(count)]
+    rows[bad] = rows[bad].replace(b"What", b"Qu\xe9")
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("name", "separator", "line"),
+    [("far.jsonl", b"\n", 2500), ("far_crlf.jsonl", b"\r\n", 2500), ("far.json", b",\n", 2501)],
+)
+def test_a_byte_that_is_not_utf8_is_reported_on_its_own_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, separator: bytes, line: int
+) -> None:
+    # Far enough into the file that the reader's buffer starts lines before it.
+    body = separator.join(_rows_with_a_latin1_byte(3000, 2499))
+    source = tmp_path / name
+    source.write_bytes(b"[\n" + body + b"\n]\n" if name.endswith(".json") else body + b"\n")
+    _, err = run(capsys, "reformat", str(source), "--dry-run")
+    assert err.startswith(f"error: {source} line {line}: not UTF-8 text")
+
+
+def test_a_jsonl_file_with_old_mac_line_ends_is_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "cr.jsonl"
+    source.write_bytes(b"\r".join(json.dumps(ROW).encode() for _ in range(3)) + b"\r")
+    main(["reformat", str(source), "--dry-run"])
+    out = capsys.readouterr().out
+    assert "rows: 3 " in out
+
+
+def test_an_unterminated_string_names_its_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "cut.jsonl"
+    source.write_text('{"items": "abc\n', encoding="utf-8")
+    _, err = run(capsys, *reformat(tmp_path, source))
+    assert err.strip() == f"error: {source} line 1: invalid JSON: Unterminated string starting at column 11"

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import realign_row, write_jsonl
 from realign._jobs.cost import Price
-from realign._jobs.progress import Progress
+from realign._jobs.progress import Progress, count_rows
 from realign._models import Usage
 from stub_server import StubServer
 
@@ -134,3 +134,9 @@ def test_a_notebook_shows_a_bar_for_large_inputs_only(monkeypatch: pytest.Monkey
     monkeypatch.setattr(progress_module, "in_notebook", lambda: True)
     assert Progress(500, None).mode == "notebook"
     assert Progress(20, None).mode == "off"
+
+
+def test_rows_of_a_file_with_old_mac_line_ends_are_counted(tmp_path: Path) -> None:
+    source = tmp_path / "cr.jsonl"
+    source.write_bytes(b'{"a": 1}\r{"a": 2}\r\r{"a": 3}\r')
+    assert count_rows(source) == 3

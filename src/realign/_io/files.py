@@ -7,6 +7,7 @@ or interrupted run never leaves a half-written output.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import glob
 import json
@@ -49,27 +50,53 @@ def read_rows(path: str | Path) -> Iterator[tuple[int, Any]]:
     return _jsonl_rows(path) if kind == "jsonl" else _json_array_rows(path)
 
 
-def _open_text(path: Path) -> IO[str]:
-    # utf-8-sig: a byte-order mark (Windows editors write one) is skipped, not read as text.
-    return path.open("r", encoding="utf-8-sig", newline="")
+class _Utf8Reader:
+    """A binary file read as UTF-8 text in chunks, that names the line of a byte that is not UTF-8.
+
+    (A text-mode file decodes ahead of what it hands out, so its error would name a line up to a chunk
+    early.) A byte-order mark (Windows editors write one) is skipped, not read as text.
+    """
+
+    def __init__(self, handle: IO[bytes], path: Path) -> None:
+        self.handle, self.path = handle, path
+        self.decoder = codecs.getincrementaldecoder("utf-8-sig")()
+        self.lines = 1  # the line the next text returned starts on
+
+    def read(self, size: int) -> str:
+        raw = self.handle.read(size)
+        try:
+            text = self.decoder.decode(raw, final=not raw)
+        except UnicodeDecodeError as exc:
+            line = self.lines + exc.object[: exc.start].count(b"\n")
+            raise InputError(f"not UTF-8 text ({exc.reason})", path=self.path, line=line) from exc
+        self.lines += text.count("\n")
+        return text
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    # Binary lines, each decoded on its own: a byte that is not UTF-8 is reported on its own line (a
+    # text-mode file decodes a chunk ahead). Lines end at "\n", "\r\n" or a lone "\r" (old Mac files), as in
+    # text mode: a JSON text holds no raw line break, so no row is split.
     number = 0
-    try:
-        with _open_text(path) as handle:
-            for number, line in enumerate(handle, 1):
+    with path.open("rb") as handle:
+        for chunk in handle:
+            for raw in chunk.splitlines():
+                number += 1
+                try:
+                    line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                except UnicodeDecodeError as exc:
+                    raise InputError(f"not UTF-8 text ({exc.reason})", path=path, line=number) from exc
                 if not line.strip():
                     continue
                 try:
                     row = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    raise InputError(f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=number) from exc
+                    # json's "Unterminated string starting at" reads on into the column
+                    what = f"{exc.msg.removesuffix(' at')} at column {exc.colno}"
+                    raise InputError(f"invalid JSON: {what}", path=path, line=number) from exc
                 except RecursionError as exc:
                     raise InputError(_TOO_DEEP, path=path, line=number) from exc
                 yield number, row
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text ({exc.reason})", path=path, line=number + 1) from exc
 
 
 def _json_array_rows(path: Path) -> Iterator[tuple[int, Any]]:
@@ -82,56 +109,54 @@ def _json_array_rows(path: Path) -> Iterator[tuple[int, Any]]:
     buffer, pos, line = "", 0, 1
     # what may come next: "[" (start), "value" (after "[" or ","), "]" too after "[", "," or "]" after a value
     expect = "["
-    try:
-        with _open_text(path) as handle:
-            eof = False
+    with path.open("rb") as binary:
+        handle = _Utf8Reader(binary, path)
+        eof = False
+        while True:
+            # Skip whitespace, counting lines.
             while True:
-                # Skip whitespace, counting lines.
-                while True:
-                    if pos >= len(buffer) and not eof:
-                        chunk = handle.read(_CHUNK)
-                        eof = not chunk
-                        buffer, pos = buffer[pos:] + chunk, 0
-                    if pos >= len(buffer):
-                        break
-                    char = buffer[pos]
-                    if char == "\n":
-                        line += 1
-                    if char in " \t\r\n":
-                        pos += 1
-                        continue
+                if pos >= len(buffer) and not eof:
+                    chunk = handle.read(_CHUNK)
+                    eof = not chunk
+                    buffer, pos = buffer[pos:] + chunk, 0
+                if pos >= len(buffer):
                     break
-                at_end = pos >= len(buffer)
-                if expect == "done":
-                    if not at_end:
-                        raise InputError(_AFTER_ARRAY, path=path, line=line)
-                    return
-                if at_end:
-                    raise InputError("unexpected end of file: the JSON array is not closed", path=path, line=line)
                 char = buffer[pos]
-                if expect == "[":
-                    if char != "[":
-                        raise InputError("expected a JSON array of rows (or use .jsonl)", path=path, line=line)
-                    expect, pos = "first", pos + 1
+                if char == "\n":
+                    line += 1
+                if char in " \t\r\n":
+                    pos += 1
                     continue
-                if char == "]" and expect in ("first", "separator"):
-                    expect, pos = "done", pos + 1
-                    continue
-                if expect == "separator":
-                    if char != ",":
-                        raise InputError("invalid JSON: expected ',' or ']' after a row", path=path, line=line)
-                    expect, pos = "value", pos + 1
-                    continue
-                if char in ",]":
-                    what = "a comma before ']'" if char == "]" else "two commas in a row"
-                    raise InputError(f"invalid JSON: {what}", path=path, line=line)
-                value, end = _decode_one(decoder, handle, path, line, buffer, pos)
-                buffer, pos = value[1], 0
-                yield line, value[0]
-                line += end
-                expect = "separator"
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text ({exc.reason})", path=path, line=line) from exc
+                break
+            at_end = pos >= len(buffer)
+            if expect == "done":
+                if not at_end:
+                    raise InputError(_AFTER_ARRAY, path=path, line=line)
+                return
+            if at_end:
+                raise InputError("unexpected end of file: the JSON array is not closed", path=path, line=line)
+            char = buffer[pos]
+            if expect == "[":
+                if char != "[":
+                    raise InputError("expected a JSON array of rows (or use .jsonl)", path=path, line=line)
+                expect, pos = "first", pos + 1
+                continue
+            if char == "]" and expect in ("first", "separator"):
+                expect, pos = "done", pos + 1
+                continue
+            if expect == "separator":
+                if char != ",":
+                    raise InputError("invalid JSON: expected ',' or ']' after a row", path=path, line=line)
+                expect, pos = "value", pos + 1
+                continue
+            if char in ",]":
+                what = "a comma before ']'" if char == "]" else "two commas in a row"
+                raise InputError(f"invalid JSON: {what}", path=path, line=line)
+            value, end = _decode_one(decoder, handle, path, line, buffer, pos)
+            buffer, pos = value[1], 0
+            yield line, value[0]
+            line += end
+            expect = "separator"
 
 
 _AFTER_ARRAY = "content after the JSON array's closing ']' (one array per .json file; use .jsonl for a stream of rows)"
@@ -139,7 +164,7 @@ _TOO_DEEP = "a row nested too deeply to read"
 
 
 def _decode_one(
-    decoder: json.JSONDecoder, handle: IO[str], path: Path, line: int, buffer: str, pos: int
+    decoder: json.JSONDecoder, handle: _Utf8Reader, path: Path, line: int, buffer: str, pos: int
 ) -> tuple[tuple[Any, str], int]:
     """Decode the value at ``buffer[pos:]``, reading more as needed. Returns ((value, rest), newlines)."""
     while True:

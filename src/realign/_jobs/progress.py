@@ -56,8 +56,8 @@ def count_rows(path: str | Path) -> int | None:
         if kind == "jsonl":
             rows = 0
             with open(path, "rb") as handle:
-                for line in handle:
-                    rows += bool(line.strip())
+                for line in handle:  # lines end as the reader ends them: "\n", "\r\n" or a lone "\r"
+                    rows += sum(bool(part.strip()) for part in line.splitlines())
             return rows
     except OSError:
         return None
