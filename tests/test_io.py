@@ -181,3 +181,57 @@ def test_temporary_files_of_dead_runs_are_cleaned(tmp_path: Path) -> None:
     assert not stale.exists()
     assert live.exists()
     assert path.exists()
+
+
+def _write_parquet_with_odd_columns(tmp_path: Path) -> Path:
+    """An Alpaca Parquet file with columns JSON has no type for."""
+    import datetime
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "odd.parquet"
+    table = pa.table(
+        {
+            "instruction": ["Say hi."],
+            "output": ["Hi."],
+            "blob": [b"\x00\xff"],
+            "when": [datetime.datetime(2024, 1, 2, 3, 4, 5)],
+            "day": [datetime.date(2024, 1, 2)],
+            "took": [datetime.timedelta(seconds=90)],
+            "price": pa.array([decimal.Decimal("1.50")], pa.decimal128(10, 2)),
+        }
+    )
+    pq.write_table(table, path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("blob", "AP8="),
+        ("when", "2024-01-02T03:04:05"),
+        ("day", "2024-01-02"),
+        ("took", 90.0),
+        ("price", "1.50"),
+    ],
+)
+@pytest.mark.parametrize("suffix", [".jsonl", ".json"])
+def test_parquet_columns_json_has_no_type_for_are_written_to_json(
+    tmp_path: Path, suffix: str, column: str, value: Any
+) -> None:
+    out = tmp_path / f"out{suffix}"
+    with AtomicWriter(out) as writer:
+        for _, row in read_rows(_write_parquet_with_odd_columns(tmp_path)):
+            writer.write(row)
+    text = out.read_text(encoding="utf-8")
+    (row,) = json.loads(text) if suffix == ".json" else [json.loads(text)]
+    assert row[column] == value
+
+
+def test_a_value_with_no_json_form_is_one_clear_error(tmp_path: Path) -> None:
+    error = r"out.jsonl line 2: a value of type object has no JSON form"
+    with pytest.raises(InputError, match=error), AtomicWriter(tmp_path / "out.jsonl") as writer:
+        writer.write({"a": 1})
+        writer.write({"a": object()})

@@ -7,8 +7,11 @@ or interrupted run never leaves a half-written output.
 
 from __future__ import annotations
 
+import base64
 import codecs
 import contextlib
+import datetime
+import decimal
 import glob
 import json
 import os
@@ -207,6 +210,20 @@ def _parquet_rows(path: Path) -> Iterator[tuple[int, Any]]:
             yield number, row
 
 
+def _json_value(value: Any) -> Any:
+    """The JSON form of a value a Parquet column holds and JSON has no type for: dates and times in
+    ISO 8601, a duration in seconds, a decimal as its exact digits (a string), bytes in base64."""
+    if isinstance(value, (datetime.date, datetime.time)):  # datetime.datetime is a date
+        return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"a value of type {type(value).__name__} has no JSON form")
+
+
 class AtomicWriter:
     """Writes rows to ``path`` through a temporary file that replaces it only on success."""
 
@@ -232,10 +249,12 @@ class AtomicWriter:
             if self.kind == "json":
                 self._handle.write(",\n" if self._count else "\n")
             try:
-                text = json.dumps(row, ensure_ascii=False)
+                text = json.dumps(row, ensure_ascii=False, default=_json_value)
                 text.encode("utf-8")
             except UnicodeEncodeError:  # a lone surrogate ("\udc00"): UTF-8 cannot hold it, a JSON escape can
-                text = json.dumps(row, ensure_ascii=True)
+                text = json.dumps(row, ensure_ascii=True, default=_json_value)
+            except TypeError as exc:  # a column type with no JSON form (see _json_value)
+                raise InputError(f"{exc}; write .parquet instead", path=self.path, line=self._count + 1) from exc
             self._handle.write(text)
             if self.kind == "jsonl":
                 self._handle.write("\n")
