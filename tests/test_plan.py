@@ -136,3 +136,20 @@ def test_dry_run_with_the_cascade_counts_only_unsure_rows(tmp_path: Path, capsys
 def test_dry_run_passes_empty_rows_through(tmp_path: Path, capsys: Capture) -> None:
     out = output(tmp_path, capsys)
     assert "empty_response 1" in out
+
+
+def _dry_run_completion_tokens(tmp_path: Path, capsys: Capture, *flags: str) -> int:
+    """The dry run's completion-token estimate for one row whose answer is 20,000 words long."""
+    source = write_jsonl(tmp_path / "long.jsonl", [realign_row(MATH_Q, "word " * 20_000 + "\n#### 7", "math_puzzles")])
+    assert main(["reformat", str(source), "--dry-run", *flags]) == 0
+    match = re.search(r"estimated tokens: [\d,]+ prompt, ([\d,]+) completion", capsys.readouterr().out)
+    assert match is not None
+    return int(match.group(1).replace(",", ""))
+
+
+def test_dry_run_estimates_no_more_completion_than_the_requests_max_tokens(tmp_path: Path, capsys: Capture) -> None:
+    assert _dry_run_completion_tokens(tmp_path, capsys) == 8192  # the default max_tokens' ceiling
+
+
+def test_dry_run_estimates_completion_within_the_max_tokens_flag(tmp_path: Path, capsys: Capture) -> None:
+    assert _dry_run_completion_tokens(tmp_path, capsys, "--max-tokens", "300") == 300

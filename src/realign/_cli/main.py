@@ -493,6 +493,7 @@ async def _dry_run(args: argparse.Namespace) -> int:
         turns=args.turns,
         context_tokens=args.context_tokens,
         n=args.n,
+        max_tokens=args.max_tokens,
         retrieval_tasks=_retrieval_tasks(args),
         strict=args.strict,
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 from .._classify.llm import classify_prompt
 from .._models import Example, Usage
 from .._pipeline import Pipeline, classifier_input
-from .._protocol import RewritePrompt
+from .._protocol import default_max_tokens
 from .._tasks import Task
 from .._templates import Prompts
 from .._tokens import count_tokens
@@ -206,7 +206,7 @@ async def _count_example(
         plan.passed[row.reason or "kept"] += 1
         return
     plan.turns_to_rewrite += turn
-    _count_request(plan, pipeline.prompt, row.task, example, pipeline.n)
+    _count_request(plan, pipeline, row.task, example)
     searched = row.retrieval and search
     if row.retrieval:
         plan.retrieval += 1
@@ -239,11 +239,13 @@ def _count_classify_call(
     )
 
 
-def _count_request(plan: Plan, prompt: RewritePrompt, task: str, example: Example, n: int) -> None:
+def _count_request(plan: Plan, pipeline: Pipeline, task: str, example: Example) -> None:
     plan.to_rewrite += 1
-    messages = prompt.messages(task, example.question, example.response, [], example.context)
+    messages = pipeline.prompt.messages(task, example.question, example.response, [], example.context)
     prompt_tokens = sum(count_tokens(text) + 4 for _, text in messages)  # ~4 tokens of chat framing a message
-    completion = int(_REASONING_TOKENS + _GROWTH * count_tokens(example.response))
-    plan.usage += Usage(prompt_tokens=prompt_tokens, completion_tokens=n * completion, calls=1)
+    # A reply never runs past the request's max_tokens (the run's own: --max-tokens, else from the original).
+    cap = pipeline.max_tokens if pipeline.max_tokens is not None else default_max_tokens(example.response)
+    completion = min(cap, int(_REASONING_TOKENS + _GROWTH * count_tokens(example.response)))
+    plan.usage += Usage(prompt_tokens=prompt_tokens, completion_tokens=pipeline.n * completion, calls=1)
     if plan.example is None:
         plan.example = "\n\n".join(f"[{role}]\n{text}" for role, text in messages)
