@@ -419,6 +419,7 @@ class _Model:
     weights: Mapping[str, tuple[tuple[tuple[int, float], ...], tuple[float, ...]]]
     unseen: tuple[float, ...]
     rules_by_trigger: Mapping[str, tuple[_Rule, ...]]
+    triggers: frozenset[str]  # the keys of ``rules_by_trigger``
     untriggered: Mapping[_Rule, None]  # rules tried on every input (an ordered set)
     index: Mapping[str, int]
     # per rule, what the hot loop needs: (needs, bound pattern.search or None, whole, class, weight)
@@ -448,9 +449,12 @@ class _Model:
         return scores
 
     def _rule_bonus(self, view: _View) -> dict[int, float]:
-        get = self.rules_by_trigger.get
-        fired = dict.fromkeys(chain.from_iterable(map(get, view.words, repeat(()))))
-        fired.update(self.untriggered)
+        # Most words trigger nothing: intersecting the sets (in C) leaves only the few that do.
+        hits = view.words & self.triggers
+        fired: Mapping[_Rule, None] = self.untriggered
+        if hits:
+            fired = dict.fromkeys(chain.from_iterable(map(self.rules_by_trigger.__getitem__, hits)))
+            fired.update(self.untriggered)
         bonus: dict[int, float] = {}
         penalties: list[tuple[int, float]] = []
         flags, focus, request = view.flags, view.focus, view.request
@@ -518,6 +522,7 @@ def _train(rows: Sequence[tuple[str, str]], labels: Sequence[str], rules: Iterab
         weights=weights,
         unseen=unseen,
         rules_by_trigger={k: tuple(v) for k, v in by_trigger.items()},
+        triggers=frozenset(by_trigger),
         untriggered=dict.fromkeys(untriggered),
         index=index,
         records=records,
