@@ -6,9 +6,9 @@ Two parts vote on every instruction:
   plus "why") that add a fixed log-odds bonus to one task. They carry most of the accuracy on real
   instructions, which are far more varied than any small training set.
 - **a multinomial naive Bayes model** over word unigrams and bigrams plus a few structural flags (code
-  pasted in, a passage pasted in, blanks, answer options...), trained at load time on the labelled
-  examples in ``_data/classifier_examples.jsonl`` (about 45 per task, a fifth of them not in English;
-  training takes ~0.3 s, once per process).
+  pasted in, a passage pasted in, blanks, answer options...), trained on the labelled examples in
+  ``_data/classifier_examples.jsonl`` (about 55 per task, a fifth of them not in English) at the first
+  prediction (~0.25 s, once per process; a run that never needs the classifier never pays it).
 
 The cue rules live in ``_data/classifier_cues.txt`` (data, not code: its header explains the format).
 Besides English they know the request words of Spanish, French, German, Portuguese, Italian, Russian,
