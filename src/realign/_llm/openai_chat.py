@@ -25,6 +25,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from .._exceptions import FatalLLMError, LLMError, UsageError
 from .._models import Usage
 from .._types import ChatRequest, Choice, Completion
+from .adaptive import AdaptiveLimit
 from .breaker import Breaker
 from .defaults import DEFAULT_MODEL, DEFAULT_TIMEOUT, OPENAI_BASE_URL
 from .http import HTTPChat, InvalidAnswer, completion_of, text_completion_of, token_logprobs
@@ -124,7 +125,10 @@ class OpenAIChat:
     ``timeout`` bounds each request (seconds, default 120); ``max_retries`` is the number of retries
     of a transient failure (default 5, i.e. ``retry.attempts`` 6). With ``early_stop`` (default) a
     client whose endpoint is unreachable or fails nearly every request raises
-    :class:`~realign.FatalLLMError` within seconds instead of failing row after row.
+    :class:`~realign.FatalLLMError` within seconds instead of failing row after row. With
+    ``adaptive_concurrency`` (default) a server that cannot answer every request in flight within
+    ``timeout`` gets fewer at once (halved on a timeout, grown back by one per round of answers)
+    instead of a queue of requests that time out, are sent again and wait behind abandoned work.
     """
 
     def __init__(
@@ -140,6 +144,7 @@ class OpenAIChat:
         extra_body: dict[str, Any] | None = None,
         http_client: httpx2.AsyncClient | None = None,
         early_stop: bool = True,
+        adaptive_concurrency: bool = True,
     ) -> None:
         if not timeout > 0:
             raise UsageError("timeout must be a positive number of seconds")
@@ -176,6 +181,8 @@ class OpenAIChat:
         self.replicas = ReplicaPool(urls)
         self._gate = PauseGate()  # shared backoff: a 429 holds back every request of this client
         self._pacer = HeaderPacer()  # the server's x-ratelimit-* headers, read before it says 429
+        #: fewer requests in flight when the server cannot answer them all within the timeout
+        self._limit = AdaptiveLimit(self.endpoint, enabled=adaptive_concurrency)
         #: stops the run when the endpoint is unreachable or failing on nearly every request
         self.breaker = Breaker(self.endpoint) if early_stop else None
         #: requests sent again after a transient failure, so far (the progress display shows them)
@@ -245,9 +252,11 @@ class OpenAIChat:
                     if breaker is not None:
                         breaker.check()
                     await self._gate.wait()
+                    sent_in = await self._limit.acquire()
                     try:
                         result = await call(*args)
                     except openai.APITimeoutError:
+                        self._limit.timed_out(sent_in, self._timeout)
                         if breaker is not None:
                             breaker.unanswered(f"no answer within {self._timeout:g} s (--timeout)")
                             breaker.check()
@@ -258,9 +267,13 @@ class OpenAIChat:
                             breaker.check()
                         raise
                     except openai.APIStatusError:
+                        self._limit.answered()
                         if breaker is not None:
                             breaker.answered()
                         raise
+                    finally:
+                        self._limit.release()
+                    self._limit.answered()
                     if breaker is not None:
                         breaker.answered()
                         breaker.finished(None)
