@@ -47,7 +47,7 @@ async def run(base_url: str, count: int, timeout: float, concurrency: int, adapt
     started = time.monotonic()
     try:
         results = await areformat(rows(count), pipeline=pipeline)
-    except FatalLLMError as exc:  # the early stop: the run ends with no rows out
+    except FatalLLMError:  # the early stop: the run ends with no rows out
         return {"wall": time.monotonic() - started, "rewritten": 0, "out_of_retries": "run stopped"}
     finally:
         await pipeline.aclose()
