@@ -255,3 +255,32 @@ def test_reformat_with_local_search(tmp_path: Path, server: StubServer) -> None:
     assert code["realign"]["evidence"] == []
     prompts = [b["messages"][-1]["content"] for b in server.chat_requests()]
     assert sum("<evidence>" in p for p in prompts) == 1
+
+
+def _retrieve_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """The stderr lines of `realign retrieve` over one row that needs evidence and one that does not."""
+    docs = write_jsonl(tmp_path / "docs.jsonl", [{"text": "Water boils at 100 degrees Celsius at sea level."}])
+    index = tmp_path / "docs.idx"
+    assert main(["index", str(docs), "-o", str(index), "-q"]) == 0
+    rows = [
+        realign_row("At what temperature does water boil at sea level?", "100 degrees Celsius.", "open_qa"),
+        realign_row("Write a haiku", "Snow", "poem_generation"),
+    ]
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
+    capsys.readouterr()
+    assert main(["retrieve", str(source), "-o", str(tmp_path / "out.jsonl"), "--search", f"local:{index}"]) == 0
+    return capsys.readouterr().err.splitlines()
+
+
+def test_retrieve_summarises_what_the_searches_found(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert "retrieval: not needed 1, ok 1" in _retrieve_summary(tmp_path, capsys)
+
+
+def test_retrieve_says_nothing_of_rewrites(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert not [line for line in _retrieve_summary(tmp_path, capsys) if "rewritten" in line]
+
+
+def test_retrieve_with_the_embedded_classifier_shows_no_tokens(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert not [line for line in _retrieve_summary(tmp_path, capsys) if "tokens" in line]

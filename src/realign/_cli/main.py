@@ -742,7 +742,8 @@ async def _retrieve(args: argparse.Namespace) -> int:
         )
         stats = await retrieve_file(pipeline, args.input, args.output, reclassify=args.reclassify)
     if not args.quiet:
-        print(stats.summary(), file=sys.stderr)
+        price = price_for(args.classifier_model or args.model) if llm is not None else None
+        print(stats.retrieval_summary(price), file=sys.stderr)
     return 0
 
 

@@ -131,6 +131,25 @@ class RunStats:
         dollars = price.cost(rewrite, batch=batch) + (judge_price.cost(judged, batch=batch) if judge_price else 0.0)
         return f"cost: ${dollars:,.4f}"
 
+    def retrieval_summary(self, price: Price | None = None) -> str:
+        """The summary of ``realign retrieve``: rows, tasks and what the searches found (per row, or per
+        assistant turn of a conversation); tokens and cost only when an LLM classifier made calls."""
+        found = Counter({reason.removeprefix("retrieval "): n for reason, n in self.reasons.items()})
+        lines = [
+            f"rows: {self.rows}",
+            "by task: " + format_counts(self.tasks),
+            "retrieval: " + format_counts(found),
+        ]
+        if self.usage.calls:
+            lines.append(
+                f"classifier tokens: {self.usage.prompt_tokens} in ({self.usage.cached_tokens} cached), "
+                f"{self.usage.completion_tokens} out; LLM calls: {self.usage.calls}"
+            )
+            if price:
+                lines.append(f"cost: ${price.cost(self.usage):,.4f}")
+        lines.append(f"wall time: {time.monotonic() - self.started:.1f}s")
+        return "\n".join(lines)
+
     def _turn_lines(self) -> list[str]:
         turns = sum(self.turn_tags.values())
         if not turns:
