@@ -345,3 +345,19 @@ def test_index_command_prints_a_human_summary(tmp_path: Path, capsys: pytest.Cap
     assert "2 documents, 2 passages" in err
     assert "IndexStats(" not in err
     assert "PosixPath" not in err
+
+
+def test_the_index_is_never_written_over_its_corpus(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from realign._cli.main import main
+
+    corpus = tmp_path / "docs.jsonl"
+    corpus.write_text('{"text": "Cats sleep a lot."}\n', encoding="utf-8")
+    assert main(["index", str(corpus), "-o", str(corpus)]) == 2
+
+
+def test_a_corpus_named_as_the_output_is_left_as_it_was(tmp_path: Path) -> None:
+    corpus = tmp_path / "docs.jsonl"
+    corpus.write_text('{"text": "Cats sleep a lot."}\n', encoding="utf-8")
+    with pytest.raises(UsageError, match="over its own corpus"):
+        build_index(corpus, tmp_path / "." / "docs.jsonl")
+    assert corpus.read_text(encoding="utf-8") == '{"text": "Cats sleep a lot."}\n'

@@ -111,6 +111,8 @@ def build_index(source: Path, output: Path, *, passage_words: int = 200, overlap
     _check_split(passage_words, overlap)
     if not source.exists():
         raise UsageError(f"cannot index {source}: no such file or folder")
+    if output.exists() and output.samefile(source):  # the index would replace the documents it was built from
+        raise UsageError(f"cannot write the index over its own corpus {source}: name another file")
     started = time.perf_counter()
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
