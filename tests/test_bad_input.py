@@ -100,6 +100,13 @@ def test_output_over_input_is_refused(tmp_path: Path, capsys: pytest.CaptureFixt
         (["--disable-check", "nonsense"], "nonsense"),
         (["--search", "bing"], "unknown search backend"),
         (["--criteria", "/no/such/dir"], "criteria folder not found"),
+        (["--max-reasks", "-1"], "argument --max-reasks: must be 0 or more"),
+        (["--rpm", "-5"], "argument --rpm: must be more than 0"),
+        (["--rpm", "0"], "argument --rpm: must be more than 0"),
+        (["--tpm", "0"], "argument --tpm: must be more than 0"),
+        (["--temperature", "-1"], "argument --temperature: must be 0 or more"),
+        (["--top-p", "0"], "argument --top-p: must be more than 0 and at most 1"),
+        (["--top-p", "1.5"], "argument --top-p: must be more than 0 and at most 1"),
     ],
 )
 def test_invalid_flags_are_usage_errors(

@@ -175,8 +175,10 @@ def _parser() -> argparse.ArgumentParser:
     cache.add_argument("--cache", metavar="PATH", help=f"response cache file (default: {default_cache_path()})")
     cache.add_argument("--no-cache", action="store_true", help="do not read or write the response cache")
     run.add_argument("--n", type=_positive, default=1, metavar="K", help="candidates per row (default: 1)")
-    run.add_argument("--temperature", type=float, default=0.3, metavar="T", help="default: 0.3")
-    run.add_argument("--top-p", type=float, default=1.0, metavar="P", help="default: 1.0")
+    run.add_argument("--temperature", type=_non_negative_float, default=0.3, metavar="T", help="default: 0.3")
+    run.add_argument(
+        "--top-p", type=_probability, default=1.0, metavar="P", help="more than 0, at most 1 (default: 1.0)"
+    )
     run.add_argument(
         "--max-tokens",
         type=_positive,
@@ -185,7 +187,11 @@ def _parser() -> argparse.ArgumentParser:
         help="cap on each rewrite's tokens (default: from the row: 512 + 4x the original's tokens, at most 8192)",
     )
     run.add_argument(
-        "--max-reasks", type=int, default=2, metavar="N", help="re-ask an unparsable reply up to N times (default: 2)"
+        "--max-reasks",
+        type=_non_negative,
+        default=2,
+        metavar="N",
+        help="re-ask an unparsable reply up to N times (default: 2)",
     )
     run.add_argument("--reclassify", action="store_true", help="classify rows that already have a category")
     run.add_argument("--strict", action="store_true", help="an unknown category is an error, not 'default'")
@@ -343,6 +349,20 @@ def _positive_float(value: str) -> float:
     return number
 
 
+def _non_negative_float(value: str) -> float:
+    number = float(value)
+    if not number >= 0 or number == float("inf"):  # NaN fails too
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return number
+
+
+def _probability(value: str) -> float:
+    number = float(value)
+    if not 0 < number <= 1:
+        raise argparse.ArgumentTypeError("must be more than 0 and at most 1")
+    return number
+
+
 def _non_negative(value: str) -> int:
     number = int(value)
     if number < 0:
@@ -388,8 +408,10 @@ def _llm_flags(parser: argparse.ArgumentParser) -> None:
 
 def _limit_flags(parser: argparse.ArgumentParser) -> None:
     """The run's bounds on model calls; an LLM classifier's calls count against them too."""
-    parser.add_argument("--rpm", type=float, metavar="N", help="at most N requests a minute")
-    parser.add_argument("--tpm", type=float, metavar="N", help="at most N tokens a minute (prompt + max completion)")
+    parser.add_argument("--rpm", type=_positive_float, metavar="N", help="at most N requests a minute")
+    parser.add_argument(
+        "--tpm", type=_positive_float, metavar="N", help="at most N tokens a minute (prompt + max completion)"
+    )
     parser.add_argument(
         "--concurrency", type=_positive, default=64, metavar="N", help="LLM requests in flight at once (default: 64)"
     )
