@@ -477,3 +477,9 @@ def test_verify_flag_help_names_the_contract() -> None:
 
     text = json.dumps(build_parser()._subparsers._group_actions[0].choices["reformat"].format_help())  # type: ignore[union-attr]
     assert "--verify [MODEL]" in text
+
+
+def test_verify_on_a_ray_dataset_is_a_usage_error() -> None:
+    fake_dataset = type("Dataset", (), {"__module__": "ray.data.dataset", "map_batches": lambda self: None})()
+    with pytest.raises(UsageError, match="one machine"):
+        realign.reformat(fake_dataset, verify=True)
