@@ -11,7 +11,8 @@ import pytest
 from conftest import realign_row, write_jsonl
 from realign import Evidence, Example, FakeLLM, FakeSearch, Pipeline, RowPlan, TaskPrediction
 from realign._cli.main import main
-from realign._jobs.job import retrieve_file
+from realign._jobs.job import YIELD_EVERY, annotate_file, retrieve_file
+from realign._jobs.plan import plan_file
 from stub_server import StubServer
 
 Capture = pytest.CaptureFixture[str]
@@ -153,3 +154,61 @@ def test_dry_run_estimates_no_more_completion_than_the_requests_max_tokens(tmp_p
 
 def test_dry_run_estimates_completion_within_the_max_tokens_flag(tmp_path: Path, capsys: Capture) -> None:
     assert _dry_run_completion_tokens(tmp_path, capsys, "--max-tokens", "300") == 300
+
+
+# Ctrl-C and SIGTERM arrive as a cancellation of the run's task (asyncio's own handling of SIGINT) --------------
+
+ROWS_TO_CANCEL = 2000
+
+
+class CancellingClassifier(CountingClassifier):
+    """Cancels the task it runs in at its 10th row, as asyncio does on Ctrl-C; never waits, as the embedded one."""
+
+    async def classify(self, instruction: str) -> TaskPrediction:
+        if self.seen == 9:
+            task = asyncio.current_task()
+            assert task is not None
+            task.cancel()
+        return await super().classify(instruction)
+
+
+def _cancelled_dry_run(tmp_path: Path) -> int:
+    rows = [realign_row(f"What is {i} + {i}?", f"It is {2 * i}.") for i in range(ROWS_TO_CANCEL)]
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
+    classifier = CancellingClassifier()
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(plan_file(source, Pipeline(None, classifier=classifier)))
+    return classifier.seen
+
+
+def test_a_cancelled_dry_run_stops_within_a_few_hundred_rows(tmp_path: Path) -> None:
+    assert _cancelled_dry_run(tmp_path) <= 10 + YIELD_EVERY
+
+
+def _cancelled_annotation(tmp_path: Path) -> tuple[int, Path]:
+    rows = [realign_row(f"What is {i} + {i}?", f"It is {2 * i}.") for i in range(ROWS_TO_CANCEL)]
+    source, out = write_jsonl(tmp_path / "in.jsonl", rows), tmp_path / "out.jsonl"
+    seen = 0
+
+    async def annotate(item: object) -> dict[str, object]:
+        nonlocal seen
+        seen += 1
+        if seen == 10:
+            task = asyncio.current_task()
+            assert task is not None
+            task.cancel()
+        return {}
+
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(annotate_file(source, out, annotate, window=1))
+    return seen, out
+
+
+def test_a_cancelled_classify_stops_within_a_few_hundred_rows(tmp_path: Path) -> None:
+    seen, _ = _cancelled_annotation(tmp_path)
+    assert seen <= 10 + YIELD_EVERY
+
+
+def test_a_cancelled_classify_writes_no_output(tmp_path: Path) -> None:
+    _, out = _cancelled_annotation(tmp_path)
+    assert not out.exists()

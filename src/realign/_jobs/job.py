@@ -28,6 +28,7 @@ __all__ = [
     "RunStats",
     "annotate_file",
     "format_counts",
+    "let_signals_in",
     "previous_record",
     "process_rows",
     "reformat_file",
@@ -168,6 +169,18 @@ def _verify_line(verify: VerifyCounts) -> str:
         f"verify: {verify.judged} candidates judged, {verify.refused} refused (filter:verify); "
         f"{usage.calls} calls, {usage.prompt_tokens} tokens in, {usage.completion_tokens} out (counted above)"
     )
+
+
+#: Rows between two yields to the event loop in a loop that never waits otherwise (an offline classifier).
+YIELD_EVERY = 256
+
+
+async def let_signals_in(number: int) -> None:
+    """Yield to the event loop every ``YIELD_EVERY`` rows. Ctrl-C and SIGTERM reach a run as a cancellation
+    of its task, which only lands where the task waits: a loop that never waits would finish the whole file,
+    write its output and only then report the signal as an interruption."""
+    if number % YIELD_EVERY == 0:
+        await asyncio.sleep(0)
 
 
 def format_counts(counter: Counter[str]) -> str:
@@ -453,7 +466,8 @@ async def annotate_file(
             async for _, done in ordered_map(process, rows_of(source, stats), window):
                 yield done
         else:  # nothing to wait for (an offline classifier): a task per row would only cost time
-            for item in rows_of(source, stats):
+            for number, item in enumerate(rows_of(source, stats)):
+                await let_signals_in(number)
                 yield await process(item)
 
     with AtomicWriter(output) as writer:

@@ -18,7 +18,7 @@ from .._templates import Prompts
 from .._tokens import count_tokens
 from .._verify import verify_messages
 from .cost import Price
-from .job import example_of, format_counts, rows_of, turns_of
+from .job import example_of, format_counts, let_signals_in, rows_of, turns_of
 
 __all__ = ["ClassifierPlan", "Plan", "plan_file"]
 
@@ -172,6 +172,7 @@ async def plan_file(
     classifier = classifier or ClassifierPlan()
     plan = Plan(classifier=classifier.kind, verify=verify)
     for item in rows_of(source, None):
+        await let_signals_in(plan.rows)  # the embedded classifier never waits
         plan.rows += 1
         plan.shapes[item.shape.name] += 1
         conversation = turns_of(item, pipeline.turns, reclassify=reclassify, from_original=from_original)
