@@ -483,3 +483,50 @@ def test_verify_on_a_ray_dataset_is_a_usage_error() -> None:
     fake_dataset = type("Dataset", (), {"__module__": "ray.data.dataset", "map_batches": lambda self: None})()
     with pytest.raises(UsageError, match="one machine"):
         realign.reformat(fake_dataset, verify=True)
+
+
+def _judge_by_rewrite(request: realign.ChatRequest) -> str:
+    """A scripted judge that refuses every rewrite mentioning Rome."""
+    rewrite = request.messages[1][1].split("<rewrite>")[1]
+    return "VERDICT: no\nREASON: a city changed." if "Rome" in rewrite else "VERDICT: yes\nREASON: same."
+
+
+def test_each_candidate_is_judged_and_a_refused_one_is_not_chosen() -> None:
+    writer = realign.FakeLLM(
+        [
+            "Reasoning: a.\nRevised response:\nThe capital of Italy is Rome, a city of many people.",
+            "Reasoning: b.\nRevised response:\nThe capital of France is Paris.",
+        ]
+    )
+    judge = realign.FakeLLM(_judge_by_rewrite)
+    pipeline = Pipeline(writer, verifier=LLMVerifier(judge), cache=False, checks=[], n=2)
+    result = realign.reformat(
+        "Capital of France?", "Paris is the capital of France.", task="open_qa", pipeline=pipeline
+    )
+    assert (result.response, len(judge.requests)) == ("The capital of France is Paris.", 2)
+
+
+def test_verify_counts_what_the_judge_did() -> None:
+    writer = realign.FakeLLM(["Reasoning: a.\nRevised response:\nRome."])
+    pipeline = Pipeline(writer, verifier=LLMVerifier(realign.FakeLLM(_judge_by_rewrite)), cache=False, checks=[])
+    realign.reformat("Capital of France?", "Paris.", task="open_qa", pipeline=pipeline)
+    assert (pipeline.verified.judged, pipeline.verified.refused, pipeline.verified.usage.calls) == (1, 1, 1)
+
+
+def test_every_turn_of_a_conversation_is_judged(tmp_path: Path) -> None:
+    row = {
+        "messages": [
+            {"role": "user", "content": "Capital of France?"},
+            {"role": "assistant", "content": "Paris."},
+            {"role": "user", "content": "And of Italy?"},
+            {"role": "assistant", "content": "Rome."},
+        ],
+        "category": "open_qa",
+    }
+    source = write_jsonl(tmp_path / "in.jsonl", [row])
+    writer = realign.FakeLLM(lambda request: "Reasoning: r.\nRevised response:\n**Answer:** it is as said.")
+    judge = realign.FakeLLM(lambda request: "VERDICT: no\nREASON: the city is gone.")
+    pipeline = Pipeline(writer, verifier=LLMVerifier(judge), cache=False, checks=[])
+    realign.reformat_file(source, tmp_path / "out.jsonl", pipeline=pipeline)
+    turns = read_jsonl(tmp_path / "out.jsonl")[0]["realign"]["turns"]
+    assert [t["reason"] for t in turns] == ["filter:verify", "filter:verify"]
