@@ -11,6 +11,8 @@ a candidate rewrite (and, for some, search evidence) and the verdict a careful r
   evidence-backed corrections with and without support, final answers restated in another form, lists
   with count words, titles with numbers, short non-English answers (``heldout2`` also: math, multiple
   choice, rankings, how-to answers and 30 languages).
+- ``answers_heldout3.jsonl``: a fresh held-out set for the final measure (written apart from the checks'
+  code and the other sets, never run while writing, not in the default files: pass it by name).
 
     python benchmarks/fidelity.py                      # every file, default checks
     python benchmarks/fidelity.py FILE --disable numbers
