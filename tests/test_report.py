@@ -496,3 +496,9 @@ def test_refused_reasons_listed_once_by_who_refused(tmp_path: Path) -> None:
     assert page.rejected == {"parse_error": 1, "filter:length": 1}
     assert html_text.count("<td>parse_error</td>") == 1
     assert "<td>reply</td>" in html_text
+
+
+def test_a_check_that_raised_is_listed_as_a_check(tmp_path: Path) -> None:
+    rows = [kept("q", "a", "check_error:mine", rejected=["check_error:mine"])]
+    write_report(write_jsonl(tmp_path / "p.jsonl", rows), tmp_path / "p.html")
+    assert "<td>check_error:mine</td><td>check</td>" in (tmp_path / "p.html").read_text(encoding="utf-8")

@@ -372,10 +372,11 @@ def _reason_tables(summary: ReportSummary) -> str:
 
 
 def _refused_by(reason: str) -> str:
-    """Who refused a candidate: the --verify judge (filter:verify), a check (filter:...), or the reply itself."""
+    """Who refused a candidate: the --verify judge (filter:verify), a check (filter:..., or check_error:... when
+    it raised), or the reply itself (parse_error, truncated)."""
     if reason == _GUARD_PREFIX + "verify":
         return "judge (--verify)"
-    return "check" if reason.startswith(_GUARD_PREFIX) else "reply"
+    return "check" if reason.startswith((_GUARD_PREFIX, "check_error:")) else "reply"
 
 
 def _table(caption: str, head: tuple[str, ...], body: list[str]) -> str:
