@@ -530,3 +530,7 @@ def test_every_turn_of_a_conversation_is_judged(tmp_path: Path) -> None:
     realign.reformat_file(source, tmp_path / "out.jsonl", pipeline=pipeline)
     turns = read_jsonl(tmp_path / "out.jsonl")[0]["realign"]["turns"]
     assert [t["reason"] for t in turns] == ["filter:verify", "filter:verify"]
+
+
+def test_a_reply_copying_the_format_line_is_not_a_verdict() -> None:
+    assert read_verdict("VERDICT: <yes or no>\nREASON: <one short sentence>").ok is False

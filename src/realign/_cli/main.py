@@ -588,7 +588,7 @@ async def _reformat_run(args: argparse.Namespace, stack: contextlib.AsyncExitSta
         if judge is not None:
             # --verify alone: the rewriting model judges, through whatever stands for it in this pass (a
             # Batch API collector, the final pass's stand-in); --verify MODEL: that model's client or stand-in.
-            verifier = LLMVerifier(judge_llm or (model if judge is llm else judge))
+            verifier = LLMVerifier(judge_llm if judge_llm is not None else model if judge is llm else judge)
         return Pipeline(
             model,
             classifier=classifier,
