@@ -50,6 +50,13 @@ def test_not_an_object(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert f"{source} line 1: row is a JSON array, not an object" in err
 
 
+def test_a_json_array_saved_as_jsonl_says_where_it_belongs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps([ROW, ROW]) + "\n")
+    _, err = run(capsys, *reformat(tmp_path, source))
+    assert err.strip().endswith("row is a JSON array, not an object (a JSON array of rows is a .json file)")
+
+
 def test_non_utf8(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = tmp_path / "in.jsonl"
     source.write_bytes(json.dumps(ROW).encode() + b"\n" + '{"x": "\xe9t\xe9"}\n'.encode("latin-1"))

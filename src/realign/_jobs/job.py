@@ -214,6 +214,10 @@ def _json_kind(value: Any) -> str:
     return "number" if isinstance(value, (int, float)) else type(value).__name__
 
 
+def _is_jsonl(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in (".jsonl", ".ndjson")
+
+
 def shaped_rows(
     rows: Iterable[tuple[int, Any]], path: str | Path, stats: RunStats | None = None
 ) -> Iterator[SourceRow]:
@@ -221,7 +225,11 @@ def shaped_rows(
     shape: Shape | None = None
     for line, row in rows:
         if not isinstance(row, dict):
-            raise InputError(f"row is a JSON {_json_kind(row)}, not an object", path=path, line=line)
+            # A JSON array of rows saved as .jsonl reads as one row that is an array: say where it belongs.
+            hint = (
+                " (a JSON array of rows is a .json file)" if isinstance(row, list) and row and _is_jsonl(path) else ""
+            )
+            raise InputError(f"row is a JSON {_json_kind(row)}, not an object{hint}", path=path, line=line)
         if shape is None or not shape.matches(row):
             found = detect_shape(row)
             if found is None:
