@@ -48,3 +48,20 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def reformat_command(tmp_path: Path, source: Path, base_url: str, *extra: str) -> list[str]:
+    """``realign reformat SOURCE -o tmp/out.jsonl`` against ``base_url`` (model ``stub``, a cache in tmp)."""
+    return [
+        "reformat",
+        str(source),
+        "-o",
+        str(tmp_path / "out.jsonl"),
+        "--base-url",
+        base_url,
+        "--model",
+        "stub",
+        "--cache",
+        str(tmp_path / "cache.sqlite"),
+        *extra,
+    ]

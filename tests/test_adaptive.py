@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from conftest import read_jsonl, realign_row, write_jsonl
+from conftest import read_jsonl, realign_row, reformat_command, write_jsonl
 from realign._cli.main import main
 from realign._llm.adaptive import AdaptiveLimit
 from stub_server import Reply, StubServer, rewrite_handler
@@ -33,21 +33,6 @@ def one_at_a_time(seconds: float) -> Any:
     return handler
 
 
-def command(tmp_path: Path, source: Path, base_url: str, *extra: str) -> list[str]:
-    return [
-        "reformat",
-        str(source),
-        "-o",
-        str(tmp_path / "out.jsonl"),
-        "--base-url",
-        base_url,
-        "--model",
-        "stub",
-        "--no-cache",
-        *extra,
-    ]
-
-
 def rows(count: int) -> list[dict[str, Any]]:
     return [realign_row(f"What is {i} plus {i}?", f"{i} + {i} = {2 * i}.", "open_qa", id=i) for i in range(count)]
 
@@ -59,7 +44,7 @@ def test_a_slow_one_at_a_time_server_answers_every_row(tmp_path: Path, caplog: p
     # adaptive bound, retries queue behind abandoned work and rows run out of attempts.
     source = write_jsonl(tmp_path / "in.jsonl", rows(20))
     with StubServer(one_at_a_time(0.15)) as stub:
-        code = main(command(tmp_path, source, stub.base_url, "--timeout", "0.75", "--concurrency", "20"))
+        code = main(reformat_command(tmp_path, source, stub.base_url, "--timeout", "0.75", "--concurrency", "20"))
     tags = [row["realign"]["tag"] for row in read_jsonl(tmp_path / "out.jsonl")]
     assert code == 0
     assert tags == ["rewrite"] * 20

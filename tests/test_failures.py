@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from conftest import read_jsonl, realign_row, write_jsonl
+from conftest import read_jsonl, realign_row, reformat_command, write_jsonl
 from realign import ChatRequest, LLMError, OpenAIChat
 from realign._cli.main import main
 from stub_server import Reply, StubServer, chat_reply, rewrite_handler
@@ -39,22 +39,6 @@ def rows(count: int, failing: frozenset[int] = frozenset()) -> list[dict[str, An
     ]
 
 
-def command(tmp_path: Path, source: Path, base_url: str, *extra: str) -> list[str]:
-    return [
-        "reformat",
-        str(source),
-        "-o",
-        str(tmp_path / "out.jsonl"),
-        "--base-url",
-        base_url,
-        "--model",
-        "stub",
-        "--cache",
-        str(tmp_path / "cache.sqlite"),
-        *extra,
-    ]
-
-
 def leftovers(tmp_path: Path) -> list[str]:
     return sorted(p.name for p in tmp_path.glob(".out.jsonl*"))
 
@@ -63,7 +47,7 @@ def test_dead_endpoint_stops_within_seconds_without_output(tmp_path: Path, capsy
     source = write_jsonl(tmp_path / "in.jsonl", rows(50))
     url = closed_port_url()
     started = time.monotonic()
-    code = main(command(tmp_path, source, url))
+    code = main(reformat_command(tmp_path, source, url))
     elapsed = time.monotonic() - started
     err = capsys.readouterr().err
     assert code == 1
@@ -80,7 +64,7 @@ def test_dead_endpoint_one_request_at_a_time_also_stops_early(
 ) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", rows(3))
     started = time.monotonic()
-    code = main(command(tmp_path, source, closed_port_url(), "--concurrency", "1"))
+    code = main(reformat_command(tmp_path, source, closed_port_url(), "--concurrency", "1"))
     elapsed = time.monotonic() - started
     assert code == 1
     assert elapsed < 15  # three attempts, 1-2 s and 2-3 s of backoff between them; no row's full retries
@@ -93,7 +77,7 @@ def test_a_server_failing_every_request_stops_the_run(tmp_path: Path, capsys: py
 
     source = write_jsonl(tmp_path / "in.jsonl", rows(200))
     with StubServer(broken) as stub:
-        code = main(command(tmp_path, source, stub.base_url, "--max-retries", "1", "--concurrency", "4"))
+        code = main(reformat_command(tmp_path, source, stub.base_url, "--max-retries", "1", "--concurrency", "4"))
         sent = len(stub.chat_requests())
     err = capsys.readouterr().err
     assert code == 1
@@ -113,7 +97,7 @@ def test_failed_rows_exit_3_and_a_rerun_sends_exactly_those(tmp_path: Path, caps
     failing = frozenset({3, 17, 25, 40, 41, 58, 66, 79, 90, 99})
     source = write_jsonl(tmp_path / "in.jsonl", rows(100, failing))
     with StubServer(fail_marked) as stub:
-        code = main(command(tmp_path, source, stub.base_url, "--max-retries", "1"))
+        code = main(reformat_command(tmp_path, source, stub.base_url, "--max-retries", "1"))
         out = read_jsonl(tmp_path / "out.jsonl")
         err = capsys.readouterr().err
         assert code == 3
@@ -126,7 +110,7 @@ def test_failed_rows_exit_3_and_a_rerun_sends_exactly_those(tmp_path: Path, caps
         # The same command against the same endpoint, now healthy: only the 10 failed rows are sent.
         stub.handler = rewrite_handler
         stub.requests.clear()
-        code = main(command(tmp_path, source, stub.base_url, "--max-retries", "1"))
+        code = main(reformat_command(tmp_path, source, stub.base_url, "--max-retries", "1"))
         assert code == 0
         assert len(stub.chat_requests()) == 10
     again = read_jsonl(tmp_path / "out.jsonl")
@@ -141,7 +125,7 @@ def test_a_reply_that_is_not_json_fails_its_row_only(tmp_path: Path, capsys: pyt
 
     source = write_jsonl(tmp_path / "in.jsonl", rows(4, frozenset({1})))
     with StubServer(html_for_one) as stub:
-        code = main(command(tmp_path, source, stub.base_url))
+        code = main(reformat_command(tmp_path, source, stub.base_url))
     out = read_jsonl(tmp_path / "out.jsonl")
     assert code == 3
     assert out[1]["realign"]["reason"] == "llm_error:invalid_response"
@@ -164,7 +148,7 @@ def test_max_retries_flag_bounds_the_attempts(tmp_path: Path) -> None:
 
     source = write_jsonl(tmp_path / "in.jsonl", rows(1))
     with StubServer(once_broken) as stub:
-        code = main(command(tmp_path, source, stub.base_url, "--max-retries", "2"))
+        code = main(reformat_command(tmp_path, source, stub.base_url, "--max-retries", "2"))
         assert len(stub.chat_requests()) == 3
     assert code == 3
 
@@ -184,7 +168,7 @@ def test_a_signal_stops_the_run_with_its_code_and_leaves_no_temporary_file(
 ) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", rows(5))
     with StubServer(latency=3.0) as stub:
-        args = [sys.executable, "-m", "realign._cli.main", *command(tmp_path, source, stub.base_url)]
+        args = [sys.executable, "-m", "realign._cli.main", *reformat_command(tmp_path, source, stub.base_url)]
         process = subprocess.Popen(args, stderr=subprocess.PIPE, text=True, env={**os.environ})
         deadline = time.monotonic() + 30
         while not stub.requests and time.monotonic() < deadline:
@@ -210,12 +194,12 @@ def test_a_rerun_asks_again_for_parse_errors_and_replays_decided_rows(
 ) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", rows(6, frozenset({1, 4})))
     with StubServer(unparsable_marked) as stub:
-        assert main(command(tmp_path, source, stub.base_url)) == 0
+        assert main(reformat_command(tmp_path, source, stub.base_url)) == 0
         first = read_jsonl(tmp_path / "out.jsonl")
         assert [r["realign"]["reason"] for r in first].count("parse_error") == 2
         stub.handler = rewrite_handler
         stub.requests.clear()
-        assert main(command(tmp_path, source, stub.base_url)) == 0
+        assert main(reformat_command(tmp_path, source, stub.base_url)) == 0
         sent = stub.chat_requests()
     assert len(sent) == 2  # the two parse_error rows, nothing for the four decided ones
     assert all("FAIL" in body["messages"][1]["content"] for body in sent)
@@ -227,7 +211,7 @@ def test_every_rewrite_request_carries_a_max_tokens_derived_from_the_row(tmp_pat
     short = realign_row("What is 2 plus 2?", "4.", "open_qa", id="s")
     long = realign_row("Explain the water cycle.", "Water evaporates and condenses. " * 200, "open_qa", id="l")
     source = write_jsonl(tmp_path / "in.jsonl", [short, long])
-    assert main(command(tmp_path, source, server.base_url)) == 0
+    assert main(reformat_command(tmp_path, source, server.base_url)) == 0
     small, big = sorted(body["max_tokens"] for body in server.chat_requests())
     assert 512 < small < 600  # room for the reasoning, and a few times the two-token answer
     assert big > 4 * 1000  # a generous multiple of a ~1,200-token answer
@@ -236,7 +220,7 @@ def test_every_rewrite_request_carries_a_max_tokens_derived_from_the_row(tmp_pat
 
 def test_max_tokens_flag_overrides_the_default(tmp_path: Path, server: StubServer) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", rows(1))
-    assert main(command(tmp_path, source, server.base_url, "--max-tokens", "77")) == 0
+    assert main(reformat_command(tmp_path, source, server.base_url, "--max-tokens", "77")) == 0
     assert server.chat_requests()[0]["max_tokens"] == 77
 
 
@@ -246,6 +230,6 @@ def test_a_runaway_reply_is_refused_by_the_length_ceiling(tmp_path: Path) -> Non
 
     source = write_jsonl(tmp_path / "in.jsonl", rows(1))
     with StubServer(runaway) as stub:
-        assert main(command(tmp_path, source, stub.base_url)) == 0
+        assert main(reformat_command(tmp_path, source, stub.base_url)) == 0
     row = read_jsonl(tmp_path / "out.jsonl")[0]
     assert row["realign"]["reason"] == "filter:max_length"
