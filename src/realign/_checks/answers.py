@@ -55,6 +55,8 @@ def _short_answer(text: str) -> str | None:
     bare = plain(text).strip()
     if "\n" in bare or len(bare.split()) > _SHORT_ANSWER_WORDS or len(bare) > _SHORT_ANSWER_CHARS:
         return None
+    if any(mark in bare.rstrip("\u3002.") for mark in "\u3001\u3002\uff0c"):
+        return None  # a CJK sentence of clauses (no spaces to count), not a short answer
     return bare or None
 
 
@@ -127,6 +129,16 @@ def _names_kept(answer: str, rewrite: str) -> bool | None:
     return all(find_entity(e, rewrite) for e in names)
 
 
+_OPTION_PREFIX_RE = re.compile(r"^\W*([A-Ha-h])\s*[).:]\s+\S")
+
+
+def _same_letter(answer: str, stated: str) -> bool:
+    """An option stated with its letter ("C) Carbon dioxide") restated as the letter alone ("C")."""
+    prefix = _OPTION_PREFIX_RE.match(answer)
+    letter = _OPTION_LETTER_RE.match(stated)
+    return prefix is not None and letter is not None and prefix.group(1).lower() in stated.lower()
+
+
 def _tail(text: str, lines: int = 3) -> str:
     return "\n".join([ln for ln in text.splitlines() if ln.strip()][-lines:])
 
@@ -164,6 +176,8 @@ class FinalAnswer(Guard):
         if kind == "phrase":
             answer = _answer_head(answer)  # "B) Mars, because ..." states B) Mars
         rewrite = final_answer(item.rewrite, phrases=True)
+        if rewrite is not None and _same_letter(answer, rewrite[1]):
+            return True  # "C) Carbon dioxide" restated as "C": the option guard reads the letter
         if rewrite is not None:
             named = _names_kept(answer, rewrite[1]) if kind == "phrase" else None
             kept = named if named is not None else _same_answer(answer, rewrite[1])

@@ -75,6 +75,8 @@ def _items_after(text: str, end: int) -> list[str]:
     if intro is None:
         return []
     inline = sentence[intro.end() :].strip()
+    if inline in (":", "\uff1a"):
+        inline = ""  # "The five lakes are:" and the items on the lines below
     if inline:
         parts = [part for part in _ITEM_SPLIT_RE.split(inline.rstrip(".")) if part.strip()]
         # "..., Jack Swigert and Fred Haise, returned safely": the sentence goes on after the list.
@@ -101,8 +103,20 @@ def listed_count(text: str, end: int, values: Collection[Fraction], rewrite: str
     items = [key for key in map(_item_key, _items_after(text, end)) if key]
     if len(items) < 2 or Fraction(len(items)) not in values:
         return False
-    kept = f" {normalize(rewrite)} "
-    return all(f" {key} " in kept for key in items)
+    # Emphasis marks inside a word ("**H**uron", a mnemonic's initials) are taken out, not spaced.
+    kept = f" {normalize(_INNER_MARKS_RE.sub('', rewrite))} "
+    return all(f" {key} " in kept or _head_kept(key, kept) for key in items)
+
+
+_INNER_MARKS_RE = re.compile(r"\*\*|__")
+# Words an item's name may lose when the list says what its items are ("Lake Superior" -> "Superior").
+_ITEM_GENERIC = frozenset("lake lakes river mount mountain island sea ocean the".split())
+
+
+def _head_kept(key: str, kept: str) -> bool:
+    """An item kept without its generic word ("lake superior" as "superior")."""
+    rest = [w for w in key.split() if w not in _ITEM_GENERIC]
+    return bool(rest) and len(rest) < len(key.split()) and f" {' '.join(rest)} " in kept
 
 
 # Words before a number that make it a title or a name: "the album 1989", "the film 2001".

@@ -317,6 +317,14 @@ class LanguageConsistency(Guard):
         before, after = detect_language(item.original), detect_language(item.rewrite)
         if before.confident and after.confident and before.script != after.script:
             return refuse(f"script {before.script} became {after.script}")
+        if (
+            before.confident
+            and after.confident
+            and before.script == after.script == "cjk"
+            and before.lang != after.lang
+        ):
+            # Chinese, Japanese and Korean share characters: their readings tell them apart.
+            return refuse(f"language {before.lang} became {after.lang}")
         if english_switch(item.original, item.rewrite):
             return refuse("a short answer translated to or from English")
         if before == after:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -38,7 +39,8 @@ _NUMBER_RE = re.compile(
     # num: 1,000.5 | 4 400 | 12.5 | .5, none the tail of a word, a decimal or a fraction. Written to start
     # with a character class, so that the regex engine skips straight to the next digit or dot: the first
     # character is read, then the lookbehind checks the one before it, then the rest of each form.
-    r"(?P<num>[\d.](?<![\w.,/][\d.])"
+    # A digit glued to Chinese or Japanese characters is a number: "高さは3,776メートル".
+    r"(?P<num>[\d.](?<![.,/][\d.])(?<![^\W\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af][\d.])"
     r"(?:(?<=\d)\d{0,2}(?:,\d{3})+(?:\.\d+)?"
     rf"|(?<=\d)\d{{0,2}}(?:{_SPACE_GROUP}\d{{3}})+(?![\d.,])"
     r"|(?<=\d)\d*(?:\.\d+)?"
@@ -381,10 +383,44 @@ def dates(text: str) -> Iterator[DateMention]:
                 yield DateMention(m.start(), m.end(), readings)
 
 
+# Number words from two to twenty in other languages (folded: no accents), which a rewrite may write
+# for an original's digits ("16 Bundesländer" -> "sechzehn Bundesländer"). Read only as what a copy
+# expresses, never as numbers an original must keep: several are also other words ("dos", "sei", "elf").
+_FOREIGN_WORDS: dict[str, int] = {}
+for _words in (
+    "zwei drei vier funf sechs sieben acht neun zehn elf zwolf dreizehn vierzehn funfzehn sechzehn siebzehn "
+    "achtzehn neunzehn zwanzig",  # de
+    "deux trois quatre cinq six sept huit neuf dix onze douze treize quatorze quinze seize dix-sept dix-huit "
+    "dix-neuf vingt",  # fr
+    "dos tres cuatro cinco seis siete ocho nueve diez once doce trece catorce quince dieciseis diecisiete "
+    "dieciocho diecinueve veinte",  # es
+    "due tre quattro cinque sei sette otto nove dieci undici dodici tredici quattordici quindici sedici "
+    "diciassette diciotto diciannove venti",  # it
+    "dois tres quatro cinco seis sete oito nove dez onze doze treze catorze quinze dezesseis dezessete "
+    "dezoito dezenove vinte",  # pt
+    "twee drie vier vijf zes zeven acht negen tien elf twaalf dertien veertien vijftien zestien zeventien "
+    "achttien negentien twintig",  # nl
+    "tva tre fyra fem sex sju atta nio tio elva tolv tretton fjorton femton sexton sjutton arton nitton tjugo",  # sv
+    "to tre fire fem seks syv sju atte ni ti elleve tolv tretten fjorten femten seksten sytten atten "
+    "nitten tjue",  # no, da
+):
+    for _i, _word in enumerate(_words.split(), 2):
+        _FOREIGN_WORDS.setdefault(_word, _i)
+_FOREIGN_WORDS.pop("to")  # an English word first
+_FOREIGN_WORD_VALUES = {word: Fraction(value) for word, value in _FOREIGN_WORDS.items()}
+# A year written with an apostrophe for its century: '92, ’91.
+_SHORT_YEAR_RE = re.compile(r"['\u2019\u2018](\d{2})\b")
+
+
+def _fold_accents(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+
+
 def value_set(text: str, text_dates: Iterable[DateMention] | None = None) -> set[Fraction]:
     """Every value ``text`` expresses, in digits, words or dates: what a faithful copy can match.
 
-    ``text_dates`` are ``dates(text)`` when the caller has them already.
+    Also number words of a few other languages ("sechzehn"), and a year's last two digits after an
+    apostrophe ("'92": 1992 or 2092). ``text_dates`` are ``dates(text)`` when the caller has them already.
     """
     values: set[Fraction] = set()
     for mention in [*mentions(text), *word_mentions(text)]:
@@ -392,6 +428,13 @@ def value_set(text: str, text_dates: Iterable[DateMention] | None = None) -> set
         values.update(mention.parts)
     for date in dates(text) if text_dates is None else text_dates:
         values.update(Fraction(v) for v in date.parts())
+    if not text.isascii() or "'" in text:
+        for m in _SHORT_YEAR_RE.finditer(text):
+            values.update((Fraction(1900 + int(m.group(1))), Fraction(2000 + int(m.group(1)))))
+    # The words as the other checks read them (remembered), accents taken off first when there are any.
+    words = letter_words(fold_case(text) if text.isascii() else _fold_accents(text))
+    for word in _FOREIGN_WORD_VALUES.keys() & words:
+        values.add(_FOREIGN_WORD_VALUES[word])
     return values
 
 
