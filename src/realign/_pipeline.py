@@ -20,6 +20,7 @@ from ._checks.base import CheckError, find_failure, one_line
 from ._checks.corrections import find_corrections
 from ._checks.registry import default_checks
 from ._exceptions import FatalLLMError, FatalSearchError, LLMError, RealignError, SearchError, UsageError
+from ._gc import run_gc
 from ._llm.cache import Cache, SQLiteCache, default_cache_path, request_key
 from ._llm.ratelimit import RateLimiter
 from ._models import (
@@ -679,14 +680,15 @@ async def ordered_map(
     """
     pending: deque[tuple[T, asyncio.Task[R]]] = deque()
     try:
-        async for item in _aiter(items):
-            pending.append((item, asyncio.ensure_future(func(item))))
-            if len(pending) >= window:
+        with run_gc():
+            async for item in _aiter(items):
+                pending.append((item, asyncio.ensure_future(func(item))))
+                if len(pending) >= window:
+                    head, task = pending.popleft()
+                    yield head, await task
+            while pending:
                 head, task = pending.popleft()
                 yield head, await task
-        while pending:
-            head, task = pending.popleft()
-            yield head, await task
     finally:
         for _, task in pending:
             task.cancel()

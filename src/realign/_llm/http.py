@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import ssl
+import urllib.request
 from typing import Any
 
 import httpx2
@@ -29,20 +31,47 @@ class InvalidAnswer(ValueError):
 
 # The SDK's own connection limits: the pipeline bounds the requests in flight, not the pool.
 _LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=1000)
+# A connection pool scans all its connections twice per request (to assign one, and again to release
+# it), so at 200 in flight that scan costs more client CPU than building and parsing the request
+# (benchmarks/scale.py). Requests are spread over several pools instead, each kept near this many
+# in flight; a new pool opens only when every open one is that busy.
+_PER_POOL = 24
+_MAX_POOLS = 64
 
 
 class HTTPChat:
-    """Posts JSON bodies to ``{base_url}/chat/completions`` (or ``/completions``) of any replica."""
+    """Posts JSON bodies to ``{base_url}/chat/completions`` (or ``/completions``) of any replica.
+
+    Given an ``http_client``, every request goes through it. Otherwise requests are handed straight to
+    ``httpx2`` transports (the client's own layers - auth flow, redirects, cookies, event hooks - have
+    nothing to do here and cost CPU on every request), spread over as many pools as the requests in
+    flight need. When a proxy is set in the environment, one ``httpx2.AsyncClient`` is used, so that
+    its proxy rules apply.
+    """
 
     def __init__(self, api_key: str, timeout: float, http_client: httpx2.AsyncClient | None = None) -> None:
         self._own = http_client is None
-        self.http = http_client or httpx2.AsyncClient(timeout=timeout, limits=_LIMITS)
+        if http_client is None and urllib.request.getproxies():
+            http_client = httpx2.AsyncClient(timeout=timeout, limits=_LIMITS)
+        self.http = http_client
         self.timeout = timeout
-        self._headers = {
-            "authorization": f"Bearer {api_key}",
-            "content-type": "application/json",
-            "accept": "application/json",
-        }
+        self._headers = httpx2.Headers(
+            {
+                "authorization": f"Bearer {api_key}",
+                "content-type": "application/json",
+                "accept": "application/json",
+            }
+        )
+        self._extensions = {"timeout": httpx2.Timeout(timeout).as_dict()}
+        self._pools: list[httpx2.AsyncHTTPTransport] = []
+        self._in_flight: list[int] = []
+        self._urls: dict[str, httpx2.URL] = {}
+        self._ssl: ssl.SSLContext | None = None  # one for every pool: loading the CA bundle takes ~30 ms
+
+    @property
+    def pools(self) -> int:
+        """How many connection pools are open (the given or proxied client counts as one)."""
+        return 1 if self.http is not None else len(self._pools)
 
     async def post(self, url: str, body: dict[str, Any]) -> tuple[Any, httpx2.Headers]:
         """The decoded JSON answer and its headers; the SDK's exception on any failure."""
@@ -51,7 +80,7 @@ class HTTPChat:
         except UnicodeEncodeError:  # a lone surrogate in row text: UTF-8 cannot hold it, a JSON escape can
             content = json.dumps(body).encode("ascii")
         try:
-            response = await self.http.post(url, content=content, headers=self._headers, timeout=self.timeout)
+            response = await self._send(url, content)
         except httpx2.TimeoutException as exc:
             raise openai.APITimeoutError(request=_request_of(exc, url)) from exc
         except httpx2.TransportError as exc:  # refused, reset, DNS: no HTTP answer at all
@@ -63,9 +92,43 @@ class HTTPChat:
         except ValueError as exc:
             raise InvalidAnswer("the reply is not JSON") from exc
 
+    async def _send(self, url: str, content: bytes) -> httpx2.Response:
+        """The answer to one POST, read in full."""
+        if self.http is not None:
+            return await self.http.post(url, content=content, headers=self._headers, timeout=self.timeout)
+        in_flight = self._in_flight
+        least = min(in_flight, default=_PER_POOL)
+        if least >= _PER_POOL and len(in_flight) < _MAX_POOLS:
+            if self._ssl is None:
+                self._ssl = httpx2.create_ssl_context()
+            self._pools.append(httpx2.AsyncHTTPTransport(verify=self._ssl, limits=_LIMITS))
+            in_flight.append(0)
+            index = len(in_flight) - 1
+        else:
+            index = in_flight.index(least)
+        target = self._urls.get(url)
+        if target is None:
+            target = self._urls[url] = httpx2.URL(url)
+        request = httpx2.Request("POST", target, headers=self._headers, content=content, extensions=self._extensions)
+        in_flight[index] += 1
+        try:
+            response = await self._pools[index].handle_async_request(request)
+            response.request = request
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
+        finally:
+            in_flight[index] -= 1
+        return response
+
     async def aclose(self) -> None:
-        if self._own:
+        if self.http is not None and self._own:
             await self.http.aclose()
+        for pool in self._pools:
+            await pool.aclose()
+        self._pools.clear()
+        self._in_flight.clear()
 
 
 def _request_of(exc: httpx2.HTTPError, url: str) -> httpx2.Request:

@@ -1,0 +1,73 @@
+"""The lean path's connection pools: several when many requests are in flight, one client behind a proxy."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from realign._llm.http import HTTPChat
+from stub_server import StubServer
+
+BODY = {"model": "m", "messages": [{"role": "user", "content": "<response>\nhi\n</response>"}]}
+
+
+async def burst(chat: HTTPChat, url: str, count: int) -> list[str]:
+    """``count`` requests started 10 ms apart (the stub's listen backlog is short), all in flight at once."""
+
+    async def one(index: int) -> str:
+        await asyncio.sleep(index * 0.01)
+        data, _ = await chat.post(url, BODY)
+        return str(data["choices"][0]["message"]["content"])
+
+    return list(await asyncio.gather(*(one(i) for i in range(count))))
+
+
+def test_many_requests_in_flight_are_spread_over_several_pools() -> None:
+    async def main(url: str) -> tuple[int, int]:
+        chat = HTTPChat("k", 30.0)
+        answers = await burst(chat, url, 30)
+        pools = chat.pools
+        await chat.aclose()
+        return len(answers), pools
+
+    with StubServer(latency=1.0) as stub:
+        answered, pools = asyncio.run(main(stub.base_url + "/chat/completions"))
+    assert (answered, pools) == (30, 2)
+
+
+def test_a_quiet_run_keeps_one_pool() -> None:
+    async def main(url: str) -> int:
+        chat = HTTPChat("k", 30.0)
+        for _ in range(3):
+            await burst(chat, url, 5)
+        pools = chat.pools
+        await chat.aclose()
+        return pools
+
+    with StubServer() as stub:
+        assert asyncio.run(main(stub.base_url + "/chat/completions")) == 1
+
+
+def test_every_request_carries_the_key_and_the_body() -> None:
+    async def main(url: str) -> None:
+        chat = HTTPChat("sk-abc", 30.0)
+        await burst(chat, url, 1)
+        await chat.aclose()
+
+    with StubServer() as stub:
+        asyncio.run(main(stub.base_url + "/chat/completions"))
+        assert stub.chat_requests() == [BODY]
+
+
+def test_a_proxy_in_the_environment_sends_through_one_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    chat = HTTPChat("k", 30.0)
+    assert chat.http is not None
+    asyncio.run(chat.aclose())
+
+
+def test_without_a_proxy_requests_go_straight_to_the_transports(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert HTTPChat("k", 30.0).http is None
