@@ -435,6 +435,14 @@ def test_cli_verify_with_ray_is_a_usage_error(tmp_path: Path, capsys: pytest.Cap
     assert code == 2
 
 
+def test_verify_before_the_input_says_how_to_write_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", ROWS)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["reformat", "--verify", str(source), "--dry-run"])
+    assert exit_info.value.code == 2
+    assert "put INPUT before --verify, or write --verify=MODEL" in capsys.readouterr().err
+
+
 def test_dry_run_counts_the_verify_calls(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", ROWS)
     assert main(["reformat", str(source), "--dry-run", "--verify", "--model", "gpt-4o-mini"]) == 0

@@ -68,7 +68,13 @@ class Terminated(BaseException):
 
 
 class _Parser(argparse.ArgumentParser):
+    #: the arguments being parsed (set by ``main``), for hints on argparse's own messages
+    argv: Sequence[str] = ()
+
     def error(self, message: str) -> Any:  # argparse's own errors: one line, exit 2
+        if "INPUT" in message and any(arg == "--verify" for arg in self.argv):
+            # `reformat --verify data.jsonl` reads the file as the judge model: --verify takes an optional value.
+            message += " (--verify takes an optional MODEL: put INPUT before --verify, or write --verify=MODEL)"
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
@@ -835,6 +841,7 @@ def _raise_terminated(signum: int, frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``realign`` console script."""
     parser = _parser()
+    _Parser.argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     if args.command is None:  # `realign` alone is a usage error (exit 2, as argparse's), shown with what it can do
         parser.print_help(sys.stderr)
