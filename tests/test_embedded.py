@@ -13,9 +13,11 @@ import time
 from collections import Counter
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from realign._classify import embedded
 from realign._classify.embedded import EmbeddedClassifier, _cue_rules, _trigger_key, _view, load_examples
 from realign._exceptions import UsageError
 from realign._tasks import DEFAULT_TASK, TASKS, Task
@@ -137,8 +139,9 @@ def test_unusual_and_huge_inputs_do_not_crash(clf: EmbeddedClassifier, instructi
     started = time.perf_counter()
     prediction = clf.predict(instruction)
     assert prediction.task in TASKS
-    # the input is clipped before any scanning, so size does not matter much
-    assert time.perf_counter() - started < 0.5
+    # The input is clipped before any scanning, so size does not matter much (about 10 ms each); the
+    # bound only catches a scan of the whole text, which takes minutes, without failing under load.
+    assert time.perf_counter() - started < 5
 
 
 def test_long_paste_is_judged_by_its_request(clf: EmbeddedClassifier) -> None:
@@ -186,11 +189,25 @@ def test_bad_examples_and_tables_are_refused() -> None:
         EmbeddedClassifier(tasks={})
 
 
-def test_default_model_is_shared() -> None:
-    started = time.perf_counter()
-    for _ in range(100):
-        EmbeddedClassifier()
-    assert time.perf_counter() - started < 0.1
+def count_builds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the models built from here on (the shared one included)."""
+    built = [0]
+    build = embedded._build
+
+    def counting(*args: Any) -> Any:
+        built[0] += 1
+        return build(*args)
+
+    monkeypatch.setattr(embedded, "_build", counting)
+    return built
+
+
+def test_default_model_is_shared(clf: EmbeddedClassifier, monkeypatch: pytest.MonkeyPatch) -> None:
+    clf.predict("Write a haiku about autumn.")  # the shared model exists from here on
+    built = count_builds(monkeypatch)
+    for _ in range(20):
+        EmbeddedClassifier().predict("Write a haiku about autumn.")
+    assert built == [0]
 
 
 def test_shipped_examples_cover_every_task() -> None:
@@ -434,12 +451,14 @@ def test_the_model_is_built_on_the_first_prediction_only() -> None:
     assert clf.built
 
 
-def test_the_builtin_table_passed_explicitly_shares_the_default_model(clf: EmbeddedClassifier) -> None:
+def test_the_builtin_table_passed_explicitly_shares_the_default_model(
+    clf: EmbeddedClassifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
     clf.predict("Write a haiku about autumn.")  # the shared model exists from here on
-    started = time.perf_counter()
+    built = count_builds(monkeypatch)
     again = EmbeddedClassifier(tasks=dict(TASKS))  # what the CLI passes for the default criteria
     again.predict("Write a haiku about autumn.")
-    assert time.perf_counter() - started < 0.05
+    assert built == [0]
 
 
 def test_a_run_where_every_row_has_a_category_never_builds_the_classifier(tmp_path: Path) -> None:
