@@ -235,3 +235,14 @@ def test_a_value_with_no_json_form_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=error), AtomicWriter(tmp_path / "out.jsonl") as writer:
         writer.write({"a": 1})
         writer.write({"a": object()})
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".json"])
+def test_nan_and_infinity_are_written_as_json_null(tmp_path: Path, suffix: str) -> None:
+    out = tmp_path / f"out{suffix}"
+    with AtomicWriter(out) as writer:
+        writer.write({"score": float("nan"), "bounds": [1.5, float("inf"), float("-inf")], "text": "\udc00"})
+    text = out.read_text(encoding="utf-8")
+    (row,) = json.loads(text) if suffix == ".json" else [json.loads(text)]
+    assert "NaN" not in text
+    assert row == {"score": None, "bounds": [1.5, None, None], "text": "\udc00"}

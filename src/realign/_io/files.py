@@ -14,6 +14,7 @@ import datetime
 import decimal
 import glob
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -224,6 +225,27 @@ def _json_value(value: Any) -> Any:
     raise TypeError(f"a value of type {type(value).__name__} has no JSON form")
 
 
+def _json_text(row: dict[str, Any]) -> str:
+    """One row as strict JSON text (ValueError on NaN or infinity, TypeError on a type JSON lacks)."""
+    text = json.dumps(row, ensure_ascii=False, default=_json_value, allow_nan=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\udc00"): UTF-8 cannot hold it, a JSON escape can
+        text = json.dumps(row, ensure_ascii=True, default=_json_value, allow_nan=False)
+    return text
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by None (JSON null, as pandas writes them)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
+
 class AtomicWriter:
     """Writes rows to ``path`` through a temporary file that replaces it only on success."""
 
@@ -249,10 +271,10 @@ class AtomicWriter:
             if self.kind == "json":
                 self._handle.write(",\n" if self._count else "\n")
             try:
-                text = json.dumps(row, ensure_ascii=False, default=_json_value)
-                text.encode("utf-8")
-            except UnicodeEncodeError:  # a lone surrogate ("\udc00"): UTF-8 cannot hold it, a JSON escape can
-                text = json.dumps(row, ensure_ascii=True, default=_json_value)
+                try:
+                    text = _json_text(row)
+                except ValueError:  # NaN or infinity (a Parquet float column): strict JSON has no such number
+                    text = _json_text(_finite(row))
             except TypeError as exc:  # a column type with no JSON form (see _json_value)
                 raise InputError(f"{exc}; write .parquet instead", path=self.path, line=self._count + 1) from exc
             self._handle.write(text)
