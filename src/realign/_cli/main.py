@@ -635,7 +635,15 @@ async def _reformat_run(args: argparse.Namespace, stack: contextlib.AsyncExitSta
     if not args.quiet:
         verify_price = _verify_price(args, price)
         print(
-            stats.summary(price, verify=pipeline.verified if judge else None, verify_price=verify_price),
+            stats.summary(
+                price,
+                verify=pipeline.verified if judge else None,
+                verify_price=verify_price,
+                # Batch API calls are no HTTP attempts of these clients: no comparison to make there.
+                attempts=None
+                if args.batch
+                else llm.attempts + (judge.attempts if judge is not None and judge is not llm else 0),
+            ),
             file=sys.stderr,
         )
         if len(llm.base_urls) > 1:

@@ -91,9 +91,11 @@ class RunStats:
         batch: bool = False,
         verify: VerifyCounts | None = None,
         verify_price: Price | None = None,
+        attempts: int | None = None,
     ) -> str:
         """The run summary. ``verify``: what the pipeline's verifier did (its usage is part of ``usage``),
-        priced at ``verify_price`` (default: ``price``, the judge being the rewriting model)."""
+        priced at ``verify_price`` (default: ``price``, the judge being the rewriting model).
+        ``attempts``: the requests sent (retries included), shown beside the calls when they differ."""
         elapsed = time.monotonic() - self.started
         rewritten = self.tags.get("rewrite", 0)
         share = f"{100 * rewritten / self.rows:.1f}%" if self.rows else "-"
@@ -109,7 +111,8 @@ class RunStats:
             ),
             "unusable replies (no rewrite to check): " + format_counts(self._rejections_by_check(replies=True)),
             f"tokens: {self.usage.prompt_tokens} in ({self.usage.cached_tokens} cached), "
-            f"{self.usage.completion_tokens} out; LLM calls: {self.usage.calls}",
+            f"{self.usage.completion_tokens} out; LLM calls: {self.usage.calls}"
+            + (f" ({attempts} attempts)" if attempts is not None and attempts != self.usage.calls else ""),
             *([_verify_line(verify)] if verify is not None else []),
             self._cost_line(price, batch, verify, verify_price),
             f"wall time: {elapsed:.1f}s",

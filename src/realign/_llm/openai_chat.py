@@ -189,6 +189,12 @@ class OpenAIChat:
         self.retries = 0
 
     @property
+    def attempts(self) -> int:
+        """Requests sent so far, every retry and every hand-over to another replica included: what the
+        servers' logs count (``Usage.calls`` counts the answered calls)."""
+        return sum(replica.calls for replica in self.replicas.replicas)
+
+    @property
     def client(self) -> openai.AsyncOpenAI:
         """The SDK client (the Batch API's files and batches go through it), built on first use."""
         if self._sdk is None:
@@ -304,6 +310,7 @@ class OpenAIChat:
             if logprobs is not None:
                 body["logprobs"] = logprobs
             return text_completion_of(await self._post("/completions", body))
+        self.replicas.replicas[0].calls += 1
         response = await self.client.completions.create(
             model=self.model,
             prompt=prompt,
