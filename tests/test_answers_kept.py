@@ -516,3 +516,26 @@ def test_chinese_rewritten_in_japanese_is_refused() -> None:
     original = "这座桥由一位工程师设计，于一九九八年建成，至今仍在使用。"
     rewrite = "この橋は一人の技術者が設計し、一九九八年に完成して、今も使われています。"
     assert refused(LanguageConsistency()(item(original, rewrite, "?")))
+
+
+@pytest.mark.parametrize(
+    ("original", "rewrite"),
+    [
+        (
+            "A cidade foi fundada em 1554 pelos jesuítas, no planalto.",
+            "La ciudad fue fundada en 1554 por los jesuitas.",
+        ),
+        (
+            "Els comtes hi van viure fins a la seva mort, amb els seus fills.",
+            "Los condes vivieron allí hasta su muerte, con sus hijos.",
+        ),
+    ],
+)
+def test_a_short_answer_moved_to_a_neighbouring_language_is_refused(original: str, rewrite: str) -> None:
+    assert refused(LanguageConsistency()(item(original, rewrite, "?")))
+
+
+def test_a_short_answer_reworded_in_its_own_language_is_kept() -> None:
+    original = "A cidade foi fundada em 1554 pelos jesuítas, no planalto."
+    rewrite = "Foram os jesuítas que fundaram a cidade no planalto, em 1554."
+    assert not refused(LanguageConsistency()(item(original, rewrite, "?")))

@@ -88,6 +88,7 @@ _STOPWORDS: Mapping[str, frozenset[str]] = {
         "en şey az bunu şu kendi hem mi mı ki diye ancak ayrıca sadece tüm",
         "id": "yang dan di ini itu dengan untuk dari tidak dalam akan pada ada juga ke karena bisa oleh "
         "saya adalah atau sudah mereka",
+        "ca": "els dels amb va hi fins seva seu però això aquest aquesta també molt quan perquè és",
         "ro": "și în cu nu că pe din care pentru mai sunt au fost sau dar acest această fi lui unei de la un se ca",
         "cs": "je se na že to do ve jako pro ale jsou by jeho tak od po bylo být také nebo v byly který "
         "která které jak při až už aby mezi",
@@ -285,6 +286,18 @@ def english_switch(original: str, rewrite: str) -> bool:
     return False
 
 
+def close_language_switch(original: str, rewrite: str) -> tuple[str, str] | None:
+    """A short answer rewritten in a neighbouring language (Portuguese to Spanish): each text's own
+    function words lead clearly, and the two leads differ. ``(before, after)``, else None."""
+    if min(_reading(original)[1], _reading(rewrite)[1]) >= _SHORT_WORDS:
+        return None  # long enough for detect_language to judge
+    before, _, _ = _short_lead(original)
+    after, _, _ = _short_lead(rewrite)
+    if before is None or after is None or before == after or "en" in (before, after):
+        return None  # English switches are english_switch's
+    return before, after
+
+
 def written_in_other_language(text: str, lang: str) -> bool:
     """Whether ``text`` clearly reads as some language other than ``lang`` (a code from
     :func:`detect_language`).
@@ -327,6 +340,9 @@ class LanguageConsistency(Guard):
             return refuse(f"language {before.lang} became {after.lang}")
         if english_switch(item.original, item.rewrite):
             return refuse("a short answer translated to or from English")
+        close = close_language_switch(item.original, item.rewrite)
+        if close is not None:
+            return refuse(f"language {close[0]} became {close[1]}")
         if before == after:
             # One language (or one undetermined script): a detected language is also the best of the
             # function-word scores, so neither text reads as another language.
