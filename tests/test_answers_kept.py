@@ -539,3 +539,35 @@ def test_a_short_answer_reworded_in_its_own_language_is_kept() -> None:
     original = "A cidade foi fundada em 1554 pelos jesuítas, no planalto."
     rewrite = "Foram os jesuítas que fundaram a cidade no planalto, em 1554."
     assert not refused(LanguageConsistency()(item(original, rewrite, "?")))
+
+
+def test_a_name_of_the_passage_the_question_carries_must_still_be_kept() -> None:
+    question = (
+        "Using the text, where was the club founded?\n\n"
+        "Text: The Harbour Rowing Club was founded in 1921 in Tarvik. In 1960 it moved its boathouse to Ostrand."
+    )
+    original = "The Harbour Rowing Club was founded in 1921 in Tarvik."
+    rewrite = "The Harbour Rowing Club was founded in 1921 in **Ostrand**."
+    assert refused(EntitiesKept()(item(original, rewrite, question, task="closed_qa")))
+
+
+def test_a_name_the_question_sentence_states_may_still_be_left_out() -> None:
+    question = (
+        "Using the text, when did the Harbour Rowing Club start?\n\nText: The Harbour Rowing Club started in 1921."
+    )
+    original = "The Harbour Rowing Club started in 1921."
+    assert not refused(EntitiesKept()(item(original, "It started in **1921**.", question, task="closed_qa")))
+
+
+def test_another_name_of_the_original_after_the_same_words_is_a_swap() -> None:
+    original = "The lead role is sung by Carla Mendes, and her sister Rita Mendes sings it on tour."
+    rewrite = "The lead role is sung by **Rita Mendes**; on tour her sister Carla Mendes sings it."
+    assert refused(EntitiesKept()(item(original, rewrite, "Who sings the lead role?")))
+
+
+def test_a_long_title_shortened_to_its_second_part_is_no_swap() -> None:
+    original = (
+        "The Tide Song books are by Ana Ruiz. The last volume, Tide Song and the Silver Harbour, came out in 2010."
+    )
+    rewrite = "**Ana Ruiz** wrote them. The last volume, *Silver Harbour*, came out in 2010."
+    assert not refused(EntitiesKept()(item(original, rewrite, "who wrote the tide song books")))

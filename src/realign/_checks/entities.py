@@ -666,6 +666,16 @@ def source_of(value: str, evidence: Sequence[Evidence]) -> str:
     return ""
 
 
+_PASSAGE_RE = re.compile(r"\n\s*\n")
+
+
+def _asked(question: str) -> str:
+    """What a question asks, without the passage or text it carries ("Read the passage and answer:
+    ...\n\nPassage: ..."): a name of the passage is the answer's to keep, not the question's to excuse."""
+    parts = _PASSAGE_RE.split(question.strip(), maxsplit=1)
+    return parts[0] if len(parts) == 2 and len(parts[1]) > 2 * len(parts[0]) else question
+
+
 def _renumbered(original: _Text, rewrite: _Text) -> tuple[Entity, Entity] | None:
     """A name with a number ("Catch-22", "Apollo 13") that the rewrite writes with another number and
     not with its own: another title, even when the question states the name."""
@@ -722,6 +732,47 @@ def _similar(a: str, b: str) -> bool:
     return difflib.SequenceMatcher(None, a, b).ratio() >= 0.8
 
 
+_JOINERS = _CONNECTORS | {"and"}
+_ANCHOR = 3  # words before a name that fix its role ("the capital is", "is voiced by")
+
+
+def _anchored_swap(original: _Text, rewrite: _Text) -> str | None:
+    """Another name of the original put where a name stood: the same words before it, written once in
+    each text, now lead to the other name ("is voiced by Tom Hanks" -> "is voiced by Jim Hanks")."""
+    a, b = original.sequence, rewrite.sequence
+    names = list({e.words: e for e in original.entities if e.words}.values())
+    if len(names) < 2:
+        return None
+    for entity in names:
+        size = len(entity.words)
+        for p in range(_ANCHOR, len(a) - size + 1):
+            if a[p : p + size] != entity.words:
+                continue
+            anchor = a[p - _ANCHOR : p]
+            spots = [q for q in range(len(b) - _ANCHOR + 1) if b[q : q + _ANCHOR] == anchor]
+            if len(spots) != 1 or sum(a[i : i + _ANCHOR] == anchor for i in range(len(a) - _ANCHOR + 1)) != 1:
+                continue
+            after = spots[0] + _ANCHOR
+            if b[after : after + size] == entity.words:
+                continue
+            for other in names:
+                n = len(other.words)
+                if other is entity or b[after : after + n] != other.words:
+                    continue
+                # One name inside the other ("Toy Story" / "Toy Story 3") is the same name written longer.
+                if set(other.words) <= set(entity.words) or set(entity.words) <= set(other.words):
+                    continue
+                # The other name a few words on in the same place: a longer name shortened ("Harry
+                # Potter and the Deathly Hallows" -> "Deathly Hallows"), not a swap.
+                gap = 0
+                while gap < 3 and p + size + gap < len(a) and a[p + size + gap] in _JOINERS:
+                    gap += 1
+                if a[p + size + gap : p + size + gap + n] == other.words:
+                    continue
+                return f"swapped: {entity.text} -> {other.text}"
+    return None
+
+
 def _swapped_in_place(original: _Text, rewrite: _Text) -> str | None:
     """A change that keeps every name and number but moves them: two names or two numbers traded
     places ("X is the capital, Y the largest city" -> "Y is the capital, X the largest city"), or the
@@ -733,6 +784,9 @@ def _swapped_in_place(original: _Text, rewrite: _Text) -> str | None:
     if not 4 <= len(a) <= _ALIGN_LIMIT or len(b) > 2 * _ALIGN_LIMIT:
         return None
     names = {w for e in original.entities for w in e.words}
+    anchored = _anchored_swap(original, rewrite)
+    if anchored is not None:
+        return anchored
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
     replaced = [
         (a[i1:i2], b[j1:j2], i1, i2, j1, j2) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag == "replace"
@@ -798,7 +852,7 @@ def judge(item: CheckInput, *, corrections: bool = True) -> EntityVerdict:
             order = _swapped_in_place(original, _view(item.rewrite, lang))
         return EntityVerdict([], [], order)
     rewrite = _view(item.rewrite, lang)
-    question = _view(item.question, lang)
+    question = _view(_asked(item.question), lang)
     alternatives = _offers_alternatives(item.question)
     wanted = [
         e for e in dict((e.folded, e) for e in original.entities).values() if alternatives or not _found(e, question)
