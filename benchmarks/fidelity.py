@@ -5,9 +5,10 @@ a candidate rewrite (and, for some, search evidence) and the verdict a careful r
 (``keep`` or ``reject``, and for a reject the check expected to catch it):
 
 - ``fidelity_eval.jsonl``, ``fidelity_heldout.jsonl``: every task family;
-- ``answers_tune.jsonl`` (tuned on), ``answers_dev.jsonl`` (looked at while building), and
-  ``answers_heldout.jsonl`` and ``answers_heldout2.jsonl`` (held out: written apart from the checks'
-  code before their first run, never tuned on): answer preservation in open questions: names swapped,
+- ``answers_tune.jsonl`` (tuned on), ``answers_dev.jsonl`` (looked at while building),
+  ``answers_heldout.jsonl`` (held out: written apart from the checks' code before its first run, never
+  tuned on) and ``answers_heldout2.jsonl`` (held out for its first run, development set since: its misses
+  were studied to fix classes of errors): answer preservation in open questions: names swapped,
   evidence-backed corrections with and without support, final answers restated in another form, lists
   with count words, titles with numbers, short non-English answers (``heldout2`` also: math, multiple
   choice, rankings, how-to answers and 30 languages).

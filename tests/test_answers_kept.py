@@ -571,3 +571,9 @@ def test_a_long_title_shortened_to_its_second_part_is_no_swap() -> None:
     )
     rewrite = "**Ana Ruiz** wrote them. The last volume, *Silver Harbour*, came out in 2010."
     assert not refused(EntitiesKept()(item(original, rewrite, "who wrote the tide song books")))
+
+
+def test_a_day_changed_within_its_month_is_refused_even_when_the_old_day_is_another_month() -> None:
+    original = "The fair opened on 3 March 2011 and closed on 20 March 2011."
+    rewrite = "The fair opened on 4 March 2011 and closed on 20 March 2011."
+    assert refused(NumbersKept()(item(original, rewrite, "When did the fair open?")))

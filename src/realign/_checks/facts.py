@@ -69,11 +69,27 @@ def _salient_text(text: str) -> str:
 def _date_kept(date: DateMention, rewrite_dates: list[DateMention], values: set[Fraction]) -> bool:
     if any(date.matches(other) for other in rewrite_dates):
         return True
+    # The same year and month with another day is this date changed ("8 May 1945" -> "9 May 1945"),
+    # even when its day is found elsewhere (as another date's month: "15 August").
+    if any(_same_month_other_day(date, other) for other in rewrite_dates):
+        return False
     # Another date written with the same parts is this date changed (March 5 read as May 3);
     # otherwise the rewrite may use a form we do not parse (05.03.2024), so look for the parts.
     if any(date.parts() <= other.parts() for other in rewrite_dates):
         return False
     return all(Fraction(p) in values for p in date.parts())
+
+
+def _same_month_other_day(date: DateMention, other: DateMention) -> bool:
+    return any(
+        mine[0] is not None
+        and mine[2] is not None
+        and theirs[2] is not None
+        and mine[:2] == theirs[:2]
+        and mine[2] != theirs[2]
+        for mine in date.readings
+        for theirs in other.readings
+    )
 
 
 _Pairs = frozenset[tuple[int, int]]
