@@ -577,3 +577,15 @@ def test_a_day_changed_within_its_month_is_refused_even_when_the_old_day_is_anot
     original = "The fair opened on 3 March 2011 and closed on 20 March 2011."
     rewrite = "The fair opened on 4 March 2011 and closed on 20 March 2011."
     assert refused(NumbersKept()(item(original, rewrite, "When did the fair open?")))
+
+
+def test_a_numbered_name_renumbered_is_refused_when_its_old_number_stays_elsewhere() -> None:
+    original = "It was Voyager 5. On 5 May the probe lost contact for a day."
+    rewrite = "## Voyager 6\n\nOn 5 May the probe lost contact for a day."
+    assert refused(EntitiesKept()(item(original, rewrite, "which voyager probe lost contact")))
+
+
+def test_a_numbered_name_with_its_number_apart_is_kept() -> None:
+    original = "Brazil hosted the 1950 Rugby Cup in Rio."
+    rewrite = "The Rugby Cup was hosted in 1950 by Brazil, in Rio."
+    assert not refused(EntitiesKept()(item(original, rewrite, "Who hosted it?")))

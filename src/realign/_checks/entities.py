@@ -413,7 +413,7 @@ def _found(entity: Entity, view: _Text, known: frozenset[str] = frozenset()) -> 
     """Whether ``view`` names ``entity``; ``known`` are the words of the text the entity comes from
     (a longer name in ``view`` made of them is no other person: "Keith Richards" / "Jagger-Richards")."""
     core = entity.core
-    if core <= view.words:
+    if core <= view.words and not _numbered_name(entity, view):
         return True
     if f" {entity.folded} " in view.joined:
         return True
@@ -428,6 +428,25 @@ def _found(entity: Entity, view: _Text, known: frozenset[str] = frozenset()) -> 
     if missing and all(w in _acronyms(entity.text) and _spelled_out(w, view) for w in missing):
         return True
     return _partial_kept(entity, view, known) or _demonym_kept(entity, view)
+
+
+def _numbered_name(entity: Entity, view: _Text) -> bool:
+    """A name with a number ("Apollo 13") that ``view`` writes with another number ("Apollo 14"), its
+    own number only elsewhere ("April 13")."""
+    words = [w for w in entity.words if w not in _GENERIC]
+    numbers = {w for w in words if w[0].isdigit()}
+    letters = [w for w in words if not w[0].isdigit()]
+    if not numbers or not letters or f" {' '.join(words)} " in view.joined:
+        return False
+    # Only when the view writes the name with another number next to it ("Apollo 14"); the words
+    # apart otherwise ("the World Cup in 2014") still name it.
+    seq, size = view.sequence, len(letters)
+    for i in range(len(seq) - size + 1):
+        if list(seq[i : i + size]) == letters:
+            beside = [seq[j] for j in (i - 1, i + size) if 0 <= j < len(seq)]
+            if any(w[0].isdigit() and w not in numbers for w in beside):
+                return True
+    return False
 
 
 def _demonym_kept(entity: Entity, view: _Text) -> bool:
@@ -681,7 +700,7 @@ def _renumbered(original: _Text, rewrite: _Text) -> tuple[Entity, Entity] | None
     not with its own: another title, even when the question states the name."""
     for entity in original.entities:
         numbers = {w for w in entity.words if w[0].isdigit()}
-        if not numbers or numbers <= rewrite.words:
+        if not numbers or (numbers <= rewrite.words and not _numbered_name(entity, rewrite)):
             continue
         letters = [w for w in entity.words if not w[0].isdigit()]
         if not letters:
