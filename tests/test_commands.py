@@ -284,3 +284,15 @@ def test_retrieve_with_the_embedded_classifier_shows_no_tokens(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert not [line for line in _retrieve_summary(tmp_path, capsys) if "tokens" in line]
+
+
+def test_dry_run_refuses_an_unknown_search_backend(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["reformat", str(SAMPLE), "--dry-run", "--search", "bogus"]) == 2
+    assert "unknown search backend 'bogus'" in capsys.readouterr().err
+
+
+def test_dry_run_checks_a_search_backend_without_its_key(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("SERPER_API_KEY", raising=False)
+    assert main(["reformat", str(SAMPLE), "--dry-run", "--search", "serper"]) == 0

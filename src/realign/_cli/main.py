@@ -31,7 +31,7 @@ from .._llm.retry import RetryPolicy
 from .._models import Example
 from .._pipeline import TURNS_MODES, Pipeline
 from .._protocol import DEFAULT_CONTEXT_TOKENS
-from .._search.web import search_client_from_spec
+from .._search.web import parse_search_spec, search_client_from_spec
 from .._tasks import GROUPS
 from .._templates import Criteria
 from .._types import LLM, SearchClient
@@ -525,7 +525,7 @@ async def _dry_run(args: argparse.Namespace) -> int:
         retrieval_tasks=_retrieval_tasks(args),
         strict=args.strict,
     )
-    search = args.search != "none"
+    search = parse_search_spec(args.search)[0] != "none"  # an unknown backend fails here as in the real run
     plan = await plan_file(
         args.input,
         pipeline,

@@ -65,6 +65,7 @@ __all__ = [
     "SerperSearch",
     "TavilySearch",
     "WikipediaSearch",
+    "parse_search_spec",
     "search_client_from_spec",
     "trim_query",
 ]
@@ -771,6 +772,17 @@ _WITH_ARGUMENT: dict[str, Callable[[str], Callable[..., SearchClient]]] = {
 }
 
 
+def parse_search_spec(spec: str) -> tuple[str, str]:
+    """The backend a ``--search`` value names and its argument (URL or path, else ""); raises
+    :class:`UsageError` when no backend has that name, or one that needs an argument has none. Builds
+    nothing: the dry run checks the value without needing the backend's key."""
+    name, colon, argument = spec.strip().partition(":")
+    name, argument = name.strip().lower(), argument.strip()
+    if (name in ("none", *_BY_NAME) and not colon) or (name in _WITH_ARGUMENT and argument):
+        return name, argument
+    raise UsageError(f"unknown search backend {spec!r}: choose one of {', '.join(SPEC_CHOICES)}")
+
+
 def search_client_from_spec(spec: str, **options: Any) -> SearchClient | None:
     """Build the client a ``--search`` value names: ``none`` (None), ``serper``, ``tavily``, ``brave``,
     ``searxng:URL``, ``wikipedia``, ``exa`` or ``local:PATH``.
@@ -778,16 +790,10 @@ def search_client_from_spec(spec: str, **options: Any) -> SearchClient | None:
     ``options`` go to the client's constructor. Raises :class:`UsageError` for an unknown spec, a
     missing URL or path, options the client does not take, or a missing API key.
     """
-    name, colon, argument = spec.strip().partition(":")
-    name, argument = name.strip().lower(), argument.strip()
-    if name == "none" and not colon:
+    name, argument = parse_search_spec(spec)
+    if name == "none":
         return None
-    if name in _BY_NAME and not colon:
-        make = _BY_NAME[name]
-    elif name in _WITH_ARGUMENT and argument:
-        make = _WITH_ARGUMENT[name](argument)
-    else:
-        raise UsageError(f"unknown search backend {spec!r}: choose one of {', '.join(SPEC_CHOICES)}")
+    make = _WITH_ARGUMENT[name](argument) if argument else _BY_NAME[name]
     try:
         return make(**options)
     except TypeError as exc:
