@@ -15,17 +15,15 @@ its own.
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Sequence
 
 from ._checks.base import one_line
-from ._exceptions import UsageError
-from ._llm.budget import OwnBudget
+from ._llm.budget import OwnBudget, caller_identity
 from ._llm.cache import Cache
 from ._models import Evidence
 from ._protocol import neutralise
 from ._templates import Prompts
-from ._types import LLM, Budget, ChatRequest, CheckInput, DeferredLLM, Judgement, identity_of
+from ._types import LLM, Budget, ChatRequest, CheckInput, DeferredLLM, Judgement
 
 __all__ = ["VERIFY_MAX_TOKENS", "VERIFY_SALT", "LLMVerifier", "read_verdict", "verify_messages"]
 
@@ -101,17 +99,10 @@ class LLMVerifier:
         cache: Cache | None = None,
         concurrency: int = 16,
     ) -> None:
-        identity = identity_of(llm)
-        if cache is not None and identity is None:
-            raise UsageError(
-                f"a cache keys answers by the LLM's identity, and {type(llm).__qualname__} has none: give it an "
-                "`identity` property naming everything that changes its answers (endpoint, model), or drop cache="
-            )
+        self.identity = caller_identity(llm, cache)
         self.llm = llm
         self.prompts = prompts or Prompts()
         self.max_tokens = max_tokens
-        # Without one of its own, an identity no other verifier, run or process shares (see LLMClassifier).
-        self.identity = identity or f"{type(llm).__qualname__}|{uuid.uuid4().hex}"
         self._budget: Budget = OwnBudget(cache, concurrency)
 
     @property

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import math
 import re
-import uuid
 from collections.abc import Mapping
 
-from .._exceptions import FatalLLMError, LLMError, UsageError
-from .._llm.budget import OwnBudget
+from .._exceptions import FatalLLMError, LLMError
+from .._llm.budget import OwnBudget, caller_identity
 from .._llm.cache import Cache
 from .._models import TaskPrediction
 from .._tasks import DEFAULT_TASK, TASKS, Task
@@ -33,7 +32,6 @@ from .._types import (
     Classifier,
     Completion,
     TextLLM,
-    identity_of,
 )
 
 __all__ = [
@@ -192,16 +190,8 @@ class LLMClassifier(_PromptClassifier):
         concurrency: int = 16,
     ) -> None:
         super().__init__(tasks, prompts, "classify_chat", max_tokens=max_tokens, cache=cache, concurrency=concurrency)
-        identity = identity_of(llm)
-        if cache is not None and identity is None:
-            raise UsageError(
-                f"a cache keys answers by the LLM's identity, and {type(llm).__qualname__} has none: give it an "
-                "`identity` property naming everything that changes its answers (endpoint, model), or drop cache="
-            )
+        self.identity = caller_identity(llm, cache)
         self.llm = llm
-        # Without one of its own, an identity no other classifier, run or process shares: inside a
-        # pipeline's budget its answers are then cached for this classifier's life, never mixed up.
-        self.identity = identity or f"{type(llm).__qualname__}|{uuid.uuid4().hex}"
 
     def _identity(self) -> str:
         return self.identity

@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 from .._exceptions import UsageError
-from .._types import ChatRequest, Completion, DeferredLLM, Send
+from .._types import LLM, ChatRequest, Completion, DeferredLLM, Send, identity_of
 from .cache import Cache, request_key
 
-__all__ = ["OwnBudget"]
+__all__ = ["OwnBudget", "caller_identity"]
+
+
+def caller_identity(llm: LLM, cache: Cache | None) -> str:
+    """What keys the answers of a collaborator that asks ``llm`` (an LLM classifier, a verifier): the LLM's
+    identity, else one no other collaborator, run or process shares (its answers are then cached for its
+    own life only, never mixed up). A cache needs a real identity: UsageError without one."""
+    identity = identity_of(llm)
+    if cache is not None and identity is None:
+        raise UsageError(
+            f"a cache keys answers by the LLM's identity, and {type(llm).__qualname__} has none: give it an "
+            "`identity` property naming everything that changes its answers (endpoint, model), or drop cache="
+        )
+    return identity or f"{type(llm).__qualname__}|{uuid.uuid4().hex}"
 
 
 class OwnBudget:
