@@ -21,6 +21,7 @@ from ._checks.corrections import find_corrections
 from ._checks.registry import default_checks
 from ._exceptions import FatalLLMError, FatalSearchError, LLMError, RealignError, SearchError, UsageError
 from ._gc import run_gc
+from ._llm.budget import spend_cached
 from ._llm.cache import Cache, SQLiteCache, default_cache_path, request_key
 from ._llm.ratelimit import RateLimiter
 from ._models import (
@@ -404,19 +405,9 @@ class Pipeline:
         """The :class:`~realign.Budget` seam: a call of a collaborator (an LLM classifier, a verifier) inside
         the run's bounds: served from the cache, else sent within the concurrency and rate limits (or, with
         ``defer``, handed to it with its cache key: a Batch API collect run)."""
-        key = request_key(identity, request, salt) if self.cache is not None else None
-        if self.cache is not None and key is not None:
-            hit = self.cache.get(key)
-            if hit is not None and hit.choices:
-                return hit
-        if defer is not None:
-            if key is None:
-                raise UsageError(f"{type(defer).__qualname__} answers through the response cache: give a cache")
-            return await defer.complete_keyed(request, key)
-        completion = await self._senders.submit(request, send)
-        if self.cache is not None and key is not None and completion.choices:
-            self.cache.put(key, completion)
-        return completion
+        return await spend_cached(
+            self.cache, identity, request, salt, defer, lambda: self._senders.submit(request, send)
+        )
 
     async def _send(self, request: ChatRequest, send: Send) -> Completion:
         if self.rate_limiter is not None:

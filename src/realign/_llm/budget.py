@@ -4,12 +4,39 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 
 from .._exceptions import UsageError
 from .._types import LLM, ChatRequest, Completion, DeferredLLM, Send, identity_of
 from .cache import Cache, request_key
 
-__all__ = ["OwnBudget", "caller_identity"]
+__all__ = ["OwnBudget", "caller_identity", "spend_cached"]
+
+
+async def spend_cached(
+    cache: Cache | None,
+    identity: str,
+    request: ChatRequest,
+    salt: str,
+    defer: DeferredLLM | None,
+    send: Callable[[], Awaitable[Completion]],
+) -> Completion:
+    """The cache rule of every :class:`~realign.Budget`: the cached answer to ``request`` if there is one;
+    else, with ``defer`` (a Batch API collect run), the request handed to it with the key its answer will
+    be stored under; else ``send()``'s answer, stored when it has choices."""
+    key = request_key(identity, request, salt) if cache is not None else None
+    if cache is not None and key is not None:
+        hit = cache.get(key)
+        if hit is not None and hit.choices:
+            return hit
+    if defer is not None:
+        if key is None:
+            raise UsageError(f"{type(defer).__qualname__} answers through the response cache: give a cache")
+        return await defer.complete_keyed(request, key)
+    completion = await send()
+    if cache is not None and key is not None and completion.choices:
+        cache.put(key, completion)
+    return completion
 
 
 def caller_identity(llm: LLM, cache: Cache | None) -> str:
@@ -36,19 +63,10 @@ class OwnBudget:
     async def spend(
         self, identity: str, request: ChatRequest, send: Send, *, salt: str = "", defer: DeferredLLM | None = None
     ) -> Completion:
-        key = request_key(identity, request, salt) if self.cache is not None else None
-        if self.cache is not None and key is not None:
-            hit = self.cache.get(key)
-            if hit is not None and hit.choices:
-                return hit
-        if defer is not None:
-            if key is None:
-                raise UsageError("a deferred LLM answers through the response cache: give a cache")
-            return await defer.complete_keyed(request, key)
-        if self._limit is None:
-            self._limit = asyncio.Semaphore(self.concurrency)
-        async with self._limit:
-            completion = await send(request)
-        if self.cache is not None and key is not None and completion.choices:
-            self.cache.put(key, completion)
-        return completion
+        async def bounded() -> Completion:
+            if self._limit is None:
+                self._limit = asyncio.Semaphore(self.concurrency)
+            async with self._limit:
+                return await send(request)
+
+        return await spend_cached(self.cache, identity, request, salt, defer, bounded)
