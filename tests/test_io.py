@@ -246,3 +246,32 @@ def test_nan_and_infinity_are_written_as_json_null(tmp_path: Path, suffix: str) 
     (row,) = json.loads(text) if suffix == ".json" else [json.loads(text)]
     assert "NaN" not in text
     assert row == {"score": None, "bounds": [1.5, None, None], "text": "\udc00"}
+
+
+def test_openai_content_given_as_text_parts_is_read_as_its_text() -> None:
+    row = {
+        "messages": [
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": "What is 2 + 2? "}, {"type": "text", "text": "Be brief."}],
+            },
+            {"role": "assistant", "content": [{"type": "text", "text": "4"}]},
+        ]
+    }
+    shape = detect_shape(row)
+    assert shape is not None
+    extracted = shape.extract(row)
+    assert (extracted.question, extracted.response) == ("What is 2 + 2? Be brief.", "4")
+
+
+def test_openai_content_with_an_image_part_is_a_clear_error() -> None:
+    row = {
+        "messages": [
+            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://example.org/a.png"}}]},
+            {"role": "assistant", "content": "A cat."},
+        ]
+    }
+    shape = detect_shape(row)
+    assert shape is not None
+    with pytest.raises(ValueError, match="list of text parts"):
+        shape.extract(row)

@@ -59,6 +59,22 @@ class Extracted:
     turns: tuple[TurnText, ...] = ()
 
 
+def _text_of(value: Any) -> str | None:
+    """A turn's text: a string, or the OpenAI form of a list of text parts (``[{"type": "text", "text":
+    ...}]``, joined as the API joins them); None for anything else (images, audio, no text)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and value:
+        texts = [part["text"] for part in value if _is_text_part(part)]
+        if len(texts) == len(value):
+            return "".join(texts)
+    return None
+
+
+def _is_text_part(part: Any) -> bool:
+    return isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
+
+
 class ShapeError(ValueError):
     """A row that does not fit its file's shape; the message says what is wrong."""
 
@@ -94,33 +110,28 @@ class Shape:
 
     def extract(self, row: Row) -> Extracted:
         turns = self._turns(row)
-        for turn in turns:
-            if not isinstance(turn.get(self.text), str) and not (
-                len(turns) > 2 and turn.get(self.text) is None and self._textless(turn)
-            ):
-                raise ShapeError(f"every turn of '{self.key}' needs a string '{self.text}'")
+        texts = [_text_of(turn.get(self.text)) for turn in turns]
+        for turn, text in zip(turns, texts, strict=True):
+            if text is None and not (len(turns) > 2 and turn.get(self.text) is None and self._textless(turn)):
+                raise ShapeError(f"every turn of '{self.key}' needs a string '{self.text}' (or a list of text parts)")
         if not turns:
             return Extracted("", "", _category(row.get("category")), "no_response")
         first = turns[0]
         category = _category(first.get("category", row.get("category")))
-        question = first[self.text] if first.get(self.speaker) in _USER else ""
+        question = (texts[0] or "") if first.get(self.speaker) in _USER else ""
         if len(turns) > 2:
-            last = turns[-1][self.text]
-            return Extracted(
-                question, last if isinstance(last, str) else "", category, "multi_turn", self.conversation(row)
-            )
+            return Extracted(question, texts[-1] or "", category, "multi_turn", self.conversation(row))
         if len(turns) < 2 or turns[1].get(self.speaker) not in _ASSISTANT:
             return Extracted(question, "", category, "no_response")
-        return Extracted(question, turns[1][self.text], category)
+        return Extracted(question, texts[1] or "", category)
 
     def conversation(self, row: Row) -> tuple[TurnText, ...]:
         """Every turn of the row, system and tool turns included, in order."""
         out = []
         for index, turn in enumerate(row[self.key]):
             role = "system" if turn.get(self.speaker) == "system" else self._role(turn)
-            text = turn.get(self.text)
             tool_call = role == "assistant" and self._textless(turn)
-            out.append(TurnText(index, role, text if isinstance(text, str) else None, tool_call))
+            out.append(TurnText(index, role, _text_of(turn.get(self.text)), tool_call))
         return tuple(out)
 
     def apply(self, row: Row, response: str) -> Row:
