@@ -65,3 +65,9 @@ def reformat_command(tmp_path: Path, source: Path, base_url: str, *extra: str) -
         str(tmp_path / "cache.sqlite"),
         *extra,
     ]
+
+
+def batch_command(tmp_path: Path, source: Path, base_url: str, *extra: str) -> list[str]:
+    """:func:`reformat_command` through the Batch API stand-in: batch state in tmp, polling every 10 ms."""
+    batch = ["--batch", "--batch-state", str(tmp_path / "batches"), "--batch-poll", "0.01"]
+    return reformat_command(tmp_path, source, base_url, *batch, *extra)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from batch_stub import BatchServer, FakeBatchAPI
-from conftest import read_jsonl, realign_row, write_jsonl
+from conftest import batch_command, read_jsonl, realign_row, write_jsonl
 from realign._cli.main import main
 
 MATH = [
@@ -53,26 +53,7 @@ def batch_server(api: FakeBatchAPI) -> Iterator[BatchServer]:
 def reformat(tmp_path: Path, server: BatchServer, *extra: str) -> tuple[int, list[dict[str, Any]]]:
     source = write_jsonl(tmp_path / "in.jsonl", ROWS)
     out = tmp_path / "out.jsonl"
-    code = main(
-        [
-            "reformat",
-            str(source),
-            "-o",
-            str(out),
-            "--batch",
-            "--base-url",
-            server.base_url,
-            "--model",
-            "stub",
-            "--cache",
-            str(tmp_path / "cache.sqlite"),
-            "--batch-state",
-            str(tmp_path / "batches"),
-            "--batch-poll",
-            "0.01",
-            *extra,
-        ]
-    )
+    code = main(batch_command(tmp_path, source, server.base_url, *extra))
     return code, read_jsonl(out) if out.exists() else []
 
 

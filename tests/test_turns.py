@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from batch_stub import BatchServer, FakeBatchAPI
-from conftest import read_jsonl, realign_row, write_jsonl
+from conftest import batch_command, read_jsonl, realign_row, write_jsonl
 from realign import Example, FakeLLM, Message, Pipeline, reformat, write_report
 from realign._cli.main import main
 from stub_server import Reply, StubServer, chat_reply, original_of, rewrite_handler
@@ -254,26 +254,7 @@ def test_batch_run_sends_every_turn_in_one_round(tmp_path: Path) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", rows)
     out = tmp_path / "out.jsonl"
     with BatchServer(api) as server:
-        code = main(
-            [
-                "reformat",
-                str(source),
-                "-o",
-                str(out),
-                "--batch",
-                "--base-url",
-                server.base_url,
-                "--model",
-                "stub",
-                "--cache",
-                str(tmp_path / "cache.sqlite"),
-                "--batch-state",
-                str(tmp_path / "batches"),
-                "--batch-poll",
-                "0.01",
-                "-q",
-            ]
-        )
+        code = main(batch_command(tmp_path, source, server.base_url, "-q"))
     assert code == 0
     assert api.chat_calls == 0
     assert [len(lines) for lines in api.uploaded_lines()] == [6]

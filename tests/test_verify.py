@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import realign
-from conftest import read_jsonl, realign_row, write_jsonl
+from conftest import read_jsonl, realign_row, reformat_command, write_jsonl
 from realign import CheckInput, Evidence, FakeLLM, Judgement, LLMVerifier, Pipeline, UsageError
 from realign._cli.main import main
 from realign._verify import read_verdict, verify_messages
@@ -320,21 +320,7 @@ ROWS = [
 
 def run(tmp_path: Path, server: StubServer, *extra: str, rows: list[dict[str, Any]] = ROWS) -> int:
     source = write_jsonl(tmp_path / "in.jsonl", rows)
-    return main(
-        [
-            "reformat",
-            str(source),
-            "-o",
-            str(tmp_path / "out.jsonl"),
-            "--base-url",
-            server.base_url,
-            "--model",
-            "stub",
-            "--cache",
-            str(tmp_path / "cache.sqlite"),
-            *extra,
-        ]
-    )
+    return main(reformat_command(tmp_path, source, server.base_url, *extra))
 
 
 def _peru_no(body: dict[str, Any]) -> Reply:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from batch_stub import BatchServer, FakeBatchAPI, rewrite
-from conftest import read_jsonl, realign_row, write_jsonl
+from conftest import batch_command, read_jsonl, realign_row, write_jsonl
 from realign._cli.main import main
 from stub_server import chat_reply
 
@@ -47,26 +47,7 @@ def batch_server(api: FakeBatchAPI) -> Iterator[BatchServer]:
 def reformat(tmp_path: Path, server: BatchServer, *extra: str) -> tuple[int, dict[str, Any]]:
     source = write_jsonl(tmp_path / "in.jsonl", ROWS)
     out = tmp_path / "out.jsonl"
-    code = main(
-        [
-            "reformat",
-            str(source),
-            "-o",
-            str(out),
-            "--batch",
-            "--base-url",
-            server.base_url,
-            "--model",
-            "stub",
-            "--cache",
-            str(tmp_path / "cache.sqlite"),
-            "--batch-state",
-            str(tmp_path / "batches"),
-            "--batch-poll",
-            "0.01",
-            *extra,
-        ]
-    )
+    code = main(batch_command(tmp_path, source, server.base_url, *extra))
     rows = {r["id"]: r["realign"] for r in read_jsonl(out)} if out.exists() else {}
     return code, rows
 
