@@ -164,11 +164,6 @@ def _missing(original: str, rewrite: str) -> Iterator[_Missing]:
             yield _Missing(written, mention.start, mention.end, mention.alternatives)
 
 
-def _missing_numbers(original: str, rewrite: str) -> Iterator[str]:
-    """The numbers and dates of ``original``'s prose that ``rewrite`` does not express."""
-    return (m.written for m in _missing(original, rewrite))
-
-
 _salient_cached = functools.lru_cache(maxsize=CACHE_SIZE)(_salient_text)
 
 
