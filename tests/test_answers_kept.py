@@ -589,3 +589,66 @@ def test_a_numbered_name_with_its_number_apart_is_kept() -> None:
     original = "Brazil hosted the 1950 Rugby Cup in Rio."
     rewrite = "The Rugby Cup was hosted in 1950 by Brazil, in Rio."
     assert not refused(EntitiesKept()(item(original, rewrite, "Who hosted it?")))
+
+
+# --- third round: classes of answers_heldout3's misses -------------------------------------------------
+
+
+def test_a_passage_before_a_question_label_does_not_excuse_the_answers_names() -> None:
+    question = 'Text: "The ferry leaves Brindle Harbour for Oskar Island at dawn." Question: Where does the ferry go?'
+    original = "It goes to Oskar Island."
+    rewrite = "**Brindle Island.** It leaves at dawn."
+    assert refused(EntitiesKept()(item(original, rewrite, question, task="closed_qa")))
+
+
+def test_a_name_of_the_question_part_after_its_label_is_still_excused() -> None:
+    question = 'Text: "The ferry leaves Brindle Harbour for Oskar Island at dawn." Question: When does Oskar sail?'
+    original = "Oskar sails at dawn, from Brindle Harbour."
+    rewrite = "At dawn, from Brindle Harbour."
+    assert not refused(EntitiesKept()(item(original, rewrite, question, task="closed_qa")))
+
+
+def test_a_name_the_question_half_states_is_kept_by_that_half() -> None:
+    original = "Marco Ferrante was born in Genoa in 1801."
+    rewrite = "**Marco** was born in Genoa, in 1801."
+    assert not refused(EntitiesKept()(item(original, rewrite, "where was marco born")))
+
+
+def test_the_half_the_question_states_inside_another_name_keeps_nothing() -> None:
+    original = "The letters were copied by Brother Anselm, the abbey's scribe."
+    rewrite = "Brother Tomas copied the letters himself."
+    assert refused(EntitiesKept()(item(original, rewrite, "Which brother copied the letters?")))
+
+
+LEADER_EVIDENCE = (
+    Evidence(
+        text="Lena Ostrova has chaired the Harbour Board since 2019, after Piet Maas.", url="https://example.org/hb"
+    ),
+)
+
+
+def test_a_new_answer_the_evidence_states_is_a_correction() -> None:
+    original = "The Harbour Board is chaired by Piet Maas."
+    rewrite = "**Lena Ostrova** has chaired the Harbour Board since 2019, after Piet Maas."
+    answer = EntitiesKept()(item(original, rewrite, "who chairs the harbour board", evidence=LEADER_EVIDENCE))
+    assert not refused(answer)
+
+
+def test_a_new_answer_without_evidence_is_still_refused() -> None:
+    original = "The Harbour Board is chaired by Piet Maas."
+    rewrite = "**Lena Ostrova** has chaired the Harbour Board since 2019, after Piet Maas."
+    assert refused(EntitiesKept()(item(original, rewrite, "who chairs the harbour board")))
+
+
+def test_a_month_corrected_to_the_evidence_is_accepted() -> None:
+    evidence = (Evidence(text="The bridge opened to traffic on 4 May 1931.", url="https://example.org/bridge"),)
+    original = "The Kessel bridge opened on 4 April 1931, after two years of work."
+    rewrite = "The Kessel bridge opened on **4 May 1931**, after two years of work."
+    assert not refused(EntitiesKept()(item(original, rewrite, "When did it open?", evidence=evidence)))
+
+
+def test_a_month_changed_away_from_the_evidence_is_refused() -> None:
+    evidence = (Evidence(text="The bridge opened to traffic on 4 May 1931.", url="https://example.org/bridge"),)
+    original = "The Kessel bridge opened on 4 April 1931, after two years of work."
+    rewrite = "The Kessel bridge opened on 4 June 1931, after two years of work."
+    assert refused(EntitiesKept()(item(original, rewrite, "When did it open?", evidence=evidence)))

@@ -688,9 +688,24 @@ def source_of(value: str, evidence: Sequence[Evidence]) -> str:
 _PASSAGE_RE = re.compile(r"\n\s*\n")
 
 
+# The label of the question after the text it is about ('Passage: "..." Question: ...', 'Email: ...
+# Q: ...'), in a few languages.
+_QUESTION_LABEL_RE = re.compile(
+    r"(?:^|(?<=[\s\"'”».]))(?:question|q|frage|pregunta|pergunta|domanda|vraag|вопрос)\s*:",
+    re.IGNORECASE,
+)
+
+
 def _asked(question: str) -> str:
     """What a question asks, without the passage or text it carries ("Read the passage and answer:
-    ...\n\nPassage: ..."): a name of the passage is the answer's to keep, not the question's to excuse."""
+    ...\n\nPassage: ...", 'Passage: "..." Question: ...'): a name of the passage is the answer's to
+    keep, not the question's to excuse."""
+    labels = list(_QUESTION_LABEL_RE.finditer(question))
+    if labels:
+        at = labels[-1]
+        asked = question[at.end() :]
+        if at.start() > len(asked):
+            return asked
     parts = _PASSAGE_RE.split(question.strip(), maxsplit=1)
     return parts[0] if len(parts) == 2 and len(parts[1]) > 2 * len(parts[0]) else question
 
@@ -850,7 +865,17 @@ def _kept(entity: Entity, rewrite: _Text, question: _Text, original: _Text) -> b
         return Fraction(int(first)) in value_set(rewrite.text)
     # A name the question half states ("Boeing" of "Boeing 747") is kept by its other words.
     rest = entity.core - question.words
-    return bool(rest) and rest <= rewrite.words
+    if rest and rest <= rewrite.words:
+        return True
+    # ... or by the half the question states ("where was Napoleon born": "Napoleon Bonaparte" ->
+    # "Napoleon"), written as a name of its own and never inside another name ("Ibn Battuta" is not
+    # "Ibn Juzayy").
+    asked = entity.core & question.words
+    if not asked or not rest or not asked <= rewrite.words:
+        return False
+    own = set(entity.words)
+    holders = [set(other.words) for other in rewrite.entities if asked & set(other.words)]
+    return bool(holders) and all(words <= own for words in holders)
 
 
 def judge(item: CheckInput, *, corrections: bool = True) -> EntityVerdict:
@@ -910,15 +935,30 @@ def judge(item: CheckInput, *, corrections: bool = True) -> EntityVerdict:
                 return EntityVerdict([], [], f"answer changed: {wanted[0].text} -> {bold.text}")
         invented = _new_bold_answer(item.rewrite, original, question, lang)
         if invented is not None:
-            return EntityVerdict([], [], f"answer changed: {wanted[0].text} -> {invented}")
+            # A new answer the evidence states is a correction ("the CEO is X" -> "Y, since 2014").
+            source = source_of(invented, item.evidence) if corrections else ""
+            if not source:
+                return EntityVerdict([], [], f"answer changed: {wanted[0].text} -> {invented}")
+            fixes.append(Correction.of(wanted[0].text, invented, source))
     order = _order_changed(item.original, rewrite)
     if order is not None:
         return EntityVerdict([], [], order)
     if not fixes:
         swapped = _swapped_in_place(original, rewrite)
         if swapped is not None:
-            return EntityVerdict([], [], swapped)
+            # A month or unit changed to what the evidence states is a correction ("28 June" -> "28 July").
+            changed = _UNIT_CHANGE_RE.fullmatch(swapped)
+            source = ""
+            if changed is not None and corrections:
+                number, before, after = changed.groups()
+                source = source_of(f"{number} {after}", item.evidence)
+            if not source:
+                return EntityVerdict([], [], swapped)
+            fixes.append(Correction.of(f"{number} {before}", f"{number} {after}", source))
     return EntityVerdict([], [], corrections=fixes)
+
+
+_UNIT_CHANGE_RE = re.compile(r"changed after (\S+): (\S+) -> (\S+)")
 
 
 class EntitiesKept(Guard):
