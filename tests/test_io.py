@@ -264,14 +264,17 @@ def test_openai_content_given_as_text_parts_is_read_as_its_text() -> None:
     assert (extracted.question, extracted.response) == ("What is 2 + 2? Be brief.", "4")
 
 
-def test_openai_content_with_an_image_part_is_a_clear_error() -> None:
+def test_openai_content_with_an_image_part_is_passed_through_as_non_text_input() -> None:
     row = {
         "messages": [
-            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://example.org/a.png"}}]},
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": "What is it?"}, {"type": "image_url", "image_url": {}}],
+            },
             {"role": "assistant", "content": "A cat."},
         ]
     }
     shape = detect_shape(row)
     assert shape is not None
-    with pytest.raises(ValueError, match="list of text parts"):
-        shape.extract(row)
+    extracted = shape.extract(row)
+    assert (extracted.question, extracted.pass_reason) == ("What is it?", "non_text_input")

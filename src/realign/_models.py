@@ -49,13 +49,16 @@ RecordedClassifier = Literal["embedded", "llm", "given"]
 #: ``multi_turn``: nothing to rewrite (``multi_turn`` only with ``turns="none"``); ``task_not_rewritten``: the
 #: task is left alone; ``parse_error`` and ``truncated``: no usable reply (also the ``reason`` of a refused
 #: candidate); ``unchanged``: the model returned the response as it was; ``no_candidate``: no reply at all. For a
-#: turn of a conversation also ``tool_call`` (an assistant turn that calls a tool) and ``not_rewritten`` (a turn
-#: left alone for no other reason).
+#: turn of a conversation also ``not_rewritten`` (a turn left alone for no other reason). ``tool_call``: the answer
+#: calls a tool; ``non_text_input``: the question (or an earlier turn) holds an image, audio or another part that is
+#: not text, which the rewriter would not see; ``non_text_response``: the answer holds such a part.
 KeepReason = Literal[
     "empty_response",
     "no_response",
     "multi_turn",
     "tool_call",
+    "non_text_input",
+    "non_text_response",
     "not_rewritten",
     "task_not_rewritten",
     "parse_error",

@@ -10,7 +10,7 @@ Batch API sends them all in one round. See benchmarks/README.md: Multi-turn for 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .._io.shapes import TurnText
@@ -25,7 +25,9 @@ class TurnExample:
     """One assistant turn to process: its index in the conversation and its example.
 
     ``example`` is None for a turn that is not rewritten whatever its task (``reason`` says why:
-    ``tool_call`` for an assistant turn that calls a tool).
+    ``tool_call`` for an assistant turn that calls a tool, ``non_text_response`` for one with an image or
+    audio part, ``non_text_input`` for one after any turn with such a part: we do not see it, and the answer
+    may be about it).
     """
 
     turn: int
@@ -53,17 +55,23 @@ def turn_examples(
     earlier = {entry.turn: entry for entry in previous}  # an earlier run's entries
     if from_original:
         first = {i: e.original for i, e in earlier.items() if e.original is not None}
-        turns = [TurnText(t.index, t.role, first.get(t.index, t.text), t.tool_call) for t in turns]
+        turns = [replace(t, text=first.get(t.index, t.text)) for t in turns]
     assistant = [t for t in turns if t.role == "assistant"]
     if mode == "none" or not assistant:
         return []
     chosen = assistant[-1:] if mode == "last" else assistant
     out = []
     for turn in chosen:
+        before = turns[: turn.index]
         if turn.tool_call or turn.text is None:
             out.append(TurnExample(turn.index, None, "tool_call"))
             continue
-        before = turns[: turn.index]
+        if turn.non_text:
+            out.append(TurnExample(turn.index, None, "non_text_response"))
+            continue
+        if any(t.non_text for t in before):
+            out.append(TurnExample(turn.index, None, "non_text_input"))
+            continue
         asked = next((t for t in reversed(before) if t.role == "user" and t.text is not None), None)
         context = [
             Message(role=t.role, content=t.text) for t in before if t is not asked and t.text is not None and t.text
