@@ -20,6 +20,7 @@ from realign import (
     NumbersKept,
     Pipeline,
     TaskPrediction,
+    VerdictKept,
     build_checks,
 )
 
@@ -652,3 +653,44 @@ def test_a_month_changed_away_from_the_evidence_is_refused() -> None:
     original = "The Kessel bridge opened on 4 April 1931, after two years of work."
     rewrite = "The Kessel bridge opened on 4 June 1931, after two years of work."
     assert refused(EntitiesKept()(item(original, rewrite, "When did it open?", evidence=evidence)))
+
+
+def test_a_short_answer_put_into_english_without_english_function_words_in_the_original_is_refused() -> None:
+    question = "Wer hat die Sinfonie geschrieben?"
+    original = "Die Sinfonie schrieb Clara Weidner im Jahr 1871."
+    rewrite = "The symphony was written by **Clara Weidner** in 1871."
+    assert refused(LanguageConsistency()(item(original, rewrite, question)))
+
+
+def test_a_short_answer_kept_in_its_language_with_a_title_is_kept() -> None:
+    question = "Wer hat die Sinfonie geschrieben?"
+    original = "Die Sinfonie schrieb Clara Weidner im Jahr 1871."
+    rewrite = "**Clara Weidner** schrieb *The Northern Lights* 1871."
+    assert not refused(LanguageConsistency()(item(original, rewrite, question)))
+
+
+def test_an_english_list_answer_without_function_words_is_no_translation() -> None:
+    question = "Rank these rivers, longest first: Tamsa, Oril, Vend."
+    original = "Tamsa, Vend, Oril."
+    rewrite = "1. **Tamsa** is the longest of them\n2. Vend\n3. Oril"
+    assert not refused(LanguageConsistency()(item(original, rewrite, question)))
+
+
+def test_a_verdict_flipped_in_another_language_is_refused() -> None:
+    original = "Oui, c'est exact : la baleine est un mammifère."
+    rewrite = "**Non.** La baleine est un poisson."
+    assert refused(VerdictKept()(item(original, rewrite, "La baleine est-elle un mammifère ?", "fact_verification")))
+
+
+def test_a_verdict_kept_in_another_language_is_kept() -> None:
+    original = "Oui, c'est exact : la baleine est un mammifère."
+    rewrite = "**Oui.** La baleine est un mammifère."
+    assert not refused(
+        VerdictKept()(item(original, rewrite, "La baleine est-elle un mammifère ?", "fact_verification"))
+    )
+
+
+def test_a_yes_word_of_another_language_opening_a_longer_word_is_no_verdict() -> None:
+    original = "Non-stick pans need low heat."
+    rewrite = "Yes, keep the heat low for such pans."
+    assert not refused(VerdictKept()(item(original, rewrite, "How do I cook with these pans?", "advice_giving")))

@@ -341,7 +341,14 @@ _LABEL_RE = re.compile(
 )
 _NOISE_RE = re.compile(r"\btrue\s+or\s+false\b|\byes\s+or\s+no\b|\bno\s+(?=\w+\s+\w)", re.IGNORECASE)
 _LEAD_WORDS = 12
-_YES_NO_RE = re.compile(r"^[\s*_#>]*(yes|no)\b", re.IGNORECASE)
+# Yes and no of other languages, read only as a whole first sentence or clause ("Ja, das stimmt.",
+# "**Nein.**"): as the first word of a sentence they may be other words ("Non-stick", "Sim cards").
+_OTHER_YES = frozenset("ja oui sí sì sim tak да так evet".split())
+_OTHER_NO = frozenset("nein non não nee nej nei nie нет ні hayır".split())
+_YES_NO_RE = re.compile(
+    r"^[\s*_#>]*(?:(yes|no)\b|(" + "|".join(sorted(_OTHER_YES | _OTHER_NO)) + r")(?=\s*[,.!:;]|\*\*|_|\s*$))",
+    re.IGNORECASE,
+)
 _LEADING_MARKS_RE = re.compile(r"[\s*_#>]*")
 _YES_NO_HEAD = 120
 _SHORT_LABEL_WORDS = 4
@@ -355,6 +362,12 @@ def _yes_no(text: str) -> re.Match[str] | None:
     if len(head) == _YES_NO_HEAD and (marks is None or marks.end() + 4 > len(head)):
         head = plain(text)
     return _YES_NO_RE.match(head)
+
+
+def _said(opening: re.Match[str]) -> str:
+    """ "yes" or "no", for an opening ``_YES_NO_RE`` matched (in any of its languages)."""
+    word = fold_case(opening[1] or opening[2])
+    return "yes" if word == "yes" or word in _OTHER_YES else "no"
 
 
 def _family_verdict(text: str, family: str) -> str | None:
@@ -374,6 +387,10 @@ def _verdict(text: str, family: str) -> str | None:
         found = _family_verdict(m["value"], family)
         if found is not None:
             return found
+    if family == "truth":
+        opening = _yes_no(text)
+        if opening is not None and opening[2]:
+            return "true" if _said(opening) == "yes" else "false"  # "Ja, das stimmt.", "Nein."
     return _family_verdict(_lead(text), family)
 
 
@@ -420,10 +437,10 @@ class VerdictKept(Guard):
         opening = _yes_no(item.original)
         if opening is None:
             return True
-        said = fold_case(opening[1])
+        said = _said(opening)
         reopening = _yes_no(item.rewrite)
         if reopening is not None:
-            resaid = fold_case(reopening[1])
+            resaid = _said(reopening)
             return resaid == said or refuse(f"opens with {said!r}, the rewrite with {resaid!r}")
         flipped = _verdict(item.rewrite, "truth")
         if flipped is None or flipped == ("true" if said == "yes" else "false"):

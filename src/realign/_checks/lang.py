@@ -286,6 +286,45 @@ def english_switch(original: str, rewrite: str) -> bool:
     return False
 
 
+# English words of no other profile ("an" and "can" are also German and Turkish words), question
+# words, and the verbs with which a short answer is most often put in English ("was written by").
+_ENGLISH_ONLY = frozenset(w for w, owners in _WEIGHTS.items() if owners == (("en", 1.0),)) - {"an", "can"} | {
+    *"who whom whose where why".split(),
+    *"wrote written published painted born died played sang sung located known called named built founded".split(),
+    *"became discovered invented composed directed stands lies".split(),
+}
+_ENGLISH_WORDS = _STOPWORDS["en"] | _ENGLISH_ONLY
+_OTHER_WORDS = frozenset().union(*(words for lang, words in _STOPWORDS.items() if lang != "en")) - _ENGLISH_WORDS
+# What an English question or answer is bound to have: every English function word but the few that
+# are as common in German, Dutch or Italian ("in", "is").
+_ENGLISH_MARKS = _ENGLISH_WORDS - {"in", "is", "an", "can"}
+_UNMARKED_MIN_WORDS = 8  # the question and the original together: enough for one English word to show
+_LOWER_WORD_RE = re.compile(r"(?<![^\W\d_])[^\W\d_A-Z\u00c0-\u00de][^\W\d_]*")
+
+
+def translated_to_english(question: str, original: str, rewrite: str) -> bool:
+    """Whether a short answer to a question asked in another language was put into English, though
+    neither text has the function words :func:`english_switch` needs ("Johann Wolfgang von Goethe
+    schrieb den Faust." -> "Faust was written by Goethe.").
+
+    The question and the original, eight words at least together, have no English word (English
+    text of that length without "the", "of", "by", "who", ... is rare) and a function word of another
+    language or an accented letter; the rewrite's own
+    words (not its names: "Les Misérables" is a title) have two English words, one of them only
+    English, and no function word of another language.
+    """
+    if min(_reading(original)[1], _reading(rewrite)[1]) >= _SHORT_WORDS:
+        return False  # long enough for detect_language to judge
+    asked = {w.lower() for w in _WORD_RE.findall(f"{question} {original}")}
+    if len(_WORD_RE.findall(f"{question} {original}")) < _UNMARKED_MIN_WORDS or not _ENGLISH_MARKS.isdisjoint(asked):
+        return False
+    # ... and something of another language: one of its function words, or an accented letter.
+    if asked.isdisjoint(_OTHER_WORDS) and not _ACCENTED_RE.search(f"{question} {original}".lower()):
+        return False
+    own = set(_LOWER_WORD_RE.findall(rewrite))
+    return len(own & _ENGLISH_WORDS) >= 2 and bool(own & _ENGLISH_ONLY) and own.isdisjoint(_OTHER_WORDS)
+
+
 def close_language_switch(original: str, rewrite: str) -> tuple[str, str] | None:
     """A short answer rewritten in a neighbouring language (Portuguese to Spanish): each text's own
     function words lead clearly, and the two leads differ. ``(before, after)``, else None."""
@@ -338,7 +377,9 @@ class LanguageConsistency(Guard):
         ):
             # Chinese, Japanese and Korean share characters: their readings tell them apart.
             return refuse(f"language {before.lang} became {after.lang}")
-        if english_switch(item.original, item.rewrite):
+        if english_switch(item.original, item.rewrite) or translated_to_english(
+            item.question, item.original, item.rewrite
+        ):
             return refuse("a short answer translated to or from English")
         close = close_language_switch(item.original, item.rewrite)
         if close is not None:
