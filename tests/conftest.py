@@ -71,3 +71,12 @@ def batch_command(tmp_path: Path, source: Path, base_url: str, *extra: str) -> l
     """:func:`reformat_command` through the Batch API stand-in: batch state in tmp, polling every 10 ms."""
     batch = ["--batch", "--batch-state", str(tmp_path / "batches"), "--batch-poll", "0.01"]
     return reformat_command(tmp_path, source, base_url, *batch, *extra)
+
+
+#: How a stand-in tells a --verify request from a rewrite request: the judge prompt's first words.
+JUDGE_SYSTEM = "You check edits"
+
+
+def is_verify(body: dict[str, Any]) -> bool:
+    """Whether a chat request ``body`` is a --verify judge's request."""
+    return str(body["messages"][0]["content"]).startswith(JUDGE_SYSTEM)

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 import realign
-from conftest import read_jsonl, realign_row, write_jsonl
+from conftest import is_verify, read_jsonl, realign_row, write_jsonl
 from realign import OpenAIChat, SQLiteCache
 from realign._cli.main import main
-from stub_server import StubServer
+from stub_server import Reply, StubServer, chat_reply, rewrite_handler
 
 if os.environ.get("CI"):
     import ray  # CI installs realign[ray]: a missing ray is a failure there, not a skip
@@ -55,20 +55,85 @@ def test_a_ray_dataset_comes_back_a_ray_dataset_with_the_results(local_ray: None
     assert written[3]["items"][1]["value"].startswith("**Answer**")
 
 
-def test_cli_engine_ray_writes_every_row_in_order_and_a_bad_row_does_not_fail_the_job(
-    local_ray: None, server: StubServer, tmp_path: Path
+def test_cli_engine_ray_writes_every_row_in_order(local_ray: None, server: StubServer, tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", rows(20))
+    out = tmp_path / "out.jsonl"
+    code = main(ray_command(source, out, server, "--concurrency", "4"))
+    written = read_jsonl(out)
+    assert code == 0
+    assert [row["id"] for row in written] == list(range(20))
+    assert sum(row["realign"]["tag"] == "rewrite" for row in written) == 20
+
+
+def test_cli_engine_ray_refuses_a_bad_row_before_any_call_as_a_local_run_does(
+    local_ray: None, server: StubServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data = rows(20)
     data[7] = {"id": 7, "neither": "a known shape"}
     source = write_jsonl(tmp_path / "in.jsonl", data)
     out = tmp_path / "out.jsonl"
-    argv = ["reformat", str(source), "-o", str(out), "--engine", "ray", "--ray-actors", "1", "--no-cache", "-q"]
-    code = main([*argv, "--base-url", server.base_url, "--model", "m", "--concurrency", "4"])
+    code = main(ray_command(source, out, server))
+    assert code == 2
+    assert f"{source} line 8: row of unknown shape" in capsys.readouterr().err
+    assert not out.exists()
+    assert server.chat_requests() == []
+
+
+def test_cli_engine_ray_exits_3_when_rows_end_with_llm_error(local_ray: None, tmp_path: Path) -> None:
+    def flaky(path: str, body: dict[str, Any]) -> Reply:
+        if "thing 3?" in json.dumps(body):
+            return 400, {}, {"error": {"message": "this one request is refused", "type": "invalid_request_error"}}
+        return rewrite_handler(path, body)
+
+    source = write_jsonl(tmp_path / "in.jsonl", rows(6))
+    out = tmp_path / "out.jsonl"
+    with StubServer(flaky) as server:
+        code = main(ray_command(source, out, server, "--max-retries", "0"))
+    written = read_jsonl(out)
+    assert code == 3
+    assert written[3]["realign"]["reason"].startswith("llm_error")
+
+
+def test_cli_engine_ray_verify_asks_the_judge_and_a_no_keeps_the_original(local_ray: None, tmp_path: Path) -> None:
+    def judge(path: str, body: dict[str, Any]) -> Reply:
+        if is_verify(body):
+            verdict = "no" if "thing 2?" in json.dumps(body) else "yes"
+            return 200, {}, chat_reply(f"VERDICT: {verdict}\nREASON: compared.")
+        return rewrite_handler(path, body)
+
+    source = write_jsonl(tmp_path / "in.jsonl", rows(4))
+    out = tmp_path / "out.jsonl"
+    with StubServer(judge) as server:
+        code = main([*ray_command(source, out, server), "--verify"])
+        judged = [b for b in server.chat_requests() if is_verify(b)]
     written = read_jsonl(out)
     assert code == 0
-    assert [row["id"] for row in written] == list(range(20))
-    assert written[7]["realign"]["reason"] == "invalid_row"
-    assert sum(row["realign"]["tag"] == "rewrite" for row in written) == 19
+    assert len(judged) == 4
+    assert [row["realign"]["reason"] or "rewritten" for row in written] == [
+        "rewritten",
+        "rewritten",
+        "filter:verify",
+        "rewritten",
+    ]
+
+
+def test_a_ray_dataset_can_be_verified_by_another_model(local_ray: None, tmp_path: Path) -> None:
+    def judge(path: str, body: dict[str, Any]) -> Reply:
+        if body["model"] == "judge":
+            return 200, {}, chat_reply("VERDICT: no\nREASON: a name changed.")
+        return rewrite_handler(path, body)
+
+    with StubServer(judge) as server:
+        out = realign.reformat(ray.data.from_items(rows(3)), model="m", base_url=server.base_url, verify="judge")
+        written = out.take_all()
+        models = sorted({body["model"] for body in server.chat_requests()})
+    assert models == ["judge", "m"]
+    assert {json.loads(row["realign"])["reason"] for row in written} == {"filter:verify"}
+
+
+def ray_command(source: Path, out: Path, server: StubServer, *extra: str) -> list[str]:
+    argv = ["reformat", str(source), "-o", str(out), "--engine", "ray", "--ray-actors", "1", "--no-cache", "-q"]
+    return [*argv, "--base-url", server.base_url, "--model", "m", *extra]
 
 
 def test_cli_engine_ray_parquet_shards_then_a_rerun_pays_nothing(

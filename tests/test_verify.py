@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import realign
-from conftest import read_jsonl, realign_row, reformat_command, write_jsonl
+from conftest import is_verify, read_jsonl, realign_row, reformat_command, write_jsonl
 from realign import CheckInput, Evidence, FakeLLM, Judgement, LLMVerifier, Pipeline, UsageError
 from realign._cli.main import main
 from realign._verify import read_verdict, verify_messages
@@ -20,11 +20,6 @@ from stub_server import Reply, StubServer, chat_reply, rewrite_handler
 
 QUESTION = "Who painted the Mona Lisa?"
 ANSWER = "Leonardo da Vinci painted the Mona Lisa in the early 16th century."
-JUDGE_SYSTEM = "You check edits"  # how the stand-in tells a verify request from a rewrite request
-
-
-def is_verify(body: dict[str, Any]) -> bool:
-    return str(body["messages"][0]["content"]).startswith(JUDGE_SYSTEM)
 
 
 def judge_server(verdict: str | Callable[[dict[str, Any]], Reply]) -> StubServer:
@@ -415,12 +410,6 @@ def test_cli_failing_judge_keeps_the_original(tmp_path: Path) -> None:
     assert (row["realign"]["tag"], row["items"][1]["value"]) == ("original", ANSWER)
 
 
-def test_cli_verify_with_ray_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with judge_server("VERDICT: yes") as server:
-        code = run(tmp_path, server, "--verify", "--engine", "ray")
-    assert code == 2
-
-
 def test_verify_before_the_input_says_how_to_write_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", ROWS)
     with pytest.raises(SystemExit) as exit_info:
@@ -473,10 +462,10 @@ def test_verify_flag_help_names_the_contract() -> None:
     assert "--verify [MODEL]" in text
 
 
-def test_verify_on_a_ray_dataset_is_a_usage_error() -> None:
+def test_a_custom_verifier_cannot_travel_to_ray_workers() -> None:
     fake_dataset = type("Dataset", (), {"__module__": "ray.data.dataset", "map_batches": lambda self: None})()
-    with pytest.raises(UsageError, match="one machine"):
-        realign.reformat(fake_dataset, verify=True)
+    with pytest.raises(UsageError, match="verify=True or verify='model' instead of verifier="):
+        realign.reformat(fake_dataset, verifier=realign.LLMVerifier(realign.FakeLLM([])))
 
 
 def _judge_by_rewrite(request: realign.ChatRequest) -> str:

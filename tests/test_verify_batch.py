@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from batch_stub import BatchServer, FakeBatchAPI, rewrite
-from conftest import batch_command, read_jsonl, realign_row, write_jsonl
+from conftest import batch_command, is_verify, read_jsonl, realign_row, write_jsonl
 from realign._cli.main import main
 from stub_server import chat_reply
 
@@ -19,10 +19,6 @@ ROWS = [
     realign_row("What is the capital of Peru?", "The capital of Peru is Lima.", "open_qa", id="b"),
     realign_row("Write a haiku about rain.", "Soft rain on the roof", "poem_generation", id="p"),
 ]
-
-
-def is_verify(body: dict[str, Any]) -> bool:
-    return str(body["messages"][0]["content"]).startswith("You check edits")
 
 
 def reply(body: dict[str, Any]) -> dict[str, Any]:

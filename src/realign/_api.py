@@ -193,8 +193,10 @@ def _reformat_ray(
 ) -> Any:
     if response is not None or task is not None or evidence is not None:
         raise UsageError("response=, task= and evidence= go with reformat(question, response) only")
-    if options.get("verify") not in (None, False) or options.get("verifier") is not None:
-        raise UsageError("verify= and verifier= run on one machine for now, not on a Ray Dataset")
+    if options.get("verifier") is not None:
+        raise UsageError(
+            "a Ray Dataset's workers build their own verifier: pass verify=True or verify='model' instead of verifier="
+        )
     if pipeline is not None:
         raise UsageError(
             "a Ray Dataset is reformatted by workers that each build their own pipeline: "

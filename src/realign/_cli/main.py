@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from .._llm.batch import BatchReport
     from .._llm.openai_chat import OpenAIChat
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "exit_code_of", "main"]
 
 CLASSIFIERS = ("embedded", "llm", "completion", "cascade")
 
@@ -655,18 +655,21 @@ async def _reformat_run(args: argparse.Namespace, stack: contextlib.AsyncExitSta
             print(batch.summary().replace("batch:", f"batch{label}:", 1) + cost, file=sys.stderr)
         if isinstance(classifier, CascadeClassifier):
             print(f"classifier: {classifier.counts}", file=sys.stderr)
-    failed = sum(count for reason, count in stats.reasons.items() if reason.startswith("llm_error"))
-    # A multi-turn row records a failed turn on the turn, not the row.
-    turns = sum(count for reason, count in stats.turn_reasons.items() if reason.startswith("llm_error"))
-    if failed or turns:
-        what = f"{failed} of {stats.rows} rows" + (f" and {turns} turns" if turns else "")
-        print(
-            f"warning: {what} ended with llm_error (kept their original); "
-            "run the same command again to retry only those",
-            file=sys.stderr,
-        )
-        return EXIT_ROWS_FAILED
-    return EXIT_OK
+    return exit_code_of(stats)
+
+
+def exit_code_of(stats: RunStats) -> int:
+    """0 when every row was decided; 3, with a warning saying how many were not, when some ended with
+    llm_error (their original is written and a re-run retries only those)."""
+    undecided = stats.undecided()
+    if undecided is None:
+        return EXIT_OK
+    print(
+        f"warning: {undecided} ended with llm_error (kept their original); "
+        "run the same command again to retry only those",
+        file=sys.stderr,
+    )
+    return EXIT_ROWS_FAILED
 
 
 def _judge_chat(args: argparse.Namespace, llm: OpenAIChat, stack: contextlib.AsyncExitStack) -> OpenAIChat | None:

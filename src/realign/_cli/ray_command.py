@@ -11,6 +11,7 @@ from .._jobs.cost import price_for
 from .._jobs.distributed import ray_reformat_file, start_ray
 from .._llm.cache import SQLiteCache, default_cache_path
 from .._llm.ratelimit import RateLimiter
+from .main import exit_code_of
 
 __all__ = ["reformat_on_ray"]
 
@@ -21,8 +22,6 @@ def reformat_on_ray(args: argparse.Namespace, options: dict[str, Any]) -> int:
         raise UsageError("--batch and --engine ray do not go together: the Batch API needs no workers")
     if args.classifier != "embedded":
         raise UsageError("--engine ray classifies rows with the embedded classifier (drop --classifier)")
-    if args.verify is not None:
-        raise UsageError("--verify runs on one machine for now: drop --engine ray, or --verify")
     actors = args.ray_actors
     # The ceilings are the run's: each actor keeps its share.
     limiter = RateLimiter(args.rpm / actors if args.rpm else None, args.tpm / actors if args.tpm else None)
@@ -38,11 +37,17 @@ def reformat_on_ray(args: argparse.Namespace, options: dict[str, Any]) -> int:
         criteria=args.criteria,
         cache=cache,
         rate_limiter=limiter if args.rpm or args.tpm else None,
+        verify=args.verify,
         **options,
     )
     if cache is not None:
         cache.close()
     if not args.quiet:
         price = price_for(args.model, price_in=args.price_in, price_out=args.price_out)
-        print(stats.summary(price), file=sys.stderr)
-    return 0
+        # The rows' usage on disk does not tell a separate judge model's tokens from the rewriter's: no
+        # price is better than a wrong one.
+        separate_judge = isinstance(args.verify, str) and args.verify != args.model
+        print(stats.summary(None if separate_judge else price), file=sys.stderr)
+        if separate_judge:
+            print(f"cost: the --verify model ({args.verify}) is priced apart on one machine only", file=sys.stderr)
+    return exit_code_of(stats)

@@ -30,7 +30,8 @@ from .._models import Usage
 from .._pipeline import Pipeline
 from .._record import Record
 from .._search.web import search_client_from_spec
-from .job import RunStats, process_rows
+from .._verify import LLMVerifier
+from .job import RunStats, process_rows, shaped_rows
 
 __all__ = [
     "DEFAULT_ACTORS",
@@ -84,7 +85,31 @@ def _recipe(llm: Any, model: str | None, options: Mapping[str, Any]) -> dict[str
     base_url = options.pop("base_url", None)
     options.pop("api_key", None)
     search = options.pop("search_spec", None)
-    return {"llm": llm, "model": model or DEFAULT_MODEL, "base_url": base_url, "search": search, "options": options}
+    verify = options.pop("verify", None)
+    if verify not in (None, False, True) and not (isinstance(verify, str) and verify.strip()):
+        raise UsageError(f"verify= takes True or a model name, not {verify!r}")
+    if isinstance(verify, str) and llm is not None and not hasattr(llm, "base_urls"):
+        raise UsageError(
+            f"verify={verify!r} asks another model on the LLM's endpoint, and {type(llm).__qualname__} names none"
+        )
+    return {
+        "llm": llm,
+        "model": model or DEFAULT_MODEL,
+        "base_url": base_url,
+        "search": search,
+        "verify": verify or None,
+        "options": options,
+    }
+
+
+def _judge(recipe: Mapping[str, Any], llm: Any) -> LLMVerifier | None:
+    """The --verify judge an actor builds: its own LLM (``verify=True``) or another model on its endpoint(s)."""
+    verify = recipe["verify"]
+    if verify is None or verify is True:
+        return None if verify is None else LLMVerifier(llm)
+    from .._llm.openai_chat import OpenAIChat  # the openai SDK loads in the workers only
+
+    return LLMVerifier(OpenAIChat(verify, base_url=getattr(llm, "base_urls", recipe["base_url"])))
 
 
 class RayReformatter:
@@ -101,6 +126,7 @@ class RayReformatter:
 
             llm = OpenAIChat(recipe["model"], base_url=recipe["base_url"])
         options = dict(recipe["options"])
+        options["verifier"] = _judge(recipe, llm)
         if recipe["search"]:  # a search client holds connections: built here, from its spec
             client = search_client_from_spec(recipe["search"])
             cache = options.get("cache")
@@ -186,8 +212,10 @@ def ray_reformat_dataset(
 
 
 def _items(source: str | Path) -> Iterator[dict[str, Any]]:
-    for line, row in read_rows(source):
-        yield {"line": line, ROW_COLUMN: json.dumps(row, ensure_ascii=False)}
+    # Each row is checked against its file's shape here, on the driver, as a local run checks it: a bad
+    # row stops the job with its file and line before any worker starts or any call is paid for.
+    for item in shaped_rows(read_rows(source), source):
+        yield {"line": item.line, ROW_COLUMN: json.dumps(item.row, ensure_ascii=False)}
 
 
 def ray_reformat_file(

@@ -75,6 +75,17 @@ class RunStats:
                 self.rejections[(rejection.reason, str(turn.task))] += 1
         self.usage += usage
 
+    def undecided(self) -> str | None:
+        """What of the run is left undecided (rows, and turns of conversations, that ended with
+        ``llm_error``: they kept their original and a re-run retries only those), or None when every row
+        was decided."""
+        failed = sum(count for reason, count in self.reasons.items() if reason.startswith("llm_error"))
+        # A multi-turn row records a failed turn on the turn, not the row.
+        turns = sum(count for reason, count in self.turn_reasons.items() if reason.startswith("llm_error"))
+        if not failed and not turns:
+            return None
+        return f"{failed} of {self.rows} rows" + (f" and {turns} turns" if turns else "")
+
     def _rejections_by_check(self, *, replies: bool = False) -> Counter[str]:
         """Refused candidates by check or, with ``replies``, by what was wrong with the reply itself
         (``parse_error``, ``truncated``: no rewrite reached the checks)."""
