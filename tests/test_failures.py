@@ -167,7 +167,9 @@ def test_a_signal_stops_the_run_with_its_code_and_leaves_no_temporary_file(
     tmp_path: Path, sig: int, code: int, word: str
 ) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", rows(5))
-    with StubServer(latency=3.0) as stub:
+    # Answers come long after the signal: on a loaded machine this test may send it seconds late, and a
+    # run that had its answers by then would finish (exit 0) before the signal reached it.
+    with StubServer(latency=30.0) as stub:
         args = [sys.executable, "-m", "realign._cli.main", *reformat_command(tmp_path, source, stub.base_url)]
         process = subprocess.Popen(args, stderr=subprocess.PIPE, text=True, env={**os.environ})
         deadline = time.monotonic() + 30
@@ -181,6 +183,41 @@ def test_a_signal_stops_the_run_with_its_code_and_leaves_no_temporary_file(
     assert "Traceback" not in err
     assert not (tmp_path / "out.jsonl").exists()
     assert leftovers(tmp_path) == []
+
+
+# The run's task awaits the progress ticker it just cancelled when the signal lands: the ticker's cancellation
+# must not swallow the run's own. The signal comes from inside the ticker, so the timing is exact.
+INTERRUPTED_WHILE_THE_TICKER_STOPS = """
+import asyncio, signal, sys
+from realign._cli.main import main
+from realign._jobs.progress import Progress
+
+def ticker(self, stats):
+    async def tick():
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            signal.raise_signal(signal.SIGINT)
+            raise
+    return tick()
+
+Progress.ticker = ticker
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_signal_while_the_run_ends_is_not_lost(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", rows(2))
+    with StubServer() as stub:
+        args = [
+            sys.executable,
+            "-c",
+            INTERRUPTED_WHILE_THE_TICKER_STOPS,
+            *reformat_command(tmp_path, source, stub.base_url),
+        ]
+        process = subprocess.run(args, stderr=subprocess.PIPE, text=True, timeout=60, check=False)
+    assert process.returncode == 130
+    assert "Traceback" not in process.stderr
 
 
 def unparsable_marked(path: str, body: dict[str, Any]) -> Reply:

@@ -833,7 +833,7 @@ def _run(main: Coroutine[Any, Any, T]) -> T:
             loop.add_signal_handler(signal.SIGTERM, on_sigterm)
             installed = True
         try:
-            return await main
+            result = await main
         except asyncio.CancelledError:
             if terminated:
                 raise Terminated from None
@@ -841,6 +841,14 @@ def _run(main: Coroutine[Any, Any, T]) -> T:
         finally:
             if installed:
                 loop.remove_signal_handler(signal.SIGTERM)
+        # A cancellation can be swallowed on its way (a task that catches CancelledError for its own reasons
+        # while the run awaits it): the run then ends as if no signal had come. Still report the signal.
+        if terminated:
+            raise Terminated
+        cancelling = getattr(task, "cancelling", None)  # Python 3.11+; 3.10 raises KeyboardInterrupt as is
+        if cancelling is not None and cancelling():
+            raise KeyboardInterrupt
+        return result
 
     return asyncio.run(guarded())
 

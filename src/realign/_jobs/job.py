@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import Counter
@@ -459,8 +458,10 @@ async def reformat_file(
     finally:
         if ticker is not None:
             ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker
+            # Not `await ticker` under suppress(CancelledError): a Ctrl-C landing while the run waits here
+            # cancels the run's task through the ticker, and suppressing the ticker's cancellation would
+            # swallow the run's too (it would then finish with exit 0). asyncio.wait raises only for our own.
+            await asyncio.wait([ticker])
         if progress is not None:  # the final state, and a bar ended so a message after it starts on its own line
             progress.close(stats)
     return stats
