@@ -42,6 +42,20 @@ def test_unknown_shape_names_the_line(tmp_path: Path, capsys: pytest.CaptureFixt
     assert no_output(tmp_path)
 
 
+def test_a_bad_row_late_in_the_file_stops_the_run_before_any_call(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [json.dumps(ROW)] * 5 + [json.dumps({"prompt": "x"})]
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(rows) + "\n")
+    with StubServer(rewrite_handler) as server:
+        code, err = run(capsys, *reformat(tmp_path, source, base_url=server.base_url))
+        calls = server.chat_requests()
+    assert code == 2
+    assert f"{source} line 6: row of unknown shape" in err
+    assert calls == []
+
+
 def test_not_an_object(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = tmp_path / "in.jsonl"
     source.write_text('["a", "b"]\n')

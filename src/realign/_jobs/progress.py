@@ -115,11 +115,6 @@ class Progress:
     def enabled(self) -> bool:
         return self.mode != "off"
 
-    @property
-    def wants_total(self) -> bool:
-        """Whether counting the input's rows first (a pass over the file) is of use."""
-        return self.mode != "off"
-
     def update(self, stats: Counts, *, force: bool = False) -> None:
         """Show ``stats``: a bar redraws (tqdm limits the redraws), a log line waits its interval."""
         if self.mode == "off":
