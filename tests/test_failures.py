@@ -220,6 +220,24 @@ def test_a_signal_while_the_run_ends_is_not_lost(tmp_path: Path) -> None:
     assert "Traceback" not in process.stderr
 
 
+def test_a_signal_after_the_output_was_written_says_it_was(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", rows(2))
+    with StubServer() as stub:
+        args = [
+            sys.executable,
+            "-c",
+            INTERRUPTED_WHILE_THE_TICKER_STOPS,
+            *reformat_command(tmp_path, source, stub.base_url),
+        ]
+        process = subprocess.run(args, stderr=subprocess.PIPE, text=True, timeout=60, check=False)
+    last = process.stderr.strip().splitlines()[-1]
+    assert last == (
+        f"interrupted (SIGINT); {tmp_path / 'out.jsonl'} was written in full before the signal; "
+        "finished requests are cached"
+    )
+    assert len(read_jsonl(tmp_path / "out.jsonl")) == 2
+
+
 def unparsable_marked(path: str, body: dict[str, Any]) -> Reply:
     if "FAIL" in body["messages"][1]["content"]:
         return 200, {}, chat_reply("I think this answer is fine as it is.")  # no label: does not parse

@@ -56,7 +56,8 @@ EXIT_CODES = """exit codes:
   1  fatal error: the run stopped (bad key, endpoint unreachable or failing); no output file
   2  usage or input error (a flag, a missing or malformed file, a template); no output file
   3  output written, but some rows ended with llm_error:*; run the same command again to retry only those
-  130, 143  interrupted by SIGINT (Ctrl-C) or SIGTERM; no output file, finished requests are cached"""
+  130, 143  interrupted by SIGINT (Ctrl-C) or SIGTERM; no output file (unless the message says it was
+            written in full before the signal), finished requests are cached"""
 
 
 _RESUME = "no output written; finished requests are cached, run again to resume"
@@ -879,7 +880,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
+def _file_state(path: Any) -> tuple[int, int, int] | None:
+    """What identifies a file's current version (inode, modification time, size); None when there is none."""
+    try:
+        found = os.stat(path)
+    except (OSError, TypeError, ValueError):
+        return None
+    return found.st_ino, found.st_mtime_ns, found.st_size
+
+
+def _interrupted(word: str, output: Any, before: tuple[int, int, int] | None) -> str:
+    """The line for a run a signal stopped. The output is replaced in one rename, whole or not at all: when the
+    signal came after that rename (while the summary was printed, or connections closed), the line says so."""
+    after = _file_state(output) if output else None
+    if after is not None and after != before:
+        return f"{word}; {output} was written in full before the signal; finished requests are cached"
+    return f"{word}; {_RESUME}"
+
+
 def _dispatch(args: argparse.Namespace) -> int:
+    output = getattr(args, "output", None)
+    before = _file_state(output) if output else None
     try:
         if args.command == "tasks":
             return _tasks(args)
@@ -908,10 +929,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"error: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print(f"interrupted (SIGINT); {_RESUME}", file=sys.stderr)
+        print(_interrupted("interrupted (SIGINT)", output, before), file=sys.stderr)
         return EXIT_SIGINT
     except Terminated:
-        print(f"terminated (SIGTERM); {_RESUME}", file=sys.stderr)
+        print(_interrupted("terminated (SIGTERM)", output, before), file=sys.stderr)
         return EXIT_SIGTERM
 
 
