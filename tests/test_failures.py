@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -288,3 +289,45 @@ def test_a_runaway_reply_is_refused_by_the_length_ceiling(tmp_path: Path) -> Non
         assert main(reformat_command(tmp_path, source, stub.base_url)) == 0
     row = read_jsonl(tmp_path / "out.jsonl")[0]
     assert row["realign"]["reason"] == "filter:max_length"
+
+
+def console_script() -> tuple[str, str]:
+    """The module and function pyproject.toml names for the ``realign`` command."""
+    text = (Path(__file__).parent.parent / "pyproject.toml").read_text(encoding="utf-8")
+    match = re.search(r'^realign = "([\w.]+):(\w+)"$', text, re.MULTILINE)
+    assert match is not None, "no realign console script in pyproject.toml"
+    return match.group(1), match.group(2)
+
+
+# What the console script does (pip's wrapper: import the entry point, exit with what it returns), with a Ctrl-C
+# landing while realign is half imported.
+CTRL_C_DURING_IMPORT = """
+import sys
+
+class Interrupt:
+    def find_spec(self, name, path=None, target=None):
+        if name == "realign._jobs.job":
+            raise KeyboardInterrupt
+        return None
+
+sys.meta_path.insert(0, Interrupt())
+from {module} import {function} as main
+sys.argv = ["realign", "tasks"]
+sys.exit(main())
+"""
+
+
+def test_ctrl_c_while_realign_imports_exits_130_without_a_traceback() -> None:
+    module, function = console_script()
+    code = CTRL_C_DURING_IMPORT.format(module=module, function=function)
+    process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert process.returncode == 130
+    assert process.stderr.strip().splitlines() == ["interrupted (SIGINT); no output written"]
+
+
+def test_the_console_script_runs_the_cli() -> None:
+    module, function = console_script()
+    code = f"import sys\nfrom {module} import {function} as main\nsys.argv = ['realign', 'tasks']\nsys.exit(main())"
+    process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert process.returncode == 0
+    assert "math_puzzles" in process.stdout
