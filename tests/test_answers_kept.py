@@ -694,3 +694,33 @@ def test_a_yes_word_of_another_language_opening_a_longer_word_is_no_verdict() ->
     original = "Non-stick pans need low heat."
     rewrite = "Yes, keep the heat low for such pans."
     assert not refused(VerdictKept()(item(original, rewrite, "How do I cook with these pans?", "advice_giving")))
+
+
+def test_two_names_trading_roles_in_a_rebuilt_text_is_refused() -> None:
+    original = "The bridge was designed by Hana Kovac in 1931. Lars Ebbe built its towers in 1934."
+    rewrite = "## The bridge\n\n- **Lars Ebbe** designed it (1931).\n- Hana Kovac built the towers, finished in 1934."
+    assert refused(EntitiesKept()(item(original, rewrite, "Who designed the bridge?")))
+
+
+def test_two_names_keeping_their_roles_in_a_rebuilt_text_are_kept() -> None:
+    original = "The bridge was designed by Hana Kovac in 1931. Lars Ebbe built its towers in 1934."
+    rewrite = "## The bridge\n\n- **Hana Kovac** designed it (1931).\n- Lars Ebbe built the towers, finished in 1934."
+    assert not refused(EntitiesKept()(item(original, rewrite, "Who designed the bridge?")))
+
+
+def test_two_figures_trading_what_they_measure_is_refused() -> None:
+    original = "A cub weighs about 2 kg at birth. An adult weighs around 180 kg."
+    rewrite = "- Adult: about 2 kg\n- Cub at birth: around 180 kg"
+    assert refused(EntitiesKept()(item(original, rewrite, "How heavy is it?")))
+
+
+def test_sentences_merged_so_that_both_names_share_one_are_no_swap() -> None:
+    original = "The bridge was designed by Hana Kovac in 1931. Lars Ebbe built its towers in 1934."
+    rewrite = "Hana Kovac designed the bridge in 1931 and Lars Ebbe built its towers in 1934, so both shaped it."
+    assert not refused(EntitiesKept()(item(original, rewrite, "Who designed the bridge?")))
+
+
+def test_a_name_list_regrouped_into_a_table_is_no_swap() -> None:
+    original = "Crew: Mira Holt, Ivo Sand\nDates: 2011 (Holt's first flight), 2014 (Ivo Sand's landing)"
+    rewrite = "| Person | Event | Year |\n|---|---|---|\n| Mira Holt | first flight | 2011 |\n| Ivo Sand | landing | 2014 |"
+    assert not refused(EntitiesKept()(item(original, rewrite, "List the crew and dates.", task="information_extraction")))

@@ -856,6 +856,81 @@ def _swapped_in_place(original: _Text, rewrite: _Text) -> str | None:
     return None
 
 
+# Where a sentence (or a line, a list item, a table row) ends; and, inside one, where a clause does.
+_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?;\u3002])\s+|\n")
+_CLAUSE_SPLIT_RE = re.compile(r"(?<=[.!?;\u3002])\s+|\n|,\s+|\s+(?:and|und|et|y|e|og|och|en|i|и)\s+")
+# Words that say nothing of a name's role: they may sit beside any name.
+_ROLELESS = frozenset(
+    """the and of to is in that it for with as was on are be this by not or have from which you but they
+    his her its at an were their has had will would can there what when these how than into also been
+    who whom whose where why about around roughly some most more other others both one two which while
+    then later first last same""".split()
+)
+
+
+def _bindings(text: str, anchors: Sequence[str], split: re.Pattern[str]) -> dict[str, set[str]]:
+    """For each anchor (a folded name or number of the original), the words and other anchors that
+    share a sentence (or a clause) with it in ``text``."""
+    bound: dict[str, set[str]] = {}
+    for part in split.split(_clean(text)):
+        tokens = _tokens(_fold(part))
+        if not tokens:
+            continue
+        joined = f" {' '.join(tokens)} "
+        present = [a for a in anchors if f" {a} " in joined]
+        if not present:
+            continue
+        # A name written short ("Lovelace's notes") stands for the whole one ("Ada Lovelace").
+        present += [a for a in anchors if a not in present and any(set(b.split()) < set(a.split()) for b in present)]
+        taken = {w for a in present for w in a.split()}
+        words = {w[:6] for w in tokens if w not in taken and w not in _ROLELESS and len(w) > 2 and not w[0].isdigit()}
+        for a in present:
+            bound.setdefault(a, set()).update(words, (f"@{b}" for b in present if b != a))
+    return bound
+
+
+def _roles_swapped(original: _Text, rewrite: _Text) -> str | None:
+    """Two names (or numbers) of the original that traded roles while the text was rebuilt: words
+    only one of them had beside it (a role, a year, another name) are beside only the other in the
+    rewrite, both ways ("Dolly Parton recorded it in 1973. Whitney Houston's 1992 cover ..." ->
+    "Whitney Houston recorded it in 1973 ... Dolly Parton recorded it in 1992").
+
+    Read by sentence, then by clause; a word that moves to both, or a sentence that joins both
+    names, says nothing (a faithful rewrite that merges sentences is left alone)."""
+    if not 4 <= len(original.sequence) <= _ALIGN_LIMIT or len(rewrite.sequence) > 2 * _ALIGN_LIMIT:
+        return None
+    names = [normalize(e.text) for e in original.entities]
+    numbers = [w for w in original.sequence if w[0].isdigit()]
+    anchors = [a for a in dict.fromkeys([*names, *numbers]) if a and f" {a} " in rewrite.joined]
+    if len(anchors) < 2:
+        return None
+    sentences = (
+        _bindings(original.text, anchors, _SENTENCE_SPLIT_RE),
+        _bindings(rewrite.text, anchors, _SENTENCE_SPLIT_RE),
+    )
+    for split in (_SENTENCE_SPLIT_RE, _CLAUSE_SPLIT_RE):
+        before, after = (
+            sentences
+            if split is _SENTENCE_SPLIT_RE
+            else (
+                _bindings(original.text, anchors, split),
+                _bindings(rewrite.text, anchors, split),
+            )
+        )
+        for i, a in enumerate(anchors):
+            for b in anchors[i + 1 :]:
+                if set(a.split()) & set(b.split()):
+                    continue  # one name inside the other, or two names sharing a word
+                if split is _CLAUSE_SPLIT_RE and all(f"@{b}" in side.get(a, ()) for side in sentences):
+                    continue  # in one sentence on both sides: clauses reordered ("A and B" -> "B and A")
+                own_a, own_b = before.get(a, set()), before.get(b, set())
+                new_a, new_b = after.get(a, set()), after.get(b, set())
+                skip = {f"@{a}", f"@{b}"}
+                if ((own_a - own_b) & (new_b - new_a)) - skip and ((own_b - own_a) & (new_a - new_b)) - skip:
+                    return f"roles swapped: {a} <-> {b}"
+    return None
+
+
 def _kept(entity: Entity, rewrite: _Text, question: _Text, original: _Text) -> bool:
     if _found(entity, rewrite, original.words):
         return True
@@ -893,7 +968,9 @@ def judge(item: CheckInput, *, corrections: bool = True) -> EntityVerdict:
         )
         if order is None and _DIGIT_RE.search(item.original):
             # Numbers traded places, or a unit changed, in a text without names.
-            order = _swapped_in_place(original, _view(item.rewrite, lang))
+            order = _swapped_in_place(original, _view(item.rewrite, lang)) or _roles_swapped(
+                original, _view(item.rewrite, lang)
+            )
         return EntityVerdict([], [], order)
     rewrite = _view(item.rewrite, lang)
     question = _view(_asked(item.question), lang)
@@ -944,7 +1021,7 @@ def judge(item: CheckInput, *, corrections: bool = True) -> EntityVerdict:
     if order is not None:
         return EntityVerdict([], [], order)
     if not fixes:
-        swapped = _swapped_in_place(original, rewrite)
+        swapped = _swapped_in_place(original, rewrite) or _roles_swapped(original, rewrite)
         if swapped is not None:
             # A month or unit changed to what the evidence states is a correction ("28 June" -> "28 July").
             changed = _UNIT_CHANGE_RE.fullmatch(swapped)
