@@ -722,5 +722,9 @@ def test_sentences_merged_so_that_both_names_share_one_are_no_swap() -> None:
 
 def test_a_name_list_regrouped_into_a_table_is_no_swap() -> None:
     original = "Crew: Mira Holt, Ivo Sand\nDates: 2011 (Holt's first flight), 2014 (Ivo Sand's landing)"
-    rewrite = "| Person | Event | Year |\n|---|---|---|\n| Mira Holt | first flight | 2011 |\n| Ivo Sand | landing | 2014 |"
-    assert not refused(EntitiesKept()(item(original, rewrite, "List the crew and dates.", task="information_extraction")))
+    rewrite = (
+        "| Person | Event | Year |\n|---|---|---|\n| Mira Holt | first flight | 2011 |\n| Ivo Sand | landing | 2014 |"
+    )
+    assert not refused(
+        EntitiesKept()(item(original, rewrite, "List the crew and dates.", task="information_extraction"))
+    )

@@ -24,7 +24,7 @@ import difflib
 import functools
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -857,8 +857,10 @@ def _swapped_in_place(original: _Text, rewrite: _Text) -> str | None:
 
 
 # Where a sentence (or a line, a list item, a table row) ends; and, inside one, where a clause does.
-_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?;\u3002])\s+|\n")
-_CLAUSE_SPLIT_RE = re.compile(r"(?<=[.!?;\u3002])\s+|\n|,\s+|\s+(?:and|und|et|y|e|og|och|en|i|и)\s+")
+# Written to start with a character (class), never with a run of spaces that the engine would try
+# again from each of its spaces (code blocks are blanked to long runs of them).
+_SENTENCE_SPLIT_RE = re.compile(r"[.!?;\u3002]\s|\n")
+_CLAUSE_SPLIT_RE = re.compile(r",\s|\s(?:and|und|et|y|e|og|och|en|i|и)(?=\s)")
 # Words that say nothing of a name's role: they may sit beside any name.
 _ROLELESS = frozenset(
     """the and of to is in that it for with as was on are be this by not or have from which you but they
@@ -868,24 +870,63 @@ _ROLELESS = frozenset(
 )
 
 
-def _bindings(text: str, anchors: Sequence[str], split: re.Pattern[str]) -> dict[str, set[str]]:
-    """For each anchor (a folded name or number of the original), the words and other anchors that
-    share a sentence (or a clause) with it in ``text``."""
+# Words no text has, put where a sentence and a clause end: the text is tokenised in one pass.
+_SENTENCE_MARK, _CLAUSE_MARK = "0qx0", "0qy0"
+_Parts = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def _grouped(chunks: Iterable[str]) -> _Parts:
+    parts = []
+    for chunk in chunks:
+        tokens = tuple(chunk.split())
+        if tokens:
+            parts.append((f" {' '.join(tokens)} ", tokens))
+    return tuple(parts)
+
+
+@functools.lru_cache(maxsize=128)
+def _marked(text: str) -> str:
+    """``text``'s folded words joined by spaces, with marks where its sentences and clauses end."""
+    marked = _SENTENCE_SPLIT_RE.sub(f" {_SENTENCE_MARK} ", _fold(_clean(text)))
+    return " ".join(_tokens(_CLAUSE_SPLIT_RE.sub(f" {_CLAUSE_MARK} ", marked)))
+
+
+@functools.lru_cache(maxsize=128)
+def _parts(text: str, clauses: bool) -> _Parts:
+    """``text``'s sentences (or clauses), each as its folded words joined with spaces around, and
+    those words (read once per text: an original is compared with several candidates)."""
+    words = _marked(text)
+    if clauses:
+        return _grouped(words.replace(_CLAUSE_MARK, _SENTENCE_MARK).split(_SENTENCE_MARK))
+    return _grouped(words.replace(_CLAUSE_MARK, " ").split(_SENTENCE_MARK))
+
+
+def _bindings(
+    text: str, anchors: Mapping[str, frozenset[str]], clauses: bool, longer: Mapping[str, list[str]]
+) -> dict[str, set[str]]:
+    """For each anchor (a folded name or number of the original, with its words), the words and
+    other anchors that share a sentence (or a clause) with it in ``text``; ``longer``: the anchors
+    that a shorter one stands for ("Lovelace's notes" for "Ada Lovelace")."""
     bound: dict[str, set[str]] = {}
-    for part in split.split(_clean(text)):
-        tokens = _tokens(_fold(part))
-        if not tokens:
-            continue
-        joined = f" {' '.join(tokens)} "
-        present = [a for a in anchors if f" {a} " in joined]
+    single = [a for a, words in anchors.items() if len(words) == 1 and " " not in a]
+    multi = [(a, f" {a} ") for a, words in anchors.items() if " " in a]
+    for joined, tokens in _parts(text, clauses):
+        words = set(tokens)
+        present = [a for a in single if a in words]
+        present += [a for a, padded in multi if padded in joined]
         if not present:
             continue
-        # A name written short ("Lovelace's notes") stands for the whole one ("Ada Lovelace").
-        present += [a for a in anchors if a not in present and any(set(b.split()) < set(a.split()) for b in present)]
-        taken = {w for a in present for w in a.split()}
-        words = {w[:6] for w in tokens if w not in taken and w not in _ROLELESS and len(w) > 2 and not w[0].isdigit()}
+        if longer:
+            present += [b for a in present for b in longer.get(a, ()) if b not in present]
+        words -= _ROLELESS
+        words.difference_update(*(anchors[a] for a in present))
+        roles = {w[:6] for w in words if len(w) > 2 and not w[0].isdigit()}
         for a in present:
-            bound.setdefault(a, set()).update(words, (f"@{b}" for b in present if b != a))
+            with_others = roles | {f"@{b}" for b in present if b != a} if len(present) > 1 else roles
+            if a in bound:
+                bound[a] |= with_others
+            else:
+                bound[a] = set(with_others)
     return bound
 
 
@@ -899,35 +940,50 @@ def _roles_swapped(original: _Text, rewrite: _Text) -> str | None:
     names, says nothing (a faithful rewrite that merges sentences is left alone)."""
     if not 4 <= len(original.sequence) <= _ALIGN_LIMIT or len(rewrite.sequence) > 2 * _ALIGN_LIMIT:
         return None
-    names = [normalize(e.text) for e in original.entities]
+    names = [e.folded for e in original.entities]
     numbers = [w for w in original.sequence if w[0].isdigit()]
-    anchors = [a for a in dict.fromkeys([*names, *numbers]) if a and f" {a} " in rewrite.joined]
+    anchors = {a: frozenset(a.split()) for a in dict.fromkeys([*names, *numbers]) if a and f" {a} " in rewrite.joined}
     if len(anchors) < 2:
         return None
-    sentences = (
-        _bindings(original.text, anchors, _SENTENCE_SPLIT_RE),
-        _bindings(rewrite.text, anchors, _SENTENCE_SPLIT_RE),
-    )
-    for split in (_SENTENCE_SPLIT_RE, _CLAUSE_SPLIT_RE):
-        before, after = (
-            sentences
-            if split is _SENTENCE_SPLIT_RE
-            else (
-                _bindings(original.text, anchors, split),
-                _bindings(rewrite.text, anchors, split),
-            )
-        )
-        for i, a in enumerate(anchors):
-            for b in anchors[i + 1 :]:
-                if set(a.split()) & set(b.split()):
-                    continue  # one name inside the other, or two names sharing a word
-                if split is _CLAUSE_SPLIT_RE and all(f"@{b}" in side.get(a, ()) for side in sentences):
-                    continue  # in one sentence on both sides: clauses reordered ("A and B" -> "B and A")
-                own_a, own_b = before.get(a, set()), before.get(b, set())
-                new_a, new_b = after.get(a, set()), after.get(b, set())
-                skip = {f"@{a}", f"@{b}"}
-                if ((own_a - own_b) & (new_b - new_a)) - skip and ((own_b - own_a) & (new_a - new_b)) - skip:
-                    return f"roles swapped: {a} <-> {b}"
+    longer = {a: bs for a, own in anchors.items() if (bs := [b for b, words in anchors.items() if own < words])}
+    sentences = _bindings(original.text, anchors, False, longer), _bindings(rewrite.text, anchors, False, longer)
+    found = _traded(anchors, *sentences, None)
+    # Clauses matter only for two anchors in one sentence on one side and not on the other (in one
+    # sentence on both sides, see _traded; never together, the sentences said it all).
+    if found is None and any(
+        {w for w in sentences[0].get(a, ()) if w[0] == "@"} != {w for w in sentences[1].get(a, ()) if w[0] == "@"}
+        for a in anchors
+    ):
+        clauses = _bindings(original.text, anchors, True, longer), _bindings(rewrite.text, anchors, True, longer)
+        found = _traded(anchors, *clauses, sentences)
+    return None if found is None else f"roles swapped: {found[0]} <-> {found[1]}"
+
+
+def _traded(
+    anchors: Mapping[str, frozenset[str]],
+    before: Mapping[str, set[str]],
+    after: Mapping[str, set[str]],
+    sentences: tuple[Mapping[str, set[str]], Mapping[str, set[str]]] | None,
+) -> tuple[str, str] | None:
+    """Two anchors each of which took a word only the other had: a word of ``a`` only (before) and
+    of ``b`` only (after) is one ``a`` lost and ``b`` gained; see :func:`_roles_swapped`."""
+    empty: set[str] = set()
+    lost, gained = {}, {}
+    for a in anchors:
+        own, new = before.get(a, empty), after.get(a, empty)
+        if own - new and new - own:
+            lost[a], gained[a] = own - new, new - own
+    moved = list(lost)
+    for i, a in enumerate(moved):
+        for b in moved[i + 1 :]:
+            if anchors[a] & anchors[b]:
+                continue  # one name inside the other, or two names sharing a word
+            # In one sentence on both sides: clauses reordered ("A and B" -> "B and A"), no swap.
+            if sentences is not None and all(f"@{b}" in side.get(a, empty) for side in sentences):
+                continue
+            skip = {f"@{a}", f"@{b}"}
+            if (lost[a] & gained[b]) - skip and (lost[b] & gained[a]) - skip:
+                return a, b
     return None
 
 

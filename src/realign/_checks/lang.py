@@ -207,6 +207,8 @@ _WEIGHTS = _weights()
 _LATIN_LANGS = tuple(lang for lang in _STOPWORDS if lang not in ("ru", "uk"))
 
 
+# Remembered for a few texts: the language check and the entity check read the same original.
+@functools.lru_cache(maxsize=_CACHE_SIZE)
 def detect_language(text: str) -> LanguageGuess:
     """Guess the human language of ``text``; ``confident`` is False when it cannot tell.
 
