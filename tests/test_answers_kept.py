@@ -728,3 +728,34 @@ def test_a_name_list_regrouped_into_a_table_is_no_swap() -> None:
     assert not refused(
         EntitiesKept()(item(original, rewrite, "List the crew and dates.", task="information_extraction"))
     )
+
+
+def test_a_number_kept_with_another_unit_is_refused() -> None:
+    original = "The tank holds 40 litres, enough for a week."
+    rewrite = "**40 gallons**: enough for a week."
+    assert refused(NumbersKept()(item(original, rewrite, "How much does the tank hold?")))
+
+
+def test_a_rate_kept_with_another_time_unit_is_refused() -> None:
+    original = "The glacier moves about 30 metres per year."
+    rewrite = "It moves roughly 30 metres per day."
+    assert refused(NumbersKept()(item(original, rewrite, "How fast does the glacier move?")))
+
+
+def test_a_unit_written_short_is_the_same_unit() -> None:
+    original = "The trail is 12 kilometres long and climbs for 3 hours."
+    rewrite = "- Length: 12 km\n- Climb: 3 h"
+    assert not refused(NumbersKept()(item(original, rewrite, "How long is the trail?")))
+
+
+def test_a_unit_written_as_part_of_a_longer_phrase_is_the_same_unit() -> None:
+    original = "The course takes 10 weeks in all."
+    rewrite = "It is a 10-week course."
+    assert not refused(NumbersKept()(item(original, rewrite, "How long is the course?")))
+
+
+def test_a_unit_corrected_to_the_evidence_is_accepted() -> None:
+    evidence = (Evidence(text="The lake is 8 miles long.", url="https://example.org/lake"),)
+    original = "The lake is 8 kilometres long."
+    rewrite = "The lake is **8 miles** long."
+    assert not refused(NumbersKept()(item(original, rewrite, "How long is the lake?", evidence=evidence)))

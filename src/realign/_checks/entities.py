@@ -45,6 +45,7 @@ __all__ = [
     "judge",
     "normalize",
     "source_of",
+    "unit_changed",
 ]
 
 # --- normalisation --------------------------------------------------------------------------------
@@ -754,6 +755,70 @@ _MEASURES = frozenset(
 )
 
 
+# Units in a few other languages, folded, and the short ones read only after another unit ("km/h").
+_MEASURES_ABROAD = frozenset(
+    """kilometer kilometern kilometri kilometria kilometros metros metri meter metern meilen millas miglia
+    mailia litros litri liter gallonen galones stunden stunde horas hora ore minuten minutos minuti
+    sekunden segundos secondi jahre jahren anos anni""".split()
+)
+_UNIT_WORDS = _MEASURES | _MEASURES_ABROAD
+_PER_UNITS = frozenset({"h", "s"})
+_UNIT_WINDOW = 3  # words after a number where its unit is looked for ("20 times a year")
+
+
+def _units_after(sequence: Sequence[str]) -> dict[str, set[tuple[str, ...]]]:
+    """For each number of a text's words, the units written after it ("300 000 km per second": ``000``
+    -> ``("km", "second")``); a number with no unit word is left out."""
+    found: dict[str, set[tuple[str, ...]]] = {}
+    for i, word in enumerate(sequence):
+        if not word[0].isdigit():
+            continue
+        units: list[str] = []
+        for later in sequence[i + 1 : i + 1 + _UNIT_WINDOW]:
+            if later[0].isdigit():
+                break
+            if later in _UNIT_WORDS or (units and later in _PER_UNITS):
+                units.append(later)
+        if units:
+            found.setdefault(word, set()).add(tuple(units))
+    return found
+
+
+def _unit_changed(original: _Text, rewrite: _Text) -> str | None:
+    """A number the rewrite keeps with another unit than the original gave it, anywhere in the text
+    ("21 litres" -> "21 gallons", "km per second" -> "km per hour"): read apart from the words around,
+    which a rewrite rephrases. A unit written short or in full ("km" / "kilometres") is the same."""
+    if not _DIGIT_RE.search(rewrite.text):
+        return None
+    before, after = _units_after(original.sequence), _units_after(rewrite.sequence)
+    for number, units in before.items():
+        again = after.get(number)
+        if not again:
+            continue
+        # One written longer than the other is the same ("366 days" / "a 366-day year").
+        if any(all(map(_similar, u, v)) for u in units for v in again):
+            continue
+        # A unit the original names next to the number in another place counts too ("6 km (4 miles)").
+        if any(set(v) <= set(original.sequence) and len(v) == 1 for v in again):
+            continue
+        old, new = min(units), min(again)
+        return f"changed after {number}: {'/'.join(old)} -> {'/'.join(new)}"
+    return None
+
+
+def unit_changed(original: str, rewrite: str, evidence: Sequence[Evidence] = ()) -> str | None:
+    """A number ``rewrite`` keeps with another unit than ``original`` gave it (see
+    :func:`_unit_changed`), unless ``evidence`` states the number with the new unit (a correction)."""
+    if not _DIGIT_RE.search(original):
+        return None
+    lang = _lang(original)
+    changed = _unit_changed(_view(original, lang), _view(rewrite, lang))
+    if changed is None or not evidence:
+        return changed
+    number, _, after = _UNIT_CHANGE_RE.fullmatch(changed).groups()  # type: ignore[union-attr]
+    return None if source_of(f"{number} {after.replace('/', ' ')}", evidence) else changed
+
+
 def _similar(a: str, b: str) -> bool:
     """Two words that read as one: a spelling ("metres" / "meters") or an abbreviation ("cm" /
     "centimetres", "mins" / "minutes": the short one's letters in order, from the same first letter)."""
@@ -1024,9 +1089,8 @@ def judge(item: CheckInput, *, corrections: bool = True) -> EntityVerdict:
         )
         if order is None and _DIGIT_RE.search(item.original):
             # Numbers traded places, or a unit changed, in a text without names.
-            order = _swapped_in_place(original, _view(item.rewrite, lang)) or _roles_swapped(
-                original, _view(item.rewrite, lang)
-            )
+            view = _view(item.rewrite, lang)
+            order = _swapped_in_place(original, view) or _roles_swapped(original, view)
         return EntityVerdict([], [], order)
     rewrite = _view(item.rewrite, lang)
     question = _view(_asked(item.question), lang)
@@ -1077,7 +1141,11 @@ def judge(item: CheckInput, *, corrections: bool = True) -> EntityVerdict:
     if order is not None:
         return EntityVerdict([], [], order)
     if not fixes:
-        swapped = _swapped_in_place(original, rewrite) or _roles_swapped(original, rewrite)
+        swapped = (
+            _swapped_in_place(original, rewrite)
+            or _unit_changed(original, rewrite)
+            or _roles_swapped(original, rewrite)
+        )
         if swapped is not None:
             # A month or unit changed to what the evidence states is a correction ("28 June" -> "28 July").
             changed = _UNIT_CHANGE_RE.fullmatch(swapped)

@@ -11,7 +11,7 @@ from fractions import Fraction
 from .._models import Correction
 from .._types import CheckInput
 from .base import Guard, Verdict, one_line, refuse
-from .entities import source_of
+from .entities import source_of, unit_changed
 from .incidental import anaphoric, listed_count, named_in_question, titled_in_question
 from .markup import CACHE_SIZE, prose
 from .numbers import (
@@ -243,7 +243,8 @@ _SHOWN = 8  # missing numbers named in the explanation
 
 
 class NumbersKept(Guard):
-    """Reject a rewrite that dropped or changed a number or date of the original.
+    """Reject a rewrite that dropped or changed a number or date of the original, or kept a number
+    with another unit ("21 litres" -> "21 gallons").
 
     Applies to every task but those that drop numbers on purpose (``NUMBER_SKIP_TASKS``). Every
     number of the original's prose (digits, or English words from "two" up) must be expressed in
@@ -271,7 +272,9 @@ class NumbersKept(Guard):
     def check(self, item: CheckInput) -> bool | Verdict:
         missing, _ = judge_numbers(item, corrections=self.corrections)
         if len(missing) <= self.max_missing:
-            return True
+            # A number kept with another unit ("21 litres" -> "21 gallons") changed all the same.
+            changed = unit_changed(item.original, item.rewrite, item.evidence if self.corrections else ())
+            return True if changed is None else refuse(changed)
         shown = list(dict.fromkeys(one_line(m, 30) for m in missing))
         more = f" and {len(shown) - _SHOWN} more" if len(shown) > _SHOWN else ""
         return refuse(f"missing: {', '.join(shown[:_SHOWN])}{more}")
