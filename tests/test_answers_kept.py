@@ -759,3 +759,93 @@ def test_a_unit_corrected_to_the_evidence_is_accepted() -> None:
     original = "The lake is 8 kilometres long."
     rewrite = "The lake is **8 miles** long."
     assert not refused(NumbersKept()(item(original, rewrite, "How long is the lake?", evidence=evidence)))
+
+
+def test_a_date_written_with_dots_keeps_the_date() -> None:
+    original = "Die Brücke wurde am 4. Oktober 1932 eröffnet."
+    rewrite = "**Eröffnung:** 04.10.1932"
+    assert not refused(NumbersKept()(item(original, rewrite, "Wann wurde die Brücke eröffnet?")))
+
+
+def test_a_date_written_with_dots_and_another_month_is_refused() -> None:
+    original = "Die Brücke wurde am 4. Oktober 1932 eröffnet."
+    rewrite = "**Eröffnung:** 04.11.1932"
+    assert refused(NumbersKept()(item(original, rewrite, "Wann wurde die Brücke eröffnet?")))
+
+
+def test_a_number_in_scientific_notation_is_the_same_number() -> None:
+    original = "The colony holds about 40,000 bees."
+    rewrite = "Roughly 4 × 10^4 bees."
+    assert not refused(NumbersKept()(item(original, rewrite, "How many bees?")))
+
+
+def test_a_dot_grouping_thousands_is_the_same_number() -> None:
+    original = "El embalse guarda unos 2.350 hectómetros cúbicos."
+    rewrite = "**2350 hm³** aproximadamente."
+    assert not refused(NumbersKept()(item(original, rewrite, "¿Cuánta agua guarda?")))
+
+
+def test_a_century_written_as_its_hundreds_is_the_same_century() -> None:
+    original = "The chapel dates from the 12th century."
+    rewrite = "It was built in the 1100s."
+    assert not refused(NumbersKept()(item(original, rewrite, "How old is the chapel?")))
+
+
+def test_a_year_said_in_words_is_kept_by_its_digits() -> None:
+    original = "The play is set in Nineteen Sixty-Two, in Lisbon."
+    rewrite = "It is set in **1962**, in Lisbon."
+    assert not refused(NumbersKept()(item(original, rewrite, "When is the play set?")))
+
+
+def test_a_count_written_as_a_russian_word_is_kept() -> None:
+    original = "В команде 7 игроков."
+    rewrite = "**Семь** игроков в команде."
+    assert not refused(NumbersKept()(item(original, rewrite, "Сколько игроков в команде?")))
+
+
+def test_a_month_and_year_stated_apart_keep_the_date() -> None:
+    original = "The dam was begun in March 1950 and finished in October 1950."
+    rewrite = "Work ran through 1950: it began in March and ended in October."
+    assert not refused(NumbersKept()(item(original, rewrite, "When was the dam built?")))
+
+
+def test_a_day_and_month_kept_in_another_year_is_refused() -> None:
+    original = "The shop opened on 2 May 2011; the 2011 season began on 9 June 2011."
+    rewrite = "The shop opened on 2 May 2012; the 2011 season began on 9 June 2011."
+    assert refused(NumbersKept()(item(original, rewrite, "When did the shop open?")))
+
+
+def test_a_place_inflected_by_its_case_is_kept() -> None:
+    original = "Поезд идёт от Новгород до Тверь."
+    rewrite = "Поезд идёт из Новгорода в Тверь."
+    assert not refused(EntitiesKept()(item(original, rewrite, "Куда идёт поезд?")))
+
+
+def test_a_place_named_by_a_word_derived_from_it_is_kept() -> None:
+    original = "The river rises in the mountains of Chile."
+    rewrite = "It rises in the **Chilean** mountains."
+    assert not refused(EntitiesKept()(item(original, rewrite, "Where does the river rise?")))
+
+
+def test_a_similar_looking_other_place_is_no_derived_form() -> None:
+    original = "The tour ends in Austria."
+    rewrite = "The tour ends in **Australia**."
+    assert refused(EntitiesKept()(item(original, rewrite, "Where does the tour end?")))
+
+
+def test_a_middle_initial_does_not_split_a_name() -> None:
+    original = "The motion was carried after Anna J. Brook spoke."
+    rewrite = "After Brook spoke, the motion carried."
+    assert not refused(EntitiesKept()(item(original, rewrite, "When was the motion carried?")))
+
+
+def test_a_ukrainian_answer_rewritten_in_russian_is_refused() -> None:
+    original = "Вірш написав Іван Франко в 1880 році."
+    rewrite = "Стихотворение написал Иван Франко в 1880 году."
+    assert refused(LanguageConsistency()(item(original, rewrite, "Хто написав вірш?")))
+
+
+def test_a_ukrainian_answer_kept_in_ukrainian_is_kept() -> None:
+    original = "Вірш написав Іван Франко в 1880 році."
+    rewrite = "**Іван Франко** написав цей вірш у 1880 році."
+    assert not refused(LanguageConsistency()(item(original, rewrite, "Хто написав вірш?")))

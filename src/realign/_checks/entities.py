@@ -32,7 +32,7 @@ from .._models import Correction, Evidence
 from .._types import CheckInput
 from .base import Guard, Verdict, refuse
 from .lang import detect_language
-from .numbers import value_set
+from .numbers import value_set, word_mentions
 from .skips import ENTITY_SKIP_TASKS
 
 __all__ = [
@@ -238,10 +238,12 @@ def _opens_sentence(text: str, start: int) -> bool:
 
 
 def _words_of(text: str) -> list[tuple[str, int]]:
-    out = []
+    out: list[tuple[str, int]] = []
     for m in _WORD_RE.finditer(text):
         word = m.group()
-        if word[-1] == "." and not _abbreviation(word):
+        # A middle initial keeps its dot: "Robert E. Lee" is one name.
+        initial = len(word) == 2 and word[0].isupper() and bool(out) and out[-1][0][0].isupper()
+        if word[-1] == "." and not initial and not _abbreviation(word):
             word = word.rstrip(".")
         out.append((word, m.start()))
     return out
@@ -766,21 +768,22 @@ _PER_UNITS = frozenset({"h", "s"})
 _UNIT_WINDOW = 3  # words after a number where its unit is looked for ("20 times a year")
 
 
-def _units_after(sequence: Sequence[str]) -> dict[str, set[tuple[str, ...]]]:
-    """For each number of a text's words, the units written after it ("300 000 km per second": ``000``
-    -> ``("km", "second")``); a number with no unit word is left out."""
+# A number among a text's words joined by spaces, and the up to three words after it before the next
+# number (found in one regex pass: most words of a long text are no numbers).
+_NUMBER_AND_AFTER_RE = re.compile(r"(\d(?<= \d)\S*)((?: [^\d\s]\S*){1,3})")  # 3: _UNIT_WINDOW
+
+
+def _units_after(joined: str) -> dict[str, set[tuple[str, ...]]]:
+    """For each number of a text's words (``_Text.joined``), the units written after it ("300 000 km
+    per second": ``000`` -> ``("km", "second")``); a number with no unit word is left out."""
     found: dict[str, set[tuple[str, ...]]] = {}
-    for i, word in enumerate(sequence):
-        if not word[0].isdigit():
-            continue
+    for m in _NUMBER_AND_AFTER_RE.finditer(joined):
         units: list[str] = []
-        for later in sequence[i + 1 : i + 1 + _UNIT_WINDOW]:
-            if later[0].isdigit():
-                break
+        for later in m.group(2).split():
             if later in _UNIT_WORDS or (units and later in _PER_UNITS):
                 units.append(later)
         if units:
-            found.setdefault(word, set()).add(tuple(units))
+            found.setdefault(m.group(1), set()).add(tuple(units))
     return found
 
 
@@ -788,9 +791,9 @@ def _unit_changed(original: _Text, rewrite: _Text) -> str | None:
     """A number the rewrite keeps with another unit than the original gave it, anywhere in the text
     ("21 litres" -> "21 gallons", "km per second" -> "km per hour"): read apart from the words around,
     which a rewrite rephrases. A unit written short or in full ("km" / "kilometres") is the same."""
-    if not _DIGIT_RE.search(rewrite.text):
+    if _UNIT_WORDS.isdisjoint(original.words) or _UNIT_WORDS.isdisjoint(rewrite.words):
         return None
-    before, after = _units_after(original.sequence), _units_after(rewrite.sequence)
+    before, after = _units_after(original.joined), _units_after(rewrite.joined)
     for number, units in before.items():
         again = after.get(number)
         if not again:
@@ -1052,9 +1055,53 @@ def _traded(
     return None
 
 
+_LEADING_DIGITS_RE = re.compile(r"\d+")
+
+
+def _inflected(word: str, rewrite: _Text) -> bool:
+    """A word of a name the rewrite writes in another form of it: inflected ("Калининград" -> "в
+    Калининграде", "Камчатка" -> "на Камчатке"), in the plural, or derived ("Peru" -> "Peruvian"):
+    a word of the rewrite that shares all its letters but the last one or two endings' worth."""
+    if len(word) < 4 or not word.isalpha():
+        return False
+    for other in rewrite.words:
+        if other[:3] != word[:3] or abs(len(other) - len(word)) > 4:
+            continue
+        shorter = min(len(other), len(word))
+        common = 0
+        while common < shorter and other[common] == word[common]:
+            common += 1
+        if common >= max(4, shorter - 1):
+            return True
+    return False
+
+
+def _other_form(word: str, entity: Entity, rewrite: _Text) -> bool:
+    """A word of a name kept in another form: a number (digits, words, "1400s" for the 15th century:
+    the numbers check judges numbers) with the unit after it, or an inflected word."""
+    digits = _LEADING_DIGITS_RE.match(word)
+    if digits is not None:
+        return Fraction(int(digits.group())) in value_set(rewrite.text) and not _numbered_name(entity, rewrite)
+    if next(word_mentions(word), None) is not None:
+        return True  # "Nineteen Eighty-Four" -> "1984": the numbers check reads number words
+    if word in _MEASURES and any(w[0].isdigit() for w in entity.words):
+        return True  # "15th-century" -> "1400s"
+    return _inflected(word, rewrite)
+
+
 def _kept(entity: Entity, rewrite: _Text, question: _Text, original: _Text) -> bool:
     if _found(entity, rewrite, original.words):
         return True
+    # Words the question states may go ("В России 11 часовых поясов" -> "Одиннадцать часовых поясов").
+    missing = [w for w in entity.core if w not in rewrite.words and w not in question.words]
+    if (
+        missing
+        and all(_other_form(w, entity, rewrite) for w in missing)
+        and (len(missing) < len(entity.core) or all(_inflected(w, rewrite) for w in missing))
+    ):
+        return True
+    if missing and all(next(word_mentions(w), None) is not None for w in missing):
+        return True  # a name made of number words: the numbers check's
     first = entity.words[0]
     if first.isdigit() and len(entity.words) > 1 and entity.core - {first} <= rewrite.words:
         # "16 Bundesländer" -> "sechzehn Bundesländer": the count written in words.

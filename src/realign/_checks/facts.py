@@ -22,6 +22,7 @@ from .numbers import (
     dates,
     latex_to_text,
     mentions,
+    month_names,
     value_set,
     word_mentions,
 )
@@ -66,18 +67,36 @@ def _salient_text(text: str) -> str:
     return _NOT_SALIENT_FAST_RE.sub(_not_salient_blank, "\n" + text)[1:]
 
 
-def _date_kept(date: DateMention, rewrite_dates: list[DateMention], values: set[Fraction]) -> bool:
+def _date_kept(
+    date: DateMention, rewrite_dates: list[DateMention], values: set[Fraction], months: frozenset[int]
+) -> bool:
     if any(date.matches(other) for other in rewrite_dates):
         return True
     # The same year and month with another day is this date changed ("8 May 1945" -> "9 May 1945"),
-    # even when its day is found elsewhere (as another date's month: "15 August").
-    if any(_same_month_other_day(date, other) for other in rewrite_dates):
+    # even when its day is found elsewhere (as another date's month: "15 August"); so is the same
+    # day and month in another year ("June 29, 2007" -> "29 Jun 2008"), its year found elsewhere.
+    if any(_same_month_other_day(date, other) or _same_day_other_year(date, other) for other in rewrite_dates):
         return False
     # Another date written with the same parts is this date changed (March 5 read as May 3);
     # otherwise the rewrite may use a form we do not parse (05.03.2024), so look for the parts.
     if any(date.parts() <= other.parts() for other in rewrite_dates):
         return False
-    return all(Fraction(p) in values for p in date.parts())
+    if all(Fraction(p) in values for p in date.parts()):
+        return True
+    # A month and a year stated apart ("in May 1945 ... in September 1945" -> "in 1945: in May, ...
+    # in September"): the month's name and the year both in the rewrite.
+    return any(
+        day is None and month in months and year is not None and Fraction(year) in values
+        for year, month, day in date.readings
+    )
+
+
+def _same_day_other_year(date: DateMention, other: DateMention) -> bool:
+    return any(
+        None not in mine and None not in theirs and mine[1:] == theirs[1:] and mine[0] != theirs[0]
+        for mine in date.readings
+        for theirs in other.readings
+    )
 
 
 def _same_month_other_day(date: DateMention, other: DateMention) -> bool:
@@ -124,11 +143,31 @@ def _original_numbers(original: str) -> _OriginalNumbers:
         for date in found:
             chars[date.start : date.end] = " " * (date.end - date.start)  # its numbers are judged as a date
         rest = "".join(chars)
-    numbers = [*mentions(rest), *word_mentions(rest, vague=False)]
+    numbers = [*mentions(rest), *_years_in_words(rest, list(word_mentions(rest, vague=False)))]
     return (
         tuple((d, text[d.start : d.end]) for d in found),
         tuple((m, rest[m.start : m.end], _pairs(m.alternatives)) for m in numbers),
     )
+
+
+def _years_in_words(text: str, words: list[Mention]) -> list[Mention]:
+    """``words`` (number words in order) with a year said in two ("Nineteen Eighty-Four") read as one
+    number, kept by 1984 or by both its halves."""
+    out: list[Mention] = []
+    for mention in words:
+        last = out[-1] if out else None
+        if (
+            last is not None
+            and 10 <= last.value <= 99
+            and 1 <= mention.value <= 99
+            and text[last.end : mention.start] in (" ", "-")
+            and not last.parts
+        ):
+            year = last.value * 100 + mention.value
+            out[-1] = Mention(year, last.start, mention.end, frozenset({year}), frozenset({last.value, mention.value}))
+            continue
+        out.append(mention)
+    return out
 
 
 def _rewrite_numbers(rewrite: str) -> tuple[set[Fraction], list[DateMention]]:
@@ -155,8 +194,9 @@ def _missing(original: str, rewrite: str) -> Iterator[_Missing]:
     if not original_dates and not original_numbers:
         return  # the rewrite need not be read
     values, rewrite_dates = _rewrite_numbers(rewrite)
+    months = month_names(rewrite) if original_dates else frozenset()
     for date, written in original_dates:
-        if not _date_kept(date, rewrite_dates, values):
+        if not _date_kept(date, rewrite_dates, values, months):
             yield _Missing(written, date.start, date.end, frozenset(Fraction(p) for p in date.parts()), date)
     pairs = _pairs(values)
     for mention, written, alternatives in original_numbers:

@@ -327,6 +327,38 @@ def translated_to_english(question: str, original: str, rewrite: str) -> bool:
     return len(own & _ENGLISH_WORDS) >= 2 and bool(own & _ENGLISH_ONLY) and own.isdisjoint(_OTHER_WORDS)
 
 
+# Letters and short words that only Ukrainian or only Russian writes, for texts too short to score.
+_CYRILLIC_MARKS = {
+    "uk": (
+        frozenset("іїєґ"),
+        frozenset("та що це є року році який яка які від був була було він вона також його її написав".split()),
+    ),
+    "ru": (
+        frozenset("ыэъё"),
+        frozenset("что это году был была было он она также его её написал который которая от".split()),
+    ),
+}
+_CYRILLIC_WORD_RE = re.compile("[\u0400-\u04ff]+")
+
+
+def _cyrillic_marks(text: str) -> set[str]:
+    """Which of Ukrainian and Russian ``text`` shows letters or short words of its own."""
+    lowered = text.lower()
+    words = set(_CYRILLIC_WORD_RE.findall(lowered))
+    return {lang for lang, (letters, own) in _CYRILLIC_MARKS.items() if not letters.isdisjoint(lowered) or words & own}
+
+
+def cyrillic_switch(original: str, rewrite: str) -> tuple[str, str] | None:
+    """A text moved between Ukrainian and Russian: each shows letters or words only one of the two
+    writes ("написав", "і" -> "написал", "году"), and they differ. ``(before, after)``, else None."""
+    if not _CYRILLIC_WORD_RE.search(original) or not _CYRILLIC_WORD_RE.search(rewrite):
+        return None
+    before, after = _cyrillic_marks(original), _cyrillic_marks(rewrite)
+    if len(before) == 1 and len(after) == 1 and before != after:
+        return before.pop(), after.pop()
+    return None
+
+
 def close_language_switch(original: str, rewrite: str) -> tuple[str, str] | None:
     """A short answer rewritten in a neighbouring language (Portuguese to Spanish): each text's own
     function words lead clearly, and the two leads differ. ``(before, after)``, else None."""
@@ -383,7 +415,7 @@ class LanguageConsistency(Guard):
             item.question, item.original, item.rewrite
         ):
             return refuse("a short answer translated to or from English")
-        close = close_language_switch(item.original, item.rewrite)
+        close = close_language_switch(item.original, item.rewrite) or cyrillic_switch(item.original, item.rewrite)
         if close is not None:
             return refuse(f"language {close[0]} became {close[1]}")
         if before == after:

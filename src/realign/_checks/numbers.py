@@ -27,6 +27,7 @@ __all__ = [
     "latex_to_text",
     "letter_words",
     "mentions",
+    "month_names",
     "same_value",
     "value_set",
     "word_mentions",
@@ -139,18 +140,18 @@ _MONTHS = {
     name: i + 1
     for i, names in enumerate(
         (
-            "January Jan",
-            "February Feb",
-            "March Mar",
+            "January Jan Januar",
+            "February Feb Februar",
+            "March Mar März",
             "April Apr",
-            "May",
-            "June Jun",
-            "July Jul",
+            "May Mai",
+            "June Jun Juni",
+            "July Jul Juli",
             "August Aug",
             "September Sep Sept",
-            "October Oct",
+            "October Oct Oktober",
             "November Nov",
-            "December Dec",
+            "December Dec Dezember",
         )
     )
     for name in names.split()
@@ -161,7 +162,7 @@ _DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
 _YEAR = r"(?P<year>\d{4})"
 # Every pattern starts with a character class and checks the word boundary (``\b``) just after its
 # first character, so that the regex engine skips straight to the next digit or capital letter.
-_DAY_FIRST = r"(?P<day>\d(?<!\w\d)\d?)(?:st|nd|rd|th)?"  # \b{_DAY}
+_DAY_FIRST = r"(?P<day>\d(?<!\w\d)\d?)(?:st|nd|rd|th|\.)?"  # \b{_DAY}, or "4." (German: "4. Oktober")
 # \b{_MONTH}: a branch per capital letter. Whatever follows a month name in a date is not a letter,
 # so at most one name fits at a place and the order of the names does not matter.
 _MONTH_TAILS = {
@@ -174,6 +175,7 @@ _DATE_RES = tuple(
     for p in (
         r"(?P<year>\d(?<!\w\d)\d{3})-(?P<m>\d{1,2})-(?P<day>\d{1,2})\b",  # 2021-03-05
         r"(?P<m>\d(?<!\w\d)\d?)/(?P<day>\d{1,2})/(?P<year>\d{4})\b",  # 03/05/2021 (either order)
+        r"(?P<day>\d(?<![\w.]\d)\d?)\.(?P<m>\d{1,2})\.(?P<year>\d{4})\b",  # 13.08.1961 (day first)
         rf"{_MONTH_FIRST}\s+{_DAY}(?:,?\s+{_YEAR})?\b",  # March 5, 2021
         rf"{_DAY_FIRST}(?:\s+of)?\s+{_MONTH}(?:,?\s+{_YEAR})?\b",  # 5 March 2021
         rf"{_MONTH_FIRST},?\s+{_YEAR}\b",  # March 2021
@@ -181,7 +183,8 @@ _DATE_RES = tuple(
 )
 _DIGIT_HYPHEN_RE = re.compile(r"-(?<=\d-)\d")
 _DIGIT_SLASH_RE = re.compile(r"/(?<=\d/)\d")
-_DAY_TO_MONTH = frozenset("stndrhof")  # the letters between a day and its month: 5th of March
+_DOTTED_DATE_RE = re.compile(r"\d(?<![\w.]\d)\d?\.\d{1,2}\.\d{4}\b")
+_DAY_TO_MONTH = frozenset("stndrhof.")  # what stands between a day and its month: 5th of March, 4. Mai
 DIGIT_RE = re.compile(r"\d")
 # A month name as a whole word: every month-name pattern needs one (it is preceded by a word boundary
 # or a space, and followed by a dot, a comma, a space or a word boundary).
@@ -230,6 +233,7 @@ def _to_fraction(digits: str) -> Fraction:
 
 
 _SPACE_GROUP_RE = re.compile(_SPACE_GROUP)
+_DOTTED_THOUSANDS_RE = re.compile(r"[1-9]\d{0,2}\.\d{3}")
 _SEPARATORS_RE = re.compile(r"[,\s\u00a0\u202f]")
 
 
@@ -250,6 +254,9 @@ def _number_values(
         if denominator:
             value = value / denominator
     alts = {value}
+    if _DOTTED_THOUSANDS_RE.fullmatch(num):
+        # "1.007" is 1007 where a dot groups thousands (German, Spanish, Italian...).
+        alts.add(_to_fraction(num.replace(".", "")))
     if pct:
         alts.add(value / 100)
     if scale:
@@ -367,9 +374,11 @@ def dates(text: str) -> Iterator[DateMention]:
     month = _MONTH_WORD_RE.search(text)
     hyphen = _DIGIT_HYPHEN_RE.search(text)  # 2021-03-05: 4 digits before the first such hyphen
     slash = _DIGIT_SLASH_RE.search(text)  # 03/05/2021: 1 or 2 digits before the first such slash
+    dotted = _DOTTED_DATE_RE.search(text)  # 13.08.1961
     starts = (
         None if hyphen is None else max(0, hyphen.start() - 4),
         None if slash is None else max(0, slash.start() - 2),
+        None if dotted is None else dotted.start(),
         None if month is None else month.start(),
         None if month is None else _day_before(text, month.start()),
         None if month is None else month.start(),
@@ -435,7 +444,42 @@ def value_set(text: str, text_dates: Iterable[DateMention] | None = None) -> set
     words = letter_words(fold_case(text) if text.isascii() else _fold_accents(text))
     for word in _FOREIGN_WORD_VALUES.keys() & words:
         values.add(_FOREIGN_WORD_VALUES[word])
+    if "10" in text:
+        # Scientific notation: "3 × 10^5", "3×10⁵", "1.5 x 10^8".
+        for m in _POWER_RE.finditer(text):
+            exponent = int((m.group(2) or m.group(3)).translate(_SUPERSCRIPTS))
+            if exponent <= 30:
+                values.add(_to_fraction(m.group(1)) * 10**exponent)
+    if "00s" in text:
+        # A century written as its hundreds: "the 1400s" is the 15th century.
+        values.update(Fraction(int(m.group(1)) + 1) for m in _HUNDREDS_RE.finditer(text))
+    if not text.isascii() and _CYRILLIC_RE.search(text):
+        values.update(_CYRILLIC_VALUES[w] for w in _CYRILLIC_WORD_RE.findall(text.lower()) if w in _CYRILLIC_VALUES)
     return values
+
+
+_SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
+_POWER_RE = re.compile(r"(\d+(?:\.\d+)?)\s*[×xX·*]\s*10(?:\^\s*\{?(\d{1,2})\}?|([⁰¹²³⁴-⁹]{1,2}))")
+_HUNDREDS_RE = re.compile(r"\b(\d{1,2})00s\b")
+_CYRILLIC_RE = re.compile("[Ѐ-ӿ]")
+_CYRILLIC_WORD_RE = re.compile("[Ѐ-ӿ']+")
+# Russian and Ukrainian number words from two to twenty (the nominative), which a rewrite may write for
+# an original's digits ("11 часовых поясов" -> "Одиннадцать часовых поясов").
+_CYRILLIC_VALUES = {
+    word: Fraction(value)
+    for words in (
+        "два три четыре пять шесть семь восемь девять десять одиннадцать двенадцать тринадцать четырнадцать "
+        "пятнадцать шестнадцать семнадцать восемнадцать девятнадцать двадцать",
+        "два три чотири п'ять шість сім вісім дев'ять десять одинадцять дванадцять тринадцять чотирнадцять "
+        "п'ятнадцять шістнадцять сімнадцять вісімнадцять дев'ятнадцять двадцять",
+    )
+    for value, word in enumerate(words.split(), 2)
+}
+
+
+def month_names(text: str) -> frozenset[int]:
+    """The months ``text`` names in words (English names, capitalised: "May", "Sept.")."""
+    return frozenset(_MONTHS[m.group().rstrip(".")] for m in _MONTH_WORD_RE.finditer(text) if m.group() in _MONTHS)
 
 
 def same_value(a: Fraction, b: Fraction) -> bool:
