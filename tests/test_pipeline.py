@@ -103,6 +103,21 @@ def test_reask_recovers() -> None:
     assert result.usage.calls == 2
 
 
+def test_a_reask_at_concurrency_one_is_sent_not_left_waiting() -> None:
+    # The only sender ends as the re-ask is queued: the pool must start another, not count the ending one.
+    llm = FakeLLM(["no label", GOOD])
+    work = pipe(llm, concurrency=1).areformat_one(Example(question=Q, response=ORIGINAL))
+    result = asyncio.run(asyncio.wait_for(work, 30))  # a deadlock fails here instead of hanging the suite
+    assert result.tag == "rewrite"
+
+
+def test_a_verify_call_at_concurrency_one_is_sent_not_left_waiting() -> None:
+    judge = FakeLLM(["VERDICT: yes\nREASON: same facts."])
+    p = pipe(FakeLLM([GOOD]), concurrency=1, verifier=realign.LLMVerifier(judge))
+    result = asyncio.run(asyncio.wait_for(p.areformat_one(Example(question=Q, response=ORIGINAL)), 30))
+    assert result.tag == "rewrite"
+
+
 def test_truncated_reply_is_a_failed_candidate() -> None:
     llm = FakeLLM([Choice(GOOD, "length")])
     result = one(pipe(llm), Example(question=Q, response=ORIGINAL))

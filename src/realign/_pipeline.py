@@ -592,7 +592,8 @@ class _SenderPool:
     def __init__(self, send: Callable[[ChatRequest, Send], Awaitable[Completion]], size: int) -> None:
         self._send, self._size = send, size
         self._queue: deque[tuple[ChatRequest, Send, asyncio.Future[Completion]]] = deque()
-        self._senders: set[asyncio.Task[None]] = set()  # strong references: the loop keeps only weak ones
+        # The senders taking requests; also the strong references the loop does not keep.
+        self._senders: set[asyncio.Task[None]] = set()
 
     async def submit(self, request: ChatRequest, send: Send) -> Completion:
         loop = asyncio.get_running_loop()
@@ -605,18 +606,25 @@ class _SenderPool:
         return await future
 
     async def _work(self) -> None:
-        while self._queue:
-            request, send, future = self._queue.popleft()
-            if future.done():  # its row was cancelled while it waited
-                continue
-            try:
-                completion = await self._send(request, send)
-            except Exception as exc:  # handed to the row that asked, which decides what it means
-                if not future.done():
-                    future.set_exception(exc)
-            else:
-                if not future.done():
-                    future.set_result(completion)
+        try:
+            while self._queue:
+                request, send, future = self._queue.popleft()
+                if future.done():  # its row was cancelled while it waited
+                    continue
+                try:
+                    completion = await self._send(request, send)
+                except Exception as exc:  # handed to the row that asked, which decides what it means
+                    if not future.done():
+                        future.set_exception(exc)
+                else:
+                    if not future.done():
+                        future.set_result(completion)
+        finally:
+            # Out of the set in the same step as the empty-queue test. Left to the done-callback alone, it
+            # would leave a step of the loop later: a row woken by its last answer can queue its next request
+            # (a re-ask, a verify call) in between, see the pool full, and at concurrency 1 wait forever.
+            # The callback stays for a sender cancelled before it ever ran.
+            self._senders.discard(asyncio.current_task())
 
 
 def classifier_of(prediction: TaskPrediction) -> str:
