@@ -94,6 +94,16 @@ def test_cli_engine_ray_exits_3_when_rows_end_with_llm_error(local_ray: None, tm
     assert written[3]["realign"]["reason"].startswith("llm_error")
 
 
+def test_cli_engine_ray_actors_take_the_timeout_and_retries(local_ray: None, tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", rows(2))
+    out = tmp_path / "out.jsonl"
+    with StubServer(latency=3.0) as server:
+        code = main(ray_command(source, out, server, "--timeout", "0.5", "--max-retries", "0"))
+    written = read_jsonl(out)
+    assert code == 3
+    assert {row["realign"]["reason"] for row in written} == {"llm_error:timeout"}
+
+
 def test_cli_engine_ray_verify_asks_the_judge_and_a_no_keeps_the_original(local_ray: None, tmp_path: Path) -> None:
     def judge(path: str, body: dict[str, Any]) -> Reply:
         if is_verify(body):

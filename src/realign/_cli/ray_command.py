@@ -38,6 +38,8 @@ def reformat_on_ray(args: argparse.Namespace, options: dict[str, Any]) -> int:
         cache=cache,
         rate_limiter=limiter if args.rpm or args.tpm else None,
         verify=args.verify,
+        timeout=args.timeout,
+        max_retries=args.max_retries,
         **options,
     )
     if cache is not None:

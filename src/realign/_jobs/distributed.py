@@ -85,6 +85,8 @@ def _recipe(llm: Any, model: str | None, options: Mapping[str, Any]) -> dict[str
     base_url = options.pop("base_url", None)
     options.pop("api_key", None)
     search = options.pop("search_spec", None)
+    # The client's own settings, as reformat() on one machine takes them.
+    client = {key: options.pop(key) for key in ("timeout", "max_retries") if options.get(key) is not None}
     verify = options.pop("verify", None)
     if verify not in (None, False, True) and not (isinstance(verify, str) and verify.strip()):
         raise UsageError(f"verify= takes True or a model name, not {verify!r}")
@@ -97,6 +99,7 @@ def _recipe(llm: Any, model: str | None, options: Mapping[str, Any]) -> dict[str
         "model": model or DEFAULT_MODEL,
         "base_url": base_url,
         "search": search,
+        "client": client,
         "verify": verify or None,
         "options": options,
     }
@@ -109,7 +112,7 @@ def _judge(recipe: Mapping[str, Any], llm: Any) -> LLMVerifier | None:
         return None if verify is None else LLMVerifier(llm)
     from .._llm.openai_chat import OpenAIChat  # the openai SDK loads in the workers only
 
-    return LLMVerifier(OpenAIChat(verify, base_url=getattr(llm, "base_urls", recipe["base_url"])))
+    return LLMVerifier(OpenAIChat(verify, base_url=getattr(llm, "base_urls", recipe["base_url"]), **recipe["client"]))
 
 
 class RayReformatter:
@@ -124,7 +127,7 @@ class RayReformatter:
         if llm is None:
             from .._llm.openai_chat import OpenAIChat  # the openai SDK loads in the workers only
 
-            llm = OpenAIChat(recipe["model"], base_url=recipe["base_url"])
+            llm = OpenAIChat(recipe["model"], base_url=recipe["base_url"], **recipe["client"])
         options = dict(recipe["options"])
         options["verifier"] = _judge(recipe, llm)
         if recipe["search"]:  # a search client holds connections: built here, from its spec
