@@ -32,7 +32,7 @@ from .._models import Correction, Evidence
 from .._types import CheckInput
 from .base import Guard, Verdict, refuse
 from .lang import detect_language
-from .numbers import value_set, word_mentions
+from .numbers import fold_case, letter_words, value_set, word_mentions
 from .skips import ENTITY_SKIP_TASKS
 
 __all__ = [
@@ -242,9 +242,10 @@ def _words_of(text: str) -> list[tuple[str, int]]:
     for m in _WORD_RE.finditer(text):
         word = m.group()
         # A middle initial keeps its dot: "Robert E. Lee" is one name.
-        initial = len(word) == 2 and word[0].isupper() and bool(out) and out[-1][0][0].isupper()
-        if word[-1] == "." and not initial and not _abbreviation(word):
-            word = word.rstrip(".")
+        if word[-1] == "." and not _abbreviation(word):
+            initial = len(word) == 2 and word[0].isupper() and bool(out) and out[-1][0][0].isupper()
+            if not initial:
+                word = word.rstrip(".")
         out.append((word, m.start()))
     return out
 
@@ -361,11 +362,23 @@ def entities(text: str) -> tuple[Entity, ...]:
 _ACRONYM_SKIP = frozenset({"and", "of", "the", "for", "&", "de", "du", "des", "la", "le"})
 
 
+# Where a sentence (or a line, a list item, a table row) ends; and, inside one, where a clause does:
+# at a comma, or before a word that joins two ("and"), which stays a word of the text. Written to
+# start with a character (class), never with a run of spaces that the engine would try again from
+# each of its spaces (code blocks are blanked to long runs of them).
+_SENTENCE_SPLIT_RE = re.compile(r"[.!?;\u3002]\s|\n")
+_CLAUSE_SPLIT_RE = re.compile(r"[.!?;\u3002,]\s|\n|\s(?=(?:and|und|et|y|e|og|och|en|i|и)\s)")
+# A word no text has, put where a part ends: the text is tokenised in one pass.
+_SENTENCE_MARK = "0qx0"
+_SENTENCE_SUB = f" {_SENTENCE_MARK} "
+_Parts = tuple[tuple[str, tuple[str, ...]], ...]
+
+
 class _Text:
     """What the search for names reads of a text: its folded words (in order, as a set, and joined
     with spaces around), and its names when asked."""
 
-    __slots__ = ("_entities", "joined", "lang", "sequence", "text", "words")
+    __slots__ = ("_entities", "clauses", "joined", "lang", "sentences", "sequence", "text", "words")
 
     def __init__(self, text: str, lang: str) -> None:
         self.text, self.lang = text, lang
@@ -373,6 +386,9 @@ class _Text:
         self.words = frozenset(self.sequence)
         self.joined = f" {' '.join(self.sequence)} "
         self._entities: tuple[Entity, ...] | None = None
+        #: its sentences and clauses, read when roles are compared (see _parts)
+        self.sentences: _Parts | None = None
+        self.clauses: _Parts | None = None
 
     @property
     def entities(self) -> tuple[Entity, ...]:
@@ -764,6 +780,14 @@ _MEASURES_ABROAD = frozenset(
     sekunden segundos secondi jahre jahren anos anni""".split()
 )
 _UNIT_WORDS = _MEASURES | _MEASURES_ABROAD
+
+
+def _has_unit(text: str) -> bool:
+    """Whether ``text`` has a unit word, read in its ASCII letter runs (remembered: the numbers and
+    leak checks read the same)."""
+    return not _UNIT_WORDS.isdisjoint(letter_words(fold_case(text)))
+
+
 _PER_UNITS = frozenset({"h", "s"})
 _UNIT_WINDOW = 3  # words after a number where its unit is looked for ("20 times a year")
 
@@ -773,11 +797,16 @@ _UNIT_WINDOW = 3  # words after a number where its unit is looked for ("20 times
 _NUMBER_AND_AFTER_RE = re.compile(r"(\d(?<= \d)\S*)((?: [^\d\s]\S*){1,3})")  # 3: _UNIT_WINDOW
 
 
-def _units_after(joined: str) -> dict[str, set[tuple[str, ...]]]:
-    """For each number of a text's words (``_Text.joined``), the units written after it ("300 000 km
-    per second": ``000`` -> ``("km", "second")``); a number with no unit word is left out."""
+_DIGIT_WORD_RE = re.compile(r"\d(?<= \d)\S*")  # a word that starts with a digit, in _Text.joined
+
+
+def _units_after(joined: str, numbers: frozenset[str]) -> dict[str, set[tuple[str, ...]]]:
+    """For each of ``numbers`` among a text's words (``_Text.joined``), the units written after it
+    ("300 000 km per second": ``000`` -> ``("km", "second")``); a number with no unit word is left out."""
     found: dict[str, set[tuple[str, ...]]] = {}
     for m in _NUMBER_AND_AFTER_RE.finditer(joined):
+        if m.group(1) not in numbers:
+            continue
         units: list[str] = []
         for later in m.group(2).split():
             if later in _UNIT_WORDS or (units and later in _PER_UNITS):
@@ -791,9 +820,15 @@ def _unit_changed(original: _Text, rewrite: _Text) -> str | None:
     """A number the rewrite keeps with another unit than the original gave it, anywhere in the text
     ("21 litres" -> "21 gallons", "km per second" -> "km per hour"): read apart from the words around,
     which a rewrite rephrases. A unit written short or in full ("km" / "kilometres") is the same."""
+    if len(original.sequence) > _ALIGN_LIMIT or len(rewrite.sequence) > 2 * _ALIGN_LIMIT:
+        return None  # a short answer's change, as swaps in place (a long text is left to --verify)
     if _UNIT_WORDS.isdisjoint(original.words) or _UNIT_WORDS.isdisjoint(rewrite.words):
         return None
-    before, after = _units_after(original.joined), _units_after(rewrite.joined)
+    # Only the numbers both texts write can have changed units.
+    shared = frozenset(_DIGIT_WORD_RE.findall(original.joined)) & rewrite.words
+    if not shared:
+        return None
+    before, after = _units_after(original.joined, shared), _units_after(rewrite.joined, shared)
     for number, units in before.items():
         again = after.get(number)
         if not again:
@@ -812,8 +847,8 @@ def _unit_changed(original: _Text, rewrite: _Text) -> str | None:
 def unit_changed(original: str, rewrite: str, evidence: Sequence[Evidence] = ()) -> str | None:
     """A number ``rewrite`` keeps with another unit than ``original`` gave it (see
     :func:`_unit_changed`), unless ``evidence`` states the number with the new unit (a correction)."""
-    if not _DIGIT_RE.search(original):
-        return None
+    if not _DIGIT_RE.search(original) or not _has_unit(original) or not _has_unit(rewrite):
+        return None  # no unit word on one side: nothing to compare (the common case, read fast)
     lang = _lang(original)
     changed = _unit_changed(_view(original, lang), _view(rewrite, lang))
     if changed is None or not evidence:
@@ -924,11 +959,6 @@ def _swapped_in_place(original: _Text, rewrite: _Text) -> str | None:
     return None
 
 
-# Where a sentence (or a line, a list item, a table row) ends; and, inside one, where a clause does.
-# Written to start with a character (class), never with a run of spaces that the engine would try
-# again from each of its spaces (code blocks are blanked to long runs of them).
-_SENTENCE_SPLIT_RE = re.compile(r"[.!?;\u3002]\s|\n")
-_CLAUSE_SPLIT_RE = re.compile(r",\s|\s(?:and|und|et|y|e|og|och|en|i|и)(?=\s)")
 # Words that say nothing of a name's role: they may sit beside any name.
 _ROLELESS = frozenset(
     """the and of to is in that it for with as was on are be this by not or have from which you but they
@@ -936,11 +966,6 @@ _ROLELESS = frozenset(
     who whom whose where why about around roughly some most more other others both one two which while
     then later first last same""".split()
 )
-
-
-# Words no text has, put where a sentence and a clause end: the text is tokenised in one pass.
-_SENTENCE_MARK, _CLAUSE_MARK = "0qx0", "0qy0"
-_Parts = tuple[tuple[str, tuple[str, ...]], ...]
 
 
 def _grouped(chunks: Iterable[str]) -> _Parts:
@@ -952,25 +977,32 @@ def _grouped(chunks: Iterable[str]) -> _Parts:
     return tuple(parts)
 
 
-@functools.lru_cache(maxsize=128)
-def _marked(text: str) -> str:
-    """``text``'s folded words joined by spaces, with marks where its sentences and clauses end."""
-    marked = _SENTENCE_SPLIT_RE.sub(f" {_SENTENCE_MARK} ", _fold(_clean(text)))
-    return " ".join(_tokens(_CLAUSE_SPLIT_RE.sub(f" {_CLAUSE_MARK} ", marked)))
-
-
-@functools.lru_cache(maxsize=128)
-def _parts(text: str, clauses: bool) -> _Parts:
-    """``text``'s sentences (or clauses), each as its folded words joined with spaces around, and
+def _parts(view: _Text, clauses: bool) -> _Parts:
+    """``view``'s sentences (or clauses), each as its folded words joined with spaces around, and
     those words (read once per text: an original is compared with several candidates)."""
-    words = _marked(text)
     if clauses:
-        return _grouped(words.replace(_CLAUSE_MARK, _SENTENCE_MARK).split(_SENTENCE_MARK))
-    return _grouped(words.replace(_CLAUSE_MARK, " ").split(_SENTENCE_MARK))
+        if view.clauses is None:
+            view.clauses = _split(view, _CLAUSE_SPLIT_RE)
+        return view.clauses
+    if view.sentences is None:
+        view.sentences = _split(view, _SENTENCE_SPLIT_RE)
+    return view.sentences
+
+
+def _split(view: _Text, pattern: re.Pattern[str]) -> _Parts:
+    clean = _clean(view.text)
+    if pattern.search(clean) is None:
+        return ((view.joined, view.sequence),)  # one part: its words are read already
+    marked = pattern.sub(_SENTENCE_SUB, _fold(clean))
+    return _grouped(" ".join(_tokens(marked)).split(_SENTENCE_MARK))
 
 
 def _bindings(
-    text: str, anchors: Mapping[str, frozenset[str]], clauses: bool, longer: Mapping[str, list[str]]
+    view: _Text,
+    anchors: Mapping[str, frozenset[str]],
+    clauses: bool,
+    longer: Mapping[str, list[str]],
+    words_too: bool = True,
 ) -> dict[str, set[str]]:
     """For each anchor (a folded name or number of the original, with its words), the words and
     other anchors that share a sentence (or a clause) with it in ``text``; ``longer``: the anchors
@@ -978,7 +1010,7 @@ def _bindings(
     bound: dict[str, set[str]] = {}
     single = [a for a, words in anchors.items() if len(words) == 1 and " " not in a]
     multi = [(a, f" {a} ") for a, words in anchors.items() if " " in a]
-    for joined, tokens in _parts(text, clauses):
+    for joined, tokens in _parts(view, clauses):
         words = set(tokens)
         present = [a for a in single if a in words]
         present += [a for a, padded in multi if padded in joined]
@@ -986,9 +1018,12 @@ def _bindings(
             continue
         if longer:
             present += [b for a in present for b in longer.get(a, ()) if b not in present]
-        words -= _ROLELESS
-        words.difference_update(*(anchors[a] for a in present))
-        roles = {w[:6] for w in words if len(w) > 2 and not w[0].isdigit()}
+        if words_too:
+            words -= _ROLELESS
+            words.difference_update(*(anchors[a] for a in present))
+            roles = {w[:6] for w in words if len(w) > 2 and not w[0].isdigit()}
+        else:
+            roles = set()  # only which anchors share a part
         for a in present:
             with_others = roles | {f"@{b}" for b in present if b != a} if len(present) > 1 else roles
             if a in bound:
@@ -1007,22 +1042,34 @@ def _roles_swapped(original: _Text, rewrite: _Text) -> str | None:
     Read by sentence, then by clause; a word that moves to both, or a sentence that joins both
     names, says nothing (a faithful rewrite that merges sentences is left alone)."""
     if not 4 <= len(original.sequence) <= _ALIGN_LIMIT or len(rewrite.sequence) > 2 * _ALIGN_LIMIT:
-        return None
+        return None  # a short answer's change
+    several = [_SENTENCE_SPLIT_RE.search(_clean(view.text)) is not None for view in (original, rewrite)]
+    if not any(several):
+        return None  # one sentence each: every anchor has the same neighbours on each side
     names = [e.folded for e in original.entities]
     numbers = [w for w in original.sequence if w[0].isdigit()]
     anchors = {a: frozenset(a.split()) for a in dict.fromkeys([*names, *numbers]) if a and f" {a} " in rewrite.joined}
     if len(anchors) < 2:
         return None
     longer = {a: bs for a, own in anchors.items() if (bs := [b for b, words in anchors.items() if own < words])}
-    sentences = _bindings(original.text, anchors, False, longer), _bindings(rewrite.text, anchors, False, longer)
-    found = _traded(anchors, *sentences, None)
+    found = None
+    if all(several):
+        sentences = _bindings(original, anchors, False, longer), _bindings(rewrite, anchors, False, longer)
+        found = _traded(anchors, *sentences, None)
+    else:
+        # A text of one sentence gives every anchor the same neighbours: no trade at this level, and
+        # only which anchors share a sentence is needed below.
+        sentences = (
+            _bindings(original, anchors, False, longer, False),
+            _bindings(rewrite, anchors, False, longer, False),
+        )
     # Clauses matter only for two anchors in one sentence on one side and not on the other (in one
     # sentence on both sides, see _traded; never together, the sentences said it all).
     if found is None and any(
         {w for w in sentences[0].get(a, ()) if w[0] == "@"} != {w for w in sentences[1].get(a, ()) if w[0] == "@"}
         for a in anchors
     ):
-        clauses = _bindings(original.text, anchors, True, longer), _bindings(rewrite.text, anchors, True, longer)
+        clauses = _bindings(original, anchors, True, longer), _bindings(rewrite, anchors, True, longer)
         found = _traded(anchors, *clauses, sentences)
     return None if found is None else f"roles swapped: {found[0]} <-> {found[1]}"
 

@@ -180,6 +180,19 @@ def _ranked(scores: Mapping[str, float], candidates: tuple[str, ...]) -> list[tu
     return sorted(((lang, scores[lang]) for lang in candidates), key=lambda kv: kv[1], reverse=True)
 
 
+def _top_two(scores: Mapping[str, float], candidates: tuple[str, ...]) -> tuple[str, float, float]:
+    """The best of ``candidates`` (the first on a tie), its score and the runner-up's: what
+    ``_ranked`` gives first and second, without sorting every language."""
+    best, top, second = candidates[0], scores[candidates[0]], float("-inf")
+    for lang in candidates[1:]:
+        score = scores[lang]
+        if score > top:
+            best, top, second = lang, score, top
+        elif score > second:
+            second = score
+    return best, top, second
+
+
 def _clear_winner(score: float, rival: float, words: int | None) -> bool:
     # words=None skips the density test: enough when the question is only "this or that language?"
     dense = words is None or score >= _MIN_HIT_SHARE * words
@@ -187,8 +200,7 @@ def _clear_winner(score: float, rival: float, words: int | None) -> bool:
 
 
 def _words_lang(scores: Mapping[str, float], words: int, candidates: tuple[str, ...]) -> LanguageGuess | None:
-    ranked = _ranked(scores, candidates)
-    (best, top), (_, second) = ranked[0], ranked[1]
+    best, top, second = _top_two(scores, candidates)
     if not _clear_winner(top, second, words):
         return None
     return LanguageGuess(best, "cyrillic" if best in ("ru", "uk") else "latin", True)
@@ -205,6 +217,7 @@ def _weights() -> dict[str, tuple[tuple[str, float], ...]]:
 
 _WEIGHTS = _weights()
 _LATIN_LANGS = tuple(lang for lang in _STOPWORDS if lang not in ("ru", "uk"))
+_ALL_LANGS = tuple(_STOPWORDS)
 
 
 # Remembered for a few texts: the language check and the entity check read the same original.
@@ -236,12 +249,12 @@ _SHORT_WORDS = 12  # below this many words a text is too short for detect_langua
 _SHORT_MIN_SCORE = 1.0  # a short text's leading language needs this many (weighted) function words
 
 
+@functools.lru_cache(maxsize=_CACHE_SIZE)
 def _short_lead(text: str) -> tuple[str | None, Mapping[str, float], int]:
     """The language whose function words lead ``text``'s by a clear margin, with the scores and the
     number of words; None when no language leads."""
     _, words, scores = _reading(text)
-    ranked = _ranked(scores, tuple(_STOPWORDS))
-    (best, top), (_, second) = ranked[0], ranked[1]
+    best, top, second = _top_two(scores, _ALL_LANGS)
     if top < _SHORT_MIN_SCORE or top < _MARGIN * second:
         return None, scores, words
     # Two different function words at least: one ("per", "die") may be a word of another language.
@@ -317,11 +330,20 @@ def translated_to_english(question: str, original: str, rewrite: str) -> bool:
     """
     if min(_reading(original)[1], _reading(rewrite)[1]) >= _SHORT_WORDS:
         return False  # long enough for detect_language to judge
-    asked = {w.lower() for w in _WORD_RE.findall(f"{question} {original}")}
-    if len(_WORD_RE.findall(f"{question} {original}")) < _UNMARKED_MIN_WORDS or not _ENGLISH_MARKS.isdisjoint(asked):
+    # Read in ASCII letter runs (remembered: other checks read the same): an accented word falls
+    # apart, which can only make an English word appear ("był" -> "by"), never hide one.
+    before, asking = letter_words(fold_case(original)), letter_words(fold_case(question))
+    if len(before) + len(asking) < _UNMARKED_MIN_WORDS:
+        return False
+    if not _ENGLISH_MARKS.isdisjoint(before) or not _ENGLISH_MARKS.isdisjoint(asking):
         return False
     # ... and something of another language: one of its function words, or an accented letter.
-    if asked.isdisjoint(_OTHER_WORDS) and not _ACCENTED_RE.search(f"{question} {original}".lower()):
+    if (
+        _OTHER_WORDS.isdisjoint(before)
+        and _OTHER_WORDS.isdisjoint(asking)
+        and not _ACCENTED_RE.search(original.lower())
+        and not _ACCENTED_RE.search(question.lower())
+    ):
         return False
     own = set(_LOWER_WORD_RE.findall(rewrite))
     return len(own & _ENGLISH_WORDS) >= 2 and bool(own & _ENGLISH_ONLY) and own.isdisjoint(_OTHER_WORDS)
@@ -351,7 +373,7 @@ def _cyrillic_marks(text: str) -> set[str]:
 def cyrillic_switch(original: str, rewrite: str) -> tuple[str, str] | None:
     """A text moved between Ukrainian and Russian: each shows letters or words only one of the two
     writes ("написав", "і" -> "написал", "году"), and they differ. ``(before, after)``, else None."""
-    if not _CYRILLIC_WORD_RE.search(original) or not _CYRILLIC_WORD_RE.search(rewrite):
+    if original.isascii() or rewrite.isascii() or not _CYRILLIC_WORD_RE.search(original):
         return None
     before, after = _cyrillic_marks(original), _cyrillic_marks(rewrite)
     if len(before) == 1 and len(after) == 1 and before != after:
