@@ -94,6 +94,23 @@ def test_cli_engine_ray_exits_3_when_rows_end_with_llm_error(local_ray: None, tm
     assert written[3]["realign"]["reason"].startswith("llm_error")
 
 
+def test_cli_engine_ray_summary_counts_every_call_the_server_received(
+    local_ray: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def reask_once(path: str, body: dict[str, Any]) -> Reply:
+        if "thing 1?" in json.dumps(body) and len(body["messages"]) == 2:  # the first ask, not the re-ask
+            return 200, {}, chat_reply("Sure, here is a better answer.")
+        return rewrite_handler(path, body)
+
+    source = write_jsonl(tmp_path / "in.jsonl", rows(3))
+    with StubServer(reask_once) as server:
+        code = main([arg for arg in ray_command(source, tmp_path / "out.jsonl", server) if arg != "-q"])
+        received = len(server.chat_requests())
+    assert code == 0
+    assert received == 4
+    assert "LLM calls: 4" in capsys.readouterr().err
+
+
 def test_cli_engine_ray_actors_take_the_timeout_and_retries(local_ray: None, tmp_path: Path) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", rows(2))
     out = tmp_path / "out.jsonl"

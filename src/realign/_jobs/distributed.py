@@ -52,6 +52,8 @@ TASKS_PER_ACTOR = 4
 #: The column that carries each row as JSON text between the driver and the actors of a file job,
 #: so rows reach the writer exactly as read (Arrow would add nulls for keys a row lacks).
 ROW_COLUMN = "__realign_row__"
+#: The model calls each row made (re-asks, top-ups, verify calls), for the summary's call count.
+CALLS_COLUMN = "__realign_calls__"
 
 
 def _ray() -> Any:
@@ -152,23 +154,25 @@ class RayReformatter:
             lines = list(range(1, len(rows) + 1))
         done = await asyncio.gather(*(self._one(line, row) for line, row in zip(lines, rows, strict=True)))
         if self.mode == "json":
-            texts = [json.dumps(row, ensure_ascii=False) for row in done]
-            return pa.table({"line": lines, ROW_COLUMN: texts})
-        return pa.Table.from_pylist([_flat(row) for row in done])
+            texts = [json.dumps(row, ensure_ascii=False) for row, _ in done]
+            return pa.table({"line": lines, ROW_COLUMN: texts, CALLS_COLUMN: [calls for _, calls in done]})
+        return pa.Table.from_pylist([_flat(row) for row, _ in done])
 
-    async def _one(self, line: int, row: Any) -> dict[str, Any]:
+    async def _one(self, line: int, row: Any) -> tuple[dict[str, Any], int]:
+        """The row with its ``realign`` object, and the model calls it made (the record leaves them out)."""
+        stats = RunStats()
         try:
-            async for out in process_rows(self.pipeline, [(line, row)], source=self.source):
-                return out
+            async for out in process_rows(self.pipeline, [(line, row)], source=self.source, stats=stats):
+                return out, stats.usage.calls
         except (FatalLLMError, FatalSearchError):
             raise  # a bad key or a dead endpoint: every row would fail the same way
         except InputError as exc:
             log.warning("%s", exc)
-            return _failed(row, "invalid_row")
+            return _failed(row, "invalid_row"), 0
         except Exception as exc:  # one row's failure never fails the job
             log.warning("%s line %s: %s: %s", self.source, line, type(exc).__name__, exc)
-            return _failed(row, f"error:{type(exc).__name__}")
-        return _failed(row, "invalid_row")
+            return _failed(row, f"error:{type(exc).__name__}"), 0
+        return _failed(row, "invalid_row"), 0
 
 
 def _failed(row: Any, reason: str) -> dict[str, Any]:
@@ -251,13 +255,13 @@ def ray_reformat_file(
     if _is_folder(target):
         done = mapped.materialize()  # one pass of the actors serves both the shards and the counts
         done.map_batches(_json_to_rows, batch_format="pyarrow").write_parquet(str(target))
-        for row in done.iter_rows():
-            _count(stats, json.loads(row[ROW_COLUMN]))
+        for item in done.iter_rows():
+            _count(stats, json.loads(item[ROW_COLUMN]), item[CALLS_COLUMN])
         return stats
     with AtomicWriter(target) as writer:
         for item in mapped.iter_rows():
             row = json.loads(item[ROW_COLUMN])
-            _count(stats, row)
+            _count(stats, row, item[CALLS_COLUMN])
             writer.write(row)
     return stats
 
@@ -272,8 +276,7 @@ def _json_to_rows(batch: Any) -> Any:
     return pa.Table.from_pylist([_flat(json.loads(text)) for text in batch.column(ROW_COLUMN).to_pylist()])
 
 
-def _count(stats: RunStats, row: dict[str, Any]) -> None:
+def _count(stats: RunStats, row: dict[str, Any], calls: int) -> None:
     record = Record.of(row) or Record()
-    # A row's usage on disk leaves out its number of calls: count each row that paid as one.
-    usage = record.usage.model_copy(update={"calls": 1}) if record.usage else Usage()
+    usage = record.usage.model_copy(update={"calls": calls}) if record.usage else Usage()
     stats.add(record, usage)
