@@ -656,7 +656,8 @@ def bench_memory(s: Sizes, seed: int, tmp: Path) -> list[Figure]:
                     )
                 )
                 continue
-            lines = sum(1 for _ in output.open(encoding="utf-8"))
+            with output.open(encoding="utf-8") as written:
+                lines = sum(1 for _ in written)
             served = server.stats()["chat"]
             early = [mb for t, mb in run.rss_samples if t >= run.wall * 0.2]
             growth = f"; RSS at 20% of the run {early[0]:.0f} MB" if early else ""

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import realign
 from conftest import read_jsonl, realign_row, write_jsonl
+from realign import InputError
 from realign._cli.main import main
 from stub_server import StubServer, rewrite_handler
 
@@ -338,3 +342,53 @@ def test_an_unterminated_string_names_its_column(tmp_path: Path, capsys: pytest.
     source.write_text('{"items": "abc\n', encoding="utf-8")
     _, err = run(capsys, *reformat(tmp_path, source))
     assert err.strip() == f"error: {source} line 1: invalid JSON: Unterminated string starting at column 11"
+
+
+def open_handles(path: Path) -> list[str]:
+    """This process's file descriptors open on ``path`` (Linux: /proc/self/fd)."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # the descriptor listdir itself used is gone by now
+            if os.readlink(f"/proc/self/fd/{fd}") == str(path):
+                found.append(fd)
+    return found
+
+
+BAD_ROWS = {
+    "shape": {"conversations": [{"from": "human", "value": "Hi"}]},
+    "metadata": {**ROW, "realign": {"turns": "not a list"}},
+}
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="lists open files in /proc/self/fd")
+@pytest.mark.parametrize("bad", BAD_ROWS)
+def test_a_bad_row_leaves_the_input_closed_while_its_error_is_kept(tmp_path: Path, bad: str) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [ROW, BAD_ROWS[bad], ROW])
+    with pytest.raises(InputError) as info:
+        realign.reformat_file(source, tmp_path / "out.jsonl", pipeline=realign.Pipeline(realign.FakeLLM()))
+    assert info.value.line == 2  # the error is still held (and its traceback), as a notebook holds its last one
+    assert open_handles(source) == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="lists open files in /proc/self/fd")
+def test_a_report_on_a_bad_row_leaves_the_input_closed_while_its_error_is_kept(tmp_path: Path) -> None:
+    done = {**ROW, "realign": {"task": "open_qa", "tag": "original", "reason": "unchanged"}}
+    source = write_jsonl(tmp_path / "in.jsonl", [done, BAD_ROWS["shape"], done])
+    with pytest.raises(InputError) as info:
+        realign.write_report(source, tmp_path / "report.html")
+    assert info.value.line == 2
+    assert open_handles(source) == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="lists open files in /proc/self/fd")
+def test_a_bad_parquet_row_leaves_the_file_closed_while_its_error_is_kept(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source = tmp_path / "in.parquet"
+    rows = [{**ROW, "realign": json.dumps({"task": "open_qa"})}, {**ROW, "realign": "not JSON"}]
+    pq.write_table(pa.Table.from_pylist(rows), source)
+    with pytest.raises(InputError) as info:
+        realign.reformat_file(source, tmp_path / "out.jsonl", pipeline=realign.Pipeline(realign.FakeLLM()))
+    assert info.value.line == 2
+    assert open_handles(source) == []

@@ -172,13 +172,18 @@ def test_a_signal_stops_the_run_with_its_code_and_leaves_no_temporary_file(
     # run that had its answers by then would finish (exit 0) before the signal reached it.
     with StubServer(latency=30.0) as stub:
         args = [sys.executable, "-m", "realign._cli.main", *reformat_command(tmp_path, source, stub.base_url)]
-        process = subprocess.Popen(args, stderr=subprocess.PIPE, text=True, env={**os.environ})
-        deadline = time.monotonic() + 30
-        while not stub.requests and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert stub.requests, "the run never reached the server"
-        process.send_signal(sig)
-        _, err = process.communicate(timeout=30)
+        # `with`: a failed assert below still ends the process and closes its pipe.
+        with subprocess.Popen(args, stderr=subprocess.PIPE, text=True, env={**os.environ}) as process:
+            try:
+                deadline = time.monotonic() + 30
+                while not stub.requests and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                assert stub.requests, "the run never reached the server"
+                process.send_signal(sig)
+                _, err = process.communicate(timeout=30)
+            finally:
+                if process.poll() is None:
+                    process.kill()
     assert process.returncode == code
     assert f"({word}); no output written" in err
     assert "Traceback" not in err

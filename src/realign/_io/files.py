@@ -200,15 +200,16 @@ def _parquet_rows(path: Path) -> Iterator[tuple[int, Any]]:
     except Exception as exc:  # pyarrow raises several unrelated types for a bad file
         raise InputError(f"not a readable Parquet file ({exc})", path=path) from exc
     number = 0
-    for batch in handle.iter_batches(batch_size=1024):
-        for row in batch.to_pylist():
-            number += 1
-            if isinstance(row.get("realign"), str):  # our metadata column is stored as JSON text
-                try:
-                    row["realign"] = json.loads(row["realign"])
-                except (json.JSONDecodeError, RecursionError) as exc:
-                    raise InputError("the 'realign' column is not JSON text", path=path, line=number) from exc
-            yield number, row
+    with handle:  # closed when the rows end, or the reader is closed early (an error in a later row)
+        for batch in handle.iter_batches(batch_size=1024):
+            for row in batch.to_pylist():
+                number += 1
+                if isinstance(row.get("realign"), str):  # our metadata column is stored as JSON text
+                    try:
+                        row["realign"] = json.loads(row["realign"])
+                    except (json.JSONDecodeError, RecursionError) as exc:
+                        raise InputError("the 'realign' column is not JSON text", path=path, line=number) from exc
+                yield number, row
 
 
 def _json_value(value: Any) -> Any:

@@ -234,7 +234,19 @@ def _is_jsonl(path: str | Path) -> bool:
 def shaped_rows(
     rows: Iterable[tuple[int, Any]], path: str | Path, stats: RunStats | None = None
 ) -> Iterator[SourceRow]:
-    """Check each ``(line, row)`` against the shape of the first row and extract its contents."""
+    """Check each ``(line, row)`` against the shape of the first row and extract its contents.
+
+    ``rows`` is closed when this ends, however it ends: a reader's file must not stay open while the
+    error a bad row raised is kept (a notebook keeps the last one, and with it this frame)."""
+    try:
+        yield from _shaped(rows, path, stats)
+    finally:
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()
+
+
+def _shaped(rows: Iterable[tuple[int, Any]], path: str | Path, stats: RunStats | None) -> Iterator[SourceRow]:
     shape: Shape | None = None
     for line, row in rows:
         if not isinstance(row, dict):

@@ -52,7 +52,8 @@ def count_rows(path: str | Path) -> int | None:
         if kind == "parquet":
             import pyarrow.parquet as pq
 
-            return int(pq.ParquetFile(path).metadata.num_rows)
+            with pq.ParquetFile(path) as parquet:
+                return int(parquet.metadata.num_rows)
         if kind == "jsonl":
             rows = 0
             with open(path, "rb") as handle:
