@@ -18,10 +18,13 @@ def main() -> int:
     """Run the ``realign`` command line (``sys.argv``); its exit code."""
     try:
         from realign._cli import main as run
-
-        code = run()
-    except KeyboardInterrupt:  # while importing or parsing the arguments: the run itself words its own
+    except KeyboardInterrupt:
         print("interrupted (SIGINT); no output written", file=sys.stderr)
+        return EXIT_SIGINT
+    try:
+        code = run()
+    except KeyboardInterrupt:  # outside the run's own wording (parsing the arguments, or once it ended)
+        print("interrupted (SIGINT)", file=sys.stderr)  # the output may have been written by then
         return EXIT_SIGINT
     # The exit code is decided: a Ctrl-C while Python shuts down must not turn it into a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

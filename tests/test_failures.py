@@ -336,3 +336,25 @@ def test_the_console_script_runs_the_cli() -> None:
     process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert process.returncode == 0
     assert "math_puzzles" in process.stdout
+
+
+# A Ctrl-C that lands after the run ended (it wrote its output, then the signal came before Python exited).
+CTRL_C_AFTER_THE_RUN = """
+import sys
+import realign._cli
+
+def run():
+    raise KeyboardInterrupt
+
+realign._cli.main = run
+from {module} import {function} as main
+sys.exit(main())
+"""
+
+
+def test_ctrl_c_after_the_run_ended_does_not_claim_that_nothing_was_written() -> None:
+    module, function = console_script()
+    code = CTRL_C_AFTER_THE_RUN.format(module=module, function=function)
+    process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert process.returncode == 130
+    assert process.stderr.strip().splitlines() == ["interrupted (SIGINT)"]
