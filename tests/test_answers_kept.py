@@ -18,6 +18,7 @@ from realign import (
     FinalAnswer,
     LanguageConsistency,
     NumbersKept,
+    OptionKept,
     Pipeline,
     TaskPrediction,
     VerdictKept,
@@ -849,3 +850,49 @@ def test_a_ukrainian_answer_kept_in_ukrainian_is_kept() -> None:
     original = "Вірш написав Іван Франко в 1880 році."
     rewrite = "**Іван Франко** написав цей вірш у 1880 році."
     assert not refused(LanguageConsistency()(item(original, rewrite, "Хто написав вірш?")))
+
+
+OPTIONS_QUESTION = "Which metal is liquid at room temperature? (a) Iron (b) Mercury (c) Copper (d) Zinc"
+
+
+def test_another_letter_named_beside_the_original_options_text_is_refused() -> None:
+    original = "(b) Mercury. It melts at about -39 °C."
+    rewrite = "The right pick is **(c)**: Mercury, which melts at about -39 °C."
+    assert refused(OptionKept()(item(original, rewrite, OPTIONS_QUESTION, "exam_problem_solving_tutor")))
+
+
+def test_the_same_letter_named_again_is_kept() -> None:
+    original = "(b) Mercury. It melts at about -39 °C."
+    rewrite = "Mercury **(b)** melts at about -39 °C."
+    assert not refused(OptionKept()(item(original, rewrite, OPTIONS_QUESTION, "exam_problem_solving_tutor")))
+
+
+def test_a_wrong_option_discussed_beside_the_right_letter_is_kept() -> None:
+    original = "(b) Mercury. It melts at about -39 °C."
+    rewrite = "Iron (option a) melts far higher; the liquid one is Mercury: **B**."
+    assert not refused(OptionKept()(item(original, rewrite, OPTIONS_QUESTION, "exam_problem_solving_tutor")))
+
+
+def test_another_number_after_the_same_words_is_refused_though_the_old_one_stays() -> None:
+    original = "The museum opened in 1921 near the harbour."
+    rewrite = "The museum opened in **1923** near the harbour; plans were drawn up in 1921."
+    assert refused(NumbersKept()(item(original, rewrite, "When did the museum open?")))
+
+
+def test_another_count_word_after_the_same_words_is_refused() -> None:
+    original = "A spider has eight legs."
+    rewrite = "A spider has **six legs**, and eight eyes in many species."
+    assert refused(NumbersKept()(item(original, rewrite, "How many legs does a spider have?")))
+
+
+def test_a_number_after_the_same_words_in_another_sentence_is_no_change() -> None:
+    original = "A square has exactly four sides. 12 squares fill the grid."
+    rewrite = "A square has exactly four sides, 2 pairs of them parallel. The grid holds 12 squares."
+    assert not refused(NumbersKept()(item(original, rewrite, "How many squares?")))
+
+
+def test_a_number_changed_to_what_the_evidence_states_is_accepted() -> None:
+    evidence = (Evidence(text="The museum first opened its doors in 1923.", url="https://example.org/museum"),)
+    original = "The museum opened in 1921 near the harbour."
+    rewrite = "The museum opened in **1923** near the harbour; plans were drawn up in 1921."
+    assert not refused(NumbersKept()(item(original, rewrite, "When did the museum open?", evidence=evidence)))

@@ -213,7 +213,22 @@ def _options(question: str) -> dict[str, str]:
         found.setdefault((m["a"] or m["b"]).upper(), m["text"].strip())
     if len(found) < 2:
         found = {m["l"]: m["text"].strip() for m in _OPTION_INLINE_RE.finditer(question)}
+    if len(found) < 2:
+        # "(a) Dickens (b) Shakespeare (c) Austen" on one line, in either case.
+        found = {m["l"].upper(): m["text"].strip() for m in _OPTION_PAREN_INLINE_RE.finditer(question)}
     return found if {"A", "B"} <= found.keys() else {}
+
+
+_OPTION_PAREN_INLINE_RE = re.compile(r"\((?P<l>[A-Ha-h])\)\s*(?P<text>[^()\n]+?)(?=\s*\([A-Ha-h]\)|\s*$)")
+# A letter the text names as an option: "(option D)", "option D", "**(c)**".
+_NAMED_LETTER_RE = re.compile(r"\boption\s+\(?(?P<a>[A-Ha-h])\b|\(\s*(?P<b>[A-Ha-h])\s*\)|\*\*(?P<c>[A-H])[).:]?\*\*")
+
+
+def _named_letters(text: str, options: Mapping[str, str]) -> set[str]:
+    """Every letter ``text`` names as an option: "(option D)", "**(c)**", "**B**", "the answer is B"."""
+    named = {(m["a"] or m["b"] or m["c"]).upper() for m in _NAMED_LETTER_RE.finditer(text)}
+    named.update(m["l"].upper() for m in _EXPLICIT_CHOICE_RE.finditer(text))
+    return named & options.keys()
 
 
 def _choice(text: str, options: Mapping[str, str]) -> str | None:
@@ -252,6 +267,12 @@ class OptionKept(Guard):
         picked = _choice(item.original, options)
         if picked is None:
             return True
+        # Another letter named as an option, and never the original's ("1945 (option D)" for "C) 1945"):
+        # the rewrite picks another option even when it keeps the original's text.
+        # One letter alone: several may be an enumeration ("(a) first, (b) second").
+        named_letters = _named_letters(item.rewrite, options)
+        if len(named_letters) == 1 and picked not in named_letters:
+            return refuse(f"option {picked} became {named_letters.pop()}")
         repicked = _choice(item.rewrite, options)
         if repicked is not None:
             return repicked == picked or refuse(f"option {picked} became {repicked}")

@@ -32,7 +32,7 @@ from .._models import Correction, Evidence
 from .._types import CheckInput
 from .base import Guard, Verdict, refuse
 from .lang import detect_language
-from .numbers import fold_case, letter_words, value_set, word_mentions
+from .numbers import NUMBER_WORDS, fold_case, letter_words, value_set, word_mentions
 from .skips import ENTITY_SKIP_TASKS
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "find_entity",
     "judge",
     "normalize",
+    "number_replaced",
     "source_of",
     "unit_changed",
 ]
@@ -369,8 +370,9 @@ _ACRONYM_SKIP = frozenset({"and", "of", "the", "for", "&", "de", "du", "des", "l
 _SENTENCE_SPLIT_RE = re.compile(r"[.!?;\u3002]\s|\n")
 _CLAUSE_SPLIT_RE = re.compile(r"[.!?;\u3002,]\s|\n|\s(?=(?:and|und|et|y|e|og|och|en|i|и)\s)")
 # A word no text has, put where a part ends: the text is tokenised in one pass.
-_SENTENCE_MARK = "0qx0"
-_SENTENCE_SUB = f" {_SENTENCE_MARK} "
+_SENTENCE_MARK, _CLAUSE_MARK = "0qx0", "0qy0"
+_SENTENCE_SUB, _CLAUSE_SUB = f" {_SENTENCE_MARK} ", f" {_CLAUSE_MARK} "
+_CLAUSE_ONLY_RE = re.compile(r",\s|\s(?=(?:and|und|et|y|e|og|och|en|i|и)\s)")
 _Parts = tuple[tuple[str, tuple[str, ...]], ...]
 
 
@@ -844,6 +846,76 @@ def _unit_changed(original: _Text, rewrite: _Text) -> str | None:
     return None
 
 
+def _number_value(word: str) -> Fraction | None:
+    """The value of a word that is a whole number: digits ("1887") or an English number word ("two")."""
+    if word.isdigit():
+        return Fraction(int(word)) if len(word) <= 6 else None
+    if word not in NUMBER_WORDS:
+        return None  # most words: known without reading them as numbers
+    found = next(word_mentions(word), None)
+    return found.value if found is not None and found.end - found.start == len(word) else None
+
+
+def _number_replaced(original: _Text, rewrite: _Text) -> tuple[str, str, str] | None:
+    """A number that the same words lead to in both texts, another number in the rewrite ("The tower
+    opened in 1887" -> "The tower opened in 1889 ... construction began in 1887"; "has two hearts" ->
+    "has three hearts"): ``(words, old, new)``. The words and the number stand in one clause, the
+    words once in each text and with no number; a number said in several words ("nineteen
+    sixty-two", "300 000") is left to the numbers check."""
+    a, b = original.sequence, rewrite.sequence
+    if not _ANCHOR < len(a) <= _ALIGN_LIMIT or len(b) > 2 * _ALIGN_LIMIT:
+        return None
+    # The new number is one the original does not write (read fast, before anything else).
+    if not (frozenset(_DIGIT_WORD_RE.findall(rewrite.joined)) | (NUMBER_WORDS & rewrite.words)) - original.words:
+        return None
+    for p in range(_ANCHOR, len(a)):
+        old = _number_value(a[p])
+        if old is None:
+            continue
+        anchor = a[p - _ANCHOR : p]
+        if any(w[0].isdigit() for w in anchor) or (p + 1 < len(a) and _number_value(a[p + 1]) is not None):
+            continue
+        if _count(a, anchor) != 1 or _count(b, anchor) != 1:
+            continue
+        q = next(q for q in range(len(b) - _ANCHOR + 1) if b[q : q + _ANCHOR] == anchor) + _ANCHOR
+        new = _number_value(b[q]) if q < len(b) else None
+        if new is None or new == old or (q + 1 < len(b) and _number_value(b[q + 1]) is not None):
+            continue
+        if new < 100 <= old and old % 100 == new:
+            continue  # a year written short ("'87" for 1987)
+        # Read again by clauses (rare: only here): the words and the number in one clause on each side.
+        run = (*anchor, a[p])
+        if _in_one_clause(original, run) and _in_one_clause(rewrite, (*anchor, b[q])):
+            return " ".join(anchor), a[p], b[q]
+    return None
+
+
+def _in_one_clause(view: _Text, run: tuple[str, ...]) -> bool:
+    return any(_count(tokens, run) for _, tokens in _parts(view, True))
+
+
+def _count(tokens: tuple[str, ...], run: tuple[str, ...]) -> int:
+    size = len(run)
+    return sum(tokens[i : i + size] == run for i in range(len(tokens) - size + 1))
+
+
+def number_replaced(original: str, rewrite: str, evidence: Sequence[Evidence] = ()) -> str | None:
+    """A number the rewrite replaced after the same words (see :func:`_number_replaced`), unless
+    ``evidence`` states the new one (a correction)."""
+    if not _DIGIT_RE.search(original) and not any(word_mentions(original)):
+        return None
+    lang = _lang(original)
+    found = _number_replaced(_view(original, lang), _view(rewrite, lang))
+    if found is None:
+        return None
+    words, old, new = found
+    if evidence:
+        stated = value_set("\n".join(e.text for e in evidence))
+        if _number_value(new) in stated:
+            return None  # a correction to what the evidence states
+    return f"changed after '{words}': {old} -> {new}"
+
+
 def unit_changed(original: str, rewrite: str, evidence: Sequence[Evidence] = ()) -> str | None:
     """A number ``rewrite`` keeps with another unit than ``original`` gave it (see
     :func:`_unit_changed`), unless ``evidence`` states the number with the new unit (a correction)."""
@@ -979,22 +1051,18 @@ def _grouped(chunks: Iterable[str]) -> _Parts:
 
 def _parts(view: _Text, clauses: bool) -> _Parts:
     """``view``'s sentences (or clauses), each as its folded words joined with spaces around, and
-    those words (read once per text: an original is compared with several candidates)."""
-    if clauses:
-        if view.clauses is None:
-            view.clauses = _split(view, _CLAUSE_SPLIT_RE)
-        return view.clauses
-    if view.sentences is None:
-        view.sentences = _split(view, _SENTENCE_SPLIT_RE)
-    return view.sentences
-
-
-def _split(view: _Text, pattern: re.Pattern[str]) -> _Parts:
-    clean = _clean(view.text)
-    if pattern.search(clean) is None:
-        return ((view.joined, view.sequence),)  # one part: its words are read already
-    marked = pattern.sub(_SENTENCE_SUB, _fold(clean))
-    return _grouped(" ".join(_tokens(marked)).split(_SENTENCE_MARK))
+    those words (read once per text, both at once: an original is compared with several candidates)."""
+    if view.sentences is None or view.clauses is None:
+        clean = _clean(view.text)
+        if _CLAUSE_SPLIT_RE.search(clean) is None:
+            view.sentences = view.clauses = ((view.joined, view.sequence),)  # one part: read already
+        else:
+            # Sentence ends marked, then the other clause ends: one tokenising pass for both.
+            marked = _CLAUSE_ONLY_RE.sub(_CLAUSE_SUB, _SENTENCE_SPLIT_RE.sub(_SENTENCE_SUB, _fold(clean)))
+            words = " ".join(_tokens(marked))
+            view.sentences = _grouped(words.replace(_CLAUSE_MARK, " ").split(_SENTENCE_MARK))
+            view.clauses = _grouped(words.replace(_CLAUSE_MARK, _SENTENCE_MARK).split(_SENTENCE_MARK))
+    return view.clauses if clauses else view.sentences
 
 
 def _bindings(
@@ -1235,11 +1303,7 @@ def judge(item: CheckInput, *, corrections: bool = True) -> EntityVerdict:
     if order is not None:
         return EntityVerdict([], [], order)
     if not fixes:
-        swapped = (
-            _swapped_in_place(original, rewrite)
-            or _unit_changed(original, rewrite)
-            or _roles_swapped(original, rewrite)
-        )
+        swapped = _swapped_in_place(original, rewrite) or _roles_swapped(original, rewrite)
         if swapped is not None:
             # A month or unit changed to what the evidence states is a correction ("28 June" -> "28 July").
             changed = _UNIT_CHANGE_RE.fullmatch(swapped)

@@ -11,7 +11,7 @@ from fractions import Fraction
 from .._models import Correction
 from .._types import CheckInput
 from .base import Guard, Verdict, one_line, refuse
-from .entities import source_of, unit_changed
+from .entities import number_replaced, source_of, unit_changed
 from .incidental import anaphoric, listed_count, named_in_question, titled_in_question
 from .markup import CACHE_SIZE, prose
 from .numbers import (
@@ -313,7 +313,10 @@ class NumbersKept(Guard):
         missing, _ = judge_numbers(item, corrections=self.corrections)
         if len(missing) <= self.max_missing:
             # A number kept with another unit ("21 litres" -> "21 gallons") changed all the same.
-            changed = unit_changed(item.original, item.rewrite, item.evidence if self.corrections else ())
+            evidence = item.evidence if self.corrections else ()
+            changed = unit_changed(item.original, item.rewrite, evidence) or number_replaced(
+                item.original, item.rewrite, evidence
+            )
             return True if changed is None else refuse(changed)
         shown = list(dict.fromkeys(one_line(m, 30) for m in missing))
         more = f" and {len(shown) - _SHOWN} more" if len(shown) > _SHOWN else ""

@@ -19,6 +19,7 @@ from .._text import fold_case
 
 __all__ = [
     "DIGIT_RE",
+    "NUMBER_WORDS",
     "DateMention",
     "Mention",
     "any_same",
@@ -68,6 +69,8 @@ _WORD_RE = re.compile(
     re.IGNORECASE,
 )
 _NUMBER_WORDS = frozenset(_WORD_VALUES)
+#: the English number words read as numbers ("two", "twenty", "half"), folded
+NUMBER_WORDS = _NUMBER_WORDS
 # Ready-made alternatives of the words and of the "twenty-one" pairs (hashing Fractions is slow).
 _WORD_ALTERNATIVES = {word: frozenset({value}) for word, value in _WORD_VALUES.items()}
 _PAIR_VALUES = {
