@@ -24,6 +24,7 @@ import difflib
 import functools
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -380,11 +381,12 @@ class _Text:
     """What the search for names reads of a text: its folded words (in order, as a set, and joined
     with spaces around), and its names when asked."""
 
-    __slots__ = ("_entities", "clauses", "joined", "lang", "sentences", "sequence", "text", "words")
+    __slots__ = ("_entities", "clauses", "folded", "joined", "lang", "sentences", "sequence", "text", "words")
 
     def __init__(self, text: str, lang: str) -> None:
         self.text, self.lang = text, lang
-        self.sequence = tuple(_tokens(_fold(_clean(text))))
+        self.folded = _fold(_clean(text))
+        self.sequence = tuple(_tokens(self.folded))
         self.words = frozenset(self.sequence)
         self.joined = f" {' '.join(self.sequence)} "
         self._entities: tuple[Entity, ...] | None = None
@@ -868,6 +870,10 @@ def _number_replaced(original: _Text, rewrite: _Text) -> tuple[str, str, str] | 
     # The new number is one the original does not write (read fast, before anything else).
     if not (frozenset(_DIGIT_WORD_RE.findall(rewrite.joined)) | (NUMBER_WORDS & rewrite.words)) - original.words:
         return None
+    # Each run of three words once, with where it ends in the rewrite (one pass over each text).
+    runs_a = Counter(zip(a, a[1:], a[2:], strict=False))
+    runs_b = Counter(zip(b, b[1:], b[2:], strict=False))
+    ends_b = {run: q + _ANCHOR for q, run in enumerate(zip(b, b[1:], b[2:], strict=False))}
     for p in range(_ANCHOR, len(a)):
         old = _number_value(a[p])
         if old is None:
@@ -875,9 +881,9 @@ def _number_replaced(original: _Text, rewrite: _Text) -> tuple[str, str, str] | 
         anchor = a[p - _ANCHOR : p]
         if any(w[0].isdigit() for w in anchor) or (p + 1 < len(a) and _number_value(a[p + 1]) is not None):
             continue
-        if _count(a, anchor) != 1 or _count(b, anchor) != 1:
+        if runs_a[anchor] != 1 or runs_b[anchor] != 1:
             continue
-        q = next(q for q in range(len(b) - _ANCHOR + 1) if b[q : q + _ANCHOR] == anchor) + _ANCHOR
+        q = ends_b[anchor]
         new = _number_value(b[q]) if q < len(b) else None
         if new is None or new == old or (q + 1 < len(b) and _number_value(b[q + 1]) is not None):
             continue
@@ -1053,12 +1059,12 @@ def _parts(view: _Text, clauses: bool) -> _Parts:
     """``view``'s sentences (or clauses), each as its folded words joined with spaces around, and
     those words (read once per text, both at once: an original is compared with several candidates)."""
     if view.sentences is None or view.clauses is None:
-        clean = _clean(view.text)
-        if _CLAUSE_SPLIT_RE.search(clean) is None:
+        folded = view.folded
+        if _CLAUSE_SPLIT_RE.search(folded) is None:
             view.sentences = view.clauses = ((view.joined, view.sequence),)  # one part: read already
         else:
             # Sentence ends marked, then the other clause ends: one tokenising pass for both.
-            marked = _CLAUSE_ONLY_RE.sub(_CLAUSE_SUB, _SENTENCE_SPLIT_RE.sub(_SENTENCE_SUB, _fold(clean)))
+            marked = _CLAUSE_ONLY_RE.sub(_CLAUSE_SUB, _SENTENCE_SPLIT_RE.sub(_SENTENCE_SUB, folded))
             words = " ".join(_tokens(marked))
             view.sentences = _grouped(words.replace(_CLAUSE_MARK, " ").split(_SENTENCE_MARK))
             view.clauses = _grouped(words.replace(_CLAUSE_MARK, _SENTENCE_MARK).split(_SENTENCE_MARK))
@@ -1101,6 +1107,9 @@ def _bindings(
     return bound
 
 
+_MAX_ANCHORS = 12
+
+
 def _roles_swapped(original: _Text, rewrite: _Text) -> str | None:
     """Two names (or numbers) of the original that traded roles while the text was rebuilt: words
     only one of them had beside it (a role, a year, another name) are beside only the other in the
@@ -1111,14 +1120,16 @@ def _roles_swapped(original: _Text, rewrite: _Text) -> str | None:
     names, says nothing (a faithful rewrite that merges sentences is left alone)."""
     if not 4 <= len(original.sequence) <= _ALIGN_LIMIT or len(rewrite.sequence) > 2 * _ALIGN_LIMIT:
         return None  # a short answer's change
-    several = [_SENTENCE_SPLIT_RE.search(_clean(view.text)) is not None for view in (original, rewrite)]
+    several = [_SENTENCE_SPLIT_RE.search(view.folded) is not None for view in (original, rewrite)]
     if not any(several):
         return None  # one sentence each: every anchor has the same neighbours on each side
     names = [e.folded for e in original.entities]
-    numbers = [w for w in original.sequence if w[0].isdigit()]
+    # A number written once: one written in several places has no single role ("3 × 7 ... 3 × 9").
+    digits = _DIGIT_WORD_RE.findall(original.joined)
+    numbers = [w for w in digits if digits.count(w) == 1]
     anchors = {a: frozenset(a.split()) for a in dict.fromkeys([*names, *numbers]) if a and f" {a} " in rewrite.joined}
-    if len(anchors) < 2:
-        return None
+    if not 2 <= len(anchors) <= _MAX_ANCHORS:
+        return None  # too many names and numbers to tell roles apart
     longer = {a: bs for a, own in anchors.items() if (bs := [b for b, words in anchors.items() if own < words])}
     found = None
     if all(several):
