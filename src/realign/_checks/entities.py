@@ -878,7 +878,7 @@ def _number_replaced(original: _Text, rewrite: _Text) -> tuple[str, str, str] | 
         old = _number_value(a[p])
         if old is None:
             continue
-        anchor = a[p - _ANCHOR : p]
+        anchor = (a[p - 3], a[p - 2], a[p - 1])  # _ANCHOR words
         if any(w[0].isdigit() for w in anchor) or (p + 1 < len(a) and _number_value(a[p + 1]) is not None):
             continue
         if runs_a[anchor] != 1 or runs_b[anchor] != 1:
