@@ -17,6 +17,7 @@ from realign import (
     Pipeline,
     SQLiteCache,
     TaskPrediction,
+    Usage,
     UsageError,
 )
 
@@ -116,6 +117,38 @@ def test_a_verify_call_at_concurrency_one_is_sent_not_left_waiting() -> None:
     p = pipe(FakeLLM([GOOD]), concurrency=1, verifier=realign.LLMVerifier(judge))
     result = asyncio.run(asyncio.wait_for(p.areformat_one(Example(question=Q, response=ORIGINAL)), 30))
     assert result.tag == "rewrite"
+
+
+def test_a_row_whose_reask_fails_is_billed_for_the_reply_it_got() -> None:
+    llm = FakeLLM(["no label", LLMError("server error", code="server_error")])
+    result = one(pipe(llm), Example(question=Q, response=ORIGINAL))
+    assert result.reason == "llm_error:server_error"
+    assert result.usage.calls == 1  # the first reply was answered (and paid for) before the re-ask failed
+
+
+def test_a_row_whose_topup_fails_is_billed_for_the_reply_it_got() -> None:
+    # A server that ignores n answers one choice; the top-up call for the second fails.
+    llm = FakeLLM([Completion([Choice(GOOD)], Usage(calls=1)), LLMError("server error", code="server_error")])
+    result = one(pipe(llm, n=2), Example(question=Q, response=ORIGINAL))
+    assert result.reason == "llm_error:server_error"
+    assert result.usage.calls == 1
+
+
+def test_a_row_whose_second_judgement_fails_is_billed_for_both_answered_calls() -> None:
+    llm = FakeLLM([Completion([Choice(GOOD), Choice(GOOD + " Done.")], Usage(calls=1))])
+    judge = FakeLLM(["VERDICT: yes\nREASON: same facts.", LLMError("server error", code="server_error")])
+    p = pipe(llm, n=2, verifier=realign.LLMVerifier(judge))
+    result = one(p, Example(question=Q, response=ORIGINAL))
+    assert result.reason == "llm_error:server_error"
+    assert result.usage.calls == 2  # the rewrite and the judgement that came back
+
+
+def test_a_judgement_that_came_back_is_counted_when_another_fails() -> None:
+    llm = FakeLLM([Completion([Choice(GOOD), Choice(GOOD + " Done.")], Usage(calls=1))])
+    judge = FakeLLM(["VERDICT: yes\nREASON: same facts.", LLMError("server error", code="server_error")])
+    p = pipe(llm, n=2, verifier=realign.LLMVerifier(judge))
+    one(p, Example(question=Q, response=ORIGINAL))
+    assert p.verified.judged == 1
 
 
 def test_truncated_reply_is_a_failed_candidate() -> None:

@@ -229,26 +229,27 @@ class Pipeline:
         messages = self.prompt.messages(plan.task, example.question, original, evidence, example.context)
         max_tokens = self.max_tokens if self.max_tokens is not None else default_max_tokens(original)
         request = ChatRequest(messages, self.n, self.temperature, self.top_p, max_tokens)
-        keys: list[str] = []  # the cache keys of this row's requests
+        calls = _RowCalls()
         try:
-            candidates, usage = await self._candidates(request, keys)
+            candidates = await self._candidates(request, calls)
         except FatalLLMError:
             raise
         except LLMError as exc:
+            # The calls answered before the one that failed (a first reply, a top-up) were paid for all the same.
+            result.usage += calls.usage
             return _keep(result, f"{LLM_ERROR}{exc.code}")
-        result.usage += usage
+        result.usage += calls.usage
         result.candidates = [self._judge(c, plan.task, example, evidence) for c in candidates]
         if self.verifier is not None:
-            try:
-                result.candidates, usage = await self._verify(result.candidates, plan.task, example, evidence)
-            except FatalLLMError:
-                raise
-            except LLMError as exc:  # the judge could not be asked: the row is undecided, a re-run asks again
-                return _keep(result, f"{LLM_ERROR}{exc.code}")
-            result.usage += usage
+            result.candidates, usage, failed = await self._verify(result.candidates, plan.task, example, evidence)
+            result.usage += usage  # the judgements that came back were paid for, even when another failed
+            if isinstance(failed, LLMError) and not isinstance(failed, FatalLLMError):
+                return _keep(result, f"{LLM_ERROR}{failed.code}")  # the row is undecided: a re-run asks again
+            if failed is not None:
+                raise failed
         chosen = self._choose(result)
         if chosen.reason == "parse_error":
-            self._forget(keys)
+            self._forget(calls.keys)
         return chosen
 
     def _forget(self, keys: Sequence[str]) -> None:
@@ -333,50 +334,43 @@ class Pipeline:
 
     # ----------------------------------------------------------------------------- candidates
 
-    async def _candidates(self, request: ChatRequest, keys: list[str]) -> tuple[list[Candidate], Usage]:
+    async def _candidates(self, request: ChatRequest, calls: _RowCalls) -> list[Candidate]:
         """``n`` parsed candidates. Servers that ignore ``n`` (Ollama) are topped up with extra calls."""
-        usage = Usage()
         choices: list[tuple[str, str | None]] = []
         for call in range(self.n):  # bounded: at most n calls even if every call returns one choice
             wanted = self.n - len(choices)
-            completion = await self._complete(replace(request, n=wanted), keys, salt=f"topup{call}" if call else "")
-            usage += completion.usage
+            completion = await self._complete(replace(request, n=wanted), calls, salt=f"topup{call}" if call else "")
             choices += [(c.text, c.finish_reason) for c in completion.choices[:wanted]]
             if len(choices) >= self.n:
                 break
-        candidates = []
-        for text, finish in choices:
-            candidate, extra = await self._parse_or_reask(request, text, finish, keys)
-            usage += extra
-            candidates.append(candidate)
-        return candidates, usage
+        return [await self._parse_or_reask(request, text, finish, calls) for text, finish in choices]
 
-    async def _parse_or_reask(
-        self, request: ChatRequest, text: str, finish: str | None, keys: list[str]
-    ) -> tuple[Candidate, Usage]:
-        usage = Usage()
+    async def _parse_or_reask(self, request: ChatRequest, text: str, finish: str | None, calls: _RowCalls) -> Candidate:
         problem = "unparsable reply"  # the parser's word on the last reply: the rejection's detail
         for attempt in range(self.max_reasks + 1):
             if finish == "length":
                 cut = f"cut off at the token limit (max_tokens {request.max_tokens})"
-                return Candidate(
-                    text=None, reasoning=text, finish_reason=finish, rejected="truncated", detail=cut
-                ), usage
+                return Candidate(text=None, reasoning=text, finish_reason=finish, rejected="truncated", detail=cut)
             parsed = parse_reply(text, self.prompt.placeholders)
             if parsed.rewrite is not None:
-                return Candidate(text=parsed.rewrite, reasoning=parsed.reasoning, finish_reason=finish), usage
+                return Candidate(text=parsed.rewrite, reasoning=parsed.reasoning, finish_reason=finish)
             problem = parsed.problem or problem
             if attempt == self.max_reasks:
                 break
             followup = self.prompt.reask(request, text, problem)
-            completion = await self._complete(followup, keys, salt="")
-            usage += completion.usage
+            completion = await self._complete(followup, calls, salt="")
             if not completion.choices:
                 break
             text, finish = completion.choices[0].text, completion.choices[0].finish_reason
-        return Candidate(text=None, reasoning=text, finish_reason=finish, rejected="parse_error", detail=problem), usage
+        return Candidate(text=None, reasoning=text, finish_reason=finish, rejected="parse_error", detail=problem)
 
-    async def _complete(self, request: ChatRequest, keys: list[str], *, salt: str) -> Completion:
+    async def _complete(self, request: ChatRequest, calls: _RowCalls, *, salt: str) -> Completion:
+        """The answer to one request of a row (from the cache, else sent), its usage added to ``calls``."""
+        completion = await self._answer(request, calls.keys, salt)
+        calls.usage += completion.usage  # a cache hit reports none
+        return completion
+
+    async def _answer(self, request: ChatRequest, keys: list[str], salt: str) -> Completion:
         assert self.llm is not None  # checked in areformat_one
         key = None
         if self.cache is not None and self._identity is not None:  # __init__ requires an identity with a cache
@@ -455,9 +449,13 @@ class Pipeline:
 
     async def _verify(
         self, candidates: list[Candidate], task: str, example: Example, evidence: list[Evidence]
-    ) -> tuple[list[Candidate], Usage]:
+    ) -> tuple[list[Candidate], Usage, Exception | None]:
         """Ask the verifier about every candidate the checks passed (one that returns the original unchanged
-        needs no second opinion), all at once. A refusal rejects it as ``filter:verify``."""
+        needs no second opinion), all at once. A refusal rejects it as ``filter:verify``.
+
+        Also returns the usage of the judgements and the first error of a judgement that failed (None when
+        none did). Every judgement is waited for, even after one fails: the others are already being paid
+        for, so they are counted (usage, :attr:`verified`) instead of running on unseen after the row ended."""
         assert self.verifier is not None
         verifier = self.verifier
         todo = [
@@ -477,16 +475,23 @@ class Pipeline:
             except Exception as exc:  # a custom verifier's own error: this row fails, not the run
                 raise self._foreign("verifier", exc) from exc
 
-        judgements = await asyncio.gather(*(ask(candidates[i]) for i in todo))
-        out, usage = list(candidates), Usage()
+        judgements = await asyncio.gather(*(ask(candidates[i]) for i in todo), return_exceptions=True)
+        out, usage, failed = list(candidates), Usage(), None
         for i, judged in zip(todo, judgements, strict=True):
+            if isinstance(judged, BaseException):
+                if not isinstance(judged, Exception):  # a cancellation, KeyboardInterrupt: not the row's to decide
+                    raise judged
+                # A fatal error (bad key) wins over a row's own: it must stop the run.
+                if failed is None or (isinstance(judged, FatalLLMError) and not isinstance(failed, FatalLLMError)):
+                    failed = judged
+                continue
             usage += judged.usage
             self.verified.add(judged)
             if not judged.ok:
                 out[i] = out[i].model_copy(
                     update={"rejected": f"{FILTER}{VERIFY_CHECK}", "detail": judged.detail, "corrections": []}
                 )
-        return out, usage
+        return out, usage, failed
 
     def _choose(self, result: Result) -> Result:
         passing = [c for c in result.candidates if c.rejected is None and c.text is not None]
@@ -578,6 +583,16 @@ class VerifyCounts:
         self.judged += 1
         self.refused += not judged.ok
         self.usage += judged.usage
+
+
+@dataclass
+class _RowCalls:
+    """What a row's requests have left so far: their cache keys (see ``_forget``) and the usage of those
+    answered. Kept apart from the return values so a row that ends in ``llm_error`` still bills the calls
+    answered before the one that failed."""
+
+    keys: list[str] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
 
 
 class _SenderPool:
