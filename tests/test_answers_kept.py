@@ -896,3 +896,21 @@ def test_a_number_changed_to_what_the_evidence_states_is_accepted() -> None:
     original = "The museum opened in 1921 near the harbour."
     rewrite = "The museum opened in **1923** near the harbour; plans were drawn up in 1921."
     assert not refused(NumbersKept()(item(original, rewrite, "When did the museum open?", evidence=evidence)))
+
+
+def test_a_name_with_a_particle_is_kept_by_its_first_word() -> None:
+    original = "Il ritratto fu dipinto da Giacomo da Ferrante nel 1620."
+    rewrite = "**Autore:** Giacomo (1620)"
+    assert not refused(EntitiesKept()(item(original, rewrite, "Chi ha dipinto il ritratto?")))
+
+
+def test_the_first_word_of_a_name_with_a_particle_given_to_another_is_refused() -> None:
+    original = "Il ritratto fu dipinto da Giacomo da Ferrante nel 1620."
+    rewrite = "**Autore:** Giacomo Rossi (1620)"
+    assert refused(EntitiesKept()(item(original, rewrite, "Chi ha dipinto il ritratto?")))
+
+
+def test_a_score_after_a_team_is_no_part_of_its_name() -> None:
+    original = "Norway won the final, beating Brazil 2–1 after extra time."
+    rewrite = "| Final | Norway 2–1 Brazil (a.e.t.) |"
+    assert not refused(EntitiesKept()(item(original, rewrite, "Who won the final?")))

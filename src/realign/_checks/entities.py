@@ -205,6 +205,7 @@ _LIST_MARKER_RE = re.compile(r"\s*(?:[-*+]|\d{1,2}[.)])\s*")
 
 # A number that belongs to the name before it: "Apollo 11", "Windows 1.0" (not a score "1-0").
 _NAME_NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
+_SCORE_AFTER_RE = re.compile(r"\s?[-\u2013\u2014:]\s?\d")
 _DIGIT_RE = re.compile(r"\d")
 
 
@@ -323,7 +324,19 @@ def _read(text: str, lang: str) -> tuple[Entity, ...]:
                     continue  # "Use the ...", "Mix 1 cup": a verb that opens an instruction
                 opened = opens
             run.append((word, start))
-        elif run and joined and (folded in _CONNECTORS or (_is_number(word) and _NAME_NUMBER_RE.fullmatch(word))):
+        elif (
+            run
+            and joined
+            and (
+                folded in _CONNECTORS
+                or (
+                    _is_number(word)
+                    and _NAME_NUMBER_RE.fullmatch(word)
+                    # A score or a range ("the Netherlands 1–0", "pages 4-7") is no part of the name.
+                    and not _SCORE_AFTER_RE.match(clean, start + len(word))
+                )
+            )
+        ):
             run.append((word, start))
         elif _is_number(word) and i + 1 < len(words) and not run:
             # A number just before a capitalised name belongs to it ("2016 Summer Olympics").
@@ -1215,8 +1228,24 @@ def _other_form(word: str, entity: Entity, rewrite: _Text) -> bool:
     return _inflected(word, rewrite)
 
 
+_PARTICLES = frozenset("da di de del della van von der den ten du".split())
+
+
+def _given_name_kept(entity: Entity, rewrite: _Text) -> bool:
+    """A name with a particle known by its first word ("Leonardo da Vinci" -> "Leonardo", "Rembrandt van
+    Rijn" -> "Rembrandt"), that first word written alone in the rewrite, in no other name."""
+    words = entity.words
+    if len(words) < 3 or words[1] not in _PARTICLES or len(words[0]) < 4 or words[0] not in rewrite.words:
+        return False
+    return all(
+        other.words == words[:1] or set(other.words) <= set(words)
+        for other in rewrite.entities
+        if words[0] in other.words
+    )
+
+
 def _kept(entity: Entity, rewrite: _Text, question: _Text, original: _Text) -> bool:
-    if _found(entity, rewrite, original.words):
+    if _found(entity, rewrite, original.words) or _given_name_kept(entity, rewrite):
         return True
     # Words the question states may go ("В России 11 часовых поясов" -> "Одиннадцать часовых поясов").
     missing = [w for w in entity.core if w not in rewrite.words and w not in question.words]
