@@ -151,6 +151,22 @@ def test_a_judgement_that_came_back_is_counted_when_another_fails() -> None:
     assert p.verified.judged == 1
 
 
+def test_an_llm_raising_a_cancellation_of_its_own_does_not_leave_rows_waiting() -> None:
+    # The only sender ends with the first request's CancelledError: the first row is cancelled with it,
+    # and the second row's request, queued behind it, still needs a sender.
+    llm = FakeLLM([asyncio.CancelledError(), GOOD])
+    p = pipe(llm, concurrency=1)
+
+    async def both() -> list[realign.Result | BaseException]:
+        rows = (Example(question=Q, response=ORIGINAL), Example(question=Q + " Twice?", response=ORIGINAL))
+        return await asyncio.gather(*(p.areformat_one(row) for row in rows), return_exceptions=True)
+
+    first, second = asyncio.run(asyncio.wait_for(both(), 30))  # a deadlock fails here instead of hanging
+    assert isinstance(first, asyncio.CancelledError)
+    assert isinstance(second, realign.Result)
+    assert second.tag == "rewrite"
+
+
 def test_truncated_reply_is_a_failed_candidate() -> None:
     llm = FakeLLM([Choice(GOOD, "length")])
     result = one(pipe(llm), Example(question=Q, response=ORIGINAL))

@@ -615,12 +615,16 @@ class _SenderPool:
         future: asyncio.Future[Completion] = loop.create_future()
         self._queue.append((request, send, future))
         if len(self._senders) < self._size:
-            sender = loop.create_task(self._work())
-            self._senders.add(sender)
-            sender.add_done_callback(self._senders.discard)
+            self._start(loop)
         return await future
 
+    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        sender = loop.create_task(self._work())
+        self._senders.add(sender)
+        sender.add_done_callback(self._senders.discard)
+
     async def _work(self) -> None:
+        emptied = False  # the normal end: the queue was found empty
         try:
             while self._queue:
                 request, send, future = self._queue.popleft()
@@ -631,15 +635,26 @@ class _SenderPool:
                 except Exception as exc:  # handed to the row that asked, which decides what it means
                     if not future.done():
                         future.set_exception(exc)
+                except BaseException:
+                    # This sender is cancelled, or the LLM raised a cancellation (or KeyboardInterrupt) of its
+                    # own: the sender ends, and the row must not wait forever for an answer nobody will give.
+                    future.cancel()
+                    raise
                 else:
                     if not future.done():
                         future.set_result(completion)
+            emptied = True
         finally:
             # Out of the set in the same step as the empty-queue test. Left to the done-callback alone, it
             # would leave a step of the loop later: a row woken by its last answer can queue its next request
             # (a re-ask, a verify call) in between, see the pool full, and at concurrency 1 wait forever.
             # The callback stays for a sender cancelled before it ever ran.
             self._senders.discard(asyncio.current_task())
+            # Ended early by an exception from a send: the requests still waiting need a sender, or at
+            # concurrency 1 their rows wait forever. (When the loop shuts down, every row was cancelled with
+            # its sender, and their requests are done already.)
+            if not emptied and len(self._senders) < self._size and any(not f.done() for _, _, f in self._queue):
+                self._start(asyncio.get_running_loop())
 
 
 def classifier_of(prediction: TaskPrediction) -> str:
