@@ -13,6 +13,9 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import signal
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -222,3 +225,40 @@ def test_a_run_cancelled_midway_leaves_the_pipeline_usable(concurrency: int) -> 
 
 async def collect(pipeline: Pipeline, rows: list[Example]) -> list[realign.Result]:
     return [result async for result in pipeline.astream(rows)]
+
+
+class Interrupting:
+    """A slow model that sends the process a SIGINT (Ctrl-C) on its ``at``-th call."""
+
+    identity = "interrupting"
+
+    def __init__(self, at: int) -> None:
+        self.at, self.calls = at, 0
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        self.calls += 1
+        if self.calls == self.at:
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+        await asyncio.sleep(0.002)
+        return Completion([Choice("Reasoning: clearer.\nRevised response:\nRewritten.")], Usage(calls=1))
+
+    async def aclose(self) -> None:
+        pass
+
+
+def test_ctrl_c_stops_a_sync_run_and_the_pipeline_runs_again() -> None:
+    # reformat() runs on a background loop: a Ctrl-C reaches the caller's thread, not the run.
+    llm = Interrupting(at=20)
+    pipeline = Pipeline(llm, classifier=RandomGuess(random.Random(0)), checks=[], cache=None, concurrency=2)
+    rows = [Example(question=f"Question {i}?", response=f"Answer {i}.", task="open_qa") for i in range(400)]
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # whatever the test runner set
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            realign.reformat(rows, pipeline=pipeline)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    stopped_at = llm.calls
+    time.sleep(0.1)
+    assert llm.calls == stopped_at  # nothing sent once the call returned: the run was stopped, not left going
+    again = realign.reformat(rows[:5], pipeline=pipeline)
+    assert [r.tag for r in again] == ["rewrite"] * 5

@@ -294,6 +294,27 @@ def _background_loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
+#: Seconds a sync call interrupted by Ctrl-C waits for its run to stop (its output's temporary file removed).
+_STOP_WAIT = 5.0
+
+
 def _run(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion from synchronous code."""
-    return asyncio.run_coroutine_threadsafe(coro, _background_loop()).result()
+    stopped = threading.Event()
+
+    async def run() -> T:
+        try:
+            return await coro
+        finally:
+            stopped.set()
+
+    future = asyncio.run_coroutine_threadsafe(run(), _background_loop())
+    try:
+        return future.result()
+    except BaseException:
+        # Ctrl-C (KeyboardInterrupt) lands here, in the caller's thread, while the run goes on in the background
+        # loop: left there, it would send (and pay for) every remaining row, and a next call with the same
+        # Pipeline would queue behind it. Cancel it, and let it unwind before the caller goes on.
+        if future.cancel():
+            stopped.wait(_STOP_WAIT)
+        raise
