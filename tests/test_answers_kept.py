@@ -914,3 +914,15 @@ def test_a_score_after_a_team_is_no_part_of_its_name() -> None:
     original = "Norway won the final, beating Brazil 2–1 after extra time."
     rewrite = "| Final | Norway 2–1 Brazil (a.e.t.) |"
     assert not refused(EntitiesKept()(item(original, rewrite, "Who won the final?")))
+
+
+def test_a_name_joined_by_of_is_kept_when_each_half_is_in_any_form() -> None:
+    original = "The race was won by Mira Solberg of the United Kingdom in 2019."
+    rewrite = "**Mira Solberg** (UK) won it in 2019."
+    assert not refused(EntitiesKept()(item(original, rewrite, "Who won the race?")))
+
+
+def test_a_name_joined_by_of_with_its_second_half_changed_is_refused() -> None:
+    original = "The race was won by Mira Solberg of the United Kingdom in 2019."
+    rewrite = "**Mira Solberg** (Sweden) won it in 2019."
+    assert refused(EntitiesKept()(item(original, rewrite, "Who won the race?")))

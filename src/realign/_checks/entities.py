@@ -38,6 +38,7 @@ from .skips import ENTITY_SKIP_TASKS
 
 __all__ = [
     "ENTITY_SKIP_TASKS",
+    "ROLE_TASKS",
     "EntitiesKept",
     "Entity",
     "EntityVerdict",
@@ -1015,6 +1016,12 @@ def _swapped_in_place(original: _Text, rewrite: _Text) -> str | None:
     anchored = _anchored_swap(original, rewrite)
     if anchored is not None:
         return anchored
+    # Names and numbers in the same order on both sides trade no places, and without a unit or month
+    # word nothing after a number can change: the alignment (the costly part) is not needed.
+    if original.words.isdisjoint(_MEASURES):
+        keys = names.union(w for w in original.words if w[0].isdigit())
+        if [w for w in a if w in keys] == [w for w in b if w in keys]:
+            return None
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
     replaced = [
         (a[i1:i2], b[j1:j2], i1, i2, j1, j2) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag == "replace"
@@ -1121,6 +1128,13 @@ def _bindings(
 
 
 _MAX_ANCHORS = 12
+#: tasks whose answers bind facts to names and figures (who did what, which figure is which): where
+#: roles and numbers after the same words are compared. Others (classification, tutoring, plans,
+#: recommendations) are left to --verify.
+ROLE_TASKS = frozenset(
+    {"open_qa", "closed_qa", "fact_verification", "explain_answer", "default", "ordering"}
+    | {"exam_problem_solving_tutor", "how_to_generation", "information_extraction", "math_puzzles"}
+)
 
 
 def _roles_swapped(original: _Text, rewrite: _Text) -> str | None:
@@ -1244,8 +1258,24 @@ def _given_name_kept(entity: Entity, rewrite: _Text) -> bool:
     )
 
 
+def _halves_kept(entity: Entity, rewrite: _Text, original: _Text) -> bool:
+    """A name made of two joined by "of" ("Yuri Gagarin of the Soviet Union", "Catherine of Aragon"):
+    kept when each half is, in any of its forms ("Yuri Gagarin ... (USSR)")."""
+    words = entity.words
+    if "of" not in words[1:-1]:
+        return False
+    at = words.index("of", 1)
+    halves = [w for w in (words[:at], words[at + 1 :]) if w and w != ("the",)]
+    if len(halves) != 2:
+        return False
+    parts = [Entity(" ".join(h), entity.start, tuple(w for w in h if w != "the") or h) for h in halves]
+    return all(_found(part, rewrite, original.words) for part in parts)
+
+
 def _kept(entity: Entity, rewrite: _Text, question: _Text, original: _Text) -> bool:
     if _found(entity, rewrite, original.words) or _given_name_kept(entity, rewrite):
+        return True
+    if _halves_kept(entity, rewrite, original):
         return True
     # Words the question states may go ("В России 11 часовых поясов" -> "Одиннадцать часовых поясов").
     missing = [w for w in entity.core if w not in rewrite.words and w not in question.words]
@@ -1292,7 +1322,9 @@ def judge(item: CheckInput, *, corrections: bool = True) -> EntityVerdict:
         if order is None and _DIGIT_RE.search(item.original):
             # Numbers traded places, or a unit changed, in a text without names.
             view = _view(item.rewrite, lang)
-            order = _swapped_in_place(original, view) or _roles_swapped(original, view)
+            order = _swapped_in_place(original, view) or (
+                _roles_swapped(original, view) if item.task in ROLE_TASKS else None
+            )
         return EntityVerdict([], [], order)
     rewrite = _view(item.rewrite, lang)
     question = _view(_asked(item.question), lang)
@@ -1343,7 +1375,9 @@ def judge(item: CheckInput, *, corrections: bool = True) -> EntityVerdict:
     if order is not None:
         return EntityVerdict([], [], order)
     if not fixes:
-        swapped = _swapped_in_place(original, rewrite) or _roles_swapped(original, rewrite)
+        swapped = _swapped_in_place(original, rewrite) or (
+            _roles_swapped(original, rewrite) if item.task in ROLE_TASKS else None
+        )
         if swapped is not None:
             # A month or unit changed to what the evidence states is a correction ("28 June" -> "28 July").
             changed = _UNIT_CHANGE_RE.fullmatch(swapped)

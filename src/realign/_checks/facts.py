@@ -11,7 +11,7 @@ from fractions import Fraction
 from .._models import Correction
 from .._types import CheckInput
 from .base import Guard, Verdict, one_line, refuse
-from .entities import number_replaced, source_of, unit_changed
+from .entities import ROLE_TASKS, number_replaced, source_of, unit_changed
 from .incidental import anaphoric, listed_count, named_in_question, titled_in_question
 from .markup import CACHE_SIZE, prose
 from .numbers import (
@@ -314,9 +314,9 @@ class NumbersKept(Guard):
         if len(missing) <= self.max_missing:
             # A number kept with another unit ("21 litres" -> "21 gallons") changed all the same.
             evidence = item.evidence if self.corrections else ()
-            changed = unit_changed(item.original, item.rewrite, evidence) or number_replaced(
-                item.original, item.rewrite, evidence
-            )
+            changed = unit_changed(item.original, item.rewrite, evidence)
+            if changed is None and item.task in ROLE_TASKS:
+                changed = number_replaced(item.original, item.rewrite, evidence)
             return True if changed is None else refuse(changed)
         shown = list(dict.fromkeys(one_line(m, 30) for m in missing))
         more = f" and {len(shown) - _SHOWN} more" if len(shown) > _SHOWN else ""
