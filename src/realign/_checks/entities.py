@@ -33,7 +33,7 @@ from .._models import Correction, Evidence
 from .._types import CheckInput
 from .base import Guard, Verdict, refuse
 from .lang import detect_language
-from .numbers import NUMBER_WORDS, fold_case, letter_words, value_set, word_mentions
+from .numbers import NUMBER_WORDS, value_set, word_mentions
 from .skips import ENTITY_SKIP_TASKS
 
 __all__ = [
@@ -800,12 +800,6 @@ _MEASURES_ABROAD = frozenset(
 _UNIT_WORDS = _MEASURES | _MEASURES_ABROAD
 
 
-def _has_unit(text: str) -> bool:
-    """Whether ``text`` has a unit word, read in its ASCII letter runs (remembered: the numbers and
-    leak checks read the same)."""
-    return not _UNIT_WORDS.isdisjoint(letter_words(fold_case(text)))
-
-
 _PER_UNITS = frozenset({"h", "s"})
 _UNIT_WINDOW = 3  # words after a number where its unit is looked for ("20 times a year")
 
@@ -939,8 +933,8 @@ def number_replaced(original: str, rewrite: str, evidence: Sequence[Evidence] = 
 def unit_changed(original: str, rewrite: str, evidence: Sequence[Evidence] = ()) -> str | None:
     """A number ``rewrite`` keeps with another unit than ``original`` gave it (see
     :func:`_unit_changed`), unless ``evidence`` states the number with the new unit (a correction)."""
-    if not _DIGIT_RE.search(original) or not _has_unit(original) or not _has_unit(rewrite):
-        return None  # no unit word on one side: nothing to compare (the common case, read fast)
+    if not _DIGIT_RE.search(original):
+        return None
     lang = _lang(original)
     changed = _unit_changed(_view(original, lang), _view(rewrite, lang))
     if changed is None or not evidence:
@@ -1211,6 +1205,12 @@ def _traded(
 _LEADING_DIGITS_RE = re.compile(r"\d+")
 
 
+@functools.lru_cache(maxsize=64)
+def _values_of(text: str) -> frozenset[Fraction]:
+    """``value_set(text)``, remembered: each name of an original may ask it of the same rewrite."""
+    return frozenset(value_set(text))
+
+
 def _inflected(word: str, rewrite: _Text) -> bool:
     """A word of a name the rewrite writes in another form of it: inflected ("Калининград" -> "в
     Калининграде", "Камчатка" -> "на Камчатке"), in the plural, or derived ("Peru" -> "Peruvian"):
@@ -1234,7 +1234,7 @@ def _other_form(word: str, entity: Entity, rewrite: _Text) -> bool:
     the numbers check judges numbers) with the unit after it, or an inflected word."""
     digits = _LEADING_DIGITS_RE.match(word)
     if digits is not None:
-        return Fraction(int(digits.group())) in value_set(rewrite.text) and not _numbered_name(entity, rewrite)
+        return Fraction(int(digits.group())) in _values_of(rewrite.text) and not _numbered_name(entity, rewrite)
     if next(word_mentions(word), None) is not None:
         return True  # "Nineteen Eighty-Four" -> "1984": the numbers check reads number words
     if word in _MEASURES and any(w[0].isdigit() for w in entity.words):
@@ -1290,7 +1290,7 @@ def _kept(entity: Entity, rewrite: _Text, question: _Text, original: _Text) -> b
     first = entity.words[0]
     if first.isdigit() and len(entity.words) > 1 and entity.core - {first} <= rewrite.words:
         # "16 Bundesländer" -> "sechzehn Bundesländer": the count written in words.
-        return Fraction(int(first)) in value_set(rewrite.text)
+        return Fraction(int(first)) in _values_of(rewrite.text)
     # A name the question half states ("Boeing" of "Boeing 747") is kept by its other words.
     rest = entity.core - question.words
     if rest and rest <= rewrite.words:

@@ -447,7 +447,7 @@ def value_set(text: str, text_dates: Iterable[DateMention] | None = None) -> set
     words = letter_words(fold_case(text) if text.isascii() else _fold_accents(text))
     for word in _FOREIGN_WORD_VALUES.keys() & words:
         values.add(_FOREIGN_WORD_VALUES[word])
-    if "10" in text:
+    if "10" in text and ("^" in text or "\u00d7" in text or "\u00b7" in text or " x 10" in text):
         # Scientific notation: "3 × 10^5", "3×10⁵", "1.5 x 10^8".
         for m in _POWER_RE.finditer(text):
             exponent = int((m.group(2) or m.group(3)).translate(_SUPERSCRIPTS))
