@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from .._exceptions import UsageError
+from .._loops import PerLoop
 from .._types import LLM, ChatRequest, Completion, DeferredLLM, Send, identity_of
 from .cache import Cache, request_key
 
@@ -58,15 +59,14 @@ class OwnBudget:
 
     def __init__(self, cache: Cache | None, concurrency: int) -> None:
         self.cache, self.concurrency = cache, concurrency
-        self._limit: asyncio.Semaphore | None = None
+        # A semaphore binds to the loop it first waits on: a run under another asyncio.run gets its own.
+        self._limit = PerLoop(lambda: asyncio.Semaphore(self.concurrency))
 
     async def spend(
         self, identity: str, request: ChatRequest, send: Send, *, salt: str = "", defer: DeferredLLM | None = None
     ) -> Completion:
         async def bounded() -> Completion:
-            if self._limit is None:
-                self._limit = asyncio.Semaphore(self.concurrency)
-            async with self._limit:
+            async with self._limit.get():
                 return await send(request)
 
         return await spend_cached(self.cache, identity, request, salt, defer, bounded)

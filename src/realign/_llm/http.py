@@ -10,6 +10,7 @@ builds them, so one error mapping and one retry rule serve both paths.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import ssl
@@ -54,6 +55,8 @@ class HTTPChat:
         if http_client is None and urllib.request.getproxies():
             http_client = httpx2.AsyncClient(timeout=timeout, limits=_LIMITS)
         self.http = http_client
+        # The event loop our own pools (or proxied client) were opened on: a connection belongs to its loop.
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.timeout = timeout
         self._headers = httpx2.Headers(
             {
@@ -94,6 +97,8 @@ class HTTPChat:
 
     async def _send(self, url: str, content: bytes) -> httpx2.Response:
         """The answer to one POST, read in full."""
+        if self._own and asyncio.get_running_loop() is not self._loop:
+            self._reopen()
         if self.http is not None:
             return await self.http.post(url, content=content, headers=self._headers, timeout=self.timeout)
         in_flight = self._in_flight
@@ -122,7 +127,18 @@ class HTTPChat:
             in_flight[index] -= 1
         return response
 
+    def _reopen(self) -> None:
+        """Open our connections afresh for the running loop. Those of another loop (an earlier
+        ``asyncio.run``) cannot serve this one, nor be closed from it: they are dropped."""
+        if self._loop is not None:
+            if self.http is not None:
+                self.http = httpx2.AsyncClient(timeout=self.timeout, limits=_LIMITS)
+            self._pools, self._in_flight = [], []
+        self._loop = asyncio.get_running_loop()
+
     async def aclose(self) -> None:
+        if self._own and self._loop is not None and asyncio.get_running_loop() is not self._loop:
+            self._reopen()  # closed from another loop (a last asyncio.run): those of the run's loop are dropped
         if self.http is not None and self._own:
             await self.http.aclose()
         for pool in self._pools:

@@ -12,6 +12,8 @@ import re
 import time
 from collections.abc import Mapping
 
+from .._loops import PerLoop
+
 __all__ = ["HeaderPacer", "RateLimiter", "parse_duration"]
 
 
@@ -39,12 +41,10 @@ class RateLimiter:
     def __init__(self, rpm: float | None = None, tpm: float | None = None) -> None:
         self._requests = _Bucket(rpm) if rpm else None
         self._tokens = _Bucket(tpm) if tpm else None
-        self._lock: asyncio.Lock | None = None
+        self._lock = PerLoop(asyncio.Lock)  # a run under another asyncio.run gets a lock of its own loop
 
     async def acquire(self, tokens: int) -> None:
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:  # one waiter at a time keeps the order fair
+        async with self._lock.get():  # one waiter at a time keeps the order fair
             wait = max(
                 self._requests.wait_for(1) if self._requests else 0.0,
                 self._tokens.wait_for(tokens) if self._tokens else 0.0,

@@ -22,6 +22,7 @@ from typing import Any
 
 from .._exceptions import InputError, UsageError
 from .._io.files import atomic_file, read_rows
+from .._loops import PerLoop
 from .._models import Evidence
 from .evidence import clean_evidence
 
@@ -309,7 +310,8 @@ class LocalIndex:
         self.common_fraction = common_fraction
         self._conn, self._meta = _open_index(self.path)
         self._lock = threading.Lock()
-        self._semaphore = asyncio.Semaphore(concurrency)
+        # Made again for a run under another asyncio.run: a semaphore binds to the loop it first waits on.
+        self._semaphore = PerLoop(lambda: asyncio.Semaphore(concurrency))
         self._document_frequencies: dict[str, int] = {}
 
     @property
@@ -327,7 +329,7 @@ class LocalIndex:
         terms = query_terms(query)
         if not terms:
             return []
-        async with self._semaphore:
+        async with self._semaphore.get():
             rows = await asyncio.to_thread(self._query, terms)
         return clean_evidence(rows, max_items=self.k, max_chars=self.max_chars)
 

@@ -45,6 +45,7 @@ from tenacity import AsyncRetrying, RetryCallState, RetryError, retry_if_excepti
 
 from .._exceptions import FatalSearchError, SearchError, UsageError
 from .._llm.retry import PauseGate, RetryPolicy, backoff_seconds, parse_retry_after
+from .._loops import PerLoop
 from .._models import Evidence
 from .._types import SearchClient
 from .evidence import clean_evidence, truncate_words
@@ -222,10 +223,13 @@ class _WebSearch(ABC):
         self.user_agent = user_agent
         if concurrency < 1:
             raise UsageError(f"search concurrency must be at least 1 (got {concurrency})")
-        self._semaphore = asyncio.Semaphore(concurrency)
+        # Made again for a run under another asyncio.run: a semaphore binds to the loop it first waits on.
+        self._semaphore = PerLoop(lambda: asyncio.Semaphore(concurrency))
         self._gate = PauseGate()  # after a 429, holds back every search of this client
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=10.0))
+        self._timeout = httpx.Timeout(timeout, connect=10.0)
+        self._http = http_client or httpx.AsyncClient(timeout=self._timeout)
+        self._http_loop: asyncio.AbstractEventLoop | None = None  # the loop our own client's connections are on
 
     # -- configuration --------------------------------------------------------------------
 
@@ -273,7 +277,7 @@ class _WebSearch(ABC):
         prepared = self.prepare_query(query)
         if not prepared:
             return []
-        async with self._semaphore:
+        async with self._semaphore.get():
             found = await self._fetch(prepared)
         return clean_evidence(found, max_items=self.max_items, max_chars=self.max_chars)
 
@@ -315,6 +319,7 @@ class _WebSearch(ABC):
 
     async def _send(self, method: str, url: str, *, params: Mapping[str, Any] | None, json: Any) -> Any:
         await self._gate.wait()
+        self._own_client_on_this_loop()
         try:
             response = await self._http.request(
                 method, url, params=params, json=json, headers=self._headers(), follow_redirects=True
@@ -367,9 +372,19 @@ class _WebSearch(ABC):
 
     # -- lifetime -------------------------------------------------------------------------
 
+    def _own_client_on_this_loop(self) -> None:
+        """A client of our own opened on an earlier ``asyncio.run``'s loop keeps connections of that loop,
+        which can neither serve nor be closed from this one: it is dropped for a new one."""
+        loop = asyncio.get_running_loop()
+        if self._owns_http and self._http_loop is not loop:
+            if self._http_loop is not None:
+                self._http = httpx.AsyncClient(timeout=self._timeout)
+            self._http_loop = loop
+
     async def aclose(self) -> None:
         """Close the HTTP client this object created (one passed in is left to its owner)."""
         if self._owns_http:
+            self._own_client_on_this_loop()
             await self._http.aclose()
 
     async def __aenter__(self) -> Self:
