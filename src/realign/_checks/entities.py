@@ -385,9 +385,8 @@ _ACRONYM_SKIP = frozenset({"and", "of", "the", "for", "&", "de", "du", "des", "l
 _SENTENCE_SPLIT_RE = re.compile(r"[.!?;\u3002]\s|\n")
 _CLAUSE_SPLIT_RE = re.compile(r"[.!?;\u3002,]\s|\n|\s(?=(?:and|und|et|y|e|og|och|en|i|и)\s)")
 # A word no text has, put where a part ends: the text is tokenised in one pass.
-_SENTENCE_MARK, _CLAUSE_MARK = "0qx0", "0qy0"
-_SENTENCE_SUB, _CLAUSE_SUB = f" {_SENTENCE_MARK} ", f" {_CLAUSE_MARK} "
-_CLAUSE_ONLY_RE = re.compile(r",\s|\s(?=(?:and|und|et|y|e|og|och|en|i|и)\s)")
+_SENTENCE_MARK = "0qx0"
+_SENTENCE_SUB = f" {_SENTENCE_MARK} "
 _Parts = tuple[tuple[str, tuple[str, ...]], ...]
 
 
@@ -1071,18 +1070,21 @@ def _grouped(chunks: Iterable[str]) -> _Parts:
 
 def _parts(view: _Text, clauses: bool) -> _Parts:
     """``view``'s sentences (or clauses), each as its folded words joined with spaces around, and
-    those words (read once per text, both at once: an original is compared with several candidates)."""
-    if view.sentences is None or view.clauses is None:
-        folded = view.folded
-        if _CLAUSE_SPLIT_RE.search(folded) is None:
-            view.sentences = view.clauses = ((view.joined, view.sequence),)  # one part: read already
-        else:
-            # Sentence ends marked, then the other clause ends: one tokenising pass for both.
-            marked = _CLAUSE_ONLY_RE.sub(_CLAUSE_SUB, _SENTENCE_SPLIT_RE.sub(_SENTENCE_SUB, folded))
-            words = " ".join(_tokens(marked))
-            view.sentences = _grouped(words.replace(_CLAUSE_MARK, " ").split(_SENTENCE_MARK))
-            view.clauses = _grouped(words.replace(_CLAUSE_MARK, _SENTENCE_MARK).split(_SENTENCE_MARK))
-    return view.clauses if clauses else view.sentences
+    those words (read once per text, the clauses only when asked: most texts need the sentences alone)."""
+    if clauses:
+        if view.clauses is None:
+            view.clauses = _split(view, _CLAUSE_SPLIT_RE)
+        return view.clauses
+    if view.sentences is None:
+        view.sentences = _split(view, _SENTENCE_SPLIT_RE)
+    return view.sentences
+
+
+def _split(view: _Text, pattern: re.Pattern[str]) -> _Parts:
+    if pattern.search(view.folded) is None:
+        return ((view.joined, view.sequence),)  # one part: its words are read already
+    marked = pattern.sub(_SENTENCE_SUB, view.folded)
+    return _grouped(" ".join(_tokens(marked)).split(_SENTENCE_MARK))
 
 
 def _bindings(
