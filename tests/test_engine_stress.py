@@ -262,3 +262,52 @@ def test_ctrl_c_stops_a_sync_run_and_the_pipeline_runs_again() -> None:
     assert llm.calls == stopped_at  # nothing sent once the call returned: the run was stopped, not left going
     again = realign.reformat(rows[:5], pipeline=pipeline)
     assert [r.tag for r in again] == ["rewrite"] * 5
+
+
+class Sure:
+    """A classifier sure of one task."""
+
+    def __init__(self, task: str) -> None:
+        self.task = task
+
+    async def classify(self, instruction: str) -> TaskPrediction:
+        return TaskPrediction(task=self.task, confidence=1.0, source="fixed")
+
+    async def aclose(self) -> None:
+        pass
+
+
+class FatalFirst:
+    """A slow model whose first answer is a fatal error (a revoked key); it counts the requests it receives."""
+
+    identity = "fatal-first"
+
+    def __init__(self) -> None:
+        self.received = 0
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        self.received += 1
+        await asyncio.sleep(0.01)
+        if self.received == 1:
+            raise realign.FatalLLMError("authentication failed (401)", code="auth")
+        return Completion([Choice("Reasoning: clearer.\nRevised response:\nRewritten.")], Usage(calls=1))
+
+    async def aclose(self) -> None:
+        pass
+
+
+def test_a_fatal_error_in_one_turn_stops_the_other_turns_of_its_conversation(tmp_path: Path) -> None:
+    llm = FatalFirst()
+    pipeline = Pipeline(llm, classifier=Sure("open_qa"), checks=[], cache=None, concurrency=1)
+    source = tmp_path / "in.jsonl"
+    turns = [{"role": role, "content": f"Turn {i}."} for i in range(6) for role in ("user", "assistant")]
+    source.write_text(json.dumps({"messages": turns}) + "\n", encoding="utf-8")  # six assistant turns
+
+    async def run() -> None:
+        with pytest.raises(realign.FatalLLMError):
+            await realign.areformat_file(source, tmp_path / "out.jsonl", pipeline=pipeline)
+        await asyncio.sleep(0.1)  # time for the other turns' requests to be sent, were they still running
+
+    asyncio.run(asyncio.wait_for(run(), DEADLINE))
+    # The failing request, and the one the sender had already taken; the other turns were cancelled with them.
+    assert llm.received == 2

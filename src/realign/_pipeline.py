@@ -59,7 +59,7 @@ from ._types import (
     missing_members,
 )
 
-__all__ = ["VERIFY_CHECK", "Pipeline", "VerifyCounts", "classifier_of"]
+__all__ = ["VERIFY_CHECK", "Pipeline", "VerifyCounts", "classifier_of", "gather_all", "ordered_map"]
 
 log = logging.getLogger("realign")
 
@@ -697,6 +697,20 @@ async def _aiter(items: Iterable[T] | AsyncIterable[T]) -> AsyncIterator[T]:
     else:
         for item in items:
             yield item
+
+
+async def gather_all(*calls: Awaitable[T]) -> list[T]:
+    """``asyncio.gather`` that cancels the other calls when one raises. Plain gather leaves them running
+    unseen after the error has ended the work they were part of (a conversation's other turns, sending
+    and paying for requests nobody reads); they are cancelled and waited for before the error goes on."""
+    tasks = [asyncio.ensure_future(call) for call in calls]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 async def ordered_map(

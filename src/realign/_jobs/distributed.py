@@ -27,7 +27,7 @@ from .._io.files import AtomicWriter, read_rows
 from .._llm.cache import CachedSearch, SQLiteCache
 from .._llm.defaults import DEFAULT_MODEL
 from .._models import Usage
-from .._pipeline import Pipeline
+from .._pipeline import Pipeline, gather_all
 from .._record import Record
 from .._search.web import search_client_from_spec
 from .._verify import LLMVerifier
@@ -142,7 +142,6 @@ class RayReformatter:
         self.mode, self.source = mode, source
 
     async def __call__(self, batch: Any) -> Any:
-        import asyncio
 
         import pyarrow as pa
 
@@ -152,7 +151,7 @@ class RayReformatter:
         else:
             rows = batch.to_pylist()
             lines = list(range(1, len(rows) + 1))
-        done = await asyncio.gather(*(self._one(line, row) for line, row in zip(lines, rows, strict=True)))
+        done = await gather_all(*(self._one(line, row) for line, row in zip(lines, rows, strict=True)))
         if self.mode == "json":
             texts = [json.dumps(row, ensure_ascii=False) for row, _ in done]
             return pa.table({"line": lines, ROW_COLUMN: texts, CALLS_COLUMN: [calls for _, calls in done]})

@@ -15,7 +15,7 @@ from .._exceptions import InputError
 from .._io.files import AtomicWriter, read_rows
 from .._io.shapes import Extracted, Shape, ShapeError, detect_shape
 from .._models import Example, Usage
-from .._pipeline import Pipeline, VerifyCounts, ordered_map
+from .._pipeline import Pipeline, VerifyCounts, gather_all, ordered_map
 from .._record import Outcome, Record, TurnOutcome
 from .cost import Price
 from .progress import Progress
@@ -349,7 +349,7 @@ async def _conversation(
         return None
     originals = {e.turn: e.original for e in earlier if e.original is not None}
     todo = [t for t in turns if t.example is not None]
-    results = await asyncio.gather(*(pipeline.areformat_one(t.example) for t in todo if t.example is not None))
+    results = await gather_all(*(pipeline.areformat_one(t.example) for t in todo if t.example is not None))
     by_turn = {t.turn: r for t, r in zip(todo, results, strict=True)}
     current = {t.index: t.text for t in item.data.turns}  # the turns as the row now reads
     outcomes, usage, texts = [], Usage(), {}
@@ -538,7 +538,7 @@ async def retrieve_file(
     async def retrieve(item: SourceRow) -> dict[str, Any]:
         turns = [t for t in turns_of(item, pipeline.turns, reclassify=reclassify) if t.example is not None]
         if turns:  # a conversation: each assistant turn's own task and evidence, for reformat to reuse
-            found = await asyncio.gather(*(one(t.example) for t in turns if t.example is not None))
+            found = await gather_all(*(one(t.example) for t in turns if t.example is not None))
             entries = [TurnOutcome(turn=t.turn, **fields) for t, fields in zip(turns, found, strict=True)]
             first = entries[0]
             return {
