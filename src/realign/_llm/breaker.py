@@ -16,11 +16,17 @@ would mark every row ``llm_error`` after many minutes. The breaker watches two t
 Only failures the endpoint is responsible for count (rate limits, 5xx, timeouts, connection
 errors, unreadable replies); a row rejected for its own content (too long for the context, a 400)
 says nothing about the endpoint.
+
+A tripped breaker stays tripped for ``cooldown`` seconds, long enough for the run it stopped to end,
+then starts counting afresh: a client kept in a notebook works again once the server is back,
+without being built anew (its next run would otherwise be refused at once, forever).
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter, deque
+from collections.abc import Callable
 
 from .._exceptions import FatalLLMError
 
@@ -31,20 +37,39 @@ class Breaker:
     """Counts attempts and finished requests of one client; :meth:`check` raises once it has tripped."""
 
     def __init__(
-        self, endpoint: str, *, unreachable_after: int = 3, window: int = 20, failing_share: float = 0.9
+        self,
+        endpoint: str,
+        *,
+        unreachable_after: int = 3,
+        window: int = 20,
+        failing_share: float = 0.9,
+        cooldown: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.endpoint = endpoint
         self.unreachable_after, self.window, self.failing_share = unreachable_after, window, failing_share
+        self.cooldown, self._clock = cooldown, clock
+        self._reset()
+
+    def _reset(self) -> None:
         self._answered = False  # some attempt got an HTTP answer
         self._succeeded = False  # some request succeeded
         self._unanswered = 0  # attempts in a row without an HTTP answer, before any answer
-        self._recent: deque[str | None] = deque(maxlen=window)  # None: succeeded, else the error code
+        self._recent: deque[str | None] = deque(maxlen=self.window)  # None: succeeded, else the error code
+        self._tripped_at = 0.0
         self.reason: str | None = None
 
+    def _trip(self, reason: str) -> None:
+        self.reason, self._tripped_at = reason, self._clock()
+
     def check(self) -> None:
-        """Raise :class:`FatalLLMError` if the breaker has tripped."""
-        if self.reason is not None:
-            raise FatalLLMError(self.reason, code="stopped")
+        """Raise :class:`FatalLLMError` if the breaker has tripped (and its cool-down has not passed)."""
+        if self.reason is None:
+            return
+        if self._clock() - self._tripped_at >= self.cooldown:
+            self._reset()  # a later run: the endpoint gets a fresh trial
+            return
+        raise FatalLLMError(self.reason, code="stopped")
 
     def answered(self) -> None:
         """An attempt got an HTTP answer (any status): the endpoint is reachable."""
@@ -56,7 +81,7 @@ class Breaker:
             return
         self._unanswered += 1
         if self._unanswered >= self.unreachable_after:
-            self.reason = f"{self.endpoint} is unreachable: {error} on {self._unanswered} attempts, none answered"
+            self._trip(f"{self.endpoint} is unreachable: {error} on {self._unanswered} attempts, none answered")
 
     def finished(self, code: str | None) -> None:
         """A request ended: ``code`` None when it succeeded, else its ``llm_error`` code."""
@@ -70,7 +95,7 @@ class Breaker:
         window_failed = len(self._recent) == self.window and len(failed) >= self.failing_share * self.window
         if first_all_failed or window_failed:
             common = ", ".join(f"{c} {n}" for c, n in Counter(failed).most_common())
-            self.reason = (
+            self._trip(
                 f"{self.endpoint} is failing on nearly every request: {len(failed)} of the last "
                 f"{len(self._recent)} failed after their retries ({common})"
             )
