@@ -28,6 +28,7 @@ class Stats:
     tags: Counter[str] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)
     usage: Usage = field(default_factory=Usage)
+    verify_usage: Usage = field(default_factory=Usage)
 
 
 def _reformat(tmp_path: Path, server: StubServer, *extra: str) -> str:
@@ -99,6 +100,14 @@ def test_the_bar_shows_counts_rate_and_dollars(monkeypatch: pytest.MonkeyPatch) 
     last = stream.getvalue().split("\r")[-1]
     for part in ("4/10", "40%", "row/s", "rewritten 3", "kept 1", "retries 2", "errors 1", "1.00M tok", "$1.00"):
         assert part in last
+
+
+def test_the_progress_cost_prices_a_separate_judge_at_its_own_price(monkeypatch: pytest.MonkeyPatch) -> None:
+    stream = _terminal(monkeypatch, 200)
+    progress = Progress(1, Price(10.0, 10.0), stream=stream, verify_price=Price(1.0, 1.0))
+    judged = Usage(prompt_tokens=500_000, calls=1)
+    progress.update(Stats(rows=1, usage=Usage(prompt_tokens=1_000_000, calls=2), verify_usage=judged), force=True)
+    assert "$5.50" in stream.getvalue().split("\r")[-1]  # 500k tokens at $10/M, the judge's 500k at $1/M
 
 
 def test_a_log_line_waits_its_interval() -> None:

@@ -13,8 +13,10 @@ import pytest
 
 import realign
 from conftest import is_verify, read_jsonl, realign_row, reformat_command, write_jsonl
-from realign import CheckInput, Evidence, FakeLLM, Judgement, LLMVerifier, Pipeline, UsageError
+from realign import CheckInput, Evidence, FakeLLM, Judgement, LLMVerifier, Pipeline, Usage, UsageError
 from realign._cli.main import main
+from realign._jobs.cost import Price
+from realign._report.html import write_report
 from realign._verify import read_verdict, verify_messages
 from stub_server import Reply, StubServer, chat_reply, rewrite_handler
 
@@ -316,6 +318,21 @@ ROWS = [
 def run(tmp_path: Path, server: StubServer, *extra: str, rows: list[dict[str, Any]] = ROWS) -> int:
     source = write_jsonl(tmp_path / "in.jsonl", rows)
     return main(reformat_command(tmp_path, source, server.base_url, *extra))
+
+
+def test_a_separate_judge_is_recorded_and_priced_at_its_own_price_in_the_report(tmp_path: Path) -> None:
+    with judge_server("VERDICT: yes\nREASON: same facts.") as server:
+        code = run(tmp_path, server, "--model", "gpt-4o", "--verify=gpt-4o-mini")
+    written = read_jsonl(tmp_path / "out.jsonl")
+    record = written[0]["realign"]
+    summary = write_report(tmp_path / "out.jsonl", tmp_path / "r.html")
+    rewrite = Price(2.50, 10.00, 1.25).cost(Usage(prompt_tokens=100, completion_tokens=40, cached_tokens=20))
+    judge = Price(0.15, 0.60, 0.075).cost(Usage(prompt_tokens=50, completion_tokens=7))
+    assert code == 0
+    assert record["verify_model"] == "gpt-4o-mini"
+    assert record["verify_usage"] == {"prompt_tokens": 50, "completion_tokens": 7, "cached_tokens": 0}
+    paid = sum("usage" in row["realign"] for row in written)  # rows that made calls
+    assert summary.cost == pytest.approx(paid * (rewrite + judge))
 
 
 def _peru_no(body: dict[str, Any]) -> Reply:

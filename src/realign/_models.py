@@ -221,6 +221,8 @@ class Result(BaseModel):
     evidence: list[Evidence] = Field(default_factory=list)
     candidates: list[Candidate] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
+    #: the --verify judge's share of ``usage`` (priced at the judge model's price when that is another model)
+    verify_usage: Usage = Field(default_factory=Usage)
     confidence: float | None = None
     retrieval: RetrievalStatus | None = None
     #: Where ``task`` came from: ``embedded``, ``llm`` or ``given`` (None when the row was not classified).

@@ -243,6 +243,7 @@ class Pipeline:
         if self.verifier is not None:
             result.candidates, usage, failed = await self._verify(result.candidates, plan.task, example, evidence)
             result.usage += usage  # the judgements that came back were paid for, even when another failed
+            result.verify_usage = usage
             if isinstance(failed, LLMError) and not isinstance(failed, FatalLLMError):
                 return _keep(result, f"{LLM_ERROR}{failed.code}")  # the row is undecided: a re-run asks again
             if failed is not None:

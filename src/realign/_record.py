@@ -31,7 +31,19 @@ from ._models import Candidate, Correction, Evidence, Result, RetrievalStatus, T
 __all__ = ["Outcome", "Record", "Rejection", "TurnOutcome"]
 
 #: Written as absent, not null, when None.
-_ABSENT_WHEN_NONE = ("classifier", "tag", "evidence", "retrieval", "original", "usage", "cost", "turns", "model")
+_ABSENT_WHEN_NONE = (
+    "classifier",
+    "tag",
+    "evidence",
+    "retrieval",
+    "original",
+    "usage",
+    "verify_usage",
+    "cost",
+    "turns",
+    "model",
+    "verify_model",
+)
 
 
 class Rejection(BaseModel):
@@ -83,6 +95,9 @@ class Outcome(BaseModel):
     original: str | None = None
     rejected: list[Rejection] = Field(default_factory=list)
     usage: Usage | None = None
+    #: the --verify judge's share of ``usage`` (absent without a judge call): the report prices it at
+    #: ``verify_model``'s price when the row names one
+    verify_usage: Usage | None = None
     #: dollars paid for it, when the writer knew the price
     cost: float | None = None
     #: facts the rewrite changed to what the evidence states (absent when none)
@@ -124,8 +139,9 @@ class Outcome(BaseModel):
         for key in self._ALWAYS if self.tag is not None else ():  # once reformatted
             if data.get(key) is None:
                 data[key] = Usage().model_dump() if key == "usage" else []
-        if isinstance(data.get("usage"), dict):
-            data["usage"].pop("calls", None)  # a per-row count of calls is noise; the run summary has them
+        for key in ("usage", "verify_usage"):
+            if isinstance(data.get(key), dict):
+                data[key].pop("calls", None)  # a per-row count of calls is noise; the run summary has them
         return data
 
     @classmethod
@@ -142,6 +158,7 @@ class Outcome(BaseModel):
             original=result.original if result.tag == "rewrite" else None,
             rejected=[Rejection.of(c, keep_text=keep_rejected) for c in result.candidates if c.rejected],
             usage=result.usage if result.usage.calls else None,
+            verify_usage=result.verify_usage if result.verify_usage.calls else None,
             corrections=list(result.corrections) if result.tag == "rewrite" else [],
         )
 
@@ -173,10 +190,13 @@ class Record(Outcome):
     turns: list[TurnOutcome] | None = None
     #: the model that wrote the row's rewrites (absent when no call was made): the report prices its usage
     model: str | None = None
+    #: the --verify judge's model when it is not ``model`` (the report prices ``verify_usage`` at its price)
+    verify_model: str | None = None
 
     @classmethod
-    def of_turns(cls, turns: list[TurnOutcome], usage: Usage) -> Record:
-        """The record of a conversation from its turns' outcomes."""
+    def of_turns(cls, turns: list[TurnOutcome], usage: Usage, judged: Usage | None = None) -> Record:
+        """The record of a conversation from its turns' outcomes; ``usage`` what this run paid for them,
+        ``judged`` the --verify judge's share of it."""
         first = turns[0]
         rewritten = any(t.rewritten for t in turns)
         return cls(
@@ -188,6 +208,7 @@ class Record(Outcome):
             evidence=[],
             turns=turns,
             usage=usage if usage.calls else None,
+            verify_usage=judged if judged is not None and judged.calls else None,
         )
 
     @classmethod

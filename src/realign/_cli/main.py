@@ -624,6 +624,7 @@ async def _reformat_run(args: argparse.Namespace, stack: contextlib.AsyncExitSta
         mode="off" if args.quiet else "auto",
         interval=args.progress_interval,
         retries=lambda: llm.retries,
+        verify_price=_verify_price(args, price),
     )
     progress.total = rows
     await reformat_file(

@@ -46,10 +46,7 @@ def reformat_on_ray(args: argparse.Namespace, options: dict[str, Any]) -> int:
         cache.close()
     if not args.quiet:
         price = price_for(args.model, price_in=args.price_in, price_out=args.price_out)
-        # The rows' usage on disk does not tell a separate judge model's tokens from the rewriter's: no
-        # price is better than a wrong one.
+        # The rows record the judge's share of their usage: a separate --verify model is priced at its own price.
         separate_judge = isinstance(args.verify, str) and args.verify != args.model
-        print(stats.summary(None if separate_judge else price), file=sys.stderr)
-        if separate_judge:
-            print(f"cost: the --verify model ({args.verify}) is priced apart on one machine only", file=sys.stderr)
+        print(stats.summary(price, verify_price=price_for(args.verify) if separate_judge else None), file=sys.stderr)
     return exit_code_of(stats)

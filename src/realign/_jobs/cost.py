@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from .._models import Usage
 
-__all__ = ["PRICES", "Price", "price_for"]
+__all__ = ["PRICES", "Price", "price_for", "split_cost"]
 
 
 @dataclass(frozen=True)
@@ -59,3 +59,19 @@ def price_for(model: str, *, price_in: float | None = None, price_out: float | N
         price_out if price_out is not None else base.output,
         base.cached_input if price_in is None else None,
     )
+
+
+def split_cost(
+    usage: Usage, judged: Usage, price: Price | None, judge_price: Price | None, *, batch: bool = False
+) -> float | None:
+    """Dollars for ``usage`` of which ``judged`` is a --verify judge's share: the rest at ``price``, the
+    judge's at ``judge_price``; None when a price is missing for tokens that need it."""
+    if price is None or (judged.calls and judge_price is None):
+        return None
+    rest = Usage(
+        prompt_tokens=usage.prompt_tokens - judged.prompt_tokens,
+        completion_tokens=usage.completion_tokens - judged.completion_tokens,
+        cached_tokens=usage.cached_tokens - judged.cached_tokens,
+        calls=usage.calls - judged.calls,
+    )
+    return price.cost(rest, batch=batch) + (judge_price.cost(judged, batch=batch) if judge_price else 0.0)

@@ -17,7 +17,7 @@ from .._io.shapes import Extracted, Shape, ShapeError, detect_shape
 from .._models import Example, Usage
 from .._pipeline import Pipeline, VerifyCounts, gather_all, ordered_map
 from .._record import Outcome, Record, TurnOutcome
-from .cost import Price
+from .cost import Price, split_cost
 from .progress import Progress
 from .turns import TurnExample, turn_examples
 
@@ -57,6 +57,8 @@ class RunStats:
     turn_tags: Counter[str] = field(default_factory=Counter)
     turn_reasons: Counter[str] = field(default_factory=Counter)
     usage: Usage = field(default_factory=Usage)
+    #: the --verify judge's share of ``usage``, as the rows record it
+    verify_usage: Usage = field(default_factory=Usage)
     started: float = field(default_factory=time.monotonic)
 
     def add(self, record: Record, usage: Usage) -> None:
@@ -73,6 +75,8 @@ class RunStats:
             for rejection in turn.rejected:
                 self.rejections[(rejection.reason, str(turn.task))] += 1
         self.usage += usage
+        if record.verify_usage is not None:
+            self.verify_usage += record.verify_usage
 
     def undecided(self) -> str | None:
         """What of the run is left undecided (rows, and turns of conversations, that ended with
@@ -132,17 +136,10 @@ class RunStats:
     def _cost_line(
         self, price: Price | None, batch: bool, verify: VerifyCounts | None, verify_price: Price | None
     ) -> str:
-        judged = verify.usage if verify is not None else Usage()
-        rewrite = Usage(
-            prompt_tokens=self.usage.prompt_tokens - judged.prompt_tokens,
-            completion_tokens=self.usage.completion_tokens - judged.completion_tokens,
-            cached_tokens=self.usage.cached_tokens - judged.cached_tokens,
-            calls=self.usage.calls - judged.calls,
-        )
-        judge_price = price if verify_price is None else verify_price
-        if price is None or (judged.calls and judge_price is None):
+        judged = verify.usage if verify is not None else self.verify_usage
+        dollars = split_cost(self.usage, judged, price, price if verify_price is None else verify_price, batch=batch)
+        if dollars is None:
             return "cost: unknown (no price known)"
-        dollars = price.cost(rewrite, batch=batch) + (judge_price.cost(judged, batch=batch) if judge_price else 0.0)
         return f"cost: ${dollars:,.4f}"
 
     def retrieval_summary(self, price: Price | None = None) -> str:
@@ -352,7 +349,7 @@ async def _conversation(
     results = await gather_all(*(pipeline.areformat_one(t.example) for t in todo if t.example is not None))
     by_turn = {t.turn: r for t, r in zip(todo, results, strict=True)}
     current = {t.index: t.text for t in item.data.turns}  # the turns as the row now reads
-    outcomes, usage, texts = [], Usage(), {}
+    outcomes, usage, judged, texts = [], Usage(), Usage(), {}
     for t in turns:
         first = originals.get(t.turn)
         result = by_turn.get(t.turn)
@@ -366,13 +363,14 @@ async def _conversation(
             outcome.original = first  # the turn's text is still not its original: say what was
         outcomes.append(outcome)
         usage += result.usage
+        judged += result.verify_usage
         if result.tag == "rewrite" or result.response != current.get(t.turn):
             texts[t.turn] = result.response
     done = {t.turn for t in turns}
     outcomes += [e for e in earlier if e.original is not None and e.turn not in done]  # e.g. turns="last" now
     outcomes.sort(key=lambda outcome: outcome.turn)
     row = item.shape.apply_turns(item.row, texts) if texts else dict(item.row)
-    record = Record.of_turns(outcomes, usage)
+    record = Record.of_turns(outcomes, usage, judged)
     row["realign"] = record.to_json()
     return row, record, usage
 
@@ -425,11 +423,15 @@ async def process_rows(
         return row, record, result.usage
 
     model = getattr(pipeline.llm, "model", None)  # a custom LLM may not name one
+    judge = getattr(getattr(pipeline.verifier, "llm", None), "model", None)
+    verify_model = judge if isinstance(judge, str) and judge != model else None
 
     async def processed(item: SourceRow) -> tuple[dict[str, Any], Record, Usage]:
         row, record, usage = await process(item)
         if usage.calls and isinstance(model, str):
             record.model = model  # what the row's tokens are priced at in the report
+            if record.verify_usage is not None:
+                record.verify_model = verify_model  # the judge's share, at the judge's price
             row["realign"] = record.to_json()
         return row, record, usage
 

@@ -16,7 +16,7 @@ from typing import Any, Literal, Protocol, TextIO
 
 from .._io.files import container_of
 from .._models import Usage
-from .cost import Price
+from .cost import Price, split_cost
 
 __all__ = ["LOG_INTERVAL", "Counts", "Progress", "count_rows", "in_notebook"]
 
@@ -43,6 +43,9 @@ class Counts(Protocol):
 
     @property
     def usage(self) -> Usage: ...
+
+    @property
+    def verify_usage(self) -> Usage: ...
 
 
 def count_rows(path: str | Path) -> int | None:
@@ -94,9 +97,12 @@ class Progress:
         mode: Mode = "auto",
         interval: float = LOG_INTERVAL,
         retries: Callable[[], int] | None = None,
+        verify_price: Price | None = None,
     ) -> None:
         self.stream = stream or sys.stderr
         self.total, self.price, self.interval, self.retries = total, price, interval, retries
+        #: the --verify judge's price when it is another model's (default: ``price``)
+        self.verify_price = verify_price
         self.mode: Mode = self._pick(mode)
         self.started = time.monotonic()
         self._last = self.started
@@ -184,8 +190,10 @@ class Progress:
             parts.append(f"retries {self.retries():,}")
         parts.append(f"errors {errors_of(stats.reasons):,}")
         parts.append(f"{_short(usage.prompt_tokens + usage.completion_tokens)} tok")
-        if self.price is not None:
-            parts.append(f"${self.price.cost(usage):,.2f}")
+        judge_price = self.price if self.verify_price is None else self.verify_price
+        dollars = split_cost(usage, stats.verify_usage, self.price, judge_price)
+        if dollars is not None:
+            parts.append(f"${dollars:,.2f}")
         return ", ".join(parts)
 
     def _open_bar(self) -> Any:

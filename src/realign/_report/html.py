@@ -26,8 +26,9 @@ from typing import Any
 
 from .._exceptions import InputError, UsageError
 from .._io.files import atomic_file
-from .._jobs.cost import price_for
+from .._jobs.cost import price_for, split_cost
 from .._jobs.job import SourceRow, previous_record, rows_of
+from .._models import Usage
 from .._record import Outcome, Record
 
 __all__ = ["ReportSummary", "write_report"]
@@ -259,8 +260,10 @@ def _add_usage(summary: ReportSummary, record: Record, task: str, prices: tuple[
         summary.completion_tokens += record.usage.completion_tokens
         summary.cached_tokens += record.usage.cached_tokens
         price = price_for(record.model or "", price_in=prices[0], price_out=prices[1])
-        if cost is None and price is not None:
-            cost = price.cost(record.usage)
+        # A separate --verify judge's share of the usage at its own price (its model's list price).
+        judge_price = price_for(record.verify_model) if record.verify_model else price
+        if cost is None:
+            cost = split_cost(record.usage, record.verify_usage or Usage(), price, judge_price)
     if cost is not None:
         summary.cost = (summary.cost or 0.0) + cost
         summary.cost_by_task[task] = summary.cost_by_task.get(task, 0.0) + cost
