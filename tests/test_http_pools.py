@@ -74,3 +74,20 @@ def test_without_a_proxy_requests_go_straight_to_the_transports(monkeypatch: pyt
     for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
     assert HTTPChat("k", 30.0).http is None
+
+
+def test_a_request_cancelled_after_aclose_ends_cancelled() -> None:
+    # Ctrl-C: the run closes its clients while requests are still in flight, then cancels them; the
+    # cancellation must not turn into an IndexError (logged as llm_error:IndexError) on the way out.
+    async def main(url: str) -> BaseException | None:
+        chat = HTTPChat("k", 30.0)
+        task = asyncio.create_task(chat.post(url, BODY))
+        await asyncio.sleep(0.3)
+        await chat.aclose()
+        task.cancel()
+        results = await asyncio.gather(task, return_exceptions=True)
+        return results[0] if isinstance(results[0], BaseException) else None
+
+    with StubServer(latency=2.0) as stub:
+        outcome = asyncio.run(main(stub.base_url + "/chat/completions"))
+    assert isinstance(outcome, asyncio.CancelledError)

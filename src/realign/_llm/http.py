@@ -141,10 +141,12 @@ class HTTPChat:
             self._reopen()  # closed from another loop (a last asyncio.run): those of the run's loop are dropped
         if self.http is not None and self._own:
             await self.http.aclose()
-        for pool in self._pools:
+        pools = self._pools
+        # New lists, not cleared ones: a request still in flight (cancelled after this close, on Ctrl-C)
+        # decrements its slot in the list it started with on its way out.
+        self._pools, self._in_flight = [], []
+        for pool in pools:
             await pool.aclose()
-        self._pools.clear()
-        self._in_flight.clear()
 
 
 def _request_of(exc: httpx2.HTTPError, url: str) -> httpx2.Request:
