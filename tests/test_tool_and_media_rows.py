@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from conftest import write_jsonl
+from realign._cli.main import main
 from stub_server import StubServer
 from test_turns import HEADING, openai_row, run_cli, sharegpt
 
@@ -172,3 +174,12 @@ def test_content_that_is_neither_text_nor_typed_parts_is_a_one_line_error(
     assert lines[0].endswith(
         "in.jsonl line 1: openai row: every turn of 'messages' needs a string 'content' (or a list of content parts)"
     )
+
+
+def test_the_summary_counts_rows_without_a_task_as_unknown(
+    tmp_path: Any, server: StubServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", tool_call_rows())
+    main(["reformat", str(source), "-o", str(tmp_path / "out.jsonl"), "--base-url", server.base_url, "--no-cache"])
+    lines = capsys.readouterr().err.splitlines()
+    assert [line for line in lines if line.startswith("by task:")] == ["by task: unknown 5"]

@@ -62,7 +62,8 @@ class RunStats:
     started: float = field(default_factory=time.monotonic)
 
     def add(self, record: Record, usage: Usage) -> None:
-        task = str(record.task)
+        # A row passed through whole (tool_call, non_text_input...) has no task: named as the report names it.
+        task = record.task or "unknown"
         self.rows += 1
         self.tags[record.tag or "original"] += 1
         self.reasons[record.reason or "rewritten"] += 1
