@@ -358,3 +358,28 @@ def test_ctrl_c_after_the_run_ended_does_not_claim_that_nothing_was_written() ->
     process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert process.returncode == 130
     assert process.stderr.strip().splitlines() == ["interrupted (SIGINT)"]
+
+
+# A Ray job's driver blocks in Ray's iterators: the stand-in job here blocks in time.sleep, then writes the
+# output. A Ctrl-C during it must stop the job there, not once the job is done and its output written.
+RAY_JOB_INTERRUPTED = """
+import signal, sys, time, types
+from realign._cli.main import main
+
+def reformat_on_ray(args, options):
+    signal.raise_signal(signal.SIGINT)
+    time.sleep(3)
+    open(args.output, "w").write("")
+    return 0
+
+sys.modules["realign._cli.ray_command"] = types.SimpleNamespace(reformat_on_ray=reformat_on_ray)
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_signal_during_a_ray_job_stops_it_before_the_output_is_written(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", rows(2))
+    command = [*reformat_command(tmp_path, source, "http://127.0.0.1:9/v1"), "--engine", "ray"]
+    args = [sys.executable, "-c", RAY_JOB_INTERRUPTED, *command]
+    subprocess.run(args, stderr=subprocess.PIPE, text=True, timeout=60, check=False)
+    assert not (tmp_path / "out.jsonl").exists()

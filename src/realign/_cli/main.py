@@ -564,12 +564,18 @@ async def _reformat(args: argparse.Namespace) -> int:
     _checks(args)  # a bad check name is a usage error, also in a dry run
     if args.dry_run:
         return await _dry_run(args)
-    if args.engine == "ray":
-        from .ray_command import reformat_on_ray  # ray loads only for a Ray job
-
-        return reformat_on_ray(args, _pipeline_options(args))
     async with contextlib.AsyncExitStack() as stack:
         return await _reformat_run(args, stack)
+
+
+def _reformat_on_ray(args: argparse.Namespace) -> int:
+    # Outside asyncio.run: the driver blocks in Ray's iterators, where a Ctrl-C must raise at once; inside
+    # a loop, asyncio's SIGINT handler only cancels the run once the whole job is done and written.
+    _check_flags(args)
+    _checks(args)
+    from .ray_command import reformat_on_ray  # ray loads only for a Ray job
+
+    return reformat_on_ray(args, _pipeline_options(args))
 
 
 async def _reformat_run(args: argparse.Namespace, stack: contextlib.AsyncExitStack) -> int:
@@ -913,6 +919,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             return _index(args)
         if args.command == "report":
             return _report(args)
+        if args.engine == "ray" and not args.dry_run:
+            return _reformat_on_ray(args)
         return _run(_reformat(args))
     except (UsageError, InputError, TemplateError) as exc:
         print(f"error: {exc}", file=sys.stderr)
