@@ -79,6 +79,18 @@ def test_cli_engine_ray_refuses_a_bad_row_before_any_call_as_a_local_run_does(
     assert server.chat_requests() == []
 
 
+def test_cli_engine_ray_checks_the_input_before_starting_ray(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    started: list[str | None] = []
+    monkeypatch.setattr("realign._jobs.distributed.start_ray", started.append)
+    source = write_jsonl(tmp_path / "in.jsonl", [*rows(2), {"id": 2, "neither": "a known shape"}])
+    argv = ["reformat", str(source), "-o", str(tmp_path / "out.jsonl"), "--engine", "ray", "--no-cache", "-q"]
+    code = main([*argv, "--base-url", "http://127.0.0.1:9/v1", "--model", "m"])
+    assert code == 2
+    assert started == []
+
+
 def test_cli_engine_ray_exits_3_when_rows_end_with_llm_error(local_ray: None, tmp_path: Path) -> None:
     def flaky(path: str, body: dict[str, Any]) -> Reply:
         if "thing 3?" in json.dumps(body):

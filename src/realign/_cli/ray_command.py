@@ -8,7 +8,7 @@ from typing import Any
 
 from .._exceptions import UsageError
 from .._jobs.cost import price_for
-from .._jobs.distributed import ray_reformat_file, start_ray
+from .._jobs.distributed import ray_reformat_file
 from .._llm.cache import SQLiteCache, default_cache_path
 from .._llm.ratelimit import RateLimiter
 from .main import exit_code_of
@@ -26,7 +26,6 @@ def reformat_on_ray(args: argparse.Namespace, options: dict[str, Any]) -> int:
     # The ceilings are the run's: each actor keeps its share.
     limiter = RateLimiter(args.rpm / actors if args.rpm else None, args.tpm / actors if args.tpm else None)
     cache = None if args.no_cache else SQLiteCache(args.cache or default_cache_path())
-    start_ray(args.ray_address)
     stats = ray_reformat_file(
         args.input,
         args.output,
@@ -40,6 +39,7 @@ def reformat_on_ray(args: argparse.Namespace, options: dict[str, Any]) -> int:
         verify=args.verify,
         timeout=args.timeout,
         max_retries=args.max_retries,
+        address=args.ray_address,
         **options,
     )
     if cache is not None:

@@ -232,18 +232,21 @@ def ray_reformat_file(
     base_url: Any,
     actors: int = DEFAULT_ACTORS,
     stats: RunStats | None = None,
+    address: str | None = None,
     **options: Any,
 ) -> RunStats:
-    """Reformat a file on the Ray cluster ``ray.init`` connected to.
+    """Reformat a file on the Ray cluster at ``address`` (see :func:`start_ray`; one ``ray.init``
+    connected to already is used as it is).
 
     ``output`` is a file (``.jsonl``, ``.json``, ``.parquet``: rows in input order) or a folder, which
     receives Parquet shards (``realign`` as JSON text, as in realign's Parquet files).
     """
     ray = _ray()
     stats = stats or RunStats()
+    items = list(_items(source))  # read and checked first: a bad row stops the job before Ray starts
+    start_ray(address)
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True
-    items = list(_items(source))
     # Blocks of a few batches each: enough blocks to spread over the actors, not so many that Ray's
     # per-block work dominates.
     blocks = max(1, min(1000, len(items) // (2 * _batch_size(options))))
