@@ -212,7 +212,8 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def test_a_signal_while_the_run_ends_is_not_lost(tmp_path: Path) -> None:
+def interrupted_while_the_ticker_stops(tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """A 2-row run whose SIGINT lands while it waits for its progress ticker to stop."""
     source = write_jsonl(tmp_path / "in.jsonl", rows(2))
     with StubServer() as stub:
         args = [
@@ -221,21 +222,17 @@ def test_a_signal_while_the_run_ends_is_not_lost(tmp_path: Path) -> None:
             INTERRUPTED_WHILE_THE_TICKER_STOPS,
             *reformat_command(tmp_path, source, stub.base_url),
         ]
-        process = subprocess.run(args, stderr=subprocess.PIPE, text=True, timeout=60, check=False)
+        return subprocess.run(args, stderr=subprocess.PIPE, text=True, timeout=60, check=False)
+
+
+def test_a_signal_while_the_run_ends_is_not_lost(tmp_path: Path) -> None:
+    process = interrupted_while_the_ticker_stops(tmp_path)
     assert process.returncode == 130
     assert "Traceback" not in process.stderr
 
 
 def test_a_signal_after_the_output_was_written_says_it_was(tmp_path: Path) -> None:
-    source = write_jsonl(tmp_path / "in.jsonl", rows(2))
-    with StubServer() as stub:
-        args = [
-            sys.executable,
-            "-c",
-            INTERRUPTED_WHILE_THE_TICKER_STOPS,
-            *reformat_command(tmp_path, source, stub.base_url),
-        ]
-        process = subprocess.run(args, stderr=subprocess.PIPE, text=True, timeout=60, check=False)
+    process = interrupted_while_the_ticker_stops(tmp_path)
     last = process.stderr.strip().splitlines()[-1]
     assert last == (
         f"interrupted (SIGINT); {tmp_path / 'out.jsonl'} was written in full before the signal; "
