@@ -15,7 +15,7 @@ from ._jobs.job import reformat_file as reformat_file_async
 from ._models import Evidence, Example, Result
 from ._pipeline import Pipeline
 from ._types import LLM
-from ._verify import LLMVerifier
+from ._verify import LLMVerifier, judge_spec
 
 __all__ = ["areformat", "areformat_file", "reformat", "reformat_file"]
 
@@ -80,19 +80,13 @@ def _pipeline(pipeline: Pipeline | None, llm: LLM | None, model: str | None, opt
 
 def _verifier(verify: Any, llm: LLM, client_options: dict[str, Any]) -> LLMVerifier:
     """``verify=True``: the rewriting model judges; ``verify="model"``: that model, on the same endpoint(s)."""
-    if verify is True:
+    model = judge_spec(verify, llm)
+    if model is True or model is None:
         return LLMVerifier(llm)
-    if not isinstance(verify, str) or not verify.strip():
-        raise UsageError(f"verify= takes True or a model name, not {verify!r}")
     from ._llm.openai_chat import OpenAIChat
 
-    if not isinstance(llm, OpenAIChat):
-        raise UsageError(
-            f"verify={verify!r} asks another model on the LLM's endpoint, and {type(llm).__qualname__} names none: "
-            "pass verifier=realign.LLMVerifier(your_judge_llm) instead"
-        )
-    options = {**client_options, "base_url": llm.base_urls}
-    return LLMVerifier(OpenAIChat(verify, **options))
+    options = {**client_options, "base_url": getattr(llm, "base_urls", None)}
+    return LLMVerifier(OpenAIChat(model, **options))
 
 
 @overload

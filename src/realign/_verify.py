@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Literal
 
 from ._checks.base import one_line
+from ._exceptions import UsageError
 from ._llm.budget import OwnBudget, caller_identity
 from ._llm.cache import Cache
 from ._models import Evidence
@@ -25,7 +27,7 @@ from ._protocol import neutralise
 from ._templates import Prompts
 from ._types import LLM, Budget, ChatRequest, CheckInput, DeferredLLM, Judgement
 
-__all__ = ["VERIFY_MAX_TOKENS", "VERIFY_SALT", "LLMVerifier", "read_verdict", "verify_messages"]
+__all__ = ["VERIFY_MAX_TOKENS", "VERIFY_SALT", "LLMVerifier", "judge_spec", "read_verdict", "verify_messages"]
 
 #: The judge's reply is two short lines; the cap keeps a chatty model from running on.
 VERIFY_MAX_TOKENS = 160
@@ -132,3 +134,22 @@ class LLMVerifier:
     async def aclose(self) -> None:
         """Close the LLM it asks."""
         await self.llm.aclose()
+
+
+def judge_spec(verify: object, llm: object) -> Literal[True] | str | None:
+    """``reformat(verify=...)`` checked: None (off), True (the rewriting model judges) or the name of another
+    model on ``llm``'s endpoint(s), which ``llm`` must then be an :class:`~realign.OpenAIChat` to name."""
+    if verify is None or verify is False:
+        return None
+    if verify is True:
+        return True
+    if not isinstance(verify, str) or not verify.strip():
+        raise UsageError(f"verify= takes True or a model name, not {verify!r}")
+    from ._llm.openai_chat import OpenAIChat  # imported late: it imports the openai SDK
+
+    if llm is not None and not isinstance(llm, OpenAIChat):
+        raise UsageError(
+            f"verify={verify!r} asks another model on the LLM's endpoint, and {type(llm).__qualname__} names none: "
+            "pass verifier=realign.LLMVerifier(your_judge_llm) instead"
+        )
+    return verify

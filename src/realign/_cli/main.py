@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from .._llm.batch import BatchReport
     from .._llm.openai_chat import OpenAIChat
 
-__all__ = ["build_parser", "exit_code_of", "main"]
+__all__ = ["build_parser", "exit_code_of", "judge_price", "main"]
 
 CLASSIFIERS = ("embedded", "llm", "completion", "cascade")
 
@@ -540,7 +540,7 @@ async def _dry_run(args: argparse.Namespace) -> int:
     classifier_price = price_for(args.classifier_model) if args.classifier_model else price
     print(
         plan.report(
-            args.model, price, search=search, classifier_price=classifier_price, verify_price=_verify_price(args, price)
+            args.model, price, search=search, classifier_price=classifier_price, verify_price=judge_price(args, price)
         )
     )
     return 0
@@ -553,7 +553,7 @@ def _verify_model(args: argparse.Namespace) -> str | None:
     return args.model if args.verify is True else str(args.verify)
 
 
-def _verify_price(args: argparse.Namespace, price: Price | None) -> Price | None:
+def judge_price(args: argparse.Namespace, price: Price | None) -> Price | None:
     """The judge's price: the rewrite model's when it is the same model (with --price-in/--price-out)."""
     model = _verify_model(args)
     return price if model is None or model == args.model else price_for(model)
@@ -630,7 +630,7 @@ async def _reformat_run(args: argparse.Namespace, stack: contextlib.AsyncExitSta
         mode="off" if args.quiet else "auto",
         interval=args.progress_interval,
         retries=lambda: llm.retries,
-        verify_price=_verify_price(args, price),
+        verify_price=judge_price(args, price),
     )
     progress.total = rows
     await reformat_file(
@@ -644,7 +644,7 @@ async def _reformat_run(args: argparse.Namespace, stack: contextlib.AsyncExitSta
         progress=progress,
     )
     if not args.quiet:
-        verify_price = _verify_price(args, price)
+        verify_price = judge_price(args, price)
         print(
             stats.summary(
                 price,

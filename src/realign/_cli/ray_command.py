@@ -11,7 +11,7 @@ from .._jobs.cost import price_for
 from .._jobs.distributed import ray_reformat_file
 from .._llm.cache import SQLiteCache, default_cache_path
 from .._llm.ratelimit import RateLimiter
-from .main import exit_code_of
+from .main import exit_code_of, judge_price
 
 __all__ = ["reformat_on_ray"]
 
@@ -47,6 +47,5 @@ def reformat_on_ray(args: argparse.Namespace, options: dict[str, Any]) -> int:
     if not args.quiet:
         price = price_for(args.model, price_in=args.price_in, price_out=args.price_out)
         # The rows record the judge's share of their usage: a separate --verify model is priced at its own price.
-        separate_judge = isinstance(args.verify, str) and args.verify != args.model
-        print(stats.summary(price, verify_price=price_for(args.verify) if separate_judge else None), file=sys.stderr)
+        print(stats.summary(price, verify_price=judge_price(args, price)), file=sys.stderr)
     return exit_code_of(stats)

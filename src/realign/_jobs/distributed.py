@@ -30,7 +30,7 @@ from .._models import Usage
 from .._pipeline import Pipeline, gather_all
 from .._record import Record
 from .._search.web import search_client_from_spec
-from .._verify import LLMVerifier
+from .._verify import LLMVerifier, judge_spec
 from .job import RunStats, process_rows, shaped_rows
 
 __all__ = [
@@ -89,20 +89,14 @@ def _recipe(llm: Any, model: str | None, options: Mapping[str, Any]) -> dict[str
     search = options.pop("search_spec", None)
     # The client's own settings, as reformat() on one machine takes them.
     client = {key: options.pop(key) for key in ("timeout", "max_retries") if options.get(key) is not None}
-    verify = options.pop("verify", None)
-    if verify not in (None, False, True) and not (isinstance(verify, str) and verify.strip()):
-        raise UsageError(f"verify= takes True or a model name, not {verify!r}")
-    if isinstance(verify, str) and llm is not None and not hasattr(llm, "base_urls"):
-        raise UsageError(
-            f"verify={verify!r} asks another model on the LLM's endpoint, and {type(llm).__qualname__} names none"
-        )
+    verify = judge_spec(options.pop("verify", None), llm)
     return {
         "llm": llm,
         "model": model or DEFAULT_MODEL,
         "base_url": base_url,
         "search": search,
         "client": client,
-        "verify": verify or None,
+        "verify": verify,
         "options": options,
     }
 
