@@ -319,18 +319,29 @@ sys.exit(main())
 """
 
 
-def test_ctrl_c_while_realign_imports_exits_130_without_a_traceback() -> None:
+def run_console_script(template: str) -> subprocess.CompletedProcess[str]:
+    """Run ``template`` (Python code with ``{module}``/``{function}``: the console script's entry point)."""
     module, function = console_script()
-    code = CTRL_C_DURING_IMPORT.format(module=module, function=function)
-    process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    code = template.format(module=module, function=function)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_ctrl_c_while_realign_imports_exits_130_without_a_traceback() -> None:
+    process = run_console_script(CTRL_C_DURING_IMPORT)
     assert process.returncode == 130
     assert process.stderr.strip().splitlines() == ["interrupted (SIGINT); no output written"]
 
 
+RUN_TASKS = """
+import sys
+from {module} import {function} as main
+sys.argv = ["realign", "tasks"]
+sys.exit(main())
+"""
+
+
 def test_the_console_script_runs_the_cli() -> None:
-    module, function = console_script()
-    code = f"import sys\nfrom {module} import {function} as main\nsys.argv = ['realign', 'tasks']\nsys.exit(main())"
-    process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    process = run_console_script(RUN_TASKS)
     assert process.returncode == 0
     assert "math_puzzles" in process.stdout
 
@@ -350,9 +361,7 @@ sys.exit(main())
 
 
 def test_ctrl_c_after_the_run_ended_does_not_claim_that_nothing_was_written() -> None:
-    module, function = console_script()
-    code = CTRL_C_AFTER_THE_RUN.format(module=module, function=function)
-    process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    process = run_console_script(CTRL_C_AFTER_THE_RUN)
     assert process.returncode == 130
     assert process.stderr.strip().splitlines() == ["interrupted (SIGINT)"]
 
