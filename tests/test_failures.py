@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -389,3 +390,35 @@ def test_a_signal_during_a_ray_job_stops_it_before_the_output_is_written(tmp_pat
     args = [sys.executable, "-c", RAY_JOB_INTERRUPTED, *command]
     subprocess.run(args, stderr=subprocess.PIPE, text=True, timeout=60, check=False)
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def burst_of_429(count: int) -> Any:
+    """A server that answers its first ``count`` requests 429 (a rate limit's burst), then rewrites."""
+    seen = 0
+    lock = threading.Lock()
+
+    def handler(path: str, body: dict[str, Any]) -> Reply:
+        nonlocal seen
+        with lock:
+            seen += 1
+            limited = seen <= count
+        if limited:
+            return 429, {"retry-after-ms": "50"}, {"error": {"message": "slow down", "type": "rate_limit_error"}}
+        return rewrite_handler(path, body)
+
+    return handler
+
+
+def test_a_burst_of_429_without_retries_leaves_those_rows_undecided_exit_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --max-retries 0 asks not to wait out a 429: the rows that got one are not decided (llm_error:rate_limit,
+    # exit 3, a re-run asks again); a server that is only pacing the run is no failing endpoint (exit 1).
+    source = write_jsonl(tmp_path / "in.jsonl", rows(30))
+    with StubServer(burst_of_429(8)) as stub:
+        code = main(reformat_command(tmp_path, source, stub.base_url, "--max-retries", "0", "--concurrency", "8"))
+    err = capsys.readouterr().err
+    out = read_jsonl(tmp_path / "out.jsonl")
+    assert code == 3
+    assert sum(r["realign"]["reason"] == "llm_error:rate_limit" for r in out) == 8
+    assert "8 of 30 rows ended with llm_error" in err

@@ -201,3 +201,40 @@ def test_the_chat_client_travels_without_its_key() -> None:
 def test_the_cache_travels_as_its_path(tmp_path: Path) -> None:
     cache = SQLiteCache(tmp_path / "c.sqlite")
     assert pickle.loads(pickle.dumps(cache)).path == tmp_path / "c.sqlite"
+
+
+def test_cli_engine_ray_a_failing_endpoint_stops_the_job_with_one_line_as_a_local_run_does(
+    local_ray: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(path: str, body: dict[str, Any]) -> Reply:
+        return 500, {}, {"error": {"message": "boom"}}
+
+    source = write_jsonl(tmp_path / "in.jsonl", rows(40))
+    out = tmp_path / "out.jsonl"
+    with StubServer(broken) as server:
+        code = main(ray_command(source, out, server, "--max-retries", "0", "--concurrency", "4"))
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "error: " + server.base_url + " is failing on nearly every request" in err
+    assert "Traceback" not in err
+    assert not out.exists()
+
+
+def test_cli_engine_ray_a_burst_of_429_without_retries_leaves_those_rows_undecided_exit_3(
+    local_ray: None, tmp_path: Path
+) -> None:
+    seen: list[int] = []
+
+    def burst(path: str, body: dict[str, Any]) -> Reply:
+        seen.append(1)
+        if len(seen) <= 4:
+            return 429, {"retry-after-ms": "50"}, {"error": {"message": "slow down", "type": "rate_limit_error"}}
+        return rewrite_handler(path, body)
+
+    source = write_jsonl(tmp_path / "in.jsonl", rows(12))
+    out = tmp_path / "out.jsonl"
+    with StubServer(burst) as server:
+        code = main(ray_command(source, out, server, "--max-retries", "0", "--concurrency", "4"))
+    written = read_jsonl(out)
+    assert code == 3
+    assert sum(row["realign"]["reason"] == "llm_error:rate_limit" for row in written) == 4

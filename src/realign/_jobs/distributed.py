@@ -54,6 +54,9 @@ TASKS_PER_ACTOR = 4
 ROW_COLUMN = "__realign_row__"
 #: The model calls each row made (re-asks, top-ups, verify calls), for the summary's call count.
 CALLS_COLUMN = "__realign_calls__"
+#: A fatal error of a file job's actor (a bad key, an early stop), as JSON text, for the driver to raise: raised in
+#: the actor, it would reach the driver as Ray's own exception with a worker's traceback, not realign's one line.
+FATAL_COLUMN = "__realign_fatal__"
 
 
 def _ray() -> Any:
@@ -145,10 +148,19 @@ class RayReformatter:
         else:
             rows = batch.to_pylist()
             lines = list(range(1, len(rows) + 1))
-        done = await gather_all(*(self._one(line, row) for line, row in zip(lines, rows, strict=True)))
+        try:
+            done = await gather_all(*(self._one(line, row) for line, row in zip(lines, rows, strict=True)))
+        except (FatalLLMError, FatalSearchError) as exc:
+            if self.mode != "json":
+                raise
+            fatal = json.dumps({"kind": type(exc).__name__, "message": str(exc), "code": getattr(exc, "code", None)})
+            return pa.table({"line": lines[:1], ROW_COLUMN: [""], CALLS_COLUMN: [0], FATAL_COLUMN: [fatal]})
         if self.mode == "json":
             texts = [json.dumps(row, ensure_ascii=False) for row, _ in done]
-            return pa.table({"line": lines, ROW_COLUMN: texts, CALLS_COLUMN: [calls for _, calls in done]})
+            calls = [calls for _, calls in done]
+            return pa.table(
+                {"line": lines, ROW_COLUMN: texts, CALLS_COLUMN: calls, FATAL_COLUMN: pa.nulls(len(lines), pa.string())}
+            )
         return pa.Table.from_pylist([_flat(row) for row, _ in done])
 
     async def _one(self, line: int, row: Any) -> tuple[dict[str, Any], int]:
@@ -250,16 +262,29 @@ def ray_reformat_file(
     target = Path(output)
     if _is_folder(target):
         done = mapped.materialize()  # one pass of the actors serves both the shards and the counts
-        done.map_batches(_json_to_rows, batch_format="pyarrow").write_parquet(str(target))
-        for item in done.iter_rows():
+        for item in done.iter_rows():  # counted first: a fatal error stops the job before any shard is written
+            _raise_fatal(item)
             _count(stats, json.loads(item[ROW_COLUMN]), item[CALLS_COLUMN])
+        done.map_batches(_json_to_rows, batch_format="pyarrow").write_parquet(str(target))
         return stats
     with AtomicWriter(target) as writer:
         for item in mapped.iter_rows():
+            _raise_fatal(item)
             row = json.loads(item[ROW_COLUMN])
             _count(stats, row, item[CALLS_COLUMN])
             writer.write(row)
     return stats
+
+
+def _raise_fatal(item: Mapping[str, Any]) -> None:
+    """Raise, on the driver, the fatal error an actor met (see :data:`FATAL_COLUMN`): one line and exit 1, as a
+    local run stops."""
+    if not item.get(FATAL_COLUMN):
+        return
+    fatal = json.loads(item[FATAL_COLUMN])
+    if fatal["kind"] == "FatalSearchError":
+        raise FatalSearchError(fatal["message"])
+    raise FatalLLMError(fatal["message"], code=fatal["code"] or "error")
 
 
 def _is_folder(path: Path) -> bool:

@@ -15,7 +15,8 @@ would mark every row ``llm_error`` after many minutes. The breaker watches two t
 
 Only failures the endpoint is responsible for count (rate limits, 5xx, timeouts, connection
 errors, unreadable replies); a row rejected for its own content (too long for the context, a 400)
-says nothing about the endpoint.
+says nothing about the endpoint, nor does a 429 that a client without retries did not wait out (the
+server is up and pacing the run: the client tells the breaker nothing of it).
 
 A tripped breaker stays tripped for ``cooldown`` seconds, long enough for the run it stopped to end,
 then starts counting afresh: a client kept in a notebook works again once the server is back,

@@ -285,18 +285,28 @@ class OpenAIChat:
                         breaker.finished(None)
                     return result
         except openai.OpenAIError as exc:
-            raise self._failed(_translate(exc, self.model, self.endpoint)) from exc
+            paced = isinstance(exc, openai.RateLimitError) and self.retry.attempts == 1
+            if paced:
+                # No retries (--max-retries 0): this row gives up, but the 429 is still about the account, so
+                # the run's other requests wait as they would before a retry.
+                self._gate.pause(backoff_seconds(self.retry, 1, _retry_after(exc)))
+            raise self._failed(_translate(exc, self.model, self.endpoint), paced=paced) from exc
         except InvalidAnswer as exc:
             raise self._failed(LLMError(f"{self.endpoint}: {exc}", code="invalid_response")) from exc
         raise AssertionError("unreachable: tenacity either returns or re-raises")
 
-    def _failed(self, error: LLMError) -> LLMError:
-        """Tell the breaker a request failed after its retries; the error to raise (the breaker's once tripped)."""
+    def _failed(self, error: LLMError, *, paced: bool = False) -> LLMError:
+        """Tell the breaker a request failed after its retries; the error to raise (the breaker's once tripped).
+
+        ``paced``: a 429 with no retry allowed. The server is up and pacing the run, and the request never waited
+        for it: no sign of a failing endpoint (a burst of them would otherwise stop the run, exit 1, instead of
+        leaving those rows undecided, exit 3).
+        """
         if self.breaker is None or isinstance(error, FatalLLMError):
             return error
         if error.code not in ("connection", "timeout"):
             self.breaker.answered()
-        if error.code in _ENDPOINT_CODES:  # a row rejected for its content says nothing of the endpoint
+        if error.code in _ENDPOINT_CODES and not paced:  # a row rejected for its content says nothing of the endpoint
             self.breaker.finished(error.code)
         try:
             self.breaker.check()
