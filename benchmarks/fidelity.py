@@ -14,6 +14,7 @@ a candidate rewrite (and, for some, search evidence) and the verdict a careful r
   ``heldout3`` also: math, multiple choice, rankings, how-to answers and 25-30 languages).
 - ``answers_heldout4.jsonl``: a fresh held-out set for the final measure (written apart from the checks'
   code and the other sets, run once by the lead, not in the default files: pass it by name).
+- ``answers_heldout5.jsonl``: another fresh held-out set, written the same way (not in the default files).
 
     python benchmarks/fidelity.py                      # every file, default checks
     python benchmarks/fidelity.py FILE --disable numbers
