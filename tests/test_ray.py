@@ -238,3 +238,23 @@ def test_cli_engine_ray_a_burst_of_429_without_retries_leaves_those_rows_undecid
     written = read_jsonl(out)
     assert code == 3
     assert sum(row["realign"]["reason"] == "llm_error:rate_limit" for row in written) == 4
+
+
+def test_cli_engine_ray_summary_has_the_verify_line_of_a_local_run(
+    local_ray: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def judge(path: str, body: dict[str, Any]) -> Reply:
+        if is_verify(body):
+            verdict = "no" if "thing 2?" in json.dumps(body) or "thing 5?" in json.dumps(body) else "yes"
+            return 200, {}, chat_reply(f"VERDICT: {verdict}\nREASON: compared.")
+        return rewrite_handler(path, body)
+
+    source = write_jsonl(tmp_path / "in.jsonl", rows(24))
+    with StubServer(judge) as server:
+        argv = ray_command(
+            source, tmp_path / "out.jsonl", server, "--verify", "--ray-actors", "2", "--concurrency", "4"
+        )
+        code = main([arg for arg in argv if arg != "-q"])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "verify: 24 candidates judged, 2 refused (filter:verify); 24 calls, 2400 tokens in, 960 out" in err

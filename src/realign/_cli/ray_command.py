@@ -11,6 +11,7 @@ from .._jobs.cost import price_for
 from .._jobs.distributed import ray_reformat_file
 from .._llm.cache import SQLiteCache, default_cache_path
 from .._llm.ratelimit import RateLimiter
+from .._pipeline import VerifyCounts
 from .main import exit_code_of, judge_price
 
 __all__ = ["reformat_on_ray"]
@@ -26,6 +27,7 @@ def reformat_on_ray(args: argparse.Namespace, options: dict[str, Any]) -> int:
     # The ceilings are the run's: each actor keeps its share.
     limiter = RateLimiter(args.rpm / actors if args.rpm else None, args.tpm / actors if args.tpm else None)
     cache = None if args.no_cache else SQLiteCache(args.cache or default_cache_path())
+    verified = VerifyCounts() if args.verify is not None else None  # the actors' judges, summed
     stats = ray_reformat_file(
         args.input,
         args.output,
@@ -37,6 +39,7 @@ def reformat_on_ray(args: argparse.Namespace, options: dict[str, Any]) -> int:
         cache=cache,
         rate_limiter=limiter if args.rpm or args.tpm else None,
         verify=args.verify,
+        verified=verified,
         timeout=args.timeout,
         max_retries=args.max_retries,
         address=args.ray_address,
@@ -47,5 +50,5 @@ def reformat_on_ray(args: argparse.Namespace, options: dict[str, Any]) -> int:
     if not args.quiet:
         price = price_for(args.model, price_in=args.price_in, price_out=args.price_out)
         # The rows record the judge's share of their usage: a separate --verify model is priced at its own price.
-        print(stats.summary(price, verify_price=judge_price(args, price)), file=sys.stderr)
+        print(stats.summary(price, verify=verified, verify_price=judge_price(args, price)), file=sys.stderr)
     return exit_code_of(stats)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from .._io.files import AtomicWriter, read_rows
 from .._llm.cache import CachedSearch, SQLiteCache
 from .._llm.defaults import DEFAULT_MODEL
 from .._models import Usage
-from .._pipeline import Pipeline, gather_all
+from .._pipeline import Pipeline, VerifyCounts, gather_all
 from .._record import Record
 from .._search.web import search_client_from_spec
 from .._verify import LLMVerifier, judge_spec
@@ -57,6 +58,9 @@ CALLS_COLUMN = "__realign_calls__"
 #: A fatal error of a file job's actor (a bad key, an early stop), as JSON text, for the driver to raise: raised in
 #: the actor, it would reach the driver as Ray's own exception with a worker's traceback, not realign's one line.
 FATAL_COLUMN = "__realign_fatal__"
+#: What the actor's --verify judge has done so far (its :class:`VerifyCounts`, as JSON text with the actor's id) on
+#: the first row of each block of a file job: the driver keeps each actor's latest for the summary's ``verify:`` line.
+VERIFY_COLUMN = "__realign_verify__"
 
 
 def _ray() -> Any:
@@ -137,6 +141,7 @@ class RayReformatter:
             options["search"] = client
         self.pipeline = Pipeline(llm, **options)
         self.mode, self.source = mode, source
+        self.actor = uuid.uuid4().hex
 
     async def __call__(self, batch: Any) -> Any:
 
@@ -154,14 +159,31 @@ class RayReformatter:
             if self.mode != "json":
                 raise
             fatal = json.dumps({"kind": type(exc).__name__, "message": str(exc), "code": getattr(exc, "code", None)})
-            return pa.table({"line": lines[:1], ROW_COLUMN: [""], CALLS_COLUMN: [0], FATAL_COLUMN: [fatal]})
+            return pa.table(
+                {"line": lines[:1], ROW_COLUMN: [""], CALLS_COLUMN: [0], FATAL_COLUMN: [fatal], VERIFY_COLUMN: [None]}
+            )
         if self.mode == "json":
             texts = [json.dumps(row, ensure_ascii=False) for row, _ in done]
             calls = [calls for _, calls in done]
+            verify: list[str | None] = [None] * len(lines)
+            if lines and self.pipeline.verifier is not None:
+                verify[0] = self._verified()
             return pa.table(
-                {"line": lines, ROW_COLUMN: texts, CALLS_COLUMN: calls, FATAL_COLUMN: pa.nulls(len(lines), pa.string())}
+                {
+                    "line": lines,
+                    ROW_COLUMN: texts,
+                    CALLS_COLUMN: calls,
+                    FATAL_COLUMN: pa.nulls(len(lines), pa.string()),
+                    VERIFY_COLUMN: pa.array(verify, pa.string()),
+                }
             )
         return pa.Table.from_pylist([_flat(row) for row, _ in done])
+
+    def _verified(self) -> str:
+        """This actor's judge counts so far: they only grow, so the driver keeps the largest it sees."""
+        counts = self.pipeline.verified
+        usage = counts.usage.model_dump()
+        return json.dumps({"actor": self.actor, "judged": counts.judged, "refused": counts.refused, "usage": usage})
 
     async def _one(self, line: int, row: Any) -> tuple[dict[str, Any], int]:
         """The row with its ``realign`` object, and the model calls it made (the record leaves them out)."""
@@ -238,11 +260,13 @@ def ray_reformat_file(
     base_url: Any,
     actors: int = DEFAULT_ACTORS,
     stats: RunStats | None = None,
+    verified: VerifyCounts | None = None,
     address: str | None = None,
     **options: Any,
 ) -> RunStats:
     """Reformat a file on the Ray cluster at ``address`` (see :func:`start_ray`; one ``ray.init``
-    connected to already is used as it is).
+    connected to already is used as it is). With ``verify``, ``verified`` (when given) receives what the
+    actors' judges did, summed over the actors.
 
     ``output`` is a file (``.jsonl``, ``.json``, ``.parquet``: rows in input order) or a folder, which
     receives Parquet shards (``realign`` as JSON text, as in realign's Parquet files).
@@ -260,20 +284,40 @@ def ray_reformat_file(
     recipe = _recipe(None, model, {**options, "base_url": base_url})
     mapped = _map(dataset, recipe, "json", str(source), actors, _batch_size(options))
     target = Path(output)
+    judges: dict[str, VerifyCounts] = {}
     if _is_folder(target):
         done = mapped.materialize()  # one pass of the actors serves both the shards and the counts
         for item in done.iter_rows():  # counted first: a fatal error stops the job before any shard is written
             _raise_fatal(item)
             _count(stats, json.loads(item[ROW_COLUMN]), item[CALLS_COLUMN])
+            _keep_latest(judges, item)
         done.map_batches(_json_to_rows, batch_format="pyarrow").write_parquet(str(target))
-        return stats
-    with AtomicWriter(target) as writer:
-        for item in mapped.iter_rows():
-            _raise_fatal(item)
-            row = json.loads(item[ROW_COLUMN])
-            _count(stats, row, item[CALLS_COLUMN])
-            writer.write(row)
+    else:
+        with AtomicWriter(target) as writer:
+            for item in mapped.iter_rows():
+                _raise_fatal(item)
+                row = json.loads(item[ROW_COLUMN])
+                _count(stats, row, item[CALLS_COLUMN])
+                _keep_latest(judges, item)
+                writer.write(row)
+    if verified is not None:
+        for counts in judges.values():
+            verified.judged += counts.judged
+            verified.refused += counts.refused
+            verified.usage += counts.usage
     return stats
+
+
+def _keep_latest(judges: dict[str, VerifyCounts], item: Mapping[str, Any]) -> None:
+    """Keep each actor's largest judge counts: blocks of one actor arrive in input order, not the order they
+    finished in, and the one that finished last holds all of that actor's work."""
+    if not item.get(VERIFY_COLUMN):
+        return
+    seen = json.loads(item[VERIFY_COLUMN])
+    counts = VerifyCounts(seen["judged"], seen["refused"], Usage(**seen["usage"]))
+    kept = judges.get(seen["actor"])
+    if kept is None or counts.judged > kept.judged:
+        judges[seen["actor"]] = counts
 
 
 def _raise_fatal(item: Mapping[str, Any]) -> None:
