@@ -12,7 +12,9 @@ picks a free port). Endpoints:
   (``Reasoning: ...`` / ``Revised response:`` / a heading line plus the row's ``<response>`` text, a
   faithful rewrite that passes realign's checks). With probability ``--fault-rate`` (drawn from a
   ``random.Random(seed)``) the request fails at once instead: half the faults are 429 with a small
-  ``retry-after-ms``, half are 500.
+  ``retry-after-ms``, half are 500. A ``--verify`` judge's request (``<original>`` and ``<rewrite>`` in
+  it) gets a verdict instead, deterministic: ``VERDICT: yes`` when the rewrite holds the original's text
+  whole (this server's own rewrites do), else ``VERDICT: no``, each with a ``REASON:`` line.
 - ``POST /v1/completions``: `` open_qa`` (for the completion classifier).
 - ``GET /stats``: counters as JSON (requests, chat, ok, 429, 500, completed, in-flight, peak in-flight,
   the server's own CPU seconds). ``POST /reset`` zeroes them.
@@ -32,6 +34,9 @@ import time
 from typing import Any
 
 _RESPONSE = re.compile(r"<response>\n(.*?)\n</response>", re.DOTALL)
+# A --verify judge's request holds the original and the rewrite between these tags.
+_ORIGINAL = re.compile(r"<original>\n(.*?)\n</original>", re.DOTALL)
+_REWRITE = re.compile(r"<rewrite>\n(.*?)\n</rewrite>", re.DOTALL)
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error"}
 
 
@@ -121,7 +126,7 @@ class StandIn:
         except ValueError:
             return 400, {}, _error("invalid JSON body", "invalid_request_error")
         messages = body.get("messages") or []
-        original, prompt_chars = "", 0
+        original, prompt_chars, verdict = "", 0, None
         for message in messages:
             content = message.get("content") or ""
             prompt_chars += len(content)
@@ -129,7 +134,10 @@ class StandIn:
                 match = _RESPONSE.search(content)
                 if match:
                     original = match.group(1)
-        text = f"Reasoning: the criteria ask for a heading first.\nRevised response:\n**Answer**\n\n{original}"
+                verdict = verdict or _verdict(content)
+        text = (
+            verdict or f"Reasoning: the criteria ask for a heading first.\nRevised response:\n**Answer**\n\n{original}"
+        )
         n = int(body.get("n") or 1)
         reply = {
             "id": "chatcmpl-standin",
@@ -221,6 +229,17 @@ async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
             return b"".join(parts)
         parts.append(await reader.readexactly(size))
         await reader.readexactly(2)
+
+
+def _verdict(prompt: str) -> str | None:
+    """A judge's reply to a --verify request (None for any other prompt), deterministic: "yes" when the rewrite
+    still holds the original's text whole (as this server's own rewrites do), else "no"."""
+    original, rewrite = _ORIGINAL.search(prompt), _REWRITE.search(prompt)
+    if original is None or rewrite is None:
+        return None
+    if original.group(1).strip() in rewrite.group(1):
+        return "VERDICT: yes\nREASON: the rewrite keeps the original's text whole."
+    return "VERDICT: no\nREASON: the rewrite does not keep the original's text whole (stand-in judge)."
 
 
 def _error(message: str, kind: str, code: str | None = None) -> bytes:
