@@ -83,6 +83,16 @@ def test_sharegpt_function_call_turns_are_kept_and_the_answer_rewritten(tmp_path
     assert out[0]["conversations"][3]["value"] == HEADING + rows[0]["conversations"][3]["value"]
 
 
+def test_a_conversation_opening_with_a_tool_call_takes_the_task_of_its_first_classified_turn(
+    tmp_path: Any, server: StubServer
+) -> None:
+    _, out = run_cli(tmp_path, sharegpt_function_rows(), server.base_url)
+    record = out[0]["realign"]
+    assert record["task"] == record["turns"][1]["task"]
+    assert record["task"] is not None
+    assert record["confidence"] == record["turns"][1]["confidence"]
+
+
 def test_a_sharegpt_row_ending_in_a_function_call_is_kept_with_reason_tool_call(
     tmp_path: Any, server: StubServer
 ) -> None:

@@ -184,7 +184,8 @@ class Record(Outcome):
 
     For a multi-turn conversation ``turns`` holds one entry per assistant turn processed; the row's
     ``tag`` is ``rewrite`` when any turn was rewritten, its ``task`` and ``confidence`` those of the
-    first entry, its ``usage`` the sum. Absent for single-turn rows.
+    first entry with a task (a turn that calls a tool has none), its ``usage`` the sum. Absent for
+    single-turn rows.
     """
 
     turns: list[TurnOutcome] | None = None
@@ -198,11 +199,13 @@ class Record(Outcome):
         """The record of a conversation from its turns' outcomes; ``usage`` what this run paid for them,
         ``judged`` the --verify judge's share of it."""
         first = turns[0]
+        # A turn passed through whole (a tool call, one after an image) has no task: the row's is the first task.
+        classified = next((t for t in turns if t.task is not None), first)
         rewritten = any(t.rewritten for t in turns)
         return cls(
-            task=first.task,
-            confidence=first.confidence,
-            classifier=first.classifier,
+            task=classified.task,
+            confidence=classified.confidence,
+            classifier=classified.classifier,
             tag="rewrite" if rewritten else "original",
             reason=None if rewritten else first.reason,
             evidence=[],
