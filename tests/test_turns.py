@@ -248,6 +248,15 @@ def test_dry_run_counts_turns_and_context_tokens(tmp_path: Path, capsys: pytest.
     assert prompt_tokens(with_context) > prompt_tokens(without)
 
 
+def test_dry_run_says_which_of_its_counts_are_turns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    one_exchange = {"conversations": [{"from": "human", "value": "What is 2+2?"}, {"from": "gpt", "value": "4"}]}
+    empty = {"conversations": [{"from": "human", "value": "Explain it."}, {"from": "gpt", "value": ""}]}
+    source = write_jsonl(tmp_path / "in.jsonl", [*(sharegpt(i, system=True) for i in range(3)), one_exchange, empty])
+    assert main(["reformat", str(source), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "to rewrite: 10 (1 row, 9 turns)  passed through: 1 (1 row, 0 turns)  (empty_response 1)" in out
+
+
 def test_batch_run_sends_every_turn_in_one_round(tmp_path: Path) -> None:
     api = FakeBatchAPI(polls=1, chunk_size=64)
     rows = [sharegpt(i, system=i == 0) for i in range(2)]

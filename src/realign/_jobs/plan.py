@@ -53,6 +53,9 @@ class Plan:
     conversations: int = 0
     turns: int = 0
     turns_to_rewrite: int = 0
+    #: of ``passed`` and ``retrieval``, the assistant turns' share (the rest are rows)
+    turns_passed: int = 0
+    turns_retrieval: int = 0
     #: the --verify judge model (None: no verification), and the calls it would make at most
     verify: str | None = None
     verify_usage: Usage = field(default_factory=Usage)
@@ -78,12 +81,14 @@ class Plan:
         lines = [
             f"dry run: no call made; model {model}",
             f"rows: {self.rows}  ({format_counts(self.shapes)})",
-            f"to rewrite: {self.to_rewrite}  passed through: {sum(self.passed.values())}  ("
+            f"to rewrite: {self.to_rewrite}{self._split(self.to_rewrite, self.turns_to_rewrite)}  passed through: "
+            f"{sum(self.passed.values())}{self._split(sum(self.passed.values()), self.turns_passed)}  ("
             + format_counts(self.passed)
             + ")",
             *self._turn_lines(),
             f"tasks ({classified}): " + format_counts(self.tasks),
-            f"rows needing retrieval: {self.retrieval}" + ("" if search else " (no --search given: none will run)"),
+            f"rows needing retrieval: {self.retrieval}{self._split(self.retrieval, self.turns_retrieval)}"
+            + ("" if search else " (no --search given: none will run)"),
             f"estimated tokens: {self.usage.prompt_tokens:,} prompt, {self.usage.completion_tokens:,} completion "
             f"in {self.usage.calls:,} requests",
         ]
@@ -102,6 +107,14 @@ class Plan:
         if self.example:
             lines += ["", "example prompt:", self.example]
         return "\n".join(lines)
+
+    def _split(self, total: int, turns: int) -> str:
+        """`` (R rows, T turns)``: what a count mixes when the file holds conversations (their assistant turns
+        count one each); nothing otherwise, so the figure right after each label stays the total."""
+        if not self.conversations:
+            return ""
+        rows = total - turns
+        return f" ({rows} row{'' if rows == 1 else 's'}, {turns} turn{'' if turns == 1 else 's'})"
 
     def _turn_lines(self) -> list[str]:
         if not self.conversations:
@@ -182,6 +195,7 @@ async def plan_file(
                 plan.turns += 1
                 if turn.example is None:
                     plan.passed[turn.reason or "not_rewritten"] += 1
+                    plan.turns_passed += 1
                 else:
                     await _count_example(plan, pipeline, classifier, turn.example, search, turn=True)
             continue
@@ -205,12 +219,14 @@ async def _count_example(
     plan.tasks[row.task] += 1
     if not row.rewrite:
         plan.passed[row.reason or "kept"] += 1
+        plan.turns_passed += turn
         return
     plan.turns_to_rewrite += turn
     _count_request(plan, pipeline, row.task, example)
     searched = row.retrieval and search
     if row.retrieval:
         plan.retrieval += 1
+        plan.turns_retrieval += turn
         if search:  # evidence is capped at ~3,000 characters: about 750 tokens
             plan.usage += Usage(prompt_tokens=_EVIDENCE_TOKENS)
     if plan.verify is not None:
