@@ -258,3 +258,13 @@ def test_cli_engine_ray_summary_has_the_verify_line_of_a_local_run(
     err = capsys.readouterr().err
     assert code == 0
     assert "verify: 24 candidates judged, 2 refused (filter:verify); 24 calls, 2400 tokens in, 960 out" in err
+
+
+def test_cli_engine_ray_quiet_silences_ray_data_lines_too(
+    local_ray: None, server: StubServer, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", rows(4))
+    code = main(ray_command(source, tmp_path / "out.jsonl", server))  # ray_command asks for -q
+    err = capfd.readouterr().err
+    assert code == 0
+    assert "Dataset" not in err  # Ray Data's plan and progress lines ("Running Dataset: ...")

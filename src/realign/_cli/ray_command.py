@@ -43,6 +43,7 @@ def reformat_on_ray(args: argparse.Namespace, options: dict[str, Any]) -> int:
         timeout=args.timeout,
         max_retries=args.max_retries,
         address=args.ray_address,
+        quiet=args.quiet,
         **options,
     )
     if cache is not None:

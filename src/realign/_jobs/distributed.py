@@ -77,15 +77,21 @@ def is_ray_dataset(obj: Any) -> bool:
     return type(obj).__module__.startswith("ray.data") and hasattr(obj, "map_batches")
 
 
-def start_ray(address: str | None = None) -> None:
-    """Connect to the cluster at ``address``, or start a local one, unless already connected."""
+def start_ray(address: str | None = None, *, quiet: bool = False) -> None:
+    """Connect to the cluster at ``address``, or start a local one, unless already connected. ``quiet``
+    (``-q``): Ray's own lines on the driver are silenced too, but for errors."""
     ray = _ray()
+    if quiet:
+        # Ray Data logs its plan and progress through its own logger, whatever ray.init's logging_level says.
+        logging.getLogger("ray.data").setLevel(logging.ERROR)
+        ray.data.DataContext.get_current().enable_progress_bars = False
     if ray.is_initialized():
         return
+    level = logging.ERROR if quiet else logging.INFO  # INFO: ray.init's default
     if address:
-        ray.init(address=address, log_to_driver=False)
+        ray.init(address=address, log_to_driver=False, logging_level=level)
     else:
-        ray.init(include_dashboard=False, log_to_driver=False)
+        ray.init(include_dashboard=False, log_to_driver=False, logging_level=level)
 
 
 def _recipe(llm: Any, model: str | None, options: Mapping[str, Any]) -> dict[str, Any]:
@@ -262,11 +268,12 @@ def ray_reformat_file(
     stats: RunStats | None = None,
     verified: VerifyCounts | None = None,
     address: str | None = None,
+    quiet: bool = False,
     **options: Any,
 ) -> RunStats:
     """Reformat a file on the Ray cluster at ``address`` (see :func:`start_ray`; one ``ray.init``
-    connected to already is used as it is). With ``verify``, ``verified`` (when given) receives what the
-    actors' judges did, summed over the actors.
+    connected to already is used as it is; ``quiet`` silences Ray's own lines). With ``verify``, ``verified``
+    (when given) receives what the actors' judges did, summed over the actors.
 
     ``output`` is a file (``.jsonl``, ``.json``, ``.parquet``: rows in input order) or a folder, which
     receives Parquet shards (``realign`` as JSON text, as in realign's Parquet files).
@@ -274,7 +281,7 @@ def ray_reformat_file(
     ray = _ray()
     stats = stats or RunStats()
     items = list(_items(source))  # read and checked first: a bad row stops the job before Ray starts
-    start_ray(address)
+    start_ray(address, quiet=quiet)
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True
     # Blocks of a few batches each: enough blocks to spread over the actors, not so many that Ray's
