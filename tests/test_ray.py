@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -268,3 +269,11 @@ def test_cli_engine_ray_quiet_silences_ray_data_lines_too(
     err = capfd.readouterr().err
     assert code == 0
     assert "Dataset" not in err  # Ray Data's plan and progress lines ("Running Dataset: ...")
+
+
+def test_the_actor_pool_is_asked_for_without_rays_deprecated_remote_args(local_ray: None, server: StubServer) -> None:
+    dataset = ray.data.from_items(rows(2))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        realign.reformat(dataset, model="m", base_url=server.base_url, actors=1, concurrency=4)  # lazy: no call yet
+    assert [str(w.message) for w in caught if "ray_remote_args" in str(w.message)] == []

@@ -15,6 +15,7 @@ when a Ray job is asked for.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -223,16 +224,23 @@ def _flat(row: dict[str, Any]) -> dict[str, Any]:
 def _map(dataset: Any, recipe: dict[str, Any], mode: str, source: str, actors: int, batch_size: int) -> Any:
     ray = _ray()
     env = {"OPENAI_API_KEY": os.environ["OPENAI_API_KEY"]} if os.environ.get("OPENAI_API_KEY") else {}
+    # Several blocks at once on the actor's event loop: one block's slow rows do not idle the pipeline. Recent
+    # Ray (2.60 measured) takes that as the pool's max_concurrent_calls_per_actor and deprecates max_concurrency
+    # among its remote arguments; older releases (pyproject allows 2.40) know only the latter.
+    strategy = ray.data.ActorPoolStrategy
+    if "max_concurrent_calls_per_actor" in inspect.signature(strategy).parameters:
+        compute, concurrency = strategy(size=actors, max_concurrent_calls_per_actor=TASKS_PER_ACTOR), {}
+    else:
+        compute, concurrency = strategy(size=actors), {"max_concurrency": TASKS_PER_ACTOR}
     return dataset.map_batches(
         RayReformatter,
         fn_constructor_kwargs={"recipe": recipe, "mode": mode, "source": source},
-        compute=ray.data.ActorPoolStrategy(size=actors),
+        compute=compute,
         batch_size=batch_size,
         batch_format="pyarrow",
         num_cpus=ACTOR_CPUS,
         runtime_env={"env_vars": env} if env else None,
-        # Several blocks at once on the actor's event loop: one block's slow rows do not idle the pipeline.
-        max_concurrency=TASKS_PER_ACTOR,
+        **concurrency,
     )
 
 
