@@ -25,6 +25,7 @@ set, where it is right about half the time: a cue for a cascade to hand the row 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import operator
@@ -38,14 +39,16 @@ from itertools import chain, pairwise, repeat
 from .._exceptions import UsageError
 from .._models import TaskPrediction
 from .._tasks import DEFAULT_TASK, TASKS, Task
+from .linear import LinearWeights, fit_softmax
 
-__all__ = ["EmbeddedClassifier", "load_examples"]
+__all__ = ["EmbeddedClassifier", "examples_digest", "fit_linear_weights", "load_examples"]
 
 #: Rows of labelled examples: ``{"instruction": ..., "category": ...}`` or ``(instruction, task)``.
 ExampleRows = Iterable[Mapping[str, str] | tuple[str, str]]
 
 _EXAMPLES_FILE = "classifier_examples.jsonl"
 _CUES_FILE = "classifier_cues.txt"
+_LINEAR_FILE = "classifier_linear.json"
 
 # Naive Bayes smoothing, and the temperature its log-likelihood is divided by before the rule bonuses
 # are added: naive Bayes is overconfident, and on unseen phrasings the rules are the better judge.
@@ -57,6 +60,11 @@ _TEMPERATURE = 6.0
 # features of the same request in English and naive Bayes outvotes the rules: its log-likelihood
 # counts half there (cross-validated on the multilingual examples; the rules carry those languages).
 _CJK_WEIGHT = 0.5
+# The logistic regression fitted on the same examples (see linear.py) is added to the naive Bayes
+# score with this weight: it tells apart the tasks naive Bayes confuses on phrasings unlike our
+# examples (+3 to +4 points on real instructions without the cue rules tuned on them), and past about
+# 0.5 it starts to outvote the cue rules, which carry the other languages.
+_LINEAR_WEIGHT = 0.5
 # Rules for one task stop adding up past this, so a text full of one cue word cannot drown the rest.
 _RULE_CAP = 6.0
 
@@ -416,8 +424,11 @@ class _Model:
     # alpha)), ...), and ``unseen`` (per class: log(alpha / (class total + alpha * vocabulary))) is
     # added once per such feature. A common feature (seen by many classes) keeps its whole row in
     # ``dense``, ``unseen`` included, so it is added with one C-level ``map``.
-    weights: Mapping[str, tuple[tuple[tuple[int, float], ...], tuple[float, ...]]]
+    # A third item per feature: 1 when it is a naive Bayes feature (``unseen`` is added for it), 0 when
+    # only the logistic regression has weights for it (a word every task uses, dropped from naive Bayes).
+    weights: Mapping[str, tuple[tuple[tuple[int, float], ...], tuple[float, ...], int]]
     unseen: tuple[float, ...]
+    bias: tuple[float, ...]  # per class: the logistic regression's intercept (zeros without it)
     rules_by_trigger: Mapping[str, tuple[_Rule, ...]]
     triggers: frozenset[str]  # the keys of ``rules_by_trigger``
     untriggered: Mapping[_Rule, None]  # rules tried on every input (an ordered set)
@@ -427,18 +438,18 @@ class _Model:
 
     def scores(self, view: _View) -> list[float]:
         """Per-class score: naive Bayes log-likelihood / temperature + rule bonuses."""
-        totals = [0.0] * len(self.labels)
+        totals = list(self.bias)
         known = 0
         lookup = self.weights.get
         for feat in _features(view):
             found = lookup(feat)
             if found is None:
                 continue
-            entries, row = found
+            entries, row, naive = found
             if row:
                 totals = list(map(operator.add, totals, row))
                 continue
-            known += 1
+            known += naive
             for cls, weight in entries:
                 totals[cls] += weight
         scores = list(map(operator.add, totals, map(operator.mul, self.unseen, repeat(known))))
@@ -477,7 +488,12 @@ class _Model:
         return bonus
 
 
-def _train(rows: Sequence[tuple[str, str]], labels: Sequence[str], rules: Iterable[_Rule]) -> _Model:
+def _train(
+    rows: Sequence[tuple[str, str]],
+    labels: Sequence[str],
+    rules: Iterable[_Rule],
+    linear: LinearWeights | None = None,
+) -> _Model:
     index = {label: i for i, label in enumerate(labels)}
     counts: dict[str, dict[int, int]] = {}
     class_totals = [0] * len(labels)
@@ -491,20 +507,34 @@ def _train(rows: Sequence[tuple[str, str]], labels: Sequence[str], rules: Iterab
     # Dividing every log-probability by the temperature here saves doing it per prediction.
     log_alpha = math.log(_ALPHA)
     unseen = tuple((log_alpha - math.log(total + _ALPHA * vocab)) / _TEMPERATURE for total in class_totals)
-    weights: dict[str, tuple[tuple[tuple[int, float], ...], tuple[float, ...]]] = {}
-    for feat, per_class in counts.items():
-        if len(per_class) >= _STOPWORD_CLASSES:
-            continue
-        entries = tuple(
-            (cls, (math.log(n + _ALPHA) - log_alpha) / _TEMPERATURE) for cls, n in sorted(per_class.items())
-        )
-        if len(entries) < _DENSE_MIN_CLASSES:
-            weights[feat] = (entries, ())
-            continue
-        row = list(unseen)
-        for cls, weight in entries:
-            row[cls] += weight
-        weights[feat] = ((), tuple(row))
+    naive: dict[str, dict[int, float]] = {
+        feat: {cls: (math.log(n + _ALPHA) - log_alpha) / _TEMPERATURE for cls, n in per_class.items()}
+        for feat, per_class in counts.items()
+        if len(per_class) < _STOPWORD_CLASSES
+    }
+    extra: dict[str, dict[int, float]] = {}
+    bias = [0.0] * len(labels)
+    if linear is not None:  # added to the naive Bayes weights of the same features: free per prediction
+        table, intercept = linear
+        bias = [_LINEAR_WEIGHT * b for b in intercept]
+        for feat, pairs in table.items():
+            target = naive.get(feat)
+            if target is None:
+                target = extra.setdefault(feat, {})
+            for column, value in pairs:
+                key = int(column)
+                target[key] = target.get(key, 0.0) + _LINEAR_WEIGHT * value
+    weights: dict[str, tuple[tuple[tuple[int, float], ...], tuple[float, ...], int]] = {}
+    for is_naive, source in ((1, naive), (0, extra)):
+        for feat, by_class in source.items():
+            entries = tuple(sorted(by_class.items()))
+            if len(entries) < _DENSE_MIN_CLASSES:
+                weights[feat] = (entries, (), is_naive)
+                continue
+            row = list(unseen) if is_naive else [0.0] * len(labels)
+            for cls, weight in entries:
+                row[cls] += weight
+            weights[feat] = ((), tuple(row), is_naive)
     by_trigger: dict[str, list[_Rule]] = {}
     untriggered: list[_Rule] = []
     records = {}
@@ -521,6 +551,7 @@ def _train(rows: Sequence[tuple[str, str]], labels: Sequence[str], rules: Iterab
         labels=tuple(labels),
         weights=weights,
         unseen=unseen,
+        bias=tuple(bias),
         rules_by_trigger={k: tuple(v) for k, v in by_trigger.items()},
         triggers=frozenset(by_trigger),
         untriggered=dict.fromkeys(untriggered),
@@ -567,13 +598,60 @@ def _check_table(tasks: Mapping[str, Task], extra: Sequence[tuple[str, str]]) ->
         raise UsageError(f"examples name tasks that are not in the task table: {', '.join(unknown)}")
 
 
-def _build(tasks: Mapping[str, Task], extra: Sequence[tuple[str, str]]) -> _Model:
-    _check_table(tasks, extra)
+def _training_rows(tasks: Mapping[str, Task]) -> list[tuple[str, str]]:
     builtin = [(text, task) for text, task in load_examples() if task in tasks]
     # Every task also learns from its own description, so a custom task with no examples still has a
     # few words to go on.
     described = [(task.description, name) for name, task in tasks.items()]
-    return _train(builtin + described + list(extra), list(tasks), _cue_rules())
+    return builtin + described
+
+
+def _build(tasks: Mapping[str, Task], extra: Sequence[tuple[str, str]]) -> _Model:
+    _check_table(tasks, extra)
+    # The shipped regression weights were fitted on the built-in table and its examples: another
+    # table, or examples of the caller's, get naive Bayes and the rules only.
+    linear = _linear_weights() if not extra and _is_builtin_table(tasks) else None
+    return _train(_training_rows(tasks) + list(extra), list(tasks), _cue_rules(), linear)
+
+
+def examples_digest() -> str:
+    """What the regression weights were fitted on: the examples file and the task table."""
+    digest = hashlib.sha256((resources.files("realign") / "_data" / _EXAMPLES_FILE).read_bytes())
+    for name, task in TASKS.items():
+        digest.update(f"\n{name}\t{task.description}".encode())
+    return digest.hexdigest()
+
+
+def fit_linear_weights() -> dict[str, object]:
+    """Fit the logistic regression on the shipped examples: the content of ``_data/classifier_linear.json``.
+
+    Deterministic; about 10 s of pure Python. Run ``python -m realign._classify.fit``
+    after changing the examples, the task table or the features (a test checks the digest).
+    """
+    labels = list(TASKS)
+    index = {label: i for i, label in enumerate(labels)}
+    rows = [(_features(_view(text)), index[task]) for text, task in _training_rows(TASKS)]
+    table, bias = fit_softmax(rows, len(labels))
+    return {
+        "about": "softmax regression on realign's own classifier examples (linear.py); do not edit by hand",
+        "examples_sha256": examples_digest(),
+        "labels": labels,
+        "bias": bias,
+        "weights": {feat: [[cls, w] for cls, w in pairs] for feat, pairs in sorted(table.items())},
+    }
+
+
+@lru_cache(maxsize=1)
+def _linear_weights() -> LinearWeights | None:
+    """The shipped regression weights, or None when the file is absent or fitted on another table."""
+    path = resources.files("realign") / "_data" / _LINEAR_FILE
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if data["labels"] != list(TASKS):
+        return None
+    # json gives ints and floats already: converting 50,000 pairs would double the load time
+    return data["weights"], data["bias"]
 
 
 def _is_builtin_table(tasks: Mapping[str, Task]) -> bool:
