@@ -14,7 +14,9 @@ repository's held-out ``task_classifier_test_dataset.json``.
 The held-out set (``benchmarks/data/classifier_heldout.jsonl``, at least 8 instructions per task) was
 written separately from the training examples and is never used to tune the classifier; so was
 ``benchmarks/data/classifier_real_heldout.jsonl`` (instructions as users write to chat assistants, in
-roughly the proportions of real SFT data), always reported. The
+roughly the proportions of real SFT data), and ``benchmarks/data/classifier_style_heldout.jsonl`` (209
+instructions in the style of public instruction datasets: Alpaca, Dolly, FLAN, GSM8K, Code Alpaca, ...,
+written before the logistic regression was added and never tuned on), always reported. The
 multilingual development set (``benchmarks/data/classifier_dev_multilingual.jsonl``, at least 2
 non-English instructions per task, each row with its ``lang``) is for checking progress on
 requests in other languages and may be tuned on: it is not an independent measure.
@@ -38,6 +40,7 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_HELDOUT = HERE / "data" / "classifier_heldout.jsonl"
 DEFAULT_DEV = HERE / "data" / "classifier_dev_multilingual.jsonl"
 DEFAULT_REAL = HERE / "data" / "classifier_real_heldout.jsonl"
+DEFAULT_STYLE = HERE / "data" / "classifier_style_heldout.jsonl"
 
 if importlib.util.find_spec("realign") is None:  # not installed yet: use the source tree
     sys.path.insert(0, str(HERE.parent / "src"))
@@ -147,8 +150,9 @@ def main() -> None:
 
     if args.dev.is_file():
         report_dev(classifier, args.dev, errors=args.errors)
-    if DEFAULT_REAL.is_file():
-        report_labelled(classifier, DEFAULT_REAL)
+    for path in (DEFAULT_REAL, DEFAULT_STYLE):
+        if path.is_file():
+            report_labelled(classifier, path)
     if args.realign_train is not None:
         report_realign_train(classifier, args.realign_train)
     for path in args.labelled:
@@ -175,11 +179,13 @@ def accuracy(classifier: object, rows: list[tuple[str, str]]) -> float:
 TUNED_SECTION = "# ---------------------------------------------------------------- how real instructions are phrased"
 
 
-def without_tuned_cues() -> object:
+def without_tuned_cues(cues: str = "tuned", *, linear: bool = True) -> object:
     """A classifier without the cue rules tuned on the development set (everything else as shipped).
 
     Its accuracy on the development set tells how well the parts that never saw that set carry over
     to instructions phrased differently: the closest figure we have to an unseen test set.
+    ``cues="all"`` leaves out every cue rule, ``cues="none"`` none; ``linear=False`` leaves out the
+    logistic regression.
     """
     from importlib import resources
 
@@ -187,13 +193,10 @@ def without_tuned_cues() -> object:
     from realign._tasks import TASKS
 
     text = (resources.files("realign") / "_data" / "classifier_cues.txt").read_text(encoding="utf-8")
-    rules = tuple(_embedded._CueParser().parse(text[: text.index(TUNED_SECTION)]))
-    shipped = _embedded._cue_rules
-    _embedded._cue_rules = lambda: rules  # type: ignore[assignment]
-    try:
-        model = _embedded._build(TASKS, [])
-    finally:
-        _embedded._cue_rules = shipped
+    kept = {"tuned": text[: text.index(TUNED_SECTION)], "all": "", "none": text}[cues]
+    rules = tuple(_embedded._CueParser().parse(kept))
+    weights = _embedded._linear_weights() if linear else None
+    model = _embedded._train(_embedded._training_rows(TASKS), list(TASKS), rules, weights)
 
     class _Stripped:
         def predict_many(self, texts: list[str]) -> list[object]:
@@ -222,11 +225,27 @@ def report_realign_train(classifier: object, path: Path) -> None:
     cut = len(rows) * 2 // 3
     tune, check = [rows[i] for i in order[:cut]], [rows[i] for i in order[cut:]]
     print(f"\nReAlign training set ({path.name}, {len(rows)} rows, development set):")
-    for label, model in (("as shipped", classifier), ("without the cues tuned on it", without_tuned_cues())):
+    variants = {
+        "as shipped": classifier,
+        "without the cues tuned on it": without_tuned_cues(),
+        "without any cue rule": without_tuned_cues("all"),
+        "as shipped, no regression": without_tuned_cues("none", linear=False),
+        "without the tuned cues, no regression": without_tuned_cues(linear=False),
+        "without any cue rule, no regression": without_tuned_cues("all", linear=False),
+    }
+    for label, model in variants.items():
         print(
             f"  {label}: top-1 accuracy all {accuracy(model, rows):.3f}, tuning split {accuracy(model, tune):.3f} "
             f"({len(tune)}), untouched split {accuracy(model, check):.3f} ({len(check)})"
         )
+    for label in ("without the cues tuned on it", "without any cue rule"):
+        model = variants[label]
+        predictions = model.predict_many([text for text, _ in rows])  # type: ignore[attr-defined]
+        hits: dict[str, list[bool]] = defaultdict(list)
+        for prediction, (_, task) in zip(predictions, rows, strict=True):
+            hits[task].append(prediction.task == task)
+        weakest = sorted(hits.items(), key=lambda item: sum(item[1]) / len(item[1]))[:12]
+        print(f"  per-task recall {label}, weakest: " + ", ".join(f"{t} {sum(h)}/{len(h)}" for t, h in weakest))
 
 
 def report_labelled(classifier: object, path: Path) -> None:

@@ -1,6 +1,6 @@
 """The embedded task classifier: offline, deterministic, fast, built only from what ships in the package.
 
-Two parts vote on every instruction:
+Three parts vote on every instruction:
 
 - **cue rules**: hand-written patterns (``"translate ... into French"``, ``"proofread"``, a stack trace
   plus "why") that add a fixed log-odds bonus to one task. They carry most of the accuracy on real
@@ -9,6 +9,9 @@ Two parts vote on every instruction:
   pasted in, a passage pasted in, blanks, answer options...), trained on the labelled examples in
   ``_data/classifier_examples.jsonl`` (about 55 per task, a fifth of them not in English) at the first
   prediction (~0.25 s, once per process; a run that never needs the classifier never pays it).
+- **a logistic regression** over the same features, fitted offline on the same examples only and shipped
+  as weights (``_data/classifier_linear.json``, see ``linear.py``), added into the naive Bayes table at
+  build time: it weighs what tells tasks apart, which carries better to phrasings unlike our examples.
 
 The cue rules live in ``_data/classifier_cues.txt`` (data, not code: its header explains the format).
 Besides English they know the request words of Spanish, French, German, Portuguese, Italian, Russian,
@@ -18,9 +21,10 @@ language question only when it asks for one. Chinese, Japanese and Korean are to
 character at a time, which gives naive Bayes too many votes there; it counts half in those scripts.
 Only the request itself is read closely: the first line and the last line (where people put the ask
 around a pasted text), capped in length, so a 100 kB paste costs no more than a short question. The
-score of a task is ``naive_bayes_log_likelihood / temperature + sum(rule bonuses)``; the confidence is
-the softmax probability of the winner (below 0.5 on roughly one instruction in ten of our held-out
-set, where it is right about half the time: a cue for a cascade to hand the row to an LLM).
+score of a task is ``naive_bayes_log_likelihood / temperature + 0.5 * regression_logit + rule bonuses``;
+the confidence is the softmax probability of the winner (below 0.5 on one real instruction in ten of
+the ReAlign development set, where it is right about a third of the time: a cue for a cascade to hand
+the row to an LLM).
 """
 
 from __future__ import annotations
@@ -264,6 +268,7 @@ class _View:
     words: frozenset[str]  # every token of ``focus``: which rules are worth trying
     tokens: tuple[str, ...]  # model tokens: first line, and last line when it reads like a request
     flags: frozenset[str]
+    ascii_only: bool = True  # mostly English: the regression's intercept applies
 
 
 def _clip(text: str) -> str:
@@ -397,7 +402,7 @@ def _view(instruction: str) -> _View:
         words.update(["*" + head for head in heads.findall(focus)])
     if "digits" in flags:  # ... and "5kg", "10n" count as their units
         words.update([unit.group() for word in words if word[0].isdigit() and (unit := _UNIT.search(word))])
-    return _View(focus, request, frozenset(words), tuple(tokens), frozenset(flags))
+    return _View(focus, request, frozenset(words), tuple(tokens), frozenset(flags), ascii_only)
 
 
 def _features(view: _View) -> list[str]:
@@ -438,7 +443,10 @@ class _Model:
 
     def scores(self, view: _View) -> list[float]:
         """Per-class score: naive Bayes log-likelihood / temperature + rule bonuses."""
-        totals = list(self.bias)
+        # The regression's intercept leans towards `default` and `open_qa`, the tasks of short requests
+        # whose words it does not know: fine in English, wrong for a short request in another language,
+        # most of whose words no example has (3 of 173 rows of our multilingual set lost to it).
+        totals = list(self.bias) if view.ascii_only else [0.0] * len(self.bias)
         known = 0
         lookup = self.weights.get
         for feat in _features(view):
@@ -625,7 +633,7 @@ def examples_digest() -> str:
 def fit_linear_weights() -> dict[str, object]:
     """Fit the logistic regression on the shipped examples: the content of ``_data/classifier_linear.json``.
 
-    Deterministic; about 10 s of pure Python. Run ``python -m realign._classify.fit``
+    Deterministic; about 30 s of pure Python. Run ``python -m realign._classify.fit``
     after changing the examples, the task table or the features (a test checks the digest).
     """
     labels = list(TASKS)
@@ -641,9 +649,12 @@ def fit_linear_weights() -> dict[str, object]:
     }
 
 
-@lru_cache(maxsize=1)
 def _linear_weights() -> LinearWeights | None:
-    """The shipped regression weights, or None when the file is absent or fitted on another table."""
+    """The shipped regression weights, or None when the file is absent or fitted on another table.
+
+    Not cached: the model built from them is, and 50,000 small lists kept alive would slow every
+    later garbage collection of the run.
+    """
     path = resources.files("realign") / "_data" / _LINEAR_FILE
     if not path.is_file():
         return None

@@ -1,7 +1,7 @@
 """Refit the shipped logistic regression weights: ``python -m realign._classify.fit``.
 
 Run it after changing the classifier's examples, the task table or its features; it rewrites
-``_data/classifier_linear.json`` from the shipped examples only (deterministic, about 10 s).
+``_data/classifier_linear.json`` from the shipped examples only (deterministic, about 30 s).
 """
 
 from __future__ import annotations
