@@ -277,3 +277,11 @@ def test_the_actor_pool_is_asked_for_without_rays_deprecated_remote_args(local_r
         warnings.simplefilter("always")
         realign.reformat(dataset, model="m", base_url=server.base_url, actors=1, concurrency=4)  # lazy: no call yet
     assert [str(w.message) for w in caught if "ray_remote_args" in str(w.message)] == []
+
+
+def test_a_ray_dataset_with_a_custom_llm_and_a_judge_model_gets_advice_that_works_on_ray(local_ray: None) -> None:
+    dataset = ray.data.from_items(rows(1))
+    with pytest.raises(realign.UsageError) as refused:
+        realign.reformat(dataset, llm=realign.FakeLLM([realign.FakeLLM.DEFAULT_REPLY]), verify="judge-model")
+    assert "verifier=" not in str(refused.value)  # a Ray Dataset refuses verifier=
+    assert "verify=True" in str(refused.value)

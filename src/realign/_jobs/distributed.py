@@ -103,7 +103,14 @@ def _recipe(llm: Any, model: str | None, options: Mapping[str, Any]) -> dict[str
     search = options.pop("search_spec", None)
     # The client's own settings, as reformat() on one machine takes them.
     client = {key: options.pop(key) for key in ("timeout", "max_retries") if options.get(key) is not None}
-    verify = judge_spec(options.pop("verify", None), llm)
+    verify = options.pop("verify", None)
+    if isinstance(verify, str) and llm is not None and not _is_chat_client(llm):
+        # judge_spec's advice (verifier=...) is what a Ray Dataset refuses: the workers build their own judge.
+        raise UsageError(
+            f"verify={verify!r} asks another model on the LLM's endpoint, and {type(llm).__qualname__} names none: "
+            "on a Ray Dataset pass verify=True (your LLM judges too) or llm=realign.OpenAIChat(...) with that endpoint"
+        )
+    verify = judge_spec(verify, llm)
     return {
         "llm": llm,
         "model": model or DEFAULT_MODEL,
@@ -113,6 +120,12 @@ def _recipe(llm: Any, model: str | None, options: Mapping[str, Any]) -> dict[str
         "verify": verify,
         "options": options,
     }
+
+
+def _is_chat_client(llm: Any) -> bool:
+    from .._llm.openai_chat import OpenAIChat  # imported late: it imports the openai SDK
+
+    return isinstance(llm, OpenAIChat)
 
 
 def _judge(recipe: Mapping[str, Any], llm: Any) -> LLMVerifier | None:
