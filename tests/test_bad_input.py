@@ -115,6 +115,18 @@ def test_output_over_input_is_refused(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "must not be the input" in err
 
 
+@pytest.mark.parametrize("command", [["classify"], ["retrieve", "--search", "searxng:http://127.0.0.1:9"]])
+def test_output_over_input_is_refused_by_classify_and_retrieve_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [ROW])
+    before = source.read_bytes()
+    code, err = run(capsys, command[0], str(source), "-o", str(source), *command[1:])
+    assert code == 2
+    assert "must not be the input" in err
+    assert source.read_bytes() == before
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

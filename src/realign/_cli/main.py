@@ -504,10 +504,16 @@ def _check_flags(args: argparse.Namespace) -> None:
     if output.is_dir():
         raise UsageError(f"-o {output} is an existing folder; name a file (.jsonl, .json or .parquet)")
     container_of(output)  # an unsupported extension fails now, not after hours of --batch
-    if output.resolve() == Path(args.input).resolve():
-        raise UsageError("-o OUTPUT must not be the input file")
+    _output_not_input(args)
     if not output.resolve().parent.is_dir():
         raise UsageError(f"cannot write {output}: folder {output.parent} does not exist")
+
+
+def _output_not_input(args: argparse.Namespace) -> None:
+    """``-o`` naming the input file is refused (by every command that writes a copy of its input): the input
+    would be lost to a run's output, or to a half-written one."""
+    if args.input and args.output and Path(args.output).resolve() == Path(args.input).resolve():
+        raise UsageError("-o OUTPUT must not be the input file")
 
 
 async def _dry_run(args: argparse.Namespace) -> int:
@@ -912,8 +918,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.command == "tasks":
             return _tasks(args)
         if args.command == "classify":
+            _output_not_input(args)
             return _classify(args)
         if args.command == "retrieve":
+            _output_not_input(args)
             return _run(_retrieve(args))
         if args.command == "index":
             return _index(args)
