@@ -200,3 +200,19 @@ def test_the_summary_names_each_kind_of_unusable_reply(tmp_path: Path, capsys: p
 def test_the_summary_by_check_and_task_holds_checks_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lines = _summary_of_unusable_replies(tmp_path, capsys)
     assert "rejected candidates by check and task: -" in lines
+
+
+def test_duplicate_rows_of_a_file_are_paid_for_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    distinct = [
+        realign_row(f"How do I do thing {i}?", f"Do step one, then step two ({i}).", "open_qa") for i in range(5)
+    ]
+    source = write_jsonl(tmp_path / "in.jsonl", distinct * 4)  # each row four times, all in flight at once
+    with StubServer(latency=0.2) as server:
+        argv = ["reformat", str(source), "-o", str(tmp_path / "out.jsonl"), "--base-url", server.base_url]
+        code = main([*argv, "--model", "m", "--cache", str(tmp_path / "cache.sqlite")])
+        sent = len(server.chat_requests())
+    out = read_jsonl(tmp_path / "out.jsonl")
+    assert code == 0
+    assert sent == 5
+    assert [row["realign"]["tag"] for row in out] == ["rewrite"] * 20
+    assert "LLM calls: 5" in capsys.readouterr().err

@@ -273,6 +273,52 @@ def test_cache_makes_a_rerun_free(tmp_path: Path) -> None:
     assert len(other_model.requests) == 1  # the model is part of the key
 
 
+class GatedLLM(FakeLLM):
+    """Holds every request until ``release`` is set, so that identical rows are all in flight at once."""
+
+    def __init__(self, *args: object, **kw: object) -> None:
+        super().__init__(*args, **kw)  # type: ignore[arg-type]
+        self.release = asyncio.Event()
+
+    async def complete(self, request: realign.ChatRequest) -> Completion:
+        self.requests.append(request)
+        await self.release.wait()
+        self.requests.pop()  # FakeLLM's own complete records it again
+        return await super().complete(request)
+
+
+def identical_rows_at_once(llm: GatedLLM, cache: SQLiteCache, copies: int) -> list[realign.Result]:
+    p = pipe(llm, cache=cache)
+
+    async def run() -> list[realign.Result]:
+        rows = asyncio.gather(*(p.areformat_one(Example(question=Q, response=ORIGINAL)) for _ in range(copies)))
+        for _ in range(20):  # every row reaches its request
+            await asyncio.sleep(0)
+        llm.release.set()
+        return list(await rows)
+
+    return asyncio.run(run())
+
+
+def test_identical_rows_in_flight_at_once_send_one_request(tmp_path: Path) -> None:
+    llm = GatedLLM(lambda request: GOOD)
+    results = identical_rows_at_once(llm, SQLiteCache(tmp_path / "c.sqlite"), 3)
+    assert len(llm.requests) == 1
+    assert [r.tag for r in results] == ["rewrite"] * 3
+
+
+def test_a_row_that_waited_for_an_identical_rows_answer_counts_it_as_a_cache_hit(tmp_path: Path) -> None:
+    llm = GatedLLM(lambda request: GOOD)
+    results = identical_rows_at_once(llm, SQLiteCache(tmp_path / "c.sqlite"), 3)
+    assert [r.usage.calls for r in results] == [1, 0, 0]
+
+
+def test_identical_rows_share_a_failure_of_their_one_request(tmp_path: Path) -> None:
+    llm = GatedLLM([LLMError("server error 500; retries exhausted", code="server_error")] * 3)
+    results = identical_rows_at_once(llm, SQLiteCache(tmp_path / "c.sqlite"), 2)
+    assert [r.reason for r in results] == ["llm_error:server_error"] * 2
+
+
 def test_stream_keeps_order_and_bounds_concurrency() -> None:
     in_flight = peak = 0
 

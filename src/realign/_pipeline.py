@@ -22,7 +22,7 @@ from ._checks.registry import default_checks
 from ._exceptions import FatalLLMError, FatalSearchError, LLMError, RealignError, SearchError, UsageError
 from ._gc import run_gc
 from ._llm.budget import spend_cached
-from ._llm.cache import Cache, SQLiteCache, default_cache_path, request_key
+from ._llm.cache import Cache, InFlight, SQLiteCache, default_cache_path, request_key
 from ._llm.ratelimit import RateLimiter
 from ._models import (
     FILTER,
@@ -202,6 +202,8 @@ class Pipeline:
             verifier.use_budget(self)
         #: the verifier's work so far: candidates judged, refused, and the usage of its calls (cache hits are free)
         self.verified = VerifyCounts()
+        #: requests sent and not yet answered, by cache key: an identical one waits for that answer
+        self._in_flight = InFlight()
 
     # ----------------------------------------------------------------------------- one example
 
@@ -389,10 +391,17 @@ class Pipeline:
                 raise
             except Exception as exc:
                 raise self._foreign("llm", exc) from exc
-        completion = await self._senders.submit(request, self.llm.complete)
-        if key is not None and self.cache is not None and completion.choices:
-            self.cache.put(key, completion)
-        return completion
+        llm, cache = self.llm, self.cache
+        if key is None or cache is None:
+            return await self._senders.submit(request, llm.complete)
+
+        async def send() -> Completion:
+            completion = await self._senders.submit(request, llm.complete)
+            if completion.choices:
+                cache.put(key, completion)
+            return completion
+
+        return await self._in_flight.once(key, send)  # identical rows at once: sent once
 
     async def spend(
         self, identity: str, request: ChatRequest, send: Send, *, salt: str = "", defer: DeferredLLM | None = None
@@ -401,7 +410,7 @@ class Pipeline:
         the run's bounds: served from the cache, else sent within the concurrency and rate limits (or, with
         ``defer``, handed to it with its cache key: a Batch API collect run)."""
         return await spend_cached(
-            self.cache, identity, request, salt, defer, lambda: self._senders.submit(request, send)
+            self.cache, identity, request, salt, defer, lambda: self._senders.submit(request, send), self._in_flight
         )
 
     async def _send(self, request: ChatRequest, send: Send) -> Completion:

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from .._exceptions import UsageError
 from .._loops import PerLoop
 from .._types import LLM, ChatRequest, Completion, DeferredLLM, Send, identity_of
-from .cache import Cache, request_key
+from .cache import Cache, InFlight, request_key
 
 __all__ = ["OwnBudget", "caller_identity", "spend_cached"]
 
@@ -21,10 +21,12 @@ async def spend_cached(
     salt: str,
     defer: DeferredLLM | None,
     send: Callable[[], Awaitable[Completion]],
+    in_flight: InFlight | None = None,
 ) -> Completion:
     """The cache rule of every :class:`~realign.Budget`: the cached answer to ``request`` if there is one;
     else, with ``defer`` (a Batch API collect run), the request handed to it with the key its answer will
-    be stored under; else ``send()``'s answer, stored when it has choices."""
+    be stored under; else ``send()``'s answer, stored when it has choices (with ``in_flight``, sent once
+    for identical requests in flight at once)."""
     key = request_key(identity, request, salt) if cache is not None else None
     if cache is not None and key is not None:
         hit = cache.get(key)
@@ -34,10 +36,16 @@ async def spend_cached(
         if key is None:
             raise UsageError(f"{type(defer).__qualname__} answers through the response cache: give a cache")
         return await defer.complete_keyed(request, key)
-    completion = await send()
-    if cache is not None and key is not None and completion.choices:
-        cache.put(key, completion)
-    return completion
+    if cache is None or key is None:
+        return await send()
+
+    async def stored() -> Completion:
+        completion = await send()
+        if completion.choices:
+            cache.put(key, completion)
+        return completion
+
+    return await (in_flight.once(key, stored) if in_flight is not None else stored())
 
 
 def caller_identity(llm: LLM, cache: Cache | None) -> str:

@@ -8,19 +8,22 @@ messages, n and the generation parameters. API keys are never part of it.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
 import sqlite3
 import threading
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from .._exceptions import RealignError, UsageError
+from .._loops import PerLoop
 from .._models import Evidence, Usage
 from .._types import ChatRequest, Choice, Completion, SearchClient, identity_of
 
-__all__ = ["Cache", "CachedSearch", "SQLiteCache", "default_cache_path", "request_key"]
+__all__ = ["Cache", "CachedSearch", "InFlight", "SQLiteCache", "default_cache_path", "request_key"]
 
 
 @runtime_checkable
@@ -53,6 +56,46 @@ def request_key(identity: str, request: ChatRequest, salt: str = "") -> str:
     blob = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     # surrogatepass: a lone surrogate in row text hashes too (the key is never decoded)
     return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class InFlight:
+    """Identical requests in flight at once (the same cache key): only the first is sent, the others wait for
+    its answer and take it as a cache hit (no usage: paid once). Without it, identical rows of a file each pay
+    for the same answer, the cache helping only once the first has come back. A failure of the one request
+    is every waiter's; a first request cancelled (its row stopped) leaves a waiter to send its own."""
+
+    def __init__(self) -> None:
+        # Futures belong to one event loop: a pipeline run again under another asyncio.run gets a new table.
+        self._pending: PerLoop[dict[str, asyncio.Future[Completion]]] = PerLoop(dict)
+
+    async def once(self, key: str, send: Callable[[], Awaitable[Completion]]) -> Completion:
+        pending = self._pending.get()
+        first = pending.get(key)
+        if first is not None:
+            try:
+                answer = await asyncio.shield(first)  # this row stopping must not stop the one that sends
+            except asyncio.CancelledError:
+                if not first.cancelled():
+                    raise  # this row was cancelled
+            else:
+                return Completion(answer.choices, Usage())
+        future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
+        pending[key] = future
+        try:
+            completion = await send()
+        except BaseException as exc:
+            if pending.get(key) is future:
+                del pending[key]
+            if isinstance(exc, Exception):
+                future.set_exception(exc)
+                future.exception()  # read here: no "exception never retrieved" when no one waited
+            else:
+                future.cancel()
+            raise
+        if pending.get(key) is future:
+            del pending[key]
+        future.set_result(completion)
+        return completion
 
 
 class SQLiteCache:
