@@ -449,7 +449,7 @@ class _Model:
         totals = list(self.bias) if view.ascii_only else [0.0] * len(self.bias)
         known = 0
         lookup = self.weights.get
-        rows = [totals]
+        rows: list[Sequence[float]] = [totals]
         for feat in _features(view):
             found = lookup(feat)
             if found is None:
@@ -463,7 +463,7 @@ class _Model:
                 totals[cls] += weight
         rows.append([unseen * known for unseen in self.unseen])
         # A dozen full rows per request: summed column by column in one pass (C loops), not one list each.
-        scores = list(map(sum, zip(*rows))) if len(rows) > 2 else list(map(operator.add, *rows))
+        scores: list[float] = [sum(column) for column in zip(*rows, strict=True)]
         if "cjk" in view.flags:
             scores = [score * _CJK_WEIGHT for score in scores]
         for cls, bonus in self._rule_bonus(view).items():
