@@ -14,7 +14,7 @@ from ._checks.facts import NumbersKept
 from ._checks.lang import LanguageConsistency
 from ._checks.leaks import LeakedScaffolding, Refusal
 from ._checks.length import LengthCeiling, LengthRatio, Truncation
-from ._checks.registry import CHECK_NAMES, build_checks, default_checks
+from ._checks.registry import CHECK_NAMES, REFERABLE_CHECKS, build_checks, default_checks
 from ._checks.structure import OrderKept, QuestionsKept
 from ._classify.embedded import EmbeddedClassifier
 from ._classify.llm import CascadeClassifier, CompletionClassifier, LLMClassifier
@@ -34,7 +34,18 @@ from ._llm.cache import Cache, CachedSearch, SQLiteCache
 from ._llm.fake import FakeLLM
 from ._llm.ratelimit import RateLimiter
 from ._llm.retry import RetryPolicy
-from ._models import Candidate, Correction, Evidence, Example, Message, Result, RowPlan, TaskPrediction, Usage
+from ._models import (
+    Candidate,
+    Correction,
+    Evidence,
+    Example,
+    Message,
+    Overruled,
+    Result,
+    RowPlan,
+    TaskPrediction,
+    Usage,
+)
 from ._pipeline import Pipeline, VerifyCounts
 from ._record import Record, Rejection, TurnOutcome
 from ._report.html import ReportSummary, write_report
@@ -66,6 +77,7 @@ from ._types import (
     DeferredLLM,
     Identified,
     Judgement,
+    Referee,
     SearchClient,
     TextLLM,
     Verifier,
@@ -80,6 +92,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CHECK_NAMES",
     "LLM",
+    "REFERABLE_CHECKS",
     "TASKS",
     "BraveSearch",
     "Budget",
@@ -131,6 +144,7 @@ __all__ = [
     "OpenAIChat",
     "OptionKept",
     "OrderKept",
+    "Overruled",
     "Pipeline",
     "Price",
     "Prompts",
@@ -138,6 +152,7 @@ __all__ = [
     "RateLimiter",
     "RealignError",
     "Record",
+    "Referee",
     "Refusal",
     "Rejection",
     "ReportSummary",

@@ -16,6 +16,7 @@ __all__ = [
     "Example",
     "KeepReason",
     "Message",
+    "Overruled",
     "RecordedClassifier",
     "Result",
     "RetrievalStatus",
@@ -192,6 +193,21 @@ class Correction(BaseModel):
         return {"from": self.before, "to": self.after, "source": self.source}
 
 
+class Overruled(BaseModel):
+    """A check's refusal that was referred to the --verify judge (``refer``): the ``check``, its ``detail``,
+    and the judge's ``reason``. On a candidate the judge accepted it records which check it overruled;
+    while a referral waits for the judge, ``reason`` is empty.
+
+    On disk: ``{"check": "entities", "detail": "answer changed: Jim Parsons -> James Joseph", "reason": "..."}``.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    check: str
+    detail: str | None = None
+    reason: str = ""
+
+
 class Candidate(BaseModel):
     """One rewrite the model proposed, and what the checks said of it."""
 
@@ -204,6 +220,10 @@ class Candidate(BaseModel):
     detail: str | None = None
     #: facts it changed to what the evidence states (see ``corrections`` of :class:`~realign.Pipeline`)
     corrections: list[Correction] = Field(default_factory=list)
+    #: the soft checks' refusals referred to the judge (``refer``), each with the judge's reason once answered
+    referred: list[Overruled] = Field(default_factory=list)
+    #: the refusals the judge overruled (it accepted the candidate): a subset of ``referred``, with reasons
+    overruled: list[Overruled] = Field(default_factory=list)
 
 
 class Result(BaseModel):
@@ -230,3 +250,5 @@ class Result(BaseModel):
     id: Any = None
     #: facts the accepted rewrite changed to what the evidence states
     corrections: list[Correction] = Field(default_factory=list)
+    #: the checks' refusals of the accepted rewrite that the --verify judge overruled (``refer``)
+    overruled: list[Overruled] = Field(default_factory=list)

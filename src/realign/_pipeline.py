@@ -16,9 +16,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from ._checks.base import CheckError, find_failure, one_line
+from ._checks.base import CheckError, Failure, find_failure, find_failures, one_line
 from ._checks.corrections import find_corrections
-from ._checks.registry import default_checks
+from ._checks.registry import REFERABLE_CHECKS, default_checks
 from ._exceptions import FatalLLMError, FatalSearchError, LLMError, RealignError, SearchError, UsageError
 from ._gc import run_gc
 from ._llm.budget import spend_cached
@@ -32,6 +32,7 @@ from ._models import (
     Example,
     KeepReason,
     Message,
+    Overruled,
     Result,
     RetrievalStatus,
     RowPlan,
@@ -52,6 +53,7 @@ from ._types import (
     Completion,
     DeferredLLM,
     Judgement,
+    Referee,
     SearchClient,
     Send,
     Verifier,
@@ -118,6 +120,14 @@ class Pipeline:
     verifier that fails (``LLMError`` after its retries) leaves the row undecided: it keeps its original
     with ``llm_error:<code>`` and a re-run asks again. A verifier that makes model calls shares this
     pipeline's budget (concurrency, rate limits, response cache); :attr:`verified` counts its work.
+
+    ``refer`` (default False; needs a ``verifier`` that is a :class:`~realign.Referee`, as
+    :class:`~realign.LLMVerifier` is): a candidate refused only by checks whose verdict is a judgement call
+    (:data:`~realign.REFERABLE_CHECKS`: ``entities``, ``numbers``, ``final_answer``) is referred to the judge
+    with the checks' concerns instead of being refused. A yes accepts it and the result records the checks
+    it overruled (``overruled``: check, detail, the judge's reason); a no (or an unreadable reply) refuses
+    it under the first check, the judge's reason added to the detail. It moves trust from the rules to the
+    judge, hence off by default. A candidate any other check refuses is never referred.
     """
 
     def __init__(
@@ -144,6 +154,7 @@ class Pipeline:
         context_tokens: int = DEFAULT_CONTEXT_TOKENS,
         corrections: bool = True,
         verifier: Verifier | None = None,
+        refer: bool = False,
     ) -> None:
         if n < 1 or concurrency < 1 or max_reasks < 0:
             raise UsageError("n and concurrency must be at least 1, max_reasks at least 0")
@@ -200,8 +211,17 @@ class Pipeline:
         self.verifier = verifier
         if isinstance(verifier, BudgetUser):  # so do the verifier's
             verifier.use_budget(self)
-        #: the verifier's work so far: candidates judged, refused, and the usage of its calls (cache hits are free)
-        self.verified = VerifyCounts()
+        if refer and verifier is None:
+            raise UsageError("refer=True refers refusals to the verifier: give a verifier= (or verify= in reformat())")
+        if refer and not isinstance(verifier, Referee):
+            raise UsageError(
+                f"refer=True needs a verifier with a refer method (a Referee): {type(verifier).__qualname__} has none"
+            )
+        #: whether soft refusals are referred to the verifier (see ``refer`` above)
+        self.refer = refer
+        #: the verifier's work so far: candidates judged, refused, referred, overruled, and the usage of its
+        #: calls (cache hits are free)
+        self.verified = VerifyCounts(refer=refer)
         #: requests sent and not yet answered, by cache key: an identical one waits for that answer
         self._in_flight = InFlight()
 
@@ -445,23 +465,36 @@ class Pipeline:
             candidate = candidate.model_copy(update={"text": text})
         item = CheckInput(task, example.question, example.response, text, candidate.finish_reason, tuple(evidence))
         try:
-            failed = find_failure(self.checks, item)
+            if self.refer:  # past a soft refusal the later checks run too: only soft refusals are referred
+                failures = find_failures(self.checks, item, last=lambda f: f.check not in REFERABLE_CHECKS)
+            else:
+                first = find_failure(self.checks, item)
+                failures = [] if first is None else [first]
         except CheckError as exc:
             log.error("%s; the row keeps its original", exc)
             return candidate.model_copy(
                 update={"rejected": f"check_error:{exc.check}", "detail": one_line(str(exc), 200)}
             )
-        if failed is None:
-            if self.corrections and evidence:
-                return candidate.model_copy(update={"corrections": find_corrections(item)})
-            return candidate
-        return candidate.model_copy(update={"rejected": f"filter:{failed.check}", "detail": failed.detail})
+        if not failures:
+            return self._with_corrections(candidate, item)
+        failed = failures[0]
+        refused = candidate.model_copy(update={"rejected": f"{FILTER}{failed.check}", "detail": failed.detail})
+        if self.refer and all(f.check in REFERABLE_CHECKS for f in failures):
+            return refused.model_copy(update={"referred": [_flag(f) for f in failures]})
+        return refused
+
+    def _with_corrections(self, candidate: Candidate, item: CheckInput) -> Candidate:
+        if self.corrections and item.evidence:
+            return candidate.model_copy(update={"corrections": find_corrections(item)})
+        return candidate
 
     async def _verify(
         self, candidates: list[Candidate], task: str, example: Example, evidence: list[Evidence]
     ) -> tuple[list[Candidate], Usage, Exception | None]:
         """Ask the verifier about every candidate the checks passed (one that returns the original unchanged
-        needs no second opinion), all at once. A refusal rejects it as ``filter:verify``.
+        needs no second opinion), and with ``refer`` about every one referred to it, all at once. A refusal
+        rejects the first kind as ``filter:verify``; a referral keeps its check's refusal unless the judge
+        accepts it, which records the checks it overruled.
 
         Also returns the usage of the judgements and the first error of a judgement that failed (None when
         none did). Every judgement is waited for, even after one fails: the others are already being paid
@@ -471,7 +504,7 @@ class Pipeline:
         todo = [
             i
             for i, c in enumerate(candidates)
-            if c.rejected is None and c.text is not None and c.text.strip() != example.response.strip()
+            if (c.rejected is None or c.referred) and c.text is not None and c.text.strip() != example.response.strip()
         ]
 
         async def ask(candidate: Candidate) -> Judgement:
@@ -479,6 +512,8 @@ class Pipeline:
                 task, example.question, example.response, candidate.text or "", candidate.finish_reason, tuple(evidence)
             )
             try:
+                if candidate.referred and isinstance(verifier, Referee):  # __init__ checked it is one
+                    return await verifier.refer(item, candidate.referred)
                 return await verifier.verify(item)
             except RealignError:
                 raise
@@ -496,12 +531,30 @@ class Pipeline:
                     failed = judged
                 continue
             usage += judged.usage
-            self.verified.add(judged)
-            if not judged.ok:
-                out[i] = out[i].model_copy(
+            candidate = out[i]
+            self.verified.add(judged, referred=bool(candidate.referred))
+            if candidate.referred:
+                out[i] = self._decide_referral(candidate, judged, task, example, evidence)
+            elif not judged.ok:
+                out[i] = candidate.model_copy(
                     update={"rejected": f"{FILTER}{VERIFY_CHECK}", "detail": judged.detail, "corrections": []}
                 )
         return out, usage, failed
+
+    def _decide_referral(
+        self, candidate: Candidate, judged: Judgement, task: str, example: Example, evidence: list[Evidence]
+    ) -> Candidate:
+        """A referred candidate after the judge's answer: accepted with the overruled checks recorded, or
+        refused under its first check with the judge's reason added to that check's detail."""
+        reason = judged.detail or "judge said yes, without a reason"
+        if not judged.ok:
+            detail = "; ".join(part for part in (candidate.detail, judged.detail) if part)
+            return candidate.model_copy(update={"detail": one_line(detail, 400)})
+        text = candidate.text or ""
+        item = CheckInput(task, example.question, example.response, text, candidate.finish_reason, tuple(evidence))
+        overruled = [flag.model_copy(update={"reason": reason}) for flag in candidate.referred]
+        accepted = candidate.model_copy(update={"rejected": None, "detail": None, "overruled": overruled})
+        return self._with_corrections(accepted, item)
 
     def _choose(self, result: Result) -> Result:
         passing = [c for c in result.candidates if c.rejected is None and c.text is not None]
@@ -517,6 +570,7 @@ class Pipeline:
             return _keep(result, "unchanged")
         result.response, result.tag, result.reason = text, "rewrite", None
         result.corrections = list(best.corrections)
+        result.overruled = list(best.overruled)
         return result
 
     # ----------------------------------------------------------------------------- many examples
@@ -582,17 +636,32 @@ VERIFY_CHECK = "verify"
 
 @dataclass
 class VerifyCounts:
-    """What a pipeline's verifier did: candidates ``judged`` (cache hits included), ``refused``, and the
-    ``usage`` of its calls (``usage.calls``: the requests actually sent; a cache hit costs nothing)."""
+    """What a pipeline's verifier did: candidates ``judged`` (cache hits included, referrals too), ``refused``
+    (``filter:verify``: the judge said no to a candidate the checks passed), and with ``refer`` the candidates
+    ``referred`` to it and those of them it accepted, ``overruled``; the ``usage`` of its calls
+    (``usage.calls``: the requests actually sent; a cache hit costs nothing)."""
 
     judged: int = 0
     refused: int = 0
+    referred: int = 0
+    overruled: int = 0
     usage: Usage = field(default_factory=Usage)
+    #: whether the run refers soft refusals (the summary then counts referrals)
+    refer: bool = False
 
-    def add(self, judged: Judgement) -> None:
+    def add(self, judged: Judgement, *, referred: bool = False) -> None:
         self.judged += 1
-        self.refused += not judged.ok
+        if referred:
+            self.referred += 1
+            self.overruled += judged.ok
+        else:
+            self.refused += not judged.ok
         self.usage += judged.usage
+
+
+def _flag(failure: Failure) -> Overruled:
+    """A soft check's refusal as referred to the judge (its reason comes with the judge's answer)."""
+    return Overruled(check=failure.check, detail=failure.detail)
 
 
 @dataclass

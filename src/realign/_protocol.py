@@ -49,7 +49,7 @@ def default_max_tokens(original: str) -> int:
 DEFAULT_CONTEXT_TOKENS = 3000
 _ROLES = frozenset({"system", "user", "assistant", "tool"})
 #: Every tag a prompt of ours uses to fence row text (the rewriter's and the verifier's).
-_TAGS = "conversation|system|user|assistant|tool|turn|question|response|criteria|evidence|original|rewrite"
+_TAGS = "conversation|system|user|assistant|tool|turn|question|response|criteria|evidence|original|rewrite|flagged"
 # The prompt's own tags inside a turn's text would close the block early or open a fake one: they are shown with
 # look-alike brackets instead, so row text can never break the prompt's structure.
 _CONTEXT_TAG = re.compile(rf"<(/?)({_TAGS})(\s*)>", re.IGNORECASE)

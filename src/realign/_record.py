@@ -26,7 +26,7 @@ from pydantic import (
 )
 from typing_extensions import Self
 
-from ._models import Candidate, Correction, Evidence, Result, RetrievalStatus, Tag, Usage
+from ._models import Candidate, Correction, Evidence, Overruled, Result, RetrievalStatus, Tag, Usage
 
 __all__ = ["Outcome", "Record", "Rejection", "TurnOutcome"]
 
@@ -102,6 +102,8 @@ class Outcome(BaseModel):
     cost: float | None = None
     #: facts the rewrite changed to what the evidence states (absent when none)
     corrections: list[Correction] = Field(default_factory=list)
+    #: the checks' refusals the --verify judge overruled to accept the rewrite (``--refer``; absent when none)
+    overruled: list[Overruled] = Field(default_factory=list)
 
     #: Fields written even when empty (a turn's entry always lists them)
     _ALWAYS: ClassVar[tuple[str, ...]] = ()
@@ -136,6 +138,8 @@ class Outcome(BaseModel):
             data.pop("rejected", None)
         if not self.corrections:
             data.pop("corrections", None)
+        if not self.overruled:
+            data.pop("overruled", None)
         for key in self._ALWAYS if self.tag is not None else ():  # once reformatted
             if data.get(key) is None:
                 data[key] = Usage().model_dump() if key == "usage" else []
@@ -160,6 +164,7 @@ class Outcome(BaseModel):
             usage=result.usage if result.usage.calls else None,
             verify_usage=result.verify_usage if result.verify_usage.calls else None,
             corrections=list(result.corrections) if result.tag == "rewrite" else [],
+            overruled=list(result.overruled) if result.tag == "rewrite" else [],
         )
 
     @property

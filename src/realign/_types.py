@@ -5,6 +5,7 @@
 - :class:`SearchClient` - ``search(query) -> list[Evidence]``
 - :data:`Check` - ``check(item) -> bool | (bool, "why")`` (True keeps the rewrite)
 - :class:`Verifier` - ``verify(item) -> Judgement``: a second opinion on a rewrite the checks passed
+  (and, as a :class:`Referee`, ``refer(item, flagged) -> Judgement`` on one only soft checks refused)
 
 Clients also have ``aclose()``, which releases what they hold (connections, files); closing is part
 of the seam, so whoever owns a client closes it without asking whether it can. Two optional seams
@@ -19,7 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, runtime_checkable
 
-from ._models import Evidence, TaskPrediction, Usage
+from ._models import Evidence, Overruled, TaskPrediction, Usage
 
 __all__ = [
     "LLM",
@@ -35,6 +36,7 @@ __all__ = [
     "DeferredLLM",
     "Identified",
     "Judgement",
+    "Referee",
     "SearchClient",
     "TextLLM",
     "Verifier",
@@ -177,6 +179,16 @@ class Verifier(Protocol):
     async def verify(self, item: CheckInput) -> Judgement: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class Referee(Verifier, Protocol):
+    """A :class:`Verifier` that also decides referrals (``refer`` / ``--refer``): a candidate refused only by
+    checks whose verdict is a judgement call (:data:`~realign.REFERABLE_CHECKS`) is shown to it with the
+    checks' concerns (``flagged``: each check's name and detail). ``ok`` accepts the candidate, overruling
+    the checks, and ``detail`` is then the reason recorded with them; a refusal keeps the check's."""
+
+    async def refer(self, item: CheckInput, flagged: Sequence[Overruled]) -> Judgement: ...
 
 
 @runtime_checkable

@@ -6,6 +6,10 @@ tolerantly (case, markdown marks, ``=`` or ``-`` for the colon) but never guesse
 verdict, or with both, refuses the candidate as ``filter:verify`` with the detail ``judge reply
 unreadable: ...``, because accepting what the judge did not approve would defeat the point of asking.
 
+A referral (``refer``, ``--refer``) is the same request with the concerns of the checks that refused the
+candidate added to the user prompt as data (``flagged``): the judge decides whether each is a real change
+of fact or the same fact written differently. Its cache key has a salt of its own (``refer``).
+
 Calls go through a :class:`~realign.Budget`: the pipeline's once the verifier is handed to a
 :class:`~realign.Pipeline` (the run's concurrency, rate limits, retries and response cache: a re-run
 pays nothing; in a Batch API run the requests go out as a further batch round), else a small one of
@@ -22,17 +26,34 @@ from ._checks.base import one_line
 from ._exceptions import UsageError
 from ._llm.budget import OwnBudget, caller_identity
 from ._llm.cache import Cache
-from ._models import Evidence
+from ._models import Evidence, Overruled, Usage
 from ._protocol import neutralise
 from ._templates import Prompts
 from ._types import LLM, Budget, ChatRequest, CheckInput, DeferredLLM, Judgement
 
-__all__ = ["VERIFY_MAX_TOKENS", "VERIFY_SALT", "LLMVerifier", "judge_spec", "read_verdict", "verify_messages"]
+__all__ = [
+    "REFER_SALT",
+    "VERIFY_MAX_TOKENS",
+    "VERIFY_SALT",
+    "LLMVerifier",
+    "judge_spec",
+    "read_reason",
+    "read_verdict",
+    "verify_messages",
+]
 
 #: The judge's reply is two short lines; the cap keeps a chatty model from running on.
 VERIFY_MAX_TOKENS = 160
 #: Part of a verify request's cache key: never confused with a rewrite request of the same text.
 VERIFY_SALT = "verify"
+#: Part of a referral's cache key: never the answer to a plain verify request of the same candidate.
+REFER_SALT = "refer"
+#: How the judge is told which check flagged what (a check without an entry is named as it is).
+_FLAGGED_AS = {
+    "entities": "names and entities (dropped: in the original, not found in the rewrite; new: only in the rewrite)",
+    "numbers": "numbers (missing: in the original, not found in the rewrite)",
+    "final_answer": "final answer",
+}
 _DETAIL_CHARS = 200
 
 # A verdict line: "VERDICT: yes", "**Verdict:** No", "verdict = YES.", "## VERDICT - no".
@@ -44,16 +65,26 @@ _REASON = re.compile(r"^[\s>#*_`]*reason[\s*_`]*[:=\-][\s*_`]*", re.IGNORECASE |
 
 
 def verify_messages(
-    prompts: Prompts, question: str, original: str, rewrite: str, evidence: Sequence[Evidence] = ()
+    prompts: Prompts,
+    question: str,
+    original: str,
+    rewrite: str,
+    evidence: Sequence[Evidence] = (),
+    flagged: Sequence[Overruled] = (),
 ) -> tuple[tuple[str, str], ...]:
-    """The judge's request messages. Row text and evidence are data: inserted as template variables,
-    never rendered as template code, with the prompt's own tags shown as look-alikes (see ``neutralise``)."""
+    """The judge's request messages (with ``flagged``: a referral's, carrying the checks' concerns). Row text,
+    evidence and the checks' details (which quote row text) are data: inserted as template variables, never
+    rendered as template code, with the prompt's own tags shown as look-alikes (see ``neutralise``)."""
     safe = [e.model_copy(update={"title": neutralise(e.title), "text": neutralise(e.text)}) for e in evidence]
     variables = {
         "question": neutralise(question),
         "original": neutralise(original),
         "rewrite": neutralise(rewrite),
         "evidence": safe,
+        "flagged": [
+            {"what": _FLAGGED_AS.get(f.check, f.check), "detail": neutralise(one_line(f.detail or "(no detail)", 300))}
+            for f in flagged
+        ],
     }
     return (("system", prompts.render("verify_system", {})), ("user", prompts.render("verify_user", variables)))
 
@@ -70,6 +101,11 @@ def read_verdict(reply: str) -> Judgement:
     if found == {"yes"}:
         return Judgement(True)
     return Judgement(False, one_line(f"judge: {_reason(reply)}", _DETAIL_CHARS))
+
+
+def read_reason(reply: str) -> str:
+    """The judge's one-line explanation, whatever its verdict (a referral records it when the judge says yes)."""
+    return one_line(_reason(reply), _DETAIL_CHARS)
 
 
 def _reason(reply: str) -> str:
@@ -117,19 +153,27 @@ class LLMVerifier:
         """Make every later call inside ``budget`` (the pipeline's: its limits, cache and bill)."""
         self._budget = budget
 
-    def request(self, item: CheckInput) -> ChatRequest:
-        """The judge's request for one candidate (the dry run counts its tokens)."""
-        messages = verify_messages(self.prompts, item.question, item.original, item.rewrite, item.evidence)
+    def request(self, item: CheckInput, flagged: Sequence[Overruled] = ()) -> ChatRequest:
+        """The judge's request for one candidate (the dry run counts its tokens); with ``flagged``, a referral's."""
+        messages = verify_messages(self.prompts, item.question, item.original, item.rewrite, item.evidence, flagged)
         return ChatRequest(messages, n=1, temperature=0.0, top_p=1.0, max_tokens=self.max_tokens)
 
     async def verify(self, item: CheckInput) -> Judgement:
-        defer = self.llm if isinstance(self.llm, DeferredLLM) else None
-        completion = await self._budget.spend(
-            self.identity, self.request(item), self.llm.complete, salt=VERIFY_SALT, defer=defer
-        )
-        reply = completion.choices[0].text if completion.choices else ""
+        reply, usage = await self._ask(self.request(item), VERIFY_SALT)
         judged = read_verdict(reply)
-        return Judgement(judged.ok, judged.detail, completion.usage)
+        return Judgement(judged.ok, judged.detail, usage)
+
+    async def refer(self, item: CheckInput, flagged: Sequence[Overruled]) -> Judgement:
+        """A referral (:class:`~realign.Referee`): the candidate with the concerns of the checks that refused it.
+        A yes carries the judge's reason as its ``detail`` (recorded with the overruled checks)."""
+        reply, usage = await self._ask(self.request(item, flagged), REFER_SALT)
+        judged = read_verdict(reply)
+        return Judgement(judged.ok, read_reason(reply) if judged.ok else judged.detail, usage)
+
+    async def _ask(self, request: ChatRequest, salt: str) -> tuple[str, Usage]:
+        defer = self.llm if isinstance(self.llm, DeferredLLM) else None
+        completion = await self._budget.spend(self.identity, request, self.llm.complete, salt=salt, defer=defer)
+        return (completion.choices[0].text if completion.choices else ""), completion.usage
 
     async def aclose(self) -> None:
         """Close the LLM it asks."""

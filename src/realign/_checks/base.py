@@ -15,13 +15,13 @@ original is what keeps them from rejecting faithful rewrites of unusual rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import ClassVar, NamedTuple
 
 from .._exceptions import RealignError
 from .._types import Check, CheckInput, CheckResult
 
-__all__ = ["CheckError", "Failure", "Guard", "Verdict", "check_name", "find_failure", "verdict_of"]
+__all__ = ["CheckError", "Failure", "Guard", "Verdict", "check_name", "find_failure", "find_failures", "verdict_of"]
 
 
 class CheckError(RealignError):
@@ -140,3 +140,24 @@ def find_failure(checks: Sequence[Check], item: CheckInput) -> Failure | None:
         if not ok:
             return Failure(check_name(check), detail)
     return None
+
+
+def find_failures(checks: Sequence[Check], item: CheckInput, *, last: Callable[[Failure], bool]) -> list[Failure]:
+    """Run ``checks`` in order and return their refusals of ``item``, up to the first for which ``last`` is true
+    (then the later checks do not run). The first refusal is :func:`find_failure`'s. Used by referral
+    (``refer``): a candidate goes to the judge only when every check that refused it is a soft one, so the
+    checks after a soft refusal still run, until a hard one refuses."""
+    failures: list[Failure] = []
+    for check in checks:
+        try:
+            answer = check(item)
+        except Exception as exc:
+            raise CheckError(check_name(check), exc) from exc
+        if answer is True:
+            continue
+        ok, detail = verdict_of(answer)
+        if not ok:
+            failures.append(Failure(check_name(check), detail))
+            if last(failures[-1]):
+                break
+    return failures

@@ -25,7 +25,7 @@ from .leaks import LeakedScaffolding, Refusal
 from .length import LengthCeiling, LengthRatio, Truncation
 from .structure import OrderKept, QuestionsKept
 
-__all__ = ["CHECK_NAMES", "build_checks", "default_checks", "skip_tasks"]
+__all__ = ["CHECK_NAMES", "REFERABLE_CHECKS", "build_checks", "default_checks", "skip_tasks"]
 
 
 #: The built-in checks, cheapest first: the order they run in. Each factory takes ``skip_tasks``.
@@ -52,6 +52,15 @@ _CORRECTING: frozenset[type[Guard]] = frozenset({NumbersKept, EntitiesKept})
 
 #: names of the built-in checks, in the order they run
 CHECK_NAMES: tuple[str, ...] = tuple(_BUILTIN)
+
+#: The checks whose refusal is a judgement call that ``refer`` (``--refer``) may hand to the --verify judge:
+#: whether a name, a number or a final answer written differently is still the same fact. Chosen by their
+#: precision on the development sets (benchmarks/README.md: Referral): ``entities`` 0.88-0.90 and ``numbers``
+#: 0.97-0.98 refuse good rewrites; ``final_answer`` reads a restated answer, the false refusal issue 15
+#: names. Never referred: what protects the file (truncation, length, code, leaks, refusals, markup, order,
+#: questions) and what reads a marker (option, verdict), nor ``language``: a translation keeps every fact,
+#: which is the judge's question, and is still the wrong output.
+REFERABLE_CHECKS: frozenset[str] = frozenset({FinalAnswer.name, NumbersKept.name, EntitiesKept.name})
 
 
 class _SkipTasks:

@@ -175,6 +175,13 @@ def _parser() -> argparse.ArgumentParser:
         "MODEL: another model on the same endpoint(s) (default: --model). One short call per accepted candidate; "
         "off by default",
     )
+    run.add_argument(
+        "--refer",
+        action="store_true",
+        help="with --verify: a candidate refused only by the entities, numbers or final_answer check goes to the "
+        "judge with the check's concern instead; a 'yes' accepts it and records the overruled check in "
+        "realign.overruled, a 'no' refuses it under the check. Off by default (it trusts the judge over the rules)",
+    )
     run.add_argument("--price-in", type=float, metavar="USD", help="prompt price, dollars per 1M tokens")
     run.add_argument("--price-out", type=float, metavar="USD", help="completion price, dollars per 1M tokens")
     _limit_flags(run)
@@ -474,6 +481,7 @@ def _pipeline_options(args: argparse.Namespace) -> dict[str, Any]:
         "retrieval_tasks": _retrieval_tasks(args),
         "turns": args.turns,
         "context_tokens": args.context_tokens,
+        "refer": args.refer,
     }
 
 
@@ -488,6 +496,8 @@ def _checks(args: argparse.Namespace) -> list[Any]:
 
 
 def _check_flags(args: argparse.Namespace) -> None:
+    if args.refer and args.verify is None:
+        raise UsageError("--refer refers refusals to the --verify judge: add --verify [MODEL]")
     if args.dry_run:
         return
     if not args.output:
@@ -541,6 +551,7 @@ async def _dry_run(args: argparse.Namespace) -> int:
         reclassify=args.reclassify,
         from_original=args.from_original,
         verify=_verify_model(args),
+        refer=args.refer,
     )
     price = price_for(args.model, price_in=args.price_in, price_out=args.price_out)
     classifier_price = price_for(args.classifier_model) if args.classifier_model else price

@@ -111,6 +111,8 @@ def _recipe(llm: Any, model: str | None, options: Mapping[str, Any]) -> dict[str
             "on a Ray Dataset pass verify=True (your LLM judges too) or llm=realign.OpenAIChat(...) with that endpoint"
         )
     verify = judge_spec(verify, llm)
+    if options.get("refer") and verify is None:  # said here, before any actor starts
+        raise UsageError("refer=True refers refusals to the verify judge: pass verify=True or verify='model' too")
     return {
         "llm": llm,
         "model": model or DEFAULT_MODEL,

@@ -177,7 +177,8 @@ class RunStats:
 def _verify_line(verify: VerifyCounts) -> str:
     usage = verify.usage
     return (
-        f"verify: {verify.judged} candidates judged, {verify.refused} refused (filter:verify); "
+        f"verify: {verify.judged} candidates judged, {verify.refused} refused (filter:verify)"
+        f"{f', {verify.referred} referred, {verify.overruled} overruled' if verify.refer else ''}; "
         f"{usage.calls} calls, {usage.prompt_tokens} tokens in, {usage.completion_tokens} out (counted above)"
     )
 

@@ -9,8 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._checks.registry import REFERABLE_CHECKS
 from .._classify.llm import classify_prompt
-from .._models import Example, Usage
+from .._models import Example, Overruled, Usage
 from .._pipeline import Pipeline, classifier_input
 from .._protocol import default_max_tokens
 from .._tasks import Task
@@ -31,6 +32,9 @@ _EVIDENCE_TOKENS = 750
 _CLASSIFY_ANSWER_TOKENS = 6
 # The judge of --verify answers with a verdict line and one sentence.
 _VERIFY_ANSWER_TOKENS = 30
+# A referral (--refer) carries at most one concern per soft check, each detail cut to 300 characters: the upper
+# bound counts them all, at full length.
+_FLAGGED_DETAIL = "x " * 150
 
 
 @dataclass
@@ -59,6 +63,8 @@ class Plan:
     #: the --verify judge model (None: no verification), and the calls it would make at most
     verify: str | None = None
     verify_usage: Usage = field(default_factory=Usage)
+    #: whether the judge also decides referrals (--refer): its prompts are counted with the checks' concerns
+    refer: bool = False
 
     def report(
         self,
@@ -128,7 +134,8 @@ class Plan:
         usage = self.verify_usage
         line = (
             f"verify calls (--verify, judge {self.verify}): at most {usage.calls:,} (one per candidate that passes "
-            f"the checks), estimated {usage.prompt_tokens:,} prompt, {usage.completion_tokens:,} completion tokens"
+            f"the checks{' or is referred to the judge, --refer' if self.refer else ''}), "
+            f"estimated {usage.prompt_tokens:,} prompt, {usage.completion_tokens:,} completion tokens"
         )
         if price is None:
             return line + ", cost unknown (no price for the judge model)"
@@ -171,6 +178,7 @@ async def plan_file(
     reclassify: bool = False,
     from_original: bool = False,
     verify: str | None = None,
+    refer: bool = False,
 ) -> Plan:
     """Stream ``source`` and count what a run would do; render one prompt as an example.
 
@@ -180,10 +188,11 @@ async def plan_file(
     has a search client (the dry run builds none), so evidence tokens are counted. The assistant turns of
     multi-turn conversations (``pipeline.turns``: all, last or none) count one request each, with the earlier
     conversation in the prompt as the run sends it. ``verify``: the judge model of ``--verify``; its calls are
-    counted as if every candidate passed the checks (an upper bound), the rewrite taken as long as the original.
+    counted as if every candidate passed the checks (an upper bound), the rewrite taken as long as the original;
+    with ``refer`` (--refer), as if every candidate were referred, its prompt carrying every soft check's concern.
     """
     classifier = classifier or ClassifierPlan()
-    plan = Plan(classifier=classifier.kind, verify=verify)
+    plan = Plan(classifier=classifier.kind, verify=verify, refer=refer)
     for item in rows_of(source, None):
         await let_signals_in(plan.rows)  # the embedded classifier never waits
         plan.rows += 1
@@ -236,7 +245,10 @@ async def _count_example(
 def _count_verify(plan: Plan, prompts: Prompts, example: Example, n: int, searched: bool) -> None:
     """The judge's calls for one row: one per candidate, its prompt holding the original twice (the rewrite
     estimated a little longer), the row's evidence or a search's."""
-    messages = verify_messages(prompts, example.question, example.response, example.response, example.evidence or [])
+    flagged = [Overruled(check=name, detail=_FLAGGED_DETAIL) for name in sorted(REFERABLE_CHECKS)] if plan.refer else []
+    messages = verify_messages(
+        prompts, example.question, example.response, example.response, example.evidence or [], flagged
+    )
     prompt_tokens = sum(count_tokens(text) + 4 for _, text in messages)
     prompt_tokens += int((_GROWTH - 1) * count_tokens(example.response)) + (_EVIDENCE_TOKENS if searched else 0)
     plan.verify_usage += Usage(prompt_tokens=n * prompt_tokens, completion_tokens=n * _VERIFY_ANSWER_TOKENS, calls=n)

@@ -247,6 +247,8 @@ def _optional(entry: dict[str, Any], record: Record) -> None:
     """Fields most rows lack are only written when present."""
     if record.rejected:
         entry["x"] = _refused(record)
+    if record.overruled:  # --refer: the checks the judge overruled, with its reason (the audit trail)
+        entry["v"] = [[o.check, o.detail or "", o.reason] for o in record.overruled]
     if record.confidence is not None:
         entry["c"] = round(record.confidence, 3)
     if record.evidence:

@@ -1,0 +1,206 @@
+"""What the --verify judge adds to the checks, measured on an answers set with the judge's replies replayed.
+
+Runs every row of an answers set (``benchmarks/data/answers_*.jsonl``, read by ``fidelity.load``) through the
+real code path: a :class:`~realign.Pipeline` with the default checks and an :class:`~realign.LLMVerifier`,
+the rewriter scripted to return the row's rewrite. The judge's LLM is a replay seam:
+
+- ``--dump FILE`` writes every judge request the runs would send, as JSONL ``{"key", "system", "user"}``
+  (``key``: a stable hash of the messages; one line per distinct request, shuffled with a fixed seed, no
+  labels and no row ids), for a judge (a person or a strong model) to answer blind;
+- ``--answers FILE`` reads the replies, JSONL ``{"key", "reply"}``, and prints what each configuration
+  decides: the checks alone, the checks then ``--verify``, and the checks then ``--verify --refer``
+  (wrong accepts and wrong refusals, per check, as ``fidelity.py`` prints them). A request without a reply
+  is an error naming its key.
+
+    python benchmarks/judge_replay.py benchmarks/data/answers_dev.jsonl --dump requests.jsonl
+    python benchmarks/judge_replay.py benchmarks/data/answers_dev.jsonl --answers replies.jsonl
+
+The replies must come from a judge that saw only the dumped prompts: figures from replies written while
+looking at the labels, or a prompt tuned on a held-out set's replies, measure nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import random
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fidelity import TARGET, Outcome, Report, load, render
+from realign import (
+    ChatRequest,
+    Choice,
+    Completion,
+    Evidence,
+    Example,
+    FakeLLM,
+    LLMVerifier,
+    Pipeline,
+    RealignError,
+    Result,
+    Usage,
+    default_checks,
+)
+
+#: The shuffle of the dumped requests: fixed, so a dump is the same file every time.
+SEED = 15
+CONFIGS = ("checks only", "checks + verify", "checks + verify + refer")
+
+
+def request_key(request: ChatRequest) -> str:
+    """A stable name for a judge request: the hash of its messages (roles and texts)."""
+    text = json.dumps([list(message) for message in request.messages], ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
+class MissingReply(RealignError):
+    """The replies file has no answer for a request the run sends."""
+
+
+@dataclass
+class ReplayJudge:
+    """The judge's LLM: records every request (``--dump``) and answers from ``replies`` when given."""
+
+    replies: dict[str, str] | None = None
+    requests: dict[str, ChatRequest] = field(default_factory=dict)
+    identity: str = "replay|judge"
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        key = request_key(request)
+        self.requests.setdefault(key, request)
+        if self.replies is None:  # a dump: any well-formed answer lets the run go on
+            return Completion([Choice("VERDICT: no\nREASON: dump run.", "stop")], Usage(calls=1))
+        if key not in self.replies:
+            raise MissingReply(f"no reply for judge request {key} in the answers file")
+        return Completion([Choice(self.replies[key], "stop")], Usage(calls=1))
+
+    async def aclose(self) -> None:
+        pass
+
+
+@dataclass
+class Row:
+    """One row of an answers set and the rewrite the scripted rewriter returns for it."""
+
+    data: dict[str, Any]
+
+    @property
+    def example(self) -> Example:
+        evidence = [Evidence.model_validate(e) for e in self.data.get("evidence", ())] or None
+        return Example(
+            question=self.data["question"], response=self.data["original"], task=self.data["task"], evidence=evidence
+        )
+
+    @property
+    def reply(self) -> str:
+        return f"Reasoning: replayed.\nRevised response:\n{self.data['rewrite']}"
+
+
+async def run(rows: Sequence[Row], judge: ReplayJudge | None, *, refer: bool) -> list[Result]:
+    """Every row through one pipeline (the default checks; with ``judge``, an LLMVerifier asking it).
+    Rows go one at a time: the scripted rewriter answers for the row in hand."""
+    current = [""]
+    writer = FakeLLM(lambda request: current[0])
+    verifier = LLMVerifier(judge) if judge is not None else None
+    pipeline = Pipeline(
+        writer, checks=default_checks(), cache=False, verifier=verifier, refer=refer, max_reasks=0, concurrency=1
+    )
+    results = []
+    for row in rows:
+        current[0] = row.reply
+        results.append(await pipeline.areformat_one(row.example))
+    await pipeline.aclose()
+    return results
+
+
+def outcome(row: Row, result: Result) -> Outcome:
+    """A result as ``fidelity.py`` counts it: the check (or ``verify``) that refused it, else None."""
+    if result.tag == "rewrite":
+        return Outcome(row.data, None)
+    refused = next((c for c in result.candidates if c.rejected), None)
+    reason = (result.reason or "?").removeprefix("filter:")
+    return Outcome(row.data, reason, refused.detail if refused else None)
+
+
+def figures(name: str, rows: Sequence[Row], results: Sequence[Result]) -> Report:
+    report = Report(name)
+    report.outcomes = [outcome(row, result) for row, result in zip(rows, results, strict=True)]
+    return report
+
+
+def dump(path: Path, judge: ReplayJudge) -> int:
+    requests = sorted(judge.requests.items())
+    random.Random(SEED).shuffle(requests)
+    with path.open("w", encoding="utf-8") as f:
+        for key, request in requests:
+            messages = dict(request.messages)
+            line = {"key": key, "system": messages["system"], "user": messages["user"]}
+            f.write(json.dumps(line, ensure_ascii=False) + "\n")
+    return len(requests)
+
+
+def read_replies(path: Path) -> dict[str, str]:
+    replies: dict[str, str] = {}
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                item = json.loads(line)
+                replies[str(item["key"])] = str(item["reply"])
+    return replies
+
+
+def summary(reports: Sequence[Report]) -> str:
+    lines = [f"{'configuration':<26} {'answer-changing accepted':>25} {'good refused':>16}"]
+    for report in reports:
+        changing = [o for o in report.outcomes if o.row["answer_changing"]]
+        accepted = len(report.answer_changing_accepted)
+        good = report.good
+        refused = sum(o.rejected for o in good)
+        lines.append(
+            f"{report.name:<26} {f'{accepted}/{len(changing)} ({accepted / max(len(changing), 1):.1%})':>25} "
+            f"{f'{refused}/{len(good)} ({refused / max(len(good), 1):.1%})':>16}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("file", type=Path, help="an answers set (benchmarks/data/answers_*.jsonl)")
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--dump", type=Path, metavar="FILE", help="write the judge requests (JSONL) and stop")
+    mode.add_argument("--answers", type=Path, metavar="FILE", help="replay these judge replies (JSONL)")
+    parser.add_argument("--details", action="store_true", help="print fidelity.py's full report per configuration")
+    args = parser.parse_args(argv)
+    rows = [Row(data) for data in load(args.file)]
+    if args.dump:
+        judge = ReplayJudge()
+        asyncio.run(run(rows, judge, refer=True))  # a referral run sends every request a plain one does, and more
+        count = dump(args.dump, judge)
+        print(f"{count} judge requests for {len(rows)} rows written to {args.dump}")
+        return 0
+    replies = read_replies(args.answers)
+    reports = []
+    try:
+        for name, judged, refer in zip(CONFIGS, (False, True, True), (False, False, True), strict=True):
+            judge = ReplayJudge(replies) if judged else None
+            reports.append(figures(name, rows, asyncio.run(run(rows, judge, refer=refer))))
+    except MissingReply as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"== {args.file.name}: {len(rows)} rows, {len(replies)} replies")
+    print(summary(reports))
+    for report in reports:
+        if args.details:
+            print("\n" + render(report))
+    last = reports[-1]
+    return 0 if last.answer_changing_accepted_share <= TARGET and last.good_rejected_share <= TARGET else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
