@@ -171,6 +171,39 @@ def test_a_ray_dataset_can_be_verified_by_another_model(local_ray: None, tmp_pat
     assert {json.loads(row["realign"])["reason"] for row in written} == {"filter:verify"}
 
 
+def test_cli_engine_ray_refer_records_the_overruled_check(local_ray: None, tmp_path: Path) -> None:
+    def referring(path: str, body: dict[str, Any]) -> Reply:
+        if is_verify(body):
+            return 200, {}, chat_reply("VERDICT: yes\nREASON: the same temperature in words.")
+        return 200, {}, chat_reply("Reasoning: r.\nRevised response:\nWater boils at two hundred and twelve °F.")
+
+    row = realign_row("At what temperature does water boil?", "Water boils at 212 °F.", "open_qa", id=0)
+    source = write_jsonl(tmp_path / "in.jsonl", [row])
+    out = tmp_path / "out.jsonl"
+    with StubServer(referring) as server:
+        code = main([*ray_command(source, out, server), "--verify", "--refer"])
+    assert code == 0
+    assert [o["check"] for o in read_jsonl(out)[0]["realign"]["overruled"]] == ["numbers"]
+
+
+def test_a_ray_dataset_can_refer_to_its_judge(local_ray: None) -> None:
+    def referring(path: str, body: dict[str, Any]) -> Reply:
+        if is_verify(body):
+            return 200, {}, chat_reply("VERDICT: no\nREASON: the temperature changed.")
+        return 200, {}, chat_reply("Reasoning: r.\nRevised response:\nWater boils at two hundred and twelve °F.")
+
+    row = realign_row("At what temperature does water boil?", "Water boils at 212 °F.", "open_qa", id=0)
+    with StubServer(referring) as server:
+        out = realign.reformat(
+            ray.data.from_items([row]), model="m", base_url=server.base_url, verify=True, refer=True, actors=1
+        )
+        written = json.loads(out.take_all()[0]["realign"])
+    assert (written["reason"], written["rejected"][0]["detail"]) == (
+        "filter:numbers",
+        "missing: 212; judge: the temperature changed.",
+    )
+
+
 def ray_command(source: Path, out: Path, server: StubServer, *extra: str) -> list[str]:
     argv = ["reformat", str(source), "-o", str(out), "--engine", "ray", "--ray-actors", "1", "--no-cache", "-q"]
     return [*argv, "--base-url", server.base_url, "--model", "m", *extra]

@@ -123,3 +123,50 @@ def test_batch_failed_verify_request_leaves_the_row_undecided(tmp_path: Path, ba
     with BatchServer(api) as server:
         code, rows = reformat(tmp_path, server, "--verify")
     assert (code, rows["a"]["reason"]) == (3, "llm_error:batch_expired")
+
+
+# --- --refer: referrals go out in the same batch round as the verify requests --------------------------------------
+
+BOILING = "Water boils at 212 °F at sea level."
+REFER_ROWS = [
+    realign_row("At what temperature does water boil?", BOILING, "open_qa", id="spelled"),
+    realign_row("What is the capital of Peru?", "The capital of Peru is Lima.", "open_qa", id="b"),
+]
+
+
+def refer_reply(body: dict[str, Any]) -> dict[str, Any]:
+    """The boiling row rewritten with its number in words (the numbers check refuses it); the judge accepts the
+    referral and every plain verify request."""
+    if is_verify(body):
+        return chat_reply("VERDICT: yes\nREASON: the same temperature in words.")  # type: ignore[no-any-return]
+    if "boils" in str(body["messages"][-1]["content"]):
+        text = "Reasoning: r.\nRevised response:\nWater boils at two hundred and twelve °F at sea level."
+        return chat_reply(text)  # type: ignore[no-any-return]
+    return rewrite(body)
+
+
+def refer_batch(tmp_path: Path) -> tuple[FakeBatchAPI, dict[str, Any]]:
+    api = FakeBatchAPI(reply=refer_reply, polls=1)
+    with BatchServer(api) as server:
+        source = write_jsonl(tmp_path / "in.jsonl", REFER_ROWS)
+        assert main(batch_command(tmp_path, source, server.base_url, "--verify", "--refer")) == 0
+    return api, {r["id"]: r["realign"] for r in read_jsonl(tmp_path / "out.jsonl")}
+
+
+def test_batch_refer_sends_the_referral_with_the_verify_requests(tmp_path: Path) -> None:
+    api, _ = refer_batch(tmp_path)
+    rounds = [
+        sorted("<flagged>" in line["body"]["messages"][1]["content"] for line in lines if is_verify(line["body"]))
+        for lines in api.uploaded_lines()
+    ]
+    assert rounds == [[], [False, True]]
+
+
+def test_batch_refer_records_the_overruled_check(tmp_path: Path) -> None:
+    _, rows = refer_batch(tmp_path)
+    assert [o["check"] for o in rows["spelled"]["overruled"]] == ["numbers"]
+
+
+def test_batch_refer_makes_no_online_call(tmp_path: Path) -> None:
+    api, _ = refer_batch(tmp_path)
+    assert api.chat_calls == 0
