@@ -186,6 +186,22 @@ def test_cli_engine_ray_refer_records_the_overruled_check(local_ray: None, tmp_p
     assert [o["check"] for o in read_jsonl(out)[0]["realign"]["overruled"]] == ["numbers"]
 
 
+def test_cli_engine_ray_summary_counts_referrals(
+    local_ray: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def referring(path: str, body: dict[str, Any]) -> Reply:
+        if is_verify(body):
+            return 200, {}, chat_reply("VERDICT: yes\nREASON: the same temperature in words.")
+        return 200, {}, chat_reply("Reasoning: r.\nRevised response:\nWater boils at two hundred and twelve °F.")
+
+    row = realign_row("At what temperature does water boil?", "Water boils at 212 °F.", "open_qa", id=0)
+    source = write_jsonl(tmp_path / "in.jsonl", [row])
+    with StubServer(referring) as server:
+        argv = ray_command(source, tmp_path / "out.jsonl", server, "--verify", "--refer")
+        main([arg for arg in argv if arg != "-q"])
+    assert "verify: 1 candidates judged, 0 refused (filter:verify), 1 referred, 1 overruled;" in capsys.readouterr().err
+
+
 def test_a_ray_dataset_can_refer_to_its_judge(local_ray: None) -> None:
     def referring(path: str, body: dict[str, Any]) -> Reply:
         if is_verify(body):

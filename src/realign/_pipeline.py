@@ -643,9 +643,9 @@ class VerifyCounts:
 
     judged: int = 0
     refused: int = 0
+    usage: Usage = field(default_factory=Usage)
     referred: int = 0
     overruled: int = 0
-    usage: Usage = field(default_factory=Usage)
     #: whether the run refers soft refusals (the summary then counts referrals)
     refer: bool = False
 

@@ -27,7 +27,7 @@ def reformat_on_ray(args: argparse.Namespace, options: dict[str, Any]) -> int:
     # The ceilings are the run's: each actor keeps its share.
     limiter = RateLimiter(args.rpm / actors if args.rpm else None, args.tpm / actors if args.tpm else None)
     cache = None if args.no_cache else SQLiteCache(args.cache or default_cache_path())
-    verified = VerifyCounts() if args.verify is not None else None  # the actors' judges, summed
+    verified = VerifyCounts(refer=args.refer) if args.verify is not None else None  # the actors' judges, summed
     stats = ray_reformat_file(
         args.input,
         args.output,

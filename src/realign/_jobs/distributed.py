@@ -205,7 +205,16 @@ class RayReformatter:
         """This actor's judge counts so far: they only grow, so the driver keeps the largest it sees."""
         counts = self.pipeline.verified
         usage = counts.usage.model_dump()
-        return json.dumps({"actor": self.actor, "judged": counts.judged, "refused": counts.refused, "usage": usage})
+        return json.dumps(
+            {
+                "actor": self.actor,
+                "judged": counts.judged,
+                "refused": counts.refused,
+                "referred": counts.referred,
+                "overruled": counts.overruled,
+                "usage": usage,
+            }
+        )
 
     async def _one(self, line: int, row: Any) -> tuple[dict[str, Any], int]:
         """The row with its ``realign`` object, and the model calls it made (the record leaves them out)."""
@@ -334,6 +343,8 @@ def ray_reformat_file(
         for counts in judges.values():
             verified.judged += counts.judged
             verified.refused += counts.refused
+            verified.referred += counts.referred
+            verified.overruled += counts.overruled
             verified.usage += counts.usage
     return stats
 
@@ -344,7 +355,13 @@ def _keep_latest(judges: dict[str, VerifyCounts], item: Mapping[str, Any]) -> No
     if not item.get(VERIFY_COLUMN):
         return
     seen = json.loads(item[VERIFY_COLUMN])
-    counts = VerifyCounts(seen["judged"], seen["refused"], Usage(**seen["usage"]))
+    counts = VerifyCounts(
+        judged=seen["judged"],
+        refused=seen["refused"],
+        referred=seen.get("referred", 0),
+        overruled=seen.get("overruled", 0),
+        usage=Usage(**seen["usage"]),
+    )
     kept = judges.get(seen["actor"])
     if kept is None or counts.judged > kept.judged:
         judges[seen["actor"]] = counts
