@@ -9,8 +9,9 @@ the rewriter scripted to return the row's rewrite. The judge's LLM is a replay s
   labels and no row ids), for a judge (a person or a strong model) to answer blind;
 - ``--answers FILE`` reads the replies, JSONL ``{"key", "reply"}``, and prints what each configuration
   decides: the checks alone, the checks then ``--verify``, and the checks then ``--verify --refer``
-  (wrong accepts and wrong refusals, per check, as ``fidelity.py`` prints them). A request without a reply
-  is an error naming its key.
+  (answer-changing rewrites accepted and faithful ones refused, then ``fidelity.py``'s report for each: per
+  check, per kind of rewrite, every misclassified row; ``--brief``: the first table only). A request without a
+  reply is an error naming its key (exit 2).
 
     python benchmarks/judge_replay.py benchmarks/data/answers_dev.jsonl --dump requests.jsonl
     python benchmarks/judge_replay.py benchmarks/data/answers_dev.jsonl --answers replies.jsonl
@@ -175,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--dump", type=Path, metavar="FILE", help="write the judge requests (JSONL) and stop")
     mode.add_argument("--answers", type=Path, metavar="FILE", help="replay these judge replies (JSONL)")
-    parser.add_argument("--details", action="store_true", help="print fidelity.py's full report per configuration")
+    parser.add_argument("--brief", action="store_true", help="only the table of the three configurations")
     args = parser.parse_args(argv)
     rows = [Row(data) for data in load(args.file)]
     if args.dump:
@@ -195,9 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(f"== {args.file.name}: {len(rows)} rows, {len(replies)} replies")
     print(summary(reports))
-    for report in reports:
-        if args.details:
-            print("\n" + render(report))
+    for report in reports if not args.brief else ():
+        print(f"\n-- {report.name}\n" + render(report))
     last = reports[-1]
     return 0 if last.answer_changing_accepted_share <= TARGET and last.good_rejected_share <= TARGET else 1
 
