@@ -109,6 +109,15 @@ def test_retries_are_bounded() -> None:
     assert not isinstance(info.value, FatalLLMError)
 
 
+def test_a_reply_with_an_empty_choices_list_is_an_invalid_response() -> None:
+    seen: list[httpx2.Request] = []
+    empty = httpx2.Response(200, json={**chat_reply("unused"), "choices": []})
+    llm = OpenAIChat("m", **via([empty], seen), retry=FAST)
+    with pytest.raises(LLMError) as info:
+        run(llm.complete(REQUEST))
+    assert info.value.code == "invalid_response"
+
+
 @pytest.mark.parametrize(
     ("response", "code"),
     [

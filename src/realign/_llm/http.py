@@ -184,6 +184,8 @@ def completion_of(data: Any) -> Completion:
     choices = data.get("choices") if isinstance(data, dict) else None
     if not isinstance(choices, list):
         raise InvalidAnswer("the reply is not a chat completion (no choices)")
+    if not choices:  # a request always asks for n >= 1: an empty list is a broken server, not an answer
+        raise InvalidAnswer("the reply has no choices")
     parsed = []
     for choice in choices:
         message = choice.get("message") if isinstance(choice, dict) else None

@@ -368,6 +368,8 @@ class OpenAIChat:
         choices = getattr(response, "choices", None)
         if not isinstance(choices, list):
             raise InvalidAnswer("the reply is not a chat completion (no choices)")
+        if not choices:  # as on the lean path (completion_of)
+            raise InvalidAnswer("the reply has no choices")
         try:
             parsed = [Choice(str(c.message.content or ""), c.finish_reason) for c in choices]
         except AttributeError as exc:
