@@ -214,7 +214,17 @@ async def _reformat_dataset(dataset: Any, pipeline: Pipeline, *, keep_rejected: 
         keep_rejected=keep_rejected,
         from_original=from_original,
     )
-    return type(dataset).from_list([row async for row in rows])
+    out = type(dataset).from_list([row async for row in rows])
+    # from_list infers each column's type from the values (an int32 column comes back int64, a ClassLabel as
+    # ints): give the input's columns their features back, so the result concatenates with the input's kin.
+    features = out.features.copy()
+    for name, feature in dataset.features.items():
+        if name != "realign" and name in features:
+            features[name] = feature
+    try:
+        return out.cast(features)
+    except (TypeError, ValueError):  # a rewritten value no longer of its column's type (text parts -> a string)
+        return out
 
 
 async def areformat_file(

@@ -250,9 +250,13 @@ def _finite(value: Any) -> Any:
 class AtomicWriter:
     """Writes rows to ``path`` through a temporary file that replaces it only on success."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, like: str | Path | None = None) -> None:
+        """``like``: the input file the rows come from. When both are Parquet, the output takes the input's
+        schema (column types such as int32 or timestamp[ms], and its metadata, e.g. Hugging Face features),
+        with ``realign`` as a JSON text column: a training pipeline reads the output as it read the input."""
         self.path = Path(path)
         self.kind = container_of(self.path)
+        self._like = Path(like) if like is not None else None
         directory = self.path.parent if str(self.path.parent) else Path(".")
         if not directory.is_dir():
             raise UsageError(f"cannot write {self.path}: folder {directory} does not exist")
@@ -299,7 +303,7 @@ class AtomicWriter:
         self._batch = []
         try:
             if self._parquet is None:
-                table = pa.Table.from_pylist(rows)
+                table = self._first_table(rows)
                 self._parquet = pq.ParquetWriter(self._tmp, table.schema)
             else:
                 # A Parquet file has one schema: later rows must fit the one the first rows set.
@@ -320,6 +324,35 @@ class AtomicWriter:
                 path=self.path,
             ) from exc
 
+    def _input_schema(self) -> Any:
+        """The schema of a Parquet input (``like``) with ``realign`` as a text column; None without one."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if self._like is None or self._like.suffix.lower() != ".parquet":
+            return None
+        try:
+            schema = pq.read_schema(self._like)
+        except Exception:  # pyarrow raises several unrelated types; the reader has already named a bad file
+            return None
+        text = pa.field("realign", pa.string())
+        index = schema.get_field_index("realign")
+        return schema.set(index, text) if index >= 0 else schema.append(text)
+
+    def _first_table(self, rows: list[dict[str, Any]]) -> Any:
+        """The first rows as a table, in the input's schema when it has one they fit, else in the types
+        inferred from them (a rewritten value no longer of its column's type: a list of text parts
+        written back as a string)."""
+        import pyarrow as pa
+
+        schema = self._input_schema()
+        if schema is not None:
+            try:
+                return pa.Table.from_pylist(rows, schema=schema)
+            except (pa.ArrowException, ValueError, TypeError):
+                pass
+        return pa.Table.from_pylist(rows)
+
     def commit(self) -> None:
         """Finish the file and move it into place."""
         if self._handle is not None:
@@ -336,7 +369,7 @@ class AtomicWriter:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        self._parquet = pq.ParquetWriter(self._tmp, pa.schema([]))
+        self._parquet = pq.ParquetWriter(self._tmp, self._input_schema() or pa.schema([]))
 
     def abort(self) -> None:
         """Drop the temporary file; the target is left as it was."""

@@ -458,7 +458,7 @@ async def reformat_file(
     stats = stats or RunStats()
     ticker = asyncio.create_task(progress.ticker(stats)) if progress is not None and progress.enabled else None
     try:
-        with AtomicWriter(output) as writer:
+        with AtomicWriter(output, like=source) as writer:
             async for row in process_rows(
                 pipeline,
                 read_rows(source),
@@ -509,7 +509,7 @@ async def annotate_file(
                 await let_signals_in(number)
                 yield await process(item)
 
-    with AtomicWriter(output) as writer:
+    with AtomicWriter(output, like=source) as writer:
         async for row, record in rows():
             writer.write(row)
             stats.rows += 1
