@@ -455,3 +455,28 @@ def test_refer_flag_help_names_the_contract(capsys: pytest.CaptureFixture[str]) 
 def test_json_on_disk_spells_the_fields() -> None:
     item = Overruled(check="entities", detail="dropped: A", reason="same person")
     assert json.loads(item.model_dump_json()) == {"check": "entities", "detail": "dropped: A", "reason": "same person"}
+
+
+def test_each_turn_of_a_conversation_records_what_was_overruled(tmp_path: Path) -> None:
+    row = {
+        "messages": [
+            {"role": "user", "content": QUESTION},
+            {"role": "assistant", "content": ORIGINAL},
+            {"role": "user", "content": "And in Celsius?"},
+            {"role": "assistant", "content": "It boils at 100 °C."},
+        ],
+        "category": "open_qa",
+    }
+    source = write_jsonl(tmp_path / "in.jsonl", [row])
+    judge = Judge(YES)
+    pipeline = Pipeline(writer(SPELLED), verifier=LLMVerifier(judge.llm), refer=True, cache=False)
+    realign.reformat_file(source, tmp_path / "out.jsonl", pipeline=pipeline)
+    turns = read_jsonl(tmp_path / "out.jsonl")[0]["realign"]["turns"]
+    assert [o["check"] for o in turns[0]["overruled"]] == ["numbers"]
+
+
+def test_the_report_shows_what_a_turn_had_overruled(tmp_path: Path) -> None:
+    test_each_turn_of_a_conversation_records_what_was_overruled(tmp_path)
+    page = tmp_path / "r.html"
+    write_report(tmp_path / "out.jsonl", page)
+    assert '"v":[["numbers","missing: 212"' in page.read_text(encoding="utf-8")

@@ -161,7 +161,9 @@ def reformat(
     ``criteria=``, ``checks=``, ``n=``, ...) to build one for this call. ``verify=True`` asks the same
     model, after the checks, whether each rewrite keeps every fact and the final answer of the original
     (``verify="gpt-4o-mini"``: another model on the same endpoint); a "no" keeps the original with
-    ``filter:verify``. Off by default: it costs one more (short) call per accepted candidate.
+    ``filter:verify``. Off by default: it costs one more (short) call per accepted candidate. With it,
+    ``refer=True`` refers a candidate refused only by the soft checks (:data:`~realign.REFERABLE_CHECKS`) to the
+    judge instead: a yes accepts it, recording the checks it overruled in ``overruled``.
 
     A ``ray.data.Dataset`` gives back a lazy ``ray.data.Dataset`` of the same rows with a ``realign``
     column (JSON text), reformatted by an actor pool of ``actors=`` (default 2) workers on the Ray

@@ -207,7 +207,7 @@ def _entry(item: SourceRow, record: Record, collected: _Collected) -> dict[str, 
 def _thread(item: SourceRow, record: Record, collected: _Collected) -> list[dict[str, Any]]:
     """A conversation as the page shows it: every turn in order (``ro`` role, ``f`` text as written); each
     reformatted assistant turn also has ``g`` (1: rewritten), ``o`` (its original), ``r`` (why it was kept),
-    ``t`` (its task) and ``x`` (refused candidates)."""
+    ``t`` (its task), ``x`` (refused candidates) and ``v`` (checks the judge overruled, --refer)."""
     summary = collected.summary
     outcomes = {turn.turn: turn for turn in record.turns or ()}
     thread: list[dict[str, Any]] = []
@@ -226,6 +226,8 @@ def _thread(item: SourceRow, record: Record, collected: _Collected) -> list[dict
                 shown.update(g=0, r=_reason(outcome) or "unknown")
             if outcome.rejected:
                 shown["x"] = _refused(outcome)
+            if outcome.overruled:
+                shown["v"] = _overruled(outcome)
         thread.append(shown)
     return thread
 
@@ -243,12 +245,17 @@ def _refused(record: Outcome) -> list[list[str]]:
     return [[r.reason or "", r.detail or "", r.text or ""] for r in record.rejected]
 
 
+def _overruled(record: Outcome) -> list[list[str]]:
+    """--refer: the checks the judge overruled, ``[check, detail, reason]`` each (the audit trail)."""
+    return [[o.check, o.detail or "", o.reason] for o in record.overruled]
+
+
 def _optional(entry: dict[str, Any], record: Record) -> None:
     """Fields most rows lack are only written when present."""
     if record.rejected:
         entry["x"] = _refused(record)
-    if record.overruled:  # --refer: the checks the judge overruled, with its reason (the audit trail)
-        entry["v"] = [[o.check, o.detail or "", o.reason] for o in record.overruled]
+    if record.overruled:
+        entry["v"] = _overruled(record)
     if record.confidence is not None:
         entry["c"] = round(record.confidence, 3)
     if record.evidence:
