@@ -164,7 +164,11 @@ def test_a_ray_dataset_can_be_verified_by_another_model(local_ray: None, tmp_pat
         return rewrite_handler(path, body)
 
     with StubServer(judge) as server:
-        out = realign.reformat(ray.data.from_items(rows(3)), model="m", base_url=server.base_url, verify="judge")
+        # No cache: Ray's workers keep the REALIGN_CACHE of the test that started them, where an earlier test's
+        # server on a reused port may have left these rows' rewrites.
+        out = realign.reformat(
+            ray.data.from_items(rows(3)), model="m", base_url=server.base_url, verify="judge", cache=False
+        )
         written = out.take_all()
         models = sorted({body["model"] for body in server.chat_requests()})
     assert models == ["judge", "m"]
@@ -211,7 +215,13 @@ def test_a_ray_dataset_can_refer_to_its_judge(local_ray: None) -> None:
     row = realign_row("At what temperature does water boil?", "Water boils at 212 °F.", "open_qa", id=0)
     with StubServer(referring) as server:
         out = realign.reformat(
-            ray.data.from_items([row]), model="m", base_url=server.base_url, verify=True, refer=True, actors=1
+            ray.data.from_items([row]),
+            model="m",
+            base_url=server.base_url,
+            verify=True,
+            refer=True,
+            actors=1,
+            cache=False,
         )
         written = json.loads(out.take_all()[0]["realign"])
     assert (written["reason"], written["rejected"][0]["detail"]) == (
