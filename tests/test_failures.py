@@ -6,6 +6,7 @@ End to end through the CLI against the stand-in server on 127.0.0.1 (real SDK, r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -117,6 +118,56 @@ def test_failed_rows_exit_3_and_a_rerun_sends_exactly_those(tmp_path: Path, caps
         assert len(stub.chat_requests()) == 10
     again = read_jsonl(tmp_path / "out.jsonl")
     assert all(r["realign"]["tag"] == "rewrite" for r in again)
+
+
+class ClosingServer:
+    """Accepts each connection, reads the request and closes the connection without an answer."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.base_url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/v1"
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+
+    def serve(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:  # the accept timeout: look at `stopped` again
+                continue
+            with conn:
+                conn.settimeout(1.0)
+                with contextlib.suppress(OSError):
+                    conn.recv(65536)
+
+    def __enter__(self) -> ClosingServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.thread.join()
+        self.sock.close()
+
+
+def test_a_server_that_closes_every_connection_is_not_reported_as_refusing_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", rows(3))
+    with ClosingServer() as server:
+        code = main(reformat_command(tmp_path, source, server.base_url))
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "the server closed the connection without an answer" in err
+    assert "cannot connect" not in err
+
+
+def test_a_refused_connection_is_reported_as_such(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", rows(3))
+    code = main(reformat_command(tmp_path, source, closed_port_url()))
+    assert code == 1
+    assert "unreachable: cannot connect" in capsys.readouterr().err
 
 
 def test_a_reply_that_is_not_json_fails_its_row_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

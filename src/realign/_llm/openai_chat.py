@@ -77,6 +77,18 @@ def _retry_after(exc: BaseException | None) -> float | None:
     return parse_retry_after(exc.response.headers) if isinstance(exc, openai.APIStatusError) else None
 
 
+def _why_unanswered(exc: BaseException) -> str:
+    """Why a request got no HTTP answer, for the early stop's message. A connection refused (or a host
+    not found) is worded apart from a server that took the request and closed the connection without an
+    answer (it crashed, a proxy dropped it): the user looks for the fault in different places."""
+    cause = exc.__cause__
+    while cause is not None:
+        if type(cause).__name__ == "ConnectError":  # httpx2's or the SDK's httpx's: no connection was made
+            return "cannot connect"
+        cause = cause.__cause__
+    return "the server closed the connection without an answer"
+
+
 def _translate(exc: openai.OpenAIError, model: str, base_url: str) -> LLMError:
     """Map an SDK error to ours. Messages are written here, never copied, so no key can leak."""
     status = _status_code(exc)
@@ -267,9 +279,9 @@ class OpenAIChat:
                             breaker.unanswered(f"no answer within {self._timeout:g} s (--timeout)")
                             breaker.check()
                         raise
-                    except openai.APIConnectionError:  # no HTTP answer: refused, DNS, reset
+                    except openai.APIConnectionError as exc:  # no HTTP answer: refused, DNS, reset
                         if breaker is not None:
-                            breaker.unanswered("cannot connect")
+                            breaker.unanswered(_why_unanswered(exc))
                             breaker.check()
                         raise
                     except openai.APIStatusError:
