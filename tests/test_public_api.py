@@ -3,6 +3,9 @@ from __future__ import annotations
 import inspect
 import typing
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 import realign
 
@@ -89,3 +92,39 @@ def test_the_signature_walk_sees_types_inside_unions_and_generics() -> None:
     found: set[type] = set()
     _classes_in(list[RateLimiter | None] | dict[str, realign.Usage], found)
     assert {RateLimiter, realign.Usage} <= found
+
+
+SHAREGPT_ROW = {
+    "id": 1,
+    "conversations": [{"from": "human", "value": "What is 2 + 2?"}, {"from": "gpt", "value": "4"}],
+}
+
+
+def test_a_dataset_row_passed_as_an_example_names_its_shape() -> None:
+    with pytest.raises(realign.UsageError, match="row of shape sharegpt is not an example"):
+        realign.reformat([SHAREGPT_ROW], llm=realign.FakeLLM(), cache=False)
+
+
+def test_a_dataset_row_passed_as_an_example_says_what_takes_rows() -> None:
+    with pytest.raises(realign.UsageError) as info:
+        realign.reformat([SHAREGPT_ROW], llm=realign.FakeLLM(), cache=False)
+    assert "datasets.Dataset.from_list(rows)" in str(info.value)
+
+
+NOT_EXAMPLES = [
+    ({"question": "q"}, "response: Field required"),
+    ({"question": "q", "response": "r", "x": 1}, "x: Extra"),
+]
+
+
+@pytest.mark.parametrize(("example", "said"), NOT_EXAMPLES)
+def test_a_dict_that_is_not_an_example_says_what_is_wrong(example: dict[str, Any], said: str) -> None:
+    with pytest.raises(realign.UsageError, match=said):
+        realign.reformat([example], llm=realign.FakeLLM(), cache=False)
+
+
+@pytest.mark.parametrize(("example", "said"), NOT_EXAMPLES)
+def test_a_dict_that_is_not_an_example_is_a_one_line_error(example: dict[str, Any], said: str) -> None:
+    with pytest.raises(realign.UsageError) as info:
+        realign.reformat([example], llm=realign.FakeLLM(), cache=False)
+    assert len(str(info.value).splitlines()) == 1

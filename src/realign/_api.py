@@ -8,7 +8,10 @@ from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
+from pydantic import ValidationError
+
 from ._exceptions import UsageError
+from ._io.shapes import detect_shape
 from ._jobs.distributed import is_ray_dataset, ray_reformat_dataset
 from ._jobs.job import RunStats
 from ._jobs.job import reformat_file as reformat_file_async
@@ -27,10 +30,23 @@ def _example(item: ExampleLike) -> Example:
     if isinstance(item, Example):
         return item
     if isinstance(item, Mapping):
+        row = dict(item)
         try:
-            return Example.model_validate(dict(item))
+            return Example.model_validate(row)
         except ValueError as exc:
-            raise UsageError(f"not an example (need 'question' and 'response'): {exc}") from exc
+            shape = detect_shape(row)
+            if shape is not None:  # a dataset row (ShareGPT, OpenAI messages...), the way a notebook loads them
+                raise UsageError(
+                    f"a row of shape {shape.name} is not an example (a dict with 'question' and 'response'): "
+                    "reformat whole rows with realign.reformat(datasets.Dataset.from_list(rows)) or "
+                    "realign.reformat_file"
+                ) from exc
+            # One line, not pydantic's report of every field (with links).
+            problems = exc.errors() if isinstance(exc, ValidationError) else []
+            what = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}" for e in problems[:3])
+            raise UsageError(
+                f"not an example (a dict with 'question' and 'response'): {what or str(exc).splitlines()[0]}"
+            ) from exc
     raise UsageError(f"expected an Example or a mapping, got {type(item).__name__}")
 
 
