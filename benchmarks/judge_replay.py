@@ -16,6 +16,9 @@ the rewriter scripted to return the row's rewrite. The judge's LLM is a replay s
     python benchmarks/judge_replay.py benchmarks/data/answers_dev.jsonl --dump requests.jsonl
     python benchmarks/judge_replay.py benchmarks/data/answers_dev.jsonl --answers replies.jsonl
 
+Replies answer the prompts they were written for: after a change of the judge's templates, ``--prompts DIR`` (a
+prompts folder as it was, e.g. ``git archive COMMIT prompts | tar -x``) replays them against those.
+
 The replies must come from a judge that saw only the dumped prompts: figures from replies written while
 looking at the labels, or a prompt tuned on a held-out set's replies, measure nothing.
 """
@@ -43,6 +46,7 @@ from realign import (
     FakeLLM,
     LLMVerifier,
     Pipeline,
+    Prompts,
     RealignError,
     Result,
     Usage,
@@ -103,12 +107,15 @@ class Row:
         return f"Reasoning: replayed.\nRevised response:\n{self.data['rewrite']}"
 
 
-async def run(rows: Sequence[Row], judge: ReplayJudge | None, *, refer: bool) -> list[Result]:
-    """Every row through one pipeline (the default checks; with ``judge``, an LLMVerifier asking it).
-    Rows go one at a time: the scripted rewriter answers for the row in hand."""
+async def run(
+    rows: Sequence[Row], judge: ReplayJudge | None, *, refer: bool, prompts: Prompts | None = None
+) -> list[Result]:
+    """Every row through one pipeline (the default checks; with ``judge``, an LLMVerifier asking it, with the
+    judge templates of ``prompts``, default the built-in ones). Rows go one at a time: the scripted rewriter
+    answers for the row in hand."""
     current = [""]
     writer = FakeLLM(lambda request: current[0])
-    verifier = LLMVerifier(judge) if judge is not None else None
+    verifier = LLMVerifier(judge, prompts=prompts) if judge is not None else None
     pipeline = Pipeline(
         writer, checks=default_checks(), cache=False, verifier=verifier, refer=refer, max_reasks=0, concurrency=1
     )
@@ -176,12 +183,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--dump", type=Path, metavar="FILE", help="write the judge requests (JSONL) and stop")
     mode.add_argument("--answers", type=Path, metavar="FILE", help="replay these judge replies (JSONL)")
+    parser.add_argument("--prompts", type=Path, metavar="DIR", help="the judge's templates from this prompts folder")
     parser.add_argument("--brief", action="store_true", help="only the table of the three configurations")
     args = parser.parse_args(argv)
     rows = [Row(data) for data in load(args.file)]
+    prompts = Prompts(args.prompts) if args.prompts else None
     if args.dump:
         judge = ReplayJudge()
-        asyncio.run(run(rows, judge, refer=True))  # a referral run sends every request a plain one does, and more
+        asyncio.run(
+            run(rows, judge, refer=True, prompts=prompts)
+        )  # a referral run sends every request a plain one does, and more
         count = dump(args.dump, judge)
         print(f"{count} judge requests for {len(rows)} rows written to {args.dump}")
         return 0
@@ -190,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for name, judged, refer in zip(CONFIGS, (False, True, True), (False, False, True), strict=True):
             judge = ReplayJudge(replies) if judged else None
-            reports.append(figures(name, rows, asyncio.run(run(rows, judge, refer=refer))))
+            reports.append(figures(name, rows, asyncio.run(run(rows, judge, refer=refer, prompts=prompts))))
     except MissingReply as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -4,6 +4,7 @@ replayed through the real pipeline, and a request without a reply is an error na
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -108,3 +109,26 @@ def test_a_missing_reply_is_an_error_naming_its_key(tmp_path: Path) -> None:
 def test_each_request_has_a_key_of_its_own(tmp_path: Path) -> None:
     keys = [r["key"] for r in dumped(tmp_path)]
     assert len(set(keys)) == len(keys)
+
+
+def older_prompts_replies(tmp_path: Path) -> Path:
+    """Replies to the requests of a prompts folder whose judge prompt differs from the current one: the folder."""
+    folder = tmp_path / "old_prompts"
+    shutil.copytree(SCRIPT.parents[1] / "prompts", folder)
+    system = folder / "verify_system.j2"
+    system.write_text(system.read_text(encoding="utf-8") + "\nAn older instruction.\n", encoding="utf-8")
+    assert replay(tmp_path, "--dump", str(tmp_path / "old.jsonl"), "--prompts", str(folder)).returncode == 0
+    replies = [{"key": r["key"], "reply": "VERDICT: yes"} for r in read_jsonl(tmp_path / "old.jsonl")]
+    write_jsonl(tmp_path / "replies.jsonl", replies)
+    return folder
+
+
+def test_replies_to_older_prompts_replay_with_those_prompts(tmp_path: Path) -> None:
+    folder = older_prompts_replies(tmp_path)
+    done = replay(tmp_path, "--answers", str(tmp_path / "replies.jsonl"), "--prompts", str(folder), "--brief")
+    assert done.returncode in (0, 1)  # figures printed (1: a target missed), not 2 (a missing reply)
+
+
+def test_replies_to_older_prompts_do_not_replay_with_the_current_ones(tmp_path: Path) -> None:
+    older_prompts_replies(tmp_path)
+    assert replay(tmp_path, "--answers", str(tmp_path / "replies.jsonl")).returncode == 2
