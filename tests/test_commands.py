@@ -296,3 +296,40 @@ def test_dry_run_checks_a_search_backend_without_its_key(
 ) -> None:
     monkeypatch.delenv("SERPER_API_KEY", raising=False)
     assert main(["reformat", str(SAMPLE), "--dry-run", "--search", "serper"]) == 0
+
+
+def _classified_then_reformatted(tmp_path: Path, server: StubServer, rows: list[dict[str, Any]]) -> list[Any]:
+    """``realign classify`` then ``realign reformat`` of its output; both files' rows."""
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
+    staged, out = tmp_path / "staged.jsonl", tmp_path / "out.jsonl"
+    assert main(["classify", str(source), "-o", str(staged), "-q"]) == 0
+    assert main(["reformat", str(staged), "-o", str(out), "--base-url", server.base_url, "--no-cache", "-q"]) == 0
+    return [read_jsonl(staged), read_jsonl(out)]
+
+
+def test_classify_then_reformat_keeps_the_classifier_s_confidence(tmp_path: Path, server: StubServer) -> None:
+    staged, out = _classified_then_reformatted(tmp_path, server, [realign_row("What causes tides?", "The Moon.")])
+    assert out[0]["realign"]["confidence"] == staged[0]["realign"]["confidence"]
+
+
+def test_classify_then_reformat_names_the_classifier_not_given(tmp_path: Path, server: StubServer) -> None:
+    _, out = _classified_then_reformatted(tmp_path, server, [realign_row("What causes tides?", "The Moon.")])
+    assert out[0]["realign"]["classifier"] == "embedded"
+
+
+def test_classify_then_reformat_keeps_each_turn_s_confidence(tmp_path: Path, server: StubServer) -> None:
+    turns = [
+        {"from": "human", "value": "How do I boil an egg?"},
+        {"from": "gpt", "value": "Boil it for 9 minutes."},
+        {"from": "human", "value": "And a soft one?"},
+        {"from": "gpt", "value": "Boil it for 6 minutes."},
+    ]
+    staged, out = _classified_then_reformatted(tmp_path, server, [{"conversations": turns}])
+    confidences = [t["confidence"] for t in staged[0]["realign"]["turns"]]
+    assert [t["confidence"] for t in out[0]["realign"]["turns"]] == confidences
+
+
+def test_a_row_category_stays_given_after_classify(tmp_path: Path, server: StubServer) -> None:
+    rows = [realign_row("What causes tides?", "The Moon.", "open_qa")]
+    _, out = _classified_then_reformatted(tmp_path, server, rows)
+    assert out[0]["realign"]["classifier"] == "given"

@@ -330,6 +330,15 @@ def turns_of(
         raise InputError(f"invalid row ({problem})", path=source.path, line=source.line) from exc
 
 
+def _keep_provenance(outcome: Outcome, earlier: Outcome | None, category: str | None) -> None:
+    """A task reused from an earlier run (``classify``, ``retrieve``, a first ``reformat``) reaches the pipeline
+    as a given one (confidence 1.0, ``classifier: given``); give the outcome back the confidence and classifier
+    that run recorded, so a classify-then-reformat output says where its task came from, as a single run's does.
+    A row's own ``category`` is given indeed."""
+    if category is None and earlier is not None and outcome.classifier == "given" and outcome.task == earlier.task:
+        outcome.confidence, outcome.classifier = earlier.confidence, earlier.classifier
+
+
 async def _conversation(
     pipeline: Pipeline,
     item: SourceRow,
@@ -347,6 +356,7 @@ async def _conversation(
     if not turns:
         return None
     originals = {e.turn: e.original for e in earlier if e.original is not None}
+    by_entry = {e.turn: e for e in earlier}
     todo = [t for t in turns if t.example is not None]
     results = await gather_all(*(pipeline.areformat_one(t.example) for t in todo if t.example is not None))
     by_turn = {t.turn: r for t, r in zip(todo, results, strict=True)}
@@ -361,6 +371,7 @@ async def _conversation(
             )
             continue
         outcome = TurnOutcome(turn=t.turn, **dict(Outcome.from_result(result, keep_rejected=keep_rejected)))
+        _keep_provenance(outcome, by_entry.get(t.turn), item.data.category)
         if first is not None and result.response != first:
             outcome.original = first  # the turn's text is still not its original: say what was
         outcomes.append(outcome)
@@ -419,6 +430,7 @@ async def process_rows(
         changed = result.tag == "rewrite" or result.response != item.data.response
         row = item.shape.apply(item.row, result.response) if changed else dict(item.row)
         record = Record.from_result(result, keep_rejected=keep_rejected)
+        _keep_provenance(record, previous, item.data.category)
         if previous.original is not None and result.response != previous.original:
             record.original = previous.original  # the row's text is still not the original: say what was
         row["realign"] = record.to_json()
