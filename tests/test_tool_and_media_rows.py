@@ -4,13 +4,16 @@ never an error for the whole file. Through the real CLI against the stand-in ser
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
 
 from conftest import write_jsonl
+from realign import write_report
 from realign._cli.main import main
 from stub_server import StubServer
+from test_report import DATA_TAG, chromium, console_lines, dump_dom
 from test_turns import HEADING, openai_row, run_cli, sharegpt
 
 CALL = [{"id": "c1", "type": "function", "function": {"name": "weather", "arguments": '{"city": "Paris"}'}}]
@@ -193,3 +196,52 @@ def test_the_summary_counts_rows_without_a_task_as_unknown(
     main(["reformat", str(source), "-o", str(tmp_path / "out.jsonl"), "--base-url", server.base_url, "--no-cache"])
     lines = capsys.readouterr().err.splitlines()
     assert [line for line in lines if line.startswith("by task:")] == ["by task: unknown 5"]
+
+
+# ----------------------------------------------------------------------------- the report
+
+
+def _report_rows(tmp_path: Any, rows: list[dict[str, Any]], server: StubServer) -> list[dict[str, Any]]:
+    code, _ = run_cli(tmp_path, rows, server.base_url)
+    assert code == 0
+    page = tmp_path / "report.html"
+    write_report(tmp_path / "out.jsonl", page)
+    match = DATA_TAG.search(page.read_text(encoding="utf-8"))
+    assert match is not None
+    found: list[dict[str, Any]] = json.loads(match.group(1))["rows"]
+    return found
+
+
+def _conversation_with_a_call(call: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "messages": [
+            {"role": "user", "content": "What is the weather in Paris?"},
+            {"role": "assistant", "content": None, **call},
+            {"role": "tool", "tool_call_id": "c1", "content": '{"temp": 18}'},
+            {"role": "assistant", "content": "It is 18 degrees in Paris."},
+        ]
+    }
+
+
+@pytest.mark.parametrize("call", [{"tool_calls": CALL}, {"function_call": CALL[0]["function"]}])
+def test_the_report_shows_what_a_turn_of_a_conversation_calls(
+    tmp_path: Any, server: StubServer, call: dict[str, Any]
+) -> None:
+    (row,) = _report_rows(tmp_path, [_conversation_with_a_call(call)], server)
+    assert row["th"][1]["c"] == 'weather({"city": "Paris"})'
+
+
+def test_the_report_shows_what_a_row_whose_answer_is_a_tool_call_calls(tmp_path: Any, server: StubServer) -> None:
+    rows = _report_rows(tmp_path, tool_call_rows()[:1], server)
+    assert rows[0]["c"] == 'weather({"city": "Paris"})'
+
+
+def test_the_browser_shows_the_tool_call_of_a_turn(tmp_path: Any, server: StubServer) -> None:
+    chromium()
+    code, _ = run_cli(tmp_path, [_conversation_with_a_call({"tool_calls": CALL})], server.base_url)
+    assert code == 0
+    page = tmp_path / "report.html"
+    write_report(tmp_path / "out.jsonl", page)
+    dom, stderr = dump_dom(page, tmp_path)
+    assert console_lines(stderr) == []
+    assert 'weather({"city": "Paris"})' in dom

@@ -191,6 +191,11 @@ def _entry(item: SourceRow, record: Record, collected: _Collected) -> dict[str, 
         entry.update(g=1, o=original)
     else:
         entry.update(g=0, r=reason)
+        if item.data.pass_reason == "tool_call" and isinstance(turns := item.row.get(item.shape.key), list):
+            # The answer is a call, not text: show what it calls rather than an empty response.
+            call = next((c for c in map(_calls, reversed(turns)) if c), "")
+            if call:
+                entry["c"] = call
     _optional(entry, record)
     if record.turns and item.data.turns:
         entry["th"] = thread = _thread(item, record, collected)
@@ -205,14 +210,20 @@ def _entry(item: SourceRow, record: Record, collected: _Collected) -> dict[str, 
 
 
 def _thread(item: SourceRow, record: Record, collected: _Collected) -> list[dict[str, Any]]:
-    """A conversation as the page shows it: every turn in order (``ro`` role, ``f`` text as written); each
+    """A conversation as the page shows it: every turn in order (``ro`` role, ``f`` text as written, ``c`` the
+    tools an assistant turn calls); each
     reformatted assistant turn also has ``g`` (1: rewritten), ``o`` (its original), ``r`` (why it was kept),
     ``t`` (its task), ``x`` (refused candidates) and ``v`` (checks the judge overruled, --refer)."""
     summary = collected.summary
     outcomes = {turn.turn: turn for turn in record.turns or ()}
+    raw = item.row.get(item.shape.key)
     thread: list[dict[str, Any]] = []
     for turn in item.data.turns:
         shown: dict[str, Any] = {"ro": turn.role, "f": turn.text or ""}
+        if turn.tool_call and isinstance(raw, list) and turn.index < len(raw):
+            call = _calls(raw[turn.index])
+            if call:
+                shown["c"] = call  # what the turn asked the tool: a reviewer judges the next answer by it
         outcome = outcomes.get(turn.index)
         if outcome is not None:
             summary.turns += 1
@@ -230,6 +241,26 @@ def _thread(item: SourceRow, record: Record, collected: _Collected) -> list[dict
                 shown["v"] = _overruled(outcome)
         thread.append(shown)
     return thread
+
+
+def _calls(turn: Any) -> str:
+    """The tool calls of an assistant turn, one ``name(arguments)`` a line (OpenAI ``tool_calls`` or
+    ``function_call``); empty when it holds none (a ShareGPT ``function_call`` turn: its text is the call)."""
+    if not isinstance(turn, dict):
+        return ""
+    calls = turn.get("tool_calls")
+    if not isinstance(calls, list):
+        calls = [turn["function_call"]] if isinstance(turn.get("function_call"), dict) else []
+    lines = []
+    for call in calls:
+        function = call.get("function", call) if isinstance(call, dict) else None
+        if not isinstance(function, dict):
+            continue
+        arguments = function.get("arguments", "")
+        if not isinstance(arguments, str):  # some datasets store them as an object, not JSON text
+            arguments = json.dumps(arguments, ensure_ascii=False)
+        lines.append(f"{function.get('name', '?')}({arguments})")
+    return "\n".join(lines)
 
 
 def _reason(record: Outcome) -> str | None:
