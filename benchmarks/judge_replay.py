@@ -50,6 +50,7 @@ from realign import (
     RealignError,
     Result,
     Usage,
+    count_tokens,
     default_checks,
 )
 
@@ -153,6 +154,21 @@ def dump(path: Path, judge: ReplayJudge) -> int:
     return len(requests)
 
 
+def prompt_sizes(judge: ReplayJudge) -> str:
+    """Mean prompt tokens of plain verify requests and of referrals (realign's offline estimate, ~4 tokens
+    of chat framing a message, as verify.py counts them): what a referral costs over a plain judge call."""
+    sizes: dict[bool, list[int]] = {False: [], True: []}
+    for request in judge.requests.values():
+        # row text is neutralised, so only the referral's own block can open a line with this tag
+        referral = any("\n<flagged>\n" in f"\n{text}" for _, text in request.messages)
+        sizes[referral].append(sum(count_tokens(text) + 4 for _, text in request.messages))
+    plain, referred = sizes[False], sizes[True]
+    return (
+        f"prompt tokens a request: plain verify {sum(plain) / max(len(plain), 1):.0f} ({len(plain)} requests), "
+        f"referral {sum(referred) / max(len(referred), 1):.0f} ({len(referred)} requests)"
+    )
+
+
 def read_replies(path: Path) -> dict[str, str]:
     replies: dict[str, str] = {}
     with path.open(encoding="utf-8") as f:
@@ -195,6 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )  # a referral run sends every request a plain one does, and more
         count = dump(args.dump, judge)
         print(f"{count} judge requests for {len(rows)} rows written to {args.dump}")
+        print(prompt_sizes(judge))
         return 0
     replies = read_replies(args.answers)
     reports = []
