@@ -121,3 +121,36 @@ def test_a_hugging_face_dataset_still_holds_the_rewrite() -> None:
     dataset = datasets.Dataset.from_dict({"id": [1], "messages": [messages]})
     out = realign.reformat(dataset, llm=realign.FakeLLM([REWRITE]), cache=False)
     assert out[0]["messages"][1]["content"] == "**Answer**\n\n2 + 2 is 4."
+
+
+def _parts_parquet(path: Path) -> None:
+    """OpenAI messages whose content is a list of text parts, as multimodal-ready datasets store it."""
+    part = [{"type": "text", "text": "2 + 2 is 4."}]
+    rows = [{"id": 1, "messages": [{"role": "user", "content": [{"type": "text", "text": "What is 2 + 2?"}]}]}]
+    rows[0]["messages"].append({"role": "assistant", "content": part})
+    pq.write_table(pa.Table.from_pylist(rows), path)
+
+
+def test_parquet_text_parts_rewritten_keep_their_column_type(tmp_path: Path) -> None:
+    _parts_parquet(tmp_path / "in.parquet")
+    _reformat(tmp_path / "in.parquet", tmp_path / "out.parquet")
+    schema = pq.read_schema(tmp_path / "out.parquet")
+    assert schema.field("messages").type == pq.read_schema(tmp_path / "in.parquet").field("messages").type
+
+
+def test_parquet_text_parts_rewritten_hold_the_rewrite_as_one_text_part(tmp_path: Path) -> None:
+    _parts_parquet(tmp_path / "in.parquet")
+    _reformat(tmp_path / "in.parquet", tmp_path / "out.parquet")
+    answer = pq.read_table(tmp_path / "out.parquet").to_pylist()[0]["messages"][1]["content"]
+    assert answer == [{"type": "text", "text": "**Answer**\n\n2 + 2 is 4."}]
+
+
+def test_a_hugging_face_dataset_of_text_parts_holds_the_rewrite_as_one_text_part() -> None:
+    datasets = pytest.importorskip("datasets")
+    messages = [
+        {"role": "user", "content": [{"type": "text", "text": "What is 2 + 2?"}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "2 + 2 is 4."}]},
+    ]
+    dataset = datasets.Dataset.from_list([{"messages": messages}])
+    out = realign.reformat(dataset, llm=realign.FakeLLM([REWRITE]), cache=False)
+    assert out[0]["messages"][1]["content"] == [{"type": "text", "text": "**Answer**\n\n2 + 2 is 4."}]

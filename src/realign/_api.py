@@ -11,6 +11,7 @@ from typing import Any, TypeVar, overload
 from pydantic import ValidationError
 
 from ._exceptions import UsageError
+from ._io.files import fit_row
 from ._io.shapes import detect_shape
 from ._jobs.distributed import is_ray_dataset, ray_reformat_dataset
 from ._jobs.job import RunStats
@@ -232,7 +233,12 @@ async def _reformat_dataset(dataset: Any, pipeline: Pipeline, *, keep_rejected: 
         keep_rejected=keep_rejected,
         from_original=from_original,
     )
-    out = type(dataset).from_list([row async for row in rows])
+    done = [row async for row in rows]
+    try:
+        out = type(dataset).from_list(done)
+    except ValueError:  # pyarrow's ArrowInvalid: a rewritten list of text parts came back as a string
+        schema = dataset.features.arrow_schema
+        out = type(dataset).from_list([fit_row(row, schema) for row in done])
     # from_list infers each column's type from the values (an int32 column comes back int64, a ClassLabel as
     # ints): give the input's columns their features back, so the result concatenates with the input's kin.
     features = out.features.copy()

@@ -25,7 +25,7 @@ from typing import IO, Any, Literal, overload
 
 from .._exceptions import InputError, UsageError
 
-__all__ = ["AtomicWriter", "atomic_file", "container_of", "read_rows"]
+__all__ = ["AtomicWriter", "atomic_file", "container_of", "fit_row", "read_rows"]
 
 _CONTAINERS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet"}
 _CHUNK = 1 << 20
@@ -247,6 +247,40 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def _table(rows: list[dict[str, Any]], schema: Any) -> Any:
+    """``rows`` as a table of ``schema``; a rewritten turn whose content the input gave as a list of text parts
+    (OpenAI ``[{"type": "text", "text": ...}]``) and the rewrite wrote back as a string goes back in as one
+    text part, as its column holds."""
+    import pyarrow as pa
+
+    try:
+        return pa.Table.from_pylist(rows, schema=schema)
+    except (pa.ArrowException, ValueError, TypeError):
+        return pa.Table.from_pylist([fit_row(row, schema) for row in rows], schema=schema)
+
+
+def fit_row(row: dict[str, Any], schema: Any) -> dict[str, Any]:
+    """``row`` with each rewritten turn the rewrite wrote back as a string where the Arrow ``schema`` of its
+    input holds a list of text parts (OpenAI ``[{"type": "text", "text": ...}]``) made one text part again."""
+    return {k: _fit(v, schema.field(k).type) if k in schema.names else v for k, v in row.items()}
+
+
+def _fit(value: Any, kind: Any) -> Any:
+    """``value`` with each string where ``kind`` holds a list of text parts made one text part."""
+    import pyarrow as pa
+
+    if isinstance(kind, (pa.ListType, pa.LargeListType)):
+        item = kind.value_type
+        if isinstance(value, str):
+            parts = isinstance(item, pa.StructType) and all(item.get_field_index(n) >= 0 for n in ("type", "text"))
+            return [{"type": "text", "text": value}] if parts else value
+        if isinstance(value, list):
+            return [_fit(v, item) for v in value]
+    if isinstance(kind, pa.StructType) and isinstance(value, dict):
+        return {k: _fit(v, kind.field(k).type) if kind.get_field_index(k) >= 0 else v for k, v in value.items()}
+    return value
+
+
 class AtomicWriter:
     """Writes rows to ``path`` through a temporary file that replaces it only on success."""
 
@@ -316,7 +350,7 @@ class AtomicWriter:
                         path=self.path,
                         line=first,
                     )
-                table = pa.Table.from_pylist(rows, schema=self._parquet.schema)
+                table = _table(rows, self._parquet.schema)
             self._parquet.write_table(table)
         except (pa.ArrowException, ValueError, TypeError) as exc:
             raise InputError(
@@ -348,7 +382,7 @@ class AtomicWriter:
         schema = self._input_schema()
         if schema is not None:
             try:
-                return pa.Table.from_pylist(rows, schema=schema)
+                return _table(rows, schema)
             except (pa.ArrowException, ValueError, TypeError):
                 pass
         return pa.Table.from_pylist(rows)
