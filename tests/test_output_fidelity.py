@@ -154,3 +154,12 @@ def test_a_hugging_face_dataset_of_text_parts_holds_the_rewrite_as_one_text_part
     dataset = datasets.Dataset.from_list([{"messages": messages}])
     out = realign.reformat(dataset, llm=realign.FakeLLM([REWRITE]), cache=False)
     assert out[0]["messages"][1]["content"] == [{"type": "text", "text": "**Answer**\n\n2 + 2 is 4."}]
+
+
+def test_jsonl_to_parquet_keeps_a_field_the_first_row_lacks(tmp_path: Path) -> None:
+    plain = [{"role": "user", "content": "What is 2 + 2?"}, {"role": "assistant", "content": "2 + 2 is 4."}]
+    rows = [{"id": 1, "messages": plain}, {"id": 2, "messages": plain, "tools": [{"type": "function"}]}]
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    _reformat(source, tmp_path / "out.parquet")
+    assert pq.read_table(tmp_path / "out.parquet").to_pylist()[1]["tools"] == [{"type": "function"}]

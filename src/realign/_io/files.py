@@ -385,7 +385,10 @@ class AtomicWriter:
                 return _table(rows, schema)
             except (pa.ArrowException, ValueError, TypeError):
                 pass
-        return pa.Table.from_pylist(rows)
+        # Every field of every row: pyarrow's from_pylist takes the first row's keys and silently drops the
+        # others (an OpenAI row with `tools` after one without).
+        names = dict.fromkeys(key for row in rows for key in row)
+        return pa.Table.from_pydict({name: [row.get(name) for row in rows] for name in names})
 
     def commit(self) -> None:
         """Finish the file and move it into place."""
