@@ -197,6 +197,20 @@ def test_too_long_for_the_context_is_kept_with_a_reason(tmp_path: Path, capsys: 
     assert rows[1]["realign"]["tag"] == "rewrite"
 
 
+def test_too_long_for_the_context_says_a_rerun_will_not_help(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def handler(path: str, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        error = {"message": "maximum context length is 4096 tokens", "code": "context_length_exceeded"}
+        return 400, {}, {"error": error}
+
+    source = write_jsonl(tmp_path / "in.jsonl", [ROW])
+    with StubServer(handler) as stub:
+        code, err = run(capsys, *reformat(tmp_path, source, base_url=stub.base_url))
+    assert code == 3
+    assert "llm_error:context_length (1): the prompt is longer than the model's context" in err
+
+
 def test_empty_response_is_kept_and_no_row_is_dropped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rows = [
         realign_row("Say something", "   ", "open_qa"),

@@ -697,7 +697,18 @@ def exit_code_of(stats: RunStats) -> int:
         "run the same command again to retry only those",
         file=sys.stderr,
     )
+    too_long = stats.reasons[_TOO_LONG] + stats.turn_reasons[_TOO_LONG]
+    if too_long:  # asking again sends the same prompt: it fails the same way
+        print(
+            f"warning: {_TOO_LONG} ({too_long}): the prompt is longer than the model's context, and a re-run "
+            "fails the same way; use a model with a longer context, or a lower --max-tokens (or --context-tokens "
+            "for conversations)",
+            file=sys.stderr,
+        )
     return EXIT_ROWS_FAILED
+
+
+_TOO_LONG = "llm_error:context_length"
 
 
 def _judge_chat(args: argparse.Namespace, llm: OpenAIChat, stack: contextlib.AsyncExitStack) -> OpenAIChat | None:
