@@ -16,6 +16,7 @@ a candidate rewrite (and, for some, search evidence) and the verdict a careful r
   code and the other sets, run once by the lead, not in the default files: pass it by name).
 - ``answers_heldout5.jsonl``: another fresh held-out set, written the same way (not in the default files).
 - ``answers_heldout6.jsonl``: a third fresh held-out set, written the same way (not in the default files).
+- ``answers_heldout7.jsonl``: a fourth fresh held-out set, written the same way (not in the default files).
 
     python benchmarks/fidelity.py                      # every file, default checks
     python benchmarks/fidelity.py FILE --disable numbers
