@@ -129,17 +129,12 @@ def find_failure(checks: Sequence[Check], item: CheckInput) -> Failure | None:
     row, the exception is wrapped in :class:`CheckError` naming the check. A pipeline that must
     not stop can catch it and keep the original for that row.
     """
-    for check in checks:
-        try:
-            answer = check(item)
-        except Exception as exc:
-            raise CheckError(check_name(check), exc) from exc
-        if answer is True:
-            continue
-        ok, detail = verdict_of(answer)
-        if not ok:
-            return Failure(check_name(check), detail)
-    return None
+    failures = find_failures(checks, item, last=_always)
+    return failures[0] if failures else None
+
+
+def _always(failure: Failure) -> bool:
+    return True
 
 
 def find_failures(checks: Sequence[Check], item: CheckInput, *, last: Callable[[Failure], bool]) -> list[Failure]:
