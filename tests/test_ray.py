@@ -175,12 +175,14 @@ def test_a_ray_dataset_can_be_verified_by_another_model(local_ray: None, tmp_pat
     assert {json.loads(row["realign"])["reason"] for row in written} == {"filter:verify"}
 
 
-def test_cli_engine_ray_refer_records_the_overruled_check(local_ray: None, tmp_path: Path) -> None:
-    def referring(path: str, body: dict[str, Any]) -> Reply:
-        if is_verify(body):
-            return 200, {}, chat_reply("VERDICT: yes\nREASON: the same temperature in words.")
-        return 200, {}, chat_reply("Reasoning: r.\nRevised response:\nWater boils at two hundred and twelve °F.")
+def referring(path: str, body: dict[str, Any]) -> Reply:
+    """A server whose rewrite spells out 212 (refused by numbers) and whose judge overrules that."""
+    if is_verify(body):
+        return 200, {}, chat_reply("VERDICT: yes\nREASON: the same temperature in words.")
+    return 200, {}, chat_reply("Reasoning: r.\nRevised response:\nWater boils at two hundred and twelve °F.")
 
+
+def test_cli_engine_ray_refer_records_the_overruled_check(local_ray: None, tmp_path: Path) -> None:
     row = realign_row("At what temperature does water boil?", "Water boils at 212 °F.", "open_qa", id=0)
     source = write_jsonl(tmp_path / "in.jsonl", [row])
     out = tmp_path / "out.jsonl"
@@ -193,11 +195,6 @@ def test_cli_engine_ray_refer_records_the_overruled_check(local_ray: None, tmp_p
 def test_cli_engine_ray_summary_counts_referrals(
     local_ray: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def referring(path: str, body: dict[str, Any]) -> Reply:
-        if is_verify(body):
-            return 200, {}, chat_reply("VERDICT: yes\nREASON: the same temperature in words.")
-        return 200, {}, chat_reply("Reasoning: r.\nRevised response:\nWater boils at two hundred and twelve °F.")
-
     row = realign_row("At what temperature does water boil?", "Water boils at 212 °F.", "open_qa", id=0)
     source = write_jsonl(tmp_path / "in.jsonl", [row])
     with StubServer(referring) as server:
