@@ -18,7 +18,7 @@ from .. import __version__
 from .._checks.registry import build_checks
 from .._classify.llm import CascadeClassifier
 from .._exceptions import FatalLLMError, FatalSearchError, InputError, RealignError, TemplateError, UsageError
-from .._io.files import container_of
+from .._io.files import PARQUET_BATCH, container_of, fields_after_first_batch
 from .._jobs.classify import build_classifier, classify_command
 from .._jobs.cost import Price, price_for
 from .._jobs.job import RunStats, example_of, reformat_file, retrieve_file, rows_of, turns_of
@@ -595,6 +595,31 @@ def _reformat_on_ray(args: argparse.Namespace) -> int:
     return reformat_on_ray(args, _pipeline_options(args))
 
 
+def _checked_rows(args: argparse.Namespace) -> int:
+    """Read and check every row of INPUT before the first call; return how many there are. For a Parquet
+    OUTPUT of rows from JSON, also that no field first appears after the rows that fix its schema."""
+    if container_of(args.output) != "parquet" or container_of(args.input) == "parquet":
+        return sum(1 for _ in rows_of(args.input))
+    count = 0
+
+    def fields() -> Iterator[tuple[int, dict[str, Any]]]:
+        nonlocal count
+        for item in rows_of(args.input):
+            count += 1
+            yield item.line, item.row
+
+    late = fields_after_first_batch(fields())
+    if late is not None:
+        line, field = late
+        raise InputError(
+            f"field {field!r} first appears after the first {PARQUET_BATCH} rows, whose fields fix the schema of "
+            f"the Parquet output {args.output}; write .jsonl, or move a row with {field!r} to the top",
+            path=args.input,
+            line=line,
+        )
+    return count
+
+
 async def _reformat_run(args: argparse.Namespace, stack: contextlib.AsyncExitStack) -> int:
     from .._llm.openai_chat import OpenAIChat  # imported here: it imports the openai SDK
 
@@ -606,7 +631,7 @@ async def _reformat_run(args: argparse.Namespace, stack: contextlib.AsyncExitSta
     # Every row is read and checked against its file's shape before the first call: a malformed row late
     # in a large file would otherwise stop the run after the rows before it were paid for (lost with
     # --no-cache). About 7 us a row: a minute of CPU for 10M rows, next to hours of calls.
-    rows = sum(1 for _ in rows_of(args.input))
+    rows = _checked_rows(args)
     price = price_for(args.model, price_in=args.price_in, price_out=args.price_out)
     cache = None if args.no_cache else SQLiteCache(args.cache or default_cache_path())
     if cache is not None:

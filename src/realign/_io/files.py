@@ -17,7 +17,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
@@ -281,6 +281,25 @@ def _fit(value: Any, kind: Any) -> Any:
     return value
 
 
+#: Rows a Parquet output's first table holds: their fields fix the file's schema (a Parquet file has one).
+PARQUET_BATCH = 1024
+
+
+def fields_after_first_batch(rows: Iterable[tuple[int, dict[str, Any]]]) -> tuple[int, str] | None:
+    """The first ``(line, field)`` whose top-level field none of the first :data:`PARQUET_BATCH` rows has, or
+    None. Such a row cannot join a Parquet output whose schema the first rows set: run before any call is
+    paid, this turns a failure at the write (after every row was paid for) into one line at the start."""
+    seen: set[str] = set()
+    for count, (line, row) in enumerate(rows):
+        if count < PARQUET_BATCH:
+            seen.update(row)
+            continue
+        extra = next((key for key in row if key not in seen), None)
+        if extra is not None:
+            return line, extra
+    return None
+
+
 class AtomicWriter:
     """Writes rows to ``path`` through a temporary file that replaces it only on success."""
 
@@ -323,7 +342,7 @@ class AtomicWriter:
         else:
             self._batch.append(row)
             self._count += 1
-            if len(self._batch) >= 1024:
+            if len(self._batch) >= PARQUET_BATCH:
                 self._flush_parquet()
 
     def _flush_parquet(self) -> None:
