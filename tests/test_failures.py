@@ -62,6 +62,19 @@ def test_dead_endpoint_stops_within_seconds_without_output(tmp_path: Path, capsy
     assert (tmp_path / "cache.sqlite").exists()  # what was cached (nothing here) is kept
 
 
+def test_a_stopped_run_with_no_cache_does_not_claim_its_requests_are_cached(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", rows(3))
+    argv = ["reformat", str(source), "-o", str(tmp_path / "out.jsonl"), "--base-url", closed_port_url(), "--no-cache"]
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.rstrip().endswith(
+        "(run stopped, no output written; nothing was cached (--no-cache): a re-run pays again)"
+    )
+
+
 def test_dead_endpoint_one_request_at_a_time_also_stops_early(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -60,7 +60,11 @@ EXIT_CODES = """exit codes:
             written in full before the signal), finished requests are cached"""
 
 
-_RESUME = "no output written; finished requests are cached, run again to resume"
+def _cached(args: argparse.Namespace | None) -> str:
+    """What a stopped run leaves for the next: its answered requests, unless --no-cache kept none."""
+    if args is not None and getattr(args, "no_cache", False):
+        return "nothing was cached (--no-cache): a re-run pays again"
+    return "finished requests are cached"
 
 
 class Terminated(BaseException):
@@ -949,13 +953,15 @@ def _file_state(path: Any) -> tuple[int, int, int] | None:
     return found.st_ino, found.st_mtime_ns, found.st_size
 
 
-def _interrupted(word: str, output: Any, before: tuple[int, int, int] | None) -> str:
+def _interrupted(word: str, args: argparse.Namespace, before: tuple[int, int, int] | None) -> str:
     """The line for a run a signal stopped. The output is replaced in one rename, whole or not at all: when the
     signal came after that rename (while the summary was printed, or connections closed), the line says so."""
+    output = getattr(args, "output", None)
     after = _file_state(output) if output else None
     if after is not None and after != before:
-        return f"{word}; {output} was written in full before the signal; finished requests are cached"
-    return f"{word}; {_RESUME}"
+        return f"{word}; {output} was written in full before the signal; {_cached(args)}"
+    resume = "" if getattr(args, "no_cache", False) else ", run again to resume"
+    return f"{word}; no output written; {_cached(args)}{resume}"
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -981,7 +987,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (FatalLLMError, FatalSearchError) as exc:
-        print(f"error: {exc} (run stopped, no output written; finished requests are cached)", file=sys.stderr)
+        print(f"error: {exc} (run stopped, no output written; {_cached(args)})", file=sys.stderr)
         return EXIT_FATAL
     except RealignError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -993,10 +999,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"error: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print(_interrupted("interrupted (SIGINT)", output, before), file=sys.stderr)
+        print(_interrupted("interrupted (SIGINT)", args, before), file=sys.stderr)
         return EXIT_SIGINT
     except Terminated:
-        print(_interrupted("terminated (SIGTERM)", output, before), file=sys.stderr)
+        print(_interrupted("terminated (SIGTERM)", args, before), file=sys.stderr)
         return EXIT_SIGTERM
 
 
