@@ -8,6 +8,7 @@ the flow between them and the bounds that keep a run finite: at most ``n`` candi
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 from collections import deque
@@ -411,17 +412,10 @@ class Pipeline:
                 raise
             except Exception as exc:
                 raise self._foreign("llm", exc) from exc
-        llm, cache = self.llm, self.cache
-        if key is None or cache is None:
-            return await self._senders.submit(request, llm.complete)
-
-        async def send() -> Completion:
-            completion = await self._senders.submit(request, llm.complete)
-            if completion.choices:
-                cache.put(key, completion)
-            return completion
-
-        return await self._in_flight.once(key, send)  # identical rows at once: sent once
+        send = functools.partial(self._senders.submit, request, self.llm.complete)
+        if key is None or self.cache is None:
+            return await send()
+        return await self._in_flight.stored(key, self.cache, send)  # identical rows at once: sent once
 
     async def spend(
         self, identity: str, request: ChatRequest, send: Send, *, salt: str = "", defer: DeferredLLM | None = None

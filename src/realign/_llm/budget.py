@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from .._exceptions import UsageError
 from .._loops import PerLoop
 from .._types import LLM, ChatRequest, Completion, DeferredLLM, Send, identity_of
-from .cache import Cache, InFlight, request_key
+from .cache import Cache, InFlight, request_key, sent_and_stored
 
 __all__ = ["OwnBudget", "caller_identity", "spend_cached"]
 
@@ -38,14 +38,9 @@ async def spend_cached(
         return await defer.complete_keyed(request, key)
     if cache is None or key is None:
         return await send()
-
-    async def stored() -> Completion:
-        completion = await send()
-        if completion.choices:
-            cache.put(key, completion)
-        return completion
-
-    return await (in_flight.once(key, stored) if in_flight is not None else stored())
+    if in_flight is None:
+        return await sent_and_stored(cache, key, send)
+    return await in_flight.stored(key, cache, send)
 
 
 def caller_identity(llm: LLM, cache: Cache | None) -> str:

@@ -23,7 +23,7 @@ from .._loops import PerLoop
 from .._models import Evidence, Usage
 from .._types import ChatRequest, Choice, Completion, SearchClient, identity_of
 
-__all__ = ["Cache", "CachedSearch", "InFlight", "SQLiteCache", "default_cache_path", "request_key"]
+__all__ = ["Cache", "CachedSearch", "InFlight", "SQLiteCache", "default_cache_path", "request_key", "sent_and_stored"]
 
 
 @runtime_checkable
@@ -96,6 +96,19 @@ class InFlight:
             del pending[key]
         future.set_result(completion)
         return completion
+
+    async def stored(self, key: str, cache: Cache, send: Callable[[], Awaitable[Completion]]) -> Completion:
+        """``send()``'s answer stored in ``cache`` (:func:`sent_and_stored`), sent once for identical requests."""
+        return await self.once(key, lambda: sent_and_stored(cache, key, send))
+
+
+async def sent_and_stored(cache: Cache, key: str, send: Callable[[], Awaitable[Completion]]) -> Completion:
+    """``send()``'s answer, stored in ``cache`` under ``key`` when it has choices (an empty reply is never
+    kept: a re-run asks again)."""
+    completion = await send()
+    if completion.choices:
+        cache.put(key, completion)
+    return completion
 
 
 class SQLiteCache:
