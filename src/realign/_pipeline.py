@@ -12,10 +12,10 @@ import functools
 import logging
 import re
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from ._checks.base import CheckError, Failure, find_failure, find_failures, one_line
 from ._checks.corrections import find_corrections
@@ -651,6 +651,34 @@ class VerifyCounts:
         else:
             self.refused += not judged.ok
         self.usage += judged.usage
+
+    def merge(self, other: VerifyCounts) -> None:
+        """Add ``other``'s counts to these (another worker's judge: a Ray actor's)."""
+        self.judged += other.judged
+        self.refused += other.refused
+        self.referred += other.referred
+        self.overruled += other.overruled
+        self.usage += other.usage
+
+    def to_json(self) -> dict[str, Any]:
+        """The counts as JSON values (a Ray actor sends them to the driver); :meth:`from_json` reads them back."""
+        return {
+            "judged": self.judged,
+            "refused": self.refused,
+            "referred": self.referred,
+            "overruled": self.overruled,
+            "usage": self.usage.model_dump(),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> VerifyCounts:
+        return cls(
+            judged=data["judged"],
+            refused=data["refused"],
+            referred=data.get("referred", 0),
+            overruled=data.get("overruled", 0),
+            usage=Usage(**data["usage"]),
+        )
 
 
 def _flag(failure: Failure) -> Overruled:

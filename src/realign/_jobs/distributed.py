@@ -203,18 +203,7 @@ class RayReformatter:
 
     def _verified(self) -> str:
         """This actor's judge counts so far: they only grow, so the driver keeps the largest it sees."""
-        counts = self.pipeline.verified
-        usage = counts.usage.model_dump()
-        return json.dumps(
-            {
-                "actor": self.actor,
-                "judged": counts.judged,
-                "refused": counts.refused,
-                "referred": counts.referred,
-                "overruled": counts.overruled,
-                "usage": usage,
-            }
-        )
+        return json.dumps({"actor": self.actor, **self.pipeline.verified.to_json()})
 
     async def _one(self, line: int, row: Any) -> tuple[dict[str, Any], int]:
         """The row with its ``realign`` object, and the model calls it made (the record leaves them out)."""
@@ -341,11 +330,7 @@ def ray_reformat_file(
                 writer.write(row)
     if verified is not None:
         for counts in judges.values():
-            verified.judged += counts.judged
-            verified.refused += counts.refused
-            verified.referred += counts.referred
-            verified.overruled += counts.overruled
-            verified.usage += counts.usage
+            verified.merge(counts)
     return stats
 
 
@@ -355,13 +340,7 @@ def _keep_latest(judges: dict[str, VerifyCounts], item: Mapping[str, Any]) -> No
     if not item.get(VERIFY_COLUMN):
         return
     seen = json.loads(item[VERIFY_COLUMN])
-    counts = VerifyCounts(
-        judged=seen["judged"],
-        refused=seen["refused"],
-        referred=seen.get("referred", 0),
-        overruled=seen.get("overruled", 0),
-        usage=Usage(**seen["usage"]),
-    )
+    counts = VerifyCounts.from_json(seen)
     kept = judges.get(seen["actor"])
     if kept is None or counts.judged > kept.judged:
         judges[seen["actor"]] = counts
