@@ -17,6 +17,9 @@ a candidate rewrite (and, for some, search evidence) and the verdict a careful r
 - ``answers_heldout5.jsonl``: another fresh held-out set, written the same way (not in the default files).
 - ``answers_heldout6.jsonl``: a third fresh held-out set, written the same way (not in the default files).
 - ``answers_heldout7.jsonl``: a fourth fresh held-out set, written the same way (not in the default files).
+- ``verdicts_multilingual.jsonl``: true/false verdicts restated and flipped in 15 languages and verdicts given as
+  a multiple-choice option ("B) False"), each faithful rewrite beside its flips (written with the checks4 change
+  to the verdict check, by its author: a development set measuring both sides, not a held-out one).
 
     python benchmarks/fidelity.py                      # every file, default checks
     python benchmarks/fidelity.py FILE --disable numbers
@@ -50,6 +53,7 @@ DEFAULT_FILES = (
     DATA / "answers_heldout.jsonl",
     DATA / "answers_heldout2.jsonl",
     DATA / "answers_heldout3.jsonl",
+    DATA / "verdicts_multilingual.jsonl",
 )
 #: at most this share of answer-changing rewrites accepted, and of faithful ones refused (answer sets)
 TARGET = 0.03

@@ -11,7 +11,9 @@ the rewriter scripted to return the row's rewrite. The judge's LLM is a replay s
   decides: the checks alone, the checks then ``--verify``, and the checks then ``--verify --refer``
   (answer-changing rewrites accepted and faithful ones refused, then ``fidelity.py``'s report for each: per
   check, per kind of rewrite, every misclassified row; ``--brief``: the first table only). A request without a
-  reply is an error naming its key (exit 2).
+  reply is an error naming its key (exit 2), or with ``--unanswered yes|no`` is given that verdict (the keys are
+  printed: take those requests from a ``--dump`` for a blind judge): the two bounds of what a judge decides
+  on candidates a change of the checks newly lets through or refers.
 
     python benchmarks/judge_replay.py benchmarks/data/answers_dev.jsonl --dump requests.jsonl
     python benchmarks/judge_replay.py benchmarks/data/answers_dev.jsonl --answers replies.jsonl
@@ -76,6 +78,10 @@ class ReplayJudge:
     replies: dict[str, str] | None = None
     requests: dict[str, ChatRequest] = field(default_factory=dict)
     identity: str = "replay|judge"
+    #: the verdict given to a request the replies do not answer ("yes"/"no"); None: an error
+    unanswered: str | None = None
+    #: the keys of the requests answered with ``unanswered``
+    missing: set[str] = field(default_factory=set)
 
     async def complete(self, request: ChatRequest) -> Completion:
         key = request_key(request)
@@ -83,7 +89,11 @@ class ReplayJudge:
         if self.replies is None:  # a dump: any well-formed answer lets the run go on
             return Completion([Choice("VERDICT: no\nREASON: dump run.", "stop")], Usage(calls=1))
         if key not in self.replies:
-            raise MissingReply(f"no reply for judge request {key} in the answers file")
+            if self.unanswered is None:
+                raise MissingReply(f"no reply for judge request {key} in the answers file")
+            self.missing.add(key)
+            reply = f"VERDICT: {self.unanswered}\nREASON: no reply in the answers file (--unanswered)."
+            return Completion([Choice(reply, "stop")], Usage(calls=1))
         return Completion([Choice(self.replies[key], "stop")], Usage(calls=1))
 
     async def aclose(self) -> None:
@@ -201,6 +211,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode.add_argument("--answers", type=Path, metavar="FILE", help="replay these judge replies (JSONL)")
     parser.add_argument("--prompts", type=Path, metavar="DIR", help="the judge's templates from this prompts folder")
     parser.add_argument("--brief", action="store_true", help="only the table of the three configurations")
+    parser.add_argument(
+        "--unanswered",
+        choices=("yes", "no"),
+        help="answer requests the replies lack with this verdict (their keys are printed) instead of stopping: "
+        "a bound on what a judge would decide, after a change of the checks sends it new candidates",
+    )
     args = parser.parse_args(argv)
     rows = [Row(data) for data in load(args.file)]
     prompts = Prompts(args.prompts) if args.prompts else None
@@ -215,14 +231,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     replies = read_replies(args.answers)
     reports = []
+    missing: set[str] = set()
     try:
         for name, judged, refer in zip(CONFIGS, (False, True, True), (False, False, True), strict=True):
-            judge = ReplayJudge(replies) if judged else None
+            judge = ReplayJudge(replies, unanswered=args.unanswered) if judged else None
             reports.append(figures(name, rows, asyncio.run(run(rows, judge, refer=refer, prompts=prompts))))
+            missing |= judge.missing if judge is not None else set()
     except MissingReply as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"== {args.file.name}: {len(rows)} rows, {len(replies)} replies")
+    if missing:
+        print(f"{len(missing)} requests without a reply answered {args.unanswered!r}: {', '.join(sorted(missing))}")
     print(summary(reports))
     for report in reports if not args.brief else ():
         print(f"\n-- {report.name}\n" + render(report))

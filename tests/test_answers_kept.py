@@ -691,6 +691,71 @@ def test_a_verdict_kept_in_another_language_is_kept() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("original", "kept", "flipped"),
+    [
+        (
+            "Falsch. Das Gedächtnis reicht Monate.",
+            "**Falsch** – es reicht Monate.",
+            "Die Aussage ist wahr: nur Sekunden.",
+        ),
+        ("Faux. Elle est trop étroite.", "C'est faux : elle est trop étroite.", "**Vrai** – elle se voit bien."),
+        ("Falso. Todos pueden ver.", "Veredicto: **falso**. Todos ven.", "Es cierto: no ven nada."),
+        ("Verdadeiro. A baleia respira ar e amamenta.", "**Verdadeiro** – respira ar.", "Não é verdade: é um peixe."),
+        ("Onwaar. Te smal.", "**Onwaar**: veel te smal.", "**Waar** – je ziet hem goed."),
+        ("Неверно. Бьёт часто.", "**Неверно** - бьёт снова и снова.", "**Верно** - почти никогда."),
+        ("Yanlış. Memelidir.", "**Yanlış.** Memeli hayvanlardır.", "**Doğru.** Balıktır."),
+        ("错误。长城太窄。", "**错误**：长城只有几米宽。", "**正确**：可以看到长城。"),
+        ("正しいです。果実です。", "**正しい**：ベリーです。", "**誤り**：野菜です。"),
+    ],
+)
+def test_a_verdict_of_another_language_is_read(original: str, kept: str, flipped: str) -> None:
+    assert (
+        refused(VerdictKept()(item(original, kept, "?", "fact_verification"))),
+        refused(VerdictKept()(item(original, flipped, "?", "fact_verification"))),
+    ) == (False, True)
+
+
+def test_an_opening_no_of_another_language_before_a_dash_is_read() -> None:
+    original = "Nein. Wale sind Säugetiere."
+    rewrite = "**Nein** – Wale sind Säugetiere, keine Fische."
+    assert not refused(VerdictKept()(item(original, rewrite, "Sind Wale Fische?", "fact_verification")))
+
+
+def test_a_verdict_stated_as_an_option_is_read_through_the_option() -> None:
+    question = "True or false: lightning never strikes twice.\nA) True\nB) False"
+    original = "B) False. Tall towers are struck often."
+    assert (
+        refused(
+            VerdictKept()(
+                item(original, "The answer is **(B)**: towers are struck often.", question, "general_classification")
+            )
+        ),
+        refused(
+            VerdictKept()(item(original, "The answer is (A) True: rarely twice.", question, "general_classification"))
+        ),
+    ) == (False, True)
+
+
+def test_an_option_that_is_no_verdict_leaves_the_pick_to_the_option_check() -> None:
+    question = "In which year did it happen? A) 1979 B) 1984 C) 1986 D) 1991"
+    original = "C) 1986. It happened at reactor No. 4 of the plant."
+    rewrite = "**Correct option: C (1986)**\n\n- **Where:** reactor No. 4 of the plant"
+    assert not refused(VerdictKept()(item(original, rewrite, question, "general_classification")))
+
+
+def test_a_short_answer_that_is_an_option_is_no_label_to_repeat() -> None:
+    question = "What is the SI unit of resistance? A) Volt B) Ampere C) Ohm D) Watt"
+    rewrite = "The answer is **C: the ohm (Ω)**, named after Georg Simon Ohm."
+    assert not refused(VerdictKept()(item("C) Ohm, symbol Ω.", rewrite, question, "general_classification")))
+
+
+def test_the_number_sign_no_is_no_verdict() -> None:
+    original = "Unit No. 4 failed first; the others held."
+    rewrite = "**Correct:** unit No. 4 failed first, the others held."
+    assert not refused(VerdictKept()(item(original, rewrite, "What failed?", "fact_verification")))
+
+
 def test_a_yes_word_of_another_language_opening_a_longer_word_is_no_verdict() -> None:
     original = "Non-stick pans need low heat."
     rewrite = "Yes, keep the heat low for such pans."

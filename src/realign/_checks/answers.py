@@ -282,6 +282,27 @@ class OptionKept(Guard):
 
 # --- verdict ------------------------------------------------------------------------------------
 
+# Truth verdicts of other languages (German, French, Spanish, Portuguese, Italian, Dutch, Polish,
+# Russian, Ukrainian, the Scandinavian languages, Turkish, Indonesian), negations before the word
+# they negate: the longest phrase read at a place wins ("nicht wahr" over "wahr").
+_FALSE_WORDS = (
+    "falsch,unwahr,nicht wahr,nicht richtig,stimmt nicht,unrichtig,inkorrekt,faux,fausse,pas vrai,inexact,"
+    "mythe,un mythe,falso,falsa,incorrecto,incorrecta,no es cierto,no es verdad,mito,errado,errada,incorreto,"
+    "incorreta,não é verdade,não é verdadeiro,non è vero,non vero,sbagliato,errato,onwaar,niet waar,onjuist,"
+    "klopt niet,nieprawda,fałsz,fałszywe,fałszywy,fałszywa,nie jest prawdą,неверно,не верно,неправда,"
+    "не правда,ложь,ложно,миф,невірно,хибно,міф,falskt,falsk,inte sant,ikke sandt,ikke sant,stämmer inte,"
+    "yanlış,doğru değil,salah,tidak benar"
+)
+_TRUE_WORDS = (
+    "wahr,richtig,korrekt,stimmt,vrai,vraie,c'est exact,verdadero,verdadera,cierto,cierta,correcto,correcta,"
+    "verdadeiro,verdadeira,verdade,correto,correta,vero,corretto,juist,klopt,prawda,prawdziwe,prawdziwy,"
+    "prawdziwa,верно,правда,истина,вірно,sant,sandt,stämmer,doğru,benar"
+)
+_PARTIAL_WORDS = (
+    "teilweise wahr,teilweise richtig,teils wahr,partiellement vrai,en partie vrai,parcialmente cierto,"
+    "parcialmente verdadero,parcialmente verdadeiro,parzialmente vero,gedeeltelijk waar,częściowo prawdziwe,"
+    "częściowo prawda,частично верно,частично правда,delvis sant,delvis sandt"
+)
 _VERDICT_VOCAB: Mapping[str, Mapping[str, str]] = {
     "truth": {
         "partially true": "partial",
@@ -314,6 +335,11 @@ _VERDICT_VOCAB: Mapping[str, Mapping[str, str]] = {
         "accurate": "true",
         "supported": "true",
         "yes": "true",
+        # Other languages: words that say nothing else where a verdict is stated (words that also
+        # mean something else, Dutch "waar" also "where", are read only as an opening: _OTHER_YES).
+        **{word: "false" for word in _FALSE_WORDS.split(",")},
+        **{word: "true" for word in _TRUE_WORDS.split(",")},
+        **{word: "partial" for word in _PARTIAL_WORDS.split(",")},
     },
     "sentiment": {
         "positive": "positive",
@@ -345,6 +371,8 @@ _FAMILY_RES = {
     )
     for family, vocab in _VERDICT_VOCAB.items()
 }
+# The vocabulary as fold_case writes a match ("yanlış" is read as "yanlis").
+_FOLDED_VOCAB = {family: {fold_case(w): v for w, v in vocab.items()} for family, vocab in _VERDICT_VOCAB.items()}
 #: task -> the verdict families its answers use
 _VERDICT_TASKS: Mapping[str, tuple[str, ...]] = {
     "fact_verification": ("truth",),
@@ -360,15 +388,30 @@ _LABEL_RE = re.compile(
     r"[*_\s]*[:：]?[*_\s]*(?P<value>[^\n.;]{1,60})",
     re.IGNORECASE,
 )
-_NOISE_RE = re.compile(r"\btrue\s+or\s+false\b|\byes\s+or\s+no\b|\bno\s+(?=\w+\s+\w)", re.IGNORECASE)
+# "No. 4", "No 4": the number sign, not a verdict.
+_NOISE_RE = re.compile(
+    r"\btrue\s+or\s+false\b|\byes\s+or\s+no\b|\bno\s+(?=\w+\s+\w)|\bno\.?[ \t]*(?=\d)", re.IGNORECASE
+)
 _LEAD_WORDS = 12
 # Yes and no of other languages, read only as a whole first sentence or clause ("Ja, das stimmt.",
 # "**Nein.**"): as the first word of a sentence they may be other words ("Non-stick", "Sim cards").
-_OTHER_YES = frozenset("ja oui sí sì sim tak да так evet".split())
+_OTHER_YES = frozenset("ja oui sí sì sim tak да так evet waar".split())
 _OTHER_NO = frozenset("nein non não nee nej nei nie нет ні hayır".split())
+# ... or a dash after a space ("**Nein** – Wale sind ..."), never a hyphen ("Non-stick").
 _YES_NO_RE = re.compile(
-    r"^[\s*_#>]*(?:(yes|no)\b|(" + "|".join(sorted(_OTHER_YES | _OTHER_NO)) + r")(?=\s*[,.!:;]|\*\*|_|\s*$))",
+    r"^[\s*_#>]*(?:(yes|no)\b|(" + "|".join(sorted(_OTHER_YES | _OTHER_NO)) + r")(?=\s*[,.!:;]|\*\*|_|\s*$|\s+[-–—]))",
     re.IGNORECASE,
+)
+# Chinese, Japanese and Korean verdicts, read only as the opening word of the text, before a mark
+# (no spaces separate CJK words: "对于" opens many a sentence that is no verdict).
+_CJK_VERDICTS: Mapping[str, str] = {
+    **dict.fromkeys("正确 对 是的 正しい 참 맞습니다".split(), "true"),
+    **dict.fromkeys("错误 错 不对 不正确 不是 誤り 間違い 正しくない 거짓 틀렸습니다".split(), "false"),
+    **dict.fromkeys("部分正确 部分的に正しい".split(), "partial"),
+}
+_CJK_VERDICT_RE = re.compile(
+    r"^[\s*_#>✅❌]*(" + "|".join(sorted(_CJK_VERDICTS, key=len, reverse=True)) + r")(?:です|だ|的)?"
+    r"(?=[\s,.!:;，。！：、*_]|$)"
 )
 _LEADING_MARKS_RE = re.compile(r"[\s*_#>]*")
 _YES_NO_HEAD = 120
@@ -394,7 +437,7 @@ def _said(opening: re.Match[str]) -> str:
 def _family_verdict(text: str, family: str) -> str | None:
     m = _FAMILY_RES[family].search(_NOISE_RE.sub(" ", text))
     # fold_case: the regex matches "ſ", "ı", "İ" and the Kelvin sign as ASCII letters; lower() keeps them.
-    return _VERDICT_VOCAB[family].get(fold_case(m.group(1))) if m else None
+    return _FOLDED_VOCAB[family].get(fold_case(m.group(1))) if m else None
 
 
 def _lead(text: str) -> str:
@@ -412,6 +455,9 @@ def _verdict(text: str, family: str) -> str | None:
         opening = _yes_no(text)
         if opening is not None and opening[2]:
             return "true" if _said(opening) == "yes" else "false"  # "Ja, das stimmt.", "Nein."
+        cjk = _CJK_VERDICT_RE.match(plain_head(text, _YES_NO_HEAD))
+        if cjk is not None:
+            return _CJK_VERDICTS[cjk[1]]  # "错误。", "正しいです。"
     return _family_verdict(_lead(text), family)
 
 
@@ -443,6 +489,10 @@ class VerdictKept(Guard):
         families = _VERDICT_TASKS.get(item.task)
         if families is None:
             return self._yes_no_kept(item)
+        options = _options(item.question)
+        picked = _choice(item.original, options) if options else None
+        if picked is not None:
+            return self._option_verdict_kept(item, families, options, picked)
         for family in families:
             verdict = _verdict(item.original, family)
             if verdict is not None:
@@ -452,6 +502,22 @@ class VerdictKept(Guard):
         if label is None or _label_kept(label, item.rewrite):
             return True
         return refuse(f"label {one_line(label, 40)!r} not stated")
+
+    @staticmethod
+    def _option_verdict_kept(
+        item: CheckInput, families: tuple[str, ...], options: Mapping[str, str], picked: str
+    ) -> bool | Verdict:
+        """A multiple-choice answer's verdict is the option it picks ("B) False"): the rewrite's is
+        the option it picks ("the answer is (B)"), else its own. Options that are no verdicts
+        ("C) 1986") leave the pick to the option check; the answer's other words ("reactor No. 4")
+        are then no verdict."""
+        for family in families:
+            verdict = _family_verdict(options[picked], family)
+            if verdict is not None:
+                repicked = _choice(item.rewrite, options)
+                stated = _family_verdict(options[repicked], family) if repicked else _verdict(item.rewrite, family)
+                return stated == verdict or refuse(f"{family} verdict {verdict!r} became {stated or 'none'!r}")
+        return True
 
     @staticmethod
     def _yes_no_kept(item: CheckInput) -> bool | Verdict:
