@@ -189,6 +189,16 @@ def read_replies(path: Path) -> dict[str, str]:
     return replies
 
 
+def agreed(rows: Sequence[Row], path: Path) -> tuple[list[Row], list[str]]:
+    """The rows whose label a second reader, who saw neither the labels nor the checks, agrees with, and the
+    ids of the others. A disputed row is evidence of neither a wrong accept nor a wrong refusal, so it counts
+    in neither figure; every row must have a second label."""
+    with path.open(encoding="utf-8") as f:
+        second = {str(item["id"]): str(item["label"]) for item in map(json.loads, filter(str.strip, f))}
+    kept = [row for row in rows if second[row.data["id"]] == row.data["expected"]]
+    return kept, [row.data["id"] for row in rows if second[row.data["id"]] != row.data["expected"]]
+
+
 def summary(reports: Sequence[Report]) -> str:
     lines = [f"{'configuration':<26} {'answer-changing accepted':>25} {'good refused':>16}"]
     for report in reports:
@@ -217,8 +227,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="answer requests the replies lack with this verdict (their keys are printed) instead of stopping: "
         "a bound on what a judge would decide, after a change of the checks sends it new candidates",
     )
+    parser.add_argument(
+        "--second-reader",
+        type=Path,
+        metavar="FILE",
+        help="labels of a second, blind reader (JSONL id, label, why): rows the two readers disagree on are left out",
+    )
     args = parser.parse_args(argv)
     rows = [Row(data) for data in load(args.file)]
+    if args.second_reader:
+        rows, disputed = agreed(rows, args.second_reader)
+        print(f"left out, the second reader disagreeing with the label: {len(disputed)} ({', '.join(disputed)})")
     prompts = Prompts(args.prompts) if args.prompts else None
     if args.dump:
         judge = ReplayJudge()
