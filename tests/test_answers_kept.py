@@ -677,6 +677,50 @@ def test_an_english_list_answer_without_function_words_is_no_translation() -> No
     assert not refused(LanguageConsistency()(item(original, rewrite, question)))
 
 
+def language_refuses(question: str, original: str, rewrite: str) -> bool:
+    return refused(LanguageConsistency()(item(original, rewrite, question)))
+
+
+def test_a_names_only_answer_to_a_question_asked_in_another_language_put_into_english_is_refused() -> None:
+    question = "Hvem komponerte Peer Gynt?"
+    assert (
+        language_refuses(question, "Edvard Grieg.", "*Peer Gynt* was composed by **Edvard Grieg**."),
+        language_refuses(question, "Edvard Grieg.", "**Edvard Grieg** (1843-1907)."),
+        language_refuses("Who composed Peer Gynt?", "Edvard Grieg.", "It was composed by **Edvard Grieg**."),
+    ) == (True, False, False)
+
+
+def test_finnish_on_is_no_english_word() -> None:
+    question = "Mikä on Ruotsin pääkaupunki?"
+    assert language_refuses(question, "Ruotsin pääkaupunki on Tukholma.", "The capital of Sweden is Stockholm.")
+
+
+def test_a_particle_inside_a_name_is_no_word_of_another_language() -> None:
+    question = "Wer schrieb die Räuber?"
+    original = "Friedrich von Schiller schrieb das Drama."
+    assert language_refuses(question, original, "The play was written by Friedrich von Schiller.")
+
+
+def test_the_opening_the_is_an_english_word() -> None:
+    question = "Mto mrefu zaidi Afrika ni upi?"
+    assert language_refuses(question, "Mto mrefu zaidi barani Afrika ni Nile.", "The Nile is Africa's longest river.")
+
+
+def test_a_quoted_title_is_not_the_language_of_its_sentence() -> None:
+    question = "Qui a écrit « Le Rouge et le Noir » ?"
+    original = "« Le Rouge et le Noir » a été écrit par Stendhal en 1830."
+    rewrite = "« Le Rouge et le Noir » was written by Stendhal in 1830."
+    assert language_refuses(question, original, rewrite)
+
+
+def test_a_short_answer_in_another_script_rewritten_in_latin_prose_is_refused() -> None:
+    original = "エベレストの標高は8,849メートルです。"
+    assert (
+        language_refuses("エベレストの高さは？", original, "Everest is 8,849 metres high."),
+        language_refuses("エベレストの高さは？", original, "Everest: 8,849 m (29,032 ft)"),
+    ) == (True, False)
+
+
 def test_a_verdict_flipped_in_another_language_is_refused() -> None:
     original = "Oui, c'est exact : la baleine est un mammifère."
     rewrite = "**Non.** La baleine est un poisson."

@@ -280,6 +280,18 @@ def _not_english(text: str, lead: str | None, scores: Mapping[str, float]) -> bo
     return bool(_ACCENTED_RE.search(text))
 
 
+# A quoted or italic title ("« Le Déjeuner sur l'herbe »", "*Pan Tadeusz*"): a name, whose words are
+# not those of the sentence around it.
+_TITLE_RE = re.compile(
+    r"«[^»\n]{1,80}»|“[^”\n]{1,80}”|„[^“”\n]{1,80}[“”]|\"[^\"\n]{1,80}\"|(?<![*\w])\*[^*\n]{1,80}\*(?![*\w])"
+)
+
+
+def _untitled(text: str) -> str:
+    """``text`` without its quoted and italic titles, for reading the language of a short answer."""
+    return _TITLE_RE.sub(" ", text) if any(c in text for c in '«“„"*') else text
+
+
 def english_switch(original: str, rewrite: str) -> bool:
     """Whether a short answer was translated to English, or from it.
 
@@ -290,6 +302,7 @@ def english_switch(original: str, rewrite: str) -> bool:
     """
     if min(_reading(original)[1], _reading(rewrite)[1]) >= _SHORT_WORDS:
         return False  # long enough for detect_language to judge (known before reading the leads)
+    original, rewrite = _untitled(original), _untitled(rewrite)
     before, before_scores, _ = _short_lead(original)
     after, after_scores, _ = _short_lead(rewrite)
     if before == after == "en":
@@ -311,10 +324,63 @@ _ENGLISH_ONLY = frozenset(w for w, owners in _WEIGHTS.items() if owners == (("en
 _ENGLISH_WORDS = _STOPWORDS["en"] | _ENGLISH_ONLY
 _OTHER_WORDS = frozenset().union(*(words for lang, words in _STOPWORDS.items() if lang != "en")) - _ENGLISH_WORDS
 # What an English question or answer is bound to have: every English function word but the few that
-# are as common in German, Dutch or Italian ("in", "is").
-_ENGLISH_MARKS = _ENGLISH_WORDS - {"in", "is", "an", "can"}
+# are as common in German, Dutch or Italian ("in", "is") or Finnish ("on": "is").
+_ENGLISH_MARKS = _ENGLISH_WORDS - {"in", "is", "an", "can", "on"}
 _UNMARKED_MIN_WORDS = 8  # the question and the original together: enough for one English word to show
 _LOWER_WORD_RE = re.compile(r"(?<![^\W\d_])[^\W\d_A-Z\u00c0-\u00de][^\W\d_]*")
+# Question words of other languages, none an English word: a question that asks with one is not
+# English, however short ("Hvem malte Skrik?", "Kto napisał ...?"). Read as the question's lowercase
+# words and its sentences' first words (a capitalised word elsewhere may be a name); words that are
+# also names ("Kim", "Wat", "Chi") are left out.
+_OTHER_QUESTION_WORDS = frozenset(
+    (
+        "wer wo wann warum welche welcher welches wieviel qui quel quelle quels quand combien pourquoi où "
+        "quién quien quiénes dónde donde cuándo cuando cuál cual cuáles cuántos cuántas qué quem onde qual "
+        "quais quantos quantas quale quali quanti quante perché wie waar wanneer welke waarom hvem "
+        "hva hvor hvilken hvilket hvordan hvorfor vem vad hur vilken vilket varför kuka mikä missä milloin "
+        "kuinka miksi kto gdzie kiedy ile jaki jaka który która dlaczego nerede hangi neden siapa "
+        "dimana kapan berapa mengapa bagaimana nani wapi lini gani ngapi upi ipi"
+    ).split()
+)
+
+
+def _asks_in_other_language(question: str) -> bool:
+    """Whether a question, whatever its length, shows it is not English: it asks with a question
+    word of another language."""
+    bare = _MARKS_RE.sub("", question)
+    words = set(_LOWER_WORD_RE.findall(bare))
+    words.update(m[1].lower() for m in _QUESTION_OPENER_RE.finditer(bare))
+    return not _OTHER_QUESTION_WORDS.isdisjoint(words)
+
+
+# A particle of a name between two capitalised words ("Johann Wolfgang von Goethe", "Vasco da Gama").
+_NAME_PARTICLE_RE = re.compile(
+    r"(?<=[^\W\d_]) (von|van|der|den|de|da|di|del|della|du|la|le|dos|das|do|zu|ten|ter|bin|ibn|al|el|y)"
+    r"(?= [A-Z\u00c0-\u00de])"
+)
+_MARKS_RE = re.compile(r"[*_`]+")
+_SENTENCE_OPENER_RE = re.compile(r"(?:^|[.!?:]\s+)([A-Z][a-z]+)")
+_QUESTION_OPENER_RE = re.compile(r"(?:^|[.!?:¿]\s*)[\W_]*([^\W\d_]+)")
+
+
+def _own_words(text: str) -> set[str]:
+    """The lowercase words of ``text`` outside names ("von" in "Johann Wolfgang von Goethe" is part
+    of the name, not a word of its language), and an English function word opening a sentence
+    ("The", "It": no name)."""
+    bare = _MARKS_RE.sub("", text)
+    if " " in bare:
+        bare = _NAME_PARTICLE_RE.sub(lambda m: " " if _capitalised_before(bare, m.start()) else m[0], bare)
+    own = set(_LOWER_WORD_RE.findall(bare))
+    own.update(w for w in (m[1].lower() for m in _SENTENCE_OPENER_RE.finditer(bare)) if w in _ENGLISH_ONLY)
+    return own
+
+
+def _capitalised_before(text: str, end: int) -> bool:
+    """Whether the word that ends at ``end`` in ``text`` is capitalised."""
+    start = end
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    return text[start:end][:1].isupper()
 
 
 def translated_to_english(question: str, original: str, rewrite: str) -> bool:
@@ -322,31 +388,56 @@ def translated_to_english(question: str, original: str, rewrite: str) -> bool:
     neither text has the function words :func:`english_switch` needs ("Johann Wolfgang von Goethe
     schrieb den Faust." -> "Faust was written by Goethe.").
 
-    The question and the original, eight words at least together, have no English word (English
-    text of that length without "the", "of", "by", "who", ... is rare) and a function word of another
-    language or an accented letter; the rewrite's own
-    words (not its names: "Les Misérables" is a title) have two English words, one of them only
-    English, and no function word of another language.
+    The question and the original have no English word, and either the question asks with a question
+    word of another language ("Hvem malte Skrik?" / "Edvard Munch.": an answer of names alone is in
+    the question's language), or together they have eight words at least (English text of that length
+    without "the", "of", "by", "who", ... is rare) and a function word of another language or an
+    accented letter; the rewrite's own words (not its names: "Les Misérables" is a title, "von" in
+    "Johann Wolfgang von Goethe" part of a name) have two English words, one of them only English
+    ("The" opening a sentence counts), and no function word of another language.
     """
     if min(_reading(original)[1], _reading(rewrite)[1]) >= _SHORT_WORDS:
         return False  # long enough for detect_language to judge
     # Read in ASCII letter runs (remembered: other checks read the same): an accented word falls
     # apart, which can only make an English word appear ("był" -> "by"), never hide one.
     before, asking = letter_words(fold_case(original)), letter_words(fold_case(question))
-    if len(before) + len(asking) < _UNMARKED_MIN_WORDS:
-        return False
     if not _ENGLISH_MARKS.isdisjoint(before) or not _ENGLISH_MARKS.isdisjoint(asking):
         return False
+    if _asks_in_other_language(question):
+        pass  # a question in another language: an answer of names alone ("Edvard Munch.") is in it too
+    elif len(before) + len(asking) < _UNMARKED_MIN_WORDS:
+        return False
     # ... and something of another language: one of its function words, or an accented letter.
-    if (
+    elif (
         _OTHER_WORDS.isdisjoint(before)
         and _OTHER_WORDS.isdisjoint(asking)
         and not _ACCENTED_RE.search(original.lower())
         and not _ACCENTED_RE.search(question.lower())
     ):
         return False
-    own = set(_LOWER_WORD_RE.findall(rewrite))
+    own = _own_words(rewrite)
     return len(own & _ENGLISH_WORDS) >= 2 and bool(own & _ENGLISH_ONLY) and own.isdisjoint(_OTHER_WORDS)
+
+
+_SWITCH_MIN_UNITS = 2  # of the original's script: "東京。" is a whole answer
+_SWITCH_MIN_WORDS = 3  # lowercase Latin words of two letters or more: prose, not a name or a unit
+
+
+def script_switch(original: str, rewrite: str) -> str | None:
+    """A short answer written in another script (Japanese, Russian, Greek, ...) rewritten in Latin
+    prose: the original has no Latin letter, the rewrite no letter of the original's script and three
+    lowercase words ("富士山の標高は3,776メートルです。" -> "Mount Fuji is 3,776 metres high."). Names and
+    numbers alone ("Mount Fuji, 3,776 m") are no switch. The original's script, else None."""
+    if original.isascii() or not rewrite.isascii() and _OTHER_SCRIPT_RE.search(rewrite):
+        return None
+    units = _script_units(original)
+    if units["latin"] or sum(units.values()) < _SWITCH_MIN_UNITS:
+        return None
+    words = [w for w in _own_words(rewrite) if len(w) >= 2]
+    if len(words) < _SWITCH_MIN_WORDS:
+        return None
+    script = units.most_common(1)[0][0]
+    return "cjk" if script in ("han", "kana", "hangul") else script
 
 
 # Letters and short words that only Ukrainian or only Russian writes, for texts too short to score.
@@ -386,6 +477,7 @@ def close_language_switch(original: str, rewrite: str) -> tuple[str, str] | None
     function words lead clearly, and the two leads differ. ``(before, after)``, else None."""
     if min(_reading(original)[1], _reading(rewrite)[1]) >= _SHORT_WORDS:
         return None  # long enough for detect_language to judge
+    original, rewrite = _untitled(original), _untitled(rewrite)
     before, _, _ = _short_lead(original)
     after, _, _ = _short_lead(rewrite)
     if before is None or after is None or before == after or "en" in (before, after):
@@ -433,6 +525,10 @@ class LanguageConsistency(Guard):
         ):
             # Chinese, Japanese and Korean share characters: their readings tell them apart.
             return refuse(f"language {before.lang} became {after.lang}")
+        if not after.confident:
+            switched = script_switch(item.original, item.rewrite)
+            if switched is not None:
+                return refuse(f"script {switched} became latin")
         if english_switch(item.original, item.rewrite) or translated_to_english(
             item.question, item.original, item.rewrite
         ):
