@@ -403,17 +403,18 @@ def translated_to_english(question: str, original: str, rewrite: str) -> bool:
     before, asking = letter_words(fold_case(original)), letter_words(fold_case(question))
     if not _ENGLISH_MARKS.isdisjoint(before) or not _ENGLISH_MARKS.isdisjoint(asking):
         return False
-    if _asks_in_other_language(question):
-        pass  # a question in another language: an answer of names alone ("Edvard Munch.") is in it too
-    elif len(before) + len(asking) < _UNMARKED_MIN_WORDS:
-        return False
-    # ... and something of another language: one of its function words, or an accented letter.
-    elif (
-        _OTHER_WORDS.isdisjoint(before)
-        and _OTHER_WORDS.isdisjoint(asking)
-        and not _ACCENTED_RE.search(original.lower())
-        and not _ACCENTED_RE.search(question.lower())
-    ):
+    # A question in another language: an answer of names alone ("Edvard Munch.") is in it too. Else
+    # eight words at least, and something of another language: a function word, an accented letter.
+    unmarked = not _asks_in_other_language(question) and (
+        len(before) + len(asking) < _UNMARKED_MIN_WORDS
+        or (
+            _OTHER_WORDS.isdisjoint(before)
+            and _OTHER_WORDS.isdisjoint(asking)
+            and not _ACCENTED_RE.search(original.lower())
+            and not _ACCENTED_RE.search(question.lower())
+        )
+    )
+    if unmarked:
         return False
     own = _own_words(rewrite)
     return len(own & _ENGLISH_WORDS) >= 2 and bool(own & _ENGLISH_ONLY) and own.isdisjoint(_OTHER_WORDS)
@@ -428,7 +429,7 @@ def script_switch(original: str, rewrite: str) -> str | None:
     prose: the original has no Latin letter, the rewrite no letter of the original's script and three
     lowercase words ("富士山の標高は3,776メートルです。" -> "Mount Fuji is 3,776 metres high."). Names and
     numbers alone ("Mount Fuji, 3,776 m") are no switch. The original's script, else None."""
-    if original.isascii() or not rewrite.isascii() and _OTHER_SCRIPT_RE.search(rewrite):
+    if original.isascii() or (not rewrite.isascii() and _OTHER_SCRIPT_RE.search(rewrite)):
         return None
     units = _script_units(original)
     if units["latin"] or sum(units.values()) < _SWITCH_MIN_UNITS:
