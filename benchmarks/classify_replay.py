@@ -110,6 +110,7 @@ def requests_for(rows: Sequence[tuple[str, str]], prompts: Prompts | None) -> tu
 def dump(path: Path, labels: Path, model: ReplayModel, rows: Sequence[tuple[str, str]], keys: Sequence[str]) -> int:
     requests = sorted(model.requests.items())
     random.Random(SEED).shuffle(requests)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as f:
         for key, request in requests:
             messages = [{"role": role, "content": content} for role, content in request.messages]
