@@ -677,6 +677,52 @@ def test_an_english_list_answer_without_function_words_is_no_translation() -> No
     assert not refused(LanguageConsistency()(item(original, rewrite, question)))
 
 
+def final_answer_refuses(question: str, original: str, rewrite: str) -> bool:
+    return refused(FinalAnswer()(item(original, rewrite, question)))
+
+
+def test_a_short_answer_in_a_script_without_spaces_is_found_by_its_own_characters() -> None:
+    question = "《西游记》的作者是谁？"
+    assert (
+        final_answer_refuses(question, "《西游记》的作者是吴承恩。", "**吴承恩**。一般认为成书于明代。"),
+        final_answer_refuses(question, "吴承恩。", "《西游记》的作者是**吴承恩**（明代）。"),
+        final_answer_refuses(question, "吴承恩。", "《西游记》的作者是**施耐庵**（明代）。"),
+    ) == (False, False, True)
+
+
+def test_a_short_answer_with_a_particle_glued_on_is_found_without_it() -> None:
+    question = "거북선을 만든 사람은 누구입니까?"
+    assert (
+        final_answer_refuses(question, "이순신입니다.", "거북선은 **이순신** 장군이 만들었습니다."),
+        final_answer_refuses(question, "이순신입니다.", "거북선은 **원균** 장군이 만들었습니다."),
+    ) == (False, True)
+
+
+def test_the_words_a_short_answer_repeats_from_its_question_are_not_its_answer() -> None:
+    question = "ما هي عاصمة الأردن؟"
+    original = "عاصمة الأردن هي عمّان."
+    assert (
+        final_answer_refuses(question, original, "عاصمة المملكة الأردنية الهاشمية هي **عمّان**."),
+        final_answer_refuses(question, original, "عاصمة المملكة الأردنية الهاشمية هي **إربد**."),
+    ) == (False, True)
+
+
+def test_a_short_answer_s_number_word_of_another_language_may_be_written_in_digits() -> None:
+    question = "¿Cuántas patas tiene una araña?"
+    assert (
+        final_answer_refuses(question, "Ocho.", "Una araña tiene **8 patas**."),
+        final_answer_refuses(question, "Ocho.", "Una araña tiene **6 patas**."),
+    ) == (False, True)
+
+
+def test_polish_number_words_state_a_number() -> None:
+    question = "Ile nóg ma pająk?"
+    assert (
+        final_answer_refuses(question, "Pająk ma 8 nóg.", "Pająk ma **osiem nóg**."),
+        final_answer_refuses(question, "Pająk ma 8 nóg.", "Pająk ma **sześć nóg**."),
+    ) == (False, True)
+
+
 def language_refuses(question: str, original: str, rewrite: str) -> bool:
     return refused(LanguageConsistency()(item(original, rewrite, question)))
 

@@ -12,7 +12,7 @@ from .._types import CheckInput
 from .base import Guard, Verdict, one_line, refuse
 from .entities import entities, find_entity
 from .markup import CACHE_SIZE, WORDS_RE, norm, plain, plain_head, prose
-from .numbers import any_same, latex_to_text, mentions, word_mentions
+from .numbers import any_same, latex_to_text, mentions, value_set, word_mentions
 
 __all__ = ["FinalAnswer", "OptionKept", "VerdictKept"]
 
@@ -100,6 +100,53 @@ def _same_answer(original: str, rewrite: str, *, leading: bool = True) -> bool:
     return bool(words) and words <= _answer_words(rewrite)
 
 
+# Scripts written without spaces between words (Han, kana, Thai) or gluing particles to them (Hangul).
+_UNSPACED_RE = re.compile(
+    "[\u0e00-\u0e7f\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]"
+)
+
+
+# Punctuation, symbols and spaces: what is left is letters (with Thai and Indic vowel marks) and digits.
+_NOT_LETTER_RE = re.compile(r"[\W_]+(?<![\u0e00-\u0e7f\u0900-\u097f])")
+
+
+def _beyond_question(word: str, question: str) -> list[str]:
+    """The runs of two characters or more of an unspaced ``word`` that are not the question's own
+    (a character belongs to the question when a pair of characters it is in does)."""
+    pairs = {question[i : i + 2] for i in range(len(question) - 1)}
+    asked = [False] * len(word)
+    for i in range(len(word) - 1):
+        if word[i : i + 2] in pairs:
+            asked[i] = asked[i + 1] = True
+    runs = re.split("\0+", "".join("\0" if a else c for a, c in zip(asked, word, strict=True)))
+    return [run for run in runs if len(run) >= 2]
+
+
+def _own_part_kept(answer: str, question: str, rewrite: str) -> bool:
+    """Whether a short answer's own part is in the rewrite: not its words that restate the question
+    ("عاصمة المغرب هي الرباط." to "ما هي عاصمة المغرب؟" answers الرباط), nor, in scripts without
+    spaces, the runs of characters the question has ("《红楼梦》的作者是曹雪芹。" answers 曹雪芹,
+    "세종대왕입니다." 세종대왕); a number, or a number word of another language ("Quinze", "Seis"),
+    may be stated in digits or words."""
+    flat = "".join(plain(rewrite).split())
+    if _UNSPACED_RE.search(answer):
+        # Read as characters, not words: Thai vowel marks and CJK text give no words to compare.
+        pieces = _beyond_question(_NOT_LETTER_RE.sub("", answer), question)
+        return bool(pieces) and all(piece in flat for piece in pieces)
+    own = _answer_words(answer) - _answer_words(question)
+    if not own:
+        return False  # the answer only restates the question: nothing of its own to find
+    values: set[Fraction] | None = None
+    for word in own - _answer_words(rewrite):
+        wanted = value_set(word)
+        if not wanted:
+            return False
+        values = value_set(rewrite) if values is None else values
+        if wanted.isdisjoint(values):
+            return False
+    return True
+
+
 # Where a stated answer's own words end and its justification starts: "B) Mars, because ...",
 # "0 °C, which is ...", "36; ten percent is 24".
 _ANSWER_REASON_RE = re.compile(
@@ -172,6 +219,7 @@ class FinalAnswer(Guard):
             # A bare answer is usually expanded into sentences: look for it anywhere.
             named = _names_kept(answer, item.rewrite)
             kept = named if named is not None else _same_answer(answer, item.rewrite, leading=False)
+            kept = kept or _own_part_kept(answer, item.question, item.rewrite)
             return kept or refuse(f"{lost} not found in the rewrite")
         if kind == "phrase":
             answer = _answer_head(answer)  # "B) Mars, because ..." states B) Mars

@@ -415,6 +415,8 @@ for _words in (
     "tva tre fyra fem sex sju atta nio tio elva tolv tretton fjorton femton sexton sjutton arton nitton tjugo",  # sv
     "to tre fire fem seks syv sju atte ni ti elleve tolv tretten fjorten femten seksten sytten atten "
     "nitten tjue",  # no, da
+    "dwa trzy cztery piec szesc siedem osiem dziewiec dziesiec jedenascie dwanascie trzynascie czternascie "
+    "pietnascie szesnascie siedemnascie osiemnascie dziewietnascie dwadziescia",  # pl
 ):
     for _i, _word in enumerate(_words.split(), 2):
         _FOREIGN_WORDS.setdefault(_word, _i)
