@@ -546,7 +546,12 @@ async def _dry_run(args: argparse.Namespace) -> int:
         retrieval_tasks=_retrieval_tasks(args),
         strict=args.strict,
     )
-    search = parse_search_spec(args.search)[0] != "none"  # an unknown backend fails here as in the real run
+    backend, argument = parse_search_spec(args.search)  # an unknown backend fails here as in the real run
+    if backend == "local":  # so do a missing or damaged index: opening one needs no key and calls nothing
+        from .._search.index import LocalIndex
+
+        LocalIndex(Path(argument)).close()
+    search = backend != "none"
     plan = await plan_file(
         args.input,
         pipeline,

@@ -18,6 +18,9 @@ errors, unreadable replies); a row rejected for its own content (too long for th
 says nothing about the endpoint, nor does a 429 that a client without retries did not wait out (the
 server is up and pacing the run: the client tells the breaker nothing of it).
 
+Search clients keep one too (``fatal`` names the error it raises): a search backend that never
+answers would otherwise cost every row its retries and leave the whole output without evidence.
+
 A tripped breaker stays tripped for ``cooldown`` seconds, long enough for the run it stopped to end,
 then starts counting afresh: a client kept in a notebook works again once the server is back,
 without being built anew (its next run would otherwise be refused at once, forever).
@@ -29,9 +32,13 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 
-from .._exceptions import FatalLLMError
+from .._exceptions import FatalLLMError, RealignError
 
 __all__ = ["Breaker"]
+
+
+def _llm_stopped(reason: str) -> RealignError:
+    return FatalLLMError(reason, code="stopped")
 
 
 class Breaker:
@@ -46,8 +53,10 @@ class Breaker:
         failing_share: float = 0.9,
         cooldown: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        fatal: Callable[[str], RealignError] = _llm_stopped,
     ) -> None:
         self.endpoint = endpoint
+        self._fatal = fatal
         self.unreachable_after, self.window, self.failing_share = unreachable_after, window, failing_share
         self.cooldown, self._clock = cooldown, clock
         self._reset()
@@ -64,13 +73,14 @@ class Breaker:
         self.reason, self._tripped_at = reason, self._clock()
 
     def check(self) -> None:
-        """Raise :class:`FatalLLMError` if the breaker has tripped (and its cool-down has not passed)."""
+        """Raise ``fatal(reason)`` (:class:`FatalLLMError` by default) if the breaker has tripped (and its
+        cool-down has not passed)."""
         if self.reason is None:
             return
         if self._clock() - self._tripped_at >= self.cooldown:
             self._reset()  # a later run: the endpoint gets a fresh trial
             return
-        raise FatalLLMError(self.reason, code="stopped")
+        raise self._fatal(self.reason)
 
     def answered(self) -> None:
         """An attempt got an HTTP answer (any status): the endpoint is reachable."""

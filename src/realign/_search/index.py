@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from .._exceptions import InputError, UsageError
+from .._exceptions import FatalSearchError, InputError, UsageError
 from .._io.files import atomic_file, read_rows
 from .._loops import PerLoop
 from .._models import Evidence
@@ -336,8 +336,13 @@ class LocalIndex:
     def _query(self, terms: list[str]) -> list[Evidence]:
         # Ask for extra rows: cleaning may drop near-duplicate passages (overlapping windows).
         sql = "SELECT title, text, url FROM passages WHERE passages MATCH ? ORDER BY rank LIMIT ?"
-        with self._lock:
-            rows = self._conn.execute(sql, (self._match_expression(terms), self.k * 2)).fetchall()
+        try:
+            with self._lock:
+                rows = self._conn.execute(sql, (self._match_expression(terms), self.k * 2)).fetchall()
+        except sqlite3.DatabaseError as exc:
+            # A file damaged past the pages opening it reads (a copy cut short, a bad disk) fails on every
+            # query that reaches the damage: going on would write an output without evidence, row by row.
+            raise FatalSearchError(f"the search index {self.path} is damaged ({exc}): rebuild it") from exc
         return [Evidence(text=text, title=title, url=url) for title, text, url in rows]
 
     def match_expression(self, query: str) -> str:

@@ -7,7 +7,11 @@ Web clients share one HTTP layer (:class:`_WebSearch`): one ``httpx.AsyncClient`
 a semaphore bounding concurrent searches, retries with exponential backoff and jitter for
 timeouts, connection errors, 429 and 5xx (``Retry-After`` honoured up to a cap), and one mapping
 of HTTP errors to :class:`SearchError` (the row goes on without evidence) or
-:class:`FatalSearchError` (bad key, no credits: stop the run). Keys never appear in messages or reprs.
+:class:`FatalSearchError` (bad key, no credits: stop the run). Each client also has an early stop
+(:class:`~realign._llm.breaker.Breaker`, as the LLM clients): a backend that never answers, or fails
+nearly every search after its retries, stops the run with a :class:`FatalSearchError` instead of
+costing every row its retries and leaving the whole output without evidence. Keys never appear in
+messages or reprs.
 
 The query is the instruction, whitespace collapsed and cut at a word boundary to what each API
 accepts:
@@ -44,6 +48,7 @@ import httpx
 from tenacity import AsyncRetrying, RetryCallState, RetryError, retry_if_exception_type, stop_after_attempt
 
 from .._exceptions import FatalSearchError, SearchError, UsageError
+from .._llm.breaker import Breaker
 from .._llm.retry import PauseGate, RetryPolicy, backoff_seconds, parse_retry_after
 from .._loops import PerLoop
 from .._models import Evidence
@@ -112,12 +117,25 @@ DEFAULT_SEARCH_RETRY = RetryPolicy(attempts=4, initial=0.5, maximum=8.0, jitter=
 
 
 class _Transient(Exception):
-    """A failure worth retrying; ``retry_after`` is the server's requested wait, if it gave one."""
+    """A failure worth retrying; ``retry_after`` is the server's requested wait, if it gave one;
+    ``code`` names the kind for the early stop's message."""
 
-    def __init__(self, message: str, retry_after: float | None = None, *, rate_limited: bool = False) -> None:
+    def __init__(
+        self, message: str, retry_after: float | None = None, *, rate_limited: bool = False, code: str = "server_error"
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.rate_limited = rate_limited
+        self.code = "rate_limit" if rate_limited else code
+
+
+class _BackendFailure(SearchError):
+    """A search that failed because of the backend, not the query (retries spent, a reply that is not
+    JSON, every engine failing): the early stop counts these, never a query the API refused (a 400)."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,6 +244,8 @@ class _WebSearch(ABC):
         # Made again for a run under another asyncio.run: a semaphore binds to the loop it first waits on.
         self._semaphore = PerLoop(lambda: asyncio.Semaphore(concurrency))
         self._gate = PauseGate()  # after a 429, holds back every search of this client
+        # The early stop: FatalSearchError once the backend is unreachable or failing nearly every search.
+        self._breaker = Breaker(self.name, fatal=FatalSearchError)
         self._owns_http = http_client is None
         self._timeout = httpx.Timeout(timeout, connect=10.0)
         self._http = http_client or httpx.AsyncClient(timeout=self._timeout)
@@ -277,8 +297,15 @@ class _WebSearch(ABC):
         prepared = self.prepare_query(query)
         if not prepared:
             return []
+        self._breaker.check()
         async with self._semaphore.get():
-            found = await self._fetch(prepared)
+            try:
+                found = await self._fetch(prepared)
+            except _BackendFailure as exc:
+                self._breaker.finished(exc.code)
+                self._breaker.check()  # this failure tripped it: the run stops here
+                raise
+        self._breaker.finished(None)
         return clean_evidence(found, max_items=self.max_items, max_chars=self.max_chars)
 
     def prepare_query(self, query: str) -> str:
@@ -304,7 +331,9 @@ class _WebSearch(ABC):
                     return await self._send(method, url, params=params, json=json)
         except RetryError as exc:
             last = exc.last_attempt.exception()
-            raise SearchError(f"{self.name}: {last} (gave up after {self.retry.attempts} attempts)") from last
+            code = last.code if isinstance(last, _Transient) else "server_error"
+            message = f"{self.name}: {last} (gave up after {self.retry.attempts} attempts)"
+            raise _BackendFailure(message, code) from last
         raise AssertionError("unreachable: tenacity either returns or raises")
 
     def _wait(self, state: RetryCallState) -> float:
@@ -319,22 +348,35 @@ class _WebSearch(ABC):
 
     async def _send(self, method: str, url: str, *, params: Mapping[str, Any] | None, json: Any) -> Any:
         await self._gate.wait()
+        self._breaker.check()  # another search tripped it while this one waited: no more attempts
         self._own_client_on_this_loop()
         try:
             response = await self._http.request(
                 method, url, params=params, json=json, headers=self._headers(), follow_redirects=True
             )
         except httpx.TimeoutException as exc:
-            raise _Transient(f"request timed out ({type(exc).__name__})") from exc
+            message = f"request timed out ({type(exc).__name__})"
+            self._unanswered(message)
+            raise _Transient(message, code="timeout") from exc
         except httpx.TransportError as exc:
-            raise _Transient(self._redact(f"connection failed ({type(exc).__name__}: {exc})")) from exc
+            message = self._redact(f"connection failed ({type(exc).__name__}: {exc})")
+            self._unanswered(message)
+            raise _Transient(message, code="connection") from exc
         except httpx.RequestError as exc:
             raise SearchError(self._redact(f"{self.name}: request failed ({type(exc).__name__}: {exc})")) from exc
+        self._breaker.answered()
         self._raise_for_status(response)
         try:
             return response.json()
         except ValueError as exc:
-            raise SearchError(f"{self.name}: the reply is not JSON (HTTP {response.status_code})") from exc
+            # An HTML page (a captcha, a login wall, a proxy's error page) instead of the API's reply.
+            message = f"{self.name}: the reply is not JSON (HTTP {response.status_code})"
+            raise _BackendFailure(message, "not_json") from exc
+
+    def _unanswered(self, why: str) -> None:
+        """An attempt got no HTTP answer: tell the early stop, and stop now if that tripped it."""
+        self._breaker.unanswered(why)
+        self._breaker.check()
 
     def _headers(self) -> dict[str, str]:
         headers = {"User-Agent": self.user_agent, "Accept": "application/json"}
@@ -565,6 +607,7 @@ class SearxngSearch(_WebSearch):
             raise UsageError(f"SearXNG base URL must start with http:// or https:// (got {base_url!r})")
         super().__init__(**options)
         self.base_url = base_url.rstrip("/")
+        self._breaker.endpoint = f"SearXNG at {self.base_url}"
 
     def _settings(self) -> dict[str, object]:
         return {"base_url": self.base_url, **super()._settings()}
@@ -574,7 +617,7 @@ class SearxngSearch(_WebSearch):
         results = _as_list(reply.get("results"))
         if not results and _as_list(reply.get("unresponsive_engines")):
             failed = ", ".join(" ".join(map(_as_str, _as_list(e))) for e in _as_list(reply["unresponsive_engines"]))
-            raise SearchError(f"SearXNG: no results, every engine failed ({failed})")
+            raise _BackendFailure(f"SearXNG: no results, every engine failed ({failed})", "engines_failed")
         return [
             *_searxng_answers(reply),
             *_searxng_infoboxes(reply),
