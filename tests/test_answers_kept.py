@@ -677,6 +677,29 @@ def test_an_english_list_answer_without_function_words_is_no_translation() -> No
     assert not refused(LanguageConsistency()(item(original, rewrite, question)))
 
 
+def entities_refuse(question: str, original: str, rewrite: str) -> bool:
+    return refused(EntitiesKept()(item(original, rewrite, question)))
+
+
+def test_initials_stand_for_the_given_names_they_begin() -> None:
+    question = "Who wrote The Hobbit?"
+    original = "The Hobbit was written by J. R. R. Tolkien and published in 1937."
+    assert (
+        entities_refuse(question, original, "**John Ronald Reuel Tolkien** wrote it; it came out in 1937."),
+        entities_refuse(question, original, "- **Author:** Prof. J.R.R. Tolkien\n- **Published:** 1937"),
+        entities_refuse(question, original, "**Christopher Tolkien** wrote it; it came out in 1937."),
+    ) == (False, False, True)
+
+
+def test_a_temperature_unit_spelled_out_after_the_same_number_is_kept() -> None:
+    question = "At what temperature does ethanol boil?"
+    original = "Ethanol boils at 78 °C (172 °F)."
+    assert (
+        entities_refuse(question, original, "It boils at **78 degrees Celsius**, that is 172 degrees Fahrenheit."),
+        entities_refuse(question, original, "It boils at **78 degrees Fahrenheit**, that is 172 degrees Celsius."),
+    ) == (False, True)
+
+
 def final_answer_refuses(question: str, original: str, rewrite: str) -> bool:
     return refused(FinalAnswer()(item(original, rewrite, question)))
 

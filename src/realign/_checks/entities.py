@@ -245,13 +245,18 @@ def _words_of(text: str) -> list[tuple[str, int]]:
     out: list[tuple[str, int]] = []
     for m in _WORD_RE.finditer(text):
         word = m.group()
-        # A middle initial keeps its dot: "Robert E. Lee" is one name.
+        # A middle initial keeps its dot: "Robert E. Lee" is one name; so does an initial before
+        # another one: "J. R. R. Tolkien".
         if word[-1] == "." and not _abbreviation(word):
             initial = len(word) == 2 and word[0].isupper() and bool(out) and out[-1][0][0].isupper()
+            initial = initial or (len(word) == 2 and word[0].isupper() and _INITIAL_NEXT_RE.match(text, m.end()))
             if not initial:
                 word = word.rstrip(".")
         out.append((word, m.start()))
     return out
+
+
+_INITIAL_NEXT_RE = re.compile(r" [A-Z]\.")
 
 
 def _abbreviation(word: str) -> bool:
@@ -525,13 +530,22 @@ def _partial_kept(entity: Entity, view: _Text, known: frozenset[str] = frozenset
     if tail[-1] not in view.words or f" {' '.join(tail)} " not in view.joined:
         return False
     names = set(words) | known
+    # Initials stand for given names: "J. J. Thomson" is "Joseph John Thomson", "Sir J.J. Thomson".
+    initials = {w for w in words if len(w) == 1 and w.isalpha()}
     for other in view.entities:
         if len(other.words) < 2 or list(other.words[-len(tail) :]) != tail:
             continue
         # Another first name: another person. Numbers and words the original has do not make one.
-        if any(w not in names and not w[0].isdigit() for w in other.words):
+        for w in other.words:
+            if w in names or w[0].isdigit() or w in _HONORIFICS:
+                continue
+            if initials and (w[0] in initials or set(w) <= initials):
+                continue
             return False
     return True
+
+
+_HONORIFICS = frozenset("sir dame dr mr mrs ms lord lady prof".split())
 
 
 def find_entity(entity: Entity, text: str) -> bool:
@@ -1274,8 +1288,32 @@ def _halves_kept(entity: Entity, rewrite: _Text, original: _Text) -> bool:
     return all(_found(part, rewrite, original.words) for part in parts)
 
 
+# A temperature's unit after a degree sign, read as a name ("100 °C"), written out in the rewrite.
+_DEGREE_UNITS = {"c": frozenset({"celsius", "centigrade"}), "f": frozenset({"fahrenheit"})}
+
+
+_DEGREES_RE = re.compile(r"(\d+(?:\.\d+)?)\s*[\u00b0\u00ba]$")
+
+
+def _degree_unit_kept(entity: Entity, rewrite: _Text, original: _Text) -> bool:
+    """ "100 °C" written "100 degrees Celsius": the unit spelled out after the same number (so
+    "100 degrees Fahrenheit" for "100 °C" is no kept unit)."""
+    units = _DEGREE_UNITS.get(entity.text.lower())
+    if units is None or units.isdisjoint(rewrite.words):
+        return False
+    degrees = _DEGREES_RE.search(_clean(original.text), max(0, entity.start - 16), entity.start)
+    if degrees is None:
+        return False
+    number = degrees.group(1)
+    return any(
+        f" {number} {unit} " in rewrite.joined or f" {number} degrees {unit} " in rewrite.joined for unit in units
+    )
+
+
 def _kept(entity: Entity, rewrite: _Text, question: _Text, original: _Text) -> bool:
     if _found(entity, rewrite, original.words) or _given_name_kept(entity, rewrite):
+        return True
+    if _degree_unit_kept(entity, rewrite, original):
         return True
     if _halves_kept(entity, rewrite, original):
         return True
