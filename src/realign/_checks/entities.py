@@ -249,7 +249,9 @@ def _words_of(text: str) -> list[tuple[str, int]]:
         # another one: "J. R. R. Tolkien".
         if word[-1] == "." and not _abbreviation(word):
             initial = len(word) == 2 and word[0].isupper() and bool(out) and out[-1][0][0].isupper()
-            initial = initial or (len(word) == 2 and word[0].isupper() and _INITIAL_NEXT_RE.match(text, m.end()))
+            initial = initial or (
+                len(word) == 2 and word[0].isupper() and _INITIAL_NEXT_RE.match(text, m.end()) is not None
+            )
             if not initial:
                 word = word.rstrip(".")
         out.append((word, m.start()))
