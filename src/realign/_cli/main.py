@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import signal
@@ -58,6 +59,10 @@ EXIT_CODES = """exit codes:
   3  output written, but some rows ended with llm_error:*; run the same command again to retry only those
   130, 143  interrupted by SIGINT (Ctrl-C) or SIGTERM; no output file (unless the message says it was
             written in full before the signal), finished requests are cached"""
+
+
+#: Write errors of a full disk or an exhausted quota (EDQUOT is missing on some platforms).
+_DISK_FULL = frozenset(code for code in (errno.ENOSPC, getattr(errno, "EDQUOT", None)) if code is not None)
 
 
 def _cached(args: argparse.Namespace | None) -> str:
@@ -1001,6 +1006,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as exc:  # a file we could not read or write, named by the OS error
+        if exc.errno in _DISK_FULL and not exc.filename and output:
+            # A write error names no file: after hours of calls, say which one failed and what is kept.
+            print(
+                f"error: cannot write {output}: {exc.strerror}; {_cached(args)}: free space and run again",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
         print(f"error: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
