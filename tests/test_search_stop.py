@@ -153,3 +153,10 @@ def test_the_dry_run_refuses_a_missing_or_broken_index_as_the_run_does(
     code = main(["reformat", str(source), "--dry-run", "--search", f"local:{tmp_path / index}"])
     assert code == 2
     assert "search index" in capsys.readouterr().err
+
+
+def test_the_dry_run_refuses_a_searxng_url_the_run_refuses(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [realign_row("Who wrote Hamlet?", "Shakespeare wrote it.", "open_qa")])
+    code = main(["reformat", str(source), "--dry-run", "--search", "searxng:localhost:8888"])
+    assert code == 2
+    assert "must start with http://" in capsys.readouterr().err

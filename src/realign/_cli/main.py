@@ -551,11 +551,11 @@ async def _dry_run(args: argparse.Namespace) -> int:
         retrieval_tasks=_retrieval_tasks(args),
         strict=args.strict,
     )
-    backend, argument = parse_search_spec(args.search)  # an unknown backend fails here as in the real run
-    if backend == "local":  # so do a missing or damaged index: opening one needs no key and calls nothing
-        from .._search.index import LocalIndex
-
-        LocalIndex(Path(argument)).close()
+    backend = parse_search_spec(args.search)[0]  # an unknown backend fails here as in the real run
+    if backend in ("local", "searxng"):  # so do a missing or broken index, a bad URL: no key, no call
+        client = search_client_from_spec(args.search)
+        if client is not None:
+            await client.aclose()
     search = backend != "none"
     plan = await plan_file(
         args.input,
