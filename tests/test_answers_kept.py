@@ -691,6 +691,15 @@ def test_initials_stand_for_the_given_names_they_begin() -> None:
     ) == (False, False, True)
 
 
+def test_a_german_umlaut_written_as_two_letters_is_the_same_name() -> None:
+    question = "Who scored Germany's first goal?"
+    original = "In the final it was Thomas Müller who scored the first goal of the match, in the 11th minute."
+    assert (
+        entities_refuse(question, original, "In the final, **Thomas Mueller** opened the scoring in the 11th minute."),
+        entities_refuse(question, original, "In the final, **Gerd Mueller** opened the scoring in the 11th minute."),
+    ) == (False, True)
+
+
 def test_a_temperature_unit_spelled_out_after_the_same_number_is_kept() -> None:
     question = "At what temperature does ethanol boil?"
     original = "Ethanol boils at 78 °C (172 °F)."

@@ -452,6 +452,10 @@ def _acronyms(text: str) -> frozenset[str]:
     return frozenset(m.group().lower() for m in _ACRONYM_RE.finditer(text.replace(".", "")))
 
 
+_UMLAUTS = {"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss"}
+_UMLAUT_RE = re.compile("[äöüÄÖÜß]")
+
+
 def _found(entity: Entity, view: _Text, known: frozenset[str] = frozenset()) -> bool:
     """Whether ``view`` names ``entity``; ``known`` are the words of the text the entity comes from
     (a longer name in ``view`` made of them is no other person: "Keith Richards" / "Jagger-Richards")."""
@@ -462,6 +466,11 @@ def _found(entity: Entity, view: _Text, known: frozenset[str] = frozenset()) -> 
         return True
     for variant in _VARIANTS.get(" ".join(w for w in entity.words if w != "the"), ()):
         if f" {variant} " in view.joined:
+            return True
+    if _UMLAUT_RE.search(entity.text):
+        # German umlauts written as two letters: "Götze" = "Goetze", "Müller" = "Mueller".
+        spelled = " ".join(_tokens(_fold(_UMLAUT_RE.sub(lambda m: _UMLAUTS[m.group()], entity.text))))
+        if f" {spelled} " in view.joined:
             return True
     words = [w for w in entity.words if w not in _ACRONYM_SKIP]
     if len(words) >= 2 and "".join(w[0] for w in words) in view.words:
