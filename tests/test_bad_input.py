@@ -14,7 +14,6 @@ import realign
 from conftest import read_jsonl, realign_row, write_jsonl
 from realign import InputError
 from realign._cli.main import main
-from realign._io.files import fields_after_first_batch
 from stub_server import StubServer, rewrite_handler
 
 ROW = realign_row("What is the capital of Peru?", "Lima is the capital of Peru.", "open_qa")
@@ -421,31 +420,20 @@ def test_a_bad_parquet_row_leaves_the_file_closed_while_its_error_is_kept(tmp_pa
     assert open_handles(source) == []
 
 
-def parquet_input_with_a_late_field(tmp_path: Path, late_at: int) -> Path:
-    """1,030 rows of JSONL, the one at index ``late_at`` with a field no other row has."""
-    rows = [dict(ROW, id=i) for i in range(1030)]
-    rows[late_at] = dict(rows[late_at], tools=[{"type": "function"}])
-    return write_jsonl(tmp_path / "in.jsonl", rows)
-
-
-def test_a_field_first_seen_after_the_parquet_schema_rows_stops_the_run_before_any_call(
+def test_a_field_whose_type_changes_late_stops_a_parquet_run_before_any_call(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # The Parquet writer fixes its schema from the first 1,024 rows; a field first seen later used to stop
-    # the run at the write, after every row had been paid for.
-    source = parquet_input_with_a_late_field(tmp_path, late_at=1027)
+    # An id that turns from an integer to a string after the first 1,024 rows (which used to fix the Parquet
+    # schema): no Parquet column holds both, and the run used to fail at the write, after every row was paid for.
+    rows = [dict(ROW, id=i) for i in range(1030)]
+    rows[1027] = dict(rows[1027], id="x-1027")
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
     out = tmp_path / "out.parquet"
     with StubServer(rewrite_handler) as server:
         argv = ["reformat", str(source), "-o", str(out), "--base-url", server.base_url, "--no-cache"]
         code, err = run(capsys, *argv)
         calls = server.chat_requests()
     assert code == 2
-    assert f"{source} line 1028: field 'tools' first appears after the first 1024 rows" in err
+    assert f"{source} line 1028: field 'id' is a string here and an integer in other rows" in err
     assert calls == []
-    assert not out.exists()
-
-
-def test_a_field_first_seen_within_the_parquet_schema_rows_is_no_error() -> None:
-    rows = [(i + 1, {"id": i}) for i in range(1030)]
-    rows[1000] = (1001, {"id": 1000, "tools": []})
-    assert fields_after_first_batch(rows) is None
+    assert list(tmp_path.iterdir()) == [source]  # no output, no temporary file

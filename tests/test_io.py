@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 
 from realign import InputError, UsageError
@@ -152,15 +153,57 @@ def test_rows_of_rejects_unknown_and_mixed_shapes(tmp_path: Path) -> None:
         list(rows_of(path))
 
 
-def test_parquet_rows_that_do_not_fit_one_schema_are_a_clear_error(tmp_path: Path) -> None:
+def test_parquet_rows_that_need_a_wider_schema_later_are_all_written(tmp_path: Path) -> None:
+    # A Parquet file has one schema: the rows after the first 1,024 (one row group) that need a wider one (a
+    # new field, nested too) are written with the earlier ones in the widest, not refused or dropped.
     path = tmp_path / "out.parquet"
-    with pytest.raises(InputError, match="'late'"), AtomicWriter(path) as writer:
+    with AtomicWriter(path) as writer:
         for i in range(1100):
-            writer.write({"id": i, **({"late": 1} if i == 1050 else {})})
-    with pytest.raises(InputError, match="Parquet schema"), AtomicWriter(path) as writer:
+            writer.write({"id": i, "meta": {"a": i}, **({"late": 1, "meta": {"a": i, "b": "x"}} if i == 1050 else {})})
+    rows = pq.read_table(path).to_pylist()
+    assert rows[1050] == {"id": 1050, "meta": {"a": 1050, "b": "x"}, "late": 1}
+
+
+def test_parquet_rows_joined_in_a_wider_schema_leave_no_temporary_file(tmp_path: Path) -> None:
+    path = tmp_path / "out.parquet"
+    with AtomicWriter(path) as writer:
+        for i in range(3000):
+            writer.write({"id": i, **({f"late{i}": i} if i in (1500, 2500) else {})})
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_parquet_rows_no_column_type_holds_are_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "out.parquet"
+    error = r"out.parquet line 1025: field 'id' is a string here and an integer in other rows"
+    with pytest.raises(InputError, match=error), AtomicWriter(path) as writer:
         for i in range(1100):
             writer.write({"id": i if i < 1024 else f"x{i}"})
     assert list(tmp_path.iterdir()) == []  # no output, no temporary file
+
+
+def test_a_parquet_output_of_a_jsonl_input_refuses_a_value_no_column_holds_before_any_row(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": i if i != 1500 else "x"}) + "\n" for i in range(2000)))
+    with pytest.raises(InputError, match=r"in.jsonl line 1501: field 'id' is a string"):
+        AtomicWriter(tmp_path / "out.parquet", like=source)
+    assert list(tmp_path.iterdir()) == [source]
+
+
+@pytest.mark.parametrize(
+    ("row", "error"),
+    [
+        ({"meta": {}}, r"field 'meta' is an empty object in every row"),
+        ({"n": 1 << 70}, r"line 1: field 'n' holds an integer beyond 64 bits"),
+        ({"l": [1, [2]]}, r"line 1: field 'l\[\]' is a list here and an integer in other rows"),
+    ],
+)
+def test_a_parquet_output_refuses_what_parquet_cannot_store_before_any_row(
+    tmp_path: Path, row: dict[str, Any], error: str
+) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps(row) + "\n")
+    with pytest.raises(InputError, match=error):
+        AtomicWriter(tmp_path / "out.parquet", like=source)
 
 
 def test_output_files_get_normal_permissions(tmp_path: Path) -> None:

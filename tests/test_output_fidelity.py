@@ -163,3 +163,88 @@ def test_jsonl_to_parquet_keeps_a_field_the_first_row_lacks(tmp_path: Path) -> N
     source.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     _reformat(source, tmp_path / "out.parquet")
     assert pq.read_table(tmp_path / "out.parquet").to_pylist()[1]["tools"] == [{"type": "function"}]
+
+
+PLAIN = [{"role": "user", "content": "What is 2 + 2?"}, {"role": "assistant", "content": "2 + 2 is 4."}]
+#: Values whose type changes after the 1,024 rows that used to fix a Parquet output's schema (1,100 rows, the
+#: last one different): each used to fail the write after every row was paid for. Per case: the field, its
+#: value in the first rows (None: absent) and in the last, and both as Parquet gives them back (a field that
+#: other rows have and a row lacks comes back null).
+LATE: dict[str, tuple[str, Any, Any, Any, Any]] = {
+    "struct_after_nulls": ("meta", None, {"src": "web", "tags": ["a"]}, None, {"src": "web", "tags": ["a"]}),
+    "dicts_of_other_fields": (
+        "spans",
+        [{"start": 1}],
+        [{"label": "x"}, {"start": 2}],
+        [{"start": 1, "label": None}],
+        [{"start": None, "label": "x"}, {"start": 2, "label": None}],
+    ),
+    "nested_field_added": (
+        "meta",
+        {"src": "web"},
+        {"src": "web", "extra": {"lang": "en"}},
+        {"src": "web", "extra": None},
+        {"src": "web", "extra": {"lang": "en"}},
+    ),
+    "float_after_ints": ("score", 1, 1.5, 1.0, 1.5),
+    "field_added": ("tools", None, [{"type": "function"}], None, [{"type": "function"}]),
+}
+
+
+def _late_jsonl(path: Path, field: str, early: Any, late: Any) -> Path:
+    rows = [{"id": i, "messages": PLAIN, **({} if early is None else {field: early})} for i in range(1099)]
+    rows.append({"id": 1099, "messages": PLAIN, field: late})
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("case", sorted(LATE))
+def test_jsonl_to_parquet_keeps_a_value_whose_type_changes_late(tmp_path: Path, case: str) -> None:
+    field, early, late, _, late_back = LATE[case]
+    _reformat(_late_jsonl(tmp_path / "in.jsonl", field, early, late), tmp_path / "out.parquet")
+    assert pq.read_table(tmp_path / "out.parquet").to_pylist()[-1][field] == late_back
+
+
+@pytest.mark.parametrize("case", sorted(LATE))
+def test_jsonl_to_parquet_keeps_the_early_values_when_a_type_changes_late(tmp_path: Path, case: str) -> None:
+    field, early, late, early_back, _ = LATE[case]
+    _reformat(_late_jsonl(tmp_path / "in.jsonl", field, early, late), tmp_path / "out.parquet")
+    assert pq.read_table(tmp_path / "out.parquet").to_pylist()[0][field] == early_back
+
+
+def test_jsonl_to_parquet_a_string_among_text_parts_becomes_one_text_part(tmp_path: Path) -> None:
+    parts = [{"role": "user", "content": [{"type": "text", "text": "What is 2 + 2?"}]}, PLAIN[1]]
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"messages": parts}) + "\n", encoding="utf-8")
+    _reformat(source, tmp_path / "out.parquet")
+    content = pq.read_table(tmp_path / "out.parquet").to_pylist()[0]["messages"][0]["content"]
+    assert content == [{"type": "text", "text": "What is 2 + 2?"}]
+
+
+@pytest.mark.parametrize("command", ["classify", "retrieve"])
+def test_classify_and_retrieve_to_parquet_keep_a_value_whose_type_changes_late(tmp_path: Path, command: str) -> None:
+    source = _late_jsonl(tmp_path / "in.jsonl", "meta", {"source": "web"}, {"source": "web", "extra": {"lang": "en"}})
+    out = tmp_path / "out.parquet"
+    extra = ["--search", f"local:{_index(tmp_path)}"] if command == "retrieve" else []
+    assert main([command, str(source), "-o", str(out), "-q", *extra]) == 0
+    assert pq.read_table(out).to_pylist()[-1]["meta"] == {"source": "web", "extra": {"lang": "en"}}
+
+
+@pytest.mark.parametrize("command", ["classify", "retrieve"])
+def test_classify_and_retrieve_to_parquet_refuse_an_id_of_two_types_before_any_row(
+    tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _late_jsonl(tmp_path / "in.jsonl", "key", 7, "seven")
+    out = tmp_path / "out.parquet"
+    extra = ["--search", f"local:{_index(tmp_path)}"] if command == "retrieve" else []
+    assert main([command, str(source), "-o", str(out), "-q", *extra]) == 2
+    assert f"{source} line 1100: field 'key' is a string here and an integer in other rows" in capsys.readouterr().err
+
+
+def _index(tmp_path: Path) -> Path:
+    """A local search index of one passage (``realign index``)."""
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text(json.dumps({"title": "Sums", "text": "2 + 2 is 4."}) + "\n", encoding="utf-8")
+    index = tmp_path / "docs.index"
+    assert main(["index", str(docs), "-o", str(index), "-q"]) == 0
+    return index

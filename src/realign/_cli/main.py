@@ -19,7 +19,7 @@ from .. import __version__
 from .._checks.registry import build_checks
 from .._classify.llm import CascadeClassifier
 from .._exceptions import FatalLLMError, FatalSearchError, InputError, RealignError, TemplateError, UsageError
-from .._io.files import PARQUET_BATCH, container_of, fields_after_first_batch
+from .._io.files import container_of, parquet_schema
 from .._jobs.classify import build_classifier, classify_command
 from .._jobs.cost import Price, price_for
 from .._jobs.job import RunStats, example_of, reformat_file, retrieve_file, rows_of, turns_of
@@ -611,26 +611,18 @@ def _reformat_on_ray(args: argparse.Namespace) -> int:
 
 def _checked_rows(args: argparse.Namespace) -> int:
     """Read and check every row of INPUT before the first call; return how many there are. For a Parquet
-    OUTPUT of rows from JSON, also that no field first appears after the rows that fix its schema."""
+    OUTPUT of rows from JSON, also that one Parquet schema holds them all (the writer then reads it from here)."""
     if container_of(args.output) != "parquet" or container_of(args.input) == "parquet":
         return sum(1 for _ in rows_of(args.input))
     count = 0
 
-    def fields() -> Iterator[tuple[int, dict[str, Any]]]:
+    def rows() -> Iterator[tuple[int, dict[str, Any]]]:
         nonlocal count
         for item in rows_of(args.input):
             count += 1
             yield item.line, item.row
 
-    late = fields_after_first_batch(fields())
-    if late is not None:
-        line, field = late
-        raise InputError(
-            f"field {field!r} first appears after the first {PARQUET_BATCH} rows, whose fields fix the schema of "
-            f"the Parquet output {args.output}; write .jsonl, or move a row with {field!r} to the top",
-            path=args.input,
-            line=line,
-        )
+    parquet_schema(args.input, rows())
     return count
 
 

@@ -25,7 +25,7 @@ from typing import IO, Any, Literal, overload
 
 from .._exceptions import InputError, UsageError
 
-__all__ = ["AtomicWriter", "atomic_file", "container_of", "fit_row", "read_rows"]
+__all__ = ["PARQUET_BATCH", "AtomicWriter", "atomic_file", "container_of", "fit_row", "parquet_schema", "read_rows"]
 
 _CONTAINERS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet"}
 _CHUNK = 1 << 20
@@ -281,23 +281,242 @@ def _fit(value: Any, kind: Any) -> Any:
     return value
 
 
-#: Rows a Parquet output's first table holds: their fields fix the file's schema (a Parquet file has one).
+#: Rows a Parquet output writes at once (one row group); also the rows a schema scan infers types from at once.
 PARQUET_BATCH = 1024
 
 
-def fields_after_first_batch(rows: Iterable[tuple[int, dict[str, Any]]]) -> tuple[int, str] | None:
-    """The first ``(line, field)`` whose top-level field none of the first :data:`PARQUET_BATCH` rows has, or
-    None. Such a row cannot join a Parquet output whose schema the first rows set: run before any call is
-    paid, this turns a failure at the write (after every row was paid for) into one line at the start."""
-    seen: set[str] = set()
-    for count, (line, row) in enumerate(rows):
-        if count < PARQUET_BATCH:
-            seen.update(row)
-            continue
-        extra = next((key for key in row if key not in seen), None)
-        if extra is not None:
-            return line, extra
+class _Conflict(Exception):
+    """Two values of one Parquet column (``where``, e.g. ``meta.score`` or ``messages[].content``) that no
+    one Arrow type holds without loss."""
+
+    def __init__(self, where: str, old: Any, new: Any) -> None:
+        super().__init__(where)
+        self.where, self.old, self.new = where, old, new
+        self.line: int | None = None  # the row's, once known
+
+    def message(self) -> str:
+        if self.old is None:  # a value with no Parquet type at all
+            return f"field {self.where!r} holds {self.new}, which Parquet cannot store; write .jsonl instead"
+        return (
+            f"field {self.where!r} is {_word(self.new)} here and {_word(self.old)} in other rows; a Parquet column "
+            f"holds one type: write .jsonl, or give {self.where!r} one type"
+        )
+
+
+def _word(kind: Any) -> str:
+    import pyarrow as pa
+
+    for test, word in (
+        (pa.types.is_boolean, "a boolean"),
+        (pa.types.is_integer, "an integer"),
+        (pa.types.is_floating, "a number"),
+        (lambda t: pa.types.is_string(t) or pa.types.is_large_string(t), "a string"),
+        (pa.types.is_struct, "an object"),
+        (lambda t: pa.types.is_list(t) or pa.types.is_large_list(t), "a list"),
+    ):
+        if test(kind):
+            return word
+    return f"of type {kind}"
+
+
+def _is_text_parts(kind: Any) -> bool:
+    """Whether ``kind`` is a list of OpenAI text parts (structs with ``type`` and ``text``)."""
+    import pyarrow as pa
+
+    if not isinstance(kind, (pa.ListType, pa.LargeListType)):
+        return False
+    item = kind.value_type
+    return isinstance(item, pa.StructType) and all(item.get_field_index(n) >= 0 for n in ("type", "text"))
+
+
+def _merge(old: Any, new: Any, where: str) -> Any:
+    """The one Arrow type that holds the values of both ``old`` and ``new`` without loss, keeping ``old``
+    where it already does (a Parquet input's int32 or timestamp[ms]). Raises :class:`_Conflict`.
+
+    null joins anything; integers and floats make float64 (exact up to 2**53); objects take the union of
+    their fields; lists the union of their items; a string next to a list of text parts becomes one text part
+    (as :func:`fit_row` writes it)."""
+    import pyarrow as pa
+
+    t = pa.types
+    if old.equals(new) or t.is_null(new):
+        return old
+    if t.is_null(old):
+        return new
+    if t.is_integer(old) and t.is_integer(new):
+        if t.is_unsigned_integer(old) != t.is_unsigned_integer(new):
+            return pa.int64()
+        return old if old.bit_width >= new.bit_width else new
+    if (t.is_integer(old) or t.is_floating(old)) and (t.is_integer(new) or t.is_floating(new)):
+        return old if t.is_floating(old) and old.bit_width >= 64 else pa.float64()
+    same_kind = (
+        lambda k: t.is_string(k) or t.is_large_string(k),
+        lambda k: t.is_binary(k) or t.is_large_binary(k),
+        t.is_timestamp,
+        t.is_date,
+        t.is_time,
+        t.is_duration,
+        t.is_decimal,
+    )
+    if any(test(old) and test(new) for test in same_kind):
+        return old  # values read from a column of ``old``, or that its conversion checks
+    if t.is_string(new) and _is_text_parts(old):
+        return old
+    if t.is_string(old) and _is_text_parts(new):
+        return new
+    if isinstance(old, (pa.ListType, pa.LargeListType)) and isinstance(new, (pa.ListType, pa.LargeListType)):
+        item = _merge(old.value_type, new.value_type, f"{where}[]")
+        field = old.value_field.with_type(item)
+        return pa.large_list(field) if isinstance(old, pa.LargeListType) else pa.list_(field)
+    if isinstance(old, pa.StructType) and isinstance(new, pa.StructType):
+        fields = [_merge_field(f, new, where) for f in old]
+        fields += [f for f in new if old.get_field_index(f.name) < 0]
+        return pa.struct(fields)
+    raise _Conflict(where, old, new)
+
+
+def _merge_field(field: Any, other: Any, where: str) -> Any:
+    """``field`` of a struct or schema merged with the field of that name in ``other``, if it has one."""
+    index = other.get_field_index(field.name)
+    if index < 0:
+        return field
+    name = f"{where}.{field.name}" if where else field.name
+    kind = _merge(field.type, other.field(index).type, name)
+    return field if kind.equals(field.type) else field.with_type(kind)
+
+
+def _merge_schemas(old: Any, new: Any) -> Any:
+    """``old`` widened to hold ``new`` too (see :func:`_merge`); ``old``'s metadata is kept."""
+    import pyarrow as pa
+
+    fields = [_merge_field(f, new, "") for f in old]
+    fields += [f for f in new if old.get_field_index(f.name) < 0]
+    return pa.schema(fields, metadata=old.metadata)
+
+
+def _type_of(value: Any, where: str) -> Any:
+    """The Arrow type of one value, as pyarrow infers it, but merging the items of a list with
+    :func:`_merge` (pyarrow fails on a list of strings and text parts) and naming what does not fit."""
+    import pyarrow as pa
+
+    if value is None:
+        return pa.null()
+    if isinstance(value, bool):
+        return pa.bool_()
+    if isinstance(value, int):
+        if -(1 << 63) <= value < 1 << 63:
+            return pa.int64()
+        raise _Conflict(where, None, "an integer beyond 64 bits")
+    if isinstance(value, float):
+        return pa.float64()
+    if isinstance(value, str):
+        return pa.string()
+    if isinstance(value, dict):
+        return pa.struct([pa.field(str(k), _type_of(v, f"{where}.{k}")) for k, v in value.items()])
+    if isinstance(value, (list, tuple)):
+        item = pa.null()
+        for v in value:
+            item = _merge(item, _type_of(v, f"{where}[]"), f"{where}[]")
+        return pa.list_(item)
+    try:
+        return pa.scalar(value).type
+    except (pa.ArrowException, ValueError, TypeError, OverflowError):
+        raise _Conflict(where, None, f"a value of type {type(value).__name__}") from None
+
+
+def _rows_schema(rows: list[dict[str, Any]]) -> Any:
+    """The schema pyarrow infers for ``rows`` (every field of every row); raises on values of mixed types."""
+    import pyarrow as pa
+
+    names = dict.fromkeys(key for row in rows for key in row)
+    return pa.Table.from_pydict({name: [row.get(name) for row in rows] for name in names}).schema
+
+
+def _widened(schema: Any, rows: list[dict[str, Any]], lines: list[int]) -> Any:
+    """``schema`` (None: none yet) widened to hold ``rows``; :class:`_Conflict` carries the line of the first
+    row that cannot join it, as ``conflict.line``."""
+    import pyarrow as pa
+
+    try:  # pyarrow's inference: fast, but it names no row and knows no text parts
+        inferred = _rows_schema(rows)
+        return inferred if schema is None else _merge_schemas(schema, inferred)
+    except (pa.ArrowException, ValueError, TypeError, OverflowError, _Conflict):
+        pass
+    for line, row in zip(lines, rows, strict=True):  # one row at a time, to name the row
+        try:
+            row_schema = pa.schema([pa.field(str(k), _type_of(v, str(k))) for k, v in row.items()])
+            schema = row_schema if schema is None else _merge_schemas(schema, row_schema)
+        except _Conflict as conflict:
+            conflict.line = line
+            raise
+    return schema
+
+
+def _empty_object(kind: Any, where: str) -> str | None:
+    """Where in ``kind`` an object with no fields is (Parquet cannot store one), or None."""
+    import pyarrow as pa
+
+    if isinstance(kind, pa.StructType):
+        if kind.num_fields == 0:
+            return where
+        return next((w for f in kind if (w := _empty_object(f.type, f"{where}.{f.name}")) is not None), None)
+    if isinstance(kind, (pa.ListType, pa.LargeListType)):
+        return _empty_object(kind.value_type, f"{where}[]")
     return None
+
+
+_scanned: dict[tuple[str, int, int], Any] = {}
+
+
+def parquet_schema(path: str | Path, rows: Iterable[tuple[int, Any]] | None = None) -> Any:
+    """The Parquet schema of the rows of the JSON or JSONL file ``path`` (of ``rows`` read from it, when
+    given), with ``realign`` as a text column: every field of every row, nested ones too, each column of the
+    one type that holds all its values (see :func:`_merge`).
+
+    Raises :class:`InputError` with the line of the first row whose value no such type holds (an id that is
+    an integer in some rows and a string in others), or naming a field that is an empty object in every row:
+    run before any call, a Parquet output then never fails at the write, after every row was paid for. Reads
+    the file in :data:`PARQUET_BATCH` rows at a time; the last file's schema is remembered, so a check before
+    the run and the writer scan it once."""
+    import pyarrow as pa
+
+    path = Path(path)
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key in _scanned:
+        return _scanned[key]
+    schema = None
+    batch: list[dict[str, Any]] = []
+    lines: list[int] = []
+
+    def widen() -> None:
+        nonlocal schema
+        try:
+            schema = _widened(schema, batch, lines)
+        except _Conflict as conflict:
+            raise InputError(conflict.message(), path=path, line=conflict.line) from None
+        batch.clear()
+        lines.clear()
+
+    for line, row in read_rows(path) if rows is None else rows:
+        if isinstance(row, dict):  # any other row is refused by the shape check
+            batch.append({k: v for k, v in row.items() if k != "realign"})  # written as text, whatever it holds
+            lines.append(line)
+            if len(batch) >= PARQUET_BATCH:
+                widen()
+    if batch:
+        widen()
+    schema = pa.schema([]) if schema is None else schema
+    empty = next((w for f in schema if (w := _empty_object(f.type, f.name)) is not None), None)
+    if empty is not None:
+        raise InputError(
+            f"field {empty!r} is an empty object in every row, which Parquet cannot store; write .jsonl instead",
+            path=path,
+        )
+    schema = schema.append(pa.field("realign", pa.string()))
+    _scanned.clear()
+    _scanned[key] = schema
+    return schema
 
 
 class AtomicWriter:
@@ -306,18 +525,28 @@ class AtomicWriter:
     def __init__(self, path: str | Path, *, like: str | Path | None = None) -> None:
         """``like``: the input file the rows come from. When both are Parquet, the output takes the input's
         schema (column types such as int32 or timestamp[ms], and its metadata, e.g. Hugging Face features),
-        with ``realign`` as a JSON text column: a training pipeline reads the output as it read the input."""
+        with ``realign`` as a JSON text column: a training pipeline reads the output as it read the input.
+        A Parquet output of a JSON or JSONL ``like`` takes the schema of all its rows (see
+        :func:`parquet_schema`), read here, before any row is written: a value no Parquet column can hold
+        raises :class:`InputError` now, not after the run."""
         self.path = Path(path)
         self.kind = container_of(self.path)
         self._like = Path(like) if like is not None else None
         directory = self.path.parent if str(self.path.parent) else Path(".")
         if not directory.is_dir():
             raise UsageError(f"cannot write {self.path}: folder {directory} does not exist")
+        #: The Parquet schema rows are written in: the input's (``_fixed``: a Parquet input's, which rows are
+        #: tried in first, as they were read from it), else widened as rows need (see :func:`_merge`).
+        self._schema: Any = self._input_schema() if self.kind == "parquet" else None
+        self._fixed = self._schema is not None and container_of(self._like or self.path) == "parquet"
         fd, self._tmp = _temp_beside(self.path)
         os.close(fd)
         self._count = 0
         self._handle: IO[str] | None = None
         self._parquet: Any = None
+        #: A Parquet output's finished parts, each of one schema; a row that needs a wider schema than the
+        #: part being written starts a new one, and :meth:`commit` joins them in the widest.
+        self._parts: list[Path] = []
         self._batch: list[dict[str, Any]] = []
         if self.kind != "parquet":
             self._handle = self._tmp.open("w", encoding="utf-8")
@@ -347,7 +576,6 @@ class AtomicWriter:
 
     def _flush_parquet(self) -> None:
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         rows = [
             {**r, "realign": json.dumps(r["realign"], ensure_ascii=False)} if "realign" in r else r for r in self._batch
@@ -355,21 +583,18 @@ class AtomicWriter:
         first = self._count - len(rows) + 1
         self._batch = []
         try:
-            if self._parquet is None:
-                table = self._first_table(rows)
-                self._parquet = pq.ParquetWriter(self._tmp, table.schema)
-            else:
-                # A Parquet file has one schema: later rows must fit the one the first rows set.
-                names = set(self._parquet.schema.names)
-                extra = next((key for row in rows for key in row if key not in names), None)
-                if extra is not None:
-                    raise InputError(
-                        f"field {extra!r} is missing from the first rows; Parquet needs one schema "
-                        "for all rows (write .jsonl instead)",
-                        path=self.path,
-                        line=first,
-                    )
-                table = _table(rows, self._parquet.schema)
+            table = self._fixed_table(rows) if self._fixed else None
+            if table is None:
+                self._fixed = False  # rows that left the input's schema: widen from it from now on
+                try:
+                    schema = _widened(self._schema, rows, list(range(first, self._count + 1)))
+                except _Conflict as conflict:
+                    raise InputError(conflict.message(), path=self.path, line=conflict.line) from None
+                if self._parquet is None or not schema.equals(self._schema):
+                    self._start_part(schema)
+                table = _table(rows, schema)
+            elif self._parquet is None:
+                self._start_part(self._schema)
             self._parquet.write_table(table)
         except (pa.ArrowException, ValueError, TypeError) as exc:
             raise InputError(
@@ -377,13 +602,63 @@ class AtomicWriter:
                 path=self.path,
             ) from exc
 
-    def _input_schema(self) -> Any:
-        """The schema of a Parquet input (``like``) with ``realign`` as a text column; None without one."""
+    def _fixed_table(self, rows: list[dict[str, Any]]) -> Any:
+        """``rows`` in the input's schema, or None when they do not fit it (a field it lacks: pyarrow would
+        drop it)."""
+        import pyarrow as pa
+
+        names = set(self._schema.names)
+        if any(key not in names for row in rows for key in row):
+            return None
+        try:
+            return _table(rows, self._schema)
+        except (pa.ArrowException, ValueError, TypeError):
+            return None
+
+    def _start_part(self, schema: Any) -> None:
+        """Write the next rows in ``schema``: into a new part when the current one has rows of another."""
+        import pyarrow.parquet as pq
+
+        if self._parquet is not None:
+            self._parquet.close()
+            self._parts.append(self._tmp)
+            fd, self._tmp = _temp_beside(self.path)
+            os.close(fd)
+        self._schema = schema
+        self._parquet = pq.ParquetWriter(self._tmp, schema)
+
+    def _join_parts(self) -> None:
+        """Write every part, in order, in the last (widest) schema, into one file: ``_tmp`` then."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        if self._like is None or self._like.suffix.lower() != ".parquet":
+        parts = [*self._parts, self._tmp]
+        fd, joined = _temp_beside(self.path)
+        os.close(fd)
+        self._parts, self._tmp = parts, joined  # abort() removes them all
+        self._parquet = pq.ParquetWriter(joined, self._schema)
+        for part in parts:
+            with pq.ParquetFile(part) as handle:
+                for batch in handle.iter_batches(batch_size=PARQUET_BATCH):
+                    table = pa.Table.from_batches([batch])
+                    if not table.schema.equals(self._schema):
+                        table = _table(table.to_pylist(), self._schema)
+                    self._parquet.write_table(table)
+        self._parquet.close()
+        for part in parts:
+            part.unlink(missing_ok=True)
+        self._parts = []
+
+    def _input_schema(self) -> Any:
+        """The schema of the input (``like``) with ``realign`` as a text column: a Parquet input's own, a JSON
+        or JSONL input's from its rows (see :func:`parquet_schema`); None without one."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if self._like is None or self._like.suffix.lower() not in _CONTAINERS or not self._like.is_file():
             return None
+        if container_of(self._like) != "parquet":
+            return parquet_schema(self._like)
         try:
             schema = pq.read_schema(self._like)
         except Exception:  # pyarrow raises several unrelated types; the reader has already named a bad file
@@ -392,23 +667,6 @@ class AtomicWriter:
         index = schema.get_field_index("realign")
         return schema.set(index, text) if index >= 0 else schema.append(text)
 
-    def _first_table(self, rows: list[dict[str, Any]]) -> Any:
-        """The first rows as a table, in the input's schema when it has one they fit, else in the types
-        inferred from them (a rewritten value no longer of its column's type: a list of text parts
-        written back as a string)."""
-        import pyarrow as pa
-
-        schema = self._input_schema()
-        if schema is not None:
-            try:
-                return _table(rows, schema)
-            except (pa.ArrowException, ValueError, TypeError):
-                pass
-        # Every field of every row: pyarrow's from_pylist takes the first row's keys and silently drops the
-        # others (an OpenAI row with `tools` after one without).
-        names = dict.fromkeys(key for row in rows for key in row)
-        return pa.Table.from_pydict({name: [row.get(name) for row in rows] for name in names})
-
     def commit(self) -> None:
         """Finish the file and move it into place."""
         if self._handle is not None:
@@ -416,25 +674,30 @@ class AtomicWriter:
                 self._handle.write("\n]\n" if self._count else "]\n")
             self._handle.close()
         else:
-            if self._batch or self._parquet is None:
-                self._flush_parquet() if self._batch else self._empty_parquet()
+            if self._batch:
+                self._flush_parquet()
+            if self._parquet is None:
+                self._empty_parquet()
             self._parquet.close()
+            if self._parts:
+                self._join_parts()
         _publish(self._tmp, self.path)
 
     def _empty_parquet(self) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        self._parquet = pq.ParquetWriter(self._tmp, self._input_schema() or pa.schema([]))
+        self._parquet = pq.ParquetWriter(self._tmp, self._schema or pa.schema([]))
 
     def abort(self) -> None:
-        """Drop the temporary file; the target is left as it was."""
+        """Drop the temporary files; the target is left as it was."""
         if self._handle is not None and not self._handle.closed:
             self._handle.close()
         if self._parquet is not None:
             with contextlib.suppress(Exception):  # the file is deleted next anyway
                 self._parquet.close()
-        self._tmp.unlink(missing_ok=True)
+        for part in [*self._parts, self._tmp]:
+            part.unlink(missing_ok=True)
 
     def __enter__(self) -> AtomicWriter:
         return self
