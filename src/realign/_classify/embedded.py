@@ -7,8 +7,8 @@ Three parts vote on every instruction:
   instructions, which are far more varied than any small training set.
 - **a multinomial naive Bayes model** over word unigrams and bigrams plus a few structural flags (code
   pasted in, a passage pasted in, blanks, answer options...), trained on the labelled examples in
-  ``_data/classifier_examples.jsonl`` (about 55 per task, a fifth of them not in English) at the first
-  prediction (~0.25 s, once per process; a run that never needs the classifier never pays it).
+  ``_data/classifier_examples.jsonl`` (about 80 per task, a fifth of them not in English) at the first
+  prediction (~0.3-0.5 s, once per process; a run that never needs the classifier never pays it).
 - **a logistic regression** over the same features, fitted offline on the same examples only and shipped
   as weights (``_data/classifier_linear.json``, see ``linear.py``), added into the naive Bayes table at
   build time: it weighs what tells tasks apart, which carries better to phrasings unlike our examples.
