@@ -86,10 +86,11 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def _default_classifier() -> Classifier:
+def _default_classifier(criteria: Criteria) -> Classifier:
+    """The embedded classifier over the criteria's tasks, custom ones and their examples included."""
     from ._classify.embedded import EmbeddedClassifier  # imported late: it trains a small model on first use
 
-    return EmbeddedClassifier()
+    return EmbeddedClassifier(criteria.tasks, criteria.examples or None)
 
 
 class Pipeline:
@@ -175,9 +176,9 @@ class Pipeline:
             cache = None
         _check_collaborators(llm, classifier, search, checks, cache, verifier)
         self.llm = llm
-        self.classifier = classifier if classifier is not None else _default_classifier()
-        self.search = search
         self.criteria = criteria if isinstance(criteria, Criteria) else Criteria(criteria)
+        self.classifier = classifier if classifier is not None else _default_classifier(self.criteria)
+        self.search = search
         self.checks = list(checks) if checks is not None else default_checks(corrections=corrections)
         self.corrections = corrections
         self.cache: Cache | None = cache

@@ -7,6 +7,7 @@ rendered in a sandbox: a criteria file is code the user did not necessarily writ
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator, Mapping
@@ -27,6 +28,8 @@ __all__ = ["Criteria", "Prompts", "builtin_dir"]
 
 _SUFFIX = ".j2"
 # First line of a criteria file: {# name: one-line description #}
+#: the file of a criteria folder with labelled instructions for the embedded classifier
+EXAMPLES_FILE = "examples.jsonl"
 _HEADER = re.compile(r"\A\{#-?\s*([\w-]+)\s*:\s*(.+?)\s*-?#\}")
 
 
@@ -144,7 +147,10 @@ class Criteria:
     A file ``<task>.j2`` in ``directory`` replaces the built-in criteria of that task; a new name
     becomes a task of its own (rewritten, no retrieval), described by the file's first-line comment
     ``{# name: description #}``. Giving criteria for a task that is not rewritten by default
-    (say ``poem_generation``) opts that task into rewriting.
+    (say ``poem_generation``) opts that task into rewriting. An ``examples.jsonl`` in the folder (lines
+    ``{"instruction": ..., "category": ...}``) teaches the embedded classifier the folder's tasks: a
+    custom task has only its description to go on otherwise, against hundreds of examples of each
+    built-in one.
     """
 
     def __init__(self, directory: str | Path | None = None) -> None:
@@ -158,6 +164,8 @@ class Criteria:
             if not self.directory.is_dir():
                 raise UsageError(f"criteria folder not found: {self.directory}")
             self._load(self.directory, sandboxed=True, custom=True)
+        #: labelled instructions from the user folder's ``examples.jsonl``, as ``(instruction, task)``
+        self.examples: list[tuple[str, str]] = self._examples(self.directory) if self.directory else []
 
     def _load(self, folder: Path, *, sandboxed: bool, custom: bool = False) -> None:
         env = _environment(folder, sandboxed=sandboxed)
@@ -167,6 +175,31 @@ class Criteria:
             if custom:
                 self._tasks[name] = self._custom_task(name, path)
                 self.user_tasks.append(name)
+
+    def _examples(self, folder: Path) -> list[tuple[str, str]]:
+        path = folder / EXAMPLES_FILE
+        if not path.is_file():
+            return []
+        rows = []
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"{path}: not UTF-8 text ({exc.reason})") from None
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise UsageError(f"{path}:{number}: not JSON ({exc.msg})") from None
+            text = row.get("instruction") if isinstance(row, dict) else None
+            task = row.get("category") if isinstance(row, dict) else None
+            if not isinstance(text, str) or not text.strip() or not isinstance(task, str):
+                raise UsageError(f'{path}:{number}: expected {{"instruction": "...", "category": "<task>"}}')
+            if task not in self._tasks:
+                raise UsageError(f"{path}:{number}: unknown task {task!r} (not built in, no {task}{_SUFFIX} here)")
+            rows.append((text, task))
+        return rows
 
     def _custom_task(self, name: str, path: Path) -> Task:
         builtin = TASKS.get(name)

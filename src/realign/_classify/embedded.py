@@ -530,7 +530,7 @@ def _train(
     bias = [0.0] * len(labels)
     if linear is not None:  # added to the naive Bayes weights of the same features: free per prediction
         table, intercept = linear
-        bias = [_LINEAR_WEIGHT * b for b in intercept]
+        bias[: len(intercept)] = [_LINEAR_WEIGHT * b for b in intercept]
         for feat, pairs in table.items():
             target = naive.get(feat)
             if target is None:
@@ -622,9 +622,10 @@ def _training_rows(tasks: Mapping[str, Task]) -> list[tuple[str, str]]:
 
 def _build(tasks: Mapping[str, Task], extra: Sequence[tuple[str, str]]) -> _Model:
     _check_table(tasks, extra)
-    # The shipped regression weights were fitted on the built-in table and its examples: another
-    # table, or examples of the caller's, get naive Bayes and the rules only.
-    linear = _linear_weights() if not extra and _is_builtin_table(tasks) else None
+    # The shipped regression weights were fitted on the built-in table: a table that keeps it whole and
+    # in order (custom tasks after it, as criteria folders make) keeps them, its new tasks getting naive
+    # Bayes alone; a table without some built-in task gets naive Bayes and the rules only.
+    linear = _linear_weights() if _extends_builtin_table(tasks) else None
     return _train(_training_rows(tasks) + list(extra), list(tasks), _cue_rules(), linear)
 
 
@@ -674,6 +675,13 @@ def _linear_weights() -> LinearWeights | None:
 def _is_builtin_table(tasks: Mapping[str, Task]) -> bool:
     """Whether ``tasks`` is the built-in table (e.g. default criteria): then the shared model serves."""
     return tasks is TASKS or (tasks.keys() == TASKS.keys() and all(tasks[name] == TASKS[name] for name in TASKS))
+
+
+def _extends_builtin_table(tasks: Mapping[str, Task]) -> bool:
+    """Whether ``tasks`` begins with the built-in table, same names, order and descriptions (the columns
+    and the words the regression was fitted on); whether a task is rewritten does not matter here."""
+    names = list(tasks)[: len(TASKS)]
+    return names == list(TASKS) and all(tasks[name].description == TASKS[name].description for name in names)
 
 
 @lru_cache(maxsize=1)

@@ -542,7 +542,7 @@ async def _dry_run(args: argparse.Namespace) -> int:
     # The run's own rules, with the offline classifier: an LLM classifier's calls are counted, not made.
     pipeline = Pipeline(
         None,
-        classifier=EmbeddedClassifier(criteria.tasks),
+        classifier=EmbeddedClassifier(criteria.tasks, criteria.examples or None),
         criteria=criteria,
         turns=args.turns,
         context_tokens=args.context_tokens,

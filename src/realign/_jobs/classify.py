@@ -141,7 +141,7 @@ def build_classifier(
     from .._classify.embedded import EmbeddedClassifier
 
     if args.classifier == "embedded":
-        return EmbeddedClassifier(criteria.tasks)
+        return EmbeddedClassifier(criteria.tasks, criteria.examples or None)
     if args.classifier_model or args.classifier_base_url or llm is None:
         from .._llm.openai_chat import OpenAIChat  # imported here: it imports the openai SDK
 
@@ -157,7 +157,9 @@ def build_classifier(
     chat = LLMClassifier(llm, tasks=criteria.tasks, cache=cache)
     if args.classifier == "llm":
         return chat
-    return CascadeClassifier(EmbeddedClassifier(criteria.tasks), chat, threshold=args.cascade_threshold)
+    return CascadeClassifier(
+        EmbeddedClassifier(criteria.tasks, criteria.examples or None), chat, threshold=args.cascade_threshold
+    )
 
 
 async def _classify_file(args: argparse.Namespace, classifier: Classifier, criteria: Criteria) -> RunStats:
