@@ -71,8 +71,17 @@ def test_the_built_in_classifier_adds_the_shipped_weights() -> None:
     assert with_weights.scores(view) != without.scores(view)
 
 
-def test_a_classifier_with_examples_of_its_own_does_not_use_the_shipped_weights() -> None:
-    # The weights were fitted on the built-in examples only: a caller's own examples get naive Bayes alone.
+def test_a_classifier_with_examples_of_its_own_keeps_the_shipped_weights() -> None:
+    # The caller's examples add to naive Bayes; the built-in tasks keep the regression fitted on ours, so
+    # teaching a custom task costs the built-in ones nothing.
     own = EmbeddedClassifier(examples=[("Write a haiku about rain.", "poem_generation")])
     own.predict("warm-up")
-    assert own._model.bias == (0.0,) * len(TASKS)
+    assert own._model.bias != (0.0,) * len(TASKS)
+
+
+def test_a_table_without_some_built_in_task_does_not_use_the_shipped_weights() -> None:
+    # The regression's columns are the built-in table's: a table that lacks one of its tasks cannot use them.
+    table = {name: task for name, task in TASKS.items() if name != "roleplay"}
+    narrow = EmbeddedClassifier(table)
+    narrow.predict("warm-up")
+    assert narrow._model.bias == (0.0,) * len(table)
