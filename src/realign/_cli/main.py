@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -566,6 +567,7 @@ async def _dry_run(args: argparse.Namespace) -> int:
         from_original=args.from_original,
         verify=_verify_model(args),
         refer=args.refer,
+        progress=None if args.quiet else _dry_run_progress(args.progress_interval),
     )
     price = price_for(args.model, price_in=args.price_in, price_out=args.price_out)
     classifier_price = price_for(args.classifier_model) if args.classifier_model else price
@@ -575,6 +577,21 @@ async def _dry_run(args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def _dry_run_progress(interval: float) -> Callable[[int], None]:
+    """A line on stderr every ``interval`` seconds while the dry run reads: a big file takes minutes, in silence
+    until the report otherwise."""
+    started = last = time.monotonic()
+
+    def report(rows: int) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= interval:
+            last = now
+            print(f"realign: dry run: {rows:,} rows read, {rows / (now - started):,.0f} rows/s", file=sys.stderr)
+
+    return report
 
 
 def _verify_model(args: argparse.Namespace) -> str | None:

@@ -5,7 +5,7 @@ Every row is decided by :meth:`Pipeline.plan`, as in the run; only the counting 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -179,6 +179,7 @@ async def plan_file(
     from_original: bool = False,
     verify: str | None = None,
     refer: bool = False,
+    progress: Callable[[int], None] | None = None,
 ) -> Plan:
     """Stream ``source`` and count what a run would do; render one prompt as an example.
 
@@ -190,12 +191,15 @@ async def plan_file(
     conversation in the prompt as the run sends it. ``verify``: the judge model of ``--verify``; its calls are
     counted as if every candidate passed the checks (an upper bound), the rewrite taken as long as the original;
     with ``refer`` (--refer), as if every candidate were referred, its prompt carrying every soft check's concern.
+    ``progress`` is called with the rows read so far, every 1,000 rows (a million rows take minutes).
     """
     classifier = classifier or ClassifierPlan()
     plan = Plan(classifier=classifier.kind, verify=verify, refer=refer)
     for item in rows_of(source, None):
         await let_signals_in(plan.rows)  # the embedded classifier never waits
         plan.rows += 1
+        if progress is not None and not plan.rows % 1000:
+            progress(plan.rows)
         plan.shapes[item.shape.name] += 1
         conversation = turns_of(item, pipeline.turns, reclassify=reclassify, from_original=from_original)
         if conversation:
