@@ -602,9 +602,17 @@ def test_interrupted_rounds_resume_without_new_batches(cache: SQLiteCache, tmp_p
 
     async def interrupted() -> None:
         runner = runner_for(api, cache, state)
-        await asyncio.wait_for(run_batch_rounds(make_pipeline(cache), lambda: rows, runner), timeout=0.5)
+        rounds = asyncio.ensure_future(run_batch_rounds(make_pipeline(cache), lambda: rows, runner))
+        # Stopped once its batch is being polled (created, its id saved), however loaded the machine: a fixed
+        # 0.5 s could end before the batch was created (seen at load average 14).
+        for _ in range(3000):
+            if any(batch.polls < 1 for batch in api.batches.values()):
+                break
+            await asyncio.sleep(0.01)
+        rounds.cancel()
+        await rounds
 
-    with pytest.raises(asyncio.TimeoutError):
+    with pytest.raises(asyncio.CancelledError):
         run(interrupted())
     assert api.creates == 1
     for batch in api.batches.values():
