@@ -647,6 +647,7 @@ async def _reformat_run(args: argparse.Namespace, stack: contextlib.AsyncExitSta
     from .._llm.openai_chat import OpenAIChat  # imported here: it imports the openai SDK
 
     criteria = Criteria(args.criteria)
+    parse_search_spec(args.search)  # a misspelt backend is the error to show, not a missing OpenAI key
     llm = OpenAIChat(
         args.model, base_url=args.base_url, timeout=args.timeout, max_retries=args.max_retries
     )  # a missing key fails here, before any work
