@@ -273,6 +273,22 @@ def test_parquet_columns_json_has_no_type_for_are_written_to_json(
     assert row[column] == value
 
 
+def test_a_parquet_uuid_column_is_written_to_json_as_its_text(tmp_path: Path) -> None:
+    import uuid
+
+    import pyarrow as pa
+
+    if not hasattr(pa, "uuid"):
+        pytest.skip("pyarrow has no uuid type before 18")
+    value = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    source = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"id": pa.array([value.bytes], pa.uuid())}), source)
+    with AtomicWriter(tmp_path / "out.jsonl") as writer:
+        for _, row in read_rows(source):
+            writer.write(row)
+    assert json.loads((tmp_path / "out.jsonl").read_text()) == {"id": str(value)}
+
+
 def test_a_value_with_no_json_form_is_one_clear_error(tmp_path: Path) -> None:
     error = r"out.jsonl line 2: a value of type object has no JSON form"
     with pytest.raises(InputError, match=error), AtomicWriter(tmp_path / "out.jsonl") as writer:

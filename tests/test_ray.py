@@ -341,3 +341,58 @@ def test_a_ray_dataset_with_a_custom_llm_and_a_judge_model_gets_advice_that_work
         realign.reformat(dataset, llm=realign.FakeLLM([realign.FakeLLM.DEFAULT_REPLY]), verify="judge-model")
     assert "verifier=" not in str(refused.value)  # a Ray Dataset refuses verifier=
     assert "verify=True" in str(refused.value)
+
+
+def _narrow_parquet(path: Path) -> Any:
+    """An OpenAI-messages Parquet file with narrow column types, a timestamp and schema metadata."""
+    import datetime
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema(
+        [
+            pa.field("id", pa.int32()),
+            pa.field("score", pa.float32()),
+            pa.field("when", pa.timestamp("ms")),
+            pa.field("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
+        ],
+        metadata={"origin": "my-pipeline"},
+    )
+    messages = [{"role": "user", "content": "How do I do it?"}, {"role": "assistant", "content": "Do step one."}]
+    when = datetime.datetime(2024, 1, 2, 3, 4, 5)
+    rows = [{"id": i, "score": 0.25, "when": when, "messages": messages} for i in range(6)]
+    table = pa.Table.from_pylist(rows, schema=schema)
+    pq.write_table(table, path)
+    return table
+
+
+@pytest.mark.parametrize("out_name", ["out.parquet", "shards"])
+def test_cli_engine_ray_parquet_output_keeps_the_input_schema_as_a_local_run_does(
+    local_ray: None, server: StubServer, tmp_path: Path, out_name: str
+) -> None:
+    # Rows used to pass through JSON on their way to the actors: a timestamp column stopped the job with a
+    # traceback, and int32/float32 came back int64/double, the schema's metadata lost.
+    import pyarrow.parquet as pq
+
+    table = _narrow_parquet(tmp_path / "in.parquet")
+    out = tmp_path / out_name
+    assert main(ray_command(tmp_path / "in.parquet", out, server, "--concurrency", "4")) == 0
+    written = pq.read_table(out)
+    assert written.schema.names == [*table.schema.names, "realign"]
+    for column in table.schema.names:
+        assert written.schema.field(column).type == table.schema.field(column).type
+    assert (written.schema.metadata or {}).get(b"origin") == b"my-pipeline"
+    assert sorted(written.column("when").to_pylist()) == table.column("when").to_pylist()
+
+
+def test_cli_engine_ray_refuses_a_value_no_parquet_column_holds_before_any_call(
+    local_ray: None, server: StubServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    records = rows(3)
+    records[2]["id"] = "two"
+    source = write_jsonl(tmp_path / "in.jsonl", records)
+    code = main(ray_command(source, tmp_path / "out.parquet", server))
+    assert code == 2
+    assert f"{source} line 3: field 'id' is a string here and an integer in other rows" in capsys.readouterr().err
+    assert server.chat_requests() == []

@@ -17,6 +17,7 @@ import json
 import math
 import os
 import tempfile
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -25,7 +26,17 @@ from typing import IO, Any, Literal, overload
 
 from .._exceptions import InputError, UsageError
 
-__all__ = ["PARQUET_BATCH", "AtomicWriter", "atomic_file", "container_of", "fit_row", "parquet_schema", "read_rows"]
+__all__ = [
+    "PARQUET_BATCH",
+    "AtomicWriter",
+    "atomic_file",
+    "container_of",
+    "fit_row",
+    "input_schema",
+    "parquet_schema",
+    "read_rows",
+    "table_of",
+]
 
 _CONTAINERS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet"}
 _CHUNK = 1 << 20
@@ -214,7 +225,8 @@ def _parquet_rows(path: Path) -> Iterator[tuple[int, Any]]:
 
 def _json_value(value: Any) -> Any:
     """The JSON form of a value a Parquet column holds and JSON has no type for: dates and times in
-    ISO 8601, a duration in seconds, a decimal as its exact digits (a string), bytes in base64."""
+    ISO 8601, a duration in seconds, a decimal as its exact digits (a string), bytes in base64, a UUID as
+    its usual text."""
     if isinstance(value, (datetime.date, datetime.time)):  # datetime.datetime is a date
         return value.isoformat()
     if isinstance(value, datetime.timedelta):
@@ -223,6 +235,8 @@ def _json_value(value: Any) -> Any:
         return str(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return base64.b64encode(value).decode("ascii")
+    if isinstance(value, uuid.UUID):  # pyarrow's uuid extension type
+        return str(value)
     raise TypeError(f"a value of type {type(value).__name__} has no JSON form")
 
 
@@ -477,13 +491,13 @@ def parquet_schema(path: str | Path, rows: Iterable[tuple[int, Any]] | None = No
     an integer in some rows and a string in others), or naming a field that is an empty object in every row:
     run before any call, a Parquet output then never fails at the write, after every row was paid for. Reads
     the file in :data:`PARQUET_BATCH` rows at a time; the last file's schema is remembered, so a check before
-    the run and the writer scan it once."""
+    the run (which passes its ``rows``) and the writer read it once."""
     import pyarrow as pa
 
     path = Path(path)
     stat = path.stat()
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if key in _scanned:
+    if rows is None and key in _scanned:
         return _scanned[key]
     schema = None
     batch: list[dict[str, Any]] = []
@@ -519,6 +533,39 @@ def parquet_schema(path: str | Path, rows: Iterable[tuple[int, Any]] | None = No
     return schema
 
 
+def input_schema(like: str | Path) -> Any:
+    """The schema of a Parquet output of the rows of ``like``, with ``realign`` as a text column: a Parquet
+    input's own (column types, metadata), a JSON or JSONL input's from its rows (see :func:`parquet_schema`);
+    None when ``like`` is no dataset file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    like = Path(like)
+    if like.suffix.lower() not in _CONTAINERS or not like.is_file():
+        return None
+    if container_of(like) != "parquet":
+        return parquet_schema(like)
+    try:
+        schema = pq.read_schema(like)
+    except Exception:  # pyarrow raises several unrelated types; the reader has already named a bad file
+        return None
+    text = pa.field("realign", pa.string())
+    index = schema.get_field_index("realign")
+    return schema.set(index, text) if index >= 0 else schema.append(text)
+
+
+def table_of(rows: list[dict[str, Any]], schema: Any) -> Any:
+    """``rows`` as an Arrow table of ``schema`` when they fit it (no field it lacks, each value of its column's
+    type, see :func:`fit_row`), else of the types inferred from them (None: always)."""
+    import pyarrow as pa
+
+    if schema is not None and all(key in schema.names for row in rows for key in row):
+        with contextlib.suppress(pa.ArrowException, ValueError, TypeError):
+            return _table(rows, schema)
+    names = dict.fromkeys(key for row in rows for key in row)
+    return pa.Table.from_pydict({name: [row.get(name) for row in rows] for name in names})
+
+
 class AtomicWriter:
     """Writes rows to ``path`` through a temporary file that replaces it only on success."""
 
@@ -537,7 +584,7 @@ class AtomicWriter:
             raise UsageError(f"cannot write {self.path}: folder {directory} does not exist")
         #: The Parquet schema rows are written in: the input's (``_fixed``: a Parquet input's, which rows are
         #: tried in first, as they were read from it), else widened as rows need (see :func:`_merge`).
-        self._schema: Any = self._input_schema() if self.kind == "parquet" else None
+        self._schema: Any = input_schema(self._like) if self.kind == "parquet" and self._like else None
         self._fixed = self._schema is not None and container_of(self._like or self.path) == "parquet"
         fd, self._tmp = _temp_beside(self.path)
         os.close(fd)
@@ -648,24 +695,6 @@ class AtomicWriter:
         for part in parts:
             part.unlink(missing_ok=True)
         self._parts = []
-
-    def _input_schema(self) -> Any:
-        """The schema of the input (``like``) with ``realign`` as a text column: a Parquet input's own, a JSON
-        or JSONL input's from its rows (see :func:`parquet_schema`); None without one."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        if self._like is None or self._like.suffix.lower() not in _CONTAINERS or not self._like.is_file():
-            return None
-        if container_of(self._like) != "parquet":
-            return parquet_schema(self._like)
-        try:
-            schema = pq.read_schema(self._like)
-        except Exception:  # pyarrow raises several unrelated types; the reader has already named a bad file
-            return None
-        text = pa.field("realign", pa.string())
-        index = schema.get_field_index("realign")
-        return schema.set(index, text) if index >= 0 else schema.append(text)
 
     def commit(self) -> None:
         """Finish the file and move it into place."""

@@ -19,13 +19,14 @@ import inspect
 import json
 import logging
 import os
+import pickle
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from .._exceptions import FatalLLMError, FatalSearchError, InputError, UsageError
-from .._io.files import AtomicWriter, read_rows
+from .._io.files import AtomicWriter, input_schema, read_rows, table_of
 from .._llm.cache import CachedSearch, SQLiteCache
 from .._llm.defaults import DEFAULT_MODEL
 from .._models import Usage
@@ -51,8 +52,9 @@ DEFAULT_ACTORS = 2
 ACTOR_CPUS = 0.25
 #: Blocks an actor works on at once (Ray's default for an actor is one, plus one queued).
 TASKS_PER_ACTOR = 4
-#: The column that carries each row as JSON text between the driver and the actors of a file job,
-#: so rows reach the writer exactly as read (Arrow would add nulls for keys a row lacks).
+#: The column that carries each row, pickled, between the driver and the actors of a file job, so rows reach
+#: the writer exactly as read: Arrow would add nulls for keys a row lacks, and JSON has no dates, decimals or
+#: bytes (a Parquet input's), nor int32 or float32 (which the writer gives back from the input's schema).
 ROW_COLUMN = "__realign_row__"
 #: The model calls each row made (re-asks, top-ups, verify calls), for the summary's call count.
 CALLS_COLUMN = "__realign_calls__"
@@ -143,8 +145,8 @@ def _judge(recipe: Mapping[str, Any], llm: Any) -> LLMVerifier | None:
 class RayReformatter:
     """One actor of the pool: holds a pipeline, reformats the batches Ray hands it.
 
-    ``mode="rows"``: batches are the user's own columns; ``mode="json"``: one column of rows as JSON
-    text (file jobs). Either way the output is the rows with their ``realign`` object, as JSON text.
+    ``mode="rows"``: batches are the user's own columns, and the output is the rows with their ``realign``
+    object as JSON text; ``mode="json"`` (file jobs): a column of pickled rows (:data:`ROW_COLUMN`), in and out.
     """
 
     def __init__(self, recipe: dict[str, Any], mode: str, source: str) -> None:
@@ -171,7 +173,7 @@ class RayReformatter:
 
         if self.mode == "json":
             lines = batch.column("line").to_pylist()
-            rows = [json.loads(text) for text in batch.column(ROW_COLUMN).to_pylist()]
+            rows = [pickle.loads(data) for data in batch.column(ROW_COLUMN).to_pylist()]
         else:
             rows = batch.to_pylist()
             lines = list(range(1, len(rows) + 1))
@@ -182,10 +184,16 @@ class RayReformatter:
                 raise
             fatal = json.dumps({"kind": type(exc).__name__, "message": str(exc), "code": getattr(exc, "code", None)})
             return pa.table(
-                {"line": lines[:1], ROW_COLUMN: [""], CALLS_COLUMN: [0], FATAL_COLUMN: [fatal], VERIFY_COLUMN: [None]}
+                {
+                    "line": lines[:1],
+                    ROW_COLUMN: pa.array([b""], pa.binary()),
+                    CALLS_COLUMN: [0],
+                    FATAL_COLUMN: [fatal],
+                    VERIFY_COLUMN: pa.array([None], pa.string()),
+                }
             )
         if self.mode == "json":
-            texts = [json.dumps(row, ensure_ascii=False) for row, _ in done]
+            texts = pa.array([pickle.dumps(row, protocol=pickle.HIGHEST_PROTOCOL) for row, _ in done], pa.binary())
             calls = [calls for _, calls in done]
             verify: list[str | None] = [None] * len(lines)
             if lines and self.pipeline.verifier is not None:
@@ -276,7 +284,7 @@ def _items(source: str | Path) -> Iterator[dict[str, Any]]:
     # Each row is checked against its file's shape here, on the driver, as a local run checks it: a bad
     # row stops the job with its file and line before any worker starts or any call is paid for.
     for item in shaped_rows(read_rows(source), source):
-        yield {"line": item.line, ROW_COLUMN: json.dumps(item.row, ensure_ascii=False)}
+        yield {"line": item.line, ROW_COLUMN: pickle.dumps(item.row, protocol=pickle.HIGHEST_PROTOCOL)}
 
 
 def ray_reformat_file(
@@ -297,11 +305,15 @@ def ray_reformat_file(
     (when given) receives what the actors' judges did, summed over the actors.
 
     ``output`` is a file (``.jsonl``, ``.json``, ``.parquet``: rows in input order) or a folder, which
-    receives Parquet shards (``realign`` as JSON text, as in realign's Parquet files).
+    receives Parquet shards (``realign`` as JSON text, as in realign's Parquet files). A Parquet output
+    takes the input's schema, as a local run's does (see :class:`~realign._io.files.AtomicWriter`).
     """
     ray = _ray()
     stats = stats or RunStats()
     items = list(_items(source))  # read and checked first: a bad row stops the job before Ray starts
+    target = Path(output)
+    # A Parquet output's schema, read now: a value no Parquet column holds stops the job before Ray starts.
+    schema = input_schema(source) if _is_folder(target) or target.suffix.lower() == ".parquet" else None
     start_ray(address, quiet=quiet)
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True
@@ -311,20 +323,20 @@ def ray_reformat_file(
     dataset = ray.data.from_items(items, override_num_blocks=blocks)
     recipe = _recipe(None, model, {**options, "base_url": base_url})
     mapped = _map(dataset, recipe, "json", str(source), actors, _batch_size(options))
-    target = Path(output)
     judges: dict[str, VerifyCounts] = {}
     if _is_folder(target):
         done = mapped.materialize()  # one pass of the actors serves both the shards and the counts
         for item in done.iter_rows():  # counted first: a fatal error stops the job before any shard is written
             _raise_fatal(item)
-            _count(stats, json.loads(item[ROW_COLUMN]), item[CALLS_COLUMN])
+            _count(stats, pickle.loads(item[ROW_COLUMN]), item[CALLS_COLUMN])
             _keep_latest(judges, item)
-        done.map_batches(_json_to_rows, batch_format="pyarrow").write_parquet(str(target))
+        shards = done.map_batches(_shard, batch_format="pyarrow", fn_kwargs={"schema": schema})
+        shards.write_parquet(str(target))
     else:
-        with AtomicWriter(target) as writer:
+        with AtomicWriter(target, like=source) as writer:
             for item in mapped.iter_rows():
                 _raise_fatal(item)
-                row = json.loads(item[ROW_COLUMN])
+                row = pickle.loads(item[ROW_COLUMN])
                 _count(stats, row, item[CALLS_COLUMN])
                 _keep_latest(judges, item)
                 writer.write(row)
@@ -361,10 +373,10 @@ def _is_folder(path: Path) -> bool:
     return path.is_dir() or not path.suffix
 
 
-def _json_to_rows(batch: Any) -> Any:
-    import pyarrow as pa
-
-    return pa.Table.from_pylist([_flat(json.loads(text)) for text in batch.column(ROW_COLUMN).to_pylist()])
+def _shard(batch: Any, schema: Any) -> Any:
+    """A block of a file job's rows as a table of the output's ``schema`` (see
+    :func:`~realign._io.files.input_schema`)."""
+    return table_of([_flat(pickle.loads(data)) for data in batch.column(ROW_COLUMN).to_pylist()], schema)
 
 
 def _count(stats: RunStats, row: dict[str, Any], calls: int) -> None:
