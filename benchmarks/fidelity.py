@@ -28,7 +28,8 @@ a candidate rewrite (and, for some, search evidence) and the verdict a careful r
 Prints accuracy, answer-changing rewrites accepted, the share of good rewrites rejected, per check
 the rows it let through that it should have caught ("accepted wrongly", counted for the check the row
 names) and the good rows it refused ("refused wrongly"), for the answer sets the same per kind of
-rewrite and the evidence-backed corrections recorded, and every misclassified row.
+rewrite and the evidence-backed corrections recorded (as expected; wrong pairs and empty records, listed), and
+every misclassified row.
 """
 
 from __future__ import annotations
@@ -185,11 +186,15 @@ def _wrongly(outcomes: Sequence[Outcome], key: str) -> list[str]:
 
 
 def _corrections(report: Report) -> list[str]:
-    """Evidence-backed corrections the accepted rows record, against the ones the rows expect."""
+    """Evidence-backed corrections the accepted rows record, against the ones the rows expect: rows
+    recorded as expected, rows with an empty record, and every recorded pair that is wrong (it matches
+    no expected pair, or repeats one already matched), listed."""
     expected = [o for o in report.outcomes if o.row.get("corrections")]
     if not expected:
         return []
     right = 0
+    empty: list[str] = []
+    wrong: list[str] = []
     for o in expected:
         if o.rejected:
             continue
@@ -200,11 +205,29 @@ def _corrections(report: Report) -> list[str]:
             o.row["rewrite"],
             evidence=tuple(Evidence.model_validate(e) for e in o.row.get("evidence", ())),
         )
-        found = {(c.before, c.after) for c in find_corrections(item)}
-        want = {(c["from"], c["to"]) for c in o.row["corrections"]}
+        found = [(c.before, c.after) for c in find_corrections(item)]
+        want = [(c["from"], c["to"]) for c in o.row["corrections"]]
+        if not found:
+            empty.append(f"  {o.row['id']}: expected {want}")
+            continue
         # A date or a name may be recorded with its surrounding words ("November 9, 1988" for "1988").
-        right += all(any(f in fb and t in ta for fb, ta in found) for f, t in want)
-    return [f"corrections recorded as expected  {right}/{len(expected)}"]
+        matched: set[int] = set()
+        bad = []
+        for fb, ta in found:
+            hits = [i for i, (f, t) in enumerate(want) if f in fb and t in ta and i not in matched]
+            if hits:
+                matched.add(hits[0])
+            else:
+                bad.append((fb, ta))
+        wrong += [f"  {o.row['id']}: recorded {p}, expected {want}" for p in bad]
+        right += len(matched) == len(want) and not bad
+    return [
+        f"corrections recorded as expected  {right}/{len(expected)}",
+        f"corrections wrong pairs           {len(wrong)}",
+        *wrong,
+        f"corrections empty records         {len(empty)}",
+        *empty,
+    ]
 
 
 def _describe(o: Outcome) -> str:

@@ -1113,3 +1113,85 @@ def test_a_name_joined_by_of_with_its_second_half_changed_is_refused() -> None:
     original = "The race was won by Mira Solberg of the United Kingdom in 2019."
     rewrite = "**Mira Solberg** (Sweden) won it in 2019."
     assert refused(EntitiesKept()(item(original, rewrite, "Who won the race?")))
+
+
+# --- what a correction records ---------------------------------------------------------------------
+
+
+def recorded(original: str, rewrite: str, evidence: str, question: str = "Q?") -> list[tuple[str, str]]:
+    from realign._checks.corrections import find_corrections
+
+    found = find_corrections(item(original, rewrite, question, evidence=(Evidence(text=evidence, url="u"),)))
+    return [(c.before, c.after) for c in found]
+
+
+def test_a_quantity_is_paired_with_the_new_quantity_of_its_unit() -> None:
+    pairs = recorded(
+        "Mount Kilimanjaro rises to about 5,985 metres (19,635 ft) above sea level.",
+        "**About 5,895 metres (19,341 ft).** Kilimanjaro is the highest mountain in Africa.",
+        "Its summit, Uhuru Peak, is 5,895 metres (19,341 ft) above sea level.",
+    )
+    assert ("19,635", "19,341") in pairs
+
+
+def test_a_person_is_paired_with_a_person_not_a_title() -> None:
+    pairs = recorded(
+        "1984 was written by Aldous Huxley.",
+        "*1984* (*Nineteen Eighty-Four*) was written by **George Orwell** and published in 1949.",
+        "Nineteen Eighty-Four (also published as 1984) is a dystopian novel by the English writer George Orwell.",
+    )
+    assert pairs == [("Aldous Huxley", "George Orwell")]
+
+
+def test_a_year_is_paired_with_a_year() -> None:
+    pairs = recorded(
+        "The Sydney Opera House opened in 1975.",
+        "- **Opened:** 20 October 1973, by Queen Elizabeth II",
+        "The Sydney Opera House was formally opened by Queen Elizabeth II on 20 October 1973.",
+    )
+    assert ("1975", "20") not in pairs
+
+
+def test_a_change_is_recorded_once_at_its_widest() -> None:
+    pairs = recorded(
+        "Apollo 12 was the first mission to land humans on the Moon.",
+        "**Apollo 11** was the first mission to land humans on the Moon.",
+        "Apollo 11 was the American spaceflight that first landed humans on the Moon.",
+    )
+    assert pairs == [("Apollo 12", "Apollo 11")]
+
+
+def test_an_old_value_kept_as_background_is_still_corrected() -> None:
+    pairs = recorded(
+        "The capital of Myanmar is Yangon.",
+        "The capital of Myanmar is **Naypyidaw**. It replaced Yangon as the capital in 2006.",
+        "Naypyidaw is the capital of Myanmar. The government moved the capital there from Yangon in 2006.",
+    )
+    assert pairs == [("Yangon", "Naypyidaw")]
+
+
+def test_a_count_kept_as_background_is_still_corrected() -> None:
+    pairs = recorded(
+        "An octopus has two hearts.",
+        "An octopus has **three hearts**: two pump blood through the gills and one pumps it around the body.",
+        "Octopuses have three hearts: two branchial hearts pump blood through the gills.",
+    )
+    assert pairs == [("two", "three")]
+
+
+def test_a_new_value_the_evidence_does_not_state_is_not_recorded() -> None:
+    pairs = recorded(
+        "The capital of Myanmar is Yangon.",
+        "The capital of Myanmar is **Mandalay**. It replaced Yangon as the capital in 2006.",
+        "Naypyidaw is the capital of Myanmar. The government moved the capital there from Yangon in 2006.",
+    )
+    assert pairs == []
+
+
+def test_a_faithful_rewrite_records_nothing() -> None:
+    pairs = recorded(
+        "Barack Obama was born in Honolulu.",
+        "Barack Obama was born in **Honolulu**, in Hawaii.",
+        "Barack Obama was born in Honolulu, Hawaii.",
+    )
+    assert pairs == []
