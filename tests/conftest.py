@@ -46,6 +46,32 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     return path
 
 
+def narrow_parquet(path: Path, rows: int = 2) -> Any:
+    """An OpenAI-messages Parquet file with narrow column types, a timestamp and schema metadata: what an
+    output must keep (pyarrow imported here, so that test modules without it still collect)."""
+    import datetime
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema(
+        [
+            pa.field("id", pa.int32()),
+            pa.field("score", pa.float32()),
+            pa.field("when", pa.timestamp("ms")),
+            pa.field("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
+        ],
+        metadata={"origin": "my-pipeline"},
+    )
+    messages = [{"role": "user", "content": "What is 2 + 2?"}, {"role": "assistant", "content": "2 + 2 is 4."}]
+    when = datetime.datetime(2024, 1, 2, 3, 4, 5)
+    table = pa.Table.from_pylist(
+        [{"id": i, "score": 0.25, "when": when, "messages": messages} for i in range(rows)], schema=schema
+    )
+    pq.write_table(table, path)
+    return table
+
+
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 

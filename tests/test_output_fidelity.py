@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import datetime
 import json
 from pathlib import Path
 from typing import Any
@@ -11,35 +10,13 @@ from typing import Any
 import pytest
 
 import realign
+from conftest import narrow_parquet
 from realign._cli.main import main
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 
 REWRITE = "Reasoning: a heading.\nRevised response:\n**Answer**\n\n2 + 2 is 4."
-
-
-def _chat_parquet(path: Path, rows: int = 2) -> Any:
-    """An OpenAI-messages Parquet file with narrow column types and schema metadata."""
-    schema = pa.schema(
-        [
-            pa.field("id", pa.int32()),
-            pa.field("score", pa.float32()),
-            pa.field("when", pa.timestamp("ms")),
-            pa.field("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
-        ],
-        metadata={"origin": "my-pipeline"},
-    )
-    messages = [{"role": "user", "content": "What is 2 + 2?"}, {"role": "assistant", "content": "2 + 2 is 4."}]
-    table = pa.Table.from_pylist(
-        [
-            {"id": i, "score": 0.25, "when": datetime.datetime(2024, 1, 2, 3, 4, 5), "messages": messages}
-            for i in range(rows)
-        ],
-        schema=schema,
-    )
-    pq.write_table(table, path)
-    return table
 
 
 def _reformat(source: Path, output: Path) -> None:
@@ -49,51 +26,51 @@ def _reformat(source: Path, output: Path) -> None:
 
 @pytest.mark.parametrize("column", ["id", "score", "when", "messages"])
 def test_parquet_output_keeps_each_column_type_of_the_input(tmp_path: Path, column: str) -> None:
-    table = _chat_parquet(tmp_path / "in.parquet")
+    table = narrow_parquet(tmp_path / "in.parquet")
     _reformat(tmp_path / "in.parquet", tmp_path / "out.parquet")
     assert pq.read_schema(tmp_path / "out.parquet").field(column).type == table.schema.field(column).type
 
 
 def test_parquet_output_adds_realign_as_a_text_column(tmp_path: Path) -> None:
-    _chat_parquet(tmp_path / "in.parquet")
+    narrow_parquet(tmp_path / "in.parquet")
     _reformat(tmp_path / "in.parquet", tmp_path / "out.parquet")
     assert pq.read_schema(tmp_path / "out.parquet").field("realign").type == pa.string()
 
 
 def test_parquet_output_keeps_the_input_schema_metadata(tmp_path: Path) -> None:
-    _chat_parquet(tmp_path / "in.parquet")
+    narrow_parquet(tmp_path / "in.parquet")
     _reformat(tmp_path / "in.parquet", tmp_path / "out.parquet")
     assert (pq.read_schema(tmp_path / "out.parquet").metadata or {}).get(b"origin") == b"my-pipeline"
 
 
 def test_parquet_output_still_holds_the_rewrite(tmp_path: Path) -> None:
-    _chat_parquet(tmp_path / "in.parquet")
+    narrow_parquet(tmp_path / "in.parquet")
     _reformat(tmp_path / "in.parquet", tmp_path / "out.parquet")
     rows = pq.read_table(tmp_path / "out.parquet").to_pylist()
     assert rows[0]["messages"][1]["content"] == "**Answer**\n\n2 + 2 is 4."
 
 
 def test_parquet_output_keeps_the_values_of_the_other_columns(tmp_path: Path) -> None:
-    table = _chat_parquet(tmp_path / "in.parquet")
+    table = narrow_parquet(tmp_path / "in.parquet")
     _reformat(tmp_path / "in.parquet", tmp_path / "out.parquet")
     out = pq.read_table(tmp_path / "out.parquet")
     assert out.select(["id", "score", "when"]).equals(table.select(["id", "score", "when"]))
 
 
 def test_an_empty_parquet_input_gives_an_empty_output_with_its_columns(tmp_path: Path) -> None:
-    _chat_parquet(tmp_path / "in.parquet", rows=0)
+    narrow_parquet(tmp_path / "in.parquet", rows=0)
     _reformat(tmp_path / "in.parquet", tmp_path / "out.parquet")
     assert pq.read_schema(tmp_path / "out.parquet").names == ["id", "score", "when", "messages", "realign"]
 
 
 def test_realign_classify_parquet_output_keeps_the_input_column_types(tmp_path: Path) -> None:
-    table = _chat_parquet(tmp_path / "in.parquet")
+    table = narrow_parquet(tmp_path / "in.parquet")
     assert main(["classify", str(tmp_path / "in.parquet"), "-o", str(tmp_path / "out.parquet"), "-q"]) == 0
     assert pq.read_schema(tmp_path / "out.parquet").field("id").type == table.schema.field("id").type
 
 
 def test_a_parquet_realign_column_of_an_earlier_run_is_read_back(tmp_path: Path) -> None:
-    _chat_parquet(tmp_path / "in.parquet")
+    narrow_parquet(tmp_path / "in.parquet")
     _reformat(tmp_path / "in.parquet", tmp_path / "once.parquet")
     _reformat(tmp_path / "once.parquet", tmp_path / "twice.parquet")
     row = pq.read_table(tmp_path / "twice.parquet").to_pylist()[0]

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import realign
-from conftest import is_verify, read_jsonl, realign_row, write_jsonl
+from conftest import is_verify, narrow_parquet, read_jsonl, realign_row, write_jsonl
 from realign import OpenAIChat, SQLiteCache
 from realign._cli.main import main
 from stub_server import Reply, StubServer, chat_reply, rewrite_handler
@@ -343,30 +343,6 @@ def test_a_ray_dataset_with_a_custom_llm_and_a_judge_model_gets_advice_that_work
     assert "verify=True" in str(refused.value)
 
 
-def _narrow_parquet(path: Path) -> Any:
-    """An OpenAI-messages Parquet file with narrow column types, a timestamp and schema metadata."""
-    import datetime
-
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    schema = pa.schema(
-        [
-            pa.field("id", pa.int32()),
-            pa.field("score", pa.float32()),
-            pa.field("when", pa.timestamp("ms")),
-            pa.field("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
-        ],
-        metadata={"origin": "my-pipeline"},
-    )
-    messages = [{"role": "user", "content": "How do I do it?"}, {"role": "assistant", "content": "Do step one."}]
-    when = datetime.datetime(2024, 1, 2, 3, 4, 5)
-    rows = [{"id": i, "score": 0.25, "when": when, "messages": messages} for i in range(6)]
-    table = pa.Table.from_pylist(rows, schema=schema)
-    pq.write_table(table, path)
-    return table
-
-
 @pytest.mark.parametrize("out_name", ["out.parquet", "shards"])
 def test_cli_engine_ray_parquet_output_keeps_the_input_schema_as_a_local_run_does(
     local_ray: None, server: StubServer, tmp_path: Path, out_name: str
@@ -375,7 +351,7 @@ def test_cli_engine_ray_parquet_output_keeps_the_input_schema_as_a_local_run_doe
     # traceback, and int32/float32 came back int64/double, the schema's metadata lost.
     import pyarrow.parquet as pq
 
-    table = _narrow_parquet(tmp_path / "in.parquet")
+    table = narrow_parquet(tmp_path / "in.parquet", rows=6)
     out = tmp_path / out_name
     assert main(ray_command(tmp_path / "in.parquet", out, server, "--concurrency", "4")) == 0
     written = pq.read_table(out)
