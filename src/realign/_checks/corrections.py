@@ -233,8 +233,10 @@ class _Evidence:
 
     def states(self, value: _Value, claim: _Clause) -> bool:
         """Whether a clause of the evidence states ``value`` with a word of the claim."""
-        return any(c.has(value) and c.content & claim.content for c in self.clauses) or any(
-            c.has(value) and any(v.key == other.key for other in claim.values for v in c.values if v is not value)
+        claimed = {v.key for v in claim.values}
+        return any(
+            c.has(value)
+            and (bool(c.content & claim.content) or any(v.key in claimed for v in c.values if v is not value))
             for c in self.clauses
         )
 
@@ -317,7 +319,7 @@ def _distinct(fixes: list[Correction]) -> list[Correction]:
     """Without duplicates and without a pair inside a wider one."""
     out: list[Correction] = []
     for c in sorted(fixes, key=lambda c: -(len(c.before) + len(c.after))):
-        if any(c.before.lower() in o.before.lower() and c.after.lower() in o.after.lower() for o in out):
+        if any(_covers(o, c) for o in out):
             continue
         out.append(c)
     return sorted(out, key=lambda c: fixes.index(c))

@@ -440,10 +440,16 @@ def _type_of(value: Any, where: str) -> Any:
 
 def _rows_schema(rows: list[dict[str, Any]]) -> Any:
     """The schema pyarrow infers for ``rows`` (every field of every row); raises on values of mixed types."""
+    return _inferred_table(rows).schema
+
+
+def _inferred_table(rows: list[dict[str, Any]]) -> Any:
+    """``rows`` as a table of the types pyarrow infers, with every field of every row (None where a row
+    lacks one)."""
     import pyarrow as pa
 
     names = dict.fromkeys(key for row in rows for key in row)
-    return pa.Table.from_pydict({name: [row.get(name) for row in rows] for name in names}).schema
+    return pa.Table.from_pydict({name: [row.get(name) for row in rows] for name in names})
 
 
 def _widened(schema: Any, rows: list[dict[str, Any]], lines: list[int]) -> Any:
@@ -562,8 +568,7 @@ def table_of(rows: list[dict[str, Any]], schema: Any) -> Any:
     if schema is not None and all(key in schema.names for row in rows for key in row):
         with contextlib.suppress(pa.ArrowException, ValueError, TypeError):
             return _table(rows, schema)
-    names = dict.fromkeys(key for row in rows for key in row)
-    return pa.Table.from_pydict({name: [row.get(name) for row in rows] for name in names})
+    return _inferred_table(rows)
 
 
 class AtomicWriter:
