@@ -1195,3 +1195,106 @@ def test_a_faithful_rewrite_records_nothing() -> None:
         "Barack Obama was born in Honolulu, Hawaii.",
     )
     assert pairs == []
+
+
+def test_a_value_after_a_label_that_restates_the_claim_is_recorded() -> None:
+    pairs = recorded(
+        "The Harlow Bridge opened in 1931, linking the two banks of the Senn.",
+        "### Harlow Bridge\n- **Opened:** 14 May 1932\n- **Links:** the two banks of the Senn\n\n"
+        "Work had begun three years earlier, in 1929.",
+        "Work on the Harlow Bridge began in 1929. The bridge was opened on 14 May 1932.",
+        "When did the Harlow Bridge open?",
+    )
+    assert pairs == [("1931", "1932")]
+
+
+def test_a_person_after_a_label_is_recorded_though_the_old_name_stays_as_background() -> None:
+    pairs = recorded(
+        "Blue Harbour (1998) was directed by Anna Berg and stars Tom Lind as the harbour master.",
+        "**Blue Harbour** (1998)\n\n- **Director:** Maja Holm\n- **Lead role:** Tom Lind\n\n"
+        "Holm had earlier co-directed a short film with Anna Berg.",
+        "Blue Harbour is a 1998 drama film directed by Maja Holm and starring Tom Lind.",
+        "who directed blue harbour",
+    )
+    assert pairs == [("Anna Berg", "Maja Holm")]
+
+
+def test_a_changed_year_is_paired_with_the_year_of_the_claim_not_a_birth_year() -> None:
+    pairs = recorded(
+        "The first woman to win the Harlow Medal was Ada Voss, in 1931.",
+        "## First woman to win the Harlow Medal\n\n**Ida Brandt** (1880–1950), the Danish chemist, in **1921**.",
+        "Ida Brandt (1880–1950) was a Danish chemist. In 1921 she became the first woman to win the Harlow Medal.",
+    )
+    assert ("1931", "1921") in pairs
+
+
+def test_a_changed_year_is_not_paired_with_a_year_of_another_claim() -> None:
+    pairs = recorded(
+        "The first woman to win the Harlow Medal was Ada Voss, in 1931.",
+        "## First woman to win the Harlow Medal\n\n**Ida Brandt** (1880–1950), the Danish chemist, in **1921**.",
+        "Ida Brandt (1880–1950) was a Danish chemist. In 1921 she became the first woman to win the Harlow Medal.",
+    )
+    assert ("1931", "1880") not in pairs
+
+
+def test_a_name_sharing_a_word_with_the_new_one_is_still_replaced() -> None:
+    pairs = recorded(
+        "Lake Orda is the deepest lake in the region.",
+        "The deepest lake is **Lake Semra** (900 m at its deepest point). Lake Orda ranks second.",
+        "Lake Semra is the deepest lake in the region, with a depth of 900 m. Lake Orda is the second deepest.",
+    )
+    assert pairs == [("Lake Orda", "Lake Semra")]
+
+
+def test_a_name_the_question_asks_about_is_not_what_was_corrected() -> None:
+    pairs = recorded(
+        "The capital of Freedonia is Port Lumen.",
+        "## Capital of Freedonia\n\n**Vesta** is the capital. It became the seat of government in 1951.",
+        "Vesta is the capital city of Freedonia. It has been the seat of government since 1951.",
+        "What is the capital of Freedonia?",
+    )
+    assert ("Freedonia", "Vesta") not in pairs
+
+
+def test_the_evidence_states_a_new_value_in_a_sentence_with_commas() -> None:
+    pairs = recorded(
+        "The Varra is the largest desert in the region.",
+        "Overall, the largest desert is **Tarsa** (about 2 million km²). The Varra is the largest cold desert.",
+        "Tarsa, a sandy desert of about 2 million km², is the largest desert in the region.",
+    )
+    assert pairs == [("Varra", "Tarsa")]
+
+
+def test_a_days_number_before_a_month_ends_no_sentence_of_the_evidence() -> None:
+    pairs = recorded(
+        "Der aktuelle Vorsitzende des Vereins ist Karl Brenner.",
+        "Der aktuelle Vorsitzende ist **Lena Ott**. Sie wurde am 3. März 2024 gewählt und folgte auf Karl Brenner.",
+        "Lena Ott wurde am 3. März 2024 zur Vorsitzenden des Vereins gewählt. Sie folgte auf Karl Brenner.",
+    )
+    assert pairs == [("Karl Brenner", "Lena Ott")]
+
+
+@pytest.mark.parametrize(
+    ("name", "written"),
+    [
+        ("Jón Þór Eldjárn", "Jon Thor Eldjarn"),
+        ("Guðrún Sæmundsdóttir", "Gudrun Saemundsdottir"),
+        ("Ole Bjørnstad", "Ole Bjornstad"),
+        ("Łukasz Wróbel", "Lukasz Wrobel"),
+        ("Chloé Cœurdevey", "Chloe Coeurdevey"),
+        ("Franz Weiß", "Franz Weiss"),
+    ],
+)
+def test_a_name_written_without_its_special_letters_is_kept(name: str, written: str) -> None:
+    original = f"The prize went to {name} in 2004."
+    rewrite = f"In 2004 the prize went to **{written}**."
+    assert not refused(EntitiesKept()(item(original, rewrite, "Who won the prize?")))
+
+
+def test_corrections_fold_names_as_the_entities_check_does() -> None:
+    pairs = recorded(
+        "The prize went to Þór in 2003.",
+        "The prize went to **Thor** in 2004.",
+        "Thor won the prize in 2004.",
+    )
+    assert pairs == [("2003", "2004")]

@@ -21,13 +21,12 @@ The record pairs each changed value with the value that takes its place, as a ca
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .._models import Correction, Evidence
 from .._types import CheckInput
-from .entities import judge, source_of
+from .entities import fold_text, judge, source_of
 from .facts import judge_numbers
 
 __all__ = ["find_corrections"]
@@ -39,14 +38,20 @@ def find_corrections(item: CheckInput) -> list[Correction]:
     if not item.evidence or item.rewrite == item.original:
         return []
     _, numbers = judge_numbers(item, corrections=True)
-    judged = [*judge(item, corrections=True).corrections, *numbers]
-    restated = _restated_changes(item)
+    # Not the question's words: questions are often written all in lower case ("who directed amelie").
+    common = _common_words(item.original, item.rewrite, *(e.text for e in item.evidence))
+    evidence = _Evidence(item.evidence, common)
+    judged = [*judge(item, corrections=True).corrections, *(_repaired(c, item, common, evidence) for c in numbers)]
+    restated = _restated_changes(item, common, evidence)
     # The judges know which values changed; the restated claim knows what took their place: a judged
-    # pair that gives the same old value another new one was paired wrongly.
+    # pair that gives the same old value another new one, or the same new value another old one, was
+    # paired wrongly (each new value takes the place of one old value).
     kept = [
         _as_written(c, item.original)
         for c in judged
-        if _same_kind_pair(c) and not any(_overlaps(c, r) and not _covers(c, r) for r in restated)
+        if _same_kind_pair(c)
+        and not any(_overlaps(c, r) and not _covers(c, r) for r in restated)
+        and not any(_same_new(c, r) and not _overlaps(c, r) for r in restated)
     ]
     return _distinct([*kept, *restated])
 
@@ -54,9 +59,15 @@ def find_corrections(item: CheckInput) -> list[Correction]:
 # --- reading a text as clauses of tokens -------------------------------------------------------------
 
 _WORD_RE = re.compile(r"\d[\d,]*(?:\.\d+)?|[^\W\d_][\w'’-]*")
-# A clause ends at a sentence end (not the initial of a name: "J. R. R. Tolkien"), a semicolon, a dash,
-# a comma followed by a space, a line break, or a colon after more than a short label ("Opened: 1973").
-_CLAUSE_RE = re.compile(r"((?<!\b[A-Z])[.!?](?=\s|$)|;|\s[—–-]\s|—|,\s|\n|:\s)")
+# A clause ends at a sentence end (not the initial of a name: "J. R. R. Tolkien", nor the dot of a day's
+# number before a month and a year: "am 6. Mai 2025"), a semicolon, a dash, a comma followed by a space, a
+# line break, or a colon after more than a short label ("Opened: 1973").
+_CLAUSE_RE = re.compile(
+    r"((?<!\b[A-Z])(?<!\b\d)(?<!\b\d\d)[.!?](?=\s|$)|(?:(?<=\b\d)|(?<=\b\d\d))[.!?](?=$|\s(?![^\W\d_]+\s+\d{4}\b))"
+    r"|;|\s[—–-]\s|—|,\s|\n|:\s)"
+)
+# The clause ends that end a sentence too.
+_SENTENCE_END_RE = re.compile(r"[.!?\n]")
 _MARKUP_RE = re.compile(r"[*_`#]+")
 _TITLE_RES = (
     re.compile(r"(?<![*\w])\*([^*\n]+)\*(?![*\w])"),
@@ -84,8 +95,9 @@ _COPULAS = frozenset("is are was were ist sind war est es".split())
 
 
 def _fold(word: str) -> str:
-    word = unicodedata.normalize("NFKD", word.lower()).encode("ascii", "ignore").decode() or word.lower()
-    for end in ("'s", "’s", "s'"):
+    """``word`` as the entity check folds names (case, accents, "Þ" as "th"), without a possessive."""
+    word = fold_text(word)
+    for end in ("'s", "s'"):
         if word.endswith(end):
             word = word[: -len(end)] or word
     return word
@@ -94,6 +106,19 @@ def _fold(word: str) -> str:
 def _stem(word: str) -> str:
     """A word without a plural ending ("moons" = "moon", "hearts" = "heart")."""
     return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+_ENDINGS = ("ing", "ed", "er", "or")
+
+
+def _root(word: str) -> str:
+    """A word without a plural, verb or agent ending, so that a claim restated as a label reads as the
+    claim: "opened in" = "Opened:", "directed by" = "Director:"."""
+    word = _stem(word)
+    for end in _ENDINGS:
+        if len(word) > len(end) + 3 and word.endswith(end):
+            return word[: -len(end)]
+    return word
 
 
 @dataclass(frozen=True)
@@ -108,28 +133,39 @@ class _Value:
     end: int
 
 
+_NAMED = ("name", "title")
+
+
 @dataclass(frozen=True)
 class _Clause:
     words: list[str]  # as written
     folded: list[str]
     values: list[_Value]
+    sentence: int = 0  # which sentence (or line) of its text the clause is in
+    label: int = 0  # where the value after a short label begins ("Opened: 1973"), else 0
 
     @property
     def content(self) -> frozenset[str]:
         """The clause's words that carry its claim, besides its names and numbers."""
         inside = {i for v in self.values if v.kind != "word" for i in range(v.start, v.end)}
         return frozenset(
-            _stem(w)
+            _root(w)
             for i, w in enumerate(self.folded)
-            if i not in inside and w not in _STOP and not w[0].isdigit() and w not in _COUNT_WORDS
+            # a word with a digit is a number or a unit ("km²"), no word of the claim
+            if i not in inside and w not in _STOP and not any(ch.isdigit() for ch in w) and w not in _COUNT_WORDS
         )
 
     def has(self, value: _Value) -> bool:
         """Whether the clause states ``value``: a name also shortened or with more of its words
-        ("Napoleon Bonaparte" = "Napoleon")."""
-        if value.kind in ("name", "title"):
+        ("Napoleon Bonaparte" = "Napoleon"), never another name that shares a word with it ("Lake Baikal"
+        is not "Lake Tanganyika")."""
+        if value.kind in _NAMED:
             words = set(value.key.split()) - _CONNECTORS
-            return bool(words & set(self.folded))
+            for v in self.values:
+                other = set(v.key.split()) - _CONNECTORS
+                if v.kind in _NAMED and other and (other <= words or words <= other):
+                    return True
+            return f" {value.key} " in f" {' '.join(self.folded)} "
         return any(v.key == value.key for v in self.values)
 
 
@@ -137,7 +173,12 @@ def _number_key(text: str) -> str:
     return text.replace(",", "")
 
 
-def _values(words: list[str], folded: list[str], titles: Sequence[str]) -> list[_Value]:
+def _values(
+    words: list[str], folded: list[str], titles: Sequence[str], common: frozenset[str], starts: frozenset[int]
+) -> list[_Value]:
+    """The values of a clause's words; ``starts`` are where a label or the clause begins (a name runs
+    over none of them, and a capitalised word there that the texts also write in lower case, "Opened:",
+    "Title role:", is an ordinary word)."""
     values: list[_Value] = []
     i = 0
     while i < len(words):
@@ -153,14 +194,20 @@ def _values(words: list[str], folded: list[str], titles: Sequence[str]) -> list[
             values.append(_Value(kind, " ".join(words[i:end]), key, "" if is_year else after, i, end))
             i = end
             continue
-        elif word[0].isupper():
+        elif word[0].isupper() and not (i in starts and _root(low) in common and not _capital_next(words, i, starts)):
             j = i + 1
-            while j < len(words) and (
-                words[j][0].isupper() or (folded[j] in _CONNECTORS and j + 1 < len(words) and words[j + 1][0].isupper())
+            while (
+                j < len(words)
+                and j not in starts
+                and (
+                    words[j][0].isupper()
+                    or (folded[j] in _CONNECTORS and j + 1 < len(words) and words[j + 1][0].isupper())
+                )
             ):
                 j += 1
             start = i + 1 if folded[i] in _LEADING and j > i + 1 else i
-            if not (start == i and folded[i] in _LEADING):
+            # "The", "It" at a sentence's start alone are no name.
+            if not (start == i and (folded[i] in _LEADING or (j == i + 1 and folded[i] in _STOP))):
                 text = " ".join(words[start:j])
                 key = " ".join(folded[start:j])
                 kind = "title" if any(key in t for t in titles) else "name"
@@ -173,26 +220,65 @@ def _values(words: list[str], folded: list[str], titles: Sequence[str]) -> list[
     return values
 
 
-def _clauses(text: str) -> list[_Clause]:
+def _capital_next(words: list[str], i: int, starts: frozenset[int]) -> bool:
+    """Whether the word after ``i`` is capitalised in the same part ("Lake Baikal": "Lake" is part of a
+    name; "Director: Jean-Pierre Jeunet": "Director" is not)."""
+    return i + 1 < len(words) and i + 1 not in starts and words[i + 1][0].isupper()
+
+
+def _clauses(text: str, common: frozenset[str] = frozenset()) -> list[_Clause]:
+    """The clauses of ``text``; ``common`` are the words (as :func:`_root` writes them) that the texts at
+    hand write in lower case."""
     titles = [" ".join(_fold(w) for w in _WORD_RE.findall(m.group(1))) for r in _TITLE_RES for m in r.finditer(text)]
     plain = _MARKUP_RE.sub("", text)
     pieces = _CLAUSE_RE.split(plain)
-    parts: list[str] = []
+    parts: list[tuple[list[str], set[int], int]] = []  # words, where a label or the clause begins, sentence
     label = False
+    sentence = 0
     for part, end in zip(pieces[::2], [*pieces[1::2], ""], strict=True):
+        words = _WORD_RE.findall(part)
         # A short label before a colon belongs to what follows it ("Opened: 20 October 1973").
         if label:
-            parts[-1] += " " + part
+            parts[-1][1].add(len(parts[-1][0]))
+            parts[-1][0].extend(words)
         else:
-            parts.append(part)
-        label = end.startswith(":") and len(_WORD_RE.findall(parts[-1])) <= 2
+            parts.append((words, {0}, sentence))
+        label = end.startswith(":") and 0 < len(parts[-1][0]) <= _LABEL_WORDS
+        if _SENTENCE_END_RE.match(end):
+            sentence += 1
     clauses = []
-    for part in parts:
-        words = _WORD_RE.findall(part)
+    for words, starts, at in parts:
         if words:
             folded = [_fold(w) for w in words]
-            clauses.append(_Clause(words, folded, _values(words, folded, titles)))
+            values = _values(words, folded, titles, common, frozenset(starts))
+            clauses.append(_Clause(words, folded, values, at, min(starts - {0}, default=0)))
     return clauses
+
+
+_LABEL_WORDS = 3  # "Capital of Kazakhstan: Astana"
+
+
+def _sentences(clauses: Sequence[_Clause]) -> dict[int, _Clause]:
+    """The clauses of each sentence read as one."""
+    grouped: dict[int, list[_Clause]] = {}
+    for c in clauses:
+        grouped.setdefault(c.sentence, []).append(c)
+    out = {}
+    for at, group in grouped.items():
+        words: list[str] = []
+        folded: list[str] = []
+        values: list[_Value] = []
+        for c in group:
+            shift = len(words)
+            values += [_Value(v.kind, v.text, v.key, v.unit, v.start + shift, v.end + shift) for v in c.values]
+            words += c.words
+            folded += c.folded
+        out[at] = _Clause(words, folded, values, at)
+    return out
+
+
+def _common_words(*texts: str) -> frozenset[str]:
+    return frozenset(_root(_fold(w)) for text in texts for w in _WORD_RE.findall(text) if w[0].islower())
 
 
 # --- the restated claim ------------------------------------------------------------------------------
@@ -226,29 +312,49 @@ def _place(old: _Value, original: _Clause, new: _Value, rewrite: _Clause) -> int
     return score
 
 
+def _overlap(a: _Clause, b: _Clause, leave: set[str]) -> int:
+    """How many words and values (but ``leave``) two clauses share."""
+    values = sum(b.has(v) for v in a.values if v.kind != "word" and v.key not in leave)
+    return len(a.content & b.content) + values
+
+
 class _Evidence:
-    def __init__(self, evidence: Sequence[Evidence]) -> None:
+    def __init__(self, evidence: Sequence[Evidence], common: frozenset[str]) -> None:
         self.items = evidence
-        self.clauses = [c for e in evidence for c in _clauses(f"{e.title}\n{e.text}")]
+        # Read by sentence: a sentence's clauses state one claim ("Antarctica, a polar desert of about 14
+        # million km², is the largest desert on Earth").
+        self.sentences = [s for e in evidence for s in _sentences(_clauses(f"{e.title}\n{e.text}", common)).values()]
 
-    def states(self, value: _Value, claim: _Clause) -> bool:
-        """Whether a clause of the evidence states ``value`` with a word of the claim."""
-        claimed = {v.key for v in claim.values}
-        return any(
-            c.has(value)
-            and (bool(c.content & claim.content) or any(v.key in claimed for v in c.values if v is not value))
-            for c in self.clauses
-        )
+    def support(self, value: _Value, claim: _Clause) -> int:
+        """How much of ``claim`` (words, other values) a sentence of the evidence that states ``value``
+        shares: 0 when none states it with any."""
+        return max((_overlap(claim, s, {value.key}) for s in self.sentences if s.has(value)), default=0)
 
 
-def _restated_changes(item: CheckInput) -> list[Correction]:
+def _near(value: _Value, clause: _Clause, asked: frozenset[str]) -> bool:
+    """Whether the question's words stand next to ``value`` in ``clause`` ("directed by X")."""
+    around = clause.folded[max(0, value.start - 3) : value.start] + clause.folded[value.end : value.end + 3]
+    return any(_root(w) in asked for w in around)
+
+
+def _in_question(value: _Value, words: set[str], numbers: set[str]) -> bool:
+    if value.kind in _NAMED:
+        return set(value.key.split()) - _CONNECTORS <= words
+    return value.kind != "word" and value.key in numbers
+
+
+def _restated_changes(item: CheckInput, common: frozenset[str], evidence: _Evidence) -> list[Correction]:
     """The original's values that the rewrite's restatement of their claim replaced by a value of the
     same kind that the evidence states."""
-    original = _clauses(item.original)
-    rewrite = _clauses(item.rewrite)
+    original = _clauses(item.original, common)
+    rewrite = _clauses(item.rewrite, common)
     if not original or not rewrite:
         return []
-    evidence = _Evidence(item.evidence)
+    sentences = _sentences(original)
+    question = _clauses(item.question, common)
+    asked_words = {w for c in question for w in c.folded}
+    asked_numbers = {v.key for c in question for v in c.values if v.kind in ("year", "quantity")}
+    asked = frozenset(w for c in question for w in c.content)
     known = {v.key for c in original for v in c.values}
     fixes: list[Correction] = []
     for claim in original:
@@ -257,26 +363,35 @@ def _restated_changes(item: CheckInput) -> list[Correction]:
         if best == 0 or (len(scored) > 1 and scored[1][0] == best):
             continue  # no restatement, or no one restatement
         restated = rewrite[at]
-        gone = [v for v in claim.values if not restated.has(v)]
-        new = [v for v in restated.values if v.key not in known and evidence.states(v, claim)]
+        # An old value is gone when the restatement no longer states it (it may stay elsewhere as
+        # background); a value the question states is what it asks about, not the answer ("the capital
+        # of Australia").
+        gone = [v for v in claim.values if not restated.has(v) and not _in_question(v, asked_words, asked_numbers)]
+        whole = sentences[claim.sentence]
+        new = [
+            v
+            for v in restated.values
+            if v.key not in known and not any(c.has(v) for c in original) and evidence.support(v, whole)
+        ]
         # Each new value takes the place of at most one old value: the one whose place it holds best
-        # (the same words around it), then the nearest.
+        # (the same words around it), then the one next to the question's words, then the nearest.
         choices = []
         for i, old in enumerate(gone):
             for k, v in enumerate(new):
                 if not _compatible(old, v):
                     continue
                 place = _place(old, claim, v, restated)
-                # A value takes another's place only where it stands; a plain word is a fact only in its
-                # place at the claim's end, with the same two words before it.
-                if place < (3 if old.kind == "word" else 1):
+                # A value takes another's place only where it stands, or as the value after a label
+                # that restates the claim ("opened in 1867" -> "Opened: 1869"); a plain word is a fact
+                # only in its place at the claim's end, with the same two words before it.
+                if old.kind == "word" and (place < 3 or old.end != len(claim.words)):
                     continue
-                if old.kind == "word" and old.end != len(claim.words):
+                if place < 1 and not (restated.label and v.start == restated.label):
                     continue
-                choices.append((place, -abs(v.start - old.start), i, k))
+                choices.append((place, _near(old, claim, asked), -abs(v.start - old.start), i, k))
         taken_old: set[int] = set()
         taken_new: set[int] = set()
-        for _, _, i, k in sorted(choices, reverse=True):
+        for *_, i, k in sorted(choices, reverse=True):
             if i in taken_old or k in taken_new:
                 continue
             taken_old.add(i)
@@ -287,11 +402,43 @@ def _restated_changes(item: CheckInput) -> list[Correction]:
     return fixes
 
 
+def _repaired(c: Correction, item: CheckInput, common: frozenset[str], evidence: _Evidence) -> Correction:
+    """A judged change of a year paired with the new year that stands in its claim: the one whose
+    sentences in the rewrite and in the evidence share most of the old year's sentence (a prize year
+    with the prize year, not with a birth year the rewrite gives beside it)."""
+    if not _YEAR_RE.fullmatch(c.before):
+        return c
+    original = _sentences(_clauses(item.original, common)).values()
+    claim = next((s for s in original if any(v.key == c.before for v in s.values)), None)
+    if claim is None:
+        return c
+    known = {v.key for s in original for v in s.values}
+    best: tuple[int, str] | None = None
+    for sentence in _sentences(_clauses(item.rewrite, common)).values():
+        for v in sentence.values:
+            if v.kind != "year" or v.key in known:
+                continue
+            support = evidence.support(v, claim)
+            if not support:
+                continue
+            score = support + _overlap(claim, sentence, {v.key, c.before})
+            if best is None or score > best[0]:
+                best = (score, v.text)
+    if best is None or best[1] == c.after:
+        return c
+    source = source_of(best[1], item.evidence)
+    return Correction.of(c.before, best[1], source) if source else c
+
+
 # --- merging ------------------------------------------------------------------------------------------
 
 
 def _overlaps(a: Correction, b: Correction) -> bool:
     return a.before.lower() in b.before.lower() or b.before.lower() in a.before.lower()
+
+
+def _same_new(a: Correction, b: Correction) -> bool:
+    return a.after.lower() == b.after.lower()
 
 
 def _covers(a: Correction, b: Correction) -> bool:

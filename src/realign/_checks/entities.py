@@ -44,6 +44,7 @@ __all__ = [
     "EntityVerdict",
     "entities",
     "find_entity",
+    "fold_text",
     "judge",
     "normalize",
     "number_replaced",
@@ -63,14 +64,26 @@ _ASCII_TOKEN_RE = re.compile(r"[a-z0-9]+(?:['.][a-z0-9]+)*")
 _COMBINING_RE = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 
-def _fold(text: str) -> str:
-    """Case, accents and apostrophe forms taken out: ``Bogotá`` and ``bogota`` read alike."""
+# Letters that NFKD does not split into a base letter and an accent, as names are written without
+# them: "Jón Þór Birgisson" is "Jon Thor Birgisson", "Bjørndalen" "Bjorndalen", "Łódź" "Lodz" (casefold
+# writes "ß" as "ss" and the capitals in lower case first).
+_LETTERS = str.maketrans({"þ": "th", "ð": "d", "đ": "d", "æ": "ae", "ø": "o", "œ": "oe", "ł": "l"})
+_LETTERS_RE = re.compile("[þðđæøœł]")
+
+
+def fold_text(text: str) -> str:
+    """Case, accents and apostrophe forms taken out: ``Bogotá`` and ``bogota`` read alike, and
+    ``Þór`` and ``Thor``. The one fold of names for the checks (entities, corrections)."""
     if text.isascii():
         return text.replace("`", "'").lower()
     # Four replace() calls rather than one translate(): much faster on a long text.
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u02bc", "'").replace("`", "'")
     decomposed = unicodedata.normalize("NFKD", text)
-    return _COMBINING_RE.sub("", decomposed).casefold()
+    folded = _COMBINING_RE.sub("", decomposed).casefold()
+    return folded.translate(_LETTERS) if _LETTERS_RE.search(folded) else folded
+
+
+_fold = fold_text
 
 
 # A possessive "'s" at a token's end, in the tokens joined by spaces.
