@@ -6,9 +6,11 @@ when ray is not installed, except in CI (``CI`` set), which installs the extra a
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import pickle
+import tracemalloc
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -372,3 +374,36 @@ def test_cli_engine_ray_refuses_a_value_no_parquet_column_holds_before_any_call(
     assert code == 2
     assert f"{source} line 3: field 'id' is a string here and an integer in other rows" in capsys.readouterr().err
     assert server.chat_requests() == []
+
+
+def test_cli_engine_ray_writes_every_row_when_the_blocks_divide_the_file_evenly(
+    local_ray: None, server: StubServer, tmp_path: Path
+) -> None:
+    # --concurrency 4: blocks of 8 rows, so 16 rows fill two blocks and leave no partial one.
+    source = write_jsonl(tmp_path / "in.jsonl", rows(16))
+    out = tmp_path / "out.jsonl"
+    code = main(ray_command(source, out, server, "--concurrency", "4"))
+    assert code == 0
+    assert [row["id"] for row in read_jsonl(out)] == list(range(16))
+
+
+def test_cli_engine_ray_driver_holds_a_block_of_the_file_not_the_file(local_ray: None, tmp_path: Path) -> None:
+    # 400 rows of 16 KB (6.5 MB) in blocks of 8 rows: the driver's own allocations stay far below the file,
+    # which it used to hold whole (read, then pickled) before handing it to Ray.
+    data = [realign_row(f"Question {i}?", f"Answer {i}. " + "word " * 3200, "open_qa", id=i) for i in range(400)]
+    source = write_jsonl(tmp_path / "in.jsonl", data)
+    out = tmp_path / "out.jsonl"
+    with StubServer() as server:
+        # This server runs in the test's process: it must not keep the requests it is sent, which tracemalloc
+        # would count against the driver.
+        server.requests = collections.deque(maxlen=0)  # type: ignore[assignment]
+        # A first small job pays for what any job builds once (imports, the classifier's table).
+        assert main(ray_command(write_jsonl(tmp_path / "small.jsonl", rows(2)), out, server)) == 0
+        tracemalloc.start()
+        try:
+            code = main(ray_command(source, out, server, "--concurrency", "4"))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert code == 0
+    assert peak < source.stat().st_size / 2

@@ -280,11 +280,34 @@ def ray_reformat_dataset(
     return _map(dataset, recipe, "rows", "ray dataset", actors, _batch_size(options))
 
 
-def _items(source: str | Path) -> Iterator[dict[str, Any]]:
-    # Each row is checked against its file's shape here, on the driver, as a local run checks it: a bad
-    # row stops the job with its file and line before any worker starts or any call is paid for.
+def _checked_rows(source: str | Path) -> int:
+    """Read and check every row of ``source`` against its file's shape, as a local run checks it, keeping none:
+    a bad row stops the job with its file and line before any worker starts or any call is paid for."""
+    return sum(1 for _ in shaped_rows(read_rows(source), source))
+
+
+def _blocks(source: str | Path, rows_per_block: int) -> Iterator[Any]:
+    """The rows of ``source`` as Arrow tables of ``rows_per_block`` rows (line, pickled row), read one block at a
+    time: the driver holds one block, never the file (10M rows would not fit beside their copy in the object
+    store)."""
+    import pyarrow as pa
+
+    lines: list[int] = []
+    rows: list[bytes] = []
+    made = False
     for item in shaped_rows(read_rows(source), source):
-        yield {"line": item.line, ROW_COLUMN: pickle.dumps(item.row, protocol=pickle.HIGHEST_PROTOCOL)}
+        lines.append(item.line)
+        rows.append(pickle.dumps(item.row, protocol=pickle.HIGHEST_PROTOCOL))
+        if len(rows) == rows_per_block:
+            yield _block(pa, lines, rows)
+            lines, rows, made = [], [], True
+    if rows or not made:
+        yield _block(pa, lines, rows)  # an empty input still makes a dataset (of no row)
+
+
+def _block(pa: Any, lines: list[int], rows: list[bytes]) -> Any:
+    # large_binary: one block's rows may pass the 2 GiB that plain binary's 32-bit offsets allow.
+    return pa.table({"line": pa.array(lines, pa.int64()), ROW_COLUMN: pa.array(rows, pa.large_binary())})
 
 
 def ray_reformat_file(
@@ -310,7 +333,7 @@ def ray_reformat_file(
     """
     ray = _ray()
     stats = stats or RunStats()
-    items = list(_items(source))  # read and checked first: a bad row stops the job before Ray starts
+    count = _checked_rows(source)  # a bad row stops the job before Ray starts
     target = Path(output)
     # A Parquet output's schema, read now: a value no Parquet column holds stops the job before Ray starts.
     schema = input_schema(source) if _is_folder(target) or target.suffix.lower() == ".parquet" else None
@@ -319,8 +342,11 @@ def ray_reformat_file(
     context.execution_options.preserve_order = True
     # Blocks of a few batches each: enough blocks to spread over the actors, not so many that Ray's
     # per-block work dominates.
-    blocks = max(1, min(1000, len(items) // (2 * _batch_size(options))))
-    dataset = ray.data.from_items(items, override_num_blocks=blocks)
+    blocks = max(1, min(1000, count // (2 * _batch_size(options))))
+    # Read a second time, a block at a time, each block put in the object store (which spills to disk) as it is
+    # made: the check above keeps nothing, so the driver's memory does not grow with the file.
+    refs = [ray.put(block) for block in _blocks(source, -(-count // blocks))]
+    dataset = ray.data.from_arrow_refs(refs)
     recipe = _recipe(None, model, {**options, "base_url": base_url})
     mapped = _map(dataset, recipe, "json", str(source), actors, _batch_size(options))
     judges: dict[str, VerifyCounts] = {}
