@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from engine import child_env, stand_in  # noqa: E402  (engine.py sits beside this script)
+from engine import child_env, stand_in  # engine.py sits beside this script
 
 
 def write_rows(path: Path, rows: int, kb: int) -> None:
