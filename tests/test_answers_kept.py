@@ -1298,3 +1298,21 @@ def test_corrections_fold_names_as_the_entities_check_does() -> None:
         "Thor won the prize in 2004.",
     )
     assert pairs == [("2003", "2004")]
+
+
+def test_a_changed_day_and_month_are_recorded_with_their_year_as_written() -> None:
+    pairs = recorded(
+        "The treaty was signed on 12 March 1871, in Vell.",
+        "The treaty was signed on **12 April 1871** in Vell, a month after the talks began (12 March).",
+        "The talks opened in Vell on 12 March 1871. The treaty was signed there on 12 April 1871.",
+    )
+    assert pairs == [("12 March 1871", "12 April 1871")]
+
+
+def test_each_new_year_replaces_one_old_year_in_order() -> None:
+    pairs = recorded(
+        "The first president of Kerra was Ivo Dan (1950-1956).",
+        "The first president of Kerra was **Ena Sol** (1948–1954). Ivo Dan was the second.",
+        "Ena Sol served as the first president of Kerra from 1948 to 1954; she was followed by Ivo Dan.",
+    )
+    assert [p for p in pairs if p[0] == "1956"] == [("1956", "1954")]

@@ -6,16 +6,21 @@ lists those changes so that the row can record them as ``corrections: [{"from", 
 
 The record pairs each changed value with the value that takes its place, as a careful reader would:
 
-- the rewrite's clause that restates the original's claim (the one sharing most of its other words) holds
-  the new value where the original held the old one; a rewrite that keeps the old value only as
+- the rewrite's clause that restates the original's claim (the one sharing most of its other words, a
+  label's words included: "opened in" = "Opened:", "directed by" = "Director:") holds the new value where
+  the original held the old one, or right after the label; a rewrite that keeps the old value only as
   background elsewhere ("Sydney is its largest city", "construction had started in 1887", "it replaced
-  Yangon") still corrects the claim;
+  Yangon") still corrects the claim; a value the question states is what it asks about, never the old
+  value of a pair;
 - the new value is of the same kind: a year for a year, a quantity for a quantity of the same unit
   ("19,635 ft" -> "19,341 ft", not "5,895 metres"), a name for a name and a title (in italics or quotes)
-  for a title; among several, the one in the same place in the sentence ("written by X" -> "written by Y");
-- the evidence states the new value; a pair the evidence does not support is never recorded;
-- one record per change: no duplicates, and no pair inside a wider one ("12" -> "11" within
-  "Apollo 12" -> "Apollo 11").
+  for a title; among several, the one in the same place in the sentence ("written by X" -> "written by Y"),
+  then the one next to the question's words; a changed year takes the new year whose sentences in the
+  rewrite and the evidence share most of its claim (the prize year, not a birth year beside it);
+- the evidence states the new value in a sentence with words or values of the claim; a pair the evidence
+  does not support is never recorded;
+- one record per change: no duplicates, each new value for one old value, and no pair inside a wider one
+  ("12" -> "11" within "Apollo 12" -> "Apollo 11"); a changed day and month with its year ("28 June 1914").
 """
 
 from __future__ import annotations
@@ -41,13 +46,13 @@ def find_corrections(item: CheckInput) -> list[Correction]:
     # Not the question's words: questions are often written all in lower case ("who directed amelie").
     common = _common_words(item.original, item.rewrite, *(e.text for e in item.evidence))
     evidence = _Evidence(item.evidence, common)
-    judged = [*judge(item, corrections=True).corrections, *(_repaired(c, item, common, evidence) for c in numbers)]
+    judged = [*judge(item, corrections=True).corrections, *_repaired(numbers, item, common, evidence)]
     restated = _restated_changes(item, common, evidence)
     # The judges know which values changed; the restated claim knows what took their place: a judged
     # pair that gives the same old value another new one, or the same new value another old one, was
     # paired wrongly (each new value takes the place of one old value).
     kept = [
-        _as_written(c, item.original)
+        _as_written(c, item.original, item.rewrite)
         for c in judged
         if _same_kind_pair(c)
         and not any(_overlaps(c, r) and not _covers(c, r) for r in restated)
@@ -402,32 +407,48 @@ def _restated_changes(item: CheckInput, common: frozenset[str], evidence: _Evide
     return fixes
 
 
-def _repaired(c: Correction, item: CheckInput, common: frozenset[str], evidence: _Evidence) -> Correction:
-    """A judged change of a year paired with the new year that stands in its claim: the one whose
+def _repaired(
+    judged: Sequence[Correction], item: CheckInput, common: frozenset[str], evidence: _Evidence
+) -> list[Correction]:
+    """Judged changes of years, each paired with the new year that stands in its claim: the one whose
     sentences in the rewrite and in the evidence share most of the old year's sentence (a prize year
-    with the prize year, not with a birth year the rewrite gives beside it)."""
-    if not _YEAR_RE.fullmatch(c.before):
-        return c
-    original = _sentences(_clauses(item.original, common)).values()
-    claim = next((s for s in original if any(v.key == c.before for v in s.values)), None)
-    if claim is None:
-        return c
+    with the prize year, not with a birth year the rewrite gives beside it), each new year for one old
+    year, in their order among equals ("1950-1956" -> "1948–1954")."""
+    years = [i for i, c in enumerate(judged) if _YEAR_RE.fullmatch(c.before)]
+    if not years:
+        return list(judged)
+    original = list(_sentences(_clauses(item.original, common)).values())
     known = {v.key for s in original for v in s.values}
-    best: tuple[int, str] | None = None
-    for sentence in _sentences(_clauses(item.rewrite, common)).values():
-        for v in sentence.values:
-            if v.kind != "year" or v.key in known:
-                continue
+    new = [
+        (sentence, v, rank)
+        for sentence in _sentences(_clauses(item.rewrite, common)).values()
+        for rank, v in enumerate(v for v in sentence.values if v.kind == "year" and v.key not in known)
+    ]
+    choices = []
+    for i in years:
+        before = judged[i].before
+        claim = next((s for s in original if any(v.key == before for v in s.values)), None)
+        if claim is None:
+            continue
+        rank = [v.key for v in claim.values if v.kind == "year"].index(before)
+        for k, (sentence, v, at) in enumerate(new):
             support = evidence.support(v, claim)
-            if not support:
-                continue
-            score = support + _overlap(claim, sentence, {v.key, c.before})
-            if best is None or score > best[0]:
-                best = (score, v.text)
-    if best is None or best[1] == c.after:
-        return c
-    source = source_of(best[1], item.evidence)
-    return Correction.of(c.before, best[1], source) if source else c
+            if support:
+                score = support + _overlap(claim, sentence, {v.key, before})
+                choices.append((score, -abs(at - rank), i, k))
+    out = list(judged)
+    taken_old: set[int] = set()
+    taken_new: set[int] = set()
+    for *_, i, k in sorted(choices, key=lambda c: (c[0], c[1], -c[2], -c[3]), reverse=True):
+        if i in taken_old or k in taken_new:
+            continue
+        taken_old.add(i)
+        taken_new.add(k)
+        after = new[k][1].text
+        source = source_of(after, item.evidence)
+        if source and after != judged[i].after:
+            out[i] = Correction.of(judged[i].before, after, source)
+    return out
 
 
 # --- merging ------------------------------------------------------------------------------------------
@@ -446,12 +467,27 @@ def _covers(a: Correction, b: Correction) -> bool:
     return b.before.lower() in a.before.lower() and b.after.lower() in a.after.lower()
 
 
-def _as_written(c: Correction, original: str) -> Correction:
-    """``c`` with its old value as the original writes it (a judge may give it in lower case)."""
-    at = original.lower().find(c.before.lower())
-    if at < 0 or original[at : at + len(c.before)] == c.before:
-        return c
-    return Correction.of(original[at : at + len(c.before)], c.after, c.source)
+def _span(value: str, text: str) -> tuple[int, int] | None:
+    at = text.lower().find(value.lower())
+    return None if at < 0 else (at, at + len(value))
+
+
+_DAY_MONTH_RE = re.compile(r"\d{1,2}\.? [^\W\d_]+")
+_YEAR_AFTER_RE = re.compile(r",? (1\d{3}|20\d{2})\b")
+
+
+def _as_written(c: Correction, original: str, rewrite: str) -> Correction:
+    """``c`` with its values as the original and the rewrite write them (a judge may give them in lower
+    case), and a changed day and month with the year both texts give after it: the date whole ("28 June
+    1914" -> "28 July 1914", not "28 June" -> "28 july")."""
+    old, new = _span(c.before, original), _span(c.after, rewrite)
+    before = original[old[0] : old[1]] if old else c.before
+    after = rewrite[new[0] : new[1]] if new else c.after
+    if old and new and _DAY_MONTH_RE.fullmatch(before) and _DAY_MONTH_RE.fullmatch(after):
+        year, same = _YEAR_AFTER_RE.match(original, old[1]), _YEAR_AFTER_RE.match(rewrite, new[1])
+        if year and same and year.group(1) == same.group(1):
+            before, after = original[old[0] : year.end()], rewrite[new[0] : same.end()]
+    return c if (before, after) == (c.before, c.after) else Correction.of(before, after, c.source)
 
 
 _YEAR_RE = re.compile(r"\b(?:1\d{3}|20\d{2})\b")
