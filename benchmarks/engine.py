@@ -169,7 +169,12 @@ class Server:
 
 @contextlib.contextmanager
 def stand_in(
-    latency: float = 0.0, fault_rate: float = 0.0, seed: int = 7, jitter: float = 0.0, max_concurrency: int = 0
+    latency: float = 0.0,
+    fault_rate: float = 0.0,
+    seed: int = 7,
+    jitter: float = 0.0,
+    max_concurrency: int = 0,
+    silent: bool = False,
 ) -> Iterator[Server]:
     """Start ``stand_in.py`` in its own process, yield it, stop it (by its pid)."""
     proc = subprocess.Popen(
@@ -190,6 +195,7 @@ def stand_in(
             str(jitter),
             "--max-concurrency",
             str(max_concurrency),
+            *(["--silent"] if silent else []),
         ],
         stdout=subprocess.PIPE,
         text=True,

@@ -16,6 +16,8 @@ picks a free port). Endpoints:
   it) gets a verdict instead, deterministic: ``VERDICT: yes`` when the rewrite holds the original's text
   whole (this server's own rewrites do), else ``VERDICT: no``, each with a ``REASON:`` line.
 - ``POST /v1/completions``: `` open_qa`` (for the completion classifier).
+- ``--silent``: every POST is read, counted (``requests``, ``chat``) and never answered; the connection
+  is held until the client drops it (a wedged replica that still accepts connections).
 - ``GET /stats``: counters as JSON (requests, chat, ok, 429, 500, completed, in-flight, peak in-flight,
   the server's own CPU seconds). ``POST /reset`` zeroes them.
 """
@@ -51,7 +53,9 @@ class StandIn:
         retry_after_ms: int,
         jitter: float = 0.0,
         max_concurrency: int = 0,
+        silent: bool = False,
     ) -> None:
+        self.silent = silent
         self.latency, self.fault_rate, self.retry_after_ms, self.jitter = latency, fault_rate, retry_after_ms, jitter
         # A GPU server's batch has a size: past it, requests queue (0: no cap).
         self.slots = asyncio.Semaphore(max_concurrency) if max_concurrency > 0 else None
@@ -191,6 +195,11 @@ class StandIn:
                     length = int(headers.get("content-length") or 0)
                     body = await reader.readexactly(length) if length else b""
                 self.counts["requests"] += 1
+                if self.silent and method == "POST":
+                    if target.endswith("/chat/completions"):
+                        self.counts["chat"] += 1
+                    await reader.read()  # until the client gives up and closes: no answer, ever
+                    return
                 self.counts["in_flight"] += 1
                 self.counts["peak_in_flight"] = max(self.counts["peak_in_flight"], self.counts["in_flight"])
                 try:
@@ -247,7 +256,9 @@ def _error(message: str, kind: str, code: str | None = None) -> bytes:
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    state = StandIn(args.latency, args.fault_rate, args.seed, args.retry_after_ms, args.jitter, args.max_concurrency)
+    state = StandIn(
+        args.latency, args.fault_rate, args.seed, args.retry_after_ms, args.jitter, args.max_concurrency, args.silent
+    )
     server = await asyncio.start_server(state.serve, args.host, args.port, backlog=4096, limit=1 << 22)
     port = server.sockets[0].getsockname()[1]
     print(f"listening on http://{args.host}:{port}/v1", flush=True)
@@ -273,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-concurrency", type=int, default=0, help="answer at most N requests at once; the rest queue (0: no cap)"
     )
+    parser.add_argument("--silent", action="store_true", help="read every POST and never answer it")
     parser.add_argument("--fault-rate", type=float, default=0.0, help="share of chat calls answered 429/500")
     parser.add_argument("--seed", type=int, default=0, help="seed of the fault draws")
     parser.add_argument("--retry-after-ms", type=int, default=50, help="retry-after-ms of the 429 answers")

@@ -66,11 +66,17 @@ def rewrite_handler(path: str, body: dict[str, Any]) -> Reply:
     return 200, {}, chat_reply(text, n=body.get("n", 1))
 
 
+class _Server(ThreadingHTTPServer):
+    # The default backlog (5) overflows when a run opens many connections at once: the kernel drops the
+    # extra SYNs and the client's connect waits a second for its retransmit, a latency no real server has.
+    request_queue_size = 128
+
+
 class LocalHTTPServer:
     """A threaded HTTP server on a free port of 127.0.0.1, serving inside a ``with`` block."""
 
     def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = _Server(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -126,3 +132,32 @@ class StubServer(LocalHTTPServer):
 
     def chat_requests(self) -> list[dict[str, Any]]:
         return [body for path, body in self.requests if path.endswith("/chat/completions")]
+
+
+class SilentServer(LocalHTTPServer):
+    """A replica that accepts connections, reads each request and never answers (a wedged server).
+
+    ``requests`` counts the requests it received; each connection is held until the client drops it.
+    """
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self._lock = threading.Lock()
+        silent = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length", 0)))
+                with silent._lock:
+                    silent.requests += 1
+                # Blocks until the client closes the connection: no answer is ever written.
+                with contextlib.suppress(OSError):
+                    self.rfile.read(1)
+                self.close_connection = True
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        super().__init__(_Handler)

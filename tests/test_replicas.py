@@ -17,7 +17,7 @@ from realign._cli.main import main
 from realign._llm.openai_chat import base_urls
 from realign._llm.ratelimit import HeaderPacer, parse_duration
 from realign._llm.replicas import ReplicaPool
-from stub_server import StubServer, chat_reply, rewrite_handler
+from stub_server import SilentServer, StubServer, chat_reply, rewrite_handler
 
 REQUEST = ChatRequest((("system", "s"), ("user", "<response>\nhi\n</response>")))
 FAST = RetryPolicy(attempts=4, initial=0.001, maximum=0.002, jitter=0.0)
@@ -58,6 +58,56 @@ def test_two_replicas_share_the_calls_and_a_dead_one_costs_no_row(
     assert [r["realign"]["tag"] for r in written] == ["rewrite"] * 60
     summary = capsys.readouterr().err
     assert f"{first.base_url}: {len(first.requests)} calls, 0 errors" in summary
+
+
+def test_a_replica_that_never_answers_is_hedged_and_costs_no_timeout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The silent replica takes its share of the first requests; each is sent to a healthy replica too once
+    # the fleet's answers show it late, and cancelled when that answer comes: no request waits --timeout.
+    source = write_jsonl(tmp_path / "in.jsonl", rows(40))
+    out = tmp_path / "out.jsonl"
+    with SilentServer() as silent, StubServer(latency=0.01) as first, StubServer(latency=0.01) as second:
+        argv = ["reformat", str(source), "-o", str(out), "--no-cache", "--model", "m", "--concurrency", "6"]
+        argv += ["--timeout", "20", "--base-url", f"{silent.base_url},{first.base_url},{second.base_url}"]
+        code = main(argv)
+        received = silent.requests + len(first.requests) + len(second.requests)
+        held = silent.requests
+    summary = capsys.readouterr().err
+    assert code == 0
+    assert [r["realign"]["tag"] for r in read_jsonl(out)] == ["rewrite"] * 40
+    assert held >= 1
+    # Its requests were cancelled, not timed out (no error), each lost to the hedge that answered it.
+    assert f"{silent.base_url}: {held} calls, 0 errors, {held} lost to a hedge" in summary
+    # The summary counts every request the servers received, hedges included; each row is billed once.
+    assert f"LLM calls: 40 ({received} attempts)" in summary
+
+
+def test_a_silent_replicas_timeouts_do_not_cut_the_fleets_concurrency(caplog: pytest.LogCaptureFixture) -> None:
+    # A timeout shorter than the hedge floor: no hedge is sent, the silent replica's requests time out.
+    async def scenario(llm: OpenAIChat) -> None:
+        await asyncio.gather(*(llm.complete(REQUEST) for _ in range(12)))
+        await llm.aclose()
+
+    with SilentServer() as silent, StubServer(latency=0.01) as good:
+        llm = OpenAIChat("m", base_url=[silent.base_url, good.base_url], retry=FAST, timeout=0.3)
+        llm.replicas = ReplicaPool(llm.base_urls, hedge_floor=1.0)
+        asyncio.run(scenario(llm))
+    assert llm.replicas.replicas[0].errors >= 1  # it did time out
+    assert "sending at most" not in caplog.text
+
+
+def test_a_fast_fleet_sends_no_hedge() -> None:
+    async def scenario(llm: OpenAIChat) -> None:
+        await asyncio.gather(*(llm.complete(REQUEST) for _ in range(60)))
+        await llm.aclose()
+
+    with StubServer(latency=0.01) as first, StubServer(latency=0.01) as second:
+        llm = OpenAIChat("m", base_url=[first.base_url, second.base_url], retry=FAST)
+        llm.replicas = ReplicaPool(llm.base_urls, hedge_floor=5.0)
+        asyncio.run(scenario(llm))
+        received = len(first.requests) + len(second.requests)
+    assert received == 60
 
 
 def test_cache_keys_do_not_depend_on_the_replica(tmp_path: Path) -> None:

@@ -10,9 +10,11 @@ unknown model) raise :class:`FatalLLMError` at once.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import os
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -120,6 +122,24 @@ def _translate(exc: openai.OpenAIError, model: str, base_url: str) -> LLMError:
     return LLMError(type(exc).__name__, code="error")
 
 
+# While the fleet's latency is unknown (too few answers yet), or no hedge may be sent, a request in flight
+# looks again this often (seconds) whether it is time to hedge it.
+_HEDGE_POLL = 0.25
+
+
+class _OutlierTimeout(openai.APITimeoutError):
+    """A replica's timeout while the other replicas answered: that replica's fault, not a fleet too busy
+    to answer within the timeout (the in-flight bound is not cut for it)."""
+
+
+def _usage_of_answer(data: Any) -> Usage:
+    """The usage of a decoded answer (chat or text completion), for billing a hedge answered too."""
+    try:
+        return text_completion_of(data).usage
+    except InvalidAnswer:
+        return Usage(calls=1)
+
+
 # Failures that say something about the endpoint rather than the row (see the breaker).
 _ENDPOINT_CODES = frozenset({"rate_limit", "server_error", "timeout", "connection", "invalid_response", "error"})
 
@@ -141,6 +161,9 @@ class OpenAIChat:
     ``adaptive_concurrency`` (default) a server that cannot answer every request in flight within
     ``timeout`` gets fewer at once (halved on a timeout, grown back by one per round of answers)
     instead of a queue of requests that time out, are sent again and wait behind abandoned work.
+    With ``hedging`` (default) a fleet's request left unanswered well past the other replicas' latency
+    is sent to another replica too, the first answer winning, and a replica that never answers leaves
+    the rotation (:mod:`realign._llm.replicas`); every hedge is counted in :attr:`attempts`.
     """
 
     def __init__(
@@ -157,6 +180,7 @@ class OpenAIChat:
         http_client: httpx2.AsyncClient | None = None,
         early_stop: bool = True,
         adaptive_concurrency: bool = True,
+        hedging: bool = True,
     ) -> None:
         if not timeout > 0:
             raise UsageError("timeout must be a positive number of seconds")
@@ -195,6 +219,8 @@ class OpenAIChat:
         self._pacer = HeaderPacer()  # the server's x-ratelimit-* headers, read before it says 429
         #: fewer requests in flight when the server cannot answer them all within the timeout
         self._limit = AdaptiveLimit(self.endpoint, enabled=adaptive_concurrency)
+        #: in a fleet, a request a replica leaves unanswered well past the others' latency goes to another too
+        self.hedging = hedging
         #: stops the run when the endpoint is unreachable or failing on nearly every request
         self.breaker = Breaker(self.endpoint) if early_stop else None
         #: requests sent again after a transient failure, so far (the progress display shows them)
@@ -273,8 +299,9 @@ class OpenAIChat:
                     sent_in = await self._limit.acquire()
                     try:
                         result = await call(*args)
-                    except openai.APITimeoutError:
-                        self._limit.timed_out(sent_in, self._timeout)
+                    except openai.APITimeoutError as exc:
+                        if not isinstance(exc, _OutlierTimeout):
+                            self._limit.timed_out(sent_in, self._timeout)
                         if breaker is not None:
                             breaker.unanswered(f"no answer within {self._timeout:g} s (--timeout)")
                             breaker.check()
@@ -331,7 +358,8 @@ class OpenAIChat:
             body = {"model": self.model, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0.0, "top_p": 1.0}
             if logprobs is not None:
                 body["logprobs"] = logprobs
-            return text_completion_of(await self._post("/completions", body))
+            data, others = await self._post("/completions", body)
+            return _billed(text_completion_of(data), others)
         self.replicas.replicas[0].calls += 1
         response = await self.client.completions.create(
             model=self.model,
@@ -364,7 +392,8 @@ class OpenAIChat:
     async def _create(self, request: ChatRequest) -> Completion:
         body = self.request_body(request)
         if self._http is not None:
-            completion = completion_of(await self._post("/chat/completions", body))
+            data, others = await self._post("/chat/completions", body)
+            completion = _billed(completion_of(data), others)
             self._pacer.note_tokens(completion.usage.prompt_tokens + completion.usage.completion_tokens)
             return completion
         self.replicas.replicas[0].calls += 1
@@ -388,41 +417,131 @@ class OpenAIChat:
             raise InvalidAnswer("the reply is not a chat completion (a choice without a message)") from exc
         return Completion(parsed, usage_of(getattr(response, "usage", None)))
 
-    async def _post(self, path: str, body: dict[str, Any]) -> Any:
-        """Post to the replica with the fewest in flight; the decoded answer.
+    async def _post(self, path: str, body: dict[str, Any]) -> tuple[Any, Usage]:
+        """Post to the replica with the fewest in flight; the decoded answer, and the usage of any other
+        answer the servers gave to the same request (a hedge answered in the same instant: it is billed).
 
         A replica that refuses the connection hands the request to another one at once (no retry
-        spent, no wait): a dead replica costs no row. Every answer's rate-limit headers are read.
+        spent, no wait): a dead replica costs no row. Every answer's rate-limit headers are read. In a
+        fleet, a request still unanswered after the pool's hedge delay is sent to another replica too
+        (see :mod:`realign._llm.replicas`).
         """
         assert self._http is not None
         tried: list[Replica] = []
         while True:
             replica = self.replicas.pick(tried)
-            replica.in_flight += 1
-            replica.calls += 1
             try:
-                data, headers = await self._http.post(replica.url + path, body)
+                if len(self.replicas) == 1 or not self.hedging:
+                    return await self._send(replica, path, body), Usage()
+                return await self._hedged(replica, path, body)
             except openai.APITimeoutError:
-                self.replicas.failed(replica, refused=False)
                 raise
-            except openai.APIConnectionError:
-                self.replicas.failed(replica, refused=True)
+            except openai.APIConnectionError:  # refused: hand the request over
                 tried.append(replica)
                 if self.replicas.any_usable(tried):
                     continue
                 raise
-            except openai.APIStatusError as exc:
-                if exc.status_code >= 500:
-                    self.replicas.failed(replica, refused=False)
-                else:
-                    self.replicas.answered(replica)
-                    self._pace(exc.response.headers)
-                raise
-            finally:
+
+    def _start(self, replica: Replica, path: str, body: dict[str, Any], *, hedge: bool = False) -> asyncio.Task[Any]:
+        """One POST to ``replica``, as a task, counted in flight at once (the next request's pick sees it)."""
+        replica.in_flight += 1
+        replica.calls += 1
+        if hedge:
+            replica.hedges += 1
+        task = asyncio.ensure_future(self._send(replica, path, body, counted=True))
+
+        def done(_: asyncio.Task[Any]) -> None:  # even when cancelled before it ran
+            replica.in_flight -= 1
+
+        task.add_done_callback(done)
+        return task
+
+    async def _send(self, replica: Replica, path: str, body: dict[str, Any], *, counted: bool = False) -> Any:
+        """One POST to ``replica``, with its bookkeeping (``counted``: :meth:`_start` keeps its in-flight
+        count); the decoded answer."""
+        assert self._http is not None
+        pool = self.replicas
+        if not counted:
+            replica.in_flight += 1
+            replica.calls += 1
+        sent = time.monotonic()
+        try:
+            data, headers = await self._http.post(replica.url + path, body)
+        except openai.APITimeoutError as exc:
+            pool.failed(replica, refused=False)
+            if self.hedging and pool.silent_outlier(replica, sent):
+                raise _OutlierTimeout(request=exc.request) from exc
+            raise
+        except openai.APIConnectionError:
+            pool.failed(replica, refused=True)
+            raise
+        except openai.APIStatusError as exc:
+            if exc.status_code >= 500:
+                pool.failed(replica, refused=False)
+            else:
+                pool.answered(replica)
+                self._pace(exc.response.headers)
+            raise
+        finally:
+            if not counted:
                 replica.in_flight -= 1
-            self.replicas.answered(replica)
-            self._pace(headers)
-            return data
+        pool.answered(replica, time.monotonic() - sent if len(pool) > 1 else None)
+        self._pace(headers)
+        return data
+
+    async def _hedged(self, replica: Replica, path: str, body: dict[str, Any]) -> tuple[Any, Usage]:
+        """Send to ``replica``; if no answer comes within the hedge delay, to another replica as well. The
+        first answer wins and the other request is cancelled; a failure waits for the other request."""
+        pool = self.replicas
+        first = self._start(replica, path, body)
+        pending: set[asyncio.Future[Any]] = {first}
+        sent, hedged, hedge_sent = time.monotonic(), False, False
+        pool.requests_in_flight += 1
+        try:
+            while True:
+                wait: float | None = None
+                if not hedged:
+                    delay = pool.hedge_delay()
+                    if delay is None:  # too few answers seen yet to know the fleet's latency: look again soon
+                        wait = _HEDGE_POLL
+                    elif delay >= self._timeout:  # the request's own timeout comes first
+                        hedged = True
+                    elif time.monotonic() < sent + delay:
+                        wait = sent + delay - time.monotonic()
+                    elif pool.may_hedge(replica):
+                        hedged = hedge_sent = True
+                        other = pool.pick([replica])
+                        pending.add(self._start(other, path, body, hedge=True))
+                        pool.hedges_in_flight += 1
+                    else:  # no replica to hedge to, or hedges enough in flight: look again soon
+                        wait = _HEDGE_POLL
+                done, pending = await asyncio.wait(pending, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+                answers = [task for task in done if task.exception() is None]
+                if answers:
+                    winner = first if first in answers else answers[0]
+                    others = Usage()
+                    for task in answers:
+                        if task is not winner:
+                            others += _usage_of_answer(task.result())
+                    if first in pending:  # its hedge was answered first: a mark against its replica
+                        pool.lost_hedge(replica)
+                    return winner.result(), others
+                if done and not pending:  # every request sent failed: the last failure is the request's
+                    error = next(iter(done)).exception()
+                    assert error is not None
+                    raise error
+                # Else one failed and the other still runs (its answer may yet come), or it is time to hedge.
+        finally:
+            pool.requests_in_flight -= 1
+            if hedge_sent:
+                pool.hedges_in_flight -= 1
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+                for task in pending:
+                    if not task.cancelled():
+                        task.exception()  # retrieved: a failure after the answer is of no interest
 
     def _pace(self, headers: Mapping[str, str]) -> None:
         if "x-ratelimit-remaining-requests" not in headers and "x-ratelimit-remaining-tokens" not in headers:
@@ -446,6 +565,11 @@ class OpenAIChat:
             await self._sdk.close()
         if self._http is not None:
             await self._http.aclose()
+
+
+def _billed(completion: Completion, others: Usage) -> Completion:
+    """``completion`` with the usage of the other answers to the same request (hedges answered too) added."""
+    return Completion(completion.choices, completion.usage + others) if others.calls else completion
 
 
 def _rebuilt(
