@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tracemalloc
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -715,6 +716,26 @@ def test_clean_text_strips_markup_but_not_comparisons() -> None:
 )
 def test_placeholders_and_boilerplate_are_dropped(text: str) -> None:
     assert clean_evidence([ev(text)]) == []
+
+
+def test_a_huge_snippet_is_cut_before_it_is_cleaned() -> None:
+    # A backend handing over a whole page as one snippet: cleaning all of it cost ~20x its size in memory.
+    paragraph = "<p>The Eiffel Tower is 330 metres tall &amp; was finished in 1889 \N{GRINNING FACE}.</p>\n"
+    huge = ev(paragraph * (7_000_000 // len(paragraph)))  # 7 MB, stored 4 bytes a character
+    tracemalloc.start()
+    try:
+        found = clean_evidence([huge])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 5_000_000
+    assert found[0].text.startswith("The Eiffel Tower is 330 metres tall & was finished in 1889")
+
+
+def test_a_tag_cut_by_the_raw_cap_is_not_read_as_text() -> None:
+    text = "Paris is the capital of France. " * 3200  # a little over the raw cap
+    found = clean_evidence([ev(text[:99_990] + '<a href="https://example.com/a-long-link">link</a>')], max_chars=10**6)
+    assert "<a" not in found[0].text
 
 
 def test_boilerplate_sentences_are_removed_from_real_content() -> None:

@@ -17,6 +17,13 @@ __all__ = ["clean_evidence", "clean_text", "truncate_words"]
 
 #: Items shorter than this (after cleaning) carry no usable fact ("Wikipedia", "...", "1 2").
 MIN_TEXT_CHARS = 12
+#: Raw characters of one item's text read at most, before any cleaning. A prompt takes a few thousand
+#: characters of evidence (``max_chars``), but a backend may hand over a whole page as a "snippet": cleaning
+#: megabytes (markup, entities, boilerplate, de-duplication) cost hundreds of MB and over a second per search
+#: (benchmarks/evidence_size.py). This leaves ample room for markup around the text a prompt can use.
+MAX_RAW_CHARS = 100_000
+#: The same for a title.
+MAX_RAW_TITLE_CHARS = 2_000
 
 _TRUNCATION_MARK = "…"
 
@@ -97,10 +104,20 @@ def clean_evidence(items: Iterable[Evidence], *, max_items: int = 5, max_chars: 
 
 
 def _clean_item(item: Evidence) -> Evidence | None:
-    text = _strip_boilerplate(clean_text(item.text))
+    text = _strip_boilerplate(clean_text(_head(item.text, MAX_RAW_CHARS)))
     if not _is_useful(text):
         return None
-    return Evidence(text=text, title=clean_text(item.title), url=item.url.strip())
+    return Evidence(text=text, title=clean_text(_head(item.title, MAX_RAW_TITLE_CHARS)), url=item.url.strip())
+
+
+def _head(raw: str, limit: int) -> str:
+    """At most ``limit`` characters of ``raw``, before cleaning; a tag cut in two at the end is dropped (its
+    start would otherwise be read as text)."""
+    if len(raw) <= limit:
+        return raw
+    head = raw[:limit]
+    opened = head.rfind("<")
+    return head[:opened] if opened > head.rfind(">") else head
 
 
 def _strip_boilerplate(text: str) -> str:
