@@ -225,3 +225,62 @@ def _index(tmp_path: Path) -> Path:
     index = tmp_path / "docs.index"
     assert main(["index", str(docs), "-o", str(index), "-q"]) == 0
     return index
+
+
+def _nanosecond_parquet(path: Path) -> Any:
+    # 1 ns past a whole second: no Python datetime holds it, and pyarrow reads it as one only with pandas.
+    table = pa.table(
+        {
+            "messages": pa.array(
+                [[{"role": "user", "content": "What is 2 + 2?"}, {"role": "assistant", "content": "2 + 2 is 4."}]]
+            ),
+            "when": pa.array([1_700_000_000_000_000_001], type=pa.timestamp("ns")),
+            "zoned": pa.array([1_700_000_000_000_000_001], type=pa.timestamp("ns", tz="Europe/Paris")),
+            "took": pa.array([1_000_000_001], type=pa.duration("ns")),
+        }
+    )
+    pq.write_table(table, path)
+    return table
+
+
+@pytest.mark.parametrize(
+    ("column", "text"),
+    [
+        ("when", "2023-11-14T22:13:20.000000001"),
+        ("zoned", "2023-11-14T23:13:20.000000001+01:00"),
+        ("took", "1.000000001"),
+    ],
+)
+def test_nanosecond_times_reach_a_jsonl_output_whole(tmp_path: Path, column: str, text: str) -> None:
+    _nanosecond_parquet(tmp_path / "in.parquet")
+    _reformat(tmp_path / "in.parquet", tmp_path / "out.jsonl")
+    row = json.loads((tmp_path / "out.jsonl").read_text(encoding="utf-8"))
+    assert row[column] == text
+
+
+def test_nanosecond_times_reach_a_parquet_output_unchanged(tmp_path: Path) -> None:
+    table = _nanosecond_parquet(tmp_path / "in.parquet")
+    _reformat(tmp_path / "in.parquet", tmp_path / "out.parquet")
+    out = pq.read_table(tmp_path / "out.parquet")
+    assert out.select(["when", "zoned", "took"]).equals(table.select(["when", "zoned", "took"]))
+
+
+def test_nanosecond_times_inside_an_object_are_one_line_naming_file_and_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kind = pa.struct([("at", pa.timestamp("ns"))])
+    table = pa.table(
+        {
+            "instruction": ["What is 2 + 2?"],
+            "output": ["4"],
+            "meta": pa.array([{"at": 1_700_000_000_000_000_001}], type=kind),
+        }
+    )
+    pq.write_table(table, tmp_path / "in.parquet")
+    code = main(["classify", str(tmp_path / "in.parquet"), "-o", str(tmp_path / "out.jsonl"), "-q"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.strip().splitlines() == [
+        f"error: {tmp_path / 'in.parquet'}: column 'meta' holds nanosecond times inside an object, which cannot be "
+        "read without pandas: pip install pandas, or store them as microseconds"
+    ]

@@ -212,8 +212,15 @@ def _parquet_rows(path: Path) -> Iterator[tuple[int, Any]]:
         raise InputError(f"not a readable Parquet file ({exc})", path=path) from exc
     number = 0
     with handle:  # closed when the rows end, or the reader is closed early (an error in a later row)
+        # Nanosecond columns are read apart, in every batch alike: Python's datetime stops at microseconds, and
+        # pyarrow's to_pylist then wants pandas.
+        nanos = any(getattr(field.type, "unit", None) == "ns" for field in handle.schema_arrow)
         for batch in handle.iter_batches(batch_size=1024):
-            for row in batch.to_pylist():
+            try:
+                rows = _nanosecond_rows(batch, path) if nanos else batch.to_pylist()
+            except ValueError:  # nanoseconds inside a list or struct
+                rows = _nanosecond_rows(batch, path)
+            for row in rows:
                 number += 1
                 if isinstance(row.get("realign"), str):  # our metadata column is stored as JSON text
                     try:
@@ -221,6 +228,72 @@ def _parquet_rows(path: Path) -> Iterator[tuple[int, Any]]:
                     except (json.JSONDecodeError, RecursionError) as exc:
                         raise InputError("the 'realign' column is not JSON text", path=path, line=number) from exc
                 yield number, row
+
+
+class Nanos(str):
+    """A nanosecond date-time, time of day or duration that Python's ``datetime`` cannot hold, read from a
+    Parquet column: its exact text (ISO 8601 with nine decimals; a duration in seconds, as a decimal) and
+    ``ns``, the integer the column stores, which a Parquet output writes back unchanged."""
+
+    ns: int
+
+    def __new__(cls, text: str, ns: int) -> Nanos:
+        value = super().__new__(cls, text)
+        value.ns = ns
+        return value
+
+    def __reduce__(self) -> tuple[Any, ...]:  # to Ray's workers and back
+        return (Nanos, (str(self), self.ns))
+
+
+def _nanosecond_rows(batch: Any, path: Path) -> list[dict[str, Any]]:
+    """The rows of a record batch with nanosecond values, each nanosecond column's values as :class:`Nanos`.
+    A column holding some that are not whole microseconds inside lists or structs is an :class:`InputError`
+    naming it (``to_pylist`` needs pandas for them)."""
+    columns: dict[str, list[Any]] = {}
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        values = _nanos(column)
+        if values is not None:
+            columns[name] = values
+            continue
+        try:
+            columns[name] = column.to_pylist()
+        except ValueError as exc:
+            raise InputError(
+                f"column {name!r} holds nanosecond times inside {_word(column.type)}, which cannot be read "
+                "without pandas: pip install pandas, or store them as microseconds",
+                path=path,
+            ) from exc
+    return [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+
+
+def _nanos(column: Any) -> list[Any] | None:
+    """The values of a nanosecond timestamp, time or duration column as :class:`Nanos` (None stays None);
+    None for any other column."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = column.type
+    if getattr(kind, "unit", None) != "ns":
+        return None
+    numbers = column.cast(pa.int64()).to_pylist()
+    if pa.types.is_timestamp(kind):
+        texts = pc.strftime(column, format="%Y-%m-%dT%H:%M:%S" + ("%z" if kind.tz else "")).to_pylist()
+        if kind.tz:  # "+0100" as isoformat writes it: "+01:00"
+            texts = [None if t is None else f"{t[:-2]}:{t[-2:]}" for t in texts]
+    elif pa.types.is_time(kind):
+        texts = column.cast(pa.string()).to_pylist()
+    elif pa.types.is_duration(kind):
+        texts = [None if n is None else _seconds(n) for n in numbers]
+    else:
+        return None
+    return [None if n is None or t is None else Nanos(t, n) for n, t in zip(numbers, texts, strict=True)]
+
+
+def _seconds(ns: int) -> str:
+    """``ns`` nanoseconds in seconds, exactly: ``1.000000001``."""
+    whole, part = divmod(abs(ns), 10**9)
+    return f"{'-' if ns < 0 else ''}{whole}.{part:09d}"
 
 
 def _json_value(value: Any) -> Any:
@@ -280,8 +353,12 @@ def fit_row(row: dict[str, Any], schema: Any) -> dict[str, Any]:
 
 
 def _fit(value: Any, kind: Any) -> Any:
-    """``value`` with each string where ``kind`` holds a list of text parts made one text part."""
+    """``value`` with each string where ``kind`` holds a list of text parts made one text part, and each
+    nanosecond value read from the input (:class:`Nanos`) as the integer its column stores."""
     import pyarrow as pa
+
+    if isinstance(value, Nanos):
+        return value.ns if getattr(kind, "unit", None) == "ns" else str(value)
 
     if isinstance(kind, (pa.ListType, pa.LargeListType)):
         item = kind.value_type
