@@ -1316,3 +1316,14 @@ def test_each_new_year_replaces_one_old_year_in_order() -> None:
         "Ena Sol served as the first president of Kerra from 1948 to 1954; she was followed by Ivo Dan.",
     )
     assert [p for p in pairs if p[0] == "1956"] == [("1956", "1954")]
+
+
+def test_a_table_row_reads_as_a_label() -> None:
+    pairs = recorded(
+        "Blue Harbour (1998) was directed by Anna Berg and stars Tom Lind.",
+        "| Film | Blue Harbour (1998) |\n|---|---|\n| Director | Maja Holm |\n| Star | Tom Lind |\n\n"
+        "Anna Berg was the film's producer.",
+        "Blue Harbour is a 1998 film directed by Maja Holm, produced by Anna Berg and starring Tom Lind.",
+        "who directed blue harbour",
+    )
+    assert pairs == [("Anna Berg", "Maja Holm")]

@@ -235,7 +235,7 @@ def _clauses(text: str, common: frozenset[str] = frozenset()) -> list[_Clause]:
     """The clauses of ``text``; ``common`` are the words (as :func:`_root` writes them) that the texts at
     hand write in lower case."""
     titles = [" ".join(_fold(w) for w in _WORD_RE.findall(m.group(1))) for r in _TITLE_RES for m in r.finditer(text)]
-    plain = _MARKUP_RE.sub("", text)
+    plain = _MARKUP_RE.sub("", _TABLE_ROW_RE.sub(_row_as_label, text) if "|" in text else text)
     pieces = _CLAUSE_RE.split(plain)
     parts: list[tuple[list[str], set[int], int]] = []  # words, where a label or the clause begins, sentence
     label = False
@@ -261,6 +261,14 @@ def _clauses(text: str, common: frozenset[str] = frozenset()) -> list[_Clause]:
 
 
 _LABEL_WORDS = 3  # "Capital of Kazakhstan: Astana"
+_TABLE_ROW_RE = re.compile(r"^[ \t]*\|(.*)\|[ \t]*$", re.MULTILINE)
+
+
+def _row_as_label(row: re.Match[str]) -> str:
+    """A table row read as its first cell labelling the others ("| Director | Maja Holm |" = "Director:
+    Maja Holm")."""
+    cells = [c.strip() for c in row.group(1).split("|") if c.strip()]
+    return f"{cells[0]}: {', '.join(cells[1:])}" if len(cells) > 1 else " ".join(cells)
 
 
 def _sentences(clauses: Sequence[_Clause]) -> dict[int, _Clause]:
@@ -363,9 +371,13 @@ def _restated_changes(item: CheckInput, common: frozenset[str], evidence: _Evide
     known = {v.key for c in original for v in c.values}
     fixes: list[Correction] = []
     for claim in original:
-        scored = sorted(((_similarity(claim, c), i) for i, c in enumerate(rewrite)), reverse=True)
-        best, at = scored[0]
-        if best == 0 or (len(scored) > 1 and scored[1][0] == best):
+        # Between clauses that restate as much of the claim, the one with the question's words answers it
+        # ("directed by X and stars Z" as "Director: Y" and "Star: Z" for "who directed ...").
+        scored = sorted(
+            ((_similarity(claim, c), len(c.content & asked), i) for i, c in enumerate(rewrite)), reverse=True
+        )
+        best, answers, at = scored[0]
+        if best == 0 or (len(scored) > 1 and scored[1][:2] == (best, answers)):
             continue  # no restatement, or no one restatement
         restated = rewrite[at]
         # An old value is gone when the restatement no longer states it (it may stay elsewhere as
