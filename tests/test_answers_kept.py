@@ -1327,3 +1327,22 @@ def test_a_table_row_reads_as_a_label() -> None:
         "who directed blue harbour",
     )
     assert pairs == [("Anna Berg", "Maja Holm")]
+
+
+def test_an_old_value_moved_out_of_its_place_in_the_same_clause_is_corrected() -> None:
+    pairs = recorded(
+        "Ada Finn was born in Oslo in 1901.",
+        "Ada Finn was born in **Bergen** in 1901 and moved to Oslo as a child.",
+        "Ada Finn (born 1901 in Bergen) moved to Oslo as a child.",
+        "where was Ada Finn born",
+    )
+    assert pairs == [("Oslo", "Bergen")]
+
+
+def test_a_name_with_initials_is_recorded_once_as_the_original_writes_it() -> None:
+    pairs = recorded(
+        "The Hobbit was written by C. S. Lewis in 1937.",
+        "The Hobbit was written by **J. R. R. Tolkien** in 1937.",
+        "The Hobbit is a 1937 novel by J. R. R. Tolkien.",
+    )
+    assert pairs == [("C. S. Lewis", "J. R. R. Tolkien")]

@@ -58,7 +58,7 @@ def find_corrections(item: CheckInput) -> list[Correction]:
         and not any(_overlaps(c, r) and not _covers(c, r) for r in restated)
         and not any(_same_new(c, r) and not _overlaps(c, r) for r in restated)
     ]
-    return _distinct([*kept, *restated])
+    return _distinct([*kept, *(_as_written(c, item.original, item.rewrite) for c in restated)])
 
 
 # --- reading a text as clauses of tokens -------------------------------------------------------------
@@ -325,6 +325,9 @@ def _place(old: _Value, original: _Clause, new: _Value, rewrite: _Clause) -> int
     return score
 
 
+_SAME_WORDS = 3  # a place with the same two words before it ("born in X")
+
+
 def _overlap(a: _Clause, b: _Clause, leave: set[str]) -> int:
     """How many words and values (but ``leave``) two clauses share."""
     values = sum(b.has(v) for v in a.values if v.kind != "word" and v.key not in leave)
@@ -381,9 +384,10 @@ def _restated_changes(item: CheckInput, common: frozenset[str], evidence: _Evide
             continue  # no restatement, or no one restatement
         restated = rewrite[at]
         # An old value is gone when the restatement no longer states it (it may stay elsewhere as
-        # background); a value the question states is what it asks about, not the answer ("the capital
-        # of Australia").
-        gone = [v for v in claim.values if not restated.has(v) and not _in_question(v, asked_words, asked_numbers)]
+        # background), or states it only away from its place, which a new value holds ("born in Oslo" ->
+        # "born in Bergen ... moved to Oslo"); a value the question states is what it asks about, not the
+        # answer ("the capital of Australia").
+        gone = [v for v in claim.values if not _in_question(v, asked_words, asked_numbers)]
         whole = sentences[claim.sentence]
         new = [
             v
@@ -398,6 +402,8 @@ def _restated_changes(item: CheckInput, common: frozenset[str], evidence: _Evide
                 if not _compatible(old, v):
                     continue
                 place = _place(old, claim, v, restated)
+                if restated.has(old) and (old.kind == "word" or place < _SAME_WORDS):
+                    continue
                 # A value takes another's place only where it stands, or as the value after a label
                 # that restates the claim ("opened in 1867" -> "Opened: 1869"); a plain word is a fact
                 # only in its place at the claim's end, with the same two words before it.
@@ -466,22 +472,34 @@ def _repaired(
 # --- merging ------------------------------------------------------------------------------------------
 
 
+def _plain(value: str) -> str:
+    """``value``'s words alone, in lower case ("C. S. Lewis" = "c s lewis")."""
+    return f" {' '.join(_WORD_RE.findall(value.lower()))} "
+
+
 def _overlaps(a: Correction, b: Correction) -> bool:
-    return a.before.lower() in b.before.lower() or b.before.lower() in a.before.lower()
+    x, y = _plain(a.before), _plain(b.before)
+    return x in y or y in x
 
 
 def _same_new(a: Correction, b: Correction) -> bool:
-    return a.after.lower() == b.after.lower()
+    return _plain(a.after) == _plain(b.after)
 
 
 def _covers(a: Correction, b: Correction) -> bool:
     """Whether ``a`` is ``b`` with more words around ("Apollo 12" -> "Apollo 11" for "12" -> "11")."""
-    return b.before.lower() in a.before.lower() and b.after.lower() in a.after.lower()
+    return _plain(b.before) in _plain(a.before) and _plain(b.after) in _plain(a.after)
 
 
 def _span(value: str, text: str) -> tuple[int, int] | None:
+    """Where ``text`` writes ``value``, in any case, or with other marks between its words ("C S Lewis"
+    is written "C. S. Lewis")."""
     at = text.lower().find(value.lower())
-    return None if at < 0 else (at, at + len(value))
+    if at >= 0:
+        return at, at + len(value)
+    words = _WORD_RE.findall(value)
+    found = re.search(r"[\W_]+".join(map(re.escape, words)), text, re.IGNORECASE) if words else None
+    return found.span() if found else None
 
 
 _DAY_MONTH_RE = re.compile(r"\d{1,2}\.? [^\W\d_]+")
