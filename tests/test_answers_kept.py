@@ -1346,3 +1346,13 @@ def test_a_name_with_initials_is_recorded_once_as_the_original_writes_it() -> No
         "The Hobbit is a 1937 novel by J. R. R. Tolkien.",
     )
     assert pairs == [("C. S. Lewis", "J. R. R. Tolkien")]
+
+
+def test_the_clause_that_answers_the_question_restates_the_claim() -> None:
+    pairs = recorded(
+        "The Blue Gate was painted by Hugo Marr in 1911.",
+        "**The Blue Gate** (1913) is by **Lena Voss**. Hugo Marr, her teacher, painted a study of it in 1911.",
+        "The Blue Gate is a 1913 painting by Lena Voss. Her teacher Hugo Marr made a study of the same gate in 1911.",
+        "who painted the blue gate",
+    )
+    assert ("Hugo Marr", "Lena Voss") in pairs

@@ -25,6 +25,7 @@ The record pairs each changed value with the value that takes its place, as a ca
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,8 +47,9 @@ def find_corrections(item: CheckInput) -> list[Correction]:
     # Not the question's words: questions are often written all in lower case ("who directed amelie").
     common = _common_words(item.original, item.rewrite, *(e.text for e in item.evidence))
     evidence = _Evidence(item.evidence, common)
-    judged = [*judge(item, corrections=True).corrections, *_repaired(numbers, item, common, evidence)]
-    restated = _restated_changes(item, common, evidence)
+    texts = _Texts(item, common)
+    judged = [*judge(item, corrections=True).corrections, *_repaired(numbers, texts, evidence)]
+    restated = _restated_changes(texts, evidence)
     # The judges know which values changed; the restated claim knows what took their place: a judged
     # pair that gives the same old value another new one, or the same new value another old one, was
     # paired wrongly (each new value takes the place of one old value).
@@ -116,6 +118,7 @@ def _stem(word: str) -> str:
 _ENDINGS = ("ing", "ed", "er", "or")
 
 
+@functools.lru_cache(maxsize=4096)
 def _root(word: str) -> str:
     """A word without a plural, verb or agent ending, so that a claim restated as a label reads as the
     claim: "opened in" = "Opened:", "directed by" = "Director:"."""
@@ -149,7 +152,7 @@ class _Clause:
     sentence: int = 0  # which sentence (or line) of its text the clause is in
     label: int = 0  # where the value after a short label begins ("Opened: 1973"), else 0
 
-    @property
+    @functools.cached_property
     def content(self) -> frozenset[str]:
         """The clause's words that carry its claim, besides its names and numbers."""
         inside = {i for v in self.values if v.kind != "word" for i in range(v.start, v.end)}
@@ -353,81 +356,128 @@ def _near(value: _Value, clause: _Clause, asked: frozenset[str]) -> bool:
     return any(_root(w) in asked for w in around)
 
 
-def _in_question(value: _Value, words: set[str], numbers: set[str]) -> bool:
-    if value.kind in _NAMED:
-        return set(value.key.split()) - _CONNECTORS <= words
-    return value.kind != "word" and value.key in numbers
+class _Texts:
+    """The row's texts read as clauses, once."""
+
+    def __init__(self, item: CheckInput, common: frozenset[str]) -> None:
+        self.item = item
+        self.original = _clauses(item.original, common)
+        self.rewrite = _clauses(item.rewrite, common)
+        self.question = _clauses(item.question, common)
 
 
-def _restated_changes(item: CheckInput, common: frozenset[str], evidence: _Evidence) -> list[Correction]:
+def _restated_changes(texts: _Texts, evidence: _Evidence) -> list[Correction]:
     """The original's values that the rewrite's restatement of their claim replaced by a value of the
     same kind that the evidence states."""
-    original = _clauses(item.original, common)
-    rewrite = _clauses(item.rewrite, common)
+    item, original, rewrite, question = texts.item, texts.original, texts.rewrite, texts.question
     if not original or not rewrite:
         return []
-    sentences = _sentences(original)
-    question = _clauses(item.question, common)
-    asked_words = {w for c in question for w in c.folded}
-    asked_numbers = {v.key for c in question for v in c.values if v.kind in ("year", "quantity")}
-    asked = frozenset(w for c in question for w in c.content)
+    ask = _Asked(
+        {w for c in question for w in c.folded},
+        {v.key for c in question for v in c.values if v.kind in ("year", "quantity")},
+        frozenset(w for c in question for w in c.content),
+    )
     known = {v.key for c in original for v in c.values}
+    sentences = _sentences(original)
     fixes: list[Correction] = []
     for claim in original:
         # Between clauses that restate as much of the claim, the one with the question's words answers it
         # ("directed by X and stars Z" as "Director: Y" and "Star: Z" for "who directed ...").
         scored = sorted(
-            ((_similarity(claim, c), len(c.content & asked), i) for i, c in enumerate(rewrite)), reverse=True
+            ((_similarity(claim, c), len(c.content & ask.content), i) for i, c in enumerate(rewrite)), reverse=True
         )
         best, answers, at = scored[0]
-        if best == 0 or (len(scored) > 1 and scored[1][:2] == (best, answers)):
-            continue  # no restatement, or no one restatement
-        restated = rewrite[at]
-        # An old value is gone when the restatement no longer states it (it may stay elsewhere as
-        # background), or states it only away from its place, which a new value holds ("born in Oslo" ->
-        # "born in Bergen ... moved to Oslo"); a value the question states is what it asks about, not the
-        # answer ("the capital of Australia").
-        gone = [v for v in claim.values if not _in_question(v, asked_words, asked_numbers)]
-        whole = sentences[claim.sentence]
-        new = [
-            v
-            for v in restated.values
-            if v.key not in known and not any(c.has(v) for c in original) and evidence.support(v, whole)
-        ]
-        # Each new value takes the place of at most one old value: the one whose place it holds best
-        # (the same words around it), then the one next to the question's words, then the nearest.
-        choices = []
-        for i, old in enumerate(gone):
-            for k, v in enumerate(new):
-                if not _compatible(old, v):
-                    continue
-                place = _place(old, claim, v, restated)
-                if restated.has(old) and (old.kind == "word" or place < _SAME_WORDS):
-                    continue
-                # A value takes another's place only where it stands, or as the value after a label
-                # that restates the claim ("opened in 1867" -> "Opened: 1869"); a plain word is a fact
-                # only in its place at the claim's end, with the same two words before it.
-                if old.kind == "word" and (place < 3 or old.end != len(claim.words)):
-                    continue
-                if place < 1 and not (restated.label and v.start == restated.label):
-                    continue
-                choices.append((place, _near(old, claim, asked), -abs(v.start - old.start), i, k))
-        taken_old: set[int] = set()
-        taken_new: set[int] = set()
-        for *_, i, k in sorted(choices, reverse=True):
-            if i in taken_old or k in taken_new:
-                continue
-            taken_old.add(i)
-            taken_new.add(k)
-            source = source_of(new[k].text, item.evidence)
-            if source:
-                fixes.append(Correction.of(gone[i].text, new[k].text, source))
+        candidates = []
+        if best > 0 and not (len(scored) > 1 and scored[1][:2] == (best, answers)):
+            candidates.append(rewrite[at])
+        # A claim that answers the question is also restated by the one clause that answers it most ("who
+        # painted the Blue Gate": "The Blue Gate was painted by X" -> "The Blue Gate (1913) is by Y").
+        if ask.shares(claim):
+            by_question = sorted(((ask.shares(c), i) for i, c in enumerate(rewrite)), reverse=True)
+            most, at = by_question[0]
+            if most and not (len(by_question) > 1 and by_question[1][0] == most):
+                candidates.append(rewrite[at])
+        for restated in candidates:
+            found = _replaced(claim, restated, sentences[claim.sentence], original, known, ask, evidence, item)
+            if found:
+                fixes += found
+                break
     return fixes
 
 
-def _repaired(
-    judged: Sequence[Correction], item: CheckInput, common: frozenset[str], evidence: _Evidence
+@dataclass(frozen=True)
+class _Asked:
+    """What the question states: its words, its numbers, its claim words."""
+
+    words: set[str]
+    numbers: set[str]
+    content: frozenset[str]
+
+    def states(self, value: _Value) -> bool:
+        if value.kind in _NAMED:
+            return set(value.key.split()) - _CONNECTORS <= self.words
+        return value.kind != "word" and value.key in self.numbers
+
+    def shares(self, clause: _Clause) -> int:
+        """How many of the question's words (names too, which a question often writes in lower case)
+        ``clause`` has."""
+        return len({_root(w) for w in clause.folded if w not in _STOP} & {_root(w) for w in self.words - _STOP})
+
+
+def _replaced(
+    claim: _Clause,
+    restated: _Clause,
+    whole: _Clause,
+    original: Sequence[_Clause],
+    known: set[str],
+    ask: _Asked,
+    evidence: _Evidence,
+    item: CheckInput,
 ) -> list[Correction]:
+    """The values of ``claim`` that ``restated`` replaced; ``whole`` is the claim's sentence."""
+    # An old value is gone when the restatement no longer states it (it may stay elsewhere as
+    # background), or states it only away from its place, which a new value holds ("born in Oslo" ->
+    # "born in Bergen ... moved to Oslo"); a value the question states is what it asks about, not the
+    # answer ("the capital of Australia").
+    gone = [v for v in claim.values if not ask.states(v)]
+    new = [
+        v
+        for v in restated.values
+        if v.key not in known and not any(c.has(v) for c in original) and evidence.support(v, whole)
+    ]
+    # Each new value takes the place of at most one old value: the one whose place it holds best
+    # (the same words around it), then the one next to the question's words, then the nearest.
+    choices = []
+    for i, old in enumerate(gone):
+        for k, v in enumerate(new):
+            if not _compatible(old, v):
+                continue
+            place = _place(old, claim, v, restated)
+            if restated.has(old) and (old.kind == "word" or place < _SAME_WORDS):
+                continue
+            # A value takes another's place only where it stands, or as the value after a label
+            # that restates the claim ("opened in 1867" -> "Opened: 1869"); a plain word is a fact
+            # only in its place at the claim's end, with the same two words before it.
+            if old.kind == "word" and (place < 3 or old.end != len(claim.words)):
+                continue
+            if place < 1 and not (restated.label and v.start == restated.label):
+                continue
+            choices.append((place, _near(old, claim, ask.content), -abs(v.start - old.start), i, k))
+    fixes = []
+    taken_old: set[int] = set()
+    taken_new: set[int] = set()
+    for *_, i, k in sorted(choices, reverse=True):
+        if i in taken_old or k in taken_new:
+            continue
+        taken_old.add(i)
+        taken_new.add(k)
+        source = source_of(new[k].text, item.evidence)
+        if source:
+            fixes.append(Correction.of(gone[i].text, new[k].text, source))
+    return fixes
+
+
+def _repaired(judged: Sequence[Correction], texts: _Texts, evidence: _Evidence) -> list[Correction]:
     """Judged changes of years, each paired with the new year that stands in its claim: the one whose
     sentences in the rewrite and in the evidence share most of the old year's sentence (a prize year
     with the prize year, not with a birth year the rewrite gives beside it), each new year for one old
@@ -435,11 +485,12 @@ def _repaired(
     years = [i for i, c in enumerate(judged) if _YEAR_RE.fullmatch(c.before)]
     if not years:
         return list(judged)
-    original = list(_sentences(_clauses(item.original, common)).values())
+    item = texts.item
+    original = list(_sentences(texts.original).values())
     known = {v.key for s in original for v in s.values}
     new = [
         (sentence, v, rank)
-        for sentence in _sentences(_clauses(item.rewrite, common)).values()
+        for sentence in _sentences(texts.rewrite).values()
         for rank, v in enumerate(v for v in sentence.values if v.kind == "year" and v.key not in known)
     ]
     choices = []
