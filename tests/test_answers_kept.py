@@ -1356,3 +1356,22 @@ def test_the_clause_that_answers_the_question_restates_the_claim() -> None:
         "who painted the blue gate",
     )
     assert ("Hugo Marr", "Lena Voss") in pairs
+
+
+def test_a_month_is_never_paired_with_a_place() -> None:
+    pairs = recorded(
+        "Ada Finn was born in Oslo in 1901.",
+        "Ada Finn was born in October 1902, in Bergen.",
+        "Ada Finn was born in Bergen in October 1902.",
+    )
+    assert ("Oslo", "October") not in pairs
+
+
+def test_a_labels_values_in_a_list_are_read_with_it() -> None:
+    pairs = recorded(
+        "Ada Finn was born in Oslo in 1901.",
+        "**Born:** 1901, Bergen, Norway\n**Grew up in:** Oslo",
+        "Ada Finn (born 1901 in Bergen, Norway) grew up in Oslo.",
+        "where was Ada Finn born",
+    )
+    assert pairs == [("Oslo", "Bergen")]

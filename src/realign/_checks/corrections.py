@@ -97,6 +97,13 @@ _COUNT_WORDS = {
         "sixteen seventeen eighteen nineteen twenty".split()
     )
 }
+# A month is a part of a date, never a name to pair with a person or a place ("in Oslo" -> "in October").
+_MONTHS = frozenset(
+    "january february march april may june july august september october november december "
+    "januar februar marz juni juli oktober dezember janvier fevrier mars avril mai juin juillet aout "
+    "septembre octobre novembre decembre enero febrero marzo abril mayo junio julio agosto septiembre "
+    "octubre noviembre diciembre gennaio febbraio aprile maggio giugno luglio settembre ottobre dicembre".split()
+)
 _MULTIPLIERS = frozenset("hundred thousand million billion trillion".split())
 _COPULAS = frozenset("is are was were ist sind war est es".split())
 
@@ -133,7 +140,7 @@ def _root(word: str) -> str:
 class _Value:
     """A value a clause states: a name, a year, a quantity (with its unit) or a single word."""
 
-    kind: str  # "name" | "title" | "year" | "quantity" | "word"
+    kind: str  # "name" | "title" | "month" | "year" | "quantity" | "word"
     text: str  # as written
     key: str  # what makes two values the same
     unit: str  # for a quantity: the stemmed word after it
@@ -151,6 +158,7 @@ class _Clause:
     values: list[_Value]
     sentence: int = 0  # which sentence (or line) of its text the clause is in
     label: int = 0  # where the value after a short label begins ("Opened: 1973"), else 0
+    starts: frozenset[int] = frozenset()  # where the label's values begin ("Born: 1901, Bergen")
 
     @functools.cached_property
     def content(self) -> frozenset[str]:
@@ -218,7 +226,7 @@ def _values(
             if not (start == i and (folded[i] in _LEADING or (j == i + 1 and folded[i] in _STOP))):
                 text = " ".join(words[start:j])
                 key = " ".join(folded[start:j])
-                kind = "title" if any(key in t for t in titles) else "name"
+                kind = "title" if any(key in t for t in titles) else "month" if key in _MONTHS else "name"
                 values.append(_Value(kind, text, key, "", start, j))
             i = j
             continue
@@ -241,16 +249,18 @@ def _clauses(text: str, common: frozenset[str] = frozenset()) -> list[_Clause]:
     plain = _MARKUP_RE.sub("", _TABLE_ROW_RE.sub(_row_as_label, text) if "|" in text else text)
     pieces = _CLAUSE_RE.split(plain)
     parts: list[tuple[list[str], set[int], int]] = []  # words, where a label or the clause begins, sentence
-    label = False
+    label = listed = False
     sentence = 0
     for part, end in zip(pieces[::2], [*pieces[1::2], ""], strict=True):
         words = _WORD_RE.findall(part)
-        # A short label before a colon belongs to what follows it ("Opened: 20 October 1973").
-        if label:
+        # A short label before a colon belongs to what follows it ("Opened: 20 October 1973"), and so do
+        # the short values after it in a list ("Born: 1901, Bergen, Norway").
+        if label or listed:
             parts[-1][1].add(len(parts[-1][0]))
             parts[-1][0].extend(words)
         else:
             parts.append((words, {0}, sentence))
+        listed = (label or listed) and end.startswith(",") and len(words) <= _LABEL_WORDS
         label = end.startswith(":") and 0 < len(parts[-1][0]) <= _LABEL_WORDS
         if _SENTENCE_END_RE.match(end):
             sentence += 1
@@ -259,7 +269,7 @@ def _clauses(text: str, common: frozenset[str] = frozenset()) -> list[_Clause]:
         if words:
             folded = [_fold(w) for w in words]
             values = _values(words, folded, titles, common, frozenset(starts))
-            clauses.append(_Clause(words, folded, values, at, min(starts - {0}, default=0)))
+            clauses.append(_Clause(words, folded, values, at, min(starts - {0}, default=0), frozenset(starts)))
     return clauses
 
 
@@ -405,6 +415,16 @@ def _restated_changes(texts: _Texts, evidence: _Evidence) -> list[Correction]:
     return fixes
 
 
+def _labelled(clause: _Clause, old: _Value) -> _Value | None:
+    """The first of the values after ``clause``'s label that can take ``old``'s place ("Born: 1901,
+    Bergen": "Bergen" for a place), not a word inside one of them ("20 October 1973": no month for a
+    name)."""
+    return next(
+        (v for v in clause.values if v.start >= clause.label and v.start in clause.starts and _compatible(old, v)),
+        None,
+    )
+
+
 @dataclass(frozen=True)
 class _Asked:
     """What the question states: its words, its numbers, its claim words."""
@@ -460,7 +480,7 @@ def _replaced(
             # only in its place at the claim's end, with the same two words before it.
             if old.kind == "word" and (place < 3 or old.end != len(claim.words)):
                 continue
-            if place < 1 and not (restated.label and v.start == restated.label):
+            if place < 1 and not (restated.label and v is _labelled(restated, old)):
                 continue
             choices.append((place, _near(old, claim, ask.content), -abs(v.start - old.start), i, k))
     fixes = []
