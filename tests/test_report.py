@@ -502,3 +502,100 @@ def test_a_check_that_raised_is_listed_as_a_check(tmp_path: Path) -> None:
     rows = [kept("q", "a", "check_error:mine", rejected=["check_error:mine"])]
     write_report(write_jsonl(tmp_path / "p.jsonl", rows), tmp_path / "p.html")
     assert "<td>check_error:mine</td><td>check</td>" in (tmp_path / "p.html").read_text(encoding="utf-8")
+
+
+# Corrections from evidence: what a reviewer checks before training on a corrected row ----------------------------
+
+JAWS_SOURCE = "https://en.wikipedia.org/wiki/Jaws_(film)"
+
+
+def corrected_row(source: str = JAWS_SOURCE) -> dict[str, Any]:
+    return rewritten(
+        "Who directed Jaws?",
+        "Jaws was directed by George Lucas.",
+        "Jaws was directed by Steven Spielberg.",
+        corrections=[{"from": "George Lucas", "to": "Steven Spielberg", "source": source}],
+    )
+
+
+def page_rows(page: Path) -> list[dict[str, Any]]:
+    match = DATA_TAG.search(page.read_text(encoding="utf-8"))
+    assert match is not None
+    rows: list[dict[str, Any]] = json.loads(match.group(1))["rows"]
+    return rows
+
+
+def test_the_page_carries_each_correction_with_its_source(tmp_path: Path) -> None:
+    page = tmp_path / "c.html"
+    write_report(write_jsonl(tmp_path / "c.jsonl", [corrected_row(), sample_rows()[0]]), page)
+    assert page_rows(page)[0]["k"] == [["George Lucas", "Steven Spielberg", JAWS_SOURCE]]
+
+
+def test_the_summary_counts_the_corrections(tmp_path: Path) -> None:
+    summary = write_report(write_jsonl(tmp_path / "c.jsonl", [corrected_row(), corrected_row()]), tmp_path / "c.html")
+    assert "corrections: 2 in 2 rows or turns" in summary.text()
+
+
+def test_a_conversation_turn_carries_its_corrections(tmp_path: Path) -> None:
+    row = {
+        "messages": [
+            {"role": "user", "content": "Who directed Jaws?"},
+            {"role": "assistant", "content": "Jaws was directed by Steven Spielberg."},
+            {"role": "user", "content": "When?"},
+            {"role": "assistant", "content": "In 1975."},
+        ],
+        "realign": {
+            "task": "open_qa",
+            "tag": "rewrite",
+            "turns": [
+                {
+                    "turn": 1,
+                    "task": "open_qa",
+                    "tag": "rewrite",
+                    "original": "Jaws was directed by George Lucas.",
+                    "corrections": [{"from": "George Lucas", "to": "Steven Spielberg", "source": JAWS_SOURCE}],
+                },
+                {"turn": 3, "task": "open_qa", "tag": "original", "reason": "filter:length"},
+            ],
+        },
+    }
+    page = tmp_path / "t.html"
+    write_report(write_jsonl(tmp_path / "t.jsonl", [row]), page)
+    assert page_rows(page)[0]["th"][1]["k"] == [["George Lucas", "Steven Spielberg", JAWS_SOURCE]]
+
+
+def test_a_tool_call_row_keeps_its_call_beside_its_confidence(tmp_path: Path) -> None:
+    # `realign classify` output: a confidence, and an answer that only calls a tool. The confidence used to
+    # overwrite the call, and the page showed "Tool call: 0.497".
+    row = {
+        "messages": [
+            {"role": "user", "content": "Weather in Paris?"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {"id": "c1", "type": "function", "function": {"name": "weather", "arguments": '{"city": "Paris"}'}}
+                ],
+            },
+        ],
+        "realign": {"task": "open_qa", "confidence": 0.497, "tag": "original", "reason": "tool_call"},
+    }
+    page = tmp_path / "k.html"
+    write_report(write_jsonl(tmp_path / "k.jsonl", [row]), page)
+    assert page_rows(page)[0]["c"] == 'weather({"city": "Paris"})'
+
+
+def test_browser_shows_each_correction_and_links_only_http_sources(tmp_path: Path) -> None:
+    chromium()
+    target = tmp_path / "corrected.html"
+    rows = [corrected_row(), corrected_row("javascript:document.body.dataset.pwned='source'")]
+    write_report(write_jsonl(tmp_path / "corrected.jsonl", rows), target)
+
+    dom, stderr = dump_dom(target, tmp_path)
+
+    assert "data-errors" not in body(dom)
+    assert console_lines(stderr) == []
+    assert "corrections from evidence (1)" in dom
+    assert "<del>George Lucas</del> → <ins>Steven Spielberg</ins>" in dom
+    assert f'<a href="{JAWS_SOURCE}"' in dom
+    assert 'href="javascript:' not in dom

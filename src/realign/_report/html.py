@@ -59,6 +59,9 @@ class ReportSummary:
     turns_rewritten: int = 0
     #: dollars by task, for rows whose model (or the given prices) has a known price
     cost_by_task: dict[str, float] = field(default_factory=dict)
+    #: evidence-backed corrections (``realign.corrections``), and the rows (or turns) that have any
+    corrections: int = 0
+    corrected: int = 0
 
     @property
     def kept(self) -> int:
@@ -84,6 +87,8 @@ class ReportSummary:
         ]
         if self.turns:
             lines.insert(1, f"assistant turns: {self.turns:,}  rewritten: {self.turns_rewritten:,}")
+        if self.corrections:
+            lines.insert(-2, f"corrections: {self.corrections:,} in {self.corrected:,} rows or turns (from evidence)")
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -196,7 +201,7 @@ def _entry(item: SourceRow, record: Record, collected: _Collected) -> dict[str, 
             call = next((c for c in map(_calls, reversed(turns)) if c), "")
             if call:
                 entry["c"] = call
-    _optional(entry, record)
+    _optional(entry, record, summary)
     if record.turns and item.data.turns:
         entry["th"] = thread = _thread(item, record, collected)
         # A conversation's length change is that of its reformatted turns, all together.
@@ -213,7 +218,8 @@ def _thread(item: SourceRow, record: Record, collected: _Collected) -> list[dict
     """A conversation as the page shows it: every turn in order (``ro`` role, ``f`` text as written, ``c`` the
     tools an assistant turn calls); each
     reformatted assistant turn also has ``g`` (1: rewritten), ``o`` (its original), ``r`` (why it was kept),
-    ``t`` (its task), ``x`` (refused candidates) and ``v`` (checks the judge overruled, --refer)."""
+    ``t`` (its task), ``x`` (refused candidates), ``v`` (checks the judge overruled, --refer) and ``k`` (corrections
+    from evidence)."""
     summary = collected.summary
     outcomes = {turn.turn: turn for turn in record.turns or ()}
     raw = item.row.get(item.shape.key)
@@ -239,6 +245,8 @@ def _thread(item: SourceRow, record: Record, collected: _Collected) -> list[dict
                 shown["x"] = _refused(outcome)
             if outcome.overruled:
                 shown["v"] = _overruled(outcome)
+            if outcome.corrections:
+                shown["k"] = _corrections(outcome, summary)
         thread.append(shown)
     return thread
 
@@ -276,19 +284,29 @@ def _refused(record: Outcome) -> list[list[str]]:
     return [[r.reason or "", r.detail or "", r.text or ""] for r in record.rejected]
 
 
+def _corrections(record: Outcome, summary: ReportSummary) -> list[list[str]]:
+    """The facts a rewrite corrected from its evidence, ``[from, to, source]`` each, counted in the summary: a
+    reviewer checks each against its source before training on the row."""
+    summary.corrections += len(record.corrections)
+    summary.corrected += 1
+    return [[c.before, c.after, c.source] for c in record.corrections]
+
+
 def _overruled(record: Outcome) -> list[list[str]]:
     """--refer: the checks the judge overruled, ``[check, detail, reason]`` each (the audit trail)."""
     return [[o.check, o.detail or "", o.reason] for o in record.overruled]
 
 
-def _optional(entry: dict[str, Any], record: Record) -> None:
+def _optional(entry: dict[str, Any], record: Record, summary: ReportSummary) -> None:
     """Fields most rows lack are only written when present."""
     if record.rejected:
         entry["x"] = _refused(record)
     if record.overruled:
         entry["v"] = _overruled(record)
+    if record.corrections:
+        entry["k"] = _corrections(record, summary)
     if record.confidence is not None:
-        entry["c"] = round(record.confidence, 3)
+        entry["cf"] = round(record.confidence, 3)  # not "c": that is a tool call's text
     if record.evidence:
         entry["e"] = [[e.title, e.url, e.text[:_EVIDENCE_CHARS]] for e in record.evidence]
 
@@ -357,6 +375,10 @@ def _cards(summary: ReportSummary) -> str:
                 f"{summary.turns_rewritten:,} / {summary.turns:,}",
                 "rewritten, in conversations (" + _percent(summary.turns_rewritten, summary.turns) + ")",
             ),
+        )
+    if summary.corrections:
+        cards.append(
+            _card("Corrections", f"{summary.corrections:,}", f"from evidence, in {summary.corrected:,} rows or turns")
         )
     if summary.cost is not None:
         cards.append(_card("Cost", f"${summary.cost:,.4f}" if summary.cost < 1 else f"${summary.cost:,.2f}"))
