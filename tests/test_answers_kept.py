@@ -1375,3 +1375,13 @@ def test_a_labels_values_in_a_list_are_read_with_it() -> None:
         "where was Ada Finn born",
     )
     assert pairs == [("Oslo", "Bergen")]
+
+
+def test_a_name_the_question_offers_as_a_choice_can_be_corrected() -> None:
+    pairs = recorded(
+        "Lake Ard is bigger, with 500 km².",
+        "**Lake Bel** is bigger (620 km²); Lake Ard covers 500 km².",
+        "Lake Bel covers 620 km², Lake Ard 500 km².",
+        "Which is bigger, Lake Ard or Lake Bel?",
+    )
+    assert pairs == [("Lake Ard", "Lake Bel")]

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from .._models import Correction, Evidence
 from .._types import CheckInput
-from .entities import fold_text, judge, source_of
+from .entities import fold_text, judge, offers_alternatives, source_of
 from .facts import judge_numbers
 
 __all__ = ["find_corrections"]
@@ -386,6 +386,7 @@ def _restated_changes(texts: _Texts, evidence: _Evidence) -> list[Correction]:
         {w for c in question for w in c.folded},
         {v.key for c in question for v in c.values if v.kind in ("year", "quantity")},
         frozenset(w for c in question for w in c.content),
+        offers_alternatives(item.question),
     )
     known = {v.key for c in original for v in c.values}
     sentences = _sentences(original)
@@ -432,8 +433,12 @@ class _Asked:
     words: set[str]
     numbers: set[str]
     content: frozenset[str]
+    #: the question offers values to choose between ("Lake Ard or Lake Bel?"): one of them is the answer
+    choice: bool = False
 
     def states(self, value: _Value) -> bool:
+        if self.choice:
+            return False
         if value.kind in _NAMED:
             return set(value.key.split()) - _CONNECTORS <= self.words
         return value.kind != "word" and value.key in self.numbers

@@ -48,6 +48,7 @@ __all__ = [
     "judge",
     "normalize",
     "number_replaced",
+    "offers_alternatives",
     "source_of",
     "unit_changed",
 ]
@@ -591,7 +592,7 @@ _ALTERNATIVES_RE = re.compile(r"(\S+)\s+(?:or|vs\.?|versus|oder|или)\s+(?:(?:
 _VERDICT_WORDS = frozenset("true false yes no right wrong correct incorrect".split())
 
 
-def _offers_alternatives(question: str) -> bool:
+def offers_alternatives(question: str) -> bool:
     """Whether the question offers things to choose between ("Lincoln or Washington?")."""
     if " " not in question:
         return False
@@ -1392,7 +1393,7 @@ def judge(item: CheckInput, *, corrections: bool = True) -> EntityVerdict:
         return EntityVerdict([], [], order)
     rewrite = _view(item.rewrite, lang)
     question = _view(_asked(item.question), lang)
-    alternatives = _offers_alternatives(item.question)
+    alternatives = offers_alternatives(item.question)
     wanted = [
         e for e in dict((e.folded, e) for e in original.entities).values() if alternatives or not _found(e, question)
     ]
