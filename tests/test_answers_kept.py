@@ -1385,3 +1385,17 @@ def test_a_name_the_question_offers_as_a_choice_can_be_corrected() -> None:
         "Which is bigger, Lake Ard or Lake Bel?",
     )
     assert pairs == [("Lake Ard", "Lake Bel")]
+
+
+@pytest.mark.parametrize(
+    "rewrite",
+    ["**Per Ek** produced the film, which **Maja Holm** directed.", "- Producer: Per Ek\n- Director: Maja Holm"],
+)
+def test_several_changed_names_are_paired_by_their_roles(rewrite: str) -> None:
+    pairs = recorded(
+        "The film was directed by Anna Berg and produced by Tom Lind.",
+        rewrite,
+        "The film was directed by Maja Holm and produced by Per Ek.",
+        "who made the film",
+    )
+    assert sorted(pairs) == [("Anna Berg", "Maja Holm"), ("Tom Lind", "Per Ek")]

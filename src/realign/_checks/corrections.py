@@ -26,6 +26,7 @@ The record pairs each changed value with the value that takes its place, as a ca
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,7 +49,7 @@ def find_corrections(item: CheckInput) -> list[Correction]:
     common = _common_words(item.original, item.rewrite, *(e.text for e in item.evidence))
     evidence = _Evidence(item.evidence, common)
     texts = _Texts(item, common)
-    judged = [*judge(item, corrections=True).corrections, *_repaired(numbers, texts, evidence)]
+    judged = [*_in_roles(judge(item, corrections=True).corrections, item), *_repaired(numbers, texts, evidence)]
     restated = _restated_changes(texts, evidence)
     # The judges know which values changed; the restated claim knows what took their place: a judged
     # pair that gives the same old value another new one, or the same new value another old one, was
@@ -543,6 +544,53 @@ def _repaired(judged: Sequence[Correction], texts: _Texts, evidence: _Evidence) 
         if source and after != judged[i].after:
             out[i] = Correction.of(judged[i].before, after, source)
     return out
+
+
+_WINDOW = 3  # words read on each side of a value for its role
+_ROLE_END_RE = re.compile(r"[\n.;!?,()|]|\b(?:and|und|et|y|och|og|en|oraz|и)\b", re.IGNORECASE)
+_MAX_ROLES = 5  # judged changes reassigned by role at most (every order of them is tried)
+
+
+def _window(text: str, value: str) -> tuple[set[str], set[str]]:
+    """The words (but small ones) just before and just after ``value`` in ``text``: its role ("directed
+    by X", "Producer: X", "X produced")."""
+    span = _span(value, text)
+    if span is None:
+        return set(), set()
+    # Within the value's own part of the sentence: another role begins after a comma or an "and".
+    before = [_root(_fold(w)) for w in _WORD_RE.findall(_ROLE_END_RE.split(text[: span[0]])[-1])[-_WINDOW:]]
+    after = [_root(_fold(w)) for w in _WORD_RE.findall(_ROLE_END_RE.split(text[span[1] :])[0])[:_WINDOW]]
+    return {w for w in before if w not in _STOP}, {w for w in after if w not in _STOP}
+
+
+def _in_roles(judged: Sequence[Correction], item: CheckInput) -> list[Correction]:
+    """Several judged changes of names, each new name given to the old name whose role it takes: the
+    words around the old name in the original are around the new one in the rewrite or the evidence
+    ("directed by A and produced by B" -> "C produced the film, which D directed": A -> D, B -> C)."""
+    if not 2 <= len(judged) <= _MAX_ROLES:
+        return list(judged)
+    evidence = [f"{e.title}\n{e.text}" for e in item.evidence]
+    roles = {}
+    for c in judged:
+        around = [_window(item.rewrite, c.after), *(_window(text, c.after) for text in evidence)]
+        roles[c.after] = set().union(*(b | a for b, a in around))
+
+    def fit(old: str, new: str) -> int:
+        before, after = _window(item.original, old)
+        return 2 * len(before & roles[new]) + len(after & roles[new])
+
+    olds = [c.before for c in judged]
+    news = [c.after for c in judged]
+    if len(set(news)) != len(news):
+        return list(judged)
+    current = sum(fit(c.before, c.after) for c in judged)
+    best = max(
+        (sum(fit(o, n) for o, n in zip(olds, order, strict=True)), order) for order in itertools.permutations(news)
+    )
+    if best[0] <= current:
+        return list(judged)
+    by_new = {c.after: c for c in judged}
+    return [Correction.of(o, n, by_new[n].source) for o, n in zip(olds, best[1], strict=True)]
 
 
 # --- merging ------------------------------------------------------------------------------------------
