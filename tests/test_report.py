@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+import realign
 from conftest import realign_row, write_jsonl
 from realign._exceptions import InputError, UsageError
 from realign._report.html import ReportSummary, write_report
@@ -599,3 +600,13 @@ def test_browser_shows_each_correction_and_links_only_http_sources(tmp_path: Pat
     assert "<del>George Lucas</del> → <ins>Steven Spielberg</ins>" in dom
     assert f'<a href="{JAWS_SOURCE}"' in dom
     assert 'href="javascript:' not in dom
+
+
+def test_the_run_summary_counts_the_corrections_of_rows_and_turns() -> None:
+    fix = realign.Correction.of("George Lucas", "Steven Spielberg", JAWS_SOURCE)
+    stats = realign.RunStats()
+    stats.add(realign.Record(task="open_qa", tag="rewrite", corrections=[fix, fix]), realign.Usage())
+    turn = realign.TurnOutcome(turn=1, task="open_qa", tag="rewrite", corrections=[fix])
+    stats.add(realign.Record(task="open_qa", tag="rewrite", turns=[turn]), realign.Usage())
+    stats.add(realign.Record(task="open_qa", tag="rewrite"), realign.Usage())
+    assert "corrections: 3 in 2 rows or turns (from evidence)" in stats.summary().splitlines()

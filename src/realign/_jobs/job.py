@@ -59,6 +59,9 @@ class RunStats:
     usage: Usage = field(default_factory=Usage)
     #: the --verify judge's share of ``usage``, as the rows record it
     verify_usage: Usage = field(default_factory=Usage)
+    #: evidence-backed corrections (``realign.corrections``), and the rows or turns that have any
+    corrections: int = 0
+    corrected: int = 0
     started: float = field(default_factory=time.monotonic)
 
     def add(self, record: Record, usage: Usage) -> None:
@@ -70,6 +73,10 @@ class RunStats:
         self.tasks[task] += 1
         for rejection in record.rejected:
             self.rejections[(rejection.reason, task)] += 1
+        for outcome in (record, *(record.turns or ())):
+            if outcome.corrections:
+                self.corrections += len(outcome.corrections)
+                self.corrected += 1
         for turn in record.turns or ():
             self.turn_tags[turn.tag or "original"] += 1
             self.turn_reasons[turn.reason or "rewritten"] += 1
@@ -129,6 +136,12 @@ class RunStats:
             f"{self.usage.completion_tokens} out; LLM calls: {self.usage.calls}"
             + (f" ({attempts} attempts)" if attempts is not None and attempts != self.usage.calls else ""),
             *([_verify_line(verify)] if verify is not None else []),
+            # What a reviewer must check against its sources before training on the output (in the report too).
+            *(
+                [f"corrections: {self.corrections} in {self.corrected} rows or turns (from evidence)"]
+                if self.corrections
+                else []
+            ),
             self._cost_line(price, batch, verify, verify_price),
             f"wall time: {elapsed:.1f}s",
         ]
