@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -265,6 +266,12 @@ def test_nanosecond_times_reach_a_parquet_output_unchanged(tmp_path: Path) -> No
     assert out.select(["when", "zoned", "took"]).equals(table.select(["when", "zoned", "took"]))
 
 
+def _has_pandas() -> bool:
+    return importlib.util.find_spec("pandas") is not None
+
+
+# pyarrow reads them with pandas when it is installed (`pip install -e ".[datasets]"` or `".[ray]"` brings it).
+@pytest.mark.skipif(_has_pandas(), reason="pandas is installed: pyarrow reads these values with it")
 def test_nanosecond_times_inside_an_object_are_one_line_naming_file_and_column(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -284,3 +291,18 @@ def test_nanosecond_times_inside_an_object_are_one_line_naming_file_and_column(
         f"error: {tmp_path / 'in.parquet'}: column 'meta' holds nanosecond times inside an object, which cannot be "
         "read without pandas: pip install pandas, or store them as microseconds"
     ]
+
+
+@pytest.mark.skipif(not _has_pandas(), reason="without pandas these values are an input error (test above)")
+def test_nanosecond_times_inside_an_object_are_read_with_pandas(tmp_path: Path) -> None:
+    kind = pa.struct([("at", pa.timestamp("ns"))])
+    table = pa.table(
+        {
+            "instruction": ["What is 2 + 2?"],
+            "output": ["4"],
+            "meta": pa.array([{"at": 1_700_000_000_000_000_001}], type=kind),
+        }
+    )
+    pq.write_table(table, tmp_path / "in.parquet")
+    assert main(["classify", str(tmp_path / "in.parquet"), "-o", str(tmp_path / "out.parquet"), "-q"]) == 0
+    assert pq.read_table(tmp_path / "out.parquet")["meta"].equals(table["meta"])
