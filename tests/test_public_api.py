@@ -128,3 +128,57 @@ def test_a_dict_that_is_not_an_example_is_a_one_line_error(example: dict[str, An
     with pytest.raises(realign.UsageError) as info:
         realign.reformat([example], llm=realign.FakeLLM(), cache=False)
     assert len(str(info.value).splitlines()) == 1
+
+
+# A notebook gets its data back even when some rows failed: it is told so, once ---------------------------------
+
+GOOD_REPLY = "Reasoning: a heading.\nRevised response:\n**Answer**\n\nWater boils at 100 degrees Celsius."
+
+
+def _failing_llm() -> realign.FakeLLM:
+    def reply(request: realign.ChatRequest) -> str:
+        if "Faust" in request.messages[-1][1]:
+            raise ConnectionError("replica went away")
+        return GOOD_REPLY
+
+    return realign.FakeLLM(reply)
+
+
+FAILING_ROWS = [
+    {"question": "Who wrote Faust?", "response": "Goethe wrote Faust.", "task": "open_qa"},
+    {"question": "When does water boil?", "response": "Water boils at 100 degrees Celsius.", "task": "open_qa"},
+]
+
+
+def test_a_list_with_failed_rows_warns_how_many(caplog: pytest.LogCaptureFixture) -> None:
+    results = realign.reformat(FAILING_ROWS, llm=_failing_llm(), cache=False)
+    assert [r.reason for r in results] == ["llm_error:ConnectionError", None]
+    assert "1 of 2 rows ended with llm_error" in caplog.text
+
+
+def test_a_list_without_failed_rows_does_not_warn(caplog: pytest.LogCaptureFixture) -> None:
+    realign.reformat(FAILING_ROWS[1:], llm=_failing_llm(), cache=False)
+    assert "llm_error" not in caplog.text
+
+
+def test_a_file_with_failed_rows_warns_how_many(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(
+        "".join(
+            f'{{"instruction": "{r["question"]}", "input": "", "output": "{r["response"]}", "category": "open_qa"}}\n'
+            for r in FAILING_ROWS
+        ),
+        encoding="utf-8",
+    )
+    pipeline = realign.Pipeline(_failing_llm(), cache=False)
+    stats = realign.reformat_file(source, tmp_path / "out.jsonl", pipeline=pipeline)
+    assert stats.undecided() == "1 of 2 rows"
+    assert "1 of 2 rows ended with llm_error" in caplog.text
+
+
+def test_a_dataset_with_failed_rows_warns_how_many(caplog: pytest.LogCaptureFixture) -> None:
+    datasets = pytest.importorskip("datasets")
+    rows = [{"instruction": r["question"], "output": r["response"], "category": "open_qa"} for r in FAILING_ROWS]
+    out = realign.reformat(datasets.Dataset.from_list(rows), llm=_failing_llm(), cache=False)
+    assert out[0]["realign"]["reason"] == "llm_error:ConnectionError"
+    assert "1 of 2 rows ended with llm_error" in caplog.text

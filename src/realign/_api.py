@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
@@ -20,6 +21,8 @@ from ._models import Evidence, Example, Result
 from ._pipeline import Pipeline
 from ._types import LLM
 from ._verify import LLMVerifier, judge_spec
+
+log = logging.getLogger("realign")
 
 __all__ = ["areformat", "areformat_file", "reformat", "reformat_file"]
 
@@ -145,6 +148,9 @@ async def areformat(
         if dataset:
             return await _reformat_dataset(first, pipe, keep_rejected=keep_rejected, from_original=from_original)
         results = [r async for r in pipe.astream(examples)]
+        if not single:
+            failed = sum(1 for r in results if (r.reason or "").startswith("llm_error"))
+            _warn_undecided(f"{failed} of {len(results)} rows" if failed else None, pipe)
     finally:
         if own and llm is None and pipe.llm is not None:
             # We built this client, so we close it; the user's own collaborators stay open.
@@ -226,14 +232,17 @@ def _is_hf_dataset(obj: Any) -> bool:
 async def _reformat_dataset(dataset: Any, pipeline: Pipeline, *, keep_rejected: bool, from_original: bool) -> Any:
     from ._jobs.job import process_rows
 
+    stats = RunStats()
     rows = process_rows(
         pipeline,
         enumerate(dataset.to_list(), 1),
         source="dataset",
         keep_rejected=keep_rejected,
         from_original=from_original,
+        stats=stats,
     )
     done = [row async for row in rows]
+    _warn_undecided(stats.undecided(), pipeline)
     try:
         out = type(dataset).from_list(done)
     except ValueError:  # pyarrow's ArrowInvalid: a rewritten list of text parts came back as a string
@@ -265,7 +274,7 @@ async def areformat_file(
 
     # A library stays quiet, except in a notebook: there a bar shows a long run (100 rows or more) moving.
     progress = Progress(count_rows(source), None) if in_notebook() else None
-    return await reformat_file_async(
+    stats = await reformat_file_async(
         pipeline,
         source,
         output,
@@ -274,6 +283,21 @@ async def areformat_file(
         from_original=from_original,
         progress=progress,
     )
+    _warn_undecided(stats.undecided(), pipeline)
+    return stats
+
+
+def _warn_undecided(undecided: str | None, pipeline: Pipeline) -> None:
+    """The CLI exits 3 when rows ended with llm_error; a notebook gets its data back all the same, so say it
+    once: those rows kept their original, and would go into training unreformatted unless asked again."""
+    if undecided is None:
+        return
+    again = (
+        "the same call again retries only those (the others come from the cache)"
+        if pipeline.cache is not None
+        else "with cache=False the same call sends every request again"
+    )
+    log.warning("%s ended with llm_error (kept their original; see realign.reason): %s", undecided, again)
 
 
 def reformat_file(
