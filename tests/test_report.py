@@ -610,3 +610,32 @@ def test_the_run_summary_counts_the_corrections_of_rows_and_turns() -> None:
     stats.add(realign.Record(task="open_qa", tag="rewrite", turns=[turn]), realign.Usage())
     stats.add(realign.Record(task="open_qa", tag="rewrite"), realign.Usage())
     assert "corrections: 3 in 2 rows or turns (from evidence)" in stats.summary().splitlines()
+
+
+# The output of `--engine ray` into a folder: Parquet shards ------------------------------------------------------
+
+
+def _shard(path: Path, rows: list[dict[str, Any]]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    flat = [{**row, "realign": json.dumps(row["realign"])} for row in rows]  # realign's Parquet: JSON text
+    pq.write_table(pa.Table.from_pylist(flat), path)
+
+
+def test_a_folder_of_parquet_shards_is_reported_in_name_order(tmp_path: Path) -> None:
+    folder = tmp_path / "out_shards"
+    folder.mkdir()
+    rows = [kept(f"question {i}", f"answer {i}", "task_not_rewritten") for i in range(3)]
+    _shard(folder / "b_000001-0.parquet", rows[2:])
+    _shard(folder / "a_000000-0.parquet", rows[:2])
+    page = tmp_path / "shards.html"
+    summary = write_report(folder, page)
+    assert summary.rows == 3
+    assert [(r["n"], r["q"]) for r in page_rows(page)] == [(1, "question 0"), (2, "question 1"), (3, "question 2")]
+
+
+def test_a_folder_without_shards_is_an_input_error(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match=r"no \.parquet shard"):
+        write_report(tmp_path / "empty", tmp_path / "e.html")

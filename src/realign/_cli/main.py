@@ -304,7 +304,11 @@ def _parser() -> argparse.ArgumentParser:
         "realign report out.jsonl -o review.html",
         "realign report out.parquet -o review.html --price-in 0.2 --price-out 0.8",
     )
-    report.add_argument("input", metavar="INPUT", help="a file `realign reformat` wrote")
+    report.add_argument(
+        "input",
+        metavar="INPUT",
+        help="a file `realign reformat` wrote, or the folder of Parquet shards `--engine ray` wrote",
+    )
     report.add_argument("-o", "--output", metavar="HTML", required=True, help="the page to write")
     report.add_argument("--title", help="page title")
     report.add_argument("--price-in", type=float, metavar="USD", help="prompt price, dollars per 1M tokens")

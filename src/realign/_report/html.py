@@ -17,7 +17,7 @@ import math
 import os  # noqa: F401  -- tests/test_report.py patches realign._report.os.replace (the rename is in _io)
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import resources
@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from .._exceptions import InputError, UsageError
-from .._io.files import atomic_file
+from .._io.files import atomic_file, read_rows
 from .._jobs.cost import price_for, split_cost
-from .._jobs.job import SourceRow, previous_record, rows_of
+from .._jobs.job import SourceRow, previous_record, rows_of, shaped_rows
 from .._models import Usage
 from .._record import Outcome, Record
 
@@ -127,7 +127,8 @@ def write_report(
     """
     source, output = Path(source), Path(output)
     _check_output(source, output)
-    collected = _collect(rows_of(source), source, (price_in, price_out))
+    rows = shaped_rows(_shard_rows(source), source) if source.is_dir() else rows_of(source)
+    collected = _collect(rows, source, (price_in, price_out))
     page = _render(
         _template(),
         {
@@ -140,6 +141,21 @@ def write_report(
     )
     _write_atomic(output, page)
     return collected.summary
+
+
+def _shard_rows(folder: Path) -> Iterator[tuple[int, Any]]:
+    """The rows of a folder of Parquet shards (what ``--engine ray`` writes to an output without an extension),
+    shard after shard in name order, numbered from 1 across them."""
+    shards = sorted(path for path in folder.iterdir() if path.suffix.lower() == ".parquet" and path.is_file())
+    if not shards:
+        raise InputError(
+            "a folder with no .parquet shard in it: give the output file or shard folder of a run", path=folder
+        )
+    number = 0
+    for shard in shards:
+        for _, row in read_rows(shard):
+            number += 1
+            yield number, row
 
 
 def _check_output(source: Path, output: Path) -> None:
