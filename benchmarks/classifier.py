@@ -4,7 +4,8 @@
         [--process-rows 20000] [--realign-train PATH] [--labelled PATH ...] [--cv PATH [--cv-seed N]]
 
 ``--process-rows N`` times the whole ``realign classify`` process (start-up, reading, classifying,
-writing) on an N-row file, best of three. ``--realign-train PATH`` reports accuracy on the public
+writing) on an N-row file of distinct rows (the held-out texts with varied openings and closings),
+best of three. ``--realign-train PATH`` reports accuracy on the public
 ReAlign classifier training set (``datasets/classification/task_classifier_train_dataset.json`` of
 GAIR-NLP/ReAlign, a development set: read from PATH, never copied into this repository), on the
 two thirds the cue rules were tuned on and on the third left untouched (a fixed shuffle, seed 16).
@@ -264,13 +265,35 @@ def report_labelled(classifier: object, path: Path) -> None:
     print(f"\n{path.name}: {len(rows)} rows, top-1 accuracy {accuracy(classifier, rows):.3f}")
 
 
+# Ways people open and close a request: the process benchmark's rows are the held-out texts, each
+# framed differently on each pass, so that no two rows are alike (a cache of repeated texts gains
+# nothing) while every row stays an instruction as users write them.
+_OPENINGS = ("", "Please help: ", "Hi! ", "Quick question. ", "Hey, ", "Hello, ", "I need some help. ", "Okay, ")
+_CLOSINGS = ("", " Thanks!", " Thank you.", " Please be concise.", " Keep it brief.", " No rush.", " Cheers.", " :)")
+
+
+def process_texts(texts: list[str], n: int) -> list[str]:
+    """``n`` distinct instructions: the texts in turn, each pass with another opening and closing."""
+    distinct = list(dict.fromkeys(texts))
+    passes = len(_OPENINGS) * len(_CLOSINGS)
+    if n > len(distinct) * passes:
+        raise SystemExit(f"--process-rows at most {len(distinct) * passes} (distinct rows)")
+    out = []
+    for i in range(n):
+        framing = i // len(distinct)
+        opening, closing = _OPENINGS[framing % len(_OPENINGS)], _CLOSINGS[framing // len(_OPENINGS)]
+        out.append(opening + distinct[i % len(distinct)] + closing)
+    return out
+
+
 def report_process(texts: list[str], n: int) -> None:
-    """Wall and CPU time of the whole ``realign classify`` process on ``n`` rows, best of three."""
+    """Wall and CPU time of the whole ``realign classify`` process on ``n`` distinct rows, best of three."""
+    rows = process_texts(texts, n)
     with tempfile.TemporaryDirectory() as folder:
         source, output = Path(folder) / "rows.jsonl", Path(folder) / "out.jsonl"
         with source.open("w", encoding="utf-8") as handle:
-            for i in range(n):
-                handle.write(json.dumps({"instruction": texts[i % len(texts)], "output": "ok"}) + "\n")
+            for text in rows:
+                handle.write(json.dumps({"instruction": text, "output": "ok"}) + "\n")
         command = [sys.executable, "-c", "import sys; from realign._cli.main import main; sys.exit(main())"]
         runs = []
         for _ in range(3):
