@@ -281,7 +281,7 @@ def _clip(text: str) -> str:
 
 
 def _lines(text: str) -> list[str]:
-    return [line.strip() for line in text.splitlines() if line.strip()]
+    return [line for line in map(str.strip, text.splitlines()) if line]
 
 
 def _code_level(text: str) -> int:
@@ -396,8 +396,8 @@ def _view(instruction: str) -> _View:
     flags = _flags(raw, focus, lines, tokens, wide)
     request = "\n".join((lines[0][:_REQUEST_CHARS], lines[-1][-_REQUEST_CHARS:])) if len(lines) > 1 else focus
     words = set(chain.from_iterable(line_tokens))
-    # "python's" also counts as "python" when deciding which rules to try
-    words.update([word.partition("'")[0] for word in words if "'" in word])
+    if "'" in focus:  # "python's" also counts as "python" when deciding which rules to try
+        words.update([word.partition("'")[0] for word in words if "'" in word])
     if not ascii_only:  # ... every longer word also counts as its stem ("посоветуешь": "посовет*")
         words.update([word[:_STEM] + "*" for word in words if len(word) > _STEM])
     heads = _heads()
@@ -466,7 +466,7 @@ class _Model:
                 totals[cls] += weight
         rows.append([unseen * known for unseen in self.unseen])
         # A dozen full rows per request: summed column by column in one pass (C loops), not one list each.
-        scores: list[float] = [sum(column) for column in zip(*rows, strict=True)]
+        scores: list[float] = list(map(sum, zip(*rows, strict=True)))
         if not view.ascii_only:
             scores = [score * _NON_ASCII_WEIGHT for score in scores]
         for cls, bonus in self._rule_bonus(view).items():
@@ -484,8 +484,8 @@ class _Model:
         penalties: list[tuple[int, float]] = []
         flags, focus, request = view.flags, view.focus, view.request
         records = self.records
-        for rule in fired:  # rule.matches(view), inlined: this loop is a third of the run time
-            needs, search, whole, cls, weight = records[rule]
+        # rule.matches(view), inlined: this loop is a third of the run time
+        for needs, search, whole, cls, weight in map(records.__getitem__, fired):
             if needs and needs not in flags:
                 continue
             if search is not None and search(focus if whole else request) is None:
@@ -741,7 +741,7 @@ class EmbeddedClassifier:
 
     def predict(self, instruction: str) -> TaskPrediction:
         """The most likely task for ``instruction`` and the model's probability for it."""
-        if not instruction or not instruction.strip():
+        if not instruction or instruction.isspace():  # isspace: what strip() strips, without a copy
             return TaskPrediction(task=self._fallback, confidence=0.0, source=self.source)
         model = self._built or self._model
         best, prob = _softmax_top(model.scores(_view(instruction)))
