@@ -407,3 +407,10 @@ def test_cli_engine_ray_driver_holds_a_block_of_the_file_not_the_file(local_ray:
             tracemalloc.stop()
     assert code == 0
     assert peak < source.stat().st_size / 2
+
+
+def test_a_misspelled_option_is_a_usage_error_before_any_actor_starts(local_ray: None) -> None:
+    # It used to kill every actor at start: an ActorDiedError under pages of Ray's tracebacks.
+    dataset = ray.data.from_items(rows(1))
+    with pytest.raises(realign.UsageError, match="unexpected keyword argument 'temprature'"):
+        realign.reformat(dataset, model="m", base_url="http://127.0.0.1:9/v1", temprature=0.1, actors=1)

@@ -104,7 +104,7 @@ def _recipe(llm: Any, model: str | None, options: Mapping[str, Any]) -> dict[str
     options.pop("api_key", None)
     search = options.pop("search_spec", None)
     # The client's own settings, as reformat() on one machine takes them.
-    client = {key: options.pop(key) for key in ("timeout", "max_retries") if options.get(key) is not None}
+    client = {key: value for key in ("timeout", "max_retries") if (value := options.pop(key, None)) is not None}
     verify = options.pop("verify", None)
     if isinstance(verify, str) and llm is not None and not _is_chat_client(llm):
         # judge_spec's advice (verifier=...) is what a Ray Dataset refuses: the workers build their own judge.
@@ -113,6 +113,11 @@ def _recipe(llm: Any, model: str | None, options: Mapping[str, Any]) -> dict[str
             "on a Ray Dataset pass verify=True (your LLM judges too) or llm=realign.OpenAIChat(...) with that endpoint"
         )
     verify = judge_spec(verify, llm)
+    # A misspelled option would reach the actors lazily and kill each of them at start, the user's typo lost in
+    # Ray's tracebacks as an ActorDiedError: said here, as reformat() on one machine says it.
+    unknown = sorted(set(options) - set(inspect.signature(Pipeline).parameters))
+    if unknown:
+        raise UsageError(f"reformat(): got an unexpected keyword argument {unknown[0]!r}")
     if options.get("refer") and verify is None:  # said here, before any actor starts
         raise UsageError("refer=True refers refusals to the verify judge: pass verify=True or verify='model' too")
     return {
