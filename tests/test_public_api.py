@@ -182,3 +182,12 @@ def test_a_dataset_with_failed_rows_warns_how_many(caplog: pytest.LogCaptureFixt
     out = realign.reformat(datasets.Dataset.from_list(rows), llm=_failing_llm(), cache=False)
     assert out[0]["realign"]["reason"] == "llm_error:ConnectionError"
     assert "1 of 2 rows ended with llm_error" in caplog.text
+
+
+def test_a_failed_turn_of_a_conversation_is_counted_as_a_turn_not_as_zero_rows() -> None:
+    stats = realign.RunStats()
+    failed = realign.TurnOutcome(turn=1, task="open_qa", tag="original", reason="llm_error:server_error")
+    done = realign.TurnOutcome(turn=3, task="open_qa", tag="rewrite")
+    stats.add(realign.Record(task="open_qa", tag="rewrite", turns=[failed, done]), realign.Usage())
+    stats.add(realign.Record(task="open_qa", tag="rewrite"), realign.Usage())
+    assert stats.undecided() == "1 turn of conversations"

@@ -94,9 +94,10 @@ class RunStats:
         failed = sum(count for reason, count in self.reasons.items() if reason.startswith("llm_error"))
         # A multi-turn row records a failed turn on the turn, not the row.
         turns = sum(count for reason, count in self.turn_reasons.items() if reason.startswith("llm_error"))
-        if not failed and not turns:
-            return None
-        return f"{failed} of {self.rows} rows" + (f" and {turns} turns" if turns else "")
+        parts = [f"{failed} of {self.rows} rows"] if failed else []
+        if turns:  # "0 of 2 rows and 1 turns" read as if nothing had failed
+            parts.append(f"{turns} {'turn' if turns == 1 else 'turns'} of conversations")
+        return " and ".join(parts) or None
 
     def _rejections_by_check(self, *, replies: bool = False) -> Counter[str]:
         """Refused candidates by check or, with ``replies``, by what was wrong with the reply itself
