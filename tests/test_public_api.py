@@ -191,3 +191,10 @@ def test_a_failed_turn_of_a_conversation_is_counted_as_a_turn_not_as_zero_rows()
     stats.add(realign.Record(task="open_qa", tag="rewrite", turns=[failed, done]), realign.Usage())
     stats.add(realign.Record(task="open_qa", tag="rewrite"), realign.Usage())
     assert stats.undecided() == "1 turn of conversations"
+
+
+def test_a_misspelled_option_is_one_clean_line() -> None:
+    with pytest.raises(realign.UsageError) as refused:
+        realign.reformat([], llm=realign.FakeLLM([]), cache=False, temprature=0.2)
+    # (newer Pythons add "Did you mean ...?" after it)
+    assert str(refused.value).startswith("reformat(): got an unexpected keyword argument 'temprature'")

@@ -95,7 +95,7 @@ def _pipeline(pipeline: Pipeline | None, llm: LLM | None, model: str | None, opt
     try:
         return Pipeline(llm, **options)
     except TypeError as exc:  # a misspelled option
-        raise UsageError(f"reformat(): {exc}".replace("Pipeline.__init__()", "")) from exc
+        raise UsageError(f"reformat(): {exc}".replace("Pipeline.__init__() ", "")) from exc
 
 
 def _verifier(verify: Any, llm: LLM, client_options: dict[str, Any]) -> LLMVerifier:
