@@ -199,6 +199,20 @@ def test_a_reply_that_is_not_json_fails_its_row_only(tmp_path: Path, capsys: pyt
     assert "Traceback" not in capsys.readouterr().err
 
 
+def test_a_row_kept_with_llm_error_says_which_call_failed_and_why(tmp_path: Path) -> None:
+    def html_for_one(path: str, body: dict[str, Any]) -> Reply:
+        if "FAIL" in body["messages"][-1]["content"]:
+            return 200, {}, "<html>gateway</html>"
+        return rewrite_handler(path, body)
+
+    source = write_jsonl(tmp_path / "in.jsonl", rows(4, frozenset({1})))
+    with StubServer(html_for_one) as stub:
+        main(reformat_command(tmp_path, source, stub.base_url))
+    out = read_jsonl(tmp_path / "out.jsonl")
+    assert out[1]["realign"]["error"].startswith("rewrite: ")
+    assert "error" not in out[0]["realign"]  # absent, not null, where nothing failed
+
+
 def test_timeout_and_max_retries_in_python() -> None:
     with StubServer(latency=1.0) as stub:
         llm = OpenAIChat("stub", base_url=stub.base_url, timeout=0.2, max_retries=0)

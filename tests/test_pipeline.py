@@ -126,6 +126,24 @@ def test_a_row_whose_reask_fails_is_billed_for_the_reply_it_got() -> None:
     assert result.usage.calls == 1  # the first reply was answered (and paid for) before the re-ask failed
 
 
+def test_a_row_kept_with_llm_error_names_the_rewrite_call_and_its_error() -> None:
+    llm = FakeLLM([LLMError("server error 502; retries exhausted", code="server_error")])
+    result = one(pipe(llm), Example(question=Q, response=ORIGINAL))
+    assert result.error == "rewrite: server error 502; retries exhausted"
+
+
+def test_a_row_whose_llm_classifier_fails_names_the_classify_call() -> None:
+    classifier = realign.LLMClassifier(FakeLLM([LLMError("request timed out; retries exhausted", code="timeout")]))
+    result = one(pipe(FakeLLM([GOOD]), classifier=classifier), Example(question=Q, response=ORIGINAL))
+    assert (result.reason, result.error) == ("llm_error:timeout", "classify: request timed out; retries exhausted")
+
+
+def test_a_long_error_is_kept_to_one_short_line() -> None:
+    llm = FakeLLM([LLMError("bad reply:\n" + "x" * 1000, code="invalid_response")])
+    result = one(pipe(llm), Example(question=Q, response=ORIGINAL))
+    assert (len(result.error or ""), "\n" in (result.error or "")) == (300, False)
+
+
 def test_a_row_whose_topup_fails_is_billed_for_the_reply_it_got() -> None:
     # A server that ignores n answers one choice; the top-up call for the second fails.
     llm = FakeLLM([Completion([Choice(GOOD)], Usage(calls=1)), LLMError("server error", code="server_error")])

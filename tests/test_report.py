@@ -505,6 +505,13 @@ def test_a_check_that_raised_is_listed_as_a_check(tmp_path: Path) -> None:
     assert "<td>check_error:mine</td><td>check</td>" in (tmp_path / "p.html").read_text(encoding="utf-8")
 
 
+def test_a_row_kept_with_llm_error_shows_which_call_failed(tmp_path: Path) -> None:
+    page = tmp_path / "e.html"
+    error = "verify: server error 500; retries exhausted"
+    write_report(write_jsonl(tmp_path / "e.jsonl", [kept("q", "a", "llm_error:server_error", error=error)]), page)
+    assert page_rows(page)[0]["er"] == error
+
+
 # Corrections from evidence: what a reviewer checks before training on a corrected row ----------------------------
 
 JAWS_SOURCE = "https://en.wikipedia.org/wiki/Jaws_(film)"

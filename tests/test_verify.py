@@ -104,6 +104,20 @@ def test_failing_judge_leaves_the_row_undecided() -> None:
     assert (result.reason or "").startswith("llm_error:")
 
 
+def test_failing_judge_is_named_in_the_rows_error() -> None:
+    def broken(body: dict[str, Any]) -> Reply:
+        return 500, {}, {"error": {"message": "down", "type": "server_error"}}
+
+    with judge_server(broken) as server:
+        result = reformat(server, max_retries=0)
+    assert result.error == "verify: server error 500; retries exhausted"
+
+
+def test_custom_verifier_error_is_named_in_the_rows_error() -> None:
+    result = realign.reformat("q?", "An answer.", task="open_qa", pipeline=_pipeline(Raises()))
+    assert (result.error or "").startswith("verify: ")
+
+
 def test_verify_off_by_default_makes_no_verify_call() -> None:
     with judge_server("VERDICT: no\nREASON: x") as server:
         reformat(server, verify=False)

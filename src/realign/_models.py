@@ -252,3 +252,6 @@ class Result(BaseModel):
     corrections: list[Correction] = Field(default_factory=list)
     #: the checks' refusals of the accepted rewrite that the --verify judge overruled (``refer``)
     overruled: list[Overruled] = Field(default_factory=list)
+    #: for a response kept with ``llm_error:<code>``: the call that failed (``classify``, ``rewrite`` or
+    #: ``verify``) and its error's line, so that a reader can tell a dead judge from a dead rewriter
+    error: str | None = None

@@ -241,7 +241,7 @@ class Pipeline:
             raise
         except LLMError as exc:  # an LLM classifier failed for this row: keep it, go on with the rest
             result.confidence, result.classifier = 0.0, "llm"
-            return _keep(result, f"{LLM_ERROR}{exc.code}")
+            return _failed(result, "classify", exc)
         result.task, result.confidence, result.classifier = plan.task, plan.confidence, plan.classifier
         result.usage = plan.usage  # an LLM classifier's call is part of the row's bill
         if not plan.rewrite:
@@ -261,7 +261,7 @@ class Pipeline:
         except LLMError as exc:
             # The calls answered before the one that failed (a first reply, a top-up) were paid for all the same.
             result.usage += calls.usage
-            return _keep(result, f"{LLM_ERROR}{exc.code}")
+            return _failed(result, "rewrite", exc)
         result.usage += calls.usage
         result.candidates = [self._judge(c, plan.task, example, evidence) for c in candidates]
         if self.verifier is not None:
@@ -269,7 +269,7 @@ class Pipeline:
             result.usage += usage  # the judgements that came back were paid for, even when another failed
             result.verify_usage = usage
             if isinstance(failed, LLMError) and not isinstance(failed, FatalLLMError):
-                return _keep(result, f"{LLM_ERROR}{failed.code}")  # the row is undecided: a re-run asks again
+                return _failed(result, "verify", failed)  # the row is undecided: a re-run asks again
             if failed is not None:
                 raise failed
         chosen = self._choose(result)
@@ -790,6 +790,17 @@ def _follow_up(question: str) -> bool:
 def _keep(result: Result, reason: str | None) -> Result:
     result.response, result.tag, result.reason = result.original, "original", reason
     return result
+
+
+#: the longest ``error`` a record keeps: one line an auditor reads, not a server's page
+_ERROR_CHARS = 300
+
+
+def _failed(result: Result, call: str, exc: LLMError) -> Result:
+    """Keep the original of a row whose ``call`` failed, with ``llm_error:<code>`` and the error's line."""
+    line = f"{call}: " + (" ".join(str(exc).split()) or type(exc).__name__)
+    result.error = line if len(line) <= _ERROR_CHARS else line[: _ERROR_CHARS - 3] + "..."
+    return _keep(result, f"{LLM_ERROR}{exc.code}")
 
 
 async def _aiter(items: Iterable[T] | AsyncIterable[T]) -> AsyncIterator[T]:

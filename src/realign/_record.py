@@ -43,6 +43,7 @@ _ABSENT_WHEN_NONE = (
     "turns",
     "model",
     "verify_model",
+    "error",
 )
 
 
@@ -104,6 +105,8 @@ class Outcome(BaseModel):
     corrections: list[Correction] = Field(default_factory=list)
     #: the checks' refusals the --verify judge overruled to accept the rewrite (``--refer``; absent when none)
     overruled: list[Overruled] = Field(default_factory=list)
+    #: with ``llm_error:<code>``: which call failed and why (see :attr:`realign.Result.error`)
+    error: str | None = None
 
     #: Fields written even when empty (a turn's entry always lists them)
     _ALWAYS: ClassVar[tuple[str, ...]] = ()
@@ -165,6 +168,7 @@ class Outcome(BaseModel):
             verify_usage=result.verify_usage if result.verify_usage.calls else None,
             corrections=list(result.corrections) if result.tag == "rewrite" else [],
             overruled=list(result.overruled) if result.tag == "rewrite" else [],
+            error=result.error,
         )
 
     @property
@@ -213,6 +217,7 @@ class Record(Outcome):
             classifier=classified.classifier,
             tag="rewrite" if rewritten else "original",
             reason=None if rewritten else first.reason,
+            error=None if rewritten else first.error,
             evidence=[],
             turns=turns,
             usage=usage if usage.calls else None,

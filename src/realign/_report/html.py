@@ -234,8 +234,8 @@ def _thread(item: SourceRow, record: Record, collected: _Collected) -> list[dict
     """A conversation as the page shows it: every turn in order (``ro`` role, ``f`` text as written, ``c`` the
     tools an assistant turn calls); each
     reformatted assistant turn also has ``g`` (1: rewritten), ``o`` (its original), ``r`` (why it was kept),
-    ``t`` (its task), ``x`` (refused candidates), ``v`` (checks the judge overruled, --refer) and ``k`` (corrections
-    from evidence)."""
+    ``t`` (its task), ``x`` (refused candidates), ``v`` (checks the judge overruled, --refer), ``k`` (corrections
+    from evidence) and ``er`` (the failed call of an ``llm_error``)."""
     summary = collected.summary
     outcomes = {turn.turn: turn for turn in record.turns or ()}
     raw = item.row.get(item.shape.key)
@@ -263,6 +263,8 @@ def _thread(item: SourceRow, record: Record, collected: _Collected) -> list[dict
                 shown["v"] = _overruled(outcome)
             if outcome.corrections:
                 shown["k"] = _corrections(outcome, summary)
+            if outcome.error:
+                shown["er"] = outcome.error
         thread.append(shown)
     return thread
 
@@ -323,6 +325,8 @@ def _optional(entry: dict[str, Any], record: Record, summary: ReportSummary) -> 
         entry["k"] = _corrections(record, summary)
     if record.confidence is not None:
         entry["cf"] = round(record.confidence, 3)  # not "c": that is a tool call's text
+    if record.error:
+        entry["er"] = record.error  # which call failed and why, beside its llm_error reason
     if record.evidence:
         entry["e"] = [[e.title, e.url, e.text[:_EVIDENCE_CHARS]] for e in record.evidence]
 
