@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from .._models import Correction, Evidence
 from .._types import CheckInput
-from .entities import fold_text, judge, offers_alternatives, source_of
+from .entities import fold_text, judge, offers_alternatives, same_name, source_of
 from .facts import judge_numbers
 
 __all__ = ["find_corrections"]
@@ -61,7 +61,8 @@ def find_corrections(item: CheckInput) -> list[Correction]:
         and not any(_overlaps(c, r) and not _covers(c, r) for r in restated)
         and not any(_same_new(c, r) and not _overlaps(c, r) for r in restated)
     ]
-    return _distinct([*kept, *(_as_written(c, item.original, item.rewrite) for c in restated)])
+    found = _distinct([*kept, *(_as_written(c, item.original, item.rewrite) for c in restated)])
+    return _distinct([s for c in found if (s := _safe(c, item.original, item.rewrite)) is not None])
 
 
 # --- reading a text as clauses of tokens -------------------------------------------------------------
@@ -618,6 +619,10 @@ def _covers(a: Correction, b: Correction) -> bool:
 def _span(value: str, text: str) -> tuple[int, int] | None:
     """Where ``text`` writes ``value``, in any case, or with other marks between its words ("C S Lewis"
     is written "C. S. Lewis")."""
+    # As whole words: "St" is not the "st" of "first".
+    whole = re.search(rf"(?<!\w){re.escape(value)}(?!\w)", text, re.IGNORECASE) if value else None
+    if whole:
+        return whole.span()
     at = text.lower().find(value.lower())
     if at >= 0:
         return at, at + len(value)
@@ -660,3 +665,79 @@ def _distinct(fixes: list[Correction]) -> list[Correction]:
             continue
         out.append(c)
     return sorted(out, key=lambda c: fixes.index(c))
+
+
+# --- safety: a record is never misleading -----------------------------------------------------------
+
+# A value joined to the next or the previous one without a space is part of one value: a score, a range,
+# a decimal, a date ("2-1", "1950–1956", "2.5", "12/05") or a hyphenated name ("Jean-Pierre").
+_JOINED_AFTER_RE = re.compile(r"(?:[-‐‑–—/:.,]\d+|[-‐‑–/'’][^\W\d_][\w]*)+")
+_JOINED_BEFORE_RE = re.compile(r"(?:\d+[-‐‑–—/:.,]|[^\W\d_][\w]*[-‐‑–/'’])+$")
+# A short abbreviation opens a longer name ("St. Moritz", "Mt. Kenya", "Ft. Worth").
+_ABBREVIATION_RE = re.compile(r"[^\W\d_]{1,3}")
+_NAME_AFTER_DOT_RE = re.compile(r"\.[ \t]+[^\W\d_][\w'’-]*(?:[ \t]+[^\W\d_][\w'’-]*)*")
+# A word that marks an organisation or an institution ("the University of Toronto", "the Supreme Court").
+_INSTITUTIONS = frozenset(
+    "university universitat universite universidad universita college school institute institut academy "
+    "court tribunal museum gallery church cathedral hospital company corporation corp inc ltd bank council "
+    "parliament senate congress ministry department agency committee commission foundation society "
+    "association club league party library laboratory observatory".split()
+)
+
+
+def _whole_value(value: str, text: str) -> str | None:
+    """``value`` as ``text`` writes it whole: with the parts joined to it ("2" of "2-1" is "2-1") and the
+    name an abbreviation opens ("St" of "St. Moritz"); None when ``text`` does not write it."""
+    span = _span(value, text)
+    if span is None:
+        return None
+    start, end = span
+    after = _JOINED_AFTER_RE.match(text, end)
+    if after and (value[-1:].isdigit() == after.group()[1:2].isdigit()):
+        end = after.end()
+    before = _JOINED_BEFORE_RE.search(text[:start])
+    if before and (value[:1].isdigit() == before.group()[:1].isdigit()):
+        start = before.start()
+    written = text[start:end]
+    if _ABBREVIATION_RE.fullmatch(written) and written[0].isupper():
+        name = _NAME_AFTER_DOT_RE.match(text, end)
+        if name and name.group().lstrip(". \t")[:1].isupper():
+            written = text[start : _name_end(text, end, name)]
+    return written
+
+
+def _name_end(text: str, start: int, name: re.Match[str]) -> int:
+    """Where the capitalised words after an abbreviation's dot end (its name, not the next sentence)."""
+    end = start + 1
+    for word in re.finditer(r"[ \t]+([^\W\d_][\w'’-]*)", text[start + 1 : name.end()]):
+        if not word.group(1)[0].isupper():
+            break
+        end = start + 1 + word.end()
+    return end
+
+
+def _kind(value: str) -> str:
+    """What a recorded value is: a year, another number, an organisation, or another name."""
+    words = [_fold(w) for w in _WORD_RE.findall(value)]
+    # A year and a date are one kind, however written ("1991", "April 24, 1991", "24 April 1990").
+    if _YEAR_RE.fullmatch(value) or any(w in _MONTHS for w in words):
+        return "date"
+    if value[:1].isdigit():
+        return "number"
+    if any(_root(w) in _INSTITUTIONS or w in _INSTITUTIONS for w in words):
+        return "organisation"
+    return "name"
+
+
+def _safe(c: Correction, original: str, rewrite: str) -> Correction | None:
+    """``c`` with each value written whole, or None when it could mislead: values of two kinds (a place
+    for a university, a court for a person, a year for a count) or two variants of one name."""
+    before = _whole_value(c.before, original) or c.before
+    after = _whole_value(c.after, rewrite) or c.after
+    if _plain(before) == _plain(after):
+        return None
+    if _kind(before) != _kind(after):
+        return None
+    if _kind(before) in ("name", "organisation") and same_name(before, after):
+        return None
+    return c if (before, after) == (c.before, c.after) else Correction.of(before, after, c.source)

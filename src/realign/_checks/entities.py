@@ -49,6 +49,7 @@ __all__ = [
     "normalize",
     "number_replaced",
     "offers_alternatives",
+    "same_name",
     "source_of",
     "unit_changed",
 ]
@@ -576,6 +577,26 @@ _HONORIFICS = frozenset("sir dame dr mr mrs ms lord lady prof".split())
 def find_entity(entity: Entity, text: str) -> bool:
     """Whether ``text`` names ``entity`` (case, accents, small words and common short forms aside)."""
     return _found(entity, _view(text, _lang(text)))
+
+
+def same_name(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` name the same thing by this check's variant rules: one text names the
+    other's name (a short form, an acronym, a surname), or every word of the shorter name but generic
+    ones reads as a word of the longer ("Winter Olympics" / "Winter Olympic Games")."""
+    words_a, words_b = set(_tokens(_fold(a))) - _GENERIC, set(_tokens(_fold(b))) - _GENERIC
+    first_a, first_b = [w for w in _tokens(_fold(a)) if w in words_a], [w for w in _tokens(_fold(b)) if w in words_b]
+    # Two given names: two people ("Irène Joliot-Curie" is not "Marie Curie"), unless one is an initial.
+    if len(first_a) > 1 and len(first_b) > 1 and first_a[0][0] != first_b[0][0]:
+        return False
+    if len(first_a) > 1 and len(first_b) > 1 and min(len(first_a[0]), len(first_b[0])) > 1 and first_a[0] != first_b[0]:
+        return False
+    names_a, names_b = entities(a), entities(b)
+    if any(find_entity(e, b) for e in names_a) or any(find_entity(e, a) for e in names_b):
+        return True
+    if not words_a or not words_b:
+        return False
+    short, long = sorted((words_a, words_b), key=len)
+    return all(any(w == v or (len(w) > 3 and _similar(w, v)) for v in long) for w in short)
 
 
 # --- the check ----------------------------------------------------------------------------------
