@@ -20,7 +20,8 @@ a candidate rewrite (and, for some, search evidence) and the verdict a careful r
 - ``answers_heldout8.jsonl``: a fifth fresh held-out set, written the same way (not in the default files).
 - ``answers_heldout9.jsonl``: a sixth fresh held-out set, written the same way, with 70 evidence rows (not in
   the default files).
-- ``answers_heldout10.jsonl``: a seventh fresh held-out set, written the same way: 50 evidence-backed corrections.
+- ``answers_heldout10.jsonl``: a seventh fresh held-out set, written the same way: 50 evidence-backed
+  corrections (not in the default files).
 - ``verdicts_multilingual.jsonl``: true/false verdicts restated and flipped in 15 languages and verdicts given as
   a multiple-choice option ("B) False"), each faithful rewrite beside its flips (written with the checks4 change
   to the verdict check, by its author: a development set measuring both sides, not a held-out one).
