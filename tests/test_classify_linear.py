@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from importlib import resources
 
 from realign._classify import embedded
@@ -85,3 +86,16 @@ def test_a_table_without_some_built_in_task_does_not_use_the_shipped_weights() -
     narrow = EmbeddedClassifier(table)
     narrow.predict("warm-up")
     assert narrow._model.bias == (0.0,) * len(table)
+
+
+def test_the_shipped_table_is_the_table_the_shipped_data_builds() -> None:
+    # Fails after the examples, the task table, the weights or the table's build change:
+    # rerun `python -m realign._classify.fit` (or `... fit --table`).
+    path = resources.files("realign") / "_data" / "classifier_table.pickle"
+    with path.open("rb") as handle:
+        shipped = pickle.load(handle)
+    assert shipped == embedded.built_table()
+
+
+def test_the_built_in_classifier_loads_the_shipped_table() -> None:
+    assert embedded._shipped_table() is not None

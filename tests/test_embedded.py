@@ -224,6 +224,7 @@ def test_data_files_ship_as_package_data() -> None:
     data = resources.files("realign") / "_data"
     assert (data / "classifier_examples.jsonl").is_file()
     assert (data / "classifier_cues.txt").is_file()
+    assert (data / "classifier_table.pickle").is_file()
 
 
 def test_cue_rules_name_known_tasks_and_lowercase_triggers() -> None:

@@ -7,8 +7,11 @@ Three parts vote on every instruction:
   instructions, which are far more varied than any small training set.
 - **a multinomial naive Bayes model** over word unigrams and bigrams plus a few structural flags (code
   pasted in, a passage pasted in, blanks, answer options...), trained on the labelled examples in
-  ``_data/classifier_examples.jsonl`` (about 80 per task, a fifth of them not in English) at the first
-  prediction (~0.3-0.5 s, once per process; a run that never needs the classifier never pays it).
+  ``_data/classifier_examples.jsonl`` (about 80 per task, a fifth of them not in English). The
+  built-in table ships ready-built (``_data/classifier_table.pickle``, by ``python -m
+  realign._classify.fit``) and is loaded at the first prediction (~0.1 s with the cue rules, once per
+  process; a run that never needs the classifier never pays it); a custom task table or examples
+  are trained at their first prediction instead (~0.3-0.5 s).
 - **a logistic regression** over the same features, fitted offline on the same examples only and shipped
   as weights (``_data/classifier_linear.json``, see ``linear.py``), added into the naive Bayes table at
   build time: it weighs what tells tasks apart, which carries better to phrasings unlike our examples.
@@ -33,6 +36,7 @@ import hashlib
 import json
 import math
 import operator
+import pickle
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -45,7 +49,14 @@ from .._models import TaskPrediction
 from .._tasks import DEFAULT_TASK, TASKS, Task
 from .linear import LinearWeights, fit_softmax
 
-__all__ = ["EmbeddedClassifier", "examples_digest", "fit_linear_weights", "load_examples"]
+__all__ = [
+    "EmbeddedClassifier",
+    "built_table",
+    "examples_digest",
+    "fit_linear_weights",
+    "load_examples",
+    "table_digest",
+]
 
 #: Rows of labelled examples: ``{"instruction": ..., "category": ...}`` or ``(instruction, task)``.
 ExampleRows = Iterable[Mapping[str, str] | tuple[str, str]]
@@ -53,6 +64,10 @@ ExampleRows = Iterable[Mapping[str, str] | tuple[str, str]]
 _EXAMPLES_FILE = "classifier_examples.jsonl"
 _CUES_FILE = "classifier_cues.txt"
 _LINEAR_FILE = "classifier_linear.json"
+# The built-in model's table, built offline (``python -m realign._classify.fit``): loading it takes a
+# tenth of the time building it does. A pickle of plain tuples, floats and strings only (read with an
+# unpickler that refuses every class): JSON took six times longer to load (float parsing).
+_TABLE_FILE = "classifier_table.pickle"
 
 # Naive Bayes smoothing, and the temperature its log-likelihood is divided by before the rule bonuses
 # are added: naive Bayes is overconfident, and on unseen phrasings the rules are the better judge.
@@ -502,12 +517,22 @@ class _Model:
         return bonus
 
 
+#: The naive Bayes table with the regression folded in: feature -> (sparse, dense, naive flag).
+_Weights = dict[str, tuple[tuple[tuple[int, float], ...], tuple[float, ...], int]]
+#: What ``_table`` builds: (weights, unseen, bias).
+_Table = tuple[_Weights, tuple[float, ...], tuple[float, ...]]
+
+
 def _train(
     rows: Sequence[tuple[str, str]],
     labels: Sequence[str],
     rules: Iterable[_Rule],
     linear: LinearWeights | None = None,
 ) -> _Model:
+    return _with_rules(_table(rows, labels, linear), labels, rules)
+
+
+def _table(rows: Sequence[tuple[str, str]], labels: Sequence[str], linear: LinearWeights | None) -> _Table:
     index = {label: i for i, label in enumerate(labels)}
     counts: dict[str, dict[int, int]] = {}
     class_totals = [0] * len(labels)
@@ -538,7 +563,7 @@ def _train(
             for column, value in pairs:
                 key = int(column)
                 target[key] = target.get(key, 0.0) + _LINEAR_WEIGHT * value
-    weights: dict[str, tuple[tuple[tuple[int, float], ...], tuple[float, ...], int]] = {}
+    weights: _Weights = {}
     for is_naive, source in ((1, naive), (0, extra)):
         for feat, by_class in source.items():
             entries = tuple(sorted(by_class.items()))
@@ -549,6 +574,12 @@ def _train(
             for cls, weight in entries:
                 row[cls] += weight
             weights[feat] = ((), tuple(row), is_naive)
+    return weights, unseen, tuple(bias)
+
+
+def _with_rules(table: _Table, labels: Sequence[str], rules: Iterable[_Rule]) -> _Model:
+    weights, unseen, bias = table
+    index = {label: i for i, label in enumerate(labels)}
     by_trigger: dict[str, list[_Rule]] = {}
     untriggered: list[_Rule] = []
     records = {}
@@ -565,7 +596,7 @@ def _train(
         labels=tuple(labels),
         weights=weights,
         unseen=unseen,
-        bias=tuple(bias),
+        bias=bias,
         rules_by_trigger={k: tuple(v) for k, v in by_trigger.items()},
         triggers=frozenset(by_trigger),
         untriggered=dict.fromkeys(untriggered),
@@ -684,9 +715,51 @@ def _extends_builtin_table(tasks: Mapping[str, Task]) -> bool:
     return names == list(TASKS) and all(tasks[name].description == TASKS[name].description for name in names)
 
 
+def table_digest() -> str:
+    """What the built-in table is built from: the examples, the task table and the regression weights."""
+    digest = hashlib.sha256(examples_digest().encode())
+    digest.update((resources.files("realign") / "_data" / _LINEAR_FILE).read_bytes())
+    return digest.hexdigest()
+
+
+def built_table() -> dict[str, object]:
+    """The built-in model's table, built now: the content of ``_data/classifier_table.pickle``."""
+    weights, unseen, bias = _table(_training_rows(TASKS), list(TASKS), _linear_weights())
+    return {
+        "about": "realign's embedded classifier table (embedded.py, fit.py); do not edit by hand",
+        "built_from": table_digest(),
+        "labels": list(TASKS),
+        "unseen": unseen,
+        "bias": bias,
+        "weights": dict(sorted(weights.items())),  # the same bytes whatever the hash seed
+    }
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """Reads plain containers only: a pickle naming any class or function is refused."""
+
+    def find_class(self, module: str, name: str) -> object:
+        raise pickle.UnpicklingError(f"{_TABLE_FILE} may hold plain data only, not {module}.{name}")
+
+
+def _shipped_table() -> _Table | None:
+    """The shipped built-in table, or None when it is absent or stale (then the table is built)."""
+    path = resources.files("realign") / "_data" / _TABLE_FILE
+    if not path.is_file():
+        return None
+    with path.open("rb") as handle:
+        data = _PlainUnpickler(handle).load()
+    if data["labels"] != list(TASKS) or data["built_from"] != table_digest():
+        return None
+    return data["weights"], data["unseen"], data["bias"]
+
+
 @lru_cache(maxsize=1)
 def _default_model() -> _Model:
-    return _build(TASKS, ())
+    table = _shipped_table()
+    if table is None:
+        return _build(TASKS, ())
+    return _with_rules(table, list(TASKS), _cue_rules())
 
 
 def _softmax_top(scores: Sequence[float]) -> tuple[int, float]:
