@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,33 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from stub_server import StubServer
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C as from a terminal, however pytest was started.
+
+    A shell starts a background job (``pytest ... &`` in a script, ``nohup``) with SIGINT ignored, and Python
+    keeps an ignored SIGINT instead of installing its KeyboardInterrupt handler. Each test worker, and each
+    process a test starts (the CLI whose Ctrl-C handling the signal tests check), inherited it: those tests
+    then failed in a full suite run in the background and passed when run alone from a terminal. No test
+    leaves SIGINT changed (``_sigint_left_as_found`` checks every one)."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+@pytest.fixture(autouse=True)
+def _sigint_left_as_found() -> Iterator[None]:
+    """A test that changes how SIGINT is handled, or blocks it, puts it back (every later test in its worker,
+    and every process those start, would inherit the change)."""
+    handler = signal.getsignal(signal.SIGINT)
+    yield
+    changed = signal.getsignal(signal.SIGINT) is not handler
+    blocked = signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, set())
+    if changed or blocked:
+        signal.signal(signal.SIGINT, handler)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        pytest.fail("the test left SIGINT " + ("blocked" if blocked else "handled differently"))
 
 
 @pytest.fixture

@@ -242,10 +242,29 @@ def test_help_documents_exit_codes_and_the_new_flags(capsys: pytest.CaptureFixtu
     assert "--max-retries N" in out
 
 
+def test_sigint_is_pythons_own_in_a_test() -> None:
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_tests_get_pythons_sigint_when_pytest_started_with_it_ignored() -> None:
+    # `pytest ... &` in a script, or nohup: the shell starts pytest with SIGINT ignored, which Python keeps, and
+    # every process the tests start inherited it (conftest.py's pytest_configure undoes it).
+    here = Path(__file__).resolve()
+    args = [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider"]
+    args.append(f"{here}::test_sigint_is_pythons_own_in_a_test")
+
+    def ignoring() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    process = subprocess.run(
+        args, capture_output=True, text=True, timeout=120, check=False, preexec_fn=ignoring, cwd=here.parent.parent
+    )
+    assert process.returncode == 0, process.stdout[-2000:]
+
+
 def as_from_a_terminal() -> None:
-    """In a child about to run realign: SIGINT as a shell started from a terminal leaves it (default, not blocked).
-    A child inherits an ignored SIGINT, and a test worker may ignore it once an earlier test in it did (seen in the
-    full suite with the Ray extra installed): Python, then asyncio, would not handle it, and the run would go on."""
+    """In a child about to run realign: SIGINT as a shell started from a terminal leaves it (default, not blocked),
+    whatever the test worker inherited (conftest.py's pytest_configure already sees to the worker)."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
