@@ -83,6 +83,32 @@ def test_a_replica_that_never_answers_is_hedged_and_costs_no_timeout(
     assert f"LLM calls: 40 ({received} attempts)" in summary
 
 
+def test_hedged_requests_keep_the_cache_and_the_shared_requests_right(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Each row twice: one request per distinct row (rows alike share it), answered once whichever replica
+    # answered it; a second run reads every answer from the cache. Ten rows are too few for a percentile:
+    # the silent replica's requests are still hedged, none waits for --timeout.
+    source = write_jsonl(tmp_path / "in.jsonl", rows(10) * 2)
+    cache = str(tmp_path / "cache.sqlite")
+    with SilentServer() as silent, StubServer(latency=0.01) as good:
+        common = ["reformat", str(source), "--cache", cache, "--model", "m", "--concurrency", "6"]
+        common += ["--timeout", "20", "--base-url", f"{silent.base_url},{good.base_url}"]
+        first = main([*common, "-o", str(tmp_path / "a.jsonl")])
+        answered = len(good.chat_requests())
+        held = silent.requests
+        summary = capsys.readouterr().err
+        second = main([*common, "-q", "-o", str(tmp_path / "b.jsonl")])
+        sent_again = len(good.chat_requests()) + silent.requests - answered - held
+    assert first == 0
+    assert second == 0
+    assert held >= 1
+    assert f"{silent.base_url}: {held} calls, 0 errors, {held} lost to a hedge" in summary
+    assert answered == 10
+    assert sent_again == 0
+    assert [r["realign"]["tag"] for r in read_jsonl(tmp_path / "b.jsonl")] == ["rewrite"] * 20
+
+
 def test_a_silent_replicas_timeouts_do_not_cut_the_fleets_concurrency(caplog: pytest.LogCaptureFixture) -> None:
     # A timeout shorter than the hedge floor: no hedge is sent, the silent replica's requests time out.
     async def scenario(llm: OpenAIChat) -> None:

@@ -502,7 +502,7 @@ class OpenAIChat:
                 wait: float | None = None
                 if not hedged:
                     delay = pool.hedge_delay()
-                    if delay is None:  # too few answers seen yet to know the fleet's latency: look again soon
+                    if delay is None:  # no answer seen yet to know the fleet's latency by: look again soon
                         wait = _HEDGE_POLL
                     elif delay >= self._timeout:  # the request's own timeout comes first
                         hedged = True

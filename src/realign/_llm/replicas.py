@@ -11,7 +11,8 @@ a proxy whose backend is gone). Waiting ``--timeout`` for each of its requests s
 output is written in order. The pool therefore keeps the latency of recent answers (the tail at
 scale: Dean and Barroso's hedged requests, as gRPC and Envoy offer them): a request unanswered after
 a delay well above what the fleet's answers take (twice their 95th percentile, at least
-``hedge_floor``) is sent again to another replica in the rotation, the first answer wins and the
+``hedge_floor``; four times the slowest answer while fewer than ``hedge_samples`` were seen) is sent
+again to another replica in the rotation, the first answer wins and the
 other request is cancelled. A replica whose requests keep losing to their hedge (``failures_to_leave``
 in a row) counts as failing and leaves the rotation like one answering 5xx (outlier ejection; the
 probe after its cooldown is hedged too). Hedges are bounded: at most one per request, and no more
@@ -139,9 +140,16 @@ class ReplicaPool:
         replica.cooldown = min(self.max_cooldown, replica.cooldown * 2)
 
     def hedge_delay(self) -> float | None:
-        """Seconds to wait for an answer before hedging a request; None while too few answers were seen."""
-        if len(self._latencies) < self.hedge_samples:
+        """Seconds to wait for an answer before hedging a request; None before any answer was seen.
+
+        Twice the 95th percentile of recent answers once ``hedge_samples`` were seen; before that, four times
+        the slowest answer yet (a short run, or a run's first seconds, still gets its silent replica's requests
+        hedged, later than a percentile would allow)."""
+        seen = len(self._latencies)
+        if seen == 0:
             return None
+        if seen < self.hedge_samples:
+            return max(self.hedge_floor, 4.0 * max(self._latencies))
         if self._delay is None or self._since_delay >= 16:  # a sort per 16 answers, not per request
             ordered = sorted(self._latencies)
             p95 = ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
