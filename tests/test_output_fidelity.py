@@ -270,11 +270,8 @@ def _has_pandas() -> bool:
     return importlib.util.find_spec("pandas") is not None
 
 
-# pyarrow reads them with pandas when it is installed (`pip install -e ".[datasets]"` or `".[ray]"` brings it).
-@pytest.mark.skipif(_has_pandas(), reason="pandas is installed: pyarrow reads these values with it")
-def test_nanosecond_times_inside_an_object_are_one_line_naming_file_and_column(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def nested_nanoseconds(path: Path) -> pa.Table:
+    """A Parquet file at ``path`` whose ``meta`` column holds a nanosecond time inside an object; its table."""
     kind = pa.struct([("at", pa.timestamp("ns"))])
     table = pa.table(
         {
@@ -283,7 +280,16 @@ def test_nanosecond_times_inside_an_object_are_one_line_naming_file_and_column(
             "meta": pa.array([{"at": 1_700_000_000_000_000_001}], type=kind),
         }
     )
-    pq.write_table(table, tmp_path / "in.parquet")
+    pq.write_table(table, path)
+    return table
+
+
+# pyarrow reads them with pandas when it is installed (`pip install -e ".[datasets]"` or `".[ray]"` brings it).
+@pytest.mark.skipif(_has_pandas(), reason="pandas is installed: pyarrow reads these values with it")
+def test_nanosecond_times_inside_an_object_are_one_line_naming_file_and_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nested_nanoseconds(tmp_path / "in.parquet")
     code = main(["classify", str(tmp_path / "in.parquet"), "-o", str(tmp_path / "out.jsonl"), "-q"])
     err = capsys.readouterr().err
     assert code == 2
@@ -295,14 +301,6 @@ def test_nanosecond_times_inside_an_object_are_one_line_naming_file_and_column(
 
 @pytest.mark.skipif(not _has_pandas(), reason="without pandas these values are an input error (test above)")
 def test_nanosecond_times_inside_an_object_are_read_with_pandas(tmp_path: Path) -> None:
-    kind = pa.struct([("at", pa.timestamp("ns"))])
-    table = pa.table(
-        {
-            "instruction": ["What is 2 + 2?"],
-            "output": ["4"],
-            "meta": pa.array([{"at": 1_700_000_000_000_000_001}], type=kind),
-        }
-    )
-    pq.write_table(table, tmp_path / "in.parquet")
+    table = nested_nanoseconds(tmp_path / "in.parquet")
     assert main(["classify", str(tmp_path / "in.parquet"), "-o", str(tmp_path / "out.parquet"), "-q"]) == 0
     assert pq.read_table(tmp_path / "out.parquet")["meta"].equals(table["meta"])
