@@ -414,3 +414,41 @@ def test_a_misspelled_option_is_a_usage_error_before_any_actor_starts(local_ray:
     dataset = ray.data.from_items(rows(1))
     with pytest.raises(realign.UsageError, match="unexpected keyword argument 'temprature'"):
         realign.reformat(dataset, model="m", base_url="http://127.0.0.1:9/v1", temprature=0.1, actors=1)
+
+
+def test_cli_engine_ray_exits_3_when_a_row_ends_with_an_error_of_its_own(
+    local_ray: None, server: StubServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A criteria template that fails for one row only (its sample renders pass): that row raises on the actor and
+    # is written with error:TemplateError. It is undecided, as an llm_error row is: exit 3, said, not exit 0.
+    criteria = tmp_path / "criteria"
+    criteria.mkdir()
+    (criteria / "open_qa.j2").write_text('{% if "thing 3?" in question %}{{ no_such_name }}{% endif %}- Be clear.\n')
+    source = write_jsonl(tmp_path / "in.jsonl", rows(6))
+    out = tmp_path / "out.jsonl"
+    code = main(ray_command(source, out, server, "--criteria", str(criteria)))
+    written = read_jsonl(out)
+    assert written[3]["realign"]["reason"] == "error:TemplateError"
+    assert code == 3
+    assert "1 of 6 rows ended with error:TemplateError" in capsys.readouterr().err
+
+
+def test_cli_engine_ray_summary_counts_the_attempts_as_a_local_run_does(
+    local_ray: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    failed: list[str] = []
+
+    def fail_once(path: str, body: dict[str, Any]) -> Reply:
+        if "thing 1?" in json.dumps(body) and not failed:  # one retry: two requests for one answered call
+            failed.append(path)
+            return 500, {"retry-after-ms": "10"}, {"error": {"message": "try again", "type": "server_error"}}
+        return rewrite_handler(path, body)
+
+    source = write_jsonl(tmp_path / "in.jsonl", rows(3))
+    with StubServer(fail_once) as server:
+        argv = ray_command(source, tmp_path / "out.jsonl", server)
+        code = main([arg for arg in argv if arg != "-q"])
+        received = len(server.chat_requests())
+    assert code == 0
+    assert received == 4
+    assert "LLM calls: 3 (4 attempts)" in capsys.readouterr().err

@@ -10,6 +10,7 @@ __all__ = [
     "CHECK_ERROR",
     "FILTER",
     "LLM_ERROR",
+    "ROW_ERROR",
     "Candidate",
     "Correction",
     "Evidence",
@@ -69,8 +70,9 @@ KeepReason = Literal[
 ]
 
 #: The reasons with a parameter are ``<prefix><name>``: ``filter:<check>`` (a check refused the candidate),
-#: ``llm_error:<code>`` (the call failed after its retries), ``check_error:<check>`` (a check raised).
-FILTER, LLM_ERROR, CHECK_ERROR = "filter:", "llm_error:", "check_error:"
+#: ``llm_error:<code>`` (the call failed after its retries), ``check_error:<check>`` (a check raised),
+#: ``error:<Exception>`` (a row a Ray actor failed with an unexpected exception: undecided, as ``llm_error``).
+FILTER, LLM_ERROR, CHECK_ERROR, ROW_ERROR = "filter:", "llm_error:", "check_error:", "error:"
 
 
 class Evidence(BaseModel):

@@ -30,7 +30,7 @@ from .._llm.cache import CachedSearch, SQLiteCache, default_cache_path
 from .._llm.defaults import DEFAULT_MODEL, DEFAULT_TIMEOUT
 from .._llm.ratelimit import RateLimiter
 from .._llm.retry import RetryPolicy
-from .._models import Example
+from .._models import LLM_ERROR, ROW_ERROR, Example
 from .._pipeline import TURNS_MODES, Pipeline
 from .._protocol import DEFAULT_CONTEXT_TOKENS
 from .._search.web import parse_search_spec, search_client_from_spec
@@ -745,9 +745,12 @@ def exit_code_of(stats: RunStats) -> int:
     undecided = stats.undecided()
     if undecided is None:
         return EXIT_OK
+    # A Ray actor's row that raised (error:<Exception>) is named as such: it is no failed call.
+    errors = sorted(reason for reason in stats.reasons if reason.startswith(ROW_ERROR))
+    failed = any(reason.startswith(LLM_ERROR) for reason in (*stats.reasons, *stats.turn_reasons))
+    what = " or ".join([*(["llm_error"] if failed or not errors else []), *errors])
     print(
-        f"warning: {undecided} ended with llm_error (kept their original); "
-        "run the same command again to retry only those",
+        f"warning: {undecided} ended with {what} (kept their original); run the same command again to retry only those",
         file=sys.stderr,
     )
     too_long = stats.reasons[_TOO_LONG] + stats.turn_reasons[_TOO_LONG]

@@ -29,7 +29,7 @@ from .._exceptions import FatalLLMError, FatalSearchError, InputError, UsageErro
 from .._io.files import AtomicWriter, input_schema, read_rows, table_of
 from .._llm.cache import CachedSearch, SQLiteCache
 from .._llm.defaults import DEFAULT_MODEL
-from .._models import Usage
+from .._models import ROW_ERROR, Usage
 from .._pipeline import Pipeline, VerifyCounts, gather_all
 from .._record import Record
 from .._search.web import search_client_from_spec
@@ -61,9 +61,11 @@ CALLS_COLUMN = "__realign_calls__"
 #: A fatal error of a file job's actor (a bad key, an early stop), as JSON text, for the driver to raise: raised in
 #: the actor, it would reach the driver as Ray's own exception with a worker's traceback, not realign's one line.
 FATAL_COLUMN = "__realign_fatal__"
-#: What the actor's --verify judge has done so far (its :class:`VerifyCounts`, as JSON text with the actor's id) on
-#: the first row of each block of a file job: the driver keeps each actor's latest for the summary's ``verify:`` line.
-VERIFY_COLUMN = "__realign_verify__"
+#: What the actor has done so far, on the first row of each block of a file job (JSON text): its id, the requests
+#: its clients sent (``attempts``: retries and hedges included) and what its --verify judge did (its
+#: :class:`VerifyCounts`, or null without a judge). The driver keeps each actor's latest for the summary's
+#: ``LLM calls: N (M attempts)`` and ``verify:`` lines, as a local run prints them.
+ACTOR_COLUMN = "__realign_actor__"
 
 
 def _ray() -> Any:
@@ -194,29 +196,35 @@ class RayReformatter:
                     ROW_COLUMN: pa.array([b""], pa.binary()),
                     CALLS_COLUMN: [0],
                     FATAL_COLUMN: [fatal],
-                    VERIFY_COLUMN: pa.array([None], pa.string()),
+                    ACTOR_COLUMN: pa.array([None], pa.string()),
                 }
             )
         if self.mode == "json":
             texts = pa.array([pickle.dumps(row, protocol=pickle.HIGHEST_PROTOCOL) for row, _ in done], pa.binary())
             calls = [calls for _, calls in done]
-            verify: list[str | None] = [None] * len(lines)
-            if lines and self.pipeline.verifier is not None:
-                verify[0] = self._verified()
+            done_so_far: list[str | None] = [None] * len(lines)
+            if lines:
+                done_so_far[0] = self._done_so_far()
             return pa.table(
                 {
                     "line": lines,
                     ROW_COLUMN: texts,
                     CALLS_COLUMN: calls,
                     FATAL_COLUMN: pa.nulls(len(lines), pa.string()),
-                    VERIFY_COLUMN: pa.array(verify, pa.string()),
+                    ACTOR_COLUMN: pa.array(done_so_far, pa.string()),
                 }
             )
         return pa.Table.from_pylist([_flat(row) for row, _ in done])
 
-    def _verified(self) -> str:
-        """This actor's judge counts so far: they only grow, so the driver keeps the largest it sees."""
-        return json.dumps({"actor": self.actor, **self.pipeline.verified.to_json()})
+    def _done_so_far(self) -> str:
+        """This actor's requests sent and judge counts so far: they only grow, so the driver keeps the largest it
+        sees (see :data:`ACTOR_COLUMN`). The requests are counted as a local run counts them: the rewriting
+        client's, plus the judge's when it has a client of its own."""
+        llm = self.pipeline.llm
+        judge = getattr(self.pipeline.verifier, "llm", None)
+        attempts = getattr(llm, "attempts", 0) + (getattr(judge, "attempts", 0) if judge is not llm else 0)
+        verify = self.pipeline.verified.to_json() if self.pipeline.verifier is not None else None
+        return json.dumps({"actor": self.actor, "attempts": attempts, "verify": verify})
 
     async def _one(self, line: int, row: Any) -> tuple[dict[str, Any], int]:
         """The row with its ``realign`` object, and the model calls it made (the record leaves them out)."""
@@ -231,7 +239,7 @@ class RayReformatter:
             return _failed(row, "invalid_row"), 0
         except Exception as exc:  # one row's failure never fails the job
             log.warning("%s line %s: %s: %s", self.source, line, type(exc).__name__, exc)
-            return _failed(row, f"error:{type(exc).__name__}"), 0
+            return _failed(row, f"{ROW_ERROR}{type(exc).__name__}"), 0
         return _failed(row, "invalid_row"), 0
 
 
@@ -354,13 +362,13 @@ def ray_reformat_file(
     dataset = ray.data.from_arrow_refs(refs)
     recipe = _recipe(None, model, {**options, "base_url": base_url})
     mapped = _map(dataset, recipe, "json", str(source), actors, _batch_size(options))
-    judges: dict[str, VerifyCounts] = {}
+    actors_done: dict[str, dict[str, Any]] = {}
     if _is_folder(target):
         done = mapped.materialize()  # one pass of the actors serves both the shards and the counts
         for item in done.iter_rows():  # counted first: a fatal error stops the job before any shard is written
             _raise_fatal(item)
             _count(stats, pickle.loads(item[ROW_COLUMN]), item[CALLS_COLUMN])
-            _keep_latest(judges, item)
+            _keep_latest(actors_done, item)
         shards = done.map_batches(_shard, batch_format="pyarrow", fn_kwargs={"schema": schema})
         shards.write_parquet(str(target))
     else:
@@ -369,24 +377,30 @@ def ray_reformat_file(
                 _raise_fatal(item)
                 row = pickle.loads(item[ROW_COLUMN])
                 _count(stats, row, item[CALLS_COLUMN])
-                _keep_latest(judges, item)
+                _keep_latest(actors_done, item)
                 writer.write(row)
+    stats.attempts = sum(int(done["attempts"]) for done in actors_done.values())
     if verified is not None:
-        for counts in judges.values():
-            verified.merge(counts)
+        for done in actors_done.values():
+            if done.get("verify") is not None:
+                verified.merge(VerifyCounts.from_json(done["verify"]))
     return stats
 
 
-def _keep_latest(judges: dict[str, VerifyCounts], item: Mapping[str, Any]) -> None:
-    """Keep each actor's largest judge counts: blocks of one actor arrive in input order, not the order they
-    finished in, and the one that finished last holds all of that actor's work."""
-    if not item.get(VERIFY_COLUMN):
+def _keep_latest(actors_done: dict[str, dict[str, Any]], item: Mapping[str, Any]) -> None:
+    """Keep each actor's latest counts (see :data:`ACTOR_COLUMN`): blocks of one actor arrive in input order, not
+    the order they finished in, and the one that finished last holds all of that actor's work. Its counts are the
+    largest: requests sent and candidates judged only grow (a judgement from the cache sends nothing)."""
+    if not item.get(ACTOR_COLUMN):
         return
-    seen = json.loads(item[VERIFY_COLUMN])
-    counts = VerifyCounts.from_json(seen)
-    kept = judges.get(seen["actor"])
-    if kept is None or counts.judged > kept.judged:
-        judges[seen["actor"]] = counts
+    seen = json.loads(item[ACTOR_COLUMN])
+    kept = actors_done.get(seen["actor"])
+    if kept is None or _progress(seen) > _progress(kept):
+        actors_done[seen["actor"]] = seen
+
+
+def _progress(done: Mapping[str, Any]) -> tuple[int, int]:
+    return int(done["attempts"]), int((done.get("verify") or {}).get("judged", 0))
 
 
 def _raise_fatal(item: Mapping[str, Any]) -> None:

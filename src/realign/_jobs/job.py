@@ -15,7 +15,7 @@ from .._exceptions import InputError
 from .._gc import run_gc
 from .._io.files import AtomicWriter, read_rows
 from .._io.shapes import Extracted, Shape, ShapeError, detect_shape
-from .._models import Example, Usage
+from .._models import LLM_ERROR, ROW_ERROR, Example, Usage
 from .._pipeline import Pipeline, VerifyCounts, gather_all, ordered_map
 from .._record import Outcome, Record, TurnOutcome
 from .cost import Price, split_cost
@@ -28,6 +28,7 @@ __all__ = [
     "RunStats",
     "annotate_file",
     "format_counts",
+    "is_undecided",
     "let_signals_in",
     "previous_record",
     "process_rows",
@@ -41,6 +42,12 @@ __all__ = [
 
 #: Rejections of a reply that held no rewrite to check: not a check's verdict, and counted apart from them.
 REPLY_FAILURES = frozenset({"parse_error", "truncated"})
+
+
+def is_undecided(reason: str) -> bool:
+    """Whether a row (or turn) with this reason was left undecided: it kept its original because a call or
+    the row's own processing failed, not by a decision, and a re-run asks again."""
+    return reason.startswith((LLM_ERROR, ROW_ERROR))
 
 
 @dataclass
@@ -63,6 +70,9 @@ class RunStats:
     #: evidence-backed corrections (``realign.corrections``), and the rows or turns that have any
     corrections: int = 0
     corrected: int = 0
+    #: requests sent (retries and hedges included), when the job counted them apart from its rows' calls (the
+    #: actors of a Ray job); :meth:`summary`'s ``attempts`` wins over it
+    attempts: int | None = None
     started: float = field(default_factory=time.monotonic)
 
     def add(self, record: Record, usage: Usage) -> None:
@@ -89,11 +99,11 @@ class RunStats:
 
     def undecided(self) -> str | None:
         """What of the run is left undecided (rows, and turns of conversations, that ended with
-        ``llm_error``: they kept their original and a re-run retries only those), or None when every row
-        was decided."""
-        failed = sum(count for reason, count in self.reasons.items() if reason.startswith("llm_error"))
+        ``llm_error``, or with ``error:<Exception>`` on a Ray actor: they kept their original and a re-run
+        retries only those), or None when every row was decided."""
+        failed = sum(count for reason, count in self.reasons.items() if is_undecided(reason))
         # A multi-turn row records a failed turn on the turn, not the row.
-        turns = sum(count for reason, count in self.turn_reasons.items() if reason.startswith("llm_error"))
+        turns = sum(count for reason, count in self.turn_reasons.items() if is_undecided(reason))
         parts = [f"{failed} of {self.rows} rows"] if failed else []
         if turns:  # "0 of 2 rows and 1 turns" read as if nothing had failed
             parts.append(f"{turns} {'turn' if turns == 1 else 'turns'} of conversations")
@@ -121,6 +131,7 @@ class RunStats:
         priced at ``verify_price`` (default: ``price``, the judge being the rewriting model).
         ``attempts``: the requests sent (retries included), shown beside the calls when they differ."""
         elapsed = time.monotonic() - self.started
+        attempts = self.attempts if attempts is None else attempts
         rewritten = self.tags.get("rewrite", 0)
         share = f"{100 * rewritten / self.rows:.1f}%" if self.rows else "-"
         lines = [
