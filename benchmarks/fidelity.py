@@ -22,6 +22,8 @@ a candidate rewrite (and, for some, search evidence) and the verdict a careful r
   the default files).
 - ``answers_heldout10.jsonl``: a seventh fresh held-out set, written the same way: 50 evidence-backed
   corrections (not in the default files).
+- ``answers_heldout11.jsonl``: an eighth fresh held-out set, written the same way: 100 evidence rows (45
+  supported corrections, 30 unsupported changes, 25 faithful rewrites; not in the default files).
 - ``verdicts_multilingual.jsonl``: true/false verdicts restated and flipped in 15 languages and verdicts given as
   a multiple-choice option ("B) False"), each faithful rewrite beside its flips (written with the checks4 change
   to the verdict check, by its author: a development set measuring both sides, not a held-out one).
