@@ -75,6 +75,9 @@ class Outcome:
     reason: str | None
     #: the check's explanation of its refusal
     detail: str | None = None
+    #: the corrections the run recorded (from, to), when it ran the pipeline (with a judge, the judge's); None:
+    #: the report reads them itself, as the checks alone record them
+    recorded: list[tuple[str, str]] | None = None
 
     @property
     def rejected(self) -> bool:
@@ -211,7 +214,7 @@ def _corrections(report: Report) -> list[str]:
             o.row["rewrite"],
             evidence=tuple(Evidence.model_validate(e) for e in o.row.get("evidence", ())),
         )
-        found = [(c.before, c.after) for c in find_corrections(item)]
+        found = o.recorded if o.recorded is not None else [(c.before, c.after) for c in find_corrections(item)]
         want = [(c["from"], c["to"]) for c in o.row["corrections"]]
         if not found:
             empty.append(f"  {o.row['id']}: expected {want}")
@@ -228,8 +231,9 @@ def _corrections(report: Report) -> list[str]:
         wrong += [f"  {o.row['id']}: recorded {p}, expected {want}" for p in bad]
         right += len(matched) == len(want) and not bad
         loose += _loosely(found, want)
+    accepted = sum(not o.rejected for o in expected)
     return [
-        f"corrections recorded as expected  {right}/{len(expected)}",
+        f"corrections recorded as expected  {right}/{len(expected)} ({accepted} of those rows accepted)",
         f"  the same, either span inside the other ('1,820' for '1,820 m', '1638' for '10 augusti 1638'): "
         f"{loose}/{len(expected)}",
         f"corrections wrong pairs           {len(wrong)}",

@@ -141,7 +141,7 @@ async def run(
 def outcome(row: Row, result: Result) -> Outcome:
     """A result as ``fidelity.py`` counts it: the check (or ``verify``) that refused it, else None."""
     if result.tag == "rewrite":
-        return Outcome(row.data, None)
+        return Outcome(row.data, None, recorded=[(c.before, c.after) for c in result.corrections])
     refused = next((c for c in result.candidates if c.rejected), None)
     reason = (result.reason or "?").removeprefix("filter:")
     return Outcome(row.data, reason, refused.detail if refused else None)

@@ -121,7 +121,9 @@ class Pipeline:
     refusal rejects the candidate as ``filter:verify`` with the judge's explanation as its ``detail``; a
     verifier that fails (``LLMError`` after its retries) leaves the row undecided: it keeps its original
     with ``llm_error:<code>`` and a re-run asks again. A verifier that makes model calls shares this
-    pipeline's budget (concurrency, rate limits, response cache); :attr:`verified` counts its work.
+    pipeline's budget (concurrency, rate limits, response cache); :attr:`verified` counts its work. On a
+    row with evidence, the changes a verifier states (:attr:`~realign.Judgement.corrections`, checked
+    against the texts) are the ones an accepted row records.
 
     ``refer`` (default False; needs a ``verifier`` that is a :class:`~realign.Referee`, as
     :class:`~realign.LLMVerifier` is): a candidate refused only by checks whose verdict is a judgement call
@@ -534,6 +536,9 @@ class Pipeline:
                 out[i] = candidate.model_copy(
                     update={"rejected": f"{FILTER}{VERIFY_CHECK}", "detail": judged.detail, "corrections": []}
                 )
+            elif judged.corrections is not None and self.corrections and evidence:
+                # The judge read the texts whole: its changes, checked against them, replace the rules' reading.
+                out[i] = candidate.model_copy(update={"corrections": list(judged.corrections)})
         return out, usage, failed
 
     def _decide_referral(
@@ -549,6 +554,8 @@ class Pipeline:
         item = CheckInput(task, example.question, example.response, text, candidate.finish_reason, tuple(evidence))
         overruled = [flag.model_copy(update={"reason": reason}) for flag in candidate.referred]
         accepted = candidate.model_copy(update={"rejected": None, "detail": None, "overruled": overruled})
+        if judged.corrections is not None and self.corrections and evidence:
+            return accepted.model_copy(update={"corrections": list(judged.corrections)})
         return self._with_corrections(accepted, item)
 
     def _choose(self, result: Result) -> Result:

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, runtime_checkable
 
-from ._models import Evidence, Overruled, TaskPrediction, Usage
+from ._models import Correction, Evidence, Overruled, TaskPrediction, Usage
 
 __all__ = [
     "LLM",
@@ -163,11 +163,17 @@ class BudgetUser(Protocol):
 @dataclass(frozen=True, slots=True)
 class Judgement:
     """A :class:`Verifier`'s answer: ``ok`` keeps the rewrite; else ``detail`` says why not (the rejection's
-    ``detail``). ``usage`` is what the verifier's model calls cost (nothing when served from the cache)."""
+    ``detail``). ``usage`` is what the verifier's model calls cost (nothing when served from the cache).
+
+    ``corrections``: on a row with evidence, the changes of fact the verifier found and checked against the
+    texts (each old value in the original, the new one in the rewrite and in the evidence); an accepted row
+    records them instead of the pipeline's own reading. None (the default): the verifier stated none, and the
+    pipeline's reading stands."""
 
     ok: bool
     detail: str | None = None
     usage: Usage = field(default_factory=Usage)
+    corrections: tuple[Correction, ...] | None = None
 
 
 @runtime_checkable

@@ -10,6 +10,12 @@ A referral (``refer``, ``--refer``) is the same request with the concerns of the
 candidate added to the user prompt as data (``flagged``): the judge decides whether each is a real change
 of fact or the same fact written differently. Its cache key has a salt of its own (``refer``).
 
+On a row with evidence the judge also lists, after a yes, each fact the rewrite changed, one line each:
+``CHANGE: <old> => <new> [<reference item>]`` (or ``CHANGE: none``). The judge reads the texts whole, so it
+pairs an old value with the one that took its place better than rules can; what it states is recorded as the
+row's ``corrections`` only as far as the texts bear it out (``_checks/stated.py``). A reply without such lines
+leaves the pipeline's own record.
+
 Calls go through a :class:`~realign.Budget`: the pipeline's once the verifier is handed to a
 :class:`~realign.Pipeline` (the run's concurrency, rate limits, retries and response cache: a re-run
 pays nothing; in a Batch API run the requests go out as a further batch round), else a small one of
@@ -23,10 +29,11 @@ from collections.abc import Sequence
 from typing import Literal
 
 from ._checks.base import one_line
+from ._checks.stated import StatedChange, checked_changes
 from ._exceptions import UsageError
 from ._llm.budget import OwnBudget, caller_identity
 from ._llm.cache import Cache
-from ._models import Evidence, Overruled, Usage
+from ._models import Correction, Evidence, Overruled, Usage
 from ._protocol import neutralise
 from ._templates import Prompts
 from ._types import LLM, Budget, ChatRequest, CheckInput, DeferredLLM, Judgement
@@ -37,6 +44,7 @@ __all__ = [
     "VERIFY_SALT",
     "LLMVerifier",
     "judge_spec",
+    "read_changes",
     "read_reason",
     "read_verdict",
     "verify_messages",
@@ -44,6 +52,8 @@ __all__ = [
 
 #: The judge's reply is two short lines; the cap keeps a chatty model from running on.
 VERIFY_MAX_TOKENS = 160
+#: What a reply on a row with evidence may take more: a line for each fact the rewrite changed.
+CHANGES_MAX_TOKENS = 200
 #: Part of a verify request's cache key: never confused with a rewrite request of the same text.
 VERIFY_SALT = "verify"
 #: Part of a referral's cache key: never the answer to a plain verify request of the same candidate.
@@ -62,6 +72,10 @@ _VERDICT = re.compile(r"^[\s>#*_`]*verdict[\s*_`]*[:=\-][\s*_`]*(yes|no)\b", re.
 # trusted ("Yes, except that the date changed" is a no).
 _BARE_NO = re.compile(r"^[\s>#*_`]*no[*_`]*(?:[.,:;!\-]|[ \t]*\n|[ \t]*$)", re.IGNORECASE)
 _REASON = re.compile(r"^[\s>#*_`]*reason[\s*_`]*[:=\-][\s*_`]*", re.IGNORECASE | re.MULTILINE)
+# A change line: "CHANGE: 1867 => 1869 [2]", "- **Change:** Lyon -> Marseille (1)", "CHANGE: none".
+_CHANGE = re.compile(r"^[\s>#*_`-]*changes?[\s*_`]*[:=][\s*_`]*(.*?)[\s*_`]*$", re.IGNORECASE | re.MULTILINE)
+_ARROW = re.compile(r"\s*(?:=>|->|→|⇒)\s*")
+_ITEM = re.compile(r"\s*[\[(](\d{1,3})[\])]\s*$")
 
 
 def verify_messages(
@@ -86,7 +100,8 @@ def verify_messages(
             for f in flagged
         ],
     }
-    return (("system", prompts.render("verify_system", {})), ("user", prompts.render("verify_user", variables)))
+    system = prompts.render("verify_system", {"evidence": bool(evidence)})
+    return (("system", system), ("user", prompts.render("verify_user", variables)))
 
 
 def read_verdict(reply: str) -> Judgement:
@@ -106,6 +121,26 @@ def read_verdict(reply: str) -> Judgement:
 def read_reason(reply: str) -> str:
     """The judge's one-line explanation, whatever its verdict (a referral records it when the judge says yes)."""
     return one_line(_reason(reply), _DETAIL_CHARS)
+
+
+def read_changes(reply: str) -> list[StatedChange] | None:
+    """The changes the judge's reply lists (``CHANGE: old => new [n]``), in order; ``[]`` for ``CHANGE: none``;
+    None when it has no change line at all (a judge that did not list them). A line it cannot read as a
+    change is skipped."""
+    lines = [match.group(1) for match in _CHANGE.finditer(reply)]
+    if not lines:
+        return None
+    changes: list[StatedChange] = []
+    for line in lines:
+        parts = _ARROW.split(line, maxsplit=1)
+        if len(parts) != 2:
+            continue
+        before, after = parts
+        number = _ITEM.search(after)
+        if number:
+            after = after[: number.start()]
+        changes.append((before.strip(), after.strip(), int(number.group(1)) if number else None))
+    return changes
 
 
 def _reason(reply: str) -> str:
@@ -156,19 +191,21 @@ class LLMVerifier:
     def request(self, item: CheckInput, flagged: Sequence[Overruled] = ()) -> ChatRequest:
         """The judge's request for one candidate (the dry run counts its tokens); with ``flagged``, a referral's."""
         messages = verify_messages(self.prompts, item.question, item.original, item.rewrite, item.evidence, flagged)
-        return ChatRequest(messages, n=1, temperature=0.0, top_p=1.0, max_tokens=self.max_tokens)
+        budget = self.max_tokens + (CHANGES_MAX_TOKENS if item.evidence else 0)
+        return ChatRequest(messages, n=1, temperature=0.0, top_p=1.0, max_tokens=budget)
 
     async def verify(self, item: CheckInput) -> Judgement:
         reply, usage = await self._ask(self.request(item), VERIFY_SALT)
         judged = read_verdict(reply)
-        return Judgement(judged.ok, judged.detail, usage)
+        return Judgement(judged.ok, judged.detail, usage, _corrections(item, reply, judged.ok))
 
     async def refer(self, item: CheckInput, flagged: Sequence[Overruled]) -> Judgement:
         """A referral (:class:`~realign.Referee`): the candidate with the concerns of the checks that refused it.
         A yes carries the judge's reason as its ``detail`` (recorded with the overruled checks)."""
         reply, usage = await self._ask(self.request(item, flagged), REFER_SALT)
         judged = read_verdict(reply)
-        return Judgement(judged.ok, read_reason(reply) if judged.ok else judged.detail, usage)
+        detail = read_reason(reply) if judged.ok else judged.detail
+        return Judgement(judged.ok, detail, usage, _corrections(item, reply, judged.ok))
 
     async def _ask(self, request: ChatRequest, salt: str) -> tuple[str, Usage]:
         defer = self.llm if isinstance(self.llm, DeferredLLM) else None
@@ -178,6 +215,12 @@ class LLMVerifier:
     async def aclose(self) -> None:
         """Close the LLM it asks."""
         await self.llm.aclose()
+
+
+def _corrections(item: CheckInput, reply: str, ok: bool) -> tuple[Correction, ...] | None:
+    """The changes an accepting reply lists on a row with evidence, as far as the texts bear them out."""
+    stated = read_changes(reply) if ok and item.evidence else None
+    return None if stated is None else tuple(checked_changes(item, stated))
 
 
 def judge_spec(verify: object, llm: object) -> Literal[True] | str | None:

@@ -1,0 +1,279 @@
+"""The corrections the ``--verify`` judge states on a row with evidence (``CHANGE: old => new [n]``): read from its
+reply, checked against the texts, and recorded in place of the rules' reading; the rules stay for a judge that
+lists none."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import realign
+from conftest import is_verify
+from realign import CheckInput, Evidence, FakeLLM, LLMVerifier, Pipeline, Prompts, TaskPrediction
+from realign._checks.stated import checked_changes
+from realign._verify import read_changes, verify_messages
+from stub_server import Reply, StubServer, chat_reply
+
+QUESTION = "Who directed Jaws?"
+JAWS = "Jaws (1975) was directed by George Lucas and was based on the novel by Peter Benchley."
+JAWS_FIXED = "*Jaws* (1975) was directed by **Steven Spielberg**, adapting Peter Benchley's novel."
+SOURCE = "https://example.org/jaws"
+EVIDENCE = (
+    Evidence(text="Jaws premiered in June 1975.", title="Jaws release", url="https://example.org/release"),
+    Evidence(
+        text="Jaws is a 1975 American thriller film directed by Steven Spielberg, based on the novel by Peter "
+        "Benchley.",
+        title="Jaws (film)",
+        url=SOURCE,
+    ),
+)
+ITEM = CheckInput("open_qa", QUESTION, JAWS, JAWS_FIXED, evidence=EVIDENCE)
+
+
+def pairs(item: CheckInput, *stated: tuple[str, str, int | None]) -> list[tuple[str, str, str]]:
+    return [(c.before, c.after, c.source) for c in checked_changes(item, stated)]
+
+
+# --- reading the reply ----------------------------------------------------------------------------------------------
+
+
+def test_change_lines_are_read_in_order() -> None:
+    reply = "VERDICT: yes\nREASON: corrected.\nCHANGE: George Lucas => Steven Spielberg [2]\nCHANGE: 1974 => 1975 [1]"
+    assert read_changes(reply) == [("George Lucas", "Steven Spielberg", 2), ("1974", "1975", 1)]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "CHANGE: George Lucas => Steven Spielberg [2]",
+        "- **Change:** George Lucas -> Steven Spielberg (2)",
+        "change = George Lucas → Steven Spielberg [2]",
+        "CHANGES: George Lucas => Steven Spielberg [2]",
+    ],
+)
+def test_change_lines_are_read_in_their_variants(line: str) -> None:
+    assert read_changes(f"VERDICT: yes\nREASON: ok\n{line}") == [("George Lucas", "Steven Spielberg", 2)]
+
+
+def test_a_change_without_an_item_number_is_read_without_one() -> None:
+    assert read_changes("VERDICT: yes\nCHANGE: 1974 => 1975") == [("1974", "1975", None)]
+
+
+def test_change_none_is_an_empty_list() -> None:
+    assert read_changes("VERDICT: yes\nREASON: nothing changed.\nCHANGE: none") == []
+
+
+def test_a_reply_without_change_lines_states_nothing() -> None:
+    assert read_changes("VERDICT: yes\nREASON: nothing changed.") is None
+
+
+def test_a_change_line_without_an_arrow_is_skipped() -> None:
+    assert read_changes("VERDICT: yes\nCHANGE: the director\nCHANGE: 1974 => 1975 [1]") == [("1974", "1975", 1)]
+
+
+# --- checking a stated change against the texts -------------------------------------------------------------------
+
+
+def test_a_change_the_texts_bear_out_is_recorded_with_the_named_source() -> None:
+    assert pairs(ITEM, ("George Lucas", "Steven Spielberg", 2)) == [("George Lucas", "Steven Spielberg", SOURCE)]
+
+
+def test_the_values_are_recorded_as_the_texts_write_them() -> None:
+    assert pairs(ITEM, ("george lucas", "STEVEN SPIELBERG", 2)) == [("George Lucas", "Steven Spielberg", SOURCE)]
+
+
+def test_a_wrongly_numbered_source_is_replaced_by_the_item_that_states_the_value() -> None:
+    assert pairs(ITEM, ("George Lucas", "Steven Spielberg", 1)) == [("George Lucas", "Steven Spielberg", SOURCE)]
+
+
+def test_a_new_value_no_evidence_states_is_never_recorded() -> None:
+    rewrite = JAWS_FIXED.replace("Steven Spielberg", "Ridley Scott")
+    item = CheckInput("open_qa", QUESTION, JAWS, rewrite, evidence=EVIDENCE)
+    assert pairs(item, ("George Lucas", "Ridley Scott", 2)) == []
+
+
+def test_an_old_value_the_original_does_not_write_is_never_recorded() -> None:
+    assert pairs(ITEM, ("Martin Scorsese", "Steven Spielberg", 2)) == []
+
+
+def test_a_new_value_the_rewrite_does_not_write_is_never_recorded() -> None:
+    assert pairs(ITEM, ("George Lucas", "Spielberg Steven", 2)) == []
+
+
+def test_a_value_inside_a_longer_word_is_not_found() -> None:
+    # "Lucas" is in the original, "Luca" is not a word of it
+    assert pairs(ITEM, ("Luca", "Steven Spielberg", 2)) == []
+
+
+def test_a_change_to_the_same_value_is_no_change() -> None:
+    assert pairs(ITEM, ("Peter Benchley", "Peter Benchley", 2)) == []
+
+
+def test_accents_aside_the_value_is_found() -> None:
+    evidence = (Evidence(text="The capital of Colombia is Bogotá.", url="u"),)
+    original, rewrite = "The capital of Colombia is Medellin.", "Its capital is Bogotá."
+    item = CheckInput("open_qa", "?", original, rewrite, evidence=evidence)
+    assert pairs(item, ("Medellín", "Bogota", 1)) == [("Medellín", "Bogota", "u")]
+
+
+def test_a_value_in_emphasis_or_a_table_cell_is_found() -> None:
+    rewrite = "| Film | Director |\n|---|---|\n| Jaws | **Steven   Spielberg** |"
+    item = CheckInput("open_qa", QUESTION, JAWS, rewrite, evidence=EVIDENCE)
+    assert pairs(item, ("George Lucas", "Steven Spielberg", 2)) == [("George Lucas", "Steven Spielberg", SOURCE)]
+
+
+def test_a_pair_stated_twice_is_recorded_once() -> None:
+    stated = ("George Lucas", "Steven Spielberg", 2)
+    assert len(pairs(ITEM, stated, stated)) == 1
+
+
+def test_too_many_stated_changes_record_none() -> None:
+    assert pairs(ITEM, *[("George Lucas", "Steven Spielberg", 2)] * 13) == []
+
+
+def test_without_evidence_nothing_is_recorded() -> None:
+    item = CheckInput("open_qa", QUESTION, JAWS, JAWS_FIXED)
+    assert pairs(item, ("George Lucas", "Steven Spielberg", 2)) == []
+
+
+# --- the judge's request ----------------------------------------------------------------------------------------------
+
+
+def test_with_evidence_the_judge_is_asked_for_its_change_lines() -> None:
+    (_, system), (_, user) = verify_messages(Prompts(), QUESTION, JAWS, JAWS_FIXED, EVIDENCE)
+    assert "CHANGE: <old value> => <new value>" in system
+    assert '"CHANGE:" line for each fact the rewrite changed' in user
+
+
+def test_without_evidence_the_judge_is_asked_for_two_lines_only() -> None:
+    (_, system), (_, user) = verify_messages(Prompts(), QUESTION, JAWS, JAWS_FIXED)
+    assert "exactly two lines" in system
+    assert "CHANGE" not in system + user
+
+
+def test_with_evidence_the_reply_may_be_longer() -> None:
+    verifier = LLMVerifier(FakeLLM())
+    plain = verifier.request(CheckInput("open_qa", QUESTION, JAWS, JAWS_FIXED)).max_tokens
+    assert verifier.request(ITEM).max_tokens > plain
+
+
+# --- the pipeline records the judge's changes -------------------------------------------------------------------------
+
+
+class OpenQA:
+    async def classify(self, instruction: str) -> TaskPrediction:
+        return TaskPrediction(task="open_qa", confidence=1.0, source="fixed")
+
+    async def aclose(self) -> None:
+        return None
+
+
+def run(judge_reply: str, *, original: str = JAWS, rewrite: str = JAWS_FIXED, **options: Any) -> realign.Result:
+    writer = FakeLLM([f"Reasoning: corrected from the evidence.\nRevised response:\n{rewrite}"])
+    judge = FakeLLM([judge_reply])
+    pipeline = Pipeline(writer, classifier=OpenQA(), verifier=LLMVerifier(judge), cache=False, **options)
+    example = {"question": QUESTION, "response": original, "evidence": [e.model_dump() for e in EVIDENCE]}
+    [result] = realign.reformat([example], pipeline=pipeline)
+    return result
+
+
+def recorded(result: realign.Result) -> list[tuple[str, str, str]]:
+    return [(c.before, c.after, c.source) for c in result.corrections]
+
+
+def test_the_judges_change_is_recorded() -> None:
+    result = run("VERDICT: yes\nREASON: corrected.\nCHANGE: George Lucas => Steven Spielberg [2]")
+    assert (result.tag, recorded(result)) == ("rewrite", [("George Lucas", "Steven Spielberg", SOURCE)])
+
+
+def test_the_judges_change_none_records_nothing_though_the_rules_would() -> None:
+    assert run("VERDICT: yes\nREASON: fine.\nCHANGE: none").corrections == []
+
+
+def test_a_judge_that_lists_no_changes_leaves_the_rules_record() -> None:
+    assert recorded(run("VERDICT: yes\nREASON: corrected.")) == [("George Lucas", "Steven Spielberg", SOURCE)]
+
+
+def test_a_judges_change_the_texts_do_not_bear_out_is_left_out() -> None:
+    reply = "VERDICT: yes\nREASON: corrected.\nCHANGE: George Lucas => Ridley Scott [2]"
+    assert run(reply).corrections == []
+
+
+def test_a_refusal_records_no_corrections() -> None:
+    result = run("VERDICT: no\nREASON: unsupported.\nCHANGE: George Lucas => Steven Spielberg [2]")
+    assert (result.reason, result.corrections) == ("filter:verify", [])
+
+
+def test_with_corrections_off_the_judge_records_nothing() -> None:
+    # the rules then refuse the changed name before the judge is asked
+    result = run("VERDICT: yes\nREASON: ok\nCHANGE: George Lucas => Steven Spielberg [2]", corrections=False)
+    assert (result.reason, result.corrections) == ("filter:entities", [])
+
+
+def test_a_referral_the_judge_accepts_records_its_changes() -> None:
+    # The evidence states the old value too (as another film's director), so the entities check refuses the
+    # change; the referral's yes accepts it, and the judge's pair is the record.
+    evidence_text = EVIDENCE[1].text + " George Lucas directed Star Wars."
+    original, rewrite = JAWS, JAWS_FIXED
+    writer = FakeLLM([f"Reasoning: corrected.\nRevised response:\n{rewrite}"])
+    judge = FakeLLM(["VERDICT: yes\nREASON: supported.\nCHANGE: George Lucas => Steven Spielberg [1]"])
+    pipeline = Pipeline(writer, classifier=OpenQA(), verifier=LLMVerifier(judge), refer=True, cache=False)
+    example = {"question": QUESTION, "response": original, "evidence": [{"text": evidence_text, "url": SOURCE}]}
+    [result] = realign.reformat([example], pipeline=pipeline)
+    assert [o.check for o in result.overruled] == ["entities"]
+    assert recorded(result) == [("George Lucas", "Steven Spielberg", SOURCE)]
+
+
+def test_the_judges_change_reaches_the_result_over_real_http() -> None:
+    def handler(path: str, body: dict[str, Any]) -> Reply:
+        if is_verify(body):
+            return 200, {}, chat_reply("VERDICT: yes\nREASON: corrected.\nCHANGE: George Lucas => Steven Spielberg [2]")
+        return 200, {}, chat_reply(f"Reasoning: corrected.\nRevised response:\n{JAWS_FIXED}")
+
+    with StubServer(handler) as server:
+        result = realign.reformat(
+            QUESTION,
+            JAWS,
+            task="open_qa",
+            evidence=list(EVIDENCE),
+            base_url=server.base_url,
+            model="stub",
+            cache=False,
+            verify=True,
+        )
+    assert isinstance(result, realign.Result)
+    assert recorded(result) == [("George Lucas", "Steven Spielberg", SOURCE)]
+
+
+# --- values with numbers, and scripts without spaces ------------------------------------------------------------------
+
+
+def number_item(original: str, rewrite: str, evidence: str) -> CheckInput:
+    return CheckInput("open_qa", "?", original, rewrite, evidence=(Evidence(text=evidence, url="u"),))
+
+
+def test_a_value_rounded_from_the_evidence_is_stated_by_it() -> None:
+    item = number_item("Ethanol boils at about 82 °C.", "**Boiling point: about 78 °C**", "It boils at 78.37 °C.")
+    assert pairs(item, ("82 °C", "78 °C", 1)) == [("82 °C", "78 °C", "u")]
+
+
+def test_a_value_more_precise_than_the_evidence_is_not_stated_by_it() -> None:
+    item = number_item("It is 8,849 metres tall.", "It is **8,848 m** tall.", "It is 8,848.86 metres tall.")
+    assert pairs(item, ("8,849 metres", "8,848 m", 1)) == []
+
+
+def test_a_units_abbreviation_need_not_be_written_the_same() -> None:
+    item = number_item("It is 8,848 metres tall.", "It is **8,848.86 m** tall.", "It is 8,848.86 metres tall.")
+    assert pairs(item, ("8,848 metres", "8,848.86 m", 1)) == [("8,848 metres", "8,848.86 m", "u")]
+
+
+def test_a_longer_word_after_the_number_must_be_stated() -> None:
+    item = number_item("It is 300 metres tall.", "It is 330 feet tall.", "It is 330 metres tall.")
+    assert pairs(item, ("300 metres", "330 feet", 1)) == []
+
+
+def test_a_value_in_a_script_without_spaces_is_found_inside_its_sentence() -> None:
+    original, rewrite = "新幹線は1966年10月1日に開業しました。", "- **開業日：** 1964年10月1日"
+    item = number_item(original, rewrite, "1964年10月1日に開業した。")
+    assert pairs(item, ("1966年10月1日", "1964年10月1日", 1)) == [("1966年10月1日", "1964年10月1日", "u")]
