@@ -148,6 +148,44 @@ def test_a_turn_whose_candidates_fail_keeps_its_original_and_the_others_are_rewr
     assert out[0]["realign"]["tag"] == "rewrite"
 
 
+def failing_turn(fails: str, refused: str = "") -> Any:
+    """A server that answers 500 for the turn whose original holds ``fails``, and a rewrite the checks refuse
+    for the one that holds ``refused``; the others are rewritten."""
+
+    def handler(path: str, body: dict[str, Any]) -> Reply:
+        original = original_of(body)
+        if fails in original:
+            return 500, {}, {"error": {"message": "boom", "type": "server_error"}}
+        if refused and refused in original:
+            return 200, {}, chat_reply("Reasoning: shorter.\nRevised response:\nUse it.")
+        return rewrite_handler(path, body)
+
+    return handler
+
+
+def test_a_conversation_with_a_failed_turn_says_it_is_undecided_as_a_single_turn_row_does(tmp_path: Path) -> None:
+    rows = [sharegpt(1, system=False)]
+    with StubServer(failing_turn("pop with an index")) as stub:
+        code, out = run_cli(tmp_path, copy.deepcopy(rows), stub.base_url, "--max-retries", "0")
+    record = out[0]["realign"]
+    assert [e["tag"] for e in record["turns"]] == ["rewrite", "rewrite", "original"]
+    assert record["tag"] == "rewrite"  # its text holds the rewritten turns
+    assert record["reason"] == "llm_error:server_error"
+    assert record["error"] == record["turns"][2]["error"]
+    assert code == 3
+
+
+def test_a_conversation_none_of_whose_turns_was_rewritten_gives_the_failed_turns_reason(tmp_path: Path) -> None:
+    rows = [sharegpt(1, system=False)]
+    with StubServer(failing_turn("as in step 2 above", refused="(1)")) as stub:
+        code, out = run_cli(tmp_path, copy.deepcopy(rows), stub.base_url, "--max-retries", "0")
+    record = out[0]["realign"]
+    turns = record["turns"]
+    assert [e["reason"].split(":")[0] for e in turns] == ["filter", "llm_error", "filter"]
+    assert record["reason"] == "llm_error:server_error"  # not the first turn's filter:...
+    assert code == 3
+
+
 def test_tool_turns_are_context_and_tool_calls_are_kept(tmp_path: Path, server: StubServer) -> None:
     row = {
         "messages": [

@@ -11,6 +11,7 @@ __all__ = [
     "FILTER",
     "LLM_ERROR",
     "ROW_ERROR",
+    "UNDECIDED",
     "Candidate",
     "Correction",
     "Evidence",
@@ -73,6 +74,9 @@ KeepReason = Literal[
 #: ``llm_error:<code>`` (the call failed after its retries), ``check_error:<check>`` (a check raised),
 #: ``error:<Exception>`` (a row a Ray actor failed with an unexpected exception: undecided, as ``llm_error``).
 FILTER, LLM_ERROR, CHECK_ERROR, ROW_ERROR = "filter:", "llm_error:", "check_error:", "error:"
+#: The prefixes of the reasons of a row (or turn) left undecided: it kept its original because a call or its own
+#: processing failed, not by a decision, and a re-run asks again (the CLI exits 3).
+UNDECIDED = (LLM_ERROR, ROW_ERROR)
 
 
 class Evidence(BaseModel):

@@ -26,7 +26,7 @@ from pydantic import (
 )
 from typing_extensions import Self
 
-from ._models import Candidate, Correction, Evidence, Overruled, Result, RetrievalStatus, Tag, Usage
+from ._models import UNDECIDED, Candidate, Correction, Evidence, Overruled, Result, RetrievalStatus, Tag, Usage
 
 __all__ = ["Outcome", "Record", "Rejection", "TurnOutcome"]
 
@@ -192,9 +192,10 @@ class Record(Outcome):
     """The ``realign`` object of one row.
 
     For a multi-turn conversation ``turns`` holds one entry per assistant turn processed; the row's
-    ``tag`` is ``rewrite`` when any turn was rewritten, its ``task`` and ``confidence`` those of the
-    first entry with a task (a turn that calls a tool has none), its ``usage`` the sum. Absent for
-    single-turn rows.
+    ``tag`` is ``rewrite`` when any turn was rewritten, its ``reason`` and ``error`` those of the first
+    turn left undecided (``llm_error:<code>``) when there is one, else null for a rewritten row and the
+    first turn's otherwise; its ``task`` and ``confidence`` those of the first entry with a task (a turn
+    that calls a tool has none), its ``usage`` the sum. Absent for single-turn rows.
     """
 
     turns: list[TurnOutcome] | None = None
@@ -211,13 +212,17 @@ class Record(Outcome):
         # A turn passed through whole (a tool call, one after an image) has no task: the row's is the first task.
         classified = next((t for t in turns if t.task is not None), first)
         rewritten = any(t.rewritten for t in turns)
+        # A turn left undecided (its call failed: a re-run asks again) leaves the row undecided, as a single-turn
+        # row's failed call does: the row says so in its reason and error, whatever its other turns did.
+        undecided = next((t for t in turns if t.reason is not None and t.reason.startswith(UNDECIDED)), None)
+        why = undecided or (None if rewritten else first)
         return cls(
             task=classified.task,
             confidence=classified.confidence,
             classifier=classified.classifier,
             tag="rewrite" if rewritten else "original",
-            reason=None if rewritten else first.reason,
-            error=None if rewritten else first.error,
+            reason=None if why is None else why.reason,
+            error=None if why is None else why.error,
             evidence=[],
             turns=turns,
             usage=usage if usage.calls else None,

@@ -15,7 +15,7 @@ from .._exceptions import InputError
 from .._gc import run_gc
 from .._io.files import AtomicWriter, read_rows
 from .._io.shapes import Extracted, Shape, ShapeError, detect_shape
-from .._models import LLM_ERROR, ROW_ERROR, Example, Usage
+from .._models import UNDECIDED, Example, Usage
 from .._pipeline import Pipeline, VerifyCounts, gather_all, ordered_map
 from .._record import Outcome, Record, TurnOutcome
 from .cost import Price, split_cost
@@ -47,7 +47,7 @@ REPLY_FAILURES = frozenset({"parse_error", "truncated"})
 def is_undecided(reason: str) -> bool:
     """Whether a row (or turn) with this reason was left undecided: it kept its original because a call or
     the row's own processing failed, not by a decision, and a re-run asks again."""
-    return reason.startswith((LLM_ERROR, ROW_ERROR))
+    return reason.startswith(UNDECIDED)
 
 
 @dataclass
