@@ -199,6 +199,13 @@ def test_a_parse_error_says_what_the_parser_found_in_the_last_reply() -> None:
     assert result.candidates[0].detail == "empty revised response"
 
 
+@pytest.mark.parametrize("reply", ["", "  \n "])
+def test_an_empty_reply_is_said_to_be_empty_not_to_lack_the_label(reply: str) -> None:
+    llm = FakeLLM([reply])
+    result = one(pipe(llm, max_reasks=0), Example(question=Q, response=ORIGINAL))
+    assert result.candidates[0].detail == "empty reply"
+
+
 def test_a_truncated_reply_says_it_hit_the_token_limit() -> None:
     llm = FakeLLM([Choice(GOOD, "length")])
     result = one(pipe(llm, max_tokens=700), Example(question=Q, response=ORIGINAL))

@@ -34,7 +34,8 @@ def test_parse_keeps_reasoning_and_multiline_rewrite() -> None:
     [
         ("Here is the improved answer: Hello", "no 'Revised response:' label"),
         ("Reasoning: fine\nRevised response:\n   \n", "empty revised response"),
-        ("", "no 'Revised response:' label"),
+        ("", "empty reply"),
+        (" \n\t", "empty reply"),
     ],
 )
 def test_parse_failures(reply: str, problem: str) -> None:

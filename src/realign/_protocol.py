@@ -85,6 +85,8 @@ def parse_reply(text: str, placeholders: Sequence[str] = ()) -> ParsedReply:
     ``placeholders`` (the prompt's own, see :func:`placeholders_of`) is the model repeating its
     instructions, not an answer: it does not parse.
     """
+    if not text.strip():  # nothing at all, which "no label" would misdescribe
+        return ParsedReply(None, "", "empty reply")
     match = _REVISED.search(text)
     if match is None:
         return ParsedReply(None, text.strip(), "no 'Revised response:' label")
