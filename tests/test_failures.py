@@ -222,6 +222,32 @@ def test_timeout_and_max_retries_in_python() -> None:
         assert len(stub.requests) == 1  # max_retries=0: one attempt
 
 
+def server_error(path: str, body: dict[str, Any]) -> Reply:
+    return 500, {"retry-after-ms": "10"}, {"error": {"message": "down", "type": "server_error"}}
+
+
+def error_of(max_retries: int) -> str:
+    """The error of a request the server always answers 500, with ``max_retries``."""
+
+    async def call(llm: OpenAIChat) -> None:
+        try:
+            await llm.complete(REQUEST)
+        finally:
+            await llm.aclose()  # its connections closed here, not by a later test's garbage collection
+
+    with StubServer(server_error) as stub, pytest.raises(LLMError) as info:
+        asyncio.run(call(OpenAIChat("stub", base_url=stub.base_url, max_retries=max_retries)))
+    return str(info.value)
+
+
+def test_an_error_without_retries_does_not_say_retries_were_exhausted() -> None:
+    assert error_of(0) == "server error 500; not retried (max retries 0)"
+
+
+def test_an_error_after_retries_says_they_were_exhausted() -> None:
+    assert error_of(1) == "server error 500; retries exhausted"
+
+
 def test_max_retries_flag_bounds_the_attempts(tmp_path: Path) -> None:
     def once_broken(path: str, body: dict[str, Any]) -> Reply:
         return 503, {}, {"error": {"message": "busy"}}

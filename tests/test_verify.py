@@ -110,7 +110,7 @@ def test_failing_judge_is_named_in_the_rows_error() -> None:
 
     with judge_server(broken) as server:
         result = reformat(server, max_retries=0)
-    assert result.error == "verify: server error 500; retries exhausted"
+    assert result.error == "verify: server error 500; not retried (max retries 0)"
 
 
 def test_custom_verifier_error_is_named_in_the_rows_error() -> None:

@@ -91,9 +91,11 @@ def _why_unanswered(exc: BaseException) -> str:
     return "the server closed the connection without an answer"
 
 
-def _translate(exc: openai.OpenAIError, model: str, base_url: str) -> LLMError:
-    """Map an SDK error to ours. Messages are written here, never copied, so no key can leak."""
+def _translate(exc: openai.OpenAIError, model: str, base_url: str, *, retries: int) -> LLMError:
+    """Map an SDK error to ours. Messages are written here, never copied, so no key can leak. ``retries``: how
+    many the policy allowed, so a transient error says whether it was retried at all."""
     status = _status_code(exc)
+    tried = "; retries exhausted" if retries else "; not retried (max retries 0)"
     if _is_quota(exc):
         return FatalLLMError(
             f"{base_url}: out of quota (insufficient_quota); add credits or use another key", code="quota"
@@ -108,15 +110,15 @@ def _translate(exc: openai.OpenAIError, model: str, base_url: str) -> LLMError:
             code="not_found",
         )
     if isinstance(exc, openai.RateLimitError):
-        return LLMError("rate limited; retries exhausted", code="rate_limit")
+        return LLMError(f"rate limited{tried}", code="rate_limit")
     if isinstance(exc, openai.APITimeoutError):
-        return LLMError("request timed out; retries exhausted", code="timeout")
+        return LLMError(f"request timed out{tried}", code="timeout")
     if isinstance(exc, openai.APIConnectionError):
-        return LLMError(f"cannot connect to {base_url}; retries exhausted", code="connection")
+        return LLMError(f"cannot connect to {base_url}{tried}", code="connection")
     if isinstance(exc, openai.APIError) and exc.code == "context_length_exceeded":
         return LLMError("prompt longer than the model's context", code="context_length")
     if status is not None and status >= 500:
-        return LLMError(f"server error {status}; retries exhausted", code="server_error")
+        return LLMError(f"server error {status}{tried}", code="server_error")
     if status is not None:
         return LLMError(f"request rejected ({status})", code=f"http_{status}")
     return LLMError(type(exc).__name__, code="error")
@@ -329,7 +331,9 @@ class OpenAIChat:
                 # No retries (--max-retries 0): this row gives up, but the 429 is still about the account, so
                 # the run's other requests wait as they would before a retry.
                 self._gate.pause(backoff_seconds(self.retry, 1, _retry_after(exc)))
-            raise self._failed(_translate(exc, self.model, self.endpoint), paced=paced) from exc
+            raise self._failed(
+                _translate(exc, self.model, self.endpoint, retries=self.retry.attempts - 1), paced=paced
+            ) from exc
         except InvalidAnswer as exc:
             raise self._failed(LLMError(f"{self.endpoint}: {exc}", code="invalid_response")) from exc
         raise AssertionError("unreachable: tenacity either returns or re-raises")
