@@ -68,3 +68,29 @@ def test_report_input_is_named_input(capsys: pytest.CaptureFixture[str]) -> None
         main(["report", "--help"])
     usage = capsys.readouterr().out.split("\n\n")[0]
     assert usage.rstrip().endswith("INPUT")
+
+
+def _exit_codes_listed(name: str, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    with pytest.raises(SystemExit):
+        main([name, "--help"])
+    section = capsys.readouterr().out.split("exit codes:\n")[1].split("\n\n")[0]
+    return [line.split()[0].rstrip(",") for line in section.splitlines() if line[:3].strip().isdigit()]
+
+
+@pytest.mark.parametrize(
+    ("name", "codes"),
+    [
+        ("reformat", ["0", "1", "2", "3", "130"]),
+        ("classify", ["0", "1", "2", "130"]),
+        ("retrieve", ["0", "1", "2", "130"]),
+        ("index", ["0", "2", "130"]),
+        ("report", ["0", "2", "130"]),
+        ("tasks", ["0", "2", "130"]),
+    ],
+)
+def test_help_lists_only_the_exit_codes_the_command_can_return(
+    name: str, codes: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Only reformat decides rows (3: some ended with llm_error); only the commands that call a model or a search
+    # backend can stop a run (1).
+    assert _exit_codes_listed(name, capsys) == codes

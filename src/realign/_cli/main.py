@@ -61,6 +61,38 @@ EXIT_CODES = """exit codes:
   130, 143  interrupted by SIGINT (Ctrl-C) or SIGTERM; no output file (unless the message says it was
             written in full before the signal), finished requests are cached"""
 
+_INTERRUPTED = """  130, 143  interrupted by SIGINT (Ctrl-C) or SIGTERM"""
+
+#: The exit codes each subcommand can return, for its --help: only reformat decides rows (3), and only the commands
+#: that call a model or a search backend stop a run (1). ``realign --help`` lists them all (:data:`EXIT_CODES`).
+COMMAND_EXIT_CODES = {
+    "reformat": EXIT_CODES,
+    "classify": f"""exit codes:
+  0  every row labelled
+  1  fatal error: the run stopped (an LLM classifier's bad key, endpoint unreachable or failing); no output file
+  2  usage or input error (a flag, a missing or malformed file, a template); no output file
+{_INTERRUPTED}; no output file (unless the message says it was written in full
+            before the signal)""",
+    "retrieve": f"""exit codes:
+  0  every row labelled, with its evidence where the task needs some
+  1  fatal error: the run stopped (the search backend or an LLM classifier cannot be used); no output file
+  2  usage or input error (a flag, a missing or malformed file, a missing index); no output file
+{_INTERRUPTED}; no output file (unless the message says it was written in full
+            before the signal)""",
+    "index": f"""exit codes:
+  0  index written
+  2  usage or input error (a flag, a missing or malformed corpus, an index that cannot be written)
+{_INTERRUPTED}; no index written""",
+    "report": f"""exit codes:
+  0  report written
+  2  usage or input error (a flag, a missing or malformed file, a page that cannot be written)
+{_INTERRUPTED}; no report written""",
+    "tasks": f"""exit codes:
+  0  the table printed
+  2  usage error (a criteria folder that cannot be read, a template)
+{_INTERRUPTED}""",
+}
+
 
 #: Write errors of a full disk or an exhausted quota (EDQUOT is missing on some platforms).
 _DISK_FULL = frozenset(code for code in (errno.ENOSPC, getattr(errno, "EDQUOT", None)) if code is not None)
@@ -108,7 +140,7 @@ def _parser() -> argparse.ArgumentParser:
             name,
             help=help,
             description=help[0].upper() + help[1:] + ".",
-            epilog=_epilog(*examples),
+            epilog=_epilog(*examples, codes=COMMAND_EXIT_CODES[name]),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
 
@@ -320,9 +352,9 @@ def _parser() -> argparse.ArgumentParser:
 README = "README.md of realign, sections 'Quickstart' and 'CLI reference'"
 
 
-def _epilog(*examples: str) -> str:
+def _epilog(*examples: str, codes: str = EXIT_CODES) -> str:
     lines = "\n".join(f"  {example}" for example in examples)
-    return f"examples:\n{lines}\n\n{EXIT_CODES}\n\nmore: {README}"
+    return f"examples:\n{lines}\n\n{codes}\n\nmore: {README}"
 
 
 def build_parser() -> argparse.ArgumentParser:
