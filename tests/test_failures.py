@@ -21,9 +21,10 @@ from typing import Any
 import pytest
 
 from conftest import read_jsonl, realign_row, reformat_command, write_jsonl
-from realign import ChatRequest, LLMError, OpenAIChat
+from realign import ChatRequest, LLMError, OpenAIChat, Record, Rejection, RunStats, Usage
 from realign._cli.main import main
 from stub_server import Reply, StubServer, chat_reply, rewrite_handler
+from test_verify import ANSWER, QUESTION, judge_server
 
 REQUEST = ChatRequest((("system", "s"), ("user", "u")), n=1, temperature=0.3, top_p=1.0, max_tokens=64)
 
@@ -557,3 +558,33 @@ def test_a_burst_of_429_without_retries_leaves_those_rows_undecided_exit_3(
     assert code == 3
     assert sum(r["realign"]["reason"] == "llm_error:rate_limit" for r in out) == 8
     assert "8 of 30 rows ended with llm_error" in err
+
+
+def test_a_rewrite_lost_to_a_failing_judge_is_kept_in_rejected_for_the_auditor(tmp_path: Path) -> None:
+    def broken(body: dict[str, Any]) -> Reply:
+        return 500, {}, {"error": {"message": "down", "type": "server_error"}}
+
+    source = write_jsonl(tmp_path / "in.jsonl", [realign_row(QUESTION, ANSWER, "open_qa")])
+    with judge_server(broken) as server:
+        code = main(reformat_command(tmp_path, source, server.base_url, "--verify", "--max-retries", "0"))
+    record = read_jsonl(tmp_path / "out.jsonl")[0]["realign"]
+    assert code == 3
+    assert (record["tag"], record["reason"]) == ("original", "llm_error:server_error")  # the contract, unchanged
+    assert record["rejected"] == [
+        {
+            "reason": "llm_error:server_error",
+            "detail": "verify: server error 500; not retried (max retries 0)",
+            "text": f"**Answer**\n\n{ANSWER}",
+            "reasoning": "add a heading.",
+        }
+    ]
+
+
+def test_a_rewrite_lost_to_a_failed_call_is_not_counted_as_a_checks_refusal() -> None:
+    stats = RunStats()
+    lost = Rejection(reason="llm_error:server_error", detail="verify: server error 500; retries exhausted")
+    stats.add(
+        Record(task="open_qa", tag="original", reason="llm_error:server_error", rejected=[lost]),
+        Usage(),
+    )
+    assert "rejected candidates by check: -\n" in stats.summary()

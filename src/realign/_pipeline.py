@@ -804,10 +804,21 @@ _ERROR_CHARS = 300
 
 
 def _failed(result: Result, call: str, exc: LLMError) -> Result:
-    """Keep the original of a row whose ``call`` failed, with ``llm_error:<code>`` and the error's line."""
+    """Keep the original of a row whose ``call`` failed, with ``llm_error:<code>`` and the error's line.
+
+    Candidates the checks passed (a verify call failed after them) are lost with the row's decision: each is
+    recorded as refused with that reason and line, so the row's ``rejected`` shows an auditor the rewrite the
+    failure cost (a re-run asks the judge again)."""
     line = f"{call}: " + (" ".join(str(exc).split()) or type(exc).__name__)
     result.error = line if len(line) <= _ERROR_CHARS else line[: _ERROR_CHARS - 3] + "..."
-    return _keep(result, f"{LLM_ERROR}{exc.code}")
+    reason = f"{LLM_ERROR}{exc.code}"
+    result.candidates = [
+        c.model_copy(update={"rejected": reason, "detail": result.error})
+        if c.rejected is None and c.text is not None and c.text.strip() != result.original.strip()
+        else c
+        for c in result.candidates
+    ]
+    return _keep(result, reason)
 
 
 async def _aiter(items: Iterable[T] | AsyncIterable[T]) -> AsyncIterator[T]:

@@ -83,7 +83,8 @@ class RunStats:
         self.reasons[record.reason or "rewritten"] += 1
         self.tasks[task] += 1
         for rejection in record.rejected:
-            self.rejections[(rejection.reason, task)] += 1
+            if not is_undecided(rejection.reason):  # a rewrite lost to a failed call: counted as the row's reason
+                self.rejections[(rejection.reason, task)] += 1
         for outcome in (record, *(record.turns or ())):
             if outcome.corrections:
                 self.corrections += len(outcome.corrections)
@@ -92,7 +93,8 @@ class RunStats:
             self.turn_tags[turn.tag or "original"] += 1
             self.turn_reasons[turn.reason or "rewritten"] += 1
             for rejection in turn.rejected:
-                self.rejections[(rejection.reason, str(turn.task))] += 1
+                if not is_undecided(rejection.reason):
+                    self.rejections[(rejection.reason, str(turn.task))] += 1
         self.usage += usage
         if record.verify_usage is not None:
             self.verify_usage += record.verify_usage

@@ -458,9 +458,12 @@ def _reason_tables(summary: ReportSummary) -> str:
 
 def _refused_by(reason: str) -> str:
     """Who refused a candidate: the --verify judge (filter:verify), a check (filter:..., or check_error:... when
-    it raised), or the reply itself (parse_error, truncated)."""
+    it raised), the reply itself (parse_error, truncated), or no one: a call failed after the checks passed it
+    (llm_error:..., a judge that did not answer), and the row was left undecided."""
     if reason == _GUARD_PREFIX + "verify":
         return "judge (--verify)"
+    if reason.startswith("llm_error:"):
+        return "a failed call (row undecided)"
     return "check" if reason.startswith((_GUARD_PREFIX, "check_error:")) else "reply"
 
 
