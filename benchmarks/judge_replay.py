@@ -8,7 +8,8 @@ the rewriter scripted to return the row's rewrite. The judge's LLM is a replay s
   (``key``: a stable hash of the messages; one line per distinct request, shuffled with a fixed seed, no
   labels and no row ids), for a judge (a person or a strong model) to answer blind;
 - ``--answers FILE`` reads the replies, JSONL ``{"key", "reply"}``, and prints what each configuration
-  decides: the checks alone, the checks then ``--verify``, and the checks then ``--verify --refer``
+  decides (``CONFIGS``): the checks alone (with the rules' corrections, ``--corrections``, and without any, the
+  default without a judge), the checks then ``--verify``, and the checks then ``--verify --refer``
   (answer-changing rewrites accepted and faithful ones refused, then ``fidelity.py``'s report for each: per
   check, per kind of rewrite, every misclassified row; ``--brief``: the first table only). A request without a
   reply is an error naming its key (exit 2), or with ``--unanswered yes|no`` is given that verdict (the keys are
@@ -36,7 +37,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from fidelity import TARGET, Outcome, Report, load, render
 from realign import (
@@ -53,12 +54,19 @@ from realign import (
     Result,
     Usage,
     count_tokens,
-    default_checks,
 )
 
 #: The shuffle of the dumped requests: fixed, so a dump is the same file every time.
 SEED = 15
-CONFIGS = ("checks only", "checks + verify", "checks + verify + refer")
+#: What each configuration runs: a judge?, referrals?, corrections (see ``Pipeline``). "checks only" measures the
+#: rules' corrections (``--corrections``); "checks, no corrections" is the default without a judge, which refuses
+#: every changed fact (the same as "checks only" on rows without evidence).
+CONFIGS: dict[str, tuple[bool, bool, bool | Literal["auto"]]] = {
+    "checks only": (False, False, True),
+    "checks, no corrections": (False, False, "auto"),
+    "checks + verify": (True, False, "auto"),
+    "checks + verify + refer": (True, True, "auto"),
+}
 
 
 def request_key(request: ChatRequest) -> str:
@@ -119,16 +127,21 @@ class Row:
 
 
 async def run(
-    rows: Sequence[Row], judge: ReplayJudge | None, *, refer: bool, prompts: Prompts | None = None
+    rows: Sequence[Row],
+    judge: ReplayJudge | None,
+    *,
+    refer: bool,
+    prompts: Prompts | None = None,
+    corrections: bool | Literal["auto"] = "auto",
 ) -> list[Result]:
     """Every row through one pipeline (the default checks; with ``judge``, an LLMVerifier asking it, with the
-    judge templates of ``prompts``, default the built-in ones). Rows go one at a time: the scripted rewriter
-    answers for the row in hand."""
+    judge templates of ``prompts``, default the built-in ones; ``corrections`` as ``Pipeline`` takes it). Rows go
+    one at a time: the scripted rewriter answers for the row in hand."""
     current = [""]
     writer = FakeLLM(lambda request: current[0])
     verifier = LLMVerifier(judge, prompts=prompts) if judge is not None else None
     pipeline = Pipeline(
-        writer, checks=default_checks(), cache=False, verifier=verifier, refer=refer, max_reasks=0, concurrency=1
+        writer, cache=False, verifier=verifier, refer=refer, max_reasks=0, concurrency=1, corrections=corrections
     )
     results = []
     for row in rows:
@@ -220,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode.add_argument("--dump", type=Path, metavar="FILE", help="write the judge requests (JSONL) and stop")
     mode.add_argument("--answers", type=Path, metavar="FILE", help="replay these judge replies (JSONL)")
     parser.add_argument("--prompts", type=Path, metavar="DIR", help="the judge's templates from this prompts folder")
-    parser.add_argument("--brief", action="store_true", help="only the table of the three configurations")
+    parser.add_argument("--brief", action="store_true", help="only the table of the configurations")
     parser.add_argument(
         "--unanswered",
         choices=("yes", "no"),
@@ -252,9 +265,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     reports = []
     missing: set[str] = set()
     try:
-        for name, judged, refer in zip(CONFIGS, (False, True, True), (False, False, True), strict=True):
+        for name, (judged, refer, corrections) in CONFIGS.items():
             judge = ReplayJudge(replies, unanswered=args.unanswered) if judged else None
-            reports.append(figures(name, rows, asyncio.run(run(rows, judge, refer=refer, prompts=prompts))))
+            results = asyncio.run(run(rows, judge, refer=refer, prompts=prompts, corrections=corrections))
+            reports.append(figures(name, rows, results))
             missing |= judge.missing if judge is not None else set()
     except MissingReply as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -258,9 +258,39 @@ def test_the_written_row_records_the_correction(tmp_path: Path) -> None:
     }
     source.write_text(json.dumps(row) + "\n", encoding="utf-8")
     out = tmp_path / "out.jsonl"
-    realign.reformat_file(source, out, pipeline=Pipeline(FakeLLM([reply])))
+    realign.reformat_file(source, out, pipeline=Pipeline(FakeLLM([reply]), corrections=True))
     written = json.loads(out.read_text(encoding="utf-8"))
     assert written["realign"]["corrections"][0]["to"] == "Steven Spielberg"
+
+
+def test_by_default_a_correction_needs_a_judge() -> None:
+    # The rules cannot tell whose value the evidence states: without a judge a changed fact is refused.
+    reply = f"Reasoning: fixed.\nRevised response:\n{JAWS_FIXED}"
+    example = {"question": "Who directed Jaws?", "response": JAWS, "evidence": [e.model_dump() for e in JAWS_EVIDENCE]}
+    [result] = realign.reformat([example], pipeline=Pipeline(FakeLLM([reply]), classifier=OpenQATask()))
+    assert (result.reason, result.corrections) == ("filter:entities", [])
+
+
+def test_by_default_a_judge_turns_corrections_on() -> None:
+    reply = f"Reasoning: fixed.\nRevised response:\n{JAWS_FIXED}"
+    judge = realign.LLMVerifier(FakeLLM(["VERDICT: yes\nREASON: supported."]))
+    example = {"question": "Who directed Jaws?", "response": JAWS, "evidence": [e.model_dump() for e in JAWS_EVIDENCE]}
+    pipeline = Pipeline(FakeLLM([reply]), classifier=OpenQATask(), verifier=judge, cache=False)
+    [result] = realign.reformat([example], pipeline=pipeline)
+    assert (result.tag, [c.after for c in result.corrections]) == ("rewrite", ["Steven Spielberg"])
+
+
+def test_corrections_takes_only_true_false_or_auto() -> None:
+    with pytest.raises(realign.UsageError, match="corrections must be"):
+        Pipeline(FakeLLM(), corrections="yes")  # type: ignore[arg-type]
+
+
+class OpenQATask:
+    async def classify(self, instruction: str) -> TaskPrediction:
+        return TaskPrediction(task="open_qa", confidence=1.0, source="fixed")
+
+    async def aclose(self) -> None:
+        return None
 
 
 def test_build_checks_passes_the_corrections_switch() -> None:

@@ -81,13 +81,14 @@ def answer(tmp_path: Path, reply: str) -> subprocess.CompletedProcess[str]:
 
 def table(out: str) -> dict[str, list[str]]:
     """The first table: configuration -> answer-changing accepted, good refused."""
-    return {line[:26].strip(): line[26:].split() for line in out.splitlines()[2:5]}
+    return {line[:26].strip(): line[26:].split() for line in out.splitlines()[2:6]}
 
 
 def test_replayed_yes_accepts_the_referrals_only_with_refer(tmp_path: Path) -> None:
     out = answer(tmp_path, "VERDICT: yes\nREASON: same.").stdout
     assert table(out) == {
         "checks only": ["0/1", "(0.0%)", "1/2", "(50.0%)"],
+        "checks, no corrections": ["0/1", "(0.0%)", "1/2", "(50.0%)"],
         "checks + verify": ["0/1", "(0.0%)", "1/2", "(50.0%)"],
         "checks + verify + refer": ["1/1", "(100.0%)", "0/2", "(0.0%)"],
     }

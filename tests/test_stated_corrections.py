@@ -4,14 +4,16 @@ lists none."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import realign
-from conftest import is_verify
+from conftest import is_verify, read_jsonl, reformat_command, write_jsonl
 from realign import CheckInput, Evidence, FakeLLM, LLMVerifier, Pipeline, Prompts, TaskPrediction
 from realign._checks.stated import checked_changes
+from realign._cli.main import main
 from realign._verify import read_changes, verify_messages
 from stub_server import Reply, StubServer, chat_reply
 
@@ -277,3 +279,57 @@ def test_a_value_in_a_script_without_spaces_is_found_inside_its_sentence() -> No
     original, rewrite = "新幹線は1966年10月1日に開業しました。", "- **開業日：** 1964年10月1日"
     item = number_item(original, rewrite, "1964年10月1日に開業した。")
     assert pairs(item, ("1966年10月1日", "1964年10月1日", 1)) == [("1966年10月1日", "1964年10月1日", "u")]
+
+
+# --- the CLI's default: corrections with a judge; --corrections and --no-corrections ---------------------------------
+
+
+def corrected_run(tmp_path: Path, *extra: str) -> tuple[int, dict[str, Any]]:
+    def handler(path: str, body: dict[str, Any]) -> Reply:
+        if is_verify(body):
+            return 200, {}, chat_reply("VERDICT: yes\nREASON: supported.\nCHANGE: George Lucas => Steven Spielberg [2]")
+        return 200, {}, chat_reply(f"Reasoning: corrected.\nRevised response:\n{JAWS_FIXED}")
+
+    evidence = [e.model_dump() for e in EVIDENCE]
+    row = {
+        "instruction": QUESTION,
+        "output": JAWS,
+        "realign": {"task": "open_qa", "confidence": 1.0, "evidence": evidence, "retrieval": "ok"},
+    }
+    source = write_jsonl(tmp_path / "in.jsonl", [row])
+    with StubServer(handler) as server:
+        code = main(reformat_command(tmp_path, source, server.base_url, *extra))
+    return code, read_jsonl(tmp_path / "out.jsonl")[0]["realign"]
+
+
+def test_cli_without_a_judge_refuses_a_correction_by_default(tmp_path: Path) -> None:
+    code, record = corrected_run(tmp_path)
+    assert (code, record["reason"], record.get("corrections", [])) == (0, "filter:entities", [])
+
+
+def test_cli_with_a_judge_records_its_correction_by_default(tmp_path: Path) -> None:
+    code, record = corrected_run(tmp_path, "--verify")
+    assert (code, record["tag"], record["corrections"]) == (
+        0,
+        "rewrite",
+        [{"from": "George Lucas", "to": "Steven Spielberg", "source": SOURCE}],
+    )
+
+
+def test_cli_corrections_flag_accepts_by_the_rules_without_a_judge(tmp_path: Path) -> None:
+    code, record = corrected_run(tmp_path, "--corrections")
+    assert (code, record["tag"], [c["to"] for c in record["corrections"]]) == (0, "rewrite", ["Steven Spielberg"])
+
+
+def test_cli_no_corrections_refuses_even_with_a_judge(tmp_path: Path) -> None:
+    code, record = corrected_run(tmp_path, "--verify", "--no-corrections")
+    assert (code, record["reason"]) == (0, "filter:entities")
+
+
+def test_cli_corrections_and_no_corrections_exclude_each_other(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"instruction": QUESTION, "output": JAWS}])
+    with pytest.raises(SystemExit) as exit_info:
+        main(reformat_command(tmp_path, source, "http://127.0.0.1:9/v1", "--corrections", "--no-corrections"))
+    assert (exit_info.value.code, "not allowed with argument" in capsys.readouterr().err) == (2, True)

@@ -31,7 +31,7 @@ from .._llm.defaults import DEFAULT_MODEL, DEFAULT_TIMEOUT
 from .._llm.ratelimit import RateLimiter
 from .._llm.retry import RetryPolicy
 from .._models import LLM_ERROR, ROW_ERROR, Example
-from .._pipeline import TURNS_MODES, Pipeline
+from .._pipeline import TURNS_MODES, Pipeline, corrections_on
 from .._protocol import DEFAULT_CONTEXT_TOKENS
 from .._search.web import parse_search_spec, search_client_from_spec
 from .._tasks import GROUPS
@@ -199,12 +199,24 @@ def _parser() -> argparse.ArgumentParser:
         metavar="[TASK:]NAME",
         help="switch a check off everywhere, or for one task (repeatable; see README: The checks)",
     )
-    run.add_argument(
+    corrections = run.add_mutually_exclusive_group()
+    corrections.add_argument(
+        "--corrections",
+        dest="corrections",
+        action="store_const",
+        const=True,
+        default="auto",
+        help="accept a rewrite that changes a name or number to what the row's evidence states, by the rules "
+        "alone, and record it in realign.corrections (default: only with --verify, whose judge decides whether "
+        "the evidence supports each change; without it such a rewrite is refused)",
+    )
+    corrections.add_argument(
         "--no-corrections",
         dest="corrections",
         action="store_false",
-        help="refuse a rewrite that changes a name or number even when the row's evidence supports the change "
-        "(default: accept it and record it in realign.corrections)",
+        default="auto",
+        help="refuse a rewrite that changes a name or number even when the row's evidence supports the change, "
+        "--verify or not",
     )
     run.add_argument(
         "--verify",
@@ -516,7 +528,7 @@ def _pipeline_options(args: argparse.Namespace) -> dict[str, Any]:
     """The ``Pipeline`` settings a reformat run takes from its flags, the same on one machine and on Ray."""
     return {
         "checks": _checks(args),
-        "corrections": args.corrections,
+        "corrections": corrections_on(args.corrections, args.verify is not None),
         "n": args.n,
         "temperature": args.temperature,
         "top_p": args.top_p,
@@ -538,7 +550,8 @@ def _checks(args: argparse.Namespace) -> list[Any]:
         for part in spec.split(","):
             task, _, name = part.strip().rpartition(":")
             (per_task.setdefault(task, []) if task else everywhere).append(name)
-    return build_checks(disable=everywhere, per_task=per_task, corrections=args.corrections)
+    corrections = corrections_on(args.corrections, args.verify is not None)
+    return build_checks(disable=everywhere, per_task=per_task, corrections=corrections)
 
 
 def _check_flags(args: argparse.Namespace) -> None:
