@@ -82,3 +82,26 @@ def test_a_client_kept_after_an_early_stop_works_once_the_server_is_back() -> No
     with StubServer(server) as stub:
         text = asyncio.run(run(OpenAIChat("m", base_url=stub.base_url, api_key="sk-test", max_retries=0)))
     assert text.startswith("Reasoning:")
+
+
+@pytest.mark.parametrize(("max_retries", "said"), [(0, "failed without retries"), (1, "failed after their retries")])
+def test_the_stop_says_whether_the_failed_requests_were_retried(max_retries: int, said: str) -> None:
+    def server(path: str, body: dict[str, Any]) -> Reply:
+        return 500, {"retry-after-ms": "10"}, {"error": {"message": "down"}}
+
+    request = ChatRequest([("user", "<response>\nhi\n</response>")], 1, 0.0, 1.0, 50)
+
+    async def run(llm: OpenAIChat) -> str:
+        try:
+            for _ in range(3):  # three requests failing, none succeeding: the endpoint is failing
+                with pytest.raises(realign.LLMError):
+                    await llm.complete(request)
+            with pytest.raises(FatalLLMError) as stopped:
+                await llm.complete(request)
+            return str(stopped.value)
+        finally:
+            await llm.aclose()
+
+    with StubServer(server) as stub:
+        message = asyncio.run(run(OpenAIChat("m", base_url=stub.base_url, api_key="sk-test", max_retries=max_retries)))
+    assert f"3 of the last 3 {said} (server_error 3)" in message

@@ -54,8 +54,11 @@ class Breaker:
         cooldown: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
         fatal: Callable[[str], RealignError] = _llm_stopped,
+        retried: bool = True,
     ) -> None:
         self.endpoint = endpoint
+        #: whether requests are retried before they fail (not with max retries 0): said in the stop's message
+        self.retried = retried
         self._fatal = fatal
         self.unreachable_after, self.window, self.failing_share = unreachable_after, window, failing_share
         self.cooldown, self._clock = cooldown, clock
@@ -108,5 +111,5 @@ class Breaker:
             common = ", ".join(f"{c} {n}" for c, n in Counter(failed).most_common())
             self._trip(
                 f"{self.endpoint} is failing on nearly every request: {len(failed)} of the last "
-                f"{len(self._recent)} failed after their retries ({common})"
+                f"{len(self._recent)} failed {'after their retries' if self.retried else 'without retries'} ({common})"
             )

@@ -224,7 +224,7 @@ class OpenAIChat:
         #: in a fleet, a request a replica leaves unanswered well past the others' latency goes to another too
         self.hedging = hedging
         #: stops the run when the endpoint is unreachable or failing on nearly every request
-        self.breaker = Breaker(self.endpoint) if early_stop else None
+        self.breaker = Breaker(self.endpoint, retried=self.retry.attempts > 1) if early_stop else None
         #: requests sent again after a transient failure, so far (the progress display shows them)
         self.retries = 0
 
