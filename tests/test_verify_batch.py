@@ -170,3 +170,38 @@ def test_batch_refer_records_the_overruled_check(tmp_path: Path) -> None:
 def test_batch_refer_makes_no_online_call(tmp_path: Path) -> None:
     api, _ = refer_batch(tmp_path)
     assert api.chat_calls == 0
+
+
+# --- a row with evidence: the judge's stated change is its corrections record ---------------------------------------
+
+JAWS = "Jaws (1975) was directed by George Lucas."
+JAWS_FIXED = "*Jaws* (1975) was directed by **Steven Spielberg**."
+# Both items state the new value: the rules' record names the first, the judge names the second.
+JAWS_EVIDENCE = [
+    {"title": "Jaws", "url": "https://example.org/first", "text": "Jaws (1975) was directed by Steven Spielberg."},
+    {"title": "Jaws", "url": "https://example.org/named", "text": "Steven Spielberg directed Jaws (1975)."},
+]
+
+
+def corrected_reply(body: dict[str, Any]) -> dict[str, Any]:
+    if is_verify(body):
+        return chat_reply("VERDICT: yes\nREASON: supported.\nCHANGE: George Lucas => Steven Spielberg [2]")  # type: ignore[no-any-return]
+    return chat_reply(f"Reasoning: corrected.\nRevised response:\n{JAWS_FIXED}")  # type: ignore[no-any-return]
+
+
+def test_batch_verify_records_the_judges_correction(tmp_path: Path) -> None:
+    row = {
+        "instruction": "Who directed Jaws?",
+        "output": JAWS,
+        "id": "j",
+        "realign": {"task": "open_qa", "confidence": 1.0, "evidence": JAWS_EVIDENCE, "retrieval": "ok"},
+    }
+    api = FakeBatchAPI(reply=corrected_reply, polls=1)
+    with BatchServer(api) as server:
+        source = write_jsonl(tmp_path / "in.jsonl", [row])
+        assert main(batch_command(tmp_path, source, server.base_url, "--verify")) == 0
+    [written] = read_jsonl(tmp_path / "out.jsonl")
+    assert (api.chat_calls, written["realign"]["corrections"]) == (
+        0,
+        [{"from": "George Lucas", "to": "Steven Spielberg", "source": "https://example.org/named"}],
+    )
