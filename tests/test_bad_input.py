@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import realign
-from conftest import read_jsonl, realign_row, write_jsonl
+from conftest import read_jsonl, realign_row, reformat_command, write_jsonl
 from realign import InputError
 from realign._cli.main import main
 from stub_server import StubServer, rewrite_handler
@@ -437,3 +437,18 @@ def test_a_field_whose_type_changes_late_stops_a_parquet_run_before_any_call(
     assert f"{source} line 1028: field 'id' is a string here and an integer in other rows" in err
     assert calls == []
     assert list(tmp_path.iterdir()) == [source]  # no output, no temporary file
+
+
+def test_a_row_with_a_malformed_realign_object_stops_the_run_before_any_call(
+    tmp_path: Path, server: StubServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The first row is paid for before the second is read, when the check waits for the row's turn.
+    rows = [
+        realign_row("What is 2+2?", "4", "open_qa"),
+        {**realign_row("What is 3+3?", "6", "open_qa"), "realign": {"tag": 5}},
+    ]
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
+    code = main(reformat_command(tmp_path, source, server.base_url))
+    assert code == 2
+    assert f"{source} line 2: invalid 'realign' metadata" in capsys.readouterr().err
+    assert server.chat_requests() == []

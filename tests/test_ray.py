@@ -452,3 +452,18 @@ def test_cli_engine_ray_summary_counts_the_attempts_as_a_local_run_does(
     assert code == 0
     assert received == 4
     assert "LLM calls: 3 (4 attempts)" in capsys.readouterr().err
+
+
+def test_cli_engine_ray_refuses_a_malformed_realign_object_before_any_call_as_a_local_run_does(
+    local_ray: None, server: StubServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It used to reach an actor, be written as invalid_row, and the job exit 0.
+    data = rows(4)
+    data[2]["realign"] = {"tag": 5}
+    source = write_jsonl(tmp_path / "in.jsonl", data)
+    out = tmp_path / "out.jsonl"
+    code = main(ray_command(source, out, server))
+    assert code == 2
+    assert f"{source} line 3: invalid 'realign' metadata" in capsys.readouterr().err
+    assert not out.exists()
+    assert server.chat_requests() == []

@@ -23,7 +23,7 @@ from .._exceptions import FatalLLMError, FatalSearchError, InputError, RealignEr
 from .._io.files import container_of, parquet_schema
 from .._jobs.classify import build_classifier, classify_command
 from .._jobs.cost import Price, price_for
-from .._jobs.job import RunStats, example_of, reformat_file, retrieve_file, rows_of, turns_of
+from .._jobs.job import RunStats, checked_rows, example_of, reformat_file, retrieve_file, rows_of, turns_of
 from .._jobs.plan import ClassifierPlan, plan_file
 from .._jobs.progress import LOG_INTERVAL, Progress
 from .._llm.cache import CachedSearch, SQLiteCache, default_cache_path
@@ -679,12 +679,12 @@ def _checked_rows(args: argparse.Namespace) -> int:
     """Read and check every row of INPUT before the first call; return how many there are. For a Parquet
     OUTPUT of rows from JSON, also that one Parquet schema holds them all (the writer then reads it from here)."""
     if container_of(args.output) != "parquet" or container_of(args.input) == "parquet":
-        return sum(1 for _ in rows_of(args.input))
+        return sum(1 for _ in checked_rows(args.input))
     count = 0
 
     def rows() -> Iterator[tuple[int, dict[str, Any]]]:
         nonlocal count
-        for item in rows_of(args.input):
+        for item in checked_rows(args.input):
             count += 1
             yield item.line, item.row
 

@@ -34,7 +34,7 @@ from .._pipeline import Pipeline, VerifyCounts, gather_all
 from .._record import Record
 from .._search.web import search_client_from_spec
 from .._verify import LLMVerifier, judge_spec
-from .job import RunStats, process_rows, shaped_rows
+from .job import RunStats, checked_rows, process_rows, shaped_rows
 
 __all__ = [
     "DEFAULT_ACTORS",
@@ -296,7 +296,7 @@ def ray_reformat_dataset(
 def _checked_rows(source: str | Path) -> int:
     """Read and check every row of ``source`` against its file's shape, as a local run checks it, keeping none:
     a bad row stops the job with its file and line before any worker starts or any call is paid for."""
-    return sum(1 for _ in shaped_rows(read_rows(source), source))
+    return sum(1 for _ in checked_rows(source))
 
 
 def _blocks(source: str | Path, rows_per_block: int) -> Iterator[Any]:

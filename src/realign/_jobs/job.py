@@ -27,6 +27,7 @@ log = logging.getLogger("realign")
 __all__ = [
     "RunStats",
     "annotate_file",
+    "checked_rows",
     "format_counts",
     "is_undecided",
     "let_signals_in",
@@ -242,6 +243,15 @@ class SourceRow:
 def rows_of(path: str | Path, stats: RunStats | None = None) -> Iterator[SourceRow]:
     """Stream a file's rows, each checked against the shape its file's first row has."""
     return shaped_rows(read_rows(path), path, stats)
+
+
+def checked_rows(path: str | Path) -> Iterator[SourceRow]:
+    """Stream a file's rows as :func:`rows_of` does, each one's ``realign`` object (an earlier run's) read too: the
+    check a run makes of every row before its first call, so a row it could not process stops it before anything
+    is paid for (its file and line), not when its turn comes."""
+    for item in rows_of(path):
+        previous_record(item)
+        yield item
 
 
 def _json_kind(value: Any) -> str:
