@@ -548,3 +548,22 @@ def test_every_turn_of_a_conversation_is_judged(tmp_path: Path) -> None:
 
 def test_a_reply_copying_the_format_line_is_not_a_verdict() -> None:
     assert read_verdict("VERDICT: <yes or no>\nREASON: <one short sentence>").ok is False
+
+
+def test_dry_run_counts_the_change_lines_of_a_row_with_evidence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def verify_line(rows: list[dict[str, Any]]) -> str:
+        source = write_jsonl(tmp_path / "in.jsonl", rows)
+        main(["reformat", str(source), "--dry-run", "--verify", "--model", "gpt-4o-mini"])
+        return next(x for x in capsys.readouterr().out.splitlines() if x.startswith("verify calls"))
+
+    evidence = [{"title": "Mona Lisa", "text": "Leonardo painted it."}]
+    plain = realign_row(QUESTION, ANSWER, "open_qa")
+    with_evidence = {**plain, "realign": {"task": "open_qa", "confidence": 1.0, "evidence": evidence}}
+
+    def completion(line: str) -> int:
+        return int(line.split(" prompt, ")[1].split(" completion")[0].replace(",", ""))
+
+    # the evidence prompt asks for a line for each changed fact after the verdict: a longer answer
+    assert completion(verify_line([with_evidence])) > completion(verify_line([plain]))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .._checks.registry import REFERABLE_CHECKS
 from .._classify.llm import classify_prompt
-from .._models import Example, Overruled, Usage
+from .._models import Evidence, Example, Overruled, Usage
 from .._pipeline import Pipeline, classifier_input
 from .._protocol import default_max_tokens
 from .._tasks import Task
@@ -30,8 +30,9 @@ _GROWTH = 1.3
 _EVIDENCE_TOKENS = 750
 # A classifier answers with a task name: a few tokens.
 _CLASSIFY_ANSWER_TOKENS = 6
-# The judge of --verify answers with a verdict line and one sentence.
+# The judge of --verify answers with a verdict line and one sentence; with evidence, a line for each changed fact.
 _VERIFY_ANSWER_TOKENS = 30
+_CHANGE_LINES_TOKENS = 30
 # A referral (--refer) carries at most one concern per soft check, each detail cut to 300 characters: the upper
 # bound counts them all, at full length.
 _FLAGGED_DETAIL = "x " * 150
@@ -250,12 +251,14 @@ def _count_verify(plan: Plan, prompts: Prompts, example: Example, n: int, search
     """The judge's calls for one row: one per candidate, its prompt holding the original twice (the rewrite
     estimated a little longer), the row's evidence or a search's."""
     flagged = [Overruled(check=name, detail=_FLAGGED_DETAIL) for name in sorted(REFERABLE_CHECKS)] if plan.refer else []
-    messages = verify_messages(
-        prompts, example.question, example.response, example.response, example.evidence or [], flagged
-    )
+    # A row a search will give evidence to is judged with the evidence prompt (and its change lines); the
+    # evidence's own text is counted apart.
+    evidence = example.evidence or ([Evidence(text="")] if searched else [])
+    messages = verify_messages(prompts, example.question, example.response, example.response, evidence, flagged)
     prompt_tokens = sum(count_tokens(text) + 4 for _, text in messages)
     prompt_tokens += int((_GROWTH - 1) * count_tokens(example.response)) + (_EVIDENCE_TOKENS if searched else 0)
-    plan.verify_usage += Usage(prompt_tokens=n * prompt_tokens, completion_tokens=n * _VERIFY_ANSWER_TOKENS, calls=n)
+    answer = _VERIFY_ANSWER_TOKENS + (_CHANGE_LINES_TOKENS if evidence else 0)
+    plan.verify_usage += Usage(prompt_tokens=n * prompt_tokens, completion_tokens=n * answer, calls=n)
 
 
 def _count_classify_call(
