@@ -66,16 +66,22 @@ _FLAGGED_AS = {
 }
 _DETAIL_CHARS = 200
 
+# What may open a line before its label: spaces and markdown marks, never a line break. With a line break in
+# it, each line of a reply of blank lines would scan all the lines after it (a reply of 20,000 newlines took
+# seconds); a reply is a model's, so it may be anything.
+_LEAD = r"^(?:[^\S\n]|[>#*_`-])*"
 # A verdict line: "VERDICT: yes", "**Verdict:** No", "verdict = YES.", "## VERDICT - no".
-_VERDICT = re.compile(r"^[\s>#*_`]*verdict[\s*_`]*[:=\-][\s*_`]*(yes|no)\b", re.IGNORECASE | re.MULTILINE)
+_VERDICT = re.compile(_LEAD + r"verdict[\s*_`]*[:=\-][\s*_`]*(yes|no)\b", re.IGNORECASE | re.MULTILINE)
 # Without the label, only a reply that opens with a bare "No" is read (as no): a bare "Yes" is not
 # trusted ("Yes, except that the date changed" is a no).
 _BARE_NO = re.compile(r"^[\s>#*_`]*no[*_`]*(?:[.,:;!\-]|[ \t]*\n|[ \t]*$)", re.IGNORECASE)
-_REASON = re.compile(r"^[\s>#*_`]*reason[\s*_`]*[:=\-][\s*_`]*", re.IGNORECASE | re.MULTILINE)
-# A change line: "CHANGE: 1867 => 1869 [2]", "- **Change:** Lyon -> Marseille (1)", "CHANGE: none".
-_CHANGE = re.compile(r"^[\s>#*_`-]*changes?[\s*_`]*[:=][\s*_`]*(.*?)[\s*_`]*$", re.IGNORECASE | re.MULTILINE)
-_ARROW = re.compile(r"\s*(?:=>|->|→|⇒)\s*")
-_ITEM = re.compile(r"\s*[\[(](\d{1,3})[\])]\s*$")
+_REASON = re.compile(_LEAD + r"reason[\s*_`]*[:=\-][\s*_`]*", re.IGNORECASE | re.MULTILINE)
+# A change line: "CHANGE: 1867 => 1869 [2]", "- **Change:** Lyon -> Marseille (1)", "CHANGE: none". The rest of
+# the line is taken whole and trimmed in Python: a pattern that trims it would backtrack over long runs of spaces.
+_CHANGE = re.compile(_LEAD + r"changes?[ \t*_`]*[:=](.*)$", re.IGNORECASE | re.MULTILINE)
+_ARROW = re.compile(r"=>|->|→|⇒")
+_ITEM = re.compile(r"[\[(](\d{1,3})[\])]$")
+_TRIM = " \t*_`"
 
 
 def verify_messages(
@@ -127,7 +133,7 @@ def read_changes(reply: str) -> list[StatedChange] | None:
     """The changes the judge's reply lists (``CHANGE: old => new [n]``), in order; ``[]`` for ``CHANGE: none``;
     None when it has no change line at all (a judge that did not list them). A line it cannot read as a
     change is skipped."""
-    lines = [match.group(1) for match in _CHANGE.finditer(reply)]
+    lines = [match.group(1).strip(_TRIM) for match in _CHANGE.finditer(reply)]
     if not lines:
         return None
     changes: list[StatedChange] = []
@@ -135,11 +141,11 @@ def read_changes(reply: str) -> list[StatedChange] | None:
         parts = _ARROW.split(line, maxsplit=1)
         if len(parts) != 2:
             continue
-        before, after = parts
+        before, after = parts[0].strip(_TRIM), parts[1].strip(_TRIM)
         number = _ITEM.search(after)
         if number:
-            after = after[: number.start()]
-        changes.append((before.strip(), after.strip(), int(number.group(1)) if number else None))
+            after = after[: number.start()].strip(_TRIM)
+        changes.append((before, after, int(number.group(1)) if number else None))
     return changes
 
 
