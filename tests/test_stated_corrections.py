@@ -305,6 +305,7 @@ def corrected_run(tmp_path: Path, *extra: str) -> tuple[int, dict[str, Any]]:
 def test_cli_without_a_judge_refuses_a_correction_by_default(tmp_path: Path) -> None:
     code, record = corrected_run(tmp_path)
     assert (code, record["reason"], record.get("corrections", [])) == (0, "filter:entities", [])
+    assert "corrections need a judge (--verify) or --corrections" in record["rejected"][0]["detail"]
 
 
 def test_cli_with_a_judge_records_its_correction_by_default(tmp_path: Path) -> None:
@@ -333,3 +334,40 @@ def test_cli_corrections_and_no_corrections_exclude_each_other(
     with pytest.raises(SystemExit) as exit_info:
         main(reformat_command(tmp_path, source, "http://127.0.0.1:9/v1", "--corrections", "--no-corrections"))
     assert (exit_info.value.code, "not allowed with argument" in capsys.readouterr().err) == (2, True)
+
+
+# --- a refusal that only the want of a judge made one says how to lift it -------------------------------------------
+
+
+def refused_without_judge(rewrite: str, **options: Any) -> realign.Result:
+    writer = FakeLLM([f"Reasoning: corrected.\nRevised response:\n{rewrite}"])
+    pipeline = Pipeline(writer, classifier=OpenQA(), cache=False, **options)
+    example = {"question": QUESTION, "response": JAWS, "evidence": [e.model_dump() for e in EVIDENCE]}
+    [result] = realign.reformat([example], pipeline=pipeline)
+    return result
+
+
+def test_a_correction_refused_for_want_of_a_judge_says_how_to_accept_it() -> None:
+    detail = refused_without_judge(JAWS_FIXED).candidates[0].detail or ""
+    assert "swapped: George Lucas -> Steven Spielberg" in detail
+    assert "corrections need a judge (--verify) or --corrections" in detail
+
+
+def test_an_unsupported_change_gets_no_such_hint() -> None:
+    detail = refused_without_judge(JAWS_FIXED.replace("Steven Spielberg", "Ridley Scott")).candidates[0].detail
+    assert "--verify" not in (detail or "")
+
+
+def test_corrections_switched_off_get_no_such_hint() -> None:
+    detail = refused_without_judge(JAWS_FIXED, corrections=False).candidates[0].detail
+    assert "--verify" not in (detail or "")
+
+
+def test_a_check_list_of_ones_own_that_accepts_corrections_has_them_recorded() -> None:
+    result = refused_without_judge(JAWS_FIXED, checks=realign.build_checks())
+    assert (result.tag, [c.after for c in result.corrections]) == ("rewrite", ["Steven Spielberg"])
+
+
+def test_a_check_list_of_ones_own_without_corrections_refuses_with_the_hint() -> None:
+    result = refused_without_judge(JAWS_FIXED, checks=realign.build_checks(corrections=False))
+    assert (result.reason, "--verify" in (result.candidates[0].detail or "")) == ("filter:entities", True)

@@ -19,7 +19,7 @@ from typing import Any, Literal, TypeVar
 
 from ._checks.base import CheckError, Failure, find_failure, find_failures, one_line
 from ._checks.corrections import find_corrections
-from ._checks.registry import REFERABLE_CHECKS, default_checks
+from ._checks.registry import REFERABLE_CHECKS, accepts_corrections, correcting_check, default_checks
 from ._exceptions import FatalLLMError, FatalSearchError, LLMError, RealignError, SearchError, UsageError
 from ._gc import run_gc
 from ._llm.budget import spend_cached
@@ -116,9 +116,10 @@ class Pipeline:
     result then lists those changes in ``corrections``. ``"auto"``: only with a ``verifier``, which then
     decides whether the evidence supports each change (the rules alone cannot tell whose value the evidence
     states: on a fresh set they accepted 13 of 30 unsupported changes), so that without one every changed
-    fact is refused, as on rows without evidence. True: by the rules, judge or not. False: never. It applies
-    to the default checks; a given ``checks`` list is used as it is (``build_checks(corrections=...)`` decides
-    what it accepts) and what it accepts is recorded, unless ``corrections`` is False.
+    fact is refused, as on rows without evidence, and the refusal says so when the evidence states the new
+    value. True: by the rules, judge or not. False: never. It applies to the default checks; a given
+    ``checks`` list is used as it is (``build_checks(corrections=...)`` decides what it accepts), and with
+    ``"auto"`` what it accepts is recorded.
 
     ``verifier`` (default None: off): a :class:`~realign.Verifier`, e.g. :class:`~realign.LLMVerifier`,
     asked about every candidate that passed the checks and differs from the original (``--verify``). A
@@ -186,8 +187,13 @@ class Pipeline:
         self.classifier = classifier if classifier is not None else _default_classifier(self.criteria)
         self.search = search
         #: whether a changed fact the evidence states is accepted and recorded (``corrections`` resolved)
-        self.corrections = corrections_on(corrections, verifier is not None or checks is not None)
+        self.corrections = corrections_on(corrections, verifier is not None)
+        if checks is not None and corrections == "auto":  # a list of one's own says itself what it accepts
+            self.corrections = self.corrections or accepts_corrections(list(checks))
         self.checks = list(checks) if checks is not None else default_checks(corrections=self.corrections)
+        # Corrections off only for want of a judge: a refusal the evidence would have lifted says how to lift it.
+        self._hint_corrections = corrections == "auto" and not self.corrections
+        self._correcting: dict[str, Check | None] = {}
         self.cache: Cache | None = cache
         self.rate_limiter = rate_limiter
         self.n, self.temperature, self.top_p, self.max_tokens = n, temperature, top_p, max_tokens
@@ -480,10 +486,20 @@ class Pipeline:
         if not failures:
             return self._with_corrections(candidate, item)
         failed = failures[0]
-        refused = candidate.model_copy(update={"rejected": f"{FILTER}{failed.check}", "detail": failed.detail})
+        detail = failed.detail
+        if self._hint_corrections and item.evidence and self._corrected(item, failed.check):
+            detail = one_line(f"{detail or 'changed'}; {CORRECTION_HINT}", 300)
+        refused = candidate.model_copy(update={"rejected": f"{FILTER}{failed.check}", "detail": detail})
         if self.refer and all(f.check in REFERABLE_CHECKS for f in failures):
             return refused.model_copy(update={"referred": [_flag(f) for f in failures]})
         return refused
+
+    def _corrected(self, item: CheckInput, check: str) -> bool:
+        """Whether ``check``, accepting corrections, would accept ``item``: the change is one the evidence states."""
+        if check not in self._correcting:
+            self._correcting[check] = correcting_check(check)
+        correcting = self._correcting[check]
+        return correcting is not None and find_failure([correcting], item) is None
 
     def _with_corrections(self, candidate: Candidate, item: CheckInput) -> Candidate:
         if self.corrections and item.evidence:
@@ -636,6 +652,10 @@ _STRING_HINTS: dict[str, Callable[[str], str]] = {
         f"use verifier=realign.LLMVerifier(realign.OpenAIChat({name!r})), or verify= in reformat()"
     ),
 }
+
+
+#: Added to such a refusal when only the want of a judge made it one.
+CORRECTION_HINT = "the evidence states the new value: corrections need a judge (--verify) or --corrections"
 
 
 def corrections_on(corrections: object, judged: bool) -> bool:

@@ -50,6 +50,18 @@ _BUILTIN: Mapping[str, type[Guard]] = {
 #: the checks that accept evidence-backed corrections (their ``corrections`` switch)
 _CORRECTING: frozenset[type[Guard]] = frozenset({NumbersKept, EntitiesKept})
 
+
+def correcting_check(name: str) -> Check | None:
+    """The built-in check ``name`` accepting evidence-backed corrections; None for a check without the switch."""
+    factory = _BUILTIN.get(name)
+    return factory(corrections=True) if factory in _CORRECTING else None  # type: ignore[call-arg]
+
+
+def accepts_corrections(checks: Sequence[Check]) -> bool:
+    """Whether a list of checks accepts evidence-backed corrections (one of them has its switch on)."""
+    return any(type(check) in _CORRECTING and getattr(check, "corrections", False) is True for check in checks)
+
+
 #: names of the built-in checks, in the order they run
 CHECK_NAMES: tuple[str, ...] = tuple(_BUILTIN)
 

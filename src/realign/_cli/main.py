@@ -528,7 +528,7 @@ def _pipeline_options(args: argparse.Namespace) -> dict[str, Any]:
     """The ``Pipeline`` settings a reformat run takes from its flags, the same on one machine and on Ray."""
     return {
         "checks": _checks(args),
-        "corrections": corrections_on(args.corrections, args.verify is not None),
+        "corrections": args.corrections,
         "n": args.n,
         "temperature": args.temperature,
         "top_p": args.top_p,
