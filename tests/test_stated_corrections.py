@@ -112,6 +112,37 @@ def test_a_change_to_the_same_value_is_no_change() -> None:
     assert pairs(ITEM, ("Peter Benchley", "Peter Benchley", 2)) == []
 
 
+TOWER = "The Eiffel Tower, in Paris, France, was completed in 1889. It is 330 m tall."
+TOWER_LAID_OUT = "**Eiffel Tower**\n- Location: Paris, France\n- Completed: 1889\n- Height: 330 m"
+TOWER_EVIDENCE = (Evidence(text="The Eiffel Tower in Paris, France, was completed in 1889.", url="u"),)
+
+
+@pytest.mark.parametrize("stated", [("Paris", "France", 1), ("330 m", "1889", 1), ("Eiffel Tower", "Paris", 1)])
+def test_a_pair_of_values_both_texts_write_alike_is_no_change(stated: tuple[str, str, int]) -> None:
+    # A faithful rewrite: every value of the original is there, none is new. A judge that pairs two of them
+    # (a misreading, or a hostile reply) states a change the texts do not bear out.
+    item = CheckInput("open_qa", "Tell me about the Eiffel Tower.", TOWER, TOWER_LAID_OUT, evidence=TOWER_EVIDENCE)
+    assert pairs(item, stated) == []
+
+
+def test_a_corrected_value_the_rewrite_still_mentions_as_background_is_recorded() -> None:
+    original = "The capital of Myanmar is Yangon."
+    rewrite = "The capital of Myanmar is **Naypyidaw**. It replaced Yangon as the capital in 2006."
+    evidence = (Evidence(text="Naypyidaw replaced Yangon as the capital of Myanmar in 2006.", url="u"),)
+    item = CheckInput("open_qa", "What is the capital of Myanmar?", original, rewrite, evidence=evidence)
+    assert pairs(item, ("Yangon", "Naypyidaw", 1)) == [("Yangon", "Naypyidaw", "u")]
+
+
+def test_a_number_written_with_or_without_its_thousands_comma_is_no_change() -> None:
+    item = number_item("It has 1,000 members.", "**Members:** 1000", "It has 1000 members.")
+    assert pairs(item, ("1,000", "1000", 1)) == []
+
+
+def test_a_decimal_comma_is_not_read_as_a_thousands_comma() -> None:
+    item = number_item("Es kostet 15 Millionen.", "**Kosten:** 1,5 Millionen", "Es kostet 1,5 Millionen.")
+    assert pairs(item, ("15 Millionen", "1,5 Millionen", 1)) == [("15 Millionen", "1,5 Millionen", "u")]
+
+
 def test_accents_aside_the_value_is_found() -> None:
     evidence = (Evidence(text="The capital of Colombia is Bogotá.", url="u"),)
     original, rewrite = "The capital of Colombia is Medellin.", "Its capital is Bogotá."

@@ -5,7 +5,10 @@ that took its place better than rules that read clauses can (``corrections.py``,
 judge). It is still a model's say-so: a stated change is recorded only when the texts bear it out -
 
 - the old value is written in the original and the new one in the rewrite (as whole words, case, accents and
-  markup aside), and they differ;
+  markup aside), and they differ (also as numbers: "1,000" and "1000" are one value);
+- the rewrite writes the new value more often than the original does (a correction brings its value in; the
+  old one may stay, as the wrong value or as background): a pair of values both texts write alike ("Paris =>
+  France" on a rewrite that only laid "Paris, France" out anew) is no change, whatever the judge says;
 - the evidence states the new value: the reference item the judge named when it does, else the first that
   does; a change no item states is never recorded, whatever the judge says. A value with numbers is stated
   when each of its numbers is, to the precision the value gives ("about 78 °C" by "78.37 °C", never "8,848" by
@@ -41,6 +44,8 @@ _UNSPACED = "\u0e00-\u0eff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u
 # A letter or digit of a spaced script: what may not touch a value's ends ("Luca" is not in "Lucas").
 _SPACED_WORD = rf"[^\W{_UNSPACED}]"
 _NUMBER_RE = re.compile(r"\d[\d,]*(?:\.\d+)?")
+# A number whose commas, if any, group thousands.
+_THOUSANDS_RE = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
 _WORD_RE = re.compile(rf"[{_UNSPACED}]|[^\W\d_]+")
 # After a number, a word this short is its unit or a date's suffix ("m", "km", "°C", "年"), written variously.
 _UNIT_CHARS = 3
@@ -54,7 +59,7 @@ def checked_changes(item: CheckInput, stated: Sequence[StatedChange]) -> list[Co
     found: list[Correction] = []
     for before, after, number in stated:
         old, new = _written(before, original), _written(after, rewrite)
-        if old is None or new is None or fold_text(old) == fold_text(new):
+        if old is None or new is None or _same_value(old, new) or not _changed(new, original, rewrite):
             continue
         source = _source(new, item.evidence, number)
         if not source:
@@ -82,6 +87,27 @@ def _written(value: str, text: str) -> str | None:
     if _whole(fold_text(value)).search(fold_text(text)):
         return value
     return None
+
+
+def _same_value(old: str, new: str) -> bool:
+    """Whether ``old`` and ``new`` are one value written two ways: alike but for case and accents, or the same
+    numbers with the same words ("1,000" and "1000", "1889" and "1889.0")."""
+    old, new = fold_text(old), fold_text(new)
+    if old == new:
+        return True
+    numbers = [_amount(n) for n in _NUMBER_RE.findall(old)]
+    return (
+        bool(numbers)
+        and numbers == [_amount(n) for n in _NUMBER_RE.findall(new)]
+        and _NUMBER_RE.sub(" ", old).split() == _NUMBER_RE.sub(" ", new).split()
+    )
+
+
+def _changed(new: str, original: str, rewrite: str) -> bool:
+    """Whether the rewrite writes ``new`` more often than the original: a correction brings its value in. (The
+    old value may stay, as the wrong one or as background: "It replaced Yangon as the capital".)"""
+    wanted = _whole(fold_text(new))
+    return len(wanted.findall(fold_text(rewrite))) > len(wanted.findall(fold_text(original)))
 
 
 def _whole(value: str) -> re.Pattern[str]:
@@ -129,6 +155,13 @@ def _decimal(number: str) -> Decimal | None:
         return Decimal(number.replace(",", ""))
     except InvalidOperation:
         return None
+
+
+def _amount(number: str) -> Decimal | str:
+    """``number``'s value when its commas group thousands ("1,000"), else the number as written ("1,5" may be
+    one and a half)."""
+    value = _decimal(number) if _THOUSANDS_RE.fullmatch(number) else None
+    return number if value is None else value
 
 
 def _rounds_to(stated: Decimal, wanted: Decimal) -> bool:
