@@ -4,6 +4,7 @@ lists none."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from conftest import is_verify, read_jsonl, reformat_command, write_jsonl
 from realign import CheckInput, Evidence, FakeLLM, LLMVerifier, Pipeline, Prompts, TaskPrediction
 from realign._checks.stated import checked_changes
 from realign._cli.main import main
-from realign._verify import read_changes, verify_messages
+from realign._verify import read_changes, read_reason, read_verdict, verify_messages
 from stub_server import Reply, StubServer, chat_reply
 
 QUESTION = "Who directed Jaws?"
@@ -402,3 +403,35 @@ def test_a_check_list_of_ones_own_that_accepts_corrections_has_them_recorded() -
 def test_a_check_list_of_ones_own_without_corrections_refuses_with_the_hint() -> None:
     result = refused_without_judge(JAWS_FIXED, checks=realign.build_checks(corrections=False))
     assert (result.reason, "--verify" in (result.candidates[0].detail or "")) == ("filter:entities", True)
+
+
+# --- replies a judge should not send: huge, malformed, arrows inside values -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "\n" * 100_000,
+        "*\n" * 50_000,
+        "VERDICT: yes\nCHANGE: a" + " " * 100_000 + "b",
+        "VERDICT: yes\nCHANGE: a => b" + " *" * 50_000 + "x",
+        "VERDICT: yes\n" + "CHANGE: 1974 => 1975 [1]\n" + "\n" * 100_000 + "REASON: ok",
+    ],
+)
+def test_a_huge_reply_is_read_in_linear_time(reply: str) -> None:
+    # A server that ignores max_tokens, or a model stuck on blank lines: the patterns used to go back over the
+    # rest of the reply from each line (100,000 characters took minutes).
+    started = time.perf_counter()
+    read_verdict(reply)
+    read_reason(reply)
+    read_changes(reply)
+    assert time.perf_counter() - started < 5
+
+
+def test_the_prompts_arrow_splits_a_value_with_another_arrow_in_it() -> None:
+    assert read_changes("VERDICT: yes\nCHANGE: A->B => C->D [1]") == [("A->B", "C->D", 1)]
+
+
+def test_a_reply_with_windows_line_ends_keeps_its_item_numbers() -> None:
+    reply = "VERDICT: yes\r\nREASON: ok\r\n- **CHANGE:** **1974** => **1975** [1]\r\nCHANGE: Lucas => Spielberg [2]\r\n"
+    assert read_changes(reply) == [("1974", "1975", 1), ("Lucas", "Spielberg", 2)]

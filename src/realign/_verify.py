@@ -81,7 +81,8 @@ _REASON = re.compile(_LEAD + r"reason[\s*_`]*[:=\-][\s*_`]*", re.IGNORECASE | re
 _CHANGE = re.compile(_LEAD + r"changes?[ \t*_`]*[:=](.*)$", re.IGNORECASE | re.MULTILINE)
 _ARROW = re.compile(r"=>|->|→|⇒")
 _ITEM = re.compile(r"[\[(](\d{1,3})[\])]$")
-_TRIM = " \t*_`"
+# "\r": a reply with Windows line ends ("[2]\r" is still the item number).
+_TRIM = " \t\r*_`"
 
 
 def verify_messages(
@@ -138,7 +139,8 @@ def read_changes(reply: str) -> list[StatedChange] | None:
         return None
     changes: list[StatedChange] = []
     for line in lines:
-        parts = _ARROW.split(line, maxsplit=1)
+        # The prompt's arrow first: "CHANGE: A->B => C" changes "A->B", not "A".
+        parts = line.split("=>", 1) if "=>" in line else _ARROW.split(line, maxsplit=1)
         if len(parts) != 2:
             continue
         before, after = parts[0].strip(_TRIM), parts[1].strip(_TRIM)
