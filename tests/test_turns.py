@@ -16,7 +16,7 @@ from conftest import batch_command, read_jsonl, realign_row, write_jsonl
 from realign import Example, FakeLLM, Message, Pipeline, reformat, write_report
 from realign._cli.main import main
 from stub_server import Reply, StubServer, chat_reply, original_of, rewrite_handler
-from test_report import body, chromium, console_lines, dump_dom
+from test_report import body, chromium, console_lines, dump_dom, embedded
 
 HEADING = "**Answer**\n\n"
 
@@ -173,6 +173,29 @@ def test_a_conversation_with_a_failed_turn_says_it_is_undecided_as_a_single_turn
     assert record["reason"] == "llm_error:server_error"
     assert record["error"] == record["turns"][2]["error"]
     assert code == 3
+
+
+def by_reason_line(text: str) -> str:
+    return next(line for line in text.splitlines() if line.startswith("by reason: "))
+
+
+def test_the_report_counts_a_partly_rewritten_conversation_with_a_failed_turn_as_the_summary_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [sharegpt(1, system=False), sharegpt(2, system=False)])
+    out, page = tmp_path / "out.jsonl", tmp_path / "report.html"
+    with StubServer(failing_turn("value (1), or pop")) as stub:
+        code = main(["reformat", str(source), "-o", str(out), "--base-url", stub.base_url, "--no-cache"])
+    assert code == 3
+    run_line = by_reason_line(capsys.readouterr().err)
+    assert main(["report", str(out), "-o", str(page)]) == 0
+    report_line = by_reason_line(capsys.readouterr().err)
+    assert report_line == run_line
+    summary = write_report(out, page)
+    assert summary.by_reason == {"rewritten": 1, "llm_error:server_error": 1}
+    # The page's reason filter finds the row (rewritten, yet undecided) by its failed turn's reason.
+    rows = embedded(page.read_text(encoding="utf-8"))["rows"]
+    assert [row.get("r") for row in rows] == ["llm_error:server_error", None]
 
 
 def test_a_conversation_none_of_whose_turns_was_rewritten_gives_the_failed_turns_reason(tmp_path: Path) -> None:

@@ -41,8 +41,9 @@ _TEMPLATE = "template.html"
 
 @dataclass
 class ReportSummary:
-    """The counts the report shows. ``by_reason`` counts rewritten rows under ``"rewritten"``, as the run summary
-    does; guards are the reasons starting with ``filter:``."""
+    """The counts the report shows. ``by_reason`` counts rewritten rows under ``"rewritten"`` as the run summary
+    does (and, as it does, a conversation with a turn left undecided beside rewritten ones under that turn's
+    ``llm_error:<code>``); guards are the reasons starting with ``filter:``."""
 
     rows: int = 0
     rewritten: int = 0
@@ -80,7 +81,7 @@ class ReportSummary:
             f"rows: {self.rows:,}  rewritten: {self.rewritten:,} ({_percent(self.rewritten, self.rows)})"
             f"  kept: {self.kept:,}",
             "by task: " + _counts(self.by_task),
-            "kept rows by reason: " + _counts(Counter({k: v for k, v in self.by_reason.items() if k != "rewritten"})),
+            "by reason: " + _counts(self.by_reason),  # as the run summary's line
             "refused candidates: " + _counts(self.rejected),
             f"tokens: {self.prompt_tokens:,} in ({self.cached_tokens:,} cached), {self.completion_tokens:,} out",
             f"cost: ${self.cost:,.4f}" if self.cost is not None else "cost: unknown (no price known for the model)",
@@ -210,6 +211,8 @@ def _entry(item: SourceRow, record: Record, collected: _Collected) -> dict[str, 
         summary.rewritten_by_task[task] += 1
         collected.lengths.append(words)
         entry.update(g=1, o=original)
+        if reason:  # the page's reason filter finds the row by it
+            entry["r"] = reason
     else:
         entry.update(g=0, r=reason)
         if item.data.pass_reason == "tool_call" and isinstance(turns := item.row.get(item.shape.key), list):
@@ -291,7 +294,9 @@ def _calls(turn: Any) -> str:
 
 def _reason(record: Outcome) -> str | None:
     if record.rewritten:
-        return None
+        # Null, but for a conversation with a turn left undecided (llm_error:...) beside its rewritten ones: the
+        # row is undecided, counted under that turn's reason as the run summary counts it (a re-run asks again).
+        return record.reason
     if record.tag is None:  # e.g. the output of `realign classify`: nothing was tried yet
         return "not_reformatted"
     return record.reason or "unknown"
@@ -445,7 +450,9 @@ def _reason_tables(summary: ReportSummary) -> str:
         f"<tr><td>{_filter_button('reason', _GUARD_PREFIX + g, g)}</td><td class='num'>{n:,}</td></tr>"
         for g, n in summary.guards.most_common()
     ]
-    tables = _table("Why rows were kept", ("Reason", "Rows"), why) + _table("Guards", ("Guard", "Rows blocked"), guards)
+    tables = _table("Why rows were kept or left undecided", ("Reason", "Rows"), why) + _table(
+        "Guards", ("Guard", "Rows blocked"), guards
+    )
     if summary.rejected:
         # One row per reason: a check's name (filter:...) or the reply itself (parse_error, truncated: not checks).
         rejected = [
