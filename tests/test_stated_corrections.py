@@ -435,3 +435,25 @@ def test_the_prompts_arrow_splits_a_value_with_another_arrow_in_it() -> None:
 def test_a_reply_with_windows_line_ends_keeps_its_item_numbers() -> None:
     reply = "VERDICT: yes\r\nREASON: ok\r\n- **CHANGE:** **1974** => **1975** [1]\r\nCHANGE: Lucas => Spielberg [2]\r\n"
     assert read_changes(reply) == [("1974", "1975", 1), ("Lucas", "Spielberg", 2)]
+
+
+@pytest.mark.parametrize(
+    "listing",
+    [
+        "Changes:\n- George Lucas => Steven Spielberg [2]\n- 1974 => 1975 [1]",
+        "**Changes:**\n\n1. George Lucas => Steven Spielberg [2]\n2. 1974 => 1975 [1]\n\nBoth are supported.",
+        "1. CHANGE: George Lucas => Steven Spielberg [2]\n2. CHANGE: 1974 => 1975 [1]",
+    ],
+)
+def test_changes_listed_under_a_heading_or_numbered_are_read(listing: str) -> None:
+    # A bare "Changes:" line used to read as "CHANGE: none": the row's record came out empty.
+    reply = f"VERDICT: yes\nREASON: corrected.\n{listing}"
+    assert read_changes(reply) == [("George Lucas", "Steven Spielberg", 2), ("1974", "1975", 1)]
+
+
+def test_a_changes_heading_over_no_list_states_none() -> None:
+    assert read_changes("VERDICT: yes\nREASON: ok\nChanges:\nnone") == []
+
+
+def test_a_list_after_change_none_is_not_read_as_changes() -> None:
+    assert read_changes("VERDICT: yes\nCHANGE: none\n- George Lucas => Steven Spielberg [2]") == []

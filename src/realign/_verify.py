@@ -78,7 +78,10 @@ _BARE_NO = re.compile(r"^[\s>#*_`]*no[*_`]*(?:[.,:;!\-]|[ \t]*\n|[ \t]*$)", re.I
 _REASON = re.compile(_LEAD + r"reason[\s*_`]*[:=\-][\s*_`]*", re.IGNORECASE | re.MULTILINE)
 # A change line: "CHANGE: 1867 => 1869 [2]", "- **Change:** Lyon -> Marseille (1)", "CHANGE: none". The rest of
 # the line is taken whole and trimmed in Python: a pattern that trims it would backtrack over long runs of spaces.
-_CHANGE = re.compile(_LEAD + r"changes?[ \t*_`]*[:=](.*)$", re.IGNORECASE | re.MULTILINE)
+# A list number may open it too ("1. CHANGE: ..."). Matched against one line at a time.
+_CHANGE = re.compile(_LEAD + r"(?:\d{1,3}[.)](?:[^\S\n]|[*_`])*)?changes?[ \t*_`]*[:=](.*)$", re.IGNORECASE)
+# What opens an item of a list under a bare "Changes:" heading: "- ", "* ", "1. ", "2) ".
+_LIST_MARK = re.compile(r"^(?:[^\S\n]|[>#*_`•-])*(?:\d{1,3}[.)])?")
 _ARROW = re.compile(r"=>|->|→|⇒")
 _ITEM = re.compile(r"[\[(](\d{1,3})[\])]$")
 # "\r": a reply with Windows line ends ("[2]\r" is still the item number).
@@ -131,11 +134,25 @@ def read_reason(reply: str) -> str:
 
 
 def read_changes(reply: str) -> list[StatedChange] | None:
-    """The changes the judge's reply lists (``CHANGE: old => new [n]``), in order; ``[]`` for ``CHANGE: none``;
-    None when it has no change line at all (a judge that did not list them). A line it cannot read as a
-    change is skipped."""
-    lines = [match.group(1).strip(_TRIM) for match in _CHANGE.finditer(reply)]
-    if not lines:
+    """The changes the judge's reply lists (``CHANGE: old => new [n]``, also numbered, or as a list under a bare
+    ``Changes:`` heading), in order; ``[]`` for ``CHANGE: none``; None when it has no change line at all (a
+    judge that did not list them). A line it cannot read as a change is skipped."""
+    lines: list[str] | None = None
+    listing = False  # under a bare "Changes:" heading, whose list holds the changes
+    for text in reply.split("\n"):
+        if match := _CHANGE.match(text):
+            lines = lines if lines is not None else []
+            rest = match.group(1).strip(_TRIM)
+            listing = not rest
+            if rest:
+                lines.append(rest)
+        elif listing and lines is not None:
+            item = _LIST_MARK.sub("", text, count=1).strip(_TRIM)
+            if _ARROW.search(item):
+                lines.append(item)
+            elif item:
+                listing = False
+    if lines is None:
         return None
     changes: list[StatedChange] = []
     for line in lines:
