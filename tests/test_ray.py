@@ -416,21 +416,31 @@ def test_a_misspelled_option_is_a_usage_error_before_any_actor_starts(local_ray:
         realign.reformat(dataset, model="m", base_url="http://127.0.0.1:9/v1", temprature=0.1, actors=1)
 
 
-def test_cli_engine_ray_exits_3_when_a_row_ends_with_an_error_of_its_own(
-    local_ray: None, server: StubServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # A criteria template that fails for one row only (its sample renders pass): that row raises on the actor and
-    # is written with error:TemplateError. It is undecided, as an llm_error row is: exit 3, said, not exit 0.
+def per_row_template_error(tmp_path: Path) -> tuple[Path, Path]:
+    """Six rows and criteria whose template fails for the fourth row only (its sample renders pass)."""
     criteria = tmp_path / "criteria"
     criteria.mkdir()
     (criteria / "open_qa.j2").write_text('{% if "thing 3?" in question %}{{ no_such_name }}{% endif %}- Be clear.\n')
-    source = write_jsonl(tmp_path / "in.jsonl", rows(6))
+    return write_jsonl(tmp_path / "in.jsonl", rows(6)), criteria
+
+
+@pytest.mark.parametrize("engine", ["local", "ray"])
+def test_a_template_that_fails_for_one_row_stops_the_run_with_exit_2_on_both_engines(
+    local_ray: None, server: StubServer, tmp_path: Path, capsys: pytest.CaptureFixture[str], engine: str
+) -> None:
+    # The criteria are the user's to fix: one line naming the template, exit 2 and no output, as a local run
+    # stops. On Ray that row used to be written with error:TemplateError and the run exited 3.
+    source, criteria = per_row_template_error(tmp_path)
     out = tmp_path / "out.jsonl"
-    code = main(ray_command(source, out, server, "--criteria", str(criteria)))
-    written = read_jsonl(out)
-    assert written[3]["realign"]["reason"] == "error:TemplateError"
-    assert code == 3
-    assert "1 of 6 rows ended with error:TemplateError" in capsys.readouterr().err
+    command = ray_command(source, out, server, "--criteria", str(criteria))
+    if engine == "local":
+        command = [*command[:4], *command[8:]]  # without --engine ray --ray-actors 1
+    code = main(command)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"error: {criteria / 'open_qa.j2'}: 'no_such_name' is undefined" in err.splitlines()
+    assert not out.exists()
+    assert list(tmp_path.glob("out.jsonl*")) == []  # no temporary file either
 
 
 def test_cli_engine_ray_summary_counts_the_attempts_as_a_local_run_does(

@@ -5,7 +5,9 @@ callable classes (:class:`RayReformatter`). Each actor builds its own :class:`~r
 picklable recipe (the pipeline's arguments) and runs every batch it gets through it, with the
 pipeline's own concurrency; the embedded classifier and the checks run inside the actors. A row that
 fails (a shape realign cannot read, an exception of a custom backend) is written with the reason and
-never fails the job. Answers go to the response cache as they arrive, so a crashed job started again
+never fails the job; in a file job, a template that fails for a row (a criteria variable that row lacks) stops
+it, as a local run stops: the criteria are the user's to fix, and other rows of that task may fail the same way.
+Answers go to the response cache as they arrive, so a crashed job started again
 pays only for the requests that were in flight (every actor of a local cluster shares the default
 cache file; on a cluster, point ``cache`` at a shared path).
 
@@ -25,7 +27,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from .._exceptions import FatalLLMError, FatalSearchError, InputError, UsageError
+from .._exceptions import FatalLLMError, FatalSearchError, InputError, TemplateError, UsageError
 from .._io.files import AtomicWriter, input_schema, read_rows, table_of
 from .._llm.cache import CachedSearch, SQLiteCache
 from .._llm.defaults import DEFAULT_MODEL
@@ -58,8 +60,9 @@ TASKS_PER_ACTOR = 4
 ROW_COLUMN = "__realign_row__"
 #: The model calls each row made (re-asks, top-ups, verify calls), for the summary's call count.
 CALLS_COLUMN = "__realign_calls__"
-#: A fatal error of a file job's actor (a bad key, an early stop), as JSON text, for the driver to raise: raised in
-#: the actor, it would reach the driver as Ray's own exception with a worker's traceback, not realign's one line.
+#: A fatal error of a file job's actor (a bad key, an early stop, a template that failed for a row), as JSON text,
+#: for the driver to raise: raised in the actor, it would reach the driver as Ray's own exception with a worker's
+#: traceback, not realign's one line.
 FATAL_COLUMN = "__realign_fatal__"
 #: What the actor has done so far, on the first row of each block of a file job (JSON text): its id, the requests
 #: its clients sent (``attempts``: retries and hedges included) and what its --verify judge did (its
@@ -186,7 +189,7 @@ class RayReformatter:
             lines = list(range(1, len(rows) + 1))
         try:
             done = await gather_all(*(self._one(line, row) for line, row in zip(lines, rows, strict=True)))
-        except (FatalLLMError, FatalSearchError) as exc:
+        except (FatalLLMError, FatalSearchError, TemplateError) as exc:
             if self.mode != "json":
                 raise
             fatal = json.dumps({"kind": type(exc).__name__, "message": str(exc), "code": getattr(exc, "code", None)})
@@ -234,6 +237,14 @@ class RayReformatter:
                 return out, stats.usage.calls
         except (FatalLLMError, FatalSearchError):
             raise  # a bad key or a dead endpoint: every row would fail the same way
+        except TemplateError as exc:
+            if self.mode == "json":
+                # A file job: the user's criteria need a fix, so the job stops with exit 2 and no output, as a
+                # local run does, not with this row written as undecided (exit 3).
+                raise
+            # A Ray Dataset: raised here, it would reach the caller wrapped in Ray's exceptions.
+            log.warning("%s line %s: %s", self.source, line, exc)
+            return _failed(row, f"{ROW_ERROR}{type(exc).__name__}"), 0
         except InputError as exc:
             log.warning("%s", exc)
             return _failed(row, "invalid_row"), 0
@@ -404,11 +415,13 @@ def _progress(done: Mapping[str, Any]) -> tuple[int, int]:
 
 
 def _raise_fatal(item: Mapping[str, Any]) -> None:
-    """Raise, on the driver, the fatal error an actor met (see :data:`FATAL_COLUMN`): one line and exit 1, as a
-    local run stops."""
+    """Raise, on the driver, the fatal error an actor met (see :data:`FATAL_COLUMN`): one line and exit 1 (2 for a
+    template that failed for a row), as a local run stops."""
     if not item.get(FATAL_COLUMN):
         return
     fatal = json.loads(item[FATAL_COLUMN])
+    if fatal["kind"] == "TemplateError":
+        raise TemplateError(fatal["message"])
     if fatal["kind"] == "FatalSearchError":
         raise FatalSearchError(fatal["message"])
     raise FatalLLMError(fatal["message"], code=fatal["code"] or "error")
