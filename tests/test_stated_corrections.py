@@ -457,3 +457,14 @@ def test_a_changes_heading_over_no_list_states_none() -> None:
 
 def test_a_list_after_change_none_is_not_read_as_changes() -> None:
     assert read_changes("VERDICT: yes\nCHANGE: none\n- George Lucas => Steven Spielberg [2]") == []
+
+
+def test_a_stated_value_as_long_as_a_clause_is_no_value() -> None:
+    sentence = (
+        "Jaws is a 1975 American thriller film directed by Steven Spielberg and based on the 1974 bestselling novel of "
+        "the same name by Peter Benchley"
+    )
+    item = CheckInput("open_qa", QUESTION, JAWS, f"{sentence}.", evidence=(Evidence(text=f"{sentence}.", url="u"),))
+    assert len(sentence) > 120
+    assert pairs(item, ("George Lucas", sentence, 1)) == []
+    assert pairs(item, ("George Lucas", "Steven Spielberg", 1)) == [("George Lucas", "Steven Spielberg", "u")]

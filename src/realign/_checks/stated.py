@@ -37,6 +37,8 @@ StatedChange = tuple[str, str, int | None]
 
 #: More stated changes than this is no correction of a few facts but a rewrite of the answer: none recorded.
 _MAX_CHANGES = 12
+#: A value is a name, a date, a quantity, a title: a longer stated "value" is a clause, not a fact changed.
+_MAX_VALUE_CHARS = 120
 _MARKUP_RE = re.compile(r"[*_`]+")
 _SPACE_RE = re.compile(r"\s+")
 # Scripts written without spaces between words: a value in them has no word boundary to look for.
@@ -78,7 +80,7 @@ def _plain(text: str) -> str:
 def _written(value: str, text: str) -> str | None:
     """``value`` as ``text`` writes it (as whole words; case and accents aside), else None."""
     value = _plain(value).strip(" \"'“”«»‘’.,;:")
-    if not value:
+    if not value or len(value) > _MAX_VALUE_CHARS:
         return None
     if match := _whole(value).search(text):
         return match.group(0)
