@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import re
 import signal
@@ -588,3 +589,45 @@ def test_a_rewrite_lost_to_a_failed_call_is_not_counted_as_a_checks_refusal() ->
         Usage(),
     )
     assert "rejected candidates by check: -\n" in stats.summary()
+
+
+def report_or_index(tmp_path: Path, command: str) -> list[str]:
+    """The arguments of a ``report`` or ``index`` run on a one-row input: commands that make no request."""
+    if command == "report":
+        row = {**realign_row("Capital of Peru?", "Lima.", "open_qa"), "realign": {"tag": "original", "reason": "x"}}
+        source = write_jsonl(tmp_path / "in.jsonl", [row])
+        return ["report", str(source), "-o", str(tmp_path / "out.html")]
+    source = write_jsonl(tmp_path / "docs.jsonl", [{"title": "Peru", "text": "Lima is the capital of Peru."}])
+    return ["index", str(source), "-o", str(tmp_path / "out.sqlite")]
+
+
+@pytest.mark.parametrize(("command", "said"), [("report", "write the report"), ("index", "build the index")])
+def test_a_ctrl_c_of_report_or_index_says_what_it_does_not_cached_requests(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: str, said: str
+) -> None:
+    def interrupted(src: str, dst: str) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("realign._io.files.os.replace", interrupted)
+    code = main(report_or_index(tmp_path, command))
+    verb, thing = said.split(" the ")
+    assert capsys.readouterr().err.splitlines() == [
+        f"interrupted (SIGINT); no {thing} written; run the same command again to {verb} it"
+    ]
+    assert code == 130
+    assert list(tmp_path.glob("out.*")) == []
+
+
+def test_a_full_disk_at_the_write_of_an_index_names_no_cache(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(src: str, dst: str) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("realign._io.files.os.replace", full)
+    argv = report_or_index(tmp_path, "index")  # (report says its own line, without a cache)
+    code = main(argv)
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: cannot write {argv[-1]}: No space left on device: free space and run again"
+    ]
+    assert code == 2

@@ -98,6 +98,11 @@ COMMAND_EXIT_CODES = {
 _DISK_FULL = frozenset(code for code in (errno.ENOSPC, getattr(errno, "EDQUOT", None)) if code is not None)
 
 
+#: The commands that make no model or search request (nothing cached), and what each writes: a stopped one says
+#: that instead, and that running it again starts over.
+_NO_REQUESTS = {"report": ("report", "write"), "index": ("index", "build")}
+
+
 def _cached(args: argparse.Namespace | None) -> str:
     """What a stopped run leaves for the next: its answered requests, unless --no-cache kept none."""
     if args is not None and getattr(args, "no_cache", False):
@@ -1030,6 +1035,11 @@ def _interrupted(word: str, args: argparse.Namespace, before: tuple[int, int, in
     signal came after that rename (while the summary was printed, or connections closed), the line says so."""
     output = getattr(args, "output", None)
     after = _file_state(output) if output else None
+    if getattr(args, "command", None) in _NO_REQUESTS:  # `report`, `index`: no request, so nothing cached
+        thing, verb = _NO_REQUESTS[args.command]
+        if after is not None and after != before:
+            return f"{word}; {output} was written in full before the signal"
+        return f"{word}; no {thing} written; run the same command again to {verb} it"
     if after is not None and after != before:
         return f"{word}; {output} was written in full before the signal; {_cached(args)}"
     resume = "" if getattr(args, "no_cache", False) else ", run again to resume"
@@ -1070,10 +1080,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     except OSError as exc:  # a file we could not read or write, named by the OS error
         if exc.errno in _DISK_FULL and not exc.filename and output:
             # A write error names no file: after hours of calls, say which one failed and what is kept.
-            print(
-                f"error: cannot write {output}: {exc.strerror}; {_cached(args)}: free space and run again",
-                file=sys.stderr,
-            )
+            kept = "" if args.command in _NO_REQUESTS else f"; {_cached(args)}"  # report, index: nothing cached
+            print(f"error: cannot write {output}: {exc.strerror}{kept}: free space and run again", file=sys.stderr)
             return EXIT_USAGE
         print(f"error: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""), file=sys.stderr)
         return EXIT_USAGE
