@@ -29,6 +29,7 @@ from ._models import (
     FILTER,
     LLM_ERROR,
     Candidate,
+    Correction,
     Evidence,
     Example,
     KeepReason,
@@ -557,9 +558,8 @@ class Pipeline:
                 out[i] = candidate.model_copy(
                     update={"rejected": f"{FILTER}{VERIFY_CHECK}", "detail": judged.detail, "corrections": []}
                 )
-            elif judged.corrections is not None and self.corrections and evidence:
-                # The judge read the texts whole: its changes, checked against them, replace the rules' reading.
-                out[i] = candidate.model_copy(update={"corrections": list(judged.corrections)})
+            elif (stated := self._stated(judged, evidence)) is not None:
+                out[i] = candidate.model_copy(update={"corrections": stated})
         return out, usage, failed
 
     def _decide_referral(
@@ -575,9 +575,16 @@ class Pipeline:
         item = CheckInput(task, example.question, example.response, text, candidate.finish_reason, tuple(evidence))
         overruled = [flag.model_copy(update={"reason": reason}) for flag in candidate.referred]
         accepted = candidate.model_copy(update={"rejected": None, "detail": None, "overruled": overruled})
-        if judged.corrections is not None and self.corrections and evidence:
-            return accepted.model_copy(update={"corrections": list(judged.corrections)})
+        if (stated := self._stated(judged, evidence)) is not None:
+            return accepted.model_copy(update={"corrections": stated})
         return self._with_corrections(accepted, item)
+
+    def _stated(self, judged: Judgement, evidence: list[Evidence]) -> list[Correction] | None:
+        """The changes the judge stated, when they are the row's record: the judge read the texts whole, so its
+        changes (checked against them) replace the rules' reading. None: the rules' record stands."""
+        if judged.corrections is None or not self.corrections or not evidence:
+            return None
+        return list(judged.corrections)
 
     def _choose(self, result: Result) -> Result:
         passing = [c for c in result.candidates if c.rejected is None and c.text is not None]
