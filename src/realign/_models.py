@@ -27,6 +27,7 @@ __all__ = [
     "TaskPrediction",
     "TaskSource",
     "Usage",
+    "is_undecided",
 ]
 
 # Statuses: the one list of the words realign writes (README "Output") ------------------------------------------
@@ -77,6 +78,12 @@ FILTER, LLM_ERROR, CHECK_ERROR, ROW_ERROR = "filter:", "llm_error:", "check_erro
 #: The prefixes of the reasons of a row (or turn) left undecided: it kept its original because a call or its own
 #: processing failed, not by a decision, and a re-run asks again (the CLI exits 3).
 UNDECIDED = (LLM_ERROR, ROW_ERROR)
+
+
+def is_undecided(reason: str) -> bool:
+    """Whether a row (or turn, or a candidate it lost) with this reason was left undecided: it kept its original
+    because a call or the row's own processing failed, not by a decision, and a re-run asks again."""
+    return reason.startswith(UNDECIDED)
 
 
 class Evidence(BaseModel):

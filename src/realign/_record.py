@@ -26,7 +26,17 @@ from pydantic import (
 )
 from typing_extensions import Self
 
-from ._models import UNDECIDED, Candidate, Correction, Evidence, Overruled, Result, RetrievalStatus, Tag, Usage
+from ._models import (
+    Candidate,
+    Correction,
+    Evidence,
+    Overruled,
+    Result,
+    RetrievalStatus,
+    Tag,
+    Usage,
+    is_undecided,
+)
 
 __all__ = ["Outcome", "Record", "Rejection", "TurnOutcome"]
 
@@ -214,7 +224,7 @@ class Record(Outcome):
         rewritten = any(t.rewritten for t in turns)
         # A turn left undecided (its call failed: a re-run asks again) leaves the row undecided, as a single-turn
         # row's failed call does: the row says so in its reason and error, whatever its other turns did.
-        undecided = next((t for t in turns if t.reason is not None and t.reason.startswith(UNDECIDED)), None)
+        undecided = next((t for t in turns if t.reason is not None and is_undecided(t.reason)), None)
         why = undecided or (None if rewritten else first)
         return cls(
             task=classified.task,

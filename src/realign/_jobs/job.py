@@ -15,7 +15,7 @@ from .._exceptions import InputError
 from .._gc import run_gc
 from .._io.files import AtomicWriter, read_rows
 from .._io.shapes import Extracted, Shape, ShapeError, detect_shape
-from .._models import UNDECIDED, Example, Usage
+from .._models import Example, Usage, is_undecided
 from .._pipeline import Pipeline, VerifyCounts, gather_all, ordered_map
 from .._record import Outcome, Record, TurnOutcome
 from .cost import Price, split_cost
@@ -29,7 +29,6 @@ __all__ = [
     "annotate_file",
     "checked_rows",
     "format_counts",
-    "is_undecided",
     "let_signals_in",
     "previous_record",
     "process_rows",
@@ -43,12 +42,6 @@ __all__ = [
 
 #: Rejections of a reply that held no rewrite to check: not a check's verdict, and counted apart from them.
 REPLY_FAILURES = frozenset({"parse_error", "truncated"})
-
-
-def is_undecided(reason: str) -> bool:
-    """Whether a row (or turn) with this reason was left undecided: it kept its original because a call or
-    the row's own processing failed, not by a decision, and a re-run asks again."""
-    return reason.startswith(UNDECIDED)
 
 
 @dataclass

@@ -28,7 +28,7 @@ from .._exceptions import InputError, UsageError
 from .._io.files import atomic_file, read_rows
 from .._jobs.cost import price_for, split_cost
 from .._jobs.job import SourceRow, previous_record, rows_of, shaped_rows
-from .._models import Usage
+from .._models import Usage, is_undecided
 from .._record import Outcome, Record
 
 __all__ = ["ReportSummary", "write_report"]
@@ -469,7 +469,7 @@ def _refused_by(reason: str) -> str:
     (llm_error:..., a judge that did not answer), and the row was left undecided."""
     if reason == _GUARD_PREFIX + "verify":
         return "judge (--verify)"
-    if reason.startswith("llm_error:"):
+    if is_undecided(reason):
         return "a failed call (row undecided)"
     return "check" if reason.startswith((_GUARD_PREFIX, "check_error:")) else "reply"
 
