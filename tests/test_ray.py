@@ -73,11 +73,19 @@ def test_cli_engine_ray_refuses_a_bad_row_before_any_call_as_a_local_run_does(
 ) -> None:
     data = rows(20)
     data[7] = {"id": 7, "neither": "a known shape"}
+    stops_before_any_call(data, "line 8: row of unknown shape", server, tmp_path, capsys)
+
+
+def stops_before_any_call(
+    data: list[dict[str, Any]], error: str, server: StubServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Ray file job over ``data`` exits 2 naming the bad row (``error``, after the file's name), writes no
+    output and sends no request."""
     source = write_jsonl(tmp_path / "in.jsonl", data)
     out = tmp_path / "out.jsonl"
     code = main(ray_command(source, out, server))
     assert code == 2
-    assert f"{source} line 8: row of unknown shape" in capsys.readouterr().err
+    assert f"{source} {error}" in capsys.readouterr().err
     assert not out.exists()
     assert server.chat_requests() == []
 
@@ -470,10 +478,4 @@ def test_cli_engine_ray_refuses_a_malformed_realign_object_before_any_call_as_a_
     # It used to reach an actor, be written as invalid_row, and the job exit 0.
     data = rows(4)
     data[2]["realign"] = {"tag": 5}
-    source = write_jsonl(tmp_path / "in.jsonl", data)
-    out = tmp_path / "out.jsonl"
-    code = main(ray_command(source, out, server))
-    assert code == 2
-    assert f"{source} line 3: invalid 'realign' metadata" in capsys.readouterr().err
-    assert not out.exists()
-    assert server.chat_requests() == []
+    stops_before_any_call(data, "line 3: invalid 'realign' metadata", server, tmp_path, capsys)
