@@ -32,6 +32,9 @@ EVIDENCE = (
     ),
 )
 ITEM = CheckInput("open_qa", QUESTION, JAWS, JAWS_FIXED, evidence=EVIDENCE)
+# Both items state the new value: the rules' record names the first, so a record naming the second (the item the
+# judge names) can only be the judge's.
+TWO_SOURCES = (Evidence(text="Steven Spielberg directed Jaws.", url="https://example.org/first"), EVIDENCE[1])
 
 
 def pairs(item: CheckInput, *stated: tuple[str, str, int | None]) -> list[tuple[str, str, str]]:
@@ -203,11 +206,18 @@ class OpenQA:
         return None
 
 
-def run(judge_reply: str, *, original: str = JAWS, rewrite: str = JAWS_FIXED, **options: Any) -> realign.Result:
+def run(
+    judge_reply: str,
+    *,
+    original: str = JAWS,
+    rewrite: str = JAWS_FIXED,
+    evidence: tuple[Evidence, ...] = EVIDENCE,
+    **options: Any,
+) -> realign.Result:
     writer = FakeLLM([f"Reasoning: corrected from the evidence.\nRevised response:\n{rewrite}"])
     judge = FakeLLM([judge_reply])
     pipeline = Pipeline(writer, classifier=OpenQA(), verifier=LLMVerifier(judge), cache=False, **options)
-    example = {"question": QUESTION, "response": original, "evidence": [e.model_dump() for e in EVIDENCE]}
+    example = {"question": QUESTION, "response": original, "evidence": [e.model_dump() for e in evidence]}
     [result] = realign.reformat([example], pipeline=pipeline)
     return result
 
@@ -217,7 +227,7 @@ def recorded(result: realign.Result) -> list[tuple[str, str, str]]:
 
 
 def test_the_judges_change_is_recorded() -> None:
-    result = run("VERDICT: yes\nREASON: corrected.\nCHANGE: George Lucas => Steven Spielberg [2]")
+    result = run("VERDICT: yes\nREASON: corrected.\nCHANGE: George Lucas => Steven Spielberg [2]", evidence=TWO_SOURCES)
     assert (result.tag, recorded(result)) == ("rewrite", [("George Lucas", "Steven Spielberg", SOURCE)])
 
 
@@ -270,7 +280,7 @@ def test_the_judges_change_reaches_the_result_over_real_http() -> None:
             QUESTION,
             JAWS,
             task="open_qa",
-            evidence=list(EVIDENCE),
+            evidence=list(TWO_SOURCES),
             base_url=server.base_url,
             model="stub",
             cache=False,
@@ -322,7 +332,7 @@ def corrected_run(tmp_path: Path, *extra: str) -> tuple[int, dict[str, Any]]:
             return 200, {}, chat_reply("VERDICT: yes\nREASON: supported.\nCHANGE: George Lucas => Steven Spielberg [2]")
         return 200, {}, chat_reply(f"Reasoning: corrected.\nRevised response:\n{JAWS_FIXED}")
 
-    evidence = [e.model_dump() for e in EVIDENCE]
+    evidence = [e.model_dump() for e in TWO_SOURCES]
     row = {
         "instruction": QUESTION,
         "output": JAWS,
